@@ -1,0 +1,1 @@
+"""whistle: a deterministic multi-market matching engine."""
