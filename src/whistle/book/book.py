@@ -1,0 +1,1078 @@
+"""The L3 order book and its matching rules (price-time priority).
+
+One ``OrderBook`` holds one symbol's resting orders, parked stops and GTD expiry schedule,
+validates order commands against its instrument and its own state, matches, and appends
+the resulting events to ``self.out``. It reads no clock: the engine sets ``enq_seq`` and
+``ts_ns`` before each command. The rules it implements are written down in
+``docs/matching-rules.md``; ``tests/reference_matcher.py`` is an independent, deliberately
+simple implementation of the same rules used as the oracle in property tests.
+
+This module is long (~900 lines) on purpose: the match loop, self-trade prevention,
+icebergs and market-data diffing share local state, and splitting them across modules
+or objects would add a Python call per order on the hot path.
+
+Representation: each side maps a *key* to a ``Level``. Ask keys are prices, bid keys are
+negated prices, so on both sides the best level is the smallest key and one matching loop
+serves both: an incoming order with limit key ``L`` crosses while ``opposite.best <= L``.
+A lazy min-heap of keys finds the next best level when the best one empties.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import struct
+from bisect import bisect_right, insort
+from typing import TYPE_CHECKING, final
+
+from whistle.book.orders import Level, Order
+from whistle.core.enums import (
+    CancelCause,
+    Liquidity,
+    OrderType,
+    Side,
+    StpMode,
+    TimeInForce,
+)
+from whistle.core.events import (
+    BestBidOfferChanged,
+    BookLevelChanged,
+    OrderAccepted,
+    OrderCancelled,
+    OrderExpired,
+    OrderFilled,
+    OrderModified,
+    OrderRejected,
+    OrderReplaced,
+    StopTriggered,
+    TradeOccurred,
+)
+from whistle.core.reasons import RejectReason
+
+if TYPE_CHECKING:
+    from whistle.core.commands import (
+        CancelOrder,
+        CancelReplace,
+        MassCancel,
+        ModifyOrder,
+        NewOrder,
+    )
+    from whistle.core.events import Event
+    from whistle.core.instrument import Instrument
+
+__all__ = ["INF_KEY", "BookSide", "OrderBook"]
+
+# Plain int constants: comparing against these is cheaper than IntEnum attribute lookups.
+BUY = int(Side.BUY)
+SELL = int(Side.SELL)
+LIMIT = int(OrderType.LIMIT)
+MARKET = int(OrderType.MARKET)
+STOP = int(OrderType.STOP)
+STOP_LIMIT = int(OrderType.STOP_LIMIT)
+GTC = int(TimeInForce.GTC)
+IOC = int(TimeInForce.IOC)
+FOK = int(TimeInForce.FOK)
+GTD = int(TimeInForce.GTD)
+DAY = int(TimeInForce.DAY)
+STP_NONE = int(StpMode.NONE)
+STP_NEWEST = int(StpMode.CANCEL_NEWEST)
+STP_OLDEST = int(StpMode.CANCEL_OLDEST)
+STP_BOTH = int(StpMode.CANCEL_BOTH)
+STP_DECREMENT = int(StpMode.DECREMENT_AND_CANCEL)
+C_USER = int(CancelCause.USER)
+C_IOC = int(CancelCause.IOC_REMAINDER)
+C_SELF = int(CancelCause.SELF_TRADE)
+C_MASS = int(CancelCause.MASS_CANCEL)
+MAKER = int(Liquidity.MAKER)
+TAKER = int(Liquidity.TAKER)
+
+R = RejectReason
+R_DUPLICATE = int(R.DUPLICATE_ORDER_ID)
+R_SIDE = int(R.INVALID_SIDE)
+R_TYPE = int(R.INVALID_ORDER_TYPE)
+R_TIF = int(R.INVALID_TIF)
+R_QTY_NOT_POSITIVE = int(R.QTY_NOT_POSITIVE)
+R_QTY_BELOW_MIN = int(R.QTY_BELOW_MIN)
+R_QTY_ABOVE_MAX = int(R.QTY_ABOVE_MAX)
+R_PRICE_NOT_POSITIVE = int(R.PRICE_NOT_POSITIVE)
+R_PRICE_NOT_ALLOWED = int(R.PRICE_NOT_ALLOWED)
+R_STOP_MISSING = int(R.MISSING_STOP_PRICE)
+R_STOP_NOT_ALLOWED = int(R.STOP_PRICE_NOT_ALLOWED)
+R_STP = int(R.INVALID_STP_MODE)
+R_POST_ONLY = int(R.INVALID_POST_ONLY)
+R_DISPLAY = int(R.INVALID_DISPLAY_QTY)
+R_PROTECTION = int(R.INVALID_PROTECTION_PRICE)
+R_GTD_MISSING = int(R.GTD_MISSING_EXPIRY)
+R_GTD_EXPIRED = int(R.GTD_EXPIRED)
+R_EXPIRY_NOT_ALLOWED = int(R.EXPIRY_NOT_ALLOWED)
+R_BAND = int(R.PRICE_OUTSIDE_BAND)
+R_POST_ONLY_TAKE = int(R.POST_ONLY_WOULD_TAKE)
+R_NO_LIQUIDITY = int(R.NO_LIQUIDITY)
+R_FOK = int(R.FOK_UNFILLABLE)
+R_UNKNOWN_ORDER = int(R.UNKNOWN_ORDER_ID)
+R_ACCOUNT = int(R.ACCOUNT_MISMATCH)
+R_NOT_MODIFIABLE = int(R.ORDER_NOT_MODIFIABLE)
+R_NO_CHANGE = int(R.MODIFY_NO_CHANGE)
+
+INF_KEY = 1 << 62
+"""Key of an empty side's best level: nothing ever crosses it."""
+_UNLIMITED = 1 << 61
+"""Limit key of a market order without protection or band: crosses every level."""
+
+_STOP_TIFS = (GTC, GTD, DAY)
+_STOP_LIMIT_TIFS = (GTC, GTD, DAY, IOC)
+_HASH_ORDER = struct.Struct("<qqqqqqqqqqqqq")
+_HASH_HEAD = struct.Struct("<qqqqqqq")
+
+
+@final
+class BookSide:
+    """One side of the book: levels by key, a lazy heap of keys, the best key."""
+
+    __slots__ = ("best", "code", "heap", "levels", "touched")
+
+    def __init__(self, code: int) -> None:
+        self.code = code
+        self.levels: dict[int, Level] = {}
+        self.heap: list[int] = []
+        self.best = INF_KEY
+        # key -> (qty, count) of the level before the current command first changed it
+        self.touched: dict[int, tuple[int, int]] = {}
+
+    def level_for(self, key: int, price: int) -> Level:
+        """Return the level at ``key``, creating it (and maybe a new best) if needed."""
+        level = self.levels.get(key)
+        if level is None:
+            level = Level(price)
+            self.levels[key] = level
+            heap = self.heap
+            if len(heap) > 2 * len(self.levels) + 64:
+                # Stale keys pile up when levels come and go below the top; a sorted
+                # list is a valid heap, so compaction is one sort of the live keys.
+                heap = self.heap = sorted(self.levels)
+            else:
+                heapq.heappush(heap, key)
+            if key < self.best:
+                self.best = key
+        return level
+
+    def drop_level(self, key: int) -> None:
+        """Forget the (empty) level at ``key`` and find the next best if it was the best."""
+        del self.levels[key]
+        if key == self.best:
+            heap = self.heap
+            levels = self.levels
+            while heap:
+                top = heap[0]
+                if top in levels:
+                    self.best = top
+                    return
+                heapq.heappop(heap)
+            self.best = INF_KEY
+
+    def sorted_keys(self, depth: int | None = None) -> list[int]:
+        """Return level keys best first (all, or the best ``depth``)."""
+        if depth is None:
+            return sorted(self.levels)
+        return heapq.nsmallest(depth, self.levels)
+
+
+@final
+class OrderBook:
+    """One symbol's L3 book, stop book and expiry schedule, with matching."""
+
+    def __init__(self, instrument: Instrument) -> None:
+        self.instrument = instrument
+        self.symbol_id = instrument.symbol_id
+        self.min_qty = instrument.min_qty_lots
+        self.max_qty = instrument.max_qty_lots
+        self.band_bps = instrument.price_band_bps
+        self.bids = BookSide(BUY)
+        self.asks = BookSide(SELL)
+        self.orders: dict[int, Order] = {}
+        # Parked stops, sorted by trigger order: buys by (stop, arrival, id) ascending,
+        # sells by (-stop, arrival, id) ascending (i.e. highest stop first).
+        self.buy_stops: list[tuple[int, int, int]] = []
+        self.sell_stops: list[tuple[int, int, int]] = []
+        self.gtd_heap: list[tuple[int, int, int]] = []
+        self.last_price = 0
+        self.band_lo = 0
+        self.band_hi = INF_KEY
+        self.seq = 0
+        self.trade_id = 0
+        self.arrival = 0
+        self.prio = 0
+        self.enq_seq = 0
+        self.ts_ns = 0
+        self.traded = False
+        self.bbo = (0, 0, 0, 0)
+        self.out: list[Event] = []
+        self._set_band(instrument.reference_price_ticks)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _set_band(self, reference: int) -> None:
+        bps = self.band_bps
+        if bps and reference > 0:
+            # lo = ceil(ref * (1 - bps/1e4)), hi = floor(ref * (1 + bps/1e4)), in ints.
+            self.band_lo = -((-reference * (10_000 - bps)) // 10_000)
+            self.band_hi = (reference * (10_000 + bps)) // 10_000
+        else:
+            self.band_lo = 0
+            self.band_hi = INF_KEY
+
+    def _market_limit_key(self, side: int, protection: int) -> int:
+        # How far a market (or triggered stop) order may trade: its protection price,
+        # else the band edge, else anywhere.
+        if side == BUY:
+            if protection:
+                return protection
+            return self.band_hi if self.band_hi != INF_KEY else _UNLIMITED
+        if protection:
+            return -protection
+        return -self.band_lo if self.band_lo else _UNLIMITED
+
+    def reject(self, order_id: int, account: int, reason: int) -> None:
+        """Emit ``OrderRejected`` for the current command."""
+        self.seq += 1
+        self.out.append(
+            OrderRejected(
+                self.symbol_id, self.seq, self.enq_seq, self.ts_ns, order_id, account, reason
+            )
+        )
+
+    def _cancelled(self, o: Order, cause: int, qty: int, leaves: int) -> None:
+        self.seq += 1
+        self.out.append(
+            OrderCancelled(
+                self.symbol_id,
+                self.seq,
+                self.enq_seq,
+                self.ts_ns,
+                o.order_id,
+                o.account,
+                cause,
+                qty,
+                leaves,
+            )
+        )
+
+    def _remove_resting(self, o: Order) -> None:
+        # Take a resting order out of its level and out of the book entirely.
+        level = o.level
+        assert level is not None
+        side = self.bids if o.side == BUY else self.asks
+        key = -o.price if o.side == BUY else o.price
+        touched = side.touched
+        if key not in touched:
+            touched[key] = (level.qty, level.count)
+        level.unlink(o)
+        if level.count == 0:
+            side.drop_level(key)
+        del self.orders[o.order_id]
+
+    def _remove_stop(self, o: Order) -> None:
+        if o.side == BUY:
+            self.buy_stops.remove((o.stop_price, o.arrival, o.order_id))
+        else:
+            self.sell_stops.remove((-o.stop_price, o.arrival, o.order_id))
+        o.stop_pending = False
+        del self.orders[o.order_id]
+
+    def _remove_live(self, o: Order) -> None:
+        if o.stop_pending:
+            self._remove_stop(o)
+        else:
+            self._remove_resting(o)
+
+    def _rest(self, o: Order) -> None:
+        # Put an order with ``o.qty`` left at the back of its level (iceberg re-sliced).
+        total = o.qty
+        display = o.display
+        if display and display < total:
+            o.qty = display
+            o.hidden = total - display
+        else:
+            o.hidden = 0
+        if o.side == BUY:
+            side = self.bids
+            key = -o.price
+        else:
+            side = self.asks
+            key = o.price
+        level = side.level_for(key, o.price)
+        touched = side.touched
+        if key not in touched:
+            touched[key] = (level.qty, level.count)
+        self.prio += 1
+        o.prio = self.prio
+        level.append(o)
+        self.orders[o.order_id] = o
+
+    # ------------------------------------------------------------------ matching
+
+    def _take(self, t: Order, limit_key: int) -> int:
+        """Match incoming order ``t`` (``t.qty`` = all it has left) up to ``limit_key``.
+
+        Return what is left. Self-trade prevention may consume the taker without a trade.
+        """
+        if t.side == BUY:
+            opp = self.asks
+        else:
+            opp = self.bids
+        rem = t.qty
+        if opp.best > limit_key:
+            return rem
+        levels = opp.levels
+        touched = opp.touched
+        orders = self.orders
+        out = self.out
+        sid = self.symbol_id
+        enq = self.enq_seq
+        ts = self.ts_ns
+        t_id = t.order_id
+        t_acct = t.account
+        t_side = t.side
+        stp = t.stp
+        seq = self.seq
+        trade_id = self.trade_id
+        last_px = 0
+        while rem > 0 and opp.best <= limit_key:
+            key = opp.best
+            level = levels[key]
+            if key not in touched:
+                touched[key] = (level.qty, level.count)
+            price = level.price
+            m = level.head
+            while m is not None:
+                if stp and m.account == t_acct:
+                    # Self-trade prevention: no trade between these two orders.
+                    nxt = m.next
+                    m_leaves = m.qty + m.hidden
+                    if stp in (STP_OLDEST, STP_BOTH):
+                        level.unlink(m)
+                        del orders[m.order_id]
+                        seq += 1
+                        out.append(
+                            OrderCancelled(
+                                sid, seq, enq, ts, m.order_id, m.account, C_SELF, m_leaves, 0
+                            )
+                        )
+                        if stp == STP_OLDEST:
+                            m = nxt
+                            continue
+                    if stp in (STP_NEWEST, STP_BOTH):
+                        seq += 1
+                        out.append(OrderCancelled(sid, seq, enq, ts, t_id, t_acct, C_SELF, rem, 0))
+                        rem = 0
+                        break
+                    # Decrement and cancel: both shrink by the smaller leaves, no trade.
+                    dec = m_leaves if m_leaves < rem else rem
+                    m_leaves -= dec
+                    rem -= dec
+                    if m_leaves == 0:
+                        level.unlink(m)
+                        del orders[m.order_id]
+                    elif m.hidden >= dec:
+                        m.hidden -= dec
+                    else:
+                        shown = dec - m.hidden
+                        m.hidden = 0
+                        m.qty -= shown
+                        level.qty -= shown
+                    seq += 1
+                    out.append(
+                        OrderCancelled(
+                            sid, seq, enq, ts, m.order_id, m.account, C_SELF, dec, m_leaves
+                        )
+                    )
+                    seq += 1
+                    out.append(OrderCancelled(sid, seq, enq, ts, t_id, t_acct, C_SELF, dec, rem))
+                    if rem == 0:
+                        break
+                    m = nxt
+                    continue
+                mq = m.qty
+                q = mq if mq < rem else rem
+                mq -= q
+                rem -= q
+                m.qty = mq
+                level.qty -= q
+                trade_id += 1
+                last_px = price
+                m_id = m.order_id
+                out.append(
+                    OrderFilled(
+                        sid,
+                        seq + 1,
+                        enq,
+                        ts,
+                        m_id,
+                        m.account,
+                        m.side,
+                        MAKER,
+                        price,
+                        q,
+                        mq + m.hidden,
+                        trade_id,
+                    )
+                )
+                out.append(
+                    OrderFilled(
+                        sid, seq + 2, enq, ts, t_id, t_acct, t_side, TAKER, price, q, rem, trade_id
+                    )
+                )
+                seq += 3
+                out.append(TradeOccurred(sid, seq, enq, ts, trade_id, price, q, t_side, m_id, t_id))
+                nxt = m.next
+                if mq == 0:
+                    hidden = m.hidden
+                    if hidden:
+                        # Iceberg refill: a new slice goes to the back of the level.
+                        level.unlink(m)
+                        display = m.display
+                        s = display if display < hidden else hidden
+                        m.hidden = hidden - s
+                        m.qty = s
+                        self.prio += 1
+                        m.prio = self.prio
+                        level.append(m)
+                        if nxt is None:
+                            nxt = m
+                    else:
+                        level.unlink(m)
+                        del orders[m_id]
+                if rem == 0:
+                    break
+                m = nxt
+            if level.count == 0:
+                opp.drop_level(key)
+        self.seq = seq
+        if trade_id != self.trade_id:
+            self.trade_id = trade_id
+            self.last_price = last_px
+            self.traded = True
+        return rem
+
+    def _fok_fillable(
+        self, opp: BookSide, limit_key: int, qty: int, account: int, stp: int
+    ) -> bool:
+        # Walk the levels the order would sweep, exactly as _take would meet them.
+        need = qty
+        for key in opp.sorted_keys():
+            if key > limit_key:
+                return False
+            node = opp.levels[key].head
+            while node is not None:
+                if stp and node.account == account:
+                    if stp != STP_OLDEST:
+                        return False  # the taker would shrink or die without trading
+                else:
+                    need -= node.qty + node.hidden
+                    if need <= 0:
+                        return True
+                node = node.next
+        return False
+
+    def _after_trades(self) -> None:
+        # Band and stops follow the last trade price.
+        self.traded = False
+        if self.band_bps:
+            self._set_band(self.last_price)
+        if self.buy_stops or self.sell_stops:
+            self._run_triggers()
+
+    def _collect_triggers(self) -> list[tuple[Order, int]]:
+        # Stops the last trade price reaches, with that price: buys (lowest stop first),
+        # then sells (highest stop first); ties by arrival.
+        last = self.last_price
+        out: list[tuple[Order, int]] = []
+        orders = self.orders
+        if self.buy_stops and self.buy_stops[0][0] <= last:
+            cut = bisect_right(self.buy_stops, (last, INF_KEY, INF_KEY))
+            out.extend((orders[k[2]], last) for k in self.buy_stops[:cut])
+            del self.buy_stops[:cut]
+        if self.sell_stops and self.sell_stops[0][0] <= -last:
+            cut = bisect_right(self.sell_stops, (-last, INF_KEY, INF_KEY))
+            out.extend((orders[k[2]], last) for k in self.sell_stops[:cut])
+            del self.sell_stops[:cut]
+        return out
+
+    def _run_triggers(self) -> None:
+        """Enter every stop the last trade price reaches, in trigger order, cascading."""
+        if not self.last_price:
+            return
+        queue = self._collect_triggers()
+        i = 0
+        while i < len(queue):
+            o, trigger_px = queue[i]
+            i += 1
+            o.stop_pending = False
+            self.seq += 1
+            self.out.append(
+                StopTriggered(
+                    self.symbol_id,
+                    self.seq,
+                    self.enq_seq,
+                    self.ts_ns,
+                    o.order_id,
+                    o.account,
+                    o.stop_price,
+                    trigger_px,
+                )
+            )
+            if o.order_type == STOP:
+                limit_key = self._market_limit_key(o.side, o.protection)
+            else:
+                limit_key = o.price if o.side == BUY else -o.price
+            # The triggered order is live (in self.orders) but in no level while it takes.
+            rem = self._take(o, limit_key)
+            if rem:
+                if o.order_type == STOP or o.tif == IOC:
+                    del self.orders[o.order_id]
+                    self._cancelled(o, C_IOC, rem, 0)
+                else:
+                    o.qty = rem
+                    self._rest(o)
+            else:
+                del self.orders[o.order_id]
+            if self.traded:
+                self.traded = False
+                if self.band_bps:
+                    self._set_band(self.last_price)
+                queue.extend(self._collect_triggers())
+
+    # ------------------------------------------------------------------ market data
+
+    def flush_market_data(self) -> None:
+        """Emit the net L2 changes and the BBO change of the command just processed."""
+        bids = self.bids
+        asks = self.asks
+        bt = bids.touched
+        at = asks.touched
+        if not bt and not at:
+            return
+        out = self.out
+        sid = self.symbol_id
+        enq = self.enq_seq
+        ts = self.ts_ns
+        seq = self.seq
+        if bt:
+            levels = bids.levels
+            for key in sorted(bt) if len(bt) > 1 else bt:
+                before = bt[key]
+                level = levels.get(key)
+                if level is None:
+                    now = (0, 0)
+                else:
+                    now = (level.qty, level.count)
+                if now != before:
+                    seq += 1
+                    out.append(BookLevelChanged(sid, seq, enq, ts, BUY, -key, now[0], now[1]))
+            bt.clear()
+        if at:
+            levels = asks.levels
+            for key in sorted(at) if len(at) > 1 else at:
+                before = at[key]
+                level = levels.get(key)
+                if level is None:
+                    now = (0, 0)
+                else:
+                    now = (level.qty, level.count)
+                if now != before:
+                    seq += 1
+                    out.append(BookLevelChanged(sid, seq, enq, ts, SELL, key, now[0], now[1]))
+            at.clear()
+        bk = bids.best
+        ak = asks.best
+        bbo = (
+            -bk if bk != INF_KEY else 0,
+            bids.levels[bk].qty if bk != INF_KEY else 0,
+            ak if ak != INF_KEY else 0,
+            asks.levels[ak].qty if ak != INF_KEY else 0,
+        )
+        if bbo != self.bbo:
+            self.bbo = bbo
+            seq += 1
+            out.append(BestBidOfferChanged(sid, seq, enq, ts, bbo[0], bbo[1], bbo[2], bbo[3]))
+        self.seq = seq
+
+    # ------------------------------------------------------------------ commands
+
+    def new_order(self, c: NewOrder) -> None:
+        """Validate, accept and execute a ``NewOrder``."""
+        oid = c.order_id
+        acct = c.account
+        side = c.side
+        ot = c.order_type
+        tif = c.tif
+        qty = c.qty_lots
+        price = c.price_ticks
+        if oid in self.orders:
+            return self.reject(oid, acct, R_DUPLICATE)
+        if side != BUY and side != SELL:
+            return self.reject(oid, acct, R_SIDE)
+        if ot < LIMIT or ot > STOP_LIMIT:
+            return self.reject(oid, acct, R_TYPE)
+        if tif < GTC or tif > DAY:
+            return self.reject(oid, acct, R_TIF)
+        if ot != LIMIT and (
+            (ot == MARKET and tif != IOC and tif != FOK)
+            or (ot == STOP and tif not in _STOP_TIFS)
+            or (ot == STOP_LIMIT and tif not in _STOP_LIMIT_TIFS)
+        ):
+            return self.reject(oid, acct, R_TIF)
+        if qty <= 0:
+            return self.reject(oid, acct, R_QTY_NOT_POSITIVE)
+        if qty < self.min_qty:
+            return self.reject(oid, acct, R_QTY_BELOW_MIN)
+        if qty > self.max_qty:
+            return self.reject(oid, acct, R_QTY_ABOVE_MAX)
+        if ot in (LIMIT, STOP_LIMIT):
+            if price <= 0:
+                return self.reject(oid, acct, R_PRICE_NOT_POSITIVE)
+        elif price != 0:
+            return self.reject(oid, acct, R_PRICE_NOT_ALLOWED)
+        stop_price = c.stop_price_ticks
+        if ot in (STOP, STOP_LIMIT):
+            if stop_price <= 0:
+                return self.reject(oid, acct, R_STOP_MISSING)
+        elif stop_price != 0:
+            return self.reject(oid, acct, R_STOP_NOT_ALLOWED)
+        stp = c.stp
+        if stp < STP_NONE or stp > STP_DECREMENT:
+            return self.reject(oid, acct, R_STP)
+        post_only = c.post_only
+        rests = ot == LIMIT and tif != IOC and tif != FOK
+        if post_only and not rests:
+            return self.reject(oid, acct, R_POST_ONLY)
+        display = c.display_qty_lots
+        if display and (display < 0 or display > qty or not rests):
+            return self.reject(oid, acct, R_DISPLAY)
+        protection = c.protection_price_ticks
+        if protection and (protection < 0 or (ot != MARKET and ot != STOP)):
+            return self.reject(oid, acct, R_PROTECTION)
+        expire = c.expire_ts_ns
+        if tif == GTD:
+            if expire <= 0:
+                return self.reject(oid, acct, R_GTD_MISSING)
+            if expire <= self.ts_ns:
+                return self.reject(oid, acct, R_GTD_EXPIRED)
+        elif expire != 0:
+            return self.reject(oid, acct, R_EXPIRY_NOT_ALLOWED)
+        if (ot in (LIMIT, STOP_LIMIT)) and (price < self.band_lo or price > self.band_hi):
+            return self.reject(oid, acct, R_BAND)
+        limit_key = 0
+        if ot in (LIMIT, MARKET):
+            opp = self.asks if side == BUY else self.bids
+            if ot == LIMIT:
+                limit_key = price if side == BUY else -price
+                if post_only and opp.best <= limit_key:
+                    return self.reject(oid, acct, R_POST_ONLY_TAKE)
+            else:
+                limit_key = self._market_limit_key(side, protection)
+                if opp.best > limit_key:
+                    return self.reject(oid, acct, R_NO_LIQUIDITY)
+            if tif == FOK and not self._fok_fillable(opp, limit_key, qty, acct, stp):
+                return self.reject(oid, acct, R_FOK)
+
+        self.seq += 1
+        self.out.append(
+            OrderAccepted(
+                self.symbol_id,
+                self.seq,
+                self.enq_seq,
+                self.ts_ns,
+                oid,
+                acct,
+                side,
+                ot,
+                tif,
+                price,
+                qty,
+                stop_price,
+                display,
+            )
+        )
+        self.arrival += 1
+        o = Order(
+            oid,
+            acct,
+            side,
+            ot,
+            tif,
+            price,
+            qty,
+            stop_price,
+            display,
+            post_only,
+            stp,
+            expire,
+            protection,
+            self.arrival,
+        )
+        if tif == GTD:
+            heapq.heappush(self.gtd_heap, (expire, o.arrival, oid))
+        if ot in (STOP, STOP_LIMIT):
+            o.stop_pending = True
+            self.orders[oid] = o
+            if side == BUY:
+                insort(self.buy_stops, (stop_price, o.arrival, oid))
+            else:
+                insort(self.sell_stops, (-stop_price, o.arrival, oid))
+            self._run_triggers()
+        else:
+            rem = self._take(o, limit_key)
+            if rem:
+                if ot == MARKET or tif in (IOC, FOK):
+                    self._cancelled(o, C_IOC, rem, 0)
+                else:
+                    o.qty = rem
+                    self._rest(o)
+            if self.traded:
+                self._after_trades()
+        self.flush_market_data()
+        return None
+
+    def _owned(self, order_id: int, account: int | None) -> Order | None:
+        # The live order, or None after emitting the reject that says why not.
+        o = self.orders.get(order_id)
+        if o is None:
+            self.reject(order_id, account or 0, R_UNKNOWN_ORDER)
+            return None
+        if account is not None and account != o.account:
+            self.reject(order_id, account, R_ACCOUNT)
+            return None
+        return o
+
+    def cancel(self, c: CancelOrder) -> None:
+        """Cancel a live order (resting or parked stop)."""
+        o = self._owned(c.order_id, c.account)
+        if o is None:
+            return
+        leaves = o.qty + o.hidden
+        self._remove_live(o)
+        self._cancelled(o, C_USER, leaves, 0)
+        self.flush_market_data()
+
+    def _check_new_terms(
+        self, o: Order, account: int, price: int, total: int, qty_given: bool
+    ) -> int:
+        # Shared validation of modify and replace; returns a reject code or 0.
+        if qty_given:
+            if total <= 0:
+                return R_QTY_NOT_POSITIVE
+            if total < self.min_qty:
+                return R_QTY_BELOW_MIN
+            if total > self.max_qty:
+                return R_QTY_ABOVE_MAX
+        if price <= 0:
+            return R_PRICE_NOT_POSITIVE
+        if price != o.price and (price < self.band_lo or price > self.band_hi):
+            return R_BAND
+        if o.post_only:
+            opp = self.asks if o.side == BUY else self.bids
+            if opp.best <= (price if o.side == BUY else -price):
+                return R_POST_ONLY_TAKE
+        return 0
+
+    def modify(self, c: ModifyOrder) -> None:
+        """Change a resting order's price and/or remaining quantity."""
+        o = self._owned(c.order_id, c.account)
+        if o is None:
+            return
+        acct = o.account
+        if o.stop_pending:
+            return self.reject(o.order_id, acct, R_NOT_MODIFIABLE)
+        if c.price_ticks < 0:
+            return self.reject(o.order_id, acct, R_PRICE_NOT_POSITIVE)
+        if c.qty_lots < 0:
+            return self.reject(o.order_id, acct, R_QTY_NOT_POSITIVE)
+        price = c.price_ticks or o.price
+        leaves = o.qty + o.hidden
+        total = c.qty_lots or leaves
+        if price == o.price and total == leaves:
+            return self.reject(o.order_id, acct, R_NO_CHANGE)
+        code = self._check_new_terms(o, acct, price, total, c.qty_lots != 0)
+        if code:
+            return self.reject(o.order_id, acct, code)
+        keep = price == o.price and total < leaves
+        self.seq += 1
+        self.out.append(
+            OrderModified(
+                self.symbol_id,
+                self.seq,
+                self.enq_seq,
+                self.ts_ns,
+                o.order_id,
+                acct,
+                price,
+                total,
+                keep,
+            )
+        )
+        level = o.level
+        assert level is not None
+        if o.side == BUY:
+            side = self.bids
+            key = -o.price
+        else:
+            side = self.asks
+            key = o.price
+        touched = side.touched
+        if key not in touched:
+            touched[key] = (level.qty, level.count)
+        if keep:
+            # Shrink in place: the reserve goes first, then the displayed slice.
+            shown = o.qty if o.qty < total else total
+            level.qty -= o.qty - shown
+            o.qty = shown
+            o.hidden = total - shown
+        elif price == o.price:
+            level.unlink(o)
+            o.qty = total
+            self._rest(o)
+        else:
+            level.unlink(o)
+            if level.count == 0:
+                side.drop_level(key)
+            o.price = price
+            o.qty = total
+            o.hidden = 0
+            rem = self._take(o, price if o.side == BUY else -price)
+            if rem:
+                o.qty = rem
+                self._rest(o)
+            else:
+                del self.orders[o.order_id]
+            if self.traded:
+                self._after_trades()
+        self.flush_market_data()
+        return None
+
+    def replace(self, c: CancelReplace) -> None:
+        """Replace a resting order by a new one (new id, price, quantity, priority)."""
+        o = self._owned(c.order_id, c.account)
+        if o is None:
+            return
+        acct = o.account
+        if o.stop_pending:
+            return self.reject(o.order_id, acct, R_NOT_MODIFIABLE)
+        new_id = c.new_order_id
+        if new_id in self.orders:
+            return self.reject(new_id, acct, R_DUPLICATE)
+        code = self._check_new_terms(o, acct, c.price_ticks, c.qty_lots, True)
+        if code:
+            return self.reject(o.order_id, acct, code)
+        self._remove_resting(o)
+        self.seq += 1
+        self.out.append(
+            OrderReplaced(
+                self.symbol_id,
+                self.seq,
+                self.enq_seq,
+                self.ts_ns,
+                o.order_id,
+                new_id,
+                acct,
+                c.price_ticks,
+                c.qty_lots,
+            )
+        )
+        self.arrival += 1
+        n = Order(
+            new_id,
+            acct,
+            o.side,
+            o.order_type,
+            o.tif,
+            c.price_ticks,
+            c.qty_lots,
+            0,
+            o.display,
+            o.post_only,
+            o.stp,
+            o.expire_ts,
+            0,
+            self.arrival,
+        )
+        if n.tif == GTD:
+            heapq.heappush(self.gtd_heap, (n.expire_ts, n.arrival, new_id))
+        rem = self._take(n, n.price if n.side == BUY else -n.price)
+        if rem:
+            n.qty = rem
+            self._rest(n)
+        if self.traded:
+            self._after_trades()
+        self.flush_market_data()
+        return None
+
+    def mass_cancel(self, c: MassCancel) -> None:
+        """Cancel every live order of one account, or all, in arrival order."""
+        account = c.account
+        victims = [o for o in self.orders.values() if account is None or o.account == account]
+        for o in victims:
+            leaves = o.qty + o.hidden
+            self._remove_live(o)
+            self._cancelled(o, C_MASS, leaves, 0)
+        self.flush_market_data()
+
+    def _expire(self, o: Order) -> None:
+        leaves = o.qty + o.hidden
+        self._remove_live(o)
+        self.seq += 1
+        self.out.append(
+            OrderExpired(
+                self.symbol_id, self.seq, self.enq_seq, self.ts_ns, o.order_id, o.account, leaves
+            )
+        )
+
+    def expire_until(self, now_ns: int) -> None:
+        """Expire every GTD order whose expiry is at or before ``now_ns``."""
+        heap = self.gtd_heap
+        orders = self.orders
+        expired = False
+        while heap and heap[0][0] <= now_ns:
+            _, arrival, oid = heapq.heappop(heap)
+            o = orders.get(oid)
+            if o is not None and o.arrival == arrival:
+                self._expire(o)
+                expired = True
+        if expired:
+            self.flush_market_data()
+
+    def end_session(self) -> None:
+        """Expire every DAY order, in arrival order."""
+        for o in [o for o in self.orders.values() if o.tif == DAY]:
+            self._expire(o)
+        self.flush_market_data()
+
+    # ------------------------------------------------------------------ views
+
+    def depth(self, levels: int) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]:
+        """Return the best ``levels`` bid and ask levels as (price, qty, order count)."""
+        bids = [
+            (-k, self.bids.levels[k].qty, self.bids.levels[k].count)
+            for k in self.bids.sorted_keys(levels)
+        ]
+        asks = [
+            (k, self.asks.levels[k].qty, self.asks.levels[k].count)
+            for k in self.asks.sorted_keys(levels)
+        ]
+        return bids, asks
+
+    def level_orders(self, side: int) -> list[tuple[int, list[Order]]]:
+        """Return (price, orders in priority) per level of ``side``, best first."""
+        book_side = self.bids if side == BUY else self.asks
+        return [
+            (book_side.levels[k].price, book_side.levels[k].orders())
+            for k in book_side.sorted_keys()
+        ]
+
+    def stops(self) -> list[Order]:
+        """Return parked stops: buys then sells, each in trigger order."""
+        return [self.orders[k[2]] for k in self.buy_stops] + [
+            self.orders[k[2]] for k in self.sell_stops
+        ]
+
+    @property
+    def best_bid(self) -> int:
+        """Return the best bid price in ticks, 0 when there is none."""
+        return -self.bids.best if self.bids.best != INF_KEY else 0
+
+    @property
+    def best_ask(self) -> int:
+        """Return the best ask price in ticks, 0 when there is none."""
+        return self.asks.best if self.asks.best != INF_KEY else 0
+
+    def state_hash(self) -> str:
+        """Return a hex digest of everything that decides future behaviour."""
+        h = hashlib.blake2b(digest_size=16)
+        h.update(
+            _HASH_HEAD.pack(
+                self.symbol_id,
+                self.seq,
+                self.trade_id,
+                self.arrival,
+                self.last_price,
+                self.band_lo,
+                self.band_hi,
+            )
+        )
+        for side in (BUY, SELL):
+            for price, orders in self.level_orders(side):
+                h.update(price.to_bytes(8, "little", signed=True))
+                for o in orders:
+                    h.update(_pack_order(o))
+        for o in self.stops():
+            h.update(_pack_order(o))
+        return h.hexdigest()
+
+    def validate_internal_state(self) -> None:
+        """Check every structural invariant; raise ``AssertionError`` naming the first broken."""
+        seen: set[int] = set()
+        for side in (self.bids, self.asks):
+            live = [k for k in side.heap if k in side.levels]
+            if set(live) != set(side.levels):
+                raise AssertionError("every level key must be in the heap")
+            expected_best = min(side.levels) if side.levels else INF_KEY
+            if side.best != expected_best:
+                raise AssertionError(f"best key {side.best} != {expected_best}")
+            if side.touched:
+                raise AssertionError("touched levels left over after a command")
+            for key, level in side.levels.items():
+                price = -key if side.code == BUY else key
+                if level.price != price:
+                    raise AssertionError(f"level at key {key} has price {level.price}")
+                nodes = level.orders()
+                if not nodes:
+                    raise AssertionError(f"empty level at {price}")
+                if level.count != len(nodes) or level.qty != sum(o.qty for o in nodes):
+                    raise AssertionError(f"level {price} totals do not match its orders")
+                prev_prio = 0
+                for o in nodes:
+                    if o.price != price or o.side != side.code or o.level is not level:
+                        raise AssertionError(f"order {o.order_id} misplaced")
+                    if o.prio <= prev_prio:
+                        raise AssertionError(f"time priority broken at {price}")
+                    prev_prio = o.prio
+                    if o.qty <= 0 or o.hidden < 0 or (o.hidden and not o.display):
+                        raise AssertionError(f"order {o.order_id} has bad quantities")
+                    if self.orders.get(o.order_id) is not o:
+                        raise AssertionError(f"order {o.order_id} not in the id map")
+                    seen.add(o.order_id)
+        if (
+            self.bids.best != INF_KEY
+            and self.asks.best != INF_KEY
+            and -self.bids.best >= self.asks.best
+        ):
+            raise AssertionError("book is crossed at rest")
+        if self.buy_stops != sorted(self.buy_stops) or self.sell_stops != sorted(self.sell_stops):
+            raise AssertionError("stop lists out of order")
+        for o in self.stops():
+            if not o.stop_pending or o.level is not None:
+                raise AssertionError(f"stop {o.order_id} in a bad state")
+            seen.add(o.order_id)
+        if seen != set(self.orders):
+            raise AssertionError("id map holds orders that are neither resting nor parked")
+        arrivals = [o.arrival for o in self.orders.values()]
+        if arrivals != sorted(arrivals):
+            raise AssertionError("id map is not in arrival order")
+
+
+def _pack_order(o: Order) -> bytes:
+    return _HASH_ORDER.pack(
+        o.order_id,
+        o.account,
+        o.side,
+        o.order_type,
+        o.tif,
+        o.price,
+        o.qty,
+        o.hidden,
+        o.display,
+        o.stop_price,
+        o.stp | (int(o.post_only) << 8),
+        o.expire_ts,
+        o.arrival,
+    ) + o.protection.to_bytes(8, "little", signed=True)

@@ -1,0 +1,322 @@
+"""``Whistle``: one symbol's matching engine.
+
+The engine owns one ``OrderBook`` and adds what a venue needs around it: the trading
+state (ACTIVE / HALTED / FAULTED), tick-bounded processing, fault isolation, snapshots
+and a state hash.
+
+Tick-bounded processing: ``enqueue(enq_seq, command)`` only queues; ``tick(now_ns)``
+first expires GTD orders due at ``now_ns``, then processes the queued commands in
+``enq_seq`` order, all stamped with ``now_ns``. ``process(enq_seq, command, now_ns)`` is
+the direct in-process path and produces exactly the events that enqueue + tick would.
+
+The output is a pure function of the instrument, the (enq_seq, command) sequence and the
+tick times: the engine reads no clock and draws no random numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from bisect import insort
+from typing import TYPE_CHECKING, final
+
+from whistle.book.book import OrderBook
+from whistle.core.commands import (
+    CancelOrder,
+    CancelReplace,
+    EndSession,
+    HaltTrading,
+    MassCancel,
+    ModifyOrder,
+    NewOrder,
+    ResumeTrading,
+)
+from whistle.core.enums import TradingState
+from whistle.core.events import EngineFaulted, TradingStatusChanged
+from whistle.core.reasons import RejectReason
+from whistle.engine.snapshot import EngineSnapshot, capture, rebuild
+from whistle.engine.status import DepthLevel, DepthSnapshot, EngineStatus, L3Order
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from whistle.core.commands import Command
+    from whistle.core.events import Event
+    from whistle.core.instrument import Instrument
+
+__all__ = ["Whistle"]
+
+_ACTIVE = int(TradingState.ACTIVE)
+_HALTED = int(TradingState.HALTED)
+_FAULTED = int(TradingState.FAULTED)
+_R_HALTED = int(RejectReason.TRADING_HALTED)
+_R_FAULTED = int(RejectReason.ENGINE_FAULTED)
+_R_UNKNOWN_SYMBOL = int(RejectReason.UNKNOWN_SYMBOL)
+_R_MALFORMED = int(RejectReason.MALFORMED_COMMAND)
+
+
+@final
+class Whistle:
+    """The matching engine of one symbol."""
+
+    def __init__(self, instrument: Instrument) -> None:
+        self.instrument = instrument
+        self.symbol_id = instrument.symbol_id
+        self.book = OrderBook(instrument)
+        self.state = _ACTIVE
+        self.now_ns = 0
+        self.last_enq_seq = 0
+        self.fault: str | None = None
+        self._pending: list[tuple[int, Command]] = []
+        book = self.book
+        self._dispatch: dict[type, Callable[[Command], None]] = {
+            NewOrder: self._on_new_order,  # type: ignore[dict-item]
+            CancelOrder: self._on_cancel,  # type: ignore[dict-item]
+            ModifyOrder: self._on_modify,  # type: ignore[dict-item]
+            CancelReplace: self._on_replace,  # type: ignore[dict-item]
+            MassCancel: self._on_mass_cancel,  # type: ignore[dict-item]
+            HaltTrading: self._on_halt,  # type: ignore[dict-item]
+            ResumeTrading: self._on_resume,  # type: ignore[dict-item]
+            EndSession: self._on_end_session,  # type: ignore[dict-item]
+        }
+        self._book_new = book.new_order
+        self._book_modify = book.modify
+
+    # ------------------------------------------------------------------ input
+
+    def enqueue(self, enq_seq: int, command: Command) -> None:
+        """Queue ``command`` for the next tick; ``enq_seq`` must be new and increasing."""
+        if enq_seq <= self.last_enq_seq:
+            raise ValueError(
+                f"enq_seq must be greater than the last processed {self.last_enq_seq},"
+                f" was {enq_seq}"
+            )
+        pending = self._pending
+        if not pending or enq_seq > pending[-1][0]:
+            pending.append((enq_seq, command))
+        else:
+            if any(seq == enq_seq for seq, _ in pending):
+                raise ValueError(f"enq_seq {enq_seq} is already queued")
+            insort(pending, (enq_seq, command), key=lambda item: item[0])
+
+    @property
+    def pending(self) -> int:
+        """Return how many commands wait for the next tick."""
+        return len(self._pending)
+
+    def tick(self, now_ns: int) -> list[Event]:
+        """Advance to ``now_ns``, expire due GTD orders, process queued commands."""
+        self._advance(now_ns)
+        pending = self._pending
+        if pending:
+            self._pending = []
+            apply = self._apply
+            for enq_seq, command in pending:
+                apply(enq_seq, command)
+        return self.drain()
+
+    def process(self, enq_seq: int, command: Command, now_ns: int) -> list[Event]:
+        """Process one command now (direct path); same events as enqueue + tick."""
+        if self._pending:
+            self.enqueue(enq_seq, command)
+            return self.tick(now_ns)
+        if enq_seq <= self.last_enq_seq:
+            raise ValueError(
+                f"enq_seq must be greater than the last processed {self.last_enq_seq},"
+                f" was {enq_seq}"
+            )
+        if now_ns != self.now_ns:
+            self._advance(now_ns)
+        self._apply(enq_seq, command)
+        book = self.book
+        out = book.out
+        book.out = []
+        return out
+
+    def drain(self) -> list[Event]:
+        """Return and forget the events emitted since the last drain."""
+        book = self.book
+        out = book.out
+        book.out = []
+        return out
+
+    def _advance(self, now_ns: int) -> None:
+        if now_ns < self.now_ns:
+            raise ValueError(
+                f"time must not go backwards: now is {self.now_ns}, was given {now_ns}"
+            )
+        self.now_ns = now_ns
+        book = self.book
+        heap = book.gtd_heap
+        if heap and heap[0][0] <= now_ns and self.state != _FAULTED:
+            book.enq_seq = 0
+            book.ts_ns = now_ns
+            self._guarded(book.expire_until, now_ns)
+
+    def _guarded(self, fn: Callable[[int], None], arg: int) -> None:
+        try:
+            fn(arg)
+        except Exception as exc:  # an engine bug must fault this symbol alone
+            self._mark_faulted(exc)
+
+    def _apply(self, enq_seq: int, command: Command) -> None:
+        book = self.book
+        book.enq_seq = enq_seq
+        book.ts_ns = self.now_ns
+        self.last_enq_seq = enq_seq
+        handler = self._dispatch.get(type(command))
+        if handler is None:
+            book.reject(
+                getattr(command, "order_id", 0), getattr(command, "account", 0) or 0, _R_MALFORMED
+            )
+            return
+        if command.symbol_id != self.symbol_id:
+            book.reject(
+                getattr(command, "order_id", 0),
+                getattr(command, "account", 0) or 0,
+                _R_UNKNOWN_SYMBOL,
+            )
+            return
+        if self.state == _FAULTED:
+            book.reject(
+                getattr(command, "order_id", 0), getattr(command, "account", 0) or 0, _R_FAULTED
+            )
+            return
+        try:
+            handler(command)
+        except Exception as exc:  # an engine bug must fault this symbol alone
+            self._mark_faulted(exc)
+
+    def _mark_faulted(self, exc: BaseException) -> None:
+        book = self.book
+        book.bids.touched.clear()
+        book.asks.touched.clear()
+        self.state = _FAULTED
+        self.fault = f"{type(exc).__name__}: {exc}"
+        book.seq += 1
+        book.out.append(
+            EngineFaulted(self.symbol_id, book.seq, book.enq_seq, book.ts_ns, self.fault)
+        )
+
+    # ------------------------------------------------------------------ handlers
+
+    def _on_new_order(self, c: NewOrder) -> None:
+        if self.state == _ACTIVE:
+            self._book_new(c)
+        else:
+            self.book.reject(c.order_id, c.account, _R_HALTED)
+
+    def _on_cancel(self, c: CancelOrder) -> None:
+        self.book.cancel(c)
+
+    def _on_modify(self, c: ModifyOrder) -> None:
+        if self.state == _ACTIVE:
+            self._book_modify(c)
+        else:
+            self.book.reject(c.order_id, c.account or 0, _R_HALTED)
+
+    def _on_replace(self, c: CancelReplace) -> None:
+        if self.state == _ACTIVE:
+            self.book.replace(c)
+        else:
+            self.book.reject(c.order_id, c.account or 0, _R_HALTED)
+
+    def _on_mass_cancel(self, c: MassCancel) -> None:
+        self.book.mass_cancel(c)
+
+    def _set_state(self, state: int) -> None:
+        if self.state == state:
+            return
+        self.state = state
+        book = self.book
+        book.seq += 1
+        book.out.append(
+            TradingStatusChanged(self.symbol_id, book.seq, book.enq_seq, book.ts_ns, state)
+        )
+
+    def _on_halt(self, c: HaltTrading) -> None:
+        self._set_state(_HALTED)
+
+    def _on_resume(self, c: ResumeTrading) -> None:
+        self._set_state(_ACTIVE)
+
+    def _on_end_session(self, c: EndSession) -> None:
+        self.book.end_session()
+
+    # ------------------------------------------------------------------ views
+
+    def status(self) -> EngineStatus:
+        """Return the engine's state, order counts, top of book and last trade."""
+        book = self.book
+        bbo = book.bbo
+        parked = len(book.buy_stops) + len(book.sell_stops)
+        return EngineStatus(
+            symbol=self.instrument.symbol,
+            symbol_id=self.symbol_id,
+            state=TradingState(self.state),
+            resting_orders=len(book.orders) - parked,
+            parked_stops=parked,
+            best_bid_ticks=bbo[0],
+            best_bid_qty_lots=bbo[1],
+            best_ask_ticks=bbo[2],
+            best_ask_qty_lots=bbo[3],
+            last_trade_ticks=book.last_price,
+            trades=book.trade_id,
+            event_seq=book.seq,
+            last_enq_seq=self.last_enq_seq,
+            now_ns=self.now_ns,
+            fault=self.fault,
+        )
+
+    def depth(self, levels: int = 10) -> DepthSnapshot:
+        """Return the best ``levels`` price levels of each side (L2)."""
+        if levels <= 0:
+            raise ValueError(f"levels must be positive, was {levels}")
+        bids, asks = self.book.depth(levels)
+        return DepthSnapshot(
+            symbol_id=self.symbol_id,
+            seq=self.book.seq,
+            bids=[DepthLevel(p, q, n) for p, q, n in bids],
+            asks=[DepthLevel(p, q, n) for p, q, n in asks],
+        )
+
+    def l3(self) -> list[L3Order]:
+        """Return every resting order, bids best first then asks, each level in priority."""
+        out: list[L3Order] = []
+        for side in (1, 2):
+            for _, orders in self.book.level_orders(side):
+                out.extend(
+                    L3Order(o.order_id, o.account, o.side, o.price, o.qty, o.hidden) for o in orders
+                )
+        return out
+
+    def state_hash(self) -> str:
+        """Return a digest of the book and trading state (equal states, equal hashes)."""
+        h = hashlib.blake2b(digest_size=16)
+        h.update(self.book.state_hash().encode())
+        h.update(self.state.to_bytes(1, "little"))
+        return h.hexdigest()
+
+    def validate_internal_state(self) -> None:
+        """Raise ``AssertionError`` if any book invariant is broken."""
+        self.book.validate_internal_state()
+
+    # ------------------------------------------------------------------ snapshots
+
+    def snapshot(self) -> EngineSnapshot:
+        """Capture the full state; valid only between ticks (nothing queued)."""
+        if self._pending:
+            raise RuntimeError(
+                f"snapshot needs an idle engine, {len(self._pending)} commands are queued"
+            )
+        return capture(self)
+
+    @classmethod
+    def restore(cls, snap: EngineSnapshot) -> Whistle:
+        """Return an engine in exactly the captured state."""
+        engine = cls(snap.instrument)
+        engine.state = snap.state
+        engine.now_ns = snap.now_ns
+        engine.last_enq_seq = snap.last_enq_seq
+        engine.fault = snap.fault
+        rebuild(engine.book, snap)
+        return engine
