@@ -23,17 +23,9 @@ import hashlib
 import heapq
 import struct
 from bisect import bisect_right, insort
-from typing import TYPE_CHECKING, final
+from typing import TYPE_CHECKING, Final, final
 
 from whistle.book.orders import Level, Order
-from whistle.core.enums import (
-    CancelCause,
-    Liquidity,
-    OrderType,
-    Side,
-    StpMode,
-    TimeInForce,
-)
 from whistle.core.events import (
     BestBidOfferChanged,
     BookLevelChanged,
@@ -47,7 +39,6 @@ from whistle.core.events import (
     StopTriggered,
     TradeOccurred,
 )
-from whistle.core.reasons import RejectReason
 
 if TYPE_CHECKING:
     from whistle.core.commands import (
@@ -62,61 +53,61 @@ if TYPE_CHECKING:
 
 __all__ = ["INF_KEY", "BookSide", "OrderBook"]
 
-# Plain int constants: comparing against these is cheaper than IntEnum attribute lookups.
-BUY = int(Side.BUY)
-SELL = int(Side.SELL)
-LIMIT = int(OrderType.LIMIT)
-MARKET = int(OrderType.MARKET)
-STOP = int(OrderType.STOP)
-STOP_LIMIT = int(OrderType.STOP_LIMIT)
-GTC = int(TimeInForce.GTC)
-IOC = int(TimeInForce.IOC)
-FOK = int(TimeInForce.FOK)
-GTD = int(TimeInForce.GTD)
-DAY = int(TimeInForce.DAY)
-STP_NONE = int(StpMode.NONE)
-STP_NEWEST = int(StpMode.CANCEL_NEWEST)
-STP_OLDEST = int(StpMode.CANCEL_OLDEST)
-STP_BOTH = int(StpMode.CANCEL_BOTH)
-STP_DECREMENT = int(StpMode.DECREMENT_AND_CANCEL)
-C_USER = int(CancelCause.USER)
-C_IOC = int(CancelCause.IOC_REMAINDER)
-C_SELF = int(CancelCause.SELF_TRADE)
-C_MASS = int(CancelCause.MASS_CANCEL)
-MAKER = int(Liquidity.MAKER)
-TAKER = int(Liquidity.TAKER)
+# Literal Final ints: mypyc inlines them and CPython reads them as constants, where
+# IntEnum members cost an attribute lookup. tests/unit/book pins them to the enums.
+BUY: Final = 1  # Side.BUY
+SELL: Final = 2  # Side.SELL
+LIMIT: Final = 1  # OrderType.LIMIT
+MARKET: Final = 2  # OrderType.MARKET
+STOP: Final = 3  # OrderType.STOP
+STOP_LIMIT: Final = 4  # OrderType.STOP_LIMIT
+GTC: Final = 1  # TimeInForce.GTC
+IOC: Final = 2  # TimeInForce.IOC
+FOK: Final = 3  # TimeInForce.FOK
+GTD: Final = 4  # TimeInForce.GTD
+DAY: Final = 5  # TimeInForce.DAY
+STP_NONE: Final = 0  # StpMode.NONE
+STP_NEWEST: Final = 1  # StpMode.CANCEL_NEWEST
+STP_OLDEST: Final = 2  # StpMode.CANCEL_OLDEST
+STP_BOTH: Final = 3  # StpMode.CANCEL_BOTH
+STP_DECREMENT: Final = 4  # StpMode.DECREMENT_AND_CANCEL
+C_USER: Final = 1  # CancelCause.USER
+C_IOC: Final = 2  # CancelCause.IOC_REMAINDER
+C_SELF: Final = 3  # CancelCause.SELF_TRADE
+C_MASS: Final = 5  # CancelCause.MASS_CANCEL
+MAKER: Final = 1  # Liquidity.MAKER
+TAKER: Final = 2  # Liquidity.TAKER
 
-R = RejectReason
-R_DUPLICATE = int(R.DUPLICATE_ORDER_ID)
-R_SIDE = int(R.INVALID_SIDE)
-R_TYPE = int(R.INVALID_ORDER_TYPE)
-R_TIF = int(R.INVALID_TIF)
-R_QTY_NOT_POSITIVE = int(R.QTY_NOT_POSITIVE)
-R_QTY_BELOW_MIN = int(R.QTY_BELOW_MIN)
-R_QTY_ABOVE_MAX = int(R.QTY_ABOVE_MAX)
-R_PRICE_NOT_POSITIVE = int(R.PRICE_NOT_POSITIVE)
-R_PRICE_NOT_ALLOWED = int(R.PRICE_NOT_ALLOWED)
-R_STOP_MISSING = int(R.MISSING_STOP_PRICE)
-R_STOP_NOT_ALLOWED = int(R.STOP_PRICE_NOT_ALLOWED)
-R_STP = int(R.INVALID_STP_MODE)
-R_POST_ONLY = int(R.INVALID_POST_ONLY)
-R_DISPLAY = int(R.INVALID_DISPLAY_QTY)
-R_PROTECTION = int(R.INVALID_PROTECTION_PRICE)
-R_GTD_MISSING = int(R.GTD_MISSING_EXPIRY)
-R_GTD_EXPIRED = int(R.GTD_EXPIRED)
-R_EXPIRY_NOT_ALLOWED = int(R.EXPIRY_NOT_ALLOWED)
-R_BAND = int(R.PRICE_OUTSIDE_BAND)
-R_POST_ONLY_TAKE = int(R.POST_ONLY_WOULD_TAKE)
-R_NO_LIQUIDITY = int(R.NO_LIQUIDITY)
-R_FOK = int(R.FOK_UNFILLABLE)
-R_UNKNOWN_ORDER = int(R.UNKNOWN_ORDER_ID)
-R_ACCOUNT = int(R.ACCOUNT_MISMATCH)
-R_NOT_MODIFIABLE = int(R.ORDER_NOT_MODIFIABLE)
-R_NO_CHANGE = int(R.MODIFY_NO_CHANGE)
+R_DUPLICATE: Final = 1022  # DUPLICATE_ORDER_ID
+R_SIDE: Final = 1010  # INVALID_SIDE
+R_TYPE: Final = 1011  # INVALID_ORDER_TYPE
+R_TIF: Final = 1012  # INVALID_TIF
+R_QTY_NOT_POSITIVE: Final = 1004  # QTY_NOT_POSITIVE
+R_QTY_BELOW_MIN: Final = 1005  # QTY_BELOW_MIN
+R_QTY_ABOVE_MAX: Final = 1006  # QTY_ABOVE_MAX
+R_PRICE_NOT_POSITIVE: Final = 1007  # PRICE_NOT_POSITIVE
+R_PRICE_NOT_ALLOWED: Final = 1008  # PRICE_NOT_ALLOWED
+R_STOP_MISSING: Final = 1013  # MISSING_STOP_PRICE
+R_STOP_NOT_ALLOWED: Final = 1014  # STOP_PRICE_NOT_ALLOWED
+R_STP: Final = 1021  # INVALID_STP_MODE
+R_POST_ONLY: Final = 1015  # INVALID_POST_ONLY
+R_DISPLAY: Final = 1016  # INVALID_DISPLAY_QTY
+R_PROTECTION: Final = 1017  # INVALID_PROTECTION_PRICE
+R_GTD_MISSING: Final = 1018  # GTD_MISSING_EXPIRY
+R_GTD_EXPIRED: Final = 1019  # GTD_EXPIRED
+R_EXPIRY_NOT_ALLOWED: Final = 1020  # EXPIRY_NOT_ALLOWED
+R_BAND: Final = 1009  # PRICE_OUTSIDE_BAND
+R_POST_ONLY_TAKE: Final = 3004  # POST_ONLY_WOULD_TAKE
+R_NO_LIQUIDITY: Final = 3006  # NO_LIQUIDITY
+R_FOK: Final = 3005  # FOK_UNFILLABLE
+R_UNKNOWN_ORDER: Final = 3001  # UNKNOWN_ORDER_ID
+R_ACCOUNT: Final = 3002  # ACCOUNT_MISMATCH
+R_NOT_MODIFIABLE: Final = 3007  # ORDER_NOT_MODIFIABLE
+R_NO_CHANGE: Final = 3003  # MODIFY_NO_CHANGE
 
-INF_KEY = 1 << 62
+INF_KEY: Final = 1 << 62
 """Key of an empty side's best level: nothing ever crosses it."""
-_UNLIMITED = 1 << 61
+_UNLIMITED: Final = 1 << 61
 """Limit key of a market order without protection or band: crosses every level."""
 
 _STOP_TIFS = (GTC, GTD, DAY)
@@ -136,8 +127,9 @@ class BookSide:
         self.levels: dict[int, Level] = {}
         self.heap: list[int] = []
         self.best = INF_KEY
-        # key -> (qty, count) of the level before the current command first changed it
-        self.touched: dict[int, tuple[int, int]] = {}
+        # key -> the level the current command first changed there; that Level object
+        # keeps its (qty, count) from before the change in b_qty / b_count.
+        self.touched: dict[int, Level] = {}
 
     def level_for(self, key: int, price: int) -> Level:
         """Return the level at ``key``, creating it (and maybe a new best) if needed."""
@@ -206,6 +198,10 @@ class OrderBook:
         self.ts_ns = 0
         self.traded = False
         self.bbo = (0, 0, 0, 0)
+        # Best keys of the last published BBO; dirty when a best level changed in place.
+        self.bbo_bid_key = INF_KEY
+        self.bbo_ask_key = INF_KEY
+        self.bbo_dirty = False
         self.out: list[Event] = []
         self._set_band(instrument.reference_price_ticks)
 
@@ -265,7 +261,9 @@ class OrderBook:
         key = -o.price if o.side == BUY else o.price
         touched = side.touched
         if key not in touched:
-            touched[key] = (level.qty, level.count)
+            touched[key] = level
+            level.b_qty = level.qty
+            level.b_count = level.count
         level.unlink(o)
         if level.count == 0:
             side.drop_level(key)
@@ -303,7 +301,9 @@ class OrderBook:
         level = side.level_for(key, o.price)
         touched = side.touched
         if key not in touched:
-            touched[key] = (level.qty, level.count)
+            touched[key] = level
+            level.b_qty = level.qty
+            level.b_count = level.count
         self.prio += 1
         o.prio = self.prio
         level.append(o)
@@ -341,7 +341,9 @@ class OrderBook:
             key = opp.best
             level = levels[key]
             if key not in touched:
-                touched[key] = (level.qty, level.count)
+                touched[key] = level
+                level.b_qty = level.qty
+                level.b_count = level.count
             price = level.price
             m = level.head
             while m is not None:
@@ -557,34 +559,47 @@ class OrderBook:
         enq = self.enq_seq
         ts = self.ts_ns
         seq = self.seq
+        # The top of book can only change if a best key moved or a best level was touched.
+        if bids.best in bt or asks.best in at:
+            self.bbo_dirty = True
         if bt:
             levels = bids.levels
             for key in sorted(bt) if len(bt) > 1 else bt:
-                before = bt[key]
+                first = bt[key]
                 level = levels.get(key)
                 if level is None:
-                    now = (0, 0)
+                    qty = 0
+                    count = 0
                 else:
-                    now = (level.qty, level.count)
-                if now != before:
+                    qty = level.qty
+                    count = level.count
+                if qty != first.b_qty or count != first.b_count:
                     seq += 1
-                    out.append(BookLevelChanged(sid, seq, enq, ts, BUY, -key, now[0], now[1]))
+                    out.append(BookLevelChanged(sid, seq, enq, ts, BUY, -key, qty, count))
             bt.clear()
         if at:
             levels = asks.levels
             for key in sorted(at) if len(at) > 1 else at:
-                before = at[key]
+                first = at[key]
                 level = levels.get(key)
                 if level is None:
-                    now = (0, 0)
+                    qty = 0
+                    count = 0
                 else:
-                    now = (level.qty, level.count)
-                if now != before:
+                    qty = level.qty
+                    count = level.count
+                if qty != first.b_qty or count != first.b_count:
                     seq += 1
-                    out.append(BookLevelChanged(sid, seq, enq, ts, SELL, key, now[0], now[1]))
+                    out.append(BookLevelChanged(sid, seq, enq, ts, SELL, key, qty, count))
             at.clear()
         bk = bids.best
         ak = asks.best
+        if bk == self.bbo_bid_key and ak == self.bbo_ask_key and not self.bbo_dirty:
+            self.seq = seq
+            return
+        self.bbo_bid_key = bk
+        self.bbo_ask_key = ak
+        self.bbo_dirty = False
         bbo = (
             -bk if bk != INF_KEY else 0,
             bids.levels[bk].qty if bk != INF_KEY else 0,
@@ -755,9 +770,7 @@ class OrderBook:
         self._cancelled(o, C_USER, leaves, 0)
         self.flush_market_data()
 
-    def _check_new_terms(
-        self, o: Order, account: int, price: int, total: int, qty_given: bool
-    ) -> int:
+    def _check_new_terms(self, o: Order, price: int, total: int, qty_given: bool) -> int:
         # Shared validation of modify and replace; returns a reject code or 0.
         if qty_given:
             if total <= 0:
@@ -778,24 +791,117 @@ class OrderBook:
 
     def modify(self, c: ModifyOrder) -> None:
         """Change a resting order's price and/or remaining quantity."""
+        o = self.orders.get(c.order_id)
+        price = c.price_ticks
+        if (
+            o is None
+            or c.qty_lots
+            or price <= 0
+            or price == o.price
+            or o.stop_pending
+            or o.post_only
+            or c.account is not None
+            or price < self.band_lo
+            or price > self.band_hi
+        ):
+            self._modify_checked(c)
+            return
+        # Fast path, the exchange-core "move": a new price for a resting order, same
+        # leaves, nothing to validate beyond the band. Same events as _modify_checked.
+        leaves = o.qty + o.hidden
+        seq = self.seq + 1
+        self.seq = seq
+        self.out.append(
+            OrderModified(
+                self.symbol_id,
+                seq,
+                self.enq_seq,
+                self.ts_ns,
+                o.order_id,
+                o.account,
+                price,
+                leaves,
+                False,
+            )
+        )
+        self._reprice(o, price, leaves)
+
+    def _reprice(self, o: Order, price: int, leaves: int) -> None:
+        # Move a resting order to a new price with ``leaves`` left: it loses priority,
+        # may trade on arrival, and rests what is left at the back of its new level.
+        level = o.level
+        assert level is not None
+        if o.side == BUY:
+            side = self.bids
+            opp = self.asks
+            key = -o.price
+            new_key = -price
+            limit_key = price
+        else:
+            side = self.asks
+            opp = self.bids
+            key = o.price
+            new_key = price
+            limit_key = -price
+        touched = side.touched
+        if key not in touched:
+            touched[key] = level
+            level.b_qty = level.qty
+            level.b_count = level.count
+        level.unlink(o)
+        if level.count == 0:
+            side.drop_level(key)
+        o.price = price
+        o.qty = leaves
+        o.hidden = 0
+        if opp.best <= limit_key:
+            rem = self._take(o, limit_key)
+            if rem:
+                o.qty = rem
+                self._rest(o)
+            else:
+                del self.orders[o.order_id]
+            if self.traded:
+                self._after_trades()
+        else:
+            display = o.display
+            if display and display < leaves:
+                o.qty = display
+                o.hidden = leaves - display
+            target = side.levels.get(new_key)
+            if target is None:
+                target = side.level_for(new_key, price)
+            if new_key not in touched:
+                touched[new_key] = target
+                target.b_qty = target.qty
+                target.b_count = target.count
+            self.prio += 1
+            o.prio = self.prio
+            target.append(o)
+        self.flush_market_data()
+
+    def _modify_checked(self, c: ModifyOrder) -> None:
+        # Every modify the fast path does not take, with the full checks in contract order.
         o = self._owned(c.order_id, c.account)
         if o is None:
             return
         acct = o.account
+        # Rejects answer the sender: they carry the command's account, never the owner's.
+        racct = c.account or 0
         if o.stop_pending:
-            return self.reject(o.order_id, acct, R_NOT_MODIFIABLE)
+            return self.reject(o.order_id, racct, R_NOT_MODIFIABLE)
         if c.price_ticks < 0:
-            return self.reject(o.order_id, acct, R_PRICE_NOT_POSITIVE)
+            return self.reject(o.order_id, racct, R_PRICE_NOT_POSITIVE)
         if c.qty_lots < 0:
-            return self.reject(o.order_id, acct, R_QTY_NOT_POSITIVE)
+            return self.reject(o.order_id, racct, R_QTY_NOT_POSITIVE)
         price = c.price_ticks or o.price
         leaves = o.qty + o.hidden
         total = c.qty_lots or leaves
         if price == o.price and total == leaves:
-            return self.reject(o.order_id, acct, R_NO_CHANGE)
-        code = self._check_new_terms(o, acct, price, total, c.qty_lots != 0)
+            return self.reject(o.order_id, racct, R_NO_CHANGE)
+        code = self._check_new_terms(o, price, total, c.qty_lots != 0)
         if code:
-            return self.reject(o.order_id, acct, code)
+            return self.reject(o.order_id, racct, code)
         keep = price == o.price and total < leaves
         self.seq += 1
         self.out.append(
@@ -811,6 +917,9 @@ class OrderBook:
                 keep,
             )
         )
+        if price != o.price:
+            self._reprice(o, price, total)
+            return None
         level = o.level
         assert level is not None
         if o.side == BUY:
@@ -821,32 +930,20 @@ class OrderBook:
             key = o.price
         touched = side.touched
         if key not in touched:
-            touched[key] = (level.qty, level.count)
+            touched[key] = level
+            level.b_qty = level.qty
+            level.b_count = level.count
         if keep:
             # Shrink in place: the reserve goes first, then the displayed slice.
             shown = o.qty if o.qty < total else total
             level.qty -= o.qty - shown
             o.qty = shown
             o.hidden = total - shown
-        elif price == o.price:
+        else:
+            # Same price, more quantity: to the back of the level.
             level.unlink(o)
             o.qty = total
             self._rest(o)
-        else:
-            level.unlink(o)
-            if level.count == 0:
-                side.drop_level(key)
-            o.price = price
-            o.qty = total
-            o.hidden = 0
-            rem = self._take(o, price if o.side == BUY else -price)
-            if rem:
-                o.qty = rem
-                self._rest(o)
-            else:
-                del self.orders[o.order_id]
-            if self.traded:
-                self._after_trades()
         self.flush_market_data()
         return None
 
@@ -856,14 +953,15 @@ class OrderBook:
         if o is None:
             return
         acct = o.account
+        racct = c.account or 0
         if o.stop_pending:
-            return self.reject(o.order_id, acct, R_NOT_MODIFIABLE)
+            return self.reject(o.order_id, racct, R_NOT_MODIFIABLE)
         new_id = c.new_order_id
         if new_id in self.orders:
-            return self.reject(new_id, acct, R_DUPLICATE)
-        code = self._check_new_terms(o, acct, c.price_ticks, c.qty_lots, True)
+            return self.reject(new_id, racct, R_DUPLICATE)
+        code = self._check_new_terms(o, c.price_ticks, c.qty_lots, True)
         if code:
-            return self.reject(o.order_id, acct, code)
+            return self.reject(o.order_id, racct, code)
         self._remove_resting(o)
         self.seq += 1
         self.out.append(

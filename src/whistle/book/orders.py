@@ -104,12 +104,16 @@ class Level:
     the number of orders.
     """
 
-    __slots__ = ("count", "head", "price", "qty", "tail")
+    __slots__ = ("b_count", "b_qty", "count", "head", "price", "qty", "tail")
 
     def __init__(self, price: int) -> None:
         self.price = price
         self.qty = 0
         self.count = 0
+        # (qty, count) before the current command first changed this level (see
+        # OrderBook.flush_market_data); meaningful only while the level is "touched".
+        self.b_qty = 0
+        self.b_count = 0
         self.head: Order | None = None
         self.tail: Order | None = None
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, final
 
 import msgspec
 
+from whistle.book.book import INF_KEY
 from whistle.book.orders import Order
 from whistle.core.enums import Side, TimeInForce
 from whistle.core.instrument import Instrument
@@ -144,6 +145,9 @@ def rebuild(book: OrderBook, snap: EngineSnapshot) -> None:
     book.band_lo = snap.band_lo
     book.band_hi = snap.band_hi
     book.bbo = snap.bbo
+    # The published BBO always equals the book's top at a command boundary.
+    book.bbo_bid_key = -snap.bbo[0] if snap.bbo[0] else INF_KEY
+    book.bbo_ask_key = snap.bbo[2] if snap.bbo[2] else INF_KEY
     live: list[Order] = []
     gtd = int(TimeInForce.GTD)
     buy = int(Side.BUY)

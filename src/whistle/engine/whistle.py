@@ -67,7 +67,6 @@ class Whistle:
         self.last_enq_seq = 0
         self.fault: str | None = None
         self._pending: list[tuple[int, Command]] = []
-        book = self.book
         self._dispatch: dict[type, Callable[[Command], None]] = {
             NewOrder: self._on_new_order,  # type: ignore[dict-item]
             CancelOrder: self._on_cancel,  # type: ignore[dict-item]
@@ -78,8 +77,6 @@ class Whistle:
             ResumeTrading: self._on_resume,  # type: ignore[dict-item]
             EndSession: self._on_end_session,  # type: ignore[dict-item]
         }
-        self._book_new = book.new_order
-        self._book_modify = book.modify
 
     # ------------------------------------------------------------------ input
 
@@ -163,7 +160,23 @@ class Whistle:
         book.enq_seq = enq_seq
         book.ts_ns = self.now_ns
         self.last_enq_seq = enq_seq
-        handler = self._dispatch.get(type(command))
+        kind = type(command)
+        if self.state == _ACTIVE and command.symbol_id == self.symbol_id:
+            # Fast path for the three commands that make up nearly all order flow.
+            try:
+                if kind is ModifyOrder:
+                    book.modify(command)  # type: ignore[arg-type]
+                    return
+                if kind is NewOrder:
+                    book.new_order(command)  # type: ignore[arg-type]
+                    return
+                if kind is CancelOrder:
+                    book.cancel(command)  # type: ignore[arg-type]
+                    return
+            except Exception as exc:  # an engine bug must fault this symbol alone
+                self._mark_faulted(exc)
+                return
+        handler = self._dispatch.get(kind)
         if handler is None:
             book.reject(
                 getattr(command, "order_id", 0), getattr(command, "account", 0) or 0, _R_MALFORMED
@@ -201,7 +214,7 @@ class Whistle:
 
     def _on_new_order(self, c: NewOrder) -> None:
         if self.state == _ACTIVE:
-            self._book_new(c)
+            self.book.new_order(c)
         else:
             self.book.reject(c.order_id, c.account, _R_HALTED)
 
@@ -210,7 +223,7 @@ class Whistle:
 
     def _on_modify(self, c: ModifyOrder) -> None:
         if self.state == _ACTIVE:
-            self._book_modify(c)
+            self.book.modify(c)
         else:
             self.book.reject(c.order_id, c.account or 0, _R_HALTED)
 

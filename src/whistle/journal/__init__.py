@@ -1,1 +1,100 @@
-"""placeholder"""
+# Layer rule: whistle.journal imports only the Python standard library and msgspec.
+# It must never import anything else from whistle (it knows nothing about orders);
+# payloads are opaque bytes tagged with a caller-given integer type id.
+"""Persistent, memory-mapped, segmented append-only queue (chronicle-style journal).
+
+One writer (:meth:`Queue.open_publisher`) appends records to fixed-size segment files
+in a directory; any number of readers (:meth:`Queue.open_subscriber`) follow it with
+durable named cursors.  See :mod:`.segment` for the on-disk format, :mod:`.cursor` for
+the cursor file, :mod:`.liveness` for lock and heartbeat files.
+
+Durability (:class:`FsyncPolicy`)
+---------------------------------
+Records are stored into a shared ``mmap`` of the segment file, i.e. directly into the
+kernel page cache.  When ``append``/``append_many`` returns, the record is therefore
+in the page cache, which belongs to the kernel, not to the process.
+
+After a **process crash** (exception, ``SIGKILL``, OOM kill) -- *all* policies:
+  every record whose ``append`` returned survives and is read back after reopening.
+  A record whose append was interrupted is either whole or has no commit marker /
+  a bad CRC at the tail, and is cut off by the next writer.  Created segment files are
+  always complete (built under a temporary name, fsync'ed, renamed, directory
+  fsync'ed).
+
+After a **power loss or kernel crash**:
+
+* ``NONE``: no guarantee for records appended since the kernel last wrote the dirty
+  pages back (Linux default: up to ~30 s, ``vm.dirty_expire_centisecs``).  Pages may
+  reach the disk out of order; recovery keeps the longest valid prefix of each
+  segment and raises :class:`CorruptRecord` if an invalid record is followed by valid
+  ones.  ``close()`` does not msync.
+* ``INTERVAL``: a sidecar thread msyncs the newly written range every
+  ``fsync_interval_ms``; a roll and ``close()`` also msync.  Records appended more than
+  about one interval (plus the msync duration) before the failure survive; the most
+  recent interval may be lost.
+* ``EVERY``: ``append`` and ``append_many`` return only after ``msync(MS_SYNC)`` of the
+  written range (one msync per batch for ``append_many``), so every returned append
+  survives -- provided the storage honours cache flushes.
+
+Cursors are always written with ``pwrite`` + ``fdatasync`` on ``commit()`` (unless
+``commit(sync=False)``), into two alternating CRC-protected slots.
+"""
+
+from .api import Queue, SegmentSummary
+from .config import FsyncPolicy, QueueConfig, RetentionPolicy
+from .cursor import CursorPosition
+from .discovery import (
+    DisconnectReason,
+    DiscoveryState,
+    PassiveDiscovery,
+    Transition,
+    WriterStatus,
+    probe_writer,
+)
+from .errors import (
+    BadSegmentError,
+    CorruptRecord,
+    JournalClosedError,
+    JournalError,
+    JournalFormatError,
+    JournalFull,
+    JournalIOError,
+    NotAJournalError,
+    RecordTooLarge,
+    SequenceUnavailable,
+    WriterLockedError,
+)
+from .fanin import FanInReader, MergedRecord
+from .reader import QueueReader, Record
+from .writer import QueueWriter
+
+__all__ = [
+    "BadSegmentError",
+    "CorruptRecord",
+    "CursorPosition",
+    "DisconnectReason",
+    "DiscoveryState",
+    "FanInReader",
+    "FsyncPolicy",
+    "JournalClosedError",
+    "JournalError",
+    "JournalFormatError",
+    "JournalFull",
+    "JournalIOError",
+    "MergedRecord",
+    "NotAJournalError",
+    "PassiveDiscovery",
+    "Queue",
+    "QueueConfig",
+    "QueueReader",
+    "QueueWriter",
+    "Record",
+    "RecordTooLarge",
+    "RetentionPolicy",
+    "SegmentSummary",
+    "SequenceUnavailable",
+    "Transition",
+    "WriterLockedError",
+    "WriterStatus",
+    "probe_writer",
+]

@@ -1,0 +1,97 @@
+"""Instrument definitions: validation messages, defaults, stable symbol ids."""
+
+from __future__ import annotations
+
+import binascii
+
+import msgspec
+import pytest
+
+import whistle.core.instrument as instrument_module
+from whistle.core import Instrument, InstrumentError, ValueFormatError, WhistleError
+from whistle.core.instrument import stable_symbol_id
+
+
+def test_defaults_and_derived_symbol_id():
+    inst = Instrument(symbol="BTC-USD")
+    assert inst.symbol_id == stable_symbol_id("BTC-USD") == 515687408
+    assert inst.tick_size == "0.01"
+    assert inst.lot_size == "1"
+    assert (inst.min_qty_lots, inst.max_qty_lots) == (1, 1_000_000_000)
+    assert (inst.price_band_bps, inst.reference_price_ticks) == (0, 0)
+
+
+def test_explicit_symbol_id_is_kept():
+    assert Instrument(symbol="BTC-USD", symbol_id=7).symbol_id == 7
+    assert Instrument(symbol="BTC-USD", symbol_id=2**32 - 1).symbol_id == 2**32 - 1
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"symbol": ""}, "symbol must be a non-empty token, was ''"),
+        ({"symbol": "A B"}, "symbol must be a non-empty token, was 'A B'"),
+        ({"symbol": "A\nB"}, "symbol must be a non-empty token, was 'A\\nB'"),
+        ({"symbol_id": 2**32}, f"symbol_id must be in 1..2**32-1, was {2**32}"),
+        ({"symbol_id": -5}, "symbol_id must be in 1..2**32-1, was -5"),
+        ({"tick_size": "0"}, "tick_size must be positive, was 0"),
+        ({"tick_size": "-0.01"}, "tick_size must be positive, was -0.01"),
+        ({"lot_size": "0"}, "lot_size must be positive, was 0"),
+        ({"min_qty_lots": 0}, "need 1 <= min_qty_lots <= max_qty_lots, was 0 and 1000000000"),
+        (
+            {"min_qty_lots": 10, "max_qty_lots": 9},
+            "need 1 <= min_qty_lots <= max_qty_lots, was 10 and 9",
+        ),
+        ({"price_band_bps": 10_000}, "price_band_bps must be in 0..9999, was 10000"),
+        ({"price_band_bps": -1}, "price_band_bps must be in 0..9999, was -1"),
+        ({"reference_price_ticks": -1}, "reference_price_ticks must be >= 0, was -1"),
+    ],
+)
+def test_invalid_instrument_names_expected_and_seen(kwargs, message):
+    kwargs = {"symbol": "BTC-USD", **kwargs}
+    with pytest.raises(InstrumentError) as info:
+        Instrument(**kwargs)
+    assert str(info.value) == message
+    assert isinstance(info.value, WhistleError)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"tick_size": "abc"}, "tick_size must be a decimal number, was 'abc'"),
+        ({"lot_size": "inf"}, "lot_size must be finite, was 'inf'"),
+    ],
+)
+def test_unparseable_step_is_a_format_error(kwargs, message):
+    with pytest.raises(ValueFormatError) as info:
+        Instrument(symbol="BTC-USD", **kwargs)
+    assert str(info.value) == message
+
+
+def test_band_edges_are_valid():
+    assert Instrument(symbol="X", price_band_bps=0).price_band_bps == 0
+    assert Instrument(symbol="X", price_band_bps=9_999).price_band_bps == 9_999
+    assert Instrument(symbol="X", min_qty_lots=5, max_qty_lots=5).max_qty_lots == 5
+
+
+@pytest.mark.parametrize(
+    ("symbol", "expected"),
+    [("BTC-USD", 515687408), ("ETH-USD", 751553647), ("TEST", 1860867000), ("é", 235179326)],
+)
+def test_stable_symbol_id_is_pinned(symbol, expected):
+    # CRC-32 of the UTF-8 bytes, masked to 31 bits: the same in every process and run.
+    assert stable_symbol_id(symbol) == expected
+    assert expected == binascii.crc32(symbol.encode()) & 0x7FFFFFFF
+
+
+def test_stable_symbol_id_is_never_zero(monkeypatch):
+    monkeypatch.setattr(instrument_module.zlib, "crc32", lambda data: 0x80000000)
+    assert stable_symbol_id("anything") == 1
+
+
+def test_instrument_is_frozen_and_round_trips():
+    inst = Instrument(symbol="BTC-USD", tick_size="0.5", lot_size="100", price_band_bps=250)
+    with pytest.raises(AttributeError):
+        inst.symbol = "X"  # type: ignore[misc]
+    data = msgspec.msgpack.encode(inst)
+    assert msgspec.msgpack.decode(data, type=Instrument) == inst

@@ -1,0 +1,195 @@
+"""Round trips, rolling, seeking, waiting."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+import pytest
+from journal_helpers import SMALL, seg_path, small_config
+
+from whistle.journal import (
+    JournalClosedError,
+    Queue,
+    QueueWriter,
+    Record,
+    RecordTooLarge,
+    SequenceUnavailable,
+)
+from whistle.journal.segment import (
+    HEADER_SIZE,
+    STATE_ACTIVE,
+    STATE_SEALED,
+    Segment,
+    record_size,
+    scan_segment,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def test_append_and_read_back(writer: QueueWriter, qdir: Path) -> None:
+    assert writer.append(7, b"hello", ts_ns=123) == 0
+    assert writer.append(8, b"", ts_ns=124) == 1
+    assert writer.append_many([(9, b"a"), (10, bytearray(b"bb"))], ts_ns=5) == range(2, 4)
+    with Queue.open_subscriber(qdir, "r") as reader:
+        recs = list(reader)
+    assert recs[0] == Record(0, 123, 7, b"hello", 0, HEADER_SIZE)
+    assert [(r.seq, r.type_id, r.payload, r.ts_ns) for r in recs[1:]] == [
+        (1, 8, b"", 124),
+        (2, 9, b"a", 5),
+        (3, 10, b"bb", 5),
+    ]
+    assert all(r.offset % 8 == 0 for r in recs)
+
+
+def test_record_sizes_are_8_byte_aligned() -> None:
+    for n in range(50):
+        size = record_size(n)
+        assert size % 8 == 0
+        assert size >= 24 + n + 8
+
+
+def test_default_timestamp_is_wall_clock(writer: QueueWriter, qdir: Path) -> None:
+    writer.append(1, b"x")
+    with Queue.open_subscriber(qdir, "r") as reader:
+        rec = reader.next()
+    assert rec is not None
+    assert rec.ts_ns > 1_600_000_000 * 10**9
+
+
+def test_rolls_and_seals_segments(qdir: Path) -> None:
+    payloads = [bytes([i % 256]) * (i % 200) for i in range(300)]
+    with Queue.open_publisher(qdir, small_config(prealloc=False)) as w:
+        for i, p in enumerate(payloads[:150]):
+            assert w.append(i % 5, p) == i
+        w.append_many([(i % 5, p) for i, p in enumerate(payloads[150:], 150)])
+        head = w.head_segment_id
+    assert head >= 5
+    segs = Queue.segments(qdir)
+    assert [s.segment_id for s in segs] == list(range(head + 1))
+    assert all(s.state == STATE_SEALED for s in segs[:-1])
+    assert segs[-1].state == STATE_ACTIVE
+    assert all(s.size_bytes == SMALL for s in segs)
+    with Queue.open_subscriber(qdir, "r") as reader:
+        recs = reader.read_batch(10_000)
+    assert [r.payload for r in recs] == payloads
+    assert [r.seq for r in recs] == list(range(300))
+    assert len({r.segment_id for r in recs}) == head + 1
+
+
+def test_record_too_large(writer: QueueWriter) -> None:
+    with pytest.raises(RecordTooLarge) as info:
+        writer.append(1, bytes(SMALL))
+    assert isinstance(info.value, ValueError)
+    assert writer.append(1, b"ok") == 0
+
+
+def test_bad_type_id_is_value_error(writer: QueueWriter) -> None:
+    with pytest.raises(ValueError):
+        writer.append(-1, b"x")
+    with pytest.raises(ValueError):
+        writer.append_many([(1, b"x"), (2**40, b"y")])
+    assert writer.next_seq == 1  # the valid first item of the batch stayed
+
+
+def test_closed_writer_and_reader(qdir: Path) -> None:
+    w = Queue.open_publisher(qdir, small_config())
+    r = Queue.open_subscriber(qdir, "r")
+    w.close()
+    w.close()
+    r.close()
+    with pytest.raises(JournalClosedError):
+        w.append(1, b"x")
+    with pytest.raises(JournalClosedError):
+        w.append_many([(1, b"x")])
+    with pytest.raises(JournalClosedError):
+        r.next()
+    with pytest.raises(JournalClosedError):
+        r.commit()
+
+
+def test_reopen_continues_sequence(qdir: Path) -> None:
+    with Queue.open_publisher(qdir, small_config()) as w:
+        w.append_many([(1, b"x" * 100)] * 100)
+    with Queue.open_publisher(qdir, small_config()) as w:
+        assert w.next_seq == 100
+        assert w.append(1, b"y") == 100
+    with Queue.open_subscriber(qdir, "r") as r:
+        assert [x.seq for x in r] == list(range(101))
+
+
+def test_reopen_after_crash_between_seal_and_first_record(qdir: Path) -> None:
+    with Queue.open_publisher(qdir, small_config(prealloc=False)) as w:
+        w.append_many([(1, b"x" * 100)] * 60)
+        head = w.head_segment_id
+    # simulate a crash right after sealing the head, before the next segment existed
+    seg = Segment(str(seg_path(qdir, head)), writable=True)
+    res = scan_segment(seg, seg.base_seq)
+    assert res.next_seq == 60
+    seg.seal(res.end_offset, 60, 1)
+    seg.close()
+    with Queue.open_publisher(qdir, small_config()) as w:
+        assert w.head_segment_id == head + 1
+        assert w.append(1, b"z") == 60
+    with Queue.open_subscriber(qdir, "r") as r:
+        assert [x.seq for x in r] == list(range(61))
+
+
+def test_seek(qdir: Path) -> None:
+    with Queue.open_publisher(qdir, small_config()) as w:
+        w.append_many([(1, i.to_bytes(4, "little") * 20) for i in range(200)])
+        with Queue.open_subscriber(qdir, "r") as r:
+            for target in (0, 1, 57, 150, 199):
+                r.seek(target)
+                rec = r.next()
+                assert rec is not None
+                assert rec.seq == target
+            r.seek(250)  # beyond the tail: skip until it exists
+            assert r.next() is None
+            w.append_many([(2, b"q")] * 60)
+            rec = r.next()
+            assert rec is not None
+            assert rec.seq == 250
+
+
+def test_seek_before_retained_raises(qdir: Path) -> None:
+    from whistle.journal import RetentionPolicy
+
+    cfg = small_config(retention=RetentionPolicy(keep_segments=1), retention_interval_ms=10**6)
+    with Queue.open_publisher(qdir, cfg) as w:
+        w.append_many([(1, b"x" * 100)] * 200)
+        assert w.run_retention()
+        with Queue.open_subscriber(qdir, "late") as r, pytest.raises(SequenceUnavailable):
+            r.seek(0)
+
+
+def test_wait_next_times_out_and_wakes(writer: QueueWriter, qdir: Path) -> None:
+    with Queue.open_subscriber(qdir, "r") as reader:
+        assert reader.wait_next(0.01) is None
+        assert reader.wait_next(0) is None
+        started = threading.Event()
+
+        def produce() -> None:
+            started.wait()
+            writer.append(3, b"late")
+
+        t = threading.Thread(target=produce)
+        t.start()
+        started.set()
+        rec = reader.wait_next(30.0)
+        t.join()
+    assert rec is not None
+    assert rec.payload == b"late"
+
+
+def test_reader_on_fresh_queue_then_writer_rolls(qdir: Path) -> None:
+    with Queue.open_publisher(qdir, small_config()) as w, Queue.open_subscriber(qdir, "r") as r:
+        got: list[int] = []
+        for i in range(500):
+            w.append(1, bytes(i % 90))
+            if i % 7 == 0:
+                got.extend(x.seq for x in r.read_batch(3))
+        got.extend(x.seq for x in r)
+    assert got == list(range(500))
