@@ -1,0 +1,115 @@
+"""``whistle bench``: the matching, ring and journal benchmarks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+from rich.console import Console
+
+from whistle.bench.matching import DEFAULT_ORDERS, DEFAULT_REPEAT, run_matching_bench
+from whistle.bench.mixes import MIX_NAMES
+
+__all__ = ["bench"]
+
+
+def _emit_json(result: dict[str, Any]) -> None:
+    click.echo(json.dumps(result, sort_keys=False))
+
+
+@click.group()
+def bench() -> None:
+    """Measure the engine, the IPC ring and the journal."""
+
+
+@bench.command("matching")
+@click.option(
+    "--mix",
+    type=click.Choice(MIX_NAMES),
+    default="exchange-core",
+    show_default=True,
+    help="exchange-core: 9% GTC, 3% IOC, 6% cancel, 82% move. plain: 55% GTC, 35% cancel, 10% IOC.",
+)
+@click.option(
+    "--orders",
+    type=click.IntRange(min=1),
+    default=DEFAULT_ORDERS,
+    show_default=True,
+    help="Timed commands.",
+)
+@click.option("--seed", type=int, default=1, show_default=True, help="Generator seed.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option(
+    "--latency/--no-latency",
+    default=True,
+    show_default=True,
+    help="Also time every command (a second run) for latency percentiles.",
+)
+@click.option(
+    "--compare-bare/--no-compare-bare",
+    default=True,
+    show_default=True,
+    help="Also run the bare dict-and-heap matcher on the same commands.",
+)
+@click.option(
+    "--repeat",
+    type=click.IntRange(min=1),
+    default=DEFAULT_REPEAT,
+    show_default=True,
+    help="Throughput runs (fresh book each); the best one is reported.",
+)
+def matching(
+    mix: str,
+    orders: int,
+    seed: int,
+    as_json: bool,
+    latency: bool,
+    compare_bare: bool,
+    repeat: int,
+) -> None:
+    """Engine throughput and per-command latency on a seeded command mix."""
+    result = run_matching_bench(
+        mix, orders, seed, latency=latency, compare_bare=compare_bare, repeat=repeat
+    )
+    if as_json:
+        _emit_json(result)
+        return
+    from whistle.bench.report import matching_tables
+
+    Console().print(matching_tables(result))
+
+
+@bench.command("ring")
+@click.option("--records", type=click.IntRange(min=1), default=1_000_000, show_default=True)
+@click.option("--payload-size", type=click.IntRange(min=0), default=64, show_default=True)
+@click.option("--batch", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def ring(records: int, payload_size: int, batch: int, as_json: bool) -> None:
+    """Shared-memory SPSC ring throughput and round-trip latency between two processes."""
+    from whistle.bench.ring import run_ring_bench
+
+    result = run_ring_bench(records, payload_size=payload_size, batch=batch)
+    if as_json:
+        _emit_json(result)
+        return
+    from whistle.bench.report import key_value_table
+
+    Console().print(key_value_table("whistle bench ring", result))
+
+
+@bench.command("journal")
+@click.option("--records", type=click.IntRange(min=1), default=200_000, show_default=True)
+@click.option("--payload-size", type=click.IntRange(min=0), default=64, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def journal(records: int, payload_size: int, as_json: bool) -> None:
+    """Journal append and read rates (per record, batched, with fsync policies)."""
+    from whistle.bench.journal import run_journal_bench
+
+    result = run_journal_bench(records, payload_size=payload_size)
+    if as_json:
+        _emit_json(result)
+        return
+    from whistle.bench.report import key_value_table
+
+    Console().print(key_value_table("whistle bench journal", result))

@@ -1,0 +1,77 @@
+"""``whistle demo``: seeded multi-symbol order flow through an in-process venue."""
+
+from __future__ import annotations
+
+import time
+
+import click
+from rich.console import Console
+from rich.live import Live
+
+from whistle.demo.flow import DEFAULT_ORDERS, DEFAULT_SYMBOLS, UNIVERSE, DemoFlow
+from whistle.demo.view import live_table, summary_table, throughput_line
+
+__all__ = ["demo"]
+
+_CHUNK = 2_000
+"""Commands between two looks at the clock (and the display)."""
+_REFRESH_S = 0.25
+
+
+@click.command()
+@click.option(
+    "--symbols",
+    type=click.IntRange(1, len(UNIVERSE)),
+    default=DEFAULT_SYMBOLS,
+    show_default=True,
+    help="How many symbols to trade.",
+)
+@click.option(
+    "--orders",
+    type=click.IntRange(min=1),
+    default=None,
+    help=f"Commands to send [default: {DEFAULT_ORDERS:,}, or unlimited with --duration].",
+)
+@click.option("--seed", type=int, default=1, show_default=True, help="Order flow seed.")
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Stop after this many wall-clock seconds (the summary then depends on speed).",
+)
+@click.option("--live/--no-live", default=True, show_default=True, help="Live progress table.")
+def demo(symbols: int, orders: int | None, seed: int, duration: float | None, live: bool) -> None:
+    """Run synthetic order flow on several symbols and show what the venue did."""
+    if orders is None and duration is None:
+        orders = DEFAULT_ORDERS
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=max(console.width, 132))
+        live = False
+    flow = DemoFlow(symbols, seed)
+    start = time.perf_counter()
+
+    def more() -> int:
+        if duration is not None and time.perf_counter() - start >= duration:
+            return 0
+        if orders is None:
+            return _CHUNK
+        return min(_CHUNK, orders - flow.commands)
+
+    if live:
+        last = 0.0
+        with Live(
+            live_table(flow, 0.0, orders), console=console, auto_refresh=False, transient=True
+        ) as display:
+            while (n := more()) > 0:
+                flow.run(n)
+                now = time.perf_counter()
+                if now - last >= _REFRESH_S:
+                    last = now
+                    display.update(live_table(flow, now - start, orders), refresh=True)
+    else:
+        while (n := more()) > 0:
+            flow.run(n)
+    elapsed = time.perf_counter() - start
+    console.print(summary_table(flow))
+    console.print(throughput_line(flow, elapsed))
