@@ -66,6 +66,7 @@ class Whistle:
         self.now_ns = 0
         self.last_enq_seq = 0
         self.fault: str | None = None
+        self._drained_seq = 0  # book.seq when events were last handed out
         self._pending: list[tuple[int, Command]] = []
         self._dispatch: dict[type, Callable[[Command], None]] = {
             NewOrder: self._on_new_order,  # type: ignore[dict-item]
@@ -127,6 +128,7 @@ class Whistle:
         book = self.book
         out = book.out
         book.out = []
+        self._drained_seq = book.seq
         return out
 
     def drain(self) -> list[Event]:
@@ -134,6 +136,7 @@ class Whistle:
         book = self.book
         out = book.out
         book.out = []
+        self._drained_seq = book.seq
         return out
 
     def _advance(self, now_ns: int) -> None:
@@ -205,7 +208,10 @@ class Whistle:
         book.asks.touched.clear()
         self.state = _FAULTED
         self.fault = f"{type(exc).__name__}: {exc}"
-        book.seq += 1
+        # The failed command may have bumped book.seq without emitting, or kept it in a
+        # local; number the fault after the last event really emitted, so the stream
+        # stays gapless whatever state the counter was left in.
+        book.seq = (book.out[-1].seq if book.out else self._drained_seq) + 1
         book.out.append(
             EngineFaulted(self.symbol_id, book.seq, book.enq_seq, book.ts_ns, self.fault)
         )
@@ -330,6 +336,7 @@ class Whistle:
         engine.state = snap.state
         engine.now_ns = snap.now_ns
         engine.last_enq_seq = snap.last_enq_seq
+        engine._drained_seq = snap.seq
         engine.fault = snap.fault
         rebuild(engine.book, snap)
         return engine

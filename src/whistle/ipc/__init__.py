@@ -17,8 +17,8 @@ from whistle.ipc.shm import DEFAULT_PREFIX, cleanup_stale, list_blocks, make_nam
 from whistle.ipc.wait import WaitStrategy
 
 __all__ = [
-    "BytesLike",
     "DEFAULT_PREFIX",
+    "BytesLike",
     "IpcError",
     "RingClosed",
     "RingCorrupted",

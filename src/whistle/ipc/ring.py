@@ -59,11 +59,11 @@ if TYPE_CHECKING:
     from types import TracebackType
 
 __all__ = [
-    "BytesLike",
     "HEADER_SIZE",
     "LAYOUT_VERSION",
     "MAGIC",
     "MIN_CAPACITY",
+    "BytesLike",
     "SpscRing",
 ]
 

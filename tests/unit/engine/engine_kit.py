@@ -9,6 +9,8 @@ tuples so a test can compare a whole command's output in one readable assertion.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import msgspec
 
 from whistle.core import (
@@ -275,3 +277,25 @@ class Harness:
         wound_back = msgspec.structs.replace(snap, seq=snap.seq - 1)
         assert Whistle.restore(wound_back).state_hash() == hash_before
         return events[0].reason
+
+
+@contextmanager
+def failing_event(name: str, message: str = "boom", exc_type: type[Exception] = RuntimeError):
+    """Make the book raise when it builds event ``name``: an engine bug, injected.
+
+    The event classes are looked up in the book module's namespace at run time, in pure
+    Python and under mypyc alike, so this faults a command mid-way without touching the
+    (possibly compiled, read-only) book object.
+    """
+    import whistle.book.book as book_module
+
+    original = getattr(book_module, name)
+
+    def boom(*args, **kwargs):
+        raise exc_type(message)
+
+    setattr(book_module, name, boom)
+    try:
+        yield
+    finally:
+        setattr(book_module, name, original)

@@ -21,6 +21,7 @@ from engine_kit import (
     Harness,
     buy,
     cancel,
+    failing_event,
     halt,
     instrument,
     market,
@@ -75,14 +76,8 @@ def halted(h: Harness) -> None:
 
 
 def fault(h: Harness) -> None:
-    def boom(c):
-        raise RuntimeError("boom")
-
-    h.eng.book.cancel = boom
-    try:
+    with failing_event("OrderCancelled"):
         h.send(cancel(1))
-    finally:
-        del h.eng.book.cancel
     assert h.eng.status().state == 3
 
 

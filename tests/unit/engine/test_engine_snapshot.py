@@ -14,6 +14,7 @@ from engine_kit import (
     buy,
     cancel,
     end_session,
+    failing_event,
     halt,
     instrument,
     market,
@@ -119,14 +120,8 @@ def test_restore_keeps_halted_and_faulted_states():
     assert restored.status().state == 2
     assert restored.state_hash() == h.eng.state_hash()
 
-    def boom(c):
-        raise RuntimeError("boom")
-
-    h.eng.book.cancel = boom
-    try:
+    with failing_event("OrderCancelled"):
         h.send(cancel(1))
-    finally:
-        del h.eng.book.cancel
     restored = Whistle.restore(h.eng.snapshot())
     assert restored.status().fault == "RuntimeError: boom"
     assert restored.status().state == 3

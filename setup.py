@@ -1,0 +1,35 @@
+"""Build hook: compile the matching hot path with mypyc.
+
+``pip install .`` compiles ``whistle.book`` and ``whistle.engine.whistle`` to C extensions
+(about 1.7x the pure-Python matching rate; see docs/benchmarks.md). The extensions are
+optional: where no C compiler is available the build falls back to the pure-Python
+modules, which behave identically. Set ``WHISTLE_PURE=1`` to skip compilation on purpose,
+e.g. for an editable install you are going to edit (a compiled module next to its source
+would shadow your edits).
+"""
+
+from __future__ import annotations
+
+import os
+
+from setuptools import setup
+
+COMPILED = [
+    "src/whistle/book/orders.py",
+    "src/whistle/book/book.py",
+    "src/whistle/engine/whistle.py",
+]
+
+
+def _extensions() -> list[object]:
+    if os.environ.get("WHISTLE_PURE", "") not in ("", "0"):
+        return []
+    from mypyc.build import mypycify
+
+    extensions = mypycify(COMPILED, opt_level="3", debug_level="0")
+    for ext in extensions:
+        ext.optional = True  # no compiler: install the pure-Python modules instead
+    return list(extensions)
+
+
+setup(ext_modules=_extensions())

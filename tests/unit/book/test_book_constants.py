@@ -1,0 +1,56 @@
+"""The book's literal ``Final`` ints (inlined by mypyc) must equal the public enums."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import whistle.book.book as book
+from whistle.core import CancelCause, Liquidity, OrderType, RejectReason, Side, StpMode, TimeInForce
+
+PAIRS = {
+    "BUY": Side.BUY,
+    "SELL": Side.SELL,
+    "LIMIT": OrderType.LIMIT,
+    "MARKET": OrderType.MARKET,
+    "STOP": OrderType.STOP,
+    "STOP_LIMIT": OrderType.STOP_LIMIT,
+    "GTC": TimeInForce.GTC,
+    "IOC": TimeInForce.IOC,
+    "FOK": TimeInForce.FOK,
+    "GTD": TimeInForce.GTD,
+    "DAY": TimeInForce.DAY,
+    "STP_NONE": StpMode.NONE,
+    "STP_NEWEST": StpMode.CANCEL_NEWEST,
+    "STP_OLDEST": StpMode.CANCEL_OLDEST,
+    "STP_BOTH": StpMode.CANCEL_BOTH,
+    "STP_DECREMENT": StpMode.DECREMENT_AND_CANCEL,
+    "C_USER": CancelCause.USER,
+    "C_IOC": CancelCause.IOC_REMAINDER,
+    "C_SELF": CancelCause.SELF_TRADE,
+    "C_MASS": CancelCause.MASS_CANCEL,
+    "MAKER": Liquidity.MAKER,
+    "TAKER": Liquidity.TAKER,
+}
+
+
+def test_enum_constants_match():
+    for name, member in PAIRS.items():
+        assert getattr(book, name) == int(member), name
+
+
+def test_reject_constants_match_their_comment():
+    # Each R_* line reads `R_X: Final = <code>  # <RejectReason member>`.
+    source = (Path(__file__).resolve().parents[3] / "src/whistle/book/book.py").read_text()
+    names = [n for n in dir(book) if n.startswith("R_")]
+    assert len(names) >= 20
+    codes = {int(r) for r in RejectReason}
+    for name in names:
+        assert getattr(book, name) in codes, name
+    checked = 0
+    for line in source.splitlines():
+        if line.startswith("R_") and ": Final = " in line:
+            value = int(line.split("= ")[1].split()[0])
+            member = line.split("# ")[1].strip()
+            assert int(RejectReason[member]) == value, line
+            checked += 1
+    assert checked == len(names)
