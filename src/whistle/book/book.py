@@ -23,7 +23,7 @@ import hashlib
 import heapq
 import struct
 from bisect import bisect_right, insort
-from typing import TYPE_CHECKING, Final, final
+from typing import TYPE_CHECKING, Any, Final, final
 
 from whistle.book.orders import Level, Order
 from whistle.core.events import (
@@ -175,7 +175,9 @@ class OrderBook:
 
     def __init__(self, instrument: Instrument) -> None:
         self.instrument = instrument
-        self.symbol_id = instrument.symbol_id
+        # symbol_id, enq_seq and ts_ns only pass through into events: typed Any, mypyc keeps
+        # them as the caller's int objects instead of re-boxing them for every event field.
+        self.symbol_id: Any = instrument.symbol_id
         self.min_qty = instrument.min_qty_lots
         self.max_qty = instrument.max_qty_lots
         self.band_bps = instrument.price_band_bps
@@ -194,8 +196,8 @@ class OrderBook:
         self.trade_id = 0
         self.arrival = 0
         self.prio = 0
-        self.enq_seq = 0
-        self.ts_ns = 0
+        self.enq_seq: Any = 0
+        self.ts_ns: Any = 0
         self.traded = False
         self.bbo = (0, 0, 0, 0)
         # Best keys of the last published BBO; dirty when a best level changed in place.
@@ -564,7 +566,7 @@ class OrderBook:
             self.bbo_dirty = True
         if bt:
             levels = bids.levels
-            for key in sorted(bt) if len(bt) > 1 else bt:
+            for key in _in_key_order(bt):
                 first = bt[key]
                 level = levels.get(key)
                 if level is None:
@@ -579,7 +581,7 @@ class OrderBook:
             bt.clear()
         if at:
             levels = asks.levels
-            for key in sorted(at) if len(at) > 1 else at:
+            for key in _in_key_order(at):
                 first = at[key]
                 level = levels.get(key)
                 if level is None:
@@ -1156,6 +1158,18 @@ class OrderBook:
         arrivals = [o.arrival for o in self.orders.values()]
         if arrivals != sorted(arrivals):
             raise AssertionError("id map is not in arrival order")
+
+
+def _in_key_order(touched: dict[int, Level]) -> list[int]:
+    # A command touches one or two levels per side almost always: order those by hand
+    # (sorted() is measurably slower for two keys), anything more by sorting.
+    n = len(touched)
+    if n == 1:
+        return list(touched)
+    if n == 2:
+        a, b = touched
+        return [a, b] if a < b else [b, a]
+    return sorted(touched)
 
 
 def _pack_order(o: Order) -> bytes:
