@@ -1,7 +1,7 @@
 """Build hook: compile the matching hot path with mypyc.
 
 ``pip install .`` compiles ``whistle.book`` and ``whistle.engine.whistle`` to C extensions
-(about 1.7x the pure-Python matching rate; see docs/benchmarks.md). The extensions are
+(about 2x the pure-Python matching rate; see docs/benchmarks.md). The extensions are
 optional: where no C compiler is available the build falls back to the pure-Python
 modules, which behave identically. Set ``WHISTLE_PURE=1`` to skip compilation on purpose,
 e.g. for an editable install you are going to edit (a compiled module next to its source

@@ -48,6 +48,7 @@ from whistle.core.events import (
     TradeOccurred,
     TradingStatusChanged,
 )
+from whistle.core.limits import MAX_ACCOUNT, MAX_ORDER_ID, MAX_PRICE_TICKS, MAX_TS_NS
 from whistle.core.reasons import RejectReason as R
 from whistle.engine.status import L3Order
 
@@ -357,6 +358,19 @@ class ReferenceMatcher:
 
         if self.state == TradingState.HALTED:
             raise rej(R.TRADING_HALTED)
+        id_ok = 1 <= c.order_id <= MAX_ORDER_ID
+        account_ok = 0 <= c.account <= MAX_ACCOUNT
+        if (
+            not id_ok
+            or not account_ok
+            or max(c.price_ticks, c.stop_price_ticks, c.protection_price_ticks) > MAX_PRICE_TICKS
+            or c.expire_ts_ns > MAX_TS_NS
+        ):
+            raise _Rejected(
+                R.VALUE_OUT_OF_RANGE,
+                c.order_id if id_ok else 0,
+                c.account if account_ok else 0,
+            )
         if self._find(c.order_id) is not None:
             raise rej(R.DUPLICATE_ORDER_ID)
         if c.side not in (BUY, SELL):
@@ -642,6 +656,8 @@ class ReferenceMatcher:
             raise rej(R.TRADING_HALTED)
         o = self._owned(c.order_id, c.account)
 
+        if c.price_ticks > MAX_PRICE_TICKS:
+            raise rej(R.VALUE_OUT_OF_RANGE)
         if o.parked:
             raise rej(R.ORDER_NOT_MODIFIABLE)
         if c.price_ticks < 0:
@@ -696,6 +712,8 @@ class ReferenceMatcher:
             raise rej(R.TRADING_HALTED)
         o = self._owned(c.order_id, c.account)
 
+        if not 1 <= c.new_order_id <= MAX_ORDER_ID or c.price_ticks > MAX_PRICE_TICKS:
+            raise rej(R.VALUE_OUT_OF_RANGE)
         if o.parked:
             raise rej(R.ORDER_NOT_MODIFIABLE)
         if self._find(c.new_order_id) is not None:

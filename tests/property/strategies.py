@@ -118,7 +118,7 @@ def _new_order(
     priced = order_type in (LIMIT, STOP_LIMIT)
     price = _price(draw) if priced else 0
     if _rare(draw, 2):
-        price = draw(st.sampled_from([0, -5, 100]))
+        price = draw(st.sampled_from([0, -5, 100, 1 << 60, (1 << 60) - 1]))
     stopped = order_type in (STOP, STOP_LIMIT)
     stop_price = draw(st.integers(95, 105)) if stopped else 0
     if _rare(draw, 2):
@@ -149,13 +149,19 @@ def _new_order(
         protection = draw(st.sampled_from([-1, 100]))
     if known and _rare(draw, 3):
         order_id = draw(st.sampled_from(known[-6:]))
+    account = draw(st.sampled_from(ACCOUNTS))
+    if _rare(draw, 1):
+        # Values just outside whistle.core.limits: VALUE_OUT_OF_RANGE.
+        order_id = draw(st.sampled_from([0, -1, 1 << 63]))
+    if _rare(draw, 1):
+        account = draw(st.sampled_from([-1, 1 << 63]))
     sym = symbol_id
     if _rare(draw, 1):
         sym = symbol_id + 1
     return NewOrder(
         symbol_id=sym,
         order_id=order_id,
-        account=draw(st.sampled_from(ACCOUNTS)),
+        account=account,
         side=side,
         order_type=order_type,
         tif=tif,

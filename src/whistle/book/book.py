@@ -103,7 +103,12 @@ R_FOK: Final = 3005  # FOK_UNFILLABLE
 R_UNKNOWN_ORDER: Final = 3001  # UNKNOWN_ORDER_ID
 R_ACCOUNT: Final = 3002  # ACCOUNT_MISMATCH
 R_NOT_MODIFIABLE: Final = 3007  # ORDER_NOT_MODIFIABLE
+R_RANGE: Final = 1024  # VALUE_OUT_OF_RANGE
 R_NO_CHANGE: Final = 3003  # MODIFY_NO_CHANGE
+
+# Ranges of whistle.core.limits, inlined (tests/unit/book pins them to the originals).
+MAX_PRICE: Final = (1 << 60) - 1
+MAX_ID: Final = (1 << 63) - 1
 
 INF_KEY: Final = 1 << 62
 """Key of an empty side's best level: nothing ever crosses it."""
@@ -625,6 +630,20 @@ class OrderBook:
         tif = c.tif
         qty = c.qty_lots
         price = c.price_ticks
+        if (
+            oid <= 0
+            or oid > MAX_ID
+            or acct < 0
+            or acct > MAX_ID
+            or price > MAX_PRICE
+            or c.stop_price_ticks > MAX_PRICE
+            or c.protection_price_ticks > MAX_PRICE
+            or c.expire_ts_ns > MAX_ID
+        ):
+            # An out-of-range id or account is not echoed back: it could not be journaled.
+            return self.reject(
+                oid if 0 < oid <= MAX_ID else 0, acct if 0 <= acct <= MAX_ID else 0, R_RANGE
+            )
         if oid in self.orders:
             return self.reject(oid, acct, R_DUPLICATE)
         if side != BUY and side != SELL:
@@ -805,6 +824,7 @@ class OrderBook:
             or c.account is not None
             or price < self.band_lo
             or price > self.band_hi
+            or price > MAX_PRICE
         ):
             self._modify_checked(c)
             return
@@ -890,6 +910,8 @@ class OrderBook:
         acct = o.account
         # Rejects answer the sender: they carry the command's account, never the owner's.
         racct = c.account or 0
+        if c.price_ticks > MAX_PRICE:
+            return self.reject(o.order_id, racct, R_RANGE)
         if o.stop_pending:
             return self.reject(o.order_id, racct, R_NOT_MODIFIABLE)
         if c.price_ticks < 0:
@@ -956,9 +978,11 @@ class OrderBook:
             return
         acct = o.account
         racct = c.account or 0
+        new_id = c.new_order_id
+        if new_id <= 0 or new_id > MAX_ID or c.price_ticks > MAX_PRICE:
+            return self.reject(o.order_id, racct, R_RANGE)
         if o.stop_pending:
             return self.reject(o.order_id, racct, R_NOT_MODIFIABLE)
-        new_id = c.new_order_id
         if new_id in self.orders:
             return self.reject(new_id, racct, R_DUPLICATE)
         code = self._check_new_terms(o, c.price_ticks, c.qty_lots, True)

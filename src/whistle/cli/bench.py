@@ -82,7 +82,13 @@ def matching(
 
 @bench.command("ring")
 @click.option("--records", type=click.IntRange(min=1), default=1_000_000, show_default=True)
-@click.option("--payload-size", type=click.IntRange(min=0), default=64, show_default=True)
+@click.option(
+    "--payload-size",
+    type=click.IntRange(0, 1 << 16),
+    default=64,
+    show_default=True,
+    help="Bytes per record (at most 64 KiB: half the bench ring is the record limit).",
+)
 @click.option("--batch", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def ring(records: int, payload_size: int, batch: int, as_json: bool) -> None:
@@ -100,7 +106,13 @@ def ring(records: int, payload_size: int, batch: int, as_json: bool) -> None:
 
 @bench.command("journal")
 @click.option("--records", type=click.IntRange(min=1), default=200_000, show_default=True)
-@click.option("--payload-size", type=click.IntRange(min=0), default=64, show_default=True)
+@click.option(
+    "--payload-size",
+    type=click.IntRange(0, 1 << 20),
+    default=64,
+    show_default=True,
+    help="Bytes per record (at most 1 MiB).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def journal(records: int, payload_size: int, as_json: bool) -> None:
     """Journal append and read rates (per record, batched, with fsync policies)."""

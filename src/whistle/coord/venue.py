@@ -34,12 +34,14 @@ from whistle.core.commands import (
     ModifyOrder,
     NewOrder,
     ResumeTrading,
+    command_type_error,
 )
 from whistle.core.enums import OrderType, Side, StpMode, TimeInForce
 from whistle.core.errors import ConversionError, InstrumentError, PrecisionError
 from whistle.core.events import OrderRejected
 from whistle.core.fixed import parse_decimal
 from whistle.core.instrument import Instrument
+from whistle.core.limits import MAX_ORDER_ID
 from whistle.core.reasons import RejectReason
 from whistle.engine.whistle import Whistle
 
@@ -74,6 +76,13 @@ def _enum(kind: type[E], value: E | str | int, reason: RejectReason) -> E:
     except (KeyError, ValueError):
         names = ", ".join(m.name for m in kind)
         raise EdgeReject(reason, f"{kind.__name__} must be one of {names}, was {value!r}") from None
+
+
+def _int_or_zero(value: object) -> int:
+    # What a reject echoes from a malformed command: only well-typed, in-range ints.
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_ORDER_ID:
+        return value
+    return 0
 
 
 @final
@@ -186,19 +195,36 @@ class Venue:
 
     # ------------------------------------------------------------------ sequencing
 
-    def send(self, command: Command) -> list[Event]:
-        """Sequence ``command`` and process it now; return its events."""
+    def _admit(self, command: Command) -> Whistle | OrderRejected:
+        # The edge checks every Python-built command: well typed, known symbol.
+        problem = command_type_error(command)
+        if problem is not None:
+            self.last_reject_detail = problem
+            return self._edge_reject(command, RejectReason.MALFORMED_COMMAND)
         engine = self._engines.get(command.symbol_id)
         if engine is None:
-            return self._publish([self._edge_reject(command, RejectReason.UNKNOWN_SYMBOL)])
+            self.last_reject_detail = f"unknown symbol id {command.symbol_id}"
+            return self._edge_reject(command, RejectReason.UNKNOWN_SYMBOL)
+        return engine
+
+    def send(self, command: Command) -> list[Event]:
+        """Sequence ``command`` and process it now; return the events of this step.
+
+        Commands queued earlier with ``enqueue`` for the same symbol are processed first
+        (in ``enq_seq`` order), and their events are returned too.
+        """
+        engine = self._admit(command)
+        if isinstance(engine, OrderRejected):
+            return self._publish([engine])
         self.enq_seq += 1
         return self._publish(engine.process(self.enq_seq, command, self.now_ns))
 
     def enqueue(self, command: Command) -> int | OrderRejected:
         """Sequence ``command`` for the next tick; return its ``enq_seq`` (or the reject)."""
-        engine = self._engines.get(command.symbol_id)
-        if engine is None:
-            return self._edge_reject(command, RejectReason.UNKNOWN_SYMBOL)
+        engine = self._admit(command)
+        if isinstance(engine, OrderRejected):
+            self._publish([engine])
+            return engine
         self.enq_seq += 1
         engine.enqueue(self.enq_seq, command)
         return self.enq_seq
@@ -231,9 +257,9 @@ class Venue:
         account: int = 0,
     ) -> OrderRejected:
         if command is not None:
-            symbol_id = command.symbol_id
-            order_id = getattr(command, "order_id", 0)
-            account = getattr(command, "account", 0) or 0
+            symbol_id = _int_or_zero(getattr(command, "symbol_id", 0))
+            order_id = _int_or_zero(getattr(command, "order_id", 0))
+            account = _int_or_zero(getattr(command, "account", 0))
         return OrderRejected(symbol_id, 0, 0, self.now_ns, order_id, account, int(reason))
 
     # ------------------------------------------------------------------ convenience API

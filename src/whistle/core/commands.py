@@ -18,6 +18,7 @@ from whistle.core.enums import StpMode
 
 __all__ = [
     "COMMAND_TYPES",
+    "command_type_error",
     "CancelOrder",
     "CancelReplace",
     "Command",
@@ -139,3 +140,40 @@ COMMAND_TYPES: tuple[type[Command], ...] = (
     ResumeTrading,
     EndSession,
 )
+
+
+def _field_checks(cls: type[msgspec.Struct]) -> tuple[tuple[str, bool, bool], ...]:
+    # (name, is_bool, may_be_none) for every field of a command type.
+    checks = []
+    for field in msgspec.structs.fields(cls):
+        kind = field.type
+        checks.append((field.name, kind is bool, kind == (int | None)))
+    return tuple(checks)
+
+
+_CHECKS: dict[type, tuple[tuple[str, bool, bool], ...]] = {
+    cls: _field_checks(cls) for cls in COMMAND_TYPES
+}
+
+
+def command_type_error(command: object) -> str | None:
+    """Return why ``command`` is not a well-typed command, or None if it is.
+
+    msgspec validates types when it decodes, not when Python code builds a Struct; the
+    engine trusts field types, so every entry that takes Python-built commands checks
+    them here first: ints must be ints (not bools, floats or strings), flags bools.
+    """
+    checks = _CHECKS.get(type(command))
+    if checks is None:
+        return f"expected one of {', '.join(c.__name__ for c in COMMAND_TYPES)}, was {type(command).__name__}"
+    for name, is_bool, may_be_none in checks:
+        value = getattr(command, name)
+        if is_bool:
+            if type(value) is not bool:
+                return f"{name} must be a bool, was {value!r}"
+        elif value is None:
+            if not may_be_none:
+                return f"{name} must be an int, was None"
+        elif not isinstance(value, int) or isinstance(value, bool):
+            return f"{name} must be an int, was {value!r}"
+    return None

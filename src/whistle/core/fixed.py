@@ -32,7 +32,12 @@ def parse_decimal(text: str | int | Decimal, what: str = "value") -> Decimal:
 def to_units(text: str | int | Decimal, step: Decimal, what: str = "value") -> int:
     """Return ``text / step`` as an int, or raise ``PrecisionError`` if it is not whole."""
     value = parse_decimal(text, what)
-    units, remainder = divmod(value, step)
+    try:
+        units, remainder = divmod(value, step)
+    except InvalidOperation:
+        # The quotient has more digits than the decimal context holds: far outside any
+        # range an order can use (whistle.core.limits), so it is a format error.
+        raise ValueFormatError(f"{what} is too large for a step of {step}, was {value}") from None
     if remainder != 0:
         raise PrecisionError(f"{what} must be a multiple of {step}, was {value}")
     return int(units)

@@ -10,6 +10,7 @@ import msgspec
 
 from whistle.core.errors import InstrumentError
 from whistle.core.fixed import from_units, parse_decimal, to_units
+from whistle.core.limits import MAX_PRICE_TICKS, MAX_QTY_LOTS
 
 __all__ = ["Instrument", "stable_symbol_id"]
 
@@ -55,16 +56,17 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True):
             step = parse_decimal(getattr(self, name), name)
             if step <= 0:
                 raise InstrumentError(f"{name} must be positive, was {step}")
-        if not 1 <= self.min_qty_lots <= self.max_qty_lots:
+        if not 1 <= self.min_qty_lots <= self.max_qty_lots <= MAX_QTY_LOTS:
             raise InstrumentError(
-                f"need 1 <= min_qty_lots <= max_qty_lots, was {self.min_qty_lots}"
-                f" and {self.max_qty_lots}"
+                f"need 1 <= min_qty_lots <= max_qty_lots <= {MAX_QTY_LOTS}, was"
+                f" {self.min_qty_lots} and {self.max_qty_lots}"
             )
         if not 0 <= self.price_band_bps < 10_000:
             raise InstrumentError(f"price_band_bps must be in 0..9999, was {self.price_band_bps}")
-        if self.reference_price_ticks < 0:
+        if not 0 <= self.reference_price_ticks <= MAX_PRICE_TICKS:
             raise InstrumentError(
-                f"reference_price_ticks must be >= 0, was {self.reference_price_ticks}"
+                f"reference_price_ticks must be in 0..{MAX_PRICE_TICKS},"
+                f" was {self.reference_price_ticks}"
             )
 
     @property

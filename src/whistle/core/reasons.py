@@ -74,6 +74,11 @@ class RejectReason(IntEnum):
         1023,
         "A command that could not be decoded at the edge (bad field, wrong type).",
     )
+    VALUE_OUT_OF_RANGE = (
+        1024,
+        "An order id, account, price or expiry is outside its documented range "
+        "(whistle.core.limits).",
+    )
 
     # -- 2xxx: state -------------------------------------------------------------------
     TRADING_HALTED = (2001, "The symbol is halted: only cancels are accepted.")

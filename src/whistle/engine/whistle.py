@@ -164,6 +164,13 @@ class Whistle:
         book.ts_ns = self.now_ns
         self.last_enq_seq = enq_seq
         kind = type(command)
+        handler = self._dispatch.get(kind)
+        if handler is None:
+            # Not a command at all: reject it, and never let it stop the rest of a tick.
+            book.reject(
+                getattr(command, "order_id", 0), getattr(command, "account", 0) or 0, _R_MALFORMED
+            )
+            return
         if self.state == _ACTIVE and command.symbol_id == self.symbol_id:
             # Fast path for the three commands that make up nearly all order flow.
             try:
@@ -179,12 +186,6 @@ class Whistle:
             except Exception as exc:  # an engine bug must fault this symbol alone
                 self._mark_faulted(exc)
                 return
-        handler = self._dispatch.get(kind)
-        if handler is None:
-            book.reject(
-                getattr(command, "order_id", 0), getattr(command, "account", 0) or 0, _R_MALFORMED
-            )
-            return
         if command.symbol_id != self.symbol_id:
             book.reject(
                 getattr(command, "order_id", 0),
@@ -339,4 +340,11 @@ class Whistle:
         engine._drained_seq = snap.seq
         engine.fault = snap.fault
         rebuild(engine.book, snap)
+        digest = engine.state_hash()
+        if digest != snap.state_hash:
+            raise ValueError(
+                f"snapshot of {snap.instrument.symbol!r} at enq_seq {snap.last_enq_seq} is"
+                f" corrupt: state hash must be {snap.state_hash}, rebuilt book hashes to {digest}"
+            )
+        engine.validate_internal_state()
         return engine

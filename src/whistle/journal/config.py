@@ -131,8 +131,9 @@ class QueueConfig:
     def __post_init__(self) -> None:
         if self.segment_size < MIN_SEGMENT_SIZE or self.segment_size % 8:
             raise ValueError(f"segment_size must be a multiple of 8 >= {MIN_SEGMENT_SIZE}")
-        if self.segment_size >= 1 << 40:
-            raise ValueError("segment_size must be < 1 TiB")
+        if self.segment_size >= 1 << 32:
+            # Cursors store an offset within a segment as a u32.
+            raise ValueError(f"segment_size must be < 4 GiB, was {self.segment_size}")
         for name in ("fsync_interval_ms", "heartbeat_interval_ms", "retention_interval_ms"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0")

@@ -13,6 +13,7 @@ write position except under ``_io_lock`` (roll, interval msync, close).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import threading
@@ -21,7 +22,7 @@ import zlib
 from collections.abc import Callable, Iterable
 from typing import Any, Self, final
 
-from .config import FsyncPolicy, QueueConfig, ensure_queue_dir
+from .config import TMP_PREFIX, FsyncPolicy, QueueConfig, ensure_queue_dir
 from .errors import JournalClosedError, JournalFormatError, RecordTooLarge, wrap_os_error
 from .liveness import HeartbeatFile, WriterLock
 from .segment import (
@@ -72,6 +73,7 @@ class QueueWriter:
         self._workers: list[PeriodicWorker] = []
         self._prealloc: PreallocWorker | None = None
         try:
+            _remove_stale_temporaries(self.path)
             self._seg = self._recover()
             self._hb = HeartbeatFile(self.path)
             self._hb.beat()
@@ -342,3 +344,13 @@ class QueueWriter:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _remove_stale_temporaries(path: str) -> None:
+    # A crash between preparing a segment and publishing it by rename leaves a full-size
+    # ".tmp-*" file. Only the writer creates them, and we hold the writer lock, so every
+    # one present now is an orphan: reclaim the disk space.
+    for name in os.listdir(path):
+        if name.startswith(TMP_PREFIX):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(os.path.join(path, name))

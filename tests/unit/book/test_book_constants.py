@@ -54,3 +54,12 @@ def test_reject_constants_match_their_comment():
             assert int(RejectReason[member]) == value, line
             checked += 1
     assert checked == len(names)
+
+
+def test_inlined_limits_match_core():
+    from whistle.core import limits
+
+    assert book.MAX_PRICE == limits.MAX_PRICE_TICKS
+    assert book.MAX_ID == limits.MAX_ORDER_ID == limits.MAX_ACCOUNT == limits.MAX_TS_NS
+    # Internal sentinels must stay out of the price range on both sides.
+    assert book.INF_KEY > book._UNLIMITED > limits.MAX_PRICE_TICKS

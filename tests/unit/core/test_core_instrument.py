@@ -37,14 +37,20 @@ def test_explicit_symbol_id_is_kept():
         ({"tick_size": "0"}, "tick_size must be positive, was 0"),
         ({"tick_size": "-0.01"}, "tick_size must be positive, was -0.01"),
         ({"lot_size": "0"}, "lot_size must be positive, was 0"),
-        ({"min_qty_lots": 0}, "need 1 <= min_qty_lots <= max_qty_lots, was 0 and 1000000000"),
+        (
+            {"min_qty_lots": 0},
+            "need 1 <= min_qty_lots <= max_qty_lots <= 4611686018427387903, was 0 and 1000000000",
+        ),
         (
             {"min_qty_lots": 10, "max_qty_lots": 9},
-            "need 1 <= min_qty_lots <= max_qty_lots, was 10 and 9",
+            "need 1 <= min_qty_lots <= max_qty_lots <= 4611686018427387903, was 10 and 9",
         ),
         ({"price_band_bps": 10_000}, "price_band_bps must be in 0..9999, was 10000"),
         ({"price_band_bps": -1}, "price_band_bps must be in 0..9999, was -1"),
-        ({"reference_price_ticks": -1}, "reference_price_ticks must be >= 0, was -1"),
+        (
+            {"reference_price_ticks": -1},
+            "reference_price_ticks must be in 0..1152921504606846975, was -1",
+        ),
     ],
 )
 def test_invalid_instrument_names_expected_and_seen(kwargs, message):

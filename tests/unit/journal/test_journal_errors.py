@@ -17,6 +17,7 @@ from whistle.journal import (
     JournalIOError,
     NotAJournalError,
     Queue,
+    QueueConfig,
     WriterLockedError,
 )
 from whistle.journal import segment as segment_mod
@@ -189,3 +190,19 @@ def test_wrap_os_error() -> None:
     assert isinstance(quota, JournalFull)
     assert wrap_os_error(quota, "again", None) is quota
     assert issubclass(JournalFull, JournalError)
+
+
+def test_orphaned_temporary_segments_are_reclaimed_on_open(tmp_path: Path) -> None:
+    qdir = tmp_path / "q"
+    with Queue.open_publisher(qdir, small_config()) as w:
+        w.append(1, b"x")
+    orphan = qdir / ".tmp-00000000000000ff-99999"
+    orphan.write_bytes(b"\0" * 4096)  # as a crash between prepare and rename leaves it
+    with Queue.open_publisher(qdir, small_config()) as w:
+        assert not orphan.exists()
+        w.append(1, b"y")
+
+
+def test_segments_of_4_gib_and_more_are_refused() -> None:
+    with pytest.raises(ValueError, match="segment_size must be < 4 GiB, was 4294967296"):
+        QueueConfig(segment_size=1 << 32)
