@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from bisect import insort
-from typing import TYPE_CHECKING, final
+from typing import TYPE_CHECKING, Any, final
 
 from whistle.book.book import OrderBook
 from whistle.core.commands import (
@@ -68,16 +68,6 @@ class Whistle:
         self.fault: str | None = None
         self._drained_seq = 0  # book.seq when events were last handed out
         self._pending: list[tuple[int, Command]] = []
-        self._dispatch: dict[type, Callable[[Command], None]] = {
-            NewOrder: self._on_new_order,  # type: ignore[dict-item]
-            CancelOrder: self._on_cancel,  # type: ignore[dict-item]
-            ModifyOrder: self._on_modify,  # type: ignore[dict-item]
-            CancelReplace: self._on_replace,  # type: ignore[dict-item]
-            MassCancel: self._on_mass_cancel,  # type: ignore[dict-item]
-            HaltTrading: self._on_halt,  # type: ignore[dict-item]
-            ResumeTrading: self._on_resume,  # type: ignore[dict-item]
-            EndSession: self._on_end_session,  # type: ignore[dict-item]
-        }
 
     # ------------------------------------------------------------------ input
 
@@ -164,7 +154,7 @@ class Whistle:
         book.ts_ns = self.now_ns
         self.last_enq_seq = enq_seq
         kind = type(command)
-        handler = self._dispatch.get(kind)
+        handler = _HANDLERS.get(kind)
         if handler is None:
             # Not a command at all: reject it, and never let it stop the rest of a tick.
             book.reject(
@@ -199,7 +189,7 @@ class Whistle:
             )
             return
         try:
-            handler(command)
+            handler(self, command)
         except Exception as exc:  # an engine bug must fault this symbol alone
             self._mark_faulted(exc)
 
@@ -348,3 +338,17 @@ class Whistle:
             )
         engine.validate_internal_state()
         return engine
+
+
+# One table for every engine (bound methods per instance would make each engine a
+# reference cycle for the garbage collector to chase).
+_HANDLERS: dict[type, Callable[[Whistle, Any], None]] = {
+    NewOrder: Whistle._on_new_order,
+    CancelOrder: Whistle._on_cancel,
+    ModifyOrder: Whistle._on_modify,
+    CancelReplace: Whistle._on_replace,
+    MassCancel: Whistle._on_mass_cancel,
+    HaltTrading: Whistle._on_halt,
+    ResumeTrading: Whistle._on_resume,
+    EndSession: Whistle._on_end_session,
+}

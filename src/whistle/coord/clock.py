@@ -1,0 +1,120 @@
+"""``SimulationClock``: the venue's notion of time.
+
+Two modes behind one interface:
+
+- **virtual** (the default, deterministic): time moves only when the caller says so,
+  by a delta (``advance``) or to a timestamp (``advance_to``, e.g. recorded market-data
+  timestamps during a replay). Two runs with the same calls see the same times.
+- **real**: ``now()`` reads a monotonic clock (injectable, so tests can drive it) relative
+  to the clock's start, so a live venue expires GTD orders in wall time.
+
+Every delivered tick gets a number (``tick``); the coordinator uses tick numbers for
+activation (``ReadyAtTick``) and idleness. A session end (``session_end_ns``) is announced
+once, by the tick that reaches it: the venue then sequences an ``EndSession`` command to
+every symbol, so DAY expiry is journaled and replayed like any other command.
+"""
+
+from __future__ import annotations
+
+import time
+from enum import Enum
+from typing import TYPE_CHECKING, final
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["ClockMode", "SimulationClock", "Tick"]
+
+
+class ClockMode(Enum):
+    """Where time comes from."""
+
+    VIRTUAL = "virtual"
+    REAL = "real"
+
+
+@final
+class Tick:
+    """One delivered tick: its number, its time, and whether it ended the session."""
+
+    __slots__ = ("now_ns", "number", "session_ended")
+
+    def __init__(self, number: int, now_ns: int, session_ended: bool) -> None:
+        self.number = number
+        self.now_ns = now_ns
+        self.session_ended = session_ended
+
+    def __repr__(self) -> str:
+        return (
+            f"Tick(number={self.number}, now_ns={self.now_ns}, session_ended={self.session_ended})"
+        )
+
+
+@final
+class SimulationClock:
+    """Virtual or real time for a venue, with tick numbering and a session end."""
+
+    def __init__(
+        self,
+        *,
+        mode: ClockMode = ClockMode.VIRTUAL,
+        start_ns: int = 0,
+        session_end_ns: int | None = None,
+        source: Callable[[], int] = time.monotonic_ns,
+    ) -> None:
+        if start_ns < 0:
+            raise ValueError(f"start_ns must be >= 0, was {start_ns}")
+        if session_end_ns is not None and session_end_ns <= start_ns:
+            raise ValueError(
+                f"session_end_ns must be after start_ns {start_ns}, was {session_end_ns}"
+            )
+        self.mode = mode
+        self._now = start_ns
+        self._source = source
+        self._origin = source() - start_ns if mode is ClockMode.REAL else 0
+        self.session_end_ns = session_end_ns
+        self.session_ended = False
+        self.tick_number = 0
+
+    def now(self) -> int:
+        """Return the current time in ns (virtual: the last advanced-to time)."""
+        if self.mode is ClockMode.REAL:
+            return max(self._now, self._source() - self._origin)
+        return self._now
+
+    def advance(self, delta_ns: int) -> Tick:
+        """Move virtual time forward by ``delta_ns`` and deliver a tick."""
+        if delta_ns < 0:
+            raise ValueError(f"delta_ns must be >= 0, was {delta_ns}")
+        return self.advance_to(self._now + delta_ns)
+
+    def advance_to(self, now_ns: int) -> Tick:
+        """Move virtual time to ``now_ns`` (never backwards) and deliver a tick."""
+        if self.mode is ClockMode.REAL:
+            raise ValueError("advance_to drives a virtual clock; a real clock reads its source")
+        if now_ns < self._now:
+            raise ValueError(f"time must not go backwards: now is {self._now}, was {now_ns}")
+        self._now = now_ns
+        return self._deliver(now_ns)
+
+    def tick(self) -> Tick:
+        """Deliver a tick at the current time (real mode: read the source first)."""
+        now = self.now()
+        self._now = now
+        return self._deliver(now)
+
+    def _deliver(self, now_ns: int) -> Tick:
+        self.tick_number += 1
+        ended = False
+        end = self.session_end_ns
+        if end is not None and not self.session_ended and now_ns >= end:
+            self.session_ended = True
+            ended = True
+        return Tick(self.tick_number, now_ns, ended)
+
+    def start_session(self, session_end_ns: int) -> None:
+        """Open a new session ending at ``session_end_ns`` (after the current time)."""
+        if session_end_ns <= self._now:
+            raise ValueError(f"session end must be after now ({self._now}), was {session_end_ns}")
+        self.session_end_ns = session_end_ns
+        self.session_ended = False
