@@ -1,4 +1,4 @@
-"""``whistle bench``: the matching, ring and journal benchmarks."""
+"""``whistle bench``: matching, venue, activation, ring and journal benchmarks."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ def _emit_json(result: dict[str, Any]) -> None:
 
 @click.group()
 def bench() -> None:
-    """Measure the engine, the IPC ring and the journal."""
+    """Measure the engine, the venue, activation, the IPC ring and the journal."""
 
 
 @bench.command("matching")
@@ -125,3 +125,83 @@ def journal(records: int, payload_size: int, as_json: bool) -> None:
     from whistle.bench.report import key_value_table
 
     Console().print(key_value_table("whistle bench journal", result))
+
+
+@bench.command("venue")
+@click.option("--symbols", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option(
+    "--hosts",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="0: engines in this process; N: N engine-host processes.",
+)
+@click.option("--orders", type=click.IntRange(min=1), default=200_000, show_default=True)
+@click.option(
+    "--rate",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Offer commands at this constant rate (per second) and report latency from each"
+    " command's intended send time; without it, run at full speed.",
+)
+@click.option("--batch", type=click.IntRange(min=1), default=1_000, show_default=True)
+@click.option("--mix", type=click.Choice(MIX_NAMES), default="plain", show_default=True)
+@click.option(
+    "--placement",
+    type=click.Choice(["hash", "round-robin", "least-loaded"]),
+    default="hash",
+    show_default=True,
+)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def venue(
+    symbols: int,
+    hosts: int,
+    orders: int,
+    rate: float | None,
+    batch: int,
+    mix: str,
+    placement: str,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """End to end: router -> coordinator -> hosts -> collected events."""
+    from whistle.bench.report import key_value_table
+    from whistle.bench.venue import run_venue_bench
+
+    result = run_venue_bench(
+        symbols=symbols,
+        hosts=hosts,
+        orders=orders,
+        rate=rate,
+        batch=batch,
+        mix=mix,
+        seed=seed,
+        placement=placement,
+    )
+    if as_json:
+        _emit_json(result)
+        return
+    Console().print(key_value_table("whistle bench venue", result))
+
+
+@bench.command("activation")
+@click.option("--symbols", type=click.IntRange(min=1), default=100_000, show_default=True)
+@click.option(
+    "--hosts",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="In-process hosts to place on (0: one per CPU).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def activation(symbols: int, hosts: int, as_json: bool) -> None:
+    """Cold ensure_active latency and memory per active symbol."""
+    from whistle.bench.activation import run_activation_bench
+    from whistle.bench.report import key_value_table
+
+    result = run_activation_bench(symbols, hosts)
+    if as_json:
+        _emit_json(result)
+        return
+    Console().print(key_value_table("whistle bench activation", result))

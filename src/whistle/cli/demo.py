@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.live import Live
 
 from whistle.demo.flow import DEFAULT_ORDERS, DEFAULT_SYMBOLS, UNIVERSE, DemoFlow
-from whistle.demo.view import live_table, summary_table, throughput_line
+from whistle.demo.view import host_line, live_table, summary_table, throughput_line
 
 __all__ = ["demo"]
 
@@ -39,8 +39,17 @@ _REFRESH_S = 0.25
     default=None,
     help="Stop after this many wall-clock seconds (the summary then depends on speed).",
 )
+@click.option(
+    "--hosts",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="0: engines in this process; N: N engine-host processes (one per CPU).",
+)
 @click.option("--live/--no-live", default=True, show_default=True, help="Live progress table.")
-def demo(symbols: int, orders: int | None, seed: int, duration: float | None, live: bool) -> None:
+def demo(
+    symbols: int, orders: int | None, seed: int, duration: float | None, hosts: int, live: bool
+) -> None:
     """Run synthetic order flow on several symbols and show what the venue did."""
     if orders is None and duration is None:
         orders = DEFAULT_ORDERS
@@ -48,7 +57,16 @@ def demo(symbols: int, orders: int | None, seed: int, duration: float | None, li
     if not console.is_terminal:
         console = Console(width=max(console.width, 132))
         live = False
-    flow = DemoFlow(symbols, seed)
+    flow = DemoFlow(symbols, seed, hosts=hosts)
+    try:
+        _drive(flow, orders, duration, live, console)
+    finally:
+        flow.close()
+
+
+def _drive(
+    flow: DemoFlow, orders: int | None, duration: float | None, live: bool, console: Console
+) -> None:
     start = time.perf_counter()
 
     def more() -> int:
@@ -74,4 +92,5 @@ def demo(symbols: int, orders: int | None, seed: int, duration: float | None, li
             flow.run(n)
     elapsed = time.perf_counter() - start
     console.print(summary_table(flow))
+    console.print(host_line(flow))
     console.print(throughput_line(flow, elapsed))

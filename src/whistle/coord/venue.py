@@ -1,30 +1,51 @@
-"""``Venue``: an in-process, multi-symbol venue with a virtual clock.
+"""``Venue``: many symbols, one sequencer, one clock, engines in-process or on hosts.
 
-This is the embedded default and the Python API a notebook or a test uses::
+This is the Python API a notebook or a test uses::
 
-    venue = Venue()
+    venue = Venue()                                        # embedded: one process
     venue.add_instrument("AAPL", tick_size="0.01", lot_size="1")
     venue.submit("AAPL", "buy", "100", "187.25")          # decimal strings ...
     venue.submit("AAPL", Side.SELL, qty_lots=50, price_ticks=18725)  # ... or ints
     venue.advance(1_000_000)                               # 1 ms of simulated time
     venue.depth("AAPL", 5)
 
-The venue converts decimal strings to ticks and lots at the edge, stamps every accepted
-command with a global monotonic ``enq_seq`` and hands it to the symbol's ``Whistle``.
-Input refused at the edge (unknown symbol, a price off the tick grid, an unknown side
-name) is never sequenced: it comes back as an ``OrderRejected`` with ``seq == 0`` and
-``enq_seq == 0`` and reaches no engine.
+    with Venue(hosts=2) as venue:                          # engines on 2 host processes
+        ...
 
-Two ways to drive it: ``send``/``submit``/... process at once at the venue's current time
-and return the events; ``enqueue`` queues, and ``tick``/``advance`` process the queue of
-every symbol (engines in ``symbol_id`` order) — the tick-bounded mode.
+The path of a command: the edge converts decimal strings to ticks and lots and checks
+types; the ``OrderRouter`` checks the symbol, asks the ``SymbolCoordinator`` to activate
+it (placing it on a host on first use), stamps the global ``enq_seq`` and hands it to the
+host; at the next tick every host ticks its engines and the events come back, merged in
+``symbol_id`` order, so the stream is the same with 0, 1 or N host processes.
+
+Input refused before sequencing (unknown symbol, a price off the tick grid, a float in
+an int field, a full queue) is an ``OrderRejected`` with ``seq == 0`` and
+``enq_seq == 0``; ``last_reject_detail`` says why in words.
+
+Two ways to drive it: ``send``/``submit``/... sequence the command and tick at the current
+time, returning the events; ``enqueue`` only sequences, and ``tick``/``advance`` process
+everything queued (the tick-bounded mode, and the fast one with host processes).
 """
 
 from __future__ import annotations
 
+import heapq
+import os
 from decimal import Decimal
 from typing import TYPE_CHECKING, TypeVar, final
 
+from whistle.coord.clock import SimulationClock
+from whistle.coord.coordinator import SymbolCoordinator
+from whistle.coord.errors import CoordError, HostError, HostStateError
+from whistle.coord.host_local import InProcessHost
+from whistle.coord.lifecycle import SymbolState
+from whistle.coord.placement import (
+    HashBasedPolicy,
+    LeastLoadedPolicy,
+    PlacementPolicy,
+    RoundRobinPolicy,
+)
+from whistle.coord.router import Backpressure, OrderRouter
 from whistle.core.commands import (
     CancelOrder,
     CancelReplace,
@@ -38,23 +59,31 @@ from whistle.core.commands import (
 )
 from whistle.core.enums import OrderType, Side, StpMode, TimeInForce
 from whistle.core.errors import ConversionError, InstrumentError, PrecisionError
-from whistle.core.events import OrderRejected
+from whistle.core.events import EngineFaulted, OrderRejected
 from whistle.core.fixed import parse_decimal
 from whistle.core.instrument import Instrument
 from whistle.core.limits import MAX_ORDER_ID
 from whistle.core.reasons import RejectReason
+from whistle.engine.snapshot import decode_snapshot
 from whistle.engine.whistle import Whistle
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
+    from whistle.coord.host import EngineHost
     from whistle.core.commands import Command
     from whistle.core.events import Event
     from whistle.engine.status import DepthSnapshot, EngineStatus, L3Order
 
-__all__ = ["EdgeReject", "Venue"]
+__all__ = ["PLACEMENTS", "EdgeReject", "Venue"]
 
 Number = str | int | Decimal
+
+PLACEMENTS: dict[str, Callable[[], PlacementPolicy]] = {
+    "hash": HashBasedPolicy,
+    "round-robin": RoundRobinPolicy,
+    "least-loaded": LeastLoadedPolicy,
+}
 
 
 class EdgeReject(Exception):
@@ -85,18 +114,111 @@ def _int_or_zero(value: object) -> int:
     return 0
 
 
+def _make_hosts(count: int, queue_depth: int) -> list[EngineHost]:
+    if count == 0:
+        return [InProcessHost(0, queue_depth=queue_depth)]
+    # Imported here: the embedded venue never needs multiprocessing.
+    from whistle.coord.host_process import ProcessHost
+
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    hosts: list[EngineHost] = []
+    try:
+        for host_id in range(count):
+            cpu = cpus[host_id % len(cpus)] if cpus else None
+            hosts.append(ProcessHost(host_id, cpu=cpu))
+    except BaseException:
+        for host in hosts:
+            host.stop()
+        raise
+    return hosts
+
+
 @final
 class Venue:
-    """Many symbols, one sequencer, one virtual clock, all in this process."""
+    """Many symbols, one sequencer, one virtual clock; engines in-process or on hosts."""
 
-    def __init__(self, *, start_ns: int = 0) -> None:
-        self.now_ns = start_ns
-        self.enq_seq = 0
-        self._engines: dict[int, Whistle] = {}
-        self._by_symbol: dict[str, Whistle] = {}
+    def __init__(
+        self,
+        *,
+        hosts: int = 0,
+        placement: str | PlacementPolicy = "hash",
+        start_ns: int = 0,
+        session_end_ns: int | None = None,
+        queue_depth: int = 1 << 16,
+        backpressure: Backpressure | None = None,
+        wait_timeout_s: float = 1.0,
+    ) -> None:
+        """Create a venue.
+
+        ``hosts=0`` runs every engine in this process (deterministic, fastest for tests,
+        backtests and the demo); ``hosts=N`` starts N engine-host processes, pinned one per
+        CPU where the OS allows. ``placement`` is ``"hash"`` (stable), ``"round-robin"``,
+        ``"least-loaded"`` or a ``PlacementPolicy``. A full host queue is refused with
+        ``QUEUE_FULL`` (in-process default) or waited on up to ``wait_timeout_s``
+        (``Backpressure.WAIT``, the default with host processes, which drain in parallel).
+        """
+        if hosts < 0:
+            raise ValueError(f"hosts must be >= 0, was {hosts}")
+        if isinstance(placement, str):
+            if placement not in PLACEMENTS:
+                raise ValueError(
+                    f"placement must be one of {', '.join(PLACEMENTS)}, was {placement!r}"
+                )
+            policy = PLACEMENTS[placement]()
+        else:
+            policy = placement
+        self.clock = SimulationClock(start_ns=start_ns, session_end_ns=session_end_ns)
+        self._hosts = _make_hosts(hosts, queue_depth)
+        self.host_processes = hosts
+        self.coordinator = SymbolCoordinator(self._hosts, policy)
+        if backpressure is None:
+            backpressure = Backpressure.WAIT if hosts else Backpressure.REJECT
+        self.router = OrderRouter(
+            self.coordinator, backpressure=backpressure, wait_timeout_s=wait_timeout_s
+        )
+        self.router.now_ns = start_ns
+        self._instruments: dict[int, Instrument] = {}
+        self._by_symbol: dict[str, Instrument] = {}
         self._next_order_id: dict[int, int] = {}
         self._subscribers: list[tuple[Callable[[Event], None], frozenset[int] | None]] = []
+        self._stopped = False
         self.last_reject_detail: str | None = None
+
+    def __enter__(self) -> Venue:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self._stopped:
+            self.stop()
+
+    def stop(self) -> None:
+        """Stop every host and release its resources; a second call raises."""
+        if self._stopped:
+            raise HostStateError("the venue is already stopped")
+        self._stopped = True
+        errors: list[str] = []
+        for host in self._hosts:
+            try:
+                host.stop()
+            except HostError as exc:
+                errors.append(f"host {host.host_id}: {exc}")
+        if errors:
+            raise CoordError("stopping the venue: " + "; ".join(errors))
+
+    @property
+    def now_ns(self) -> int:
+        """Return the venue's current (simulation) time."""
+        return self.clock.now()
+
+    @property
+    def enq_seq(self) -> int:
+        """Return the last ``enq_seq`` the router stamped."""
+        return self.router.enq_seq
+
+    @property
+    def hosts(self) -> list[EngineHost]:
+        """Return the engine hosts (one in-process host when ``hosts=0``)."""
+        return list(self._hosts)
 
     # ------------------------------------------------------------------ instruments
 
@@ -112,77 +234,116 @@ class Venue:
         reference_price: Number | None = None,
         symbol_id: int = 0,
     ) -> Instrument:
-        """Define a symbol and create its engine; return the ``Instrument``.
+        """Define a symbol (its engine starts on first use); return the ``Instrument``.
 
         ``min_qty``/``max_qty``/``reference_price`` are decimals on the instrument's grid;
         ``price_band_pct`` is the band half-width in percent (e.g. ``"10"``, ``"2.5"``).
+        With an ``Instrument`` the keyword arguments must be left out.
         """
         if isinstance(symbol, Instrument):
+            given = (min_qty, max_qty, price_band_pct, reference_price)
+            if (
+                any(v is not None for v in given)
+                or symbol_id
+                or (tick_size, lot_size)
+                != (
+                    "0.01",
+                    "1",
+                )
+            ):
+                raise InstrumentError("pass either an Instrument or keyword fields, not both")
             instrument = symbol
         else:
-            probe = Instrument(symbol=symbol, tick_size=tick_size, lot_size=lot_size)
-            band_bps = 0
-            if price_band_pct is not None:
-                pct = parse_decimal(price_band_pct, "price_band_pct")
-                bps = pct * 100
-                if bps != bps.to_integral_value():
-                    raise InstrumentError(
-                        f"price_band_pct must have at most 2 decimals, was {price_band_pct}"
-                    )
-                band_bps = int(bps)
-            instrument = Instrument(
-                symbol=symbol,
-                symbol_id=symbol_id,
-                tick_size=tick_size,
-                lot_size=lot_size,
-                min_qty_lots=probe.qty_to_lots(min_qty) if min_qty is not None else 1,
-                max_qty_lots=probe.qty_to_lots(max_qty) if max_qty is not None else 1_000_000_000,
-                price_band_bps=band_bps,
-                reference_price_ticks=(
-                    probe.price_to_ticks(reference_price) if reference_price is not None else 0
-                ),
+            instrument = self._build_instrument(
+                symbol,
+                tick_size,
+                lot_size,
+                min_qty,
+                max_qty,
+                price_band_pct,
+                reference_price,
+                symbol_id,
             )
         if instrument.symbol in self._by_symbol:
             raise InstrumentError(f"symbol {instrument.symbol!r} is already defined")
-        if instrument.symbol_id in self._engines:
-            other = self._engines[instrument.symbol_id].instrument.symbol
+        if instrument.symbol_id in self._instruments:
+            other = self._instruments[instrument.symbol_id].symbol
             raise InstrumentError(
                 f"symbol_id {instrument.symbol_id} of {instrument.symbol!r} is already used"
                 f" by {other!r}"
             )
-        engine = Whistle(instrument)
-        if self.now_ns:
-            engine.tick(self.now_ns)
-        self._engines[instrument.symbol_id] = engine
-        self._by_symbol[instrument.symbol] = engine
+        self.coordinator.register(instrument)
+        self._instruments[instrument.symbol_id] = instrument
+        self._by_symbol[instrument.symbol] = instrument
         self._next_order_id[instrument.symbol_id] = 1
         return instrument
+
+    @staticmethod
+    def _build_instrument(
+        symbol: str,
+        tick_size: str,
+        lot_size: str,
+        min_qty: Number | None,
+        max_qty: Number | None,
+        price_band_pct: Number | None,
+        reference_price: Number | None,
+        symbol_id: int,
+    ) -> Instrument:
+        probe = Instrument(symbol=symbol, tick_size=tick_size, lot_size=lot_size)
+        band_bps = 0
+        if price_band_pct is not None:
+            pct = parse_decimal(price_band_pct, "price_band_pct")
+            bps = pct * 100
+            if bps != bps.to_integral_value():
+                raise InstrumentError(
+                    f"price_band_pct must have at most 2 decimals, was {price_band_pct}"
+                )
+            band_bps = int(bps)
+        return Instrument(
+            symbol=symbol,
+            symbol_id=symbol_id,
+            tick_size=tick_size,
+            lot_size=lot_size,
+            min_qty_lots=probe.qty_to_lots(min_qty) if min_qty is not None else 1,
+            max_qty_lots=probe.qty_to_lots(max_qty) if max_qty is not None else 1_000_000_000,
+            price_band_bps=band_bps,
+            reference_price_ticks=(
+                probe.price_to_ticks(reference_price) if reference_price is not None else 0
+            ),
+        )
 
     @property
     def symbols(self) -> list[str]:
         """Return the defined symbols in ``symbol_id`` order."""
-        return [self._engines[k].instrument.symbol for k in sorted(self._engines)]
+        return [self._instruments[k].symbol for k in sorted(self._instruments)]
 
-    def instrument(self, symbol: str) -> Instrument:
-        """Return the instrument of ``symbol`` (``KeyError`` if undefined)."""
-        return self.engine(symbol).instrument
+    def is_registered(self, symbol: str | int) -> bool:
+        """Return whether a symbol name or id is defined."""
+        return self._resolve(symbol) is not None
 
-    def engine(self, symbol: str | int) -> Whistle:
-        """Return the engine of a symbol name or id (``KeyError`` if undefined)."""
-        engine = (
-            self._by_symbol.get(symbol) if isinstance(symbol, str) else self._engines.get(symbol)
-        )
-        if engine is None:
+    def instrument(self, symbol: str | int) -> Instrument:
+        """Return the instrument of a symbol name or id (``KeyError`` if undefined)."""
+        instrument = self._resolve(symbol)
+        if instrument is None:
             raise KeyError(f"unknown symbol {symbol!r}")
-        return engine
+        return instrument
+
+    def _resolve(self, symbol: str | int) -> Instrument | None:
+        if isinstance(symbol, str):
+            return self._by_symbol.get(symbol)
+        return self._instruments.get(symbol)
 
     # ------------------------------------------------------------------ events
 
     def subscribe(
-        self, callback: Callable[[Event], None], symbols: Iterable[str] | None = None
+        self, callback: Callable[[Event], None], symbols: Iterable[str | int] | None = None
     ) -> None:
-        """Call ``callback`` with every event (of ``symbols`` only, when given)."""
-        ids = None if symbols is None else frozenset(self.engine(s).symbol_id for s in symbols)
+        """Call ``callback`` with every event (of ``symbols`` only, when given).
+
+        Callbacks run in the venue's thread, in subscription order; an exception in one
+        propagates to the caller of the method that published the events.
+        """
+        ids = None if symbols is None else frozenset(self.instrument(s).symbol_id for s in symbols)
         self._subscribers.append((callback, ids))
 
     def _publish(self, events: list[Event]) -> list[Event]:
@@ -195,57 +356,83 @@ class Venue:
 
     # ------------------------------------------------------------------ sequencing
 
-    def _admit(self, command: Command) -> Whistle | OrderRejected:
-        # The edge checks every Python-built command: well typed, known symbol.
+    def _route(self, command: Command) -> int | OrderRejected:
+        # The edge checks every Python-built command, then the router sequences it.
         problem = command_type_error(command)
         if problem is not None:
             self.last_reject_detail = problem
             return self._edge_reject(command, RejectReason.MALFORMED_COMMAND)
-        engine = self._engines.get(command.symbol_id)
-        if engine is None:
-            self.last_reject_detail = f"unknown symbol id {command.symbol_id}"
-            return self._edge_reject(command, RejectReason.UNKNOWN_SYMBOL)
-        return engine
+        if self._stopped:
+            raise HostStateError("the venue is stopped")
+        result = self.router.route(command)
+        if isinstance(result, OrderRejected):
+            self.last_reject_detail = RejectReason.of(result.reason).description
+        return result
 
     def send(self, command: Command) -> list[Event]:
-        """Sequence ``command`` and process it now; return the events of this step.
+        """Sequence ``command`` and tick now; return the events of this tick.
 
-        Commands queued earlier with ``enqueue`` for the same symbol are processed first
-        (in ``enq_seq`` order), and their events are returned too.
+        Commands queued earlier with ``enqueue`` are processed in the same tick (in
+        ``enq_seq`` order), and their events are returned too.
         """
-        engine = self._admit(command)
-        if isinstance(engine, OrderRejected):
-            return self._publish([engine])
-        self.enq_seq += 1
-        return self._publish(engine.process(self.enq_seq, command, self.now_ns))
+        result = self._route(command)
+        if isinstance(result, OrderRejected):
+            return self._publish([result])
+        return self.tick()
 
     def enqueue(self, command: Command) -> int | OrderRejected:
         """Sequence ``command`` for the next tick; return its ``enq_seq`` (or the reject)."""
-        engine = self._admit(command)
-        if isinstance(engine, OrderRejected):
-            self._publish([engine])
-            return engine
-        self.enq_seq += 1
-        engine.enqueue(self.enq_seq, command)
-        return self.enq_seq
+        result = self._route(command)
+        if isinstance(result, OrderRejected):
+            self._publish([result])
+        return result
 
     def tick(self, now_ns: int | None = None) -> list[Event]:
         """Move the clock to ``now_ns`` (default: stay) and tick every engine."""
-        if now_ns is not None:
-            if now_ns < self.now_ns:
-                raise ValueError(f"time must not go backwards: now is {self.now_ns}, was {now_ns}")
-            self.now_ns = now_ns
-        out: list[Event] = []
-        now = self.now_ns
-        for key in sorted(self._engines):
-            out.extend(self._engines[key].tick(now))
-        return self._publish(out)
+        if self._stopped:
+            raise HostStateError("the venue is stopped")
+        clock = self.clock
+        tick = clock.tick() if now_ns is None else clock.advance_to(now_ns)
+        self.router.now_ns = tick.now_ns
+        self.coordinator.update_tick(tick.number)
+        if tick.session_ended:
+            for symbol_id in sorted(self._instruments):
+                if self.coordinator.registry.state_of(symbol_id) is SymbolState.ACTIVE:
+                    self.router.route(EndSession(symbol_id))
+        return self._publish(self._run_tick(tick.now_ns))
 
     def advance(self, delta_ns: int) -> list[Event]:
         """Advance the clock by ``delta_ns`` and tick every engine."""
         if delta_ns < 0:
             raise ValueError(f"delta_ns must be >= 0, was {delta_ns}")
         return self.tick(self.now_ns + delta_ns)
+
+    def _run_tick(self, now_ns: int) -> list[Event]:
+        # All hosts tick in parallel; their event lists (each in symbol_id order) are
+        # merged in symbol_id order, the same order one in-process host produces.
+        dead = self.coordinator.dead_hosts()
+        live = [h for h in self._hosts if h.host_id not in dead and h.symbols]
+        if len(live) == 1:
+            return self._collect(live[0], live[0].begin_tick(now_ns), now_ns)
+        started = [(h, h.begin_tick(now_ns)) for h in live]
+        lists = [self._collect(h, tick_id, now_ns) for h, tick_id in started]
+        return list(heapq.merge(*lists, key=_by_symbol_id))
+
+    def _collect(self, host: EngineHost, tick_id: int, now_ns: int) -> list[Event]:
+        try:
+            return host.end_tick(tick_id)
+        except HostError as exc:
+            # A dead host: its symbols are faulted with the cause, the rest keep trading.
+            cause = host.failure() or str(exc)
+            lost = self.coordinator.mark_host_dead(host.host_id, cause)
+            return [
+                EngineFaulted(sid, 0, 0, now_ns, f"host {host.host_id} failed: {cause}")
+                for sid in sorted(lost)
+            ]
+
+    def release_idle(self, idle_ticks: int) -> list[int]:
+        """Retire every symbol idle for ``idle_ticks`` ticks (kept as a snapshot)."""
+        return self.coordinator.release_idle(idle_ticks)
 
     def _edge_reject(
         self,
@@ -264,17 +451,12 @@ class Venue:
 
     # ------------------------------------------------------------------ convenience API
 
-    def _resolve(self, symbol: str | int) -> Whistle | None:
-        if isinstance(symbol, str):
-            return self._by_symbol.get(symbol)
-        return self._engines.get(symbol)
-
     def _guard(
-        self, symbol: str | int, order_id: int, account: int, build: Callable[[Whistle], Command]
+        self, symbol: str | int, order_id: int, account: int, build: Callable[[Instrument], Command]
     ) -> list[Event]:
         # Build a command at the edge; anything refused there becomes an unsequenced reject.
-        engine = self._resolve(symbol)
-        if engine is None:
+        instrument = self._resolve(symbol)
+        if instrument is None:
             self.last_reject_detail = f"unknown symbol {symbol!r}"
             return self._publish(
                 [
@@ -284,11 +466,11 @@ class Venue:
                 ]
             )
         try:
-            command = build(engine)
+            command = build(instrument)
         except EdgeReject as exc:
             self.last_reject_detail = str(exc)
             reject = self._edge_reject(
-                None, exc.reason, symbol_id=engine.symbol_id, order_id=order_id, account=account
+                None, exc.reason, symbol_id=instrument.symbol_id, order_id=order_id, account=account
             )
             return self._publish([reject])
         self.last_reject_detail = None
@@ -310,7 +492,7 @@ class Venue:
 
     def next_order_id(self, symbol: str | int) -> int:
         """Return the next unused automatic order id of ``symbol``."""
-        return self._next_order_id[self.engine(symbol).symbol_id]
+        return self._next_order_id[self.instrument(symbol).symbol_id]
 
     def _claim_id(self, symbol_id: int, order_id: int | None) -> int:
         nxt = self._next_order_id[symbol_id]
@@ -349,13 +531,12 @@ class Venue:
         ``order_type`` it is LIMIT when a price is given and MARKET otherwise; with no ``tif``
         it is GTC (IOC for market). ``order_id`` defaults to the symbol's next free id.
         """
-        engine = self._resolve(symbol)
+        known = self._resolve(symbol)
         oid = order_id if order_id is not None else 0
-        if engine is not None:
-            oid = self._claim_id(engine.symbol_id, order_id)
+        if known is not None:
+            oid = self._claim_id(known.symbol_id, order_id)
 
-        def build(engine: Whistle) -> Command:
-            inst = engine.instrument
+        def build(inst: Instrument) -> Command:
             side_v = _enum(Side, side, RejectReason.INVALID_SIDE)
             has_price = price is not None or price_ticks is not None
             if order_type is None:
@@ -425,10 +606,9 @@ class Venue:
     ) -> list[Event]:
         """Change a resting order's price and/or remaining quantity (omitted: unchanged)."""
 
-        def build(e: Whistle) -> Command:
-            inst = e.instrument
+        def build(inst: Instrument) -> Command:
             return ModifyOrder(
-                e.symbol_id,
+                inst.symbol_id,
                 order_id,
                 self._pick(inst.price_to_ticks, price, price_ticks, "price"),
                 self._pick(inst.qty_to_lots, qty, qty_lots, "qty"),
@@ -450,15 +630,14 @@ class Venue:
         account: int | None = None,
     ) -> list[Event]:
         """Replace a resting order by a new one (new id defaults to the next free id)."""
-        engine = self._resolve(symbol)
+        known = self._resolve(symbol)
         new_id = new_order_id if new_order_id is not None else 0
-        if engine is not None:
-            new_id = self._claim_id(engine.symbol_id, new_order_id)
+        if known is not None:
+            new_id = self._claim_id(known.symbol_id, new_order_id)
 
-        def build(e: Whistle) -> Command:
-            inst = e.instrument
+        def build(inst: Instrument) -> Command:
             return CancelReplace(
-                e.symbol_id,
+                inst.symbol_id,
                 order_id,
                 new_id,
                 self._pick(inst.price_to_ticks, price, price_ticks, "price"),
@@ -474,10 +653,9 @@ class Venue:
         """Cancel every live order of ``account`` (or all) on one symbol or on every symbol."""
         if symbol is not None:
             return self._guard(symbol, 0, account or 0, lambda e: MassCancel(e.symbol_id, account))
-        out: list[Event] = []
-        for key in sorted(self._engines):
-            out.extend(self.send(MassCancel(key, account)))
-        return out
+        for key in sorted(self._instruments):
+            self._route(MassCancel(key, account))
+        return self.tick()
 
     def halt(self, symbol: str | int) -> list[Event]:
         """Halt a symbol: new orders, modifies and replaces are rejected."""
@@ -491,28 +669,46 @@ class Venue:
         """End the trading session (every DAY order expires) on one symbol or all."""
         if symbol is not None:
             return self._guard(symbol, 0, 0, lambda e: EndSession(e.symbol_id))
-        out: list[Event] = []
-        for key in sorted(self._engines):
-            out.extend(self.send(EndSession(key)))
-        return out
+        for key in sorted(self._instruments):
+            self._route(EndSession(key))
+        return self.tick()
 
     # ------------------------------------------------------------------ views
 
+    def engine_view(self, symbol: str | int) -> Whistle:
+        """Return the symbol's engine (in-process) or a copy rebuilt from a snapshot."""
+        instrument = self.instrument(symbol)
+        sid = instrument.symbol_id
+        if self.coordinator.registry.state_of(sid) is not SymbolState.ACTIVE:
+            # Never traded, or retired: a fresh engine, or the one in the kept snapshot.
+            entry = self.coordinator.registry.get(sid)
+            if entry.snapshot:
+                return Whistle.restore(decode_snapshot(entry.snapshot))
+            return Whistle(instrument)
+        host = self.coordinator.host_of(sid)
+        if isinstance(host, InProcessHost):
+            return host.engine(sid)
+        return Whistle.restore(decode_snapshot(host.snapshot(sid)))
+
     def depth(self, symbol: str | int, levels: int = 10) -> DepthSnapshot:
         """Return the L2 depth of ``symbol``."""
-        return self.engine(symbol).depth(levels)
+        return self.engine_view(symbol).depth(levels)
 
     def status(self, symbol: str | int) -> EngineStatus:
         """Return the status of ``symbol``'s engine."""
-        return self.engine(symbol).status()
+        return self.engine_view(symbol).status()
 
     def l3(self, symbol: str | int) -> list[L3Order]:
         """Return ``symbol``'s resting orders in priority order."""
-        return self.engine(symbol).l3()
+        return self.engine_view(symbol).l3()
 
     def state_hashes(self) -> dict[str, str]:
         """Return every symbol's state hash, by symbol name."""
         return {
-            self._engines[k].instrument.symbol: self._engines[k].state_hash()
-            for k in sorted(self._engines)
+            self._instruments[k].symbol: self.engine_view(k).state_hash()
+            for k in sorted(self._instruments)
         }
+
+
+def _by_symbol_id(event: Event) -> int:
+    return event.symbol_id

@@ -18,7 +18,6 @@ from whistle.core.enums import StpMode
 
 __all__ = [
     "COMMAND_TYPES",
-    "command_type_error",
     "CancelOrder",
     "CancelReplace",
     "Command",
@@ -28,6 +27,7 @@ __all__ = [
     "ModifyOrder",
     "NewOrder",
     "ResumeTrading",
+    "command_type_error",
 ]
 
 
@@ -165,15 +165,21 @@ def command_type_error(command: object) -> str | None:
     """
     checks = _CHECKS.get(type(command))
     if checks is None:
-        return f"expected one of {', '.join(c.__name__ for c in COMMAND_TYPES)}, was {type(command).__name__}"
+        names = ", ".join(c.__name__ for c in COMMAND_TYPES)
+        return f"expected one of {names}, was {type(command).__name__}"
     for name, is_bool, may_be_none in checks:
         value = getattr(command, name)
+        kind = type(value)
+        if kind is int:  # the common case, first (measured: cheaper than isinstance)
+            if is_bool:
+                return f"{name} must be a bool, was {value!r}"
+            continue
         if is_bool:
-            if type(value) is not bool:
+            if kind is not bool:
                 return f"{name} must be a bool, was {value!r}"
         elif value is None:
             if not may_be_none:
                 return f"{name} must be an int, was None"
-        elif not isinstance(value, int) or isinstance(value, bool):
+        elif not isinstance(value, int) or kind is bool:
             return f"{name} must be an int, was {value!r}"
     return None

@@ -31,6 +31,11 @@ class RejectReason(IntEnum):
         member.description = description
         return member
 
+    @classmethod
+    def of(cls, code: int) -> RejectReason:
+        """Return the member with numeric ``code`` (``ValueError`` if there is none)."""
+        return cls(code)  # type: ignore[call-arg]  # by-value lookup; __new__ is for members
+
     # -- 1xxx: edge and validation ---------------------------------------------------
     UNKNOWN_SYMBOL = (
         1001,

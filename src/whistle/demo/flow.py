@@ -149,12 +149,19 @@ class _Book:
 class DemoFlow:
     """Drive a ``Venue`` with seeded order flow; ``run(n)`` sends the next ``n`` commands."""
 
-    def __init__(self, symbols: int = DEFAULT_SYMBOLS, seed: int = 1) -> None:
+    def __init__(
+        self, symbols: int = DEFAULT_SYMBOLS, seed: int = 1, *, hosts: int = 0, batch: int = 64
+    ) -> None:
         if not 1 <= symbols <= len(UNIVERSE):
             raise ValueError(f"symbols must be in 1..{len(UNIVERSE)}, was {symbols}")
+        if batch < 1:
+            raise ValueError(f"batch must be >= 1, was {batch}")
         self.seed = seed
+        self.batch = batch
         self.rng = random.Random(seed)  # noqa: S311 (reproducible flow, not secrets)
-        self.venue = Venue()
+        # The flow is the same with or without host processes: it enqueues and ticks every
+        # `batch` commands in both cases, so a seed gives the same summary either way.
+        self.venue = Venue(hosts=hosts)
         self.books: list[_Book] = []
         self._by_id: dict[int, _Book] = {}
         for spec in UNIVERSE[:symbols]:
@@ -324,14 +331,37 @@ class DemoFlow:
         return ModifyOrder(sid, oid, price, qty)
 
     def run(self, n: int) -> None:
-        """Send the next ``n`` commands (advancing the clock every ``CLOCK_EVERY``)."""
-        send = self.venue.send
+        """Send the next ``n`` commands: a tick every ``batch``, the clock every ``CLOCK_EVERY``."""
+        venue = self.venue
+        enqueue = venue.enqueue
         follow = self._follow
+        batch = self.batch
         for _ in range(n):
-            follow(send(self._next_command()))
+            result = enqueue(self._next_command())
+            if not isinstance(result, int):
+                follow([result])
             self.commands += 1
             if self.commands % CLOCK_EVERY == 0:
-                follow(self.venue.advance(_STEP_NS))
+                follow(venue.advance(_STEP_NS))
+            elif self.commands % batch == 0:
+                follow(venue.tick())
+        follow(venue.tick())
+
+    def host_loads(self) -> list[tuple[int, int, int]]:
+        """Return (host id, symbols, commands) per engine host."""
+        per_host: dict[int, list[int]] = {h.host_id: [0, 0] for h in self.venue.hosts}
+        registry = self.venue.coordinator.registry
+        for book in self.books:
+            entry = registry.get(book.stats.symbol_id)
+            if entry.host_id is not None:
+                load = per_host[entry.host_id]
+                load[0] += 1
+                load[1] += book.stats.orders + book.stats.cancels + book.stats.modifies
+        return [(host_id, load[0], load[1]) for host_id, load in sorted(per_host.items())]
+
+    def close(self) -> None:
+        """Stop the venue (and its host processes)."""
+        self.venue.stop()
 
     def summary(self) -> list[dict[str, str | int]]:
         """Return each symbol's statistics with decimal prices and quantities (no timings)."""

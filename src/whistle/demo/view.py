@@ -10,7 +10,7 @@ from rich.table import Table
 if TYPE_CHECKING:
     from whistle.demo.flow import DemoFlow
 
-__all__ = ["live_table", "summary_table", "throughput_line"]
+__all__ = ["host_line", "live_table", "summary_table", "throughput_line"]
 
 
 def _grouped(decimal_text: object) -> str:
@@ -29,7 +29,7 @@ def live_table(flow: DemoFlow, elapsed: float, target: int | None) -> Table:
         title=f"whistle demo: {len(flow.books)} symbols, seed {flow.seed}",
         caption=(
             f"commands {done}   {_rate(flow.commands, elapsed)}   events {flow.events:,}"
-            f"   virtual time {flow.now_ns / 1e9:.3f} s   wall {elapsed:.1f} s"
+            f"   virtual time {flow.now_ns / 1e9:.3f} s   wall {elapsed:.1f} s\n" + host_line(flow)
         ),
     )
     for name in ("symbol", "orders", "trades", "volume", "last", "bid", "ask"):
@@ -45,6 +45,16 @@ def live_table(flow: DemoFlow, elapsed: float, target: int | None) -> Table:
             str(row["ask"]),
         )
     return table
+
+
+def host_line(flow: DemoFlow) -> str:
+    """Return the per-host load: symbols placed and commands routed to each host."""
+    kind = "in-process host" if flow.venue.host_processes == 0 else "host process"
+    parts = [
+        f"{kind} {host_id}: {symbols} symbols, {commands:,} commands"
+        for host_id, symbols, commands in flow.host_loads()
+    ]
+    return "   ".join(parts)
 
 
 def summary_table(flow: DemoFlow) -> Table:

@@ -191,7 +191,7 @@ class ScenarioRunner:
                 inst = cache[sid]
             else:
                 try:
-                    inst = cache[sid] = venue.engine(sid).instrument
+                    inst = cache[sid] = venue.instrument(sid)
                 except KeyError:
                     inst = cache[sid] = None
             if event.seq == 0:

@@ -1,0 +1,445 @@
+"""``ProcessHost`` with real (spawned) processes: same events as in process, failures, cleanup.
+
+Every wait is a poll against a deadline; the deadlines are generous upper bounds against
+hangs, not timing assertions.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import random
+import signal
+import threading
+import time
+from typing import TYPE_CHECKING
+
+import msgspec
+import pytest
+
+from whistle.coord.errors import HostDead, HostStateError, HostTimeout
+from whistle.coord.host_local import InProcessHost, UnknownEngine
+from whistle.coord.host_loop import EXIT_FAILED, EXIT_ORPHANED, run_host
+from whistle.coord.host_process import ProcessHost
+from whistle.coord.wire import HostCommand, HostFailed, WireCodec
+from whistle.core import (
+    CancelOrder,
+    CancelReplace,
+    HaltTrading,
+    Instrument,
+    MassCancel,
+    ModifyOrder,
+    NewOrder,
+    OrderAccepted,
+    OrderExpired,
+    ResumeTrading,
+)
+from whistle.ipc import SpscRing, list_blocks, make_name
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
+BUY, SELL = 1, 2
+LIMIT, MARKET = 1, 2
+GTC, IOC, GTD = 1, 2, 4
+TICK_NS = 1_000_000
+DEADLINE_S = 20.0
+
+
+def instruments(n: int) -> list[Instrument]:
+    return [Instrument(symbol=f"PH{i}", max_qty_lots=1_000_000) for i in range(n)]
+
+
+def command_stream(seed: int, insts: list[Instrument], n: int) -> list[tuple[int, object]]:
+    """Mixed deterministic order flow (limits, markets, GTD, cancels, modifies, halts)."""
+    rng = random.Random(seed)
+    live: dict[int, list[int]] = {i.symbol_id: [] for i in insts}
+    out: list[tuple[int, object]] = []
+    oid = 0
+    for seq in range(1, n + 1):
+        sid = rng.choice(insts).symbol_id
+        orders = live[sid]
+        r = rng.random()
+        if r < 0.6 or not orders:
+            oid += 1
+            tif = rng.choice((GTC, GTC, IOC, GTD))
+            kind = MARKET if rng.random() < 0.05 else LIMIT
+            cmd: object = NewOrder(
+                sid,
+                oid,
+                rng.randint(1, 4),
+                rng.choice((BUY, SELL)),
+                kind,
+                IOC if kind == MARKET else tif,
+                0 if kind == MARKET else 1000 + rng.randint(-6, 6),
+                rng.randint(1, 20),
+                expire_ts_ns=(seq // 40 + rng.randint(1, 4)) * TICK_NS if tif == GTD else 0,
+            )
+            orders.append(oid)
+        elif r < 0.8:
+            cmd = CancelOrder(sid, orders.pop(rng.randrange(len(orders))))
+        elif r < 0.9:
+            cmd = ModifyOrder(sid, rng.choice(orders), 1000 + rng.randint(-6, 6), rng.randint(1, 9))
+        elif r < 0.95:
+            oid += 1
+            old = orders.pop(rng.randrange(len(orders)))
+            cmd = CancelReplace(sid, old, oid, 1000 + rng.randint(-6, 6), rng.randint(1, 9))
+            orders.append(oid)
+        elif r < 0.97:
+            cmd = HaltTrading(sid)
+        elif r < 0.99:
+            cmd = ResumeTrading(sid)
+        else:
+            cmd = MassCancel(sid, rng.randint(1, 4))
+        out.append((seq, cmd))
+    return out
+
+
+def submit_all(host, stream, tick_every: int) -> list[object]:
+    """Submit, retrying refusals (a full ring drains as the child reads), tick periodically."""
+    events: list[object] = []
+    now = 0
+    deadline = time.monotonic() + DEADLINE_S
+    for k, (seq, cmd) in enumerate(stream, 1):
+        while not host.submit(seq, cmd):
+            assert time.monotonic() < deadline, "submit stayed refused"
+        if k % tick_every == 0:
+            now += TICK_NS
+            events += host.end_tick(host.begin_tick(now), timeout=DEADLINE_S)
+    now += TICK_NS
+    events += host.end_tick(host.begin_tick(now), timeout=DEADLINE_S)
+    return events
+
+
+def reference(insts, stream, tick_every: int) -> tuple[list[object], dict[int, bytes]]:
+    host = InProcessHost(1)
+    for inst in insts:
+        host.add_engine(inst)
+    events = submit_all(host, stream, tick_every)
+    return events, {i.symbol_id: host.snapshot(i.symbol_id) for i in insts}
+
+
+def by_symbol(events) -> dict[int, list[object]]:
+    out: dict[int, list[object]] = {}
+    for e in events:
+        out.setdefault(e.symbol_id, []).append(e)
+    return out
+
+
+def ours(host: ProcessHost) -> set[str]:
+    return set(host.ring_names) & set(list_blocks())
+
+
+def wait_for(predicate, what: str, deadline_s: float = DEADLINE_S) -> None:
+    deadline = time.monotonic() + deadline_s
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.005)
+
+
+def pid_gone(pid: int) -> bool:
+    """True once ``pid`` has exited (a zombie nobody reaped counts as exited)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+# ---------------------------------------------------------------------- equivalence
+
+
+@pytest.mark.parametrize("n_engines", [1, 2])
+def test_same_events_as_the_in_process_host(n_engines):
+    insts = instruments(n_engines)
+    stream = command_stream(40 + n_engines, insts, 3_000)
+    expected, snaps = reference(insts, stream, 100)
+    host = ProcessHost(1)
+    try:
+        assert host.alive()
+        for inst in insts:
+            host.add_engine(inst)
+        assert host.symbols == frozenset(snaps)
+        got = submit_all(host, stream, 100)
+        assert got == expected  # the full list, so also per symbol
+        assert by_symbol(got) == by_symbol(expected)
+        assert any(isinstance(e, OrderExpired) for e in got)
+        for sid, snap in snaps.items():
+            assert host.snapshot(sid) == snap
+        first = insts[0].symbol_id
+        assert host.remove_engine(first) == snaps[first]
+        assert first not in host.symbols
+        with pytest.raises(UnknownEngine, match=str(first)):
+            host.snapshot(first)
+        assert host.failure() is None
+    finally:
+        host.stop()
+    assert not host.alive()
+    assert not ours(host)
+    with pytest.raises(HostStateError, match="already stopped"):
+        host.stop()
+    with pytest.raises(HostStateError, match="stopped"):
+        host.begin_tick(10**12)
+
+
+def test_tiny_rings_split_large_batches_and_snapshots():
+    """Ticks and snapshots larger than a ring record travel in parts; full rings refuse."""
+    insts = instruments(2)
+    stream = command_stream(7, insts, 2_000)
+    # Then a deep book that does not cross, so that the snapshots outgrow one record.
+    seq = len(stream)
+    for inst in insts:
+        seq += 1
+        stream.append((seq, ResumeTrading(inst.symbol_id)))
+        for i in range(300):
+            seq += 1
+            side, price = (BUY, 900 - i) if i % 2 else (SELL, 1100 + i)
+            stream.append(
+                (seq, NewOrder(inst.symbol_id, 10**6 + seq, 5, side, LIMIT, GTC, price, 3))
+            )
+    expected, snaps = reference(insts, stream, 500)
+    host = ProcessHost(2, ring_capacity=1 << 13, batch_size=16)
+    try:
+        for inst in insts:
+            host.add_engine(inst)
+        got = submit_all(host, stream, 500)
+        assert got == expected
+        assert min(len(s) for s in snaps.values()) > 2 * 4096  # split in several parts
+        for sid, snap in snaps.items():
+            assert host.snapshot(sid) == snap
+        big = max(snaps, key=lambda sid: len(snaps[sid]))
+        assert host.remove_engine(big) == snaps[big]
+        with pytest.raises(ValueError, match="record limit"):
+            host.add_engine(next(i for i in insts if i.symbol_id == big), snaps[big])
+    finally:
+        host.stop()
+    assert not ours(host)
+
+
+def test_full_ring_refuses_then_delivers_everything():
+    (inst,) = instruments(1)
+    host = ProcessHost(3, ring_capacity=1 << 12, batch_size=8, dead_after_s=30.0)
+    pid = host.pid
+    assert pid is not None
+    try:
+        host.add_engine(inst)
+        os.kill(pid, signal.SIGSTOP)  # the child reads nothing until SIGCONT
+        try:
+            accepted = 0
+            for seq in range(1, 10_000):
+                order = NewOrder(inst.symbol_id, seq, 1, BUY, LIMIT, GTC, 900 + seq % 50, 1)
+                if not host.submit(seq, order):
+                    break
+                accepted += 1
+            assert 8 < accepted < 10_000 - 1, accepted
+            # A refusal queues nothing and can be repeated.
+            assert host.submit(accepted + 1, order) is False
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        events = host.end_tick(host.begin_tick(TICK_NS), timeout=DEADLINE_S)
+        got = [e.order_id for e in events if isinstance(e, OrderAccepted)]
+        assert got == list(range(1, accepted + 1))  # nothing dropped, in order
+    finally:
+        host.stop()
+
+
+def test_queue_depth_applies_per_symbol_like_the_in_process_host():
+    (a, b) = instruments(2)
+    host = ProcessHost(4, queue_depth=2)
+    try:
+        host.add_engine(a)
+        host.add_engine(b)
+        buy = [NewOrder(a.symbol_id, i, 1, BUY, LIMIT, GTC, 1000, 1) for i in range(4)]
+        assert host.submit(1, buy[1])
+        assert host.submit(2, buy[2])
+        assert host.submit(3, buy[3]) is False
+        assert host.submit(3, NewOrder(b.symbol_id, 9, 1, BUY, LIMIT, GTC, 1000, 1))
+        with pytest.raises(HostStateError, match="wait for the next tick"):
+            host.snapshot(a.symbol_id)
+        with pytest.raises(ValueError, match="enq_seq must increase"):
+            host.submit(2, buy[3])
+        events = host.end_tick(host.begin_tick(TICK_NS), timeout=DEADLINE_S)
+        assert sorted(e.order_id for e in events if isinstance(e, OrderAccepted)) == [1, 2, 9]
+        assert host.submit(4, buy[3])
+        with pytest.raises(ValueError, match="backwards"):
+            host.begin_tick(0)
+    finally:
+        host.stop()
+
+
+# ---------------------------------------------------------------------- liveness
+
+
+def test_heartbeats_flow_while_idle_and_the_idle_child_sleeps():
+    allowed = os.sched_getaffinity(0)
+    cpu = min(allowed)
+    host = ProcessHost(5, cpu=cpu, heartbeat_interval_s=0.02)
+    pid = host.pid
+    assert pid is not None
+    try:
+        try:
+            os.sched_setaffinity(0, allowed)  # a no-op that tells whether pinning is allowed
+        except OSError:
+            assert host.cpu_affinity() is not None
+        else:
+            assert host.cpu_affinity() == frozenset({cpu})
+        seen = host.heartbeats
+        wait_for(lambda: host.alive() and host.heartbeats >= seen + 5, "heartbeats")
+
+        def cpu_s() -> float:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+        before, t0 = cpu_s(), time.monotonic()
+        wait_for(lambda: time.monotonic() - t0 > 0.5, "idle time")
+        used = cpu_s() - before
+        assert used < 0.25 * (time.monotonic() - t0), f"idle host used {used:.3f} s of CPU"
+        assert host.alive()
+    finally:
+        host.stop()
+
+
+def test_sigkilled_host_is_detected_with_the_signal_and_its_rings_reclaimed():
+    (inst,) = instruments(1)
+    host = ProcessHost(6)
+    pid = host.pid
+    assert pid is not None
+    try:
+        host.add_engine(inst)
+        assert host.submit(1, NewOrder(inst.symbol_id, 1, 1, BUY, LIMIT, GTC, 1000, 1))
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: not host.alive(), "death detection", 5.0)
+        assert "SIGKILL" in (host.failure() or "")
+        with pytest.raises(HostDead, match="host 6 exited with signal SIGKILL"):
+            host.submit(2, NewOrder(inst.symbol_id, 2, 1, BUY, LIMIT, GTC, 1000, 1))
+        with pytest.raises(HostDead, match="SIGKILL"):
+            host.begin_tick(TICK_NS)
+    finally:
+        host.stop(timeout=5.0)
+    assert not ours(host)
+
+
+def test_end_tick_raises_host_dead_when_the_child_dies_mid_wait():
+    (inst,) = instruments(1)
+    host = ProcessHost(7, dead_after_s=30.0)
+    pid = host.pid
+    assert pid is not None
+    try:
+        host.add_engine(inst)
+        os.kill(pid, signal.SIGSTOP)
+        tick = host.begin_tick(TICK_NS)
+        with pytest.raises(HostTimeout):
+            host.end_tick(tick, timeout=0.05)
+        threading.Timer(0.1, os.kill, (pid, signal.SIGKILL)).start()
+        t0 = time.monotonic()
+        with pytest.raises(HostDead, match="host 7 exited with signal SIGKILL"):
+            host.end_tick(tick, timeout=DEADLINE_S)
+        assert time.monotonic() - t0 < 5.0
+    finally:
+        host.stop(timeout=5.0)
+    assert not ours(host)
+
+
+def test_a_hung_host_is_declared_dead_by_its_stale_heartbeat():
+    host = ProcessHost(8, heartbeat_interval_s=0.02, dead_after_s=0.3)
+    pid = host.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        wait_for(lambda: not host.alive(), "stale heartbeat", 5.0)
+        assert "no heartbeat" in (host.failure() or "")
+    finally:
+        host.stop(timeout=5.0)  # kills the stopped child
+    assert pid_gone(pid)
+    assert not ours(host)
+
+
+def test_start_timeout_cleans_up():
+    before = set(list_blocks())
+    with pytest.raises(HostTimeout, match="no heartbeat within"):
+        ProcessHost(9, start_timeout_s=0.001)
+    assert set(list_blocks()) <= before
+
+
+# ---------------------------------------------------------------------- orphans
+
+
+def _intermediate(conn: Connection) -> None:
+    """A parent that starts a host, reports it, and waits to be SIGKILLed."""
+    host = ProcessHost(10, heartbeat_interval_s=0.02)
+    conn.send((host.pid, host.ring_names))
+    conn.recv()  # blocks until SIGKILL
+
+
+def test_child_exits_and_unlinks_its_rings_when_its_parent_dies():
+    ctx = multiprocessing.get_context("spawn")
+    receiver, sender = ctx.Pipe()
+    parent = ctx.Process(target=_intermediate, args=(sender,), name="host-parent")
+    parent.start()
+    try:
+        assert receiver.poll(DEADLINE_S), "intermediate parent did not report"
+        child_pid, names = receiver.recv()
+        assert set(names) <= set(list_blocks())
+        parent.kill()
+        parent.join(DEADLINE_S)
+        wait_for(lambda: pid_gone(child_pid), "orphaned host to exit", 10.0)
+        wait_for(lambda: not set(names) & set(list_blocks()), "rings unlinked", 5.0)
+    finally:
+        if parent.exitcode is None:
+            parent.kill()
+            parent.join()
+        parent.close()
+        receiver.close()
+        sender.close()
+
+
+# ---------------------------------------------------------------------- the loop itself
+
+
+def _loop_in_thread(inbound: SpscRing, outbound: SpscRing) -> tuple[threading.Thread, list[int]]:
+    result: list[int] = []
+    thread = threading.Thread(
+        target=lambda: result.append(
+            run_host(11, inbound.name, outbound.name, None, 0.02, parent_pid=os.getppid())
+        )
+    )
+    thread.start()
+    return thread, result
+
+
+def test_loop_reports_a_bad_message_as_host_failed():
+    codec = WireCodec()
+    with (
+        SpscRing.create(make_name("tin"), 1 << 12) as inbound,
+        SpscRing.create(make_name("tout"), 1 << 12) as outbound,
+    ):
+        thread, result = _loop_in_thread(inbound, outbound)
+        inbound.push(b"\x93not a message", timeout=5.0)
+        thread.join(DEADLINE_S)
+        assert result == [EXIT_FAILED]
+        messages = [codec.decode_outbound(raw) for raw in outbound.pop_many(100)]
+        failed = [m for m in messages if isinstance(m, HostFailed)]
+        assert len(failed) == 1
+        assert failed[0].host_id == 11
+
+
+def test_loop_exits_when_the_parent_closes_the_inbound_ring():
+    with (
+        SpscRing.create(make_name("tin"), 1 << 12) as inbound,
+        SpscRing.create(make_name("tout"), 1 << 12) as outbound,
+    ):
+        thread, result = _loop_in_thread(inbound, outbound)
+        inbound.mark_closed()
+        thread.join(DEADLINE_S)
+        assert result == [EXIT_ORPHANED]
+        assert not {inbound.name, outbound.name} & set(list_blocks())
+
+
+def test_the_submit_fast_path_encodes_exactly_a_host_command():
+    codec = WireCodec()
+    (inst,) = instruments(1)
+    for seq, cmd in command_stream(3, [inst], 200):
+        fast = msgspec.msgpack.encode((HostCommand.__struct_config__.tag, seq, cmd))
+        assert fast == codec.encode(HostCommand(seq, cmd))
+        assert codec.decode_inbound(fast) == HostCommand(seq, cmd)
