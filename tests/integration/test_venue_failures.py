@@ -1,0 +1,87 @@
+"""Failure isolation at the venue: a faulted engine or a killed host takes only its symbols."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+import whistle.book.book as book_module
+from whistle import EngineFaulted, NewOrder, OrderAccepted, RejectReason, Venue
+from whistle.coord import ProcessHost
+from whistle.core import Instrument
+
+A = Instrument(symbol="A", symbol_id=21, tick_size="1")
+B = Instrument(symbol="B", symbol_id=22, tick_size="1")
+
+
+def order(oid: int, sid: int, price: int = 100) -> NewOrder:
+    return NewOrder(sid, oid, 1, 1, 1, 1, price, 5)
+
+
+def test_an_engine_exception_faults_one_symbol_and_the_others_trade(monkeypatch):
+    with Venue() as venue:
+        venue.add_instrument(A)
+        venue.add_instrument(B)
+        venue.send(order(1, A.symbol_id))
+        venue.send(order(1, B.symbol_id))
+        original = book_module.OrderAccepted
+
+        def boom(*args):
+            if args[0] == A.symbol_id:  # only symbol A's engine has the bug
+                raise RuntimeError("injected")
+            return original(*args)
+
+        monkeypatch.setattr(book_module, "OrderAccepted", boom)
+        faulted = venue.send(order(2, A.symbol_id))
+        assert [type(e).__name__ for e in faulted] == ["EngineFaulted"]
+        assert isinstance(venue.send(order(2, B.symbol_id))[0], OrderAccepted)
+        monkeypatch.undo()
+        rejected = venue.send(order(3, A.symbol_id))
+        assert rejected[0].reason == RejectReason.ENGINE_FAULTED
+        assert venue.status("A").fault == "RuntimeError: injected"
+        assert isinstance(venue.send(order(3, B.symbol_id))[0], OrderAccepted)
+
+
+def _pid_of_host_running(venue: Venue, symbol_id: int) -> int:
+    host = venue.coordinator.host_of(symbol_id)
+    assert isinstance(host, ProcessHost)
+    assert host.pid is not None
+    return host.pid
+
+
+def test_a_killed_host_faults_its_symbols_with_the_cause_and_the_rest_trade():
+    with Venue(hosts=2, placement="round-robin") as venue:
+        venue.add_instrument(A)
+        venue.add_instrument(B)
+        venue.send(order(1, A.symbol_id))
+        venue.send(order(1, B.symbol_id))
+        host_a = venue.coordinator.host_of(A.symbol_id)
+        assert host_a is not venue.coordinator.host_of(B.symbol_id)
+        os.kill(_pid_of_host_running(venue, A.symbol_id), signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        events: list = []
+        while time.monotonic() < deadline and not any(
+            isinstance(e, EngineFaulted) for e in events
+        ):
+            venue.enqueue(order(len(events) + 10, B.symbol_id))
+            events.extend(venue.tick())
+        faulted = [e for e in events if isinstance(e, EngineFaulted)]
+        assert [e.symbol_id for e in faulted] == [A.symbol_id]
+        assert "SIGKILL" in faulted[0].detail
+        assert venue.coordinator.is_faulted(A.symbol_id)
+        # A is refused with a reason; B keeps trading on the surviving host.
+        assert venue.send(order(99, A.symbol_id))[0].reason == RejectReason.ENGINE_FAULTED
+        assert isinstance(venue.send(order(99, B.symbol_id))[0], OrderAccepted)
+    leftovers = [n for n in os.listdir("/dev/shm") if n.startswith(f"whistle-{os.getpid()}-")]
+    assert leftovers == []
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="needs sched_getaffinity")
+def test_host_processes_are_pinned_where_the_os_allows():
+    with Venue(hosts=2) as venue:
+        cpus = sorted(os.sched_getaffinity(0))
+        pinned = [h.cpu_affinity() for h in venue.hosts if isinstance(h, ProcessHost)]
+        assert pinned == [frozenset({cpus[i % len(cpus)]}) for i in range(2)]
