@@ -33,7 +33,14 @@ def _stream(seed: int, n: int) -> list[tuple[int, object]]:
             price = 1000 + rnd.randint(-5, 5)
             tif, expire = (4, (len(out) // 50 + 2) * 1_000) if rnd.random() < 0.1 else (1, 0)
             cmd: object = NewOrder(
-                sid, next_id, rnd.randint(1, 4), side, 1, tif, price, rnd.randint(1, 9),
+                sid,
+                next_id,
+                rnd.randint(1, 4),
+                side,
+                1,
+                tif,
+                price,
+                rnd.randint(1, 9),
                 expire_ts_ns=expire,
             )
             live[sid].append(next_id)

@@ -63,9 +63,7 @@ def test_a_killed_host_faults_its_symbols_with_the_cause_and_the_rest_trade():
         os.kill(_pid_of_host_running(venue, A.symbol_id), signal.SIGKILL)
         deadline = time.monotonic() + 10
         events: list = []
-        while time.monotonic() < deadline and not any(
-            isinstance(e, EngineFaulted) for e in events
-        ):
+        while time.monotonic() < deadline and not any(isinstance(e, EngineFaulted) for e in events):
             venue.enqueue(order(len(events) + 10, B.symbol_id))
             events.extend(venue.tick())
         faulted = [e for e in events if isinstance(e, EngineFaulted)]
