@@ -1,0 +1,35 @@
+"""Instructions per command on the exchange-core mix, counted by callgrind.
+
+Wall-clock rates move with whatever else the machine runs; instruction counts do not.
+Usage (from the repository root, with whistle installed in .venv):
+
+    bash tests/bench/instructions.sh            # prints instructions/command
+
+The script below is what callgrind runs: it builds the mix (untimed), replays the prefill,
+then runs the first N commands. The shell wrapper runs it with N=0 and N=20000 and
+divides the difference, so set-up costs cancel out.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from whistle.bench.mixes import generate_mix
+from whistle.engine import Whistle
+
+
+def main(n: int) -> None:
+    mix = generate_mix("exchange-core", 20_000, seed=1)
+    engine = Whistle(mix.instrument)
+    process = engine.process
+    seq = 0
+    for command in mix.prefill:
+        seq += 1
+        process(seq, command, 0)
+    for command in mix.commands[:n]:
+        seq += 1
+        process(seq, command, 0)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))
