@@ -17,7 +17,6 @@ from whistle.coord.errors import (
     HostStateError,
     HostTimeout,
     InvalidTransition,
-    QueueFullError,
     SymbolEvicted,
     SymbolNotRegistered,
 )
@@ -77,7 +76,6 @@ __all__ = [
     "PlacementPolicy",
     "ProcessHost",
     "QueueAllocator",
-    "QueueFullError",
     "ReadyAtTick",
     "RoundRobinPolicy",
     "SimulationClock",

@@ -7,14 +7,14 @@ Hierarchy::
         ├── SymbolNotRegistered       no instrument with this symbol id is registered
         ├── SymbolEvicted             the symbol is being retired or was retired
         ├── InvalidTransition         a lifecycle transition the table does not allow
-        ├── QueueFullError            a bounded queue stayed full past its wait
         └── HostError                 an engine host failed or was misused
             ├── HostDead              the host process exited or stopped answering
             ├── HostTimeout           the host did not answer in time
             └── HostStateError        e.g. ``stop()`` on a host already stopped
 
 Expected outcomes of orders (a full queue, a halted symbol) reach users as
-``OrderRejected`` events with a ``RejectReason``; these exceptions are for operations
+``OrderRejected`` events with a ``RejectReason`` (``QUEUE_FULL``, ...); these exceptions are
+for operations
 (activation, placement, host management) and for the service facade's ``Result`` style.
 """
 
@@ -29,7 +29,6 @@ __all__ = [
     "HostStateError",
     "HostTimeout",
     "InvalidTransition",
-    "QueueFullError",
     "SymbolEvicted",
     "SymbolNotRegistered",
 ]
@@ -49,10 +48,6 @@ class SymbolEvicted(CoordError):
 
 class InvalidTransition(CoordError):
     """Raised when a lifecycle transition is not in the transition table."""
-
-
-class QueueFullError(CoordError):
-    """Raised when a bounded queue is still full after the configured wait."""
 
 
 class HostError(CoordError):

@@ -199,3 +199,19 @@ def test_cancel_of_an_unknown_order_is_delivered_and_rejected_on_the_stream():
     svc.cancel_order(A.symbol_id, 404)
     assert [(type(e).__name__, e.reason) for e in seen] == [("OrderRejected", 3001)]
     assert CancelOrder(A.symbol_id, 404).order_id == 404
+
+
+def test_the_session_end_of_the_clock_expires_day_orders_through_the_sequencer():
+    v = Venue(session_end_ns=1_000)
+    v.add_instrument(A)
+    v.add_instrument(B)
+    day = NewOrder(11, 1, 1, 1, 1, 5, 100, 5)  # DAY
+    gtc = NewOrder(11, 2, 1, 1, 1, 1, 99, 5)
+    v.send(day)
+    v.send(gtc)
+    seq_before = v.enq_seq
+    assert not [e for e in v.advance(999) if type(e).__name__ == "OrderExpired"]
+    expired = [e for e in v.advance(1) if type(e).__name__ == "OrderExpired"]
+    assert [(e.order_id, e.enq_seq) for e in expired] == [(1, seq_before + 1)]
+    assert v.enq_seq == seq_before + 1  # one EndSession, for the one active symbol
+    assert [o.order_id for o in v.l3("A")] == [2]
