@@ -46,9 +46,21 @@ _REFRESH_S = 0.25
     show_default=True,
     help="0: engines in this process; N: N engine-host processes (one per CPU).",
 )
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Journal everything to this (new) directory: replay it with `whistle replay DIR`.",
+)
 @click.option("--live/--no-live", default=True, show_default=True, help="Live progress table.")
 def demo(
-    symbols: int, orders: int | None, seed: int, duration: float | None, hosts: int, live: bool
+    symbols: int,
+    orders: int | None,
+    seed: int,
+    duration: float | None,
+    hosts: int,
+    data_dir: str | None,
+    live: bool,
 ) -> None:
     """Run synthetic order flow on several symbols and show what the venue did."""
     if orders is None and duration is None:
@@ -57,7 +69,10 @@ def demo(
     if not console.is_terminal:
         console = Console(width=max(console.width, 132))
         live = False
-    flow = DemoFlow(symbols, seed, hosts=hosts)
+    try:
+        flow = DemoFlow(symbols, seed, hosts=hosts, data_dir=data_dir)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     try:
         _drive(flow, orders, duration, live, console)
     finally:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import click
 
+from whistle.coord.venue import Venue
 from whistle.scenario.render import encode_line
 from whistle.scenario.runner import ScenarioRunner
 
@@ -39,13 +41,27 @@ def script() -> None:
     show_default=True,
     help="Where to write the events (JSON Lines); '-' is stdout.",
 )
-def run(file: IO[bytes], on_error: OnError, output: IO[bytes]) -> None:
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Journal the run to this directory (an existing one is recovered first).",
+)
+def run(file: IO[bytes], on_error: OnError, output: IO[bytes], data_dir: Path | None) -> None:
     """Run the scenario FILE ('-' reads stdin) and print one JSON object per event.
 
     A malformed line is printed as a ScenarioError object and reported on stderr; the exit
     status is 1 when any line failed.
     """
-    runner = ScenarioRunner()
+    venue = Venue(data_dir=data_dir) if data_dir is not None else Venue()
+    try:
+        _run(venue, file, on_error, output)
+    finally:
+        venue.stop()
+
+
+def _run(venue: Venue, file: IO[bytes], on_error: OnError, output: IO[bytes]) -> None:
+    runner = ScenarioRunner(venue)
     name = getattr(file, "name", "-")
     chunk: list[bytes] = []
     obj: dict[str, Any]

@@ -112,6 +112,19 @@ class SimulationClock:
             ended = True
         return Tick(self.tick_number, now_ns, ended)
 
+    def restore(self, now_ns: int, tick_number: int) -> None:
+        """Put a virtual clock back where a journal says it was (recovery only)."""
+        if now_ns < self._now or tick_number < self.tick_number:
+            raise ValueError(
+                f"restore must not go backwards: now {self._now} / tick {self.tick_number},"
+                f" was {now_ns} / {tick_number}"
+            )
+        self._now = now_ns
+        self.tick_number = tick_number
+        end = self.session_end_ns
+        if end is not None and now_ns >= end:
+            self.session_ended = True
+
     def start_session(self, session_end_ns: int) -> None:
         """Open a new session ending at ``session_end_ns`` (after the current time)."""
         if session_end_ns <= self._now:

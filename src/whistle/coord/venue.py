@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, TypeVar, final
 
 from whistle.coord.clock import SimulationClock
 from whistle.coord.coordinator import SymbolCoordinator
+from whistle.coord.durability import DataDirError, VenueJournal, scan
 from whistle.coord.errors import CoordError, HostError, HostStateError
 from whistle.coord.host_local import InProcessHost
 from whistle.coord.lifecycle import SymbolState
@@ -45,6 +46,7 @@ from whistle.coord.placement import (
     PlacementPolicy,
     RoundRobinPolicy,
 )
+from whistle.coord.records import Sequenced, Stopped, Ticked
 from whistle.coord.router import Backpressure, OrderRouter
 from whistle.core.commands import (
     CancelOrder,
@@ -66,6 +68,7 @@ from whistle.core.limits import MAX_ORDER_ID
 from whistle.core.reasons import RejectReason
 from whistle.engine.snapshot import decode_snapshot
 from whistle.engine.whistle import Whistle
+from whistle.journal import FsyncPolicy
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -75,7 +78,7 @@ if TYPE_CHECKING:
     from whistle.core.events import Event
     from whistle.engine.status import DepthSnapshot, EngineStatus, L3Order
 
-__all__ = ["PLACEMENTS", "EdgeReject", "Venue"]
+__all__ = ["PLACEMENTS", "EdgeReject", "RecoveryReport", "Venue"]
 
 Number = str | int | Decimal
 
@@ -134,6 +137,34 @@ def _make_hosts(count: int, queue_depth: int) -> list[EngineHost]:
 
 
 @final
+class RecoveryReport:
+    """What a venue found and did when it opened an existing data directory."""
+
+    __slots__ = ("clean_stop", "commands", "enq_seq", "events_recorded", "restored", "ticks")
+
+    def __init__(self) -> None:
+        self.restored = 0
+        """Symbols restored from the checkpoint's snapshots."""
+        self.commands = 0
+        """Commands replayed after the checkpoint."""
+        self.ticks = 0
+        """Ticks replayed after the checkpoint."""
+        self.events_recorded = 0
+        """Events the crash had kept out of the event journal, recorded now."""
+        self.clean_stop = False
+        """Whether the journal ended with a clean stop (whose hashes were checked)."""
+        self.enq_seq = 0
+        """The last ``enq_seq`` in the journal: new commands continue after it."""
+
+    def __repr__(self) -> str:
+        return (
+            f"RecoveryReport(restored={self.restored}, commands={self.commands},"
+            f" ticks={self.ticks}, events_recorded={self.events_recorded},"
+            f" clean_stop={self.clean_stop}, enq_seq={self.enq_seq})"
+        )
+
+
+@final
 class Venue:
     """Many symbols, one sequencer, one virtual clock; engines in-process or on hosts."""
 
@@ -147,6 +178,9 @@ class Venue:
         queue_depth: int = 1 << 16,
         backpressure: Backpressure | None = None,
         wait_timeout_s: float = 1.0,
+        data_dir: str | os.PathLike[str] | None = None,
+        fsync: FsyncPolicy | str = FsyncPolicy.NONE,
+        checkpoint_every: int = 10_000,
     ) -> None:
         """Create a venue.
 
@@ -156,6 +190,12 @@ class Venue:
         ``"least-loaded"`` or a ``PlacementPolicy``. A full host queue is refused with
         ``QUEUE_FULL`` (in-process default) or waited on up to ``wait_timeout_s``
         (``Backpressure.WAIT``, the default with host processes, which drain in parallel).
+
+        With ``data_dir`` every command is journaled before it is acknowledged, events are
+        recorded, and engines are checkpointed every ``checkpoint_every`` commands; an
+        existing ``data_dir`` is recovered first (latest checkpoint + journal tail, state
+        hashes checked). ``fsync`` is ``"none"``, ``"interval"`` or ``"every"`` (see
+        ``whistle.coord.durability``).
         """
         if hosts < 0:
             raise ValueError(f"hosts must be >= 0, was {hosts}")
@@ -183,6 +223,24 @@ class Venue:
         self._subscribers: list[tuple[Callable[[Event], None], frozenset[int] | None]] = []
         self._stopped = False
         self.last_reject_detail: str | None = None
+        self.checkpoint_every = checkpoint_every
+        self._journal: VenueJournal | None = None
+        self._dirty: set[int] = set()
+        self._since_checkpoint = 0
+        self._snapshots: dict[int, int] = {}
+        self.recovery: RecoveryReport | None = None
+        if data_dir is not None:
+            sync_policy = FsyncPolicy(fsync) if isinstance(fsync, str) else fsync
+            try:
+                self._journal = VenueJournal(data_dir, fsync=sync_policy)
+                if not self._journal.is_new:
+                    self.recovery = self._recover(self._journal)
+            except BaseException:
+                if self._journal is not None:
+                    self._journal.close()
+                for host in self._hosts:
+                    host.stop()
+                raise
 
     def __enter__(self) -> Venue:
         return self
@@ -195,6 +253,13 @@ class Venue:
         """Stop every host and release its resources; a second call raises."""
         if self._stopped:
             raise HostStateError("the venue is already stopped")
+        journal = self._journal
+        if journal is not None:
+            try:
+                self.checkpoint()
+                journal.stopped(self.enq_seq, self._healthy_hashes(), self.now_ns)
+            finally:
+                journal.close()
         self._stopped = True
         errors: list[str] = []
         for host in self._hosts:
@@ -272,11 +337,16 @@ class Venue:
                 f"symbol_id {instrument.symbol_id} of {instrument.symbol!r} is already used"
                 f" by {other!r}"
             )
+        self._register(instrument)
+        if self._journal is not None:
+            self._journal.defined(instrument, self.now_ns)
+        return instrument
+
+    def _register(self, instrument: Instrument) -> None:
         self.coordinator.register(instrument)
         self._instruments[instrument.symbol_id] = instrument
         self._by_symbol[instrument.symbol] = instrument
         self._next_order_id[instrument.symbol_id] = 1
-        return instrument
 
     @staticmethod
     def _build_instrument(
@@ -364,9 +434,20 @@ class Venue:
             return self._edge_reject(command, RejectReason.MALFORMED_COMMAND)
         if self._stopped:
             raise HostStateError("the venue is stopped")
+        return self._sequence(command)
+
+    def _sequence(self, command: Command) -> int | OrderRejected:
+        # Route, then journal, then acknowledge (return): nothing runs before the next
+        # tick, and the tick is journaled before it runs.
         result = self.router.route(command)
         if isinstance(result, OrderRejected):
             self.last_reject_detail = RejectReason.of(result.reason).description
+            return result
+        journal = self._journal
+        if journal is not None:
+            journal.sequenced(result, command, self.now_ns)
+            self._dirty.add(command.symbol_id)
+            self._since_checkpoint += 1
         return result
 
     def send(self, command: Command) -> list[Event]:
@@ -398,8 +479,19 @@ class Venue:
         if tick.session_ended:
             for symbol_id in sorted(self._instruments):
                 if self.coordinator.registry.state_of(symbol_id) is SymbolState.ACTIVE:
-                    self.router.route(EndSession(symbol_id))
-        return self._publish(self._run_tick(tick.now_ns))
+                    self._sequence(EndSession(symbol_id))
+        journal = self._journal
+        if journal is None:
+            return self._publish(self._run_tick(tick.now_ns))
+        journal.ticked(tick.number, tick.now_ns)
+        events = self._run_tick(tick.now_ns)
+        journal.events(events, tick.now_ns)
+        dirty = self._dirty
+        for event in events:
+            dirty.add(event.symbol_id)
+        if self.checkpoint_every and self._since_checkpoint >= self.checkpoint_every:
+            self.checkpoint()
+        return self._publish(events)
 
     def advance(self, delta_ns: int) -> list[Event]:
         """Advance the clock by ``delta_ns`` and tick every engine."""
@@ -429,6 +521,98 @@ class Venue:
                 EngineFaulted(sid, 0, 0, now_ns, f"host {host.host_id} failed: {cause}")
                 for sid in sorted(lost)
             ]
+
+    # ------------------------------------------------------------------ durability
+
+    def checkpoint(self) -> None:
+        """Snapshot every symbol changed since the last checkpoint and journal the cut."""
+        journal = self._journal
+        if journal is None:
+            raise CoordError("checkpoint needs a venue with a data_dir")
+        coordinator = self.coordinator
+        registry = coordinator.registry
+        now = self.now_ns
+        for symbol_id in sorted(self._dirty):
+            if coordinator.is_faulted(symbol_id):
+                continue
+            state = registry.state_of(symbol_id)
+            if state is SymbolState.ACTIVE:
+                data = coordinator.host_of(symbol_id).snapshot(symbol_id)
+            elif state is SymbolState.EVICTED and registry.get(symbol_id).snapshot:
+                data = registry.get(symbol_id).snapshot
+            else:
+                continue
+            snap = decode_snapshot(data)
+            journal.snapshot(symbol_id, snap.last_enq_seq, snap.seq, snap.state_hash, data, now)
+            self._snapshots[symbol_id] = snap.last_enq_seq
+        self._dirty.clear()
+        self._since_checkpoint = 0
+        journal.checkpoint(self.enq_seq, self.clock.tick_number, now, self._snapshots)
+
+    def _healthy_hashes(self) -> dict[int, str]:
+        out: dict[int, str] = {}
+        for symbol_id in sorted(self._instruments):
+            if not self.coordinator.is_faulted(symbol_id):
+                out[symbol_id] = self.engine_view(symbol_id).state_hash()
+        return out
+
+    def _recover(self, journal: VenueJournal) -> RecoveryReport:
+        # Latest checkpoint, then every record after it, in journal order.
+        found = scan(journal.data_dir)
+        for instrument in found.instruments:
+            self._register(instrument)
+        coordinator = self.coordinator
+        registry = coordinator.registry
+        report = RecoveryReport()
+        checkpoint = found.checkpoint
+        if checkpoint is not None:
+            for symbol_id, enq_seq in sorted(checkpoint.snapshots.items()):
+                registry.get(symbol_id).snapshot = journal.read_snapshot(symbol_id, enq_seq)
+                coordinator.ensure_active(symbol_id)  # restores, checking the state hash
+                self._snapshots[symbol_id] = enq_seq
+                report.restored += 1
+            self.router.enq_seq = checkpoint.enq_seq
+            self.clock.restore(checkpoint.now_ns, checkpoint.tick_number)
+            self.router.now_ns = checkpoint.now_ns
+            coordinator.update_tick(checkpoint.tick_number)
+        journaled = journal.last_event_seqs()
+        for record in found.tail:
+            if isinstance(record, Sequenced):
+                command = record.command
+                symbol_id = command.symbol_id
+                coordinator.ensure_active(symbol_id)
+                if not coordinator.host_of(symbol_id).submit(record.enq_seq, command):
+                    raise DataDirError(f"replaying enq_seq {record.enq_seq}: host queue full")
+                self.router.enq_seq = record.enq_seq
+                self._dirty.add(symbol_id)
+                report.commands += 1
+            elif isinstance(record, Ticked):
+                self.clock.restore(record.now_ns, record.number)
+                self.router.now_ns = record.now_ns
+                coordinator.update_tick(record.number)
+                events = self._run_tick(record.now_ns)
+                missing = [e for e in events if e.seq == 0 or e.seq > journaled.get(e.symbol_id, 0)]
+                journal.events(missing, record.now_ns)
+                report.events_recorded += len(missing)
+                for event in events:
+                    self._dirty.add(event.symbol_id)
+                report.ticks += 1
+            elif isinstance(record, Stopped):
+                hashes = self._healthy_hashes()
+                if hashes != record.state_hashes:
+                    differ = sorted(
+                        sid
+                        for sid in set(hashes) | set(record.state_hashes)
+                        if hashes.get(sid) != record.state_hashes.get(sid)
+                    )
+                    raise DataDirError(
+                        f"recovered state hashes differ from the ones recorded at stop for"
+                        f" symbols {differ}"
+                    )
+        report.clean_stop = found.stopped is not None
+        report.enq_seq = self.router.enq_seq
+        self._since_checkpoint = report.commands
+        return report
 
     def release_idle(self, idle_ticks: int) -> list[int]:
         """Retire every symbol idle for ``idle_ticks`` ticks (kept as a snapshot)."""

@@ -150,7 +150,13 @@ class DemoFlow:
     """Drive a ``Venue`` with seeded order flow; ``run(n)`` sends the next ``n`` commands."""
 
     def __init__(
-        self, symbols: int = DEFAULT_SYMBOLS, seed: int = 1, *, hosts: int = 0, batch: int = 64
+        self,
+        symbols: int = DEFAULT_SYMBOLS,
+        seed: int = 1,
+        *,
+        hosts: int = 0,
+        batch: int = 64,
+        data_dir: str | None = None,
     ) -> None:
         if not 1 <= symbols <= len(UNIVERSE):
             raise ValueError(f"symbols must be in 1..{len(UNIVERSE)}, was {symbols}")
@@ -161,7 +167,11 @@ class DemoFlow:
         self.rng = random.Random(seed)  # noqa: S311 (reproducible flow, not secrets)
         # The flow is the same with or without host processes: it enqueues and ticks every
         # `batch` commands in both cases, so a seed gives the same summary either way.
-        self.venue = Venue(hosts=hosts)
+        self.venue = Venue(hosts=hosts, data_dir=data_dir)
+        if self.venue.recovery is not None:
+            raise ValueError(
+                f"{data_dir} already holds a journal; the demo needs a new data directory"
+            )
         self.books: list[_Book] = []
         self._by_id: dict[int, _Book] = {}
         for spec in UNIVERSE[:symbols]:
