@@ -83,3 +83,33 @@ def test_host_processes_are_pinned_where_the_os_allows():
         cpus = sorted(os.sched_getaffinity(0))
         pinned = [h.cpu_affinity() for h in venue.hosts if isinstance(h, ProcessHost)]
         assert pinned == [frozenset({cpus[i % len(cpus)]}) for i in range(2)]
+
+
+def test_with_a_journal_a_killed_hosts_symbols_are_restored_on_another_host(tmp_path):
+    from whistle.coord.replay import replay
+
+    data = tmp_path / "venue"
+    with Venue(hosts=2, placement="round-robin", data_dir=data, checkpoint_every=3) as venue:
+        venue.add_instrument(A)
+        venue.add_instrument(B)
+        for i in range(1, 8):
+            venue.send(order(i, A.symbol_id, price=100 + i % 3))
+            venue.send(order(i, B.symbol_id))
+        survivor = venue.coordinator.host_of(B.symbol_id)
+        os.kill(_pid_of_host_running(venue, A.symbol_id), signal.SIGKILL)
+        # Orders for A sent to the dead host are in the journal: they are not lost.
+        venue.enqueue(order(50, A.symbol_id, price=99))
+        deadline = time.monotonic() + 10
+        events: list = []
+        while (
+            time.monotonic() < deadline and venue.coordinator.host_of(A.symbol_id) is not survivor
+        ):
+            events.extend(venue.tick())
+        assert venue.coordinator.host_of(A.symbol_id) is survivor
+        assert not any(isinstance(e, EngineFaulted) for e in events)
+        assert any(isinstance(e, OrderAccepted) and e.order_id == 50 for e in events)
+        assert isinstance(venue.send(order(51, A.symbol_id))[0], OrderAccepted)
+        hashes = venue.state_hashes()
+    report = replay(data)
+    assert report.ok
+    assert report.state_hashes == hashes

@@ -7,6 +7,7 @@ import click
 from whistle import __version__
 from whistle.cli.bench import bench
 from whistle.cli.demo import demo
+from whistle.cli.journal import journal
 from whistle.cli.replay import replay
 from whistle.cli.script import script
 
@@ -21,5 +22,6 @@ def main() -> None:
 
 main.add_command(bench)
 main.add_command(demo)
+main.add_command(journal)
 main.add_command(replay)
 main.add_command(script)

@@ -40,7 +40,7 @@ from whistle.coord.records import (
     Ticked,
 )
 from whistle.core.errors import WhistleError
-from whistle.journal import FsyncPolicy, Queue, QueueConfig
+from whistle.journal import FsyncPolicy, Queue, QueueConfig, ReadOnlyReader
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -59,8 +59,6 @@ __all__ = [
     "scan",
     "snapshot_path",
 ]
-
-_READER = "whistle-recovery"
 
 
 class DataDirError(WhistleError):
@@ -222,16 +220,15 @@ def iter_records(data_dir: str | os.PathLike[str]) -> Iterator[JournalRecord]:
     if not path.is_dir():
         raise DataDirError(f"{data_dir} is not a whistle data directory ({path} is missing)")
     decode = RecordCodec().decode_record
-    reader = Queue.open_subscriber(path, _READER)
+    # A cursor-free reader: a durable cursor would hold later segments back from retention.
+    reader = ReadOnlyReader(path)
     try:
-        reader.seek(0)
         while True:
             batch = reader.read_batch(4096)
             if not batch:
                 break
             for item in batch:
                 yield decode(item.payload)
-        reader.commit()  # at the end: our cursor must not hold old segments back
     finally:
         reader.close()
 
@@ -267,9 +264,8 @@ def last_event_seqs(data_dir: str | os.PathLike[str]) -> dict[int, int]:
     if not path.is_dir():
         return out
     codec = RecordCodec()
-    reader = Queue.open_subscriber(path, _READER)
+    reader = ReadOnlyReader(path)
     try:
-        reader.seek(0)
         while True:
             batch = reader.read_batch(4096)
             if not batch:
@@ -278,7 +274,6 @@ def last_event_seqs(data_dir: str | os.PathLike[str]) -> dict[int, int]:
                 event = codec.decode_event(item.payload)
                 if event.seq:
                     out[event.symbol_id] = event.seq
-        reader.commit()
     finally:
         reader.close()
     return out

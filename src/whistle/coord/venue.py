@@ -515,12 +515,51 @@ class Venue:
             return host.end_tick(tick_id)
         except HostError as exc:
             # A dead host: its symbols are faulted with the cause, the rest keep trading.
+            # With a journal they are rebuilt and placed on a live host at once.
             cause = host.failure() or str(exc)
             lost = self.coordinator.mark_host_dead(host.host_id, cause)
+            if self._journal is not None and self.coordinator.loads():
+                return self._restore_lost(sorted(lost))
             return [
                 EngineFaulted(sid, 0, 0, now_ns, f"host {host.host_id} failed: {cause}")
                 for sid in sorted(lost)
             ]
+
+    def _restore_lost(self, lost: list[int]) -> list[Event]:
+        # Rebuild each lost engine exactly as recovery would (checkpoint snapshot, then the
+        # journal tail, which holds the tick that was running: ticks are journaled before
+        # they run), return the events the dead host never delivered, and let the next
+        # activation place the engine on a live host.
+        journal = self._journal
+        assert journal is not None
+        found = scan(journal.data_dir)
+        journaled = journal.last_event_seqs()
+        snapshots = found.checkpoint.snapshots if found.checkpoint is not None else {}
+        wanted = set(lost)
+        engines: dict[int, Whistle] = {}
+        for symbol_id in lost:
+            if symbol_id in snapshots:
+                data = journal.read_snapshot(symbol_id, snapshots[symbol_id])
+                engines[symbol_id] = Whistle.restore(decode_snapshot(data))
+            else:
+                engines[symbol_id] = Whistle(self._instruments[symbol_id])
+        replayed: list[Event] = []
+        for record in found.tail:
+            if isinstance(record, Sequenced):
+                symbol_id = record.command.symbol_id
+                engine = engines.get(symbol_id)
+                if engine is not None and record.enq_seq > engine.last_enq_seq:
+                    engine.enqueue(record.enq_seq, record.command)
+            elif isinstance(record, Ticked):
+                for symbol_id in lost:
+                    replayed.extend(engines[symbol_id].tick(record.now_ns))
+        for symbol_id in lost:
+            self.coordinator.clear_fault(symbol_id, engines[symbol_id].snapshot().encode())
+            self.coordinator.ensure_active(symbol_id)
+            self._dirty.add(symbol_id)
+        return [
+            e for e in replayed if e.symbol_id in wanted and e.seq > journaled.get(e.symbol_id, 0)
+        ]
 
     # ------------------------------------------------------------------ durability
 

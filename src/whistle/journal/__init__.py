@@ -66,6 +66,7 @@ from .errors import (
 )
 from .fanin import FanInReader, MergedRecord
 from .reader import QueueReader, Record
+from .readonly import ReadOnlyReader
 from .writer import QueueWriter
 
 __all__ = [
@@ -88,6 +89,7 @@ __all__ = [
     "QueueConfig",
     "QueueReader",
     "QueueWriter",
+    "ReadOnlyReader",
     "Record",
     "RecordTooLarge",
     "RetentionPolicy",

@@ -1,0 +1,308 @@
+"""``whistle journal inspect`` and ``whistle journal tail`` on small recorded data dirs."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from typing import TYPE_CHECKING
+
+import pytest
+from click.testing import CliRunner
+
+from whistle.cli.journal import journal
+from whistle.coord.records import (
+    COMMANDS_DIR,
+    EVENT_TYPE_ID,
+    EVENTS_DIR,
+    SNAPSHOTS_DIR,
+    Defined,
+    RecordCodec,
+    Sequenced,
+    Ticked,
+)
+from whistle.core.commands import NewOrder
+from whistle.core.enums import OrderType, Side, TimeInForce
+from whistle.core.events import BookLevelChanged, TradeOccurred
+from whistle.core.instrument import Instrument
+from whistle.journal import Queue, QueueConfig, ReadOnlyReader
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from click.testing import Result
+
+
+SMALL = QueueConfig(segment_size=4096)
+AAA = Instrument(symbol="AAA", symbol_id=1, tick_size="0.01", lot_size="1")
+BBB = Instrument(symbol="BBB", symbol_id=2, tick_size="0.5", lot_size="0.1")
+SEC = 1_000_000_000
+CODEC = RecordCodec()
+
+
+def level(symbol_id: int, seq: int, ts_ns: int, price: int) -> BookLevelChanged:
+    return BookLevelChanged(symbol_id, seq, seq, ts_ns, int(Side.BUY), price, 10, 1)
+
+
+def build(data_dir: Path, n_events: int = 120) -> None:
+    """Two instruments, one order, ticks, ``n_events`` events and two snapshots of AAA."""
+    with Queue.open_publisher(data_dir / COMMANDS_DIR, SMALL) as cmds:
+        for inst in (AAA, BBB):
+            cmds.append(1, CODEC.encode(Defined(inst)), ts_ns=0)
+        order = NewOrder(
+            1, 7, 42, int(Side.SELL), int(OrderType.LIMIT), int(TimeInForce.GTC), 10_050, 3
+        )
+        cmds.append(2, CODEC.encode(Sequenced(1, order)), ts_ns=0)
+        for tick in range(1, 4):
+            cmds.append(3, CODEC.encode(Ticked(tick, tick * SEC)), ts_ns=tick * SEC)
+    with Queue.open_publisher(data_dir / EVENTS_DIR, SMALL) as evq:
+        for i in range(n_events - 1):
+            sid = 1 + i % 2
+            event = level(sid, i + 1, (i + 1) * SEC, 10_050 if sid == 1 else 201)
+            evq.append(EVENT_TYPE_ID, CODEC.encode(event), ts_ns=event.ts_ns)
+        trade = TradeOccurred(1, 99, 9, n_events * SEC, 5, 10_025, 3, int(Side.BUY), 11, 12)
+        evq.append(EVENT_TYPE_ID, CODEC.encode(trade), ts_ns=trade.ts_ns)
+    for enq in (3, 17):
+        snap = data_dir / SNAPSHOTS_DIR / "1" / f"{enq:020d}.snap"
+        snap.parent.mkdir(parents=True, exist_ok=True)
+        snap.write_bytes(b"snapshot")
+
+
+@pytest.fixture
+def venue(tmp_path: Path) -> Path:
+    build(tmp_path / "venue")
+    return tmp_path / "venue"
+
+
+def run(*args: str) -> Result:
+    return CliRunner().invoke(journal, list(args), env={"COLUMNS": "200"})
+
+
+def assert_no_reader_files(data_dir: Path) -> None:
+    for name in (COMMANDS_DIR, EVENTS_DIR):
+        assert Queue.cursors(data_dir / name) == {}
+        readers = data_dir / name / "readers"
+        assert not readers.exists() or os.listdir(readers) == []
+
+
+# -- inspect ---------------------------------------------------------------------------
+def test_inspect_text(venue: Path) -> None:
+    result = run("inspect", str(venue))
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert f"{venue} (data dir)" in out
+    assert "queue commands: 6 records" in out
+    assert "queue events: 120 records" in out
+    assert "records by type: Defined 2, Sequenced 1, Ticked 3" in out
+    assert "records by type: Event 120" in out
+    assert "sealed" in out  # 120 events do not fit one 4 KiB segment
+    assert "0000000000000000.wseg" in out
+    assert "writer: none (last writer pid" in out
+    assert "closed cleanly" in out
+    assert "cursors: none" in out
+    assert "AAA" in out
+    assert "0.01" in out
+    assert "BBB" in out
+    assert "│ 17 " in out  # latest snapshot of AAA
+    assert_no_reader_files(venue)
+
+
+def test_inspect_json(venue: Path) -> None:
+    reader = Queue.open_subscriber(venue / EVENTS_DIR, "strategy")
+    reader.read_batch(5)
+    reader.commit()
+    reader.close()
+    result = run("inspect", str(venue), "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["kind"] == "data_dir"
+    cmds, evs = report["queues"]["commands"], report["queues"]["events"]
+    assert cmds["records"] == 6
+    assert cmds["by_type"] == {"Defined": 2, "Sequenced": 1, "Ticked": 3}
+    assert evs["by_type"] == {"Event": 120}
+    assert list(evs["cursors"]) == ["strategy"]
+    assert evs["cursors"]["strategy"]["next_seq"] == 5
+    assert evs["cursors"]["strategy"]["segment_id"] == 0
+    used = [s for s in evs["segments"] if s["records"]]
+    assert len(used) > 1
+    assert sum(s["records"] for s in used) == 120
+    assert used[0]["first_seq"] == 0
+    assert used[-1]["last_seq"] == 119
+    assert [s["state"] for s in used[:-1]] == ["sealed"] * (len(used) - 1)
+    assert used[-1]["state"] == "active"
+    for a, b in itertools.pairwise(used):
+        assert b["first_seq"] == a["last_seq"] + 1
+    assert evs["writer"]["state"] == "none"
+    assert evs["writer"]["closed_cleanly"] is True
+    assert report["instruments"] == [
+        {"symbol_id": 1, "symbol": "AAA", "tick_size": "0.01", "lot_size": "1"},
+        {"symbol_id": 2, "symbol": "BBB", "tick_size": "0.5", "lot_size": "0.1"},
+    ]
+    assert report["snapshots"] == [
+        {"symbol_id": 1, "symbol": "AAA", "count": 2, "latest_enq_seq": 17}
+    ]
+    assert set(Queue.cursors(venue / EVENTS_DIR)) == {"strategy"}  # only the user's
+
+
+def test_inspect_live_writer_and_single_queue(venue: Path) -> None:
+    with Queue.open_publisher(venue / EVENTS_DIR, SMALL):
+        result = run("inspect", str(venue / EVENTS_DIR), "--json")
+        text = run("inspect", str(venue / EVENTS_DIR))
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["kind"] == "queue"
+    assert list(report["queues"]) == ["events"]
+    assert report["queues"]["events"]["writer"]["state"] == "live"
+    assert report["queues"]["events"]["writer"]["pid"] == os.getpid()
+    assert "instruments" not in report
+    assert text.exit_code == 0, text.output
+    assert f"writer: live (pid {os.getpid()}" in text.stdout
+
+
+def test_inspect_errors_name_the_path(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("hello")
+    for target, expected in [
+        (tmp_path, "not a journal"),
+        (tmp_path / "notes.txt", "not a directory"),
+        (tmp_path / "missing", "no such file or directory"),
+    ]:
+        result = run("inspect", str(target))
+        assert result.exit_code == 1
+        assert isinstance(result.exception, SystemExit)
+        assert f"Error: {target}: {expected}" in result.stderr
+        assert "Traceback" not in result.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run("tail", str(empty))
+    assert result.exit_code == 1
+    assert f"Error: {empty}: not a journal (no queue.meta" in result.stderr
+
+
+def test_inspect_a_corrupt_queue_meta(venue: Path) -> None:
+    (venue / EVENTS_DIR / "queue.meta").write_bytes(b"garbage")
+    result = run("inspect", str(venue / EVENTS_DIR))
+    assert result.exit_code == 1
+    assert "not a journal" in result.stderr
+    assert "queue.meta" in result.stderr
+
+
+# -- tail ------------------------------------------------------------------------------
+def test_tail_last_n_events_with_decimals(venue: Path) -> None:
+    result = run("tail", str(venue))
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert len(lines) == 20
+    assert lines[0].split()[0] == "100"
+    last = lines[-1]
+    assert last.split()[:3] == ["119", str(120 * SEC), "TradeOccurred"]
+    assert '"symbol":"AAA"' in last
+    assert '"price":"100.25"' in last
+    assert '"aggressor_side":"BUY"' in last
+    result = run("tail", str(venue), "-n", "3")
+    assert [line.split()[0] for line in result.stdout.splitlines()] == ["117", "118", "119"]
+    assert '"symbol":"BBB","symbol_id":2' in result.stdout
+    assert '"price":"100.5","qty":"1"' in result.stdout  # 201 ticks of 0.5, 10 lots of 0.1
+    assert_no_reader_files(venue)
+
+
+def test_tail_json_and_commands(venue: Path) -> None:
+    result = run("tail", str(venue), "--queue", "commands", "-n", "4", "--json")
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(r["seq"], r["type"]) for r in rows] == [
+        (2, "Sequenced"),
+        (3, "Ticked"),
+        (4, "Ticked"),
+        (5, "Ticked"),
+    ]
+    command = rows[0]["record"]["command"]
+    assert command["command"] == "NewOrder"
+    assert command["symbol"] == "AAA"
+    assert (command["side"], command["order_type"], command["tif"]) == ("SELL", "LIMIT", "GTC")
+    assert (command["price"], command["qty"]) == ("100.5", "3")
+    assert rows[1]["record"] == {"number": 1, "now_ns": SEC}
+    assert rows[3]["ts_ns"] == 3 * SEC
+    events = run("tail", str(venue / EVENTS_DIR), "-n", "1", "--json")
+    (row,) = [json.loads(line) for line in events.stdout.splitlines()]
+    assert row["type"] == "Event"
+    assert row["record"]["event"] == "TradeOccurred"
+    assert row["record"]["price"] == "100.25"  # instruments found next to the lone queue
+
+
+def test_tail_without_instruments_keeps_units(tmp_path: Path) -> None:
+    qdir = tmp_path / "copy"
+    with Queue.open_publisher(qdir, SMALL) as writer:
+        writer.append(EVENT_TYPE_ID, CODEC.encode(level(1, 1, SEC, 10_050)), ts_ns=SEC)
+        writer.append(9, b"\xc1not msgpack", ts_ns=SEC)
+    result = run("tail", str(qdir), "--json")
+    assert result.exit_code == 0, result.output
+    first, second = (json.loads(line) for line in result.stdout.splitlines())
+    assert first["record"]["symbol"] is None
+    assert first["record"]["price"] == 10_050
+    assert second["type"] == "type 9"
+    assert "cannot decode" in second["record"]["error"]
+
+
+def test_tail_follow_prints_new_records(venue: Path) -> None:
+    writer = Queue.open_publisher(venue / EVENTS_DIR, SMALL)
+
+    def later() -> None:
+        time.sleep(0.3)
+        for i in range(3):
+            event = level(2, 100 + i, (40 + i) * SEC, 300 + i)
+            writer.append(EVENT_TYPE_ID, CODEC.encode(event), ts_ns=event.ts_ns)
+
+    thread = threading.Thread(target=later)
+    thread.start()
+    try:
+        started = time.monotonic()
+        result = run("tail", str(venue), "-n", "1", "--follow", "--max-seconds", "1.5")
+        elapsed = time.monotonic() - started
+    finally:
+        thread.join()
+        writer.close()
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == ["119", "120", "121", "122"]
+    assert '"price":"151"' in lines[3]  # 302 ticks of 0.5
+    assert 1.4 <= elapsed < 10
+    assert_no_reader_files(venue)
+
+
+def test_tail_follow_ends_cleanly_on_ctrl_c(venue: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(self: ReadOnlyReader, timeout: float) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ReadOnlyReader, "wait_next", interrupted)
+    result = run("tail", str(venue), "-n", "1", "--follow")
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.splitlines()) == 1
+
+
+def test_tail_follow_sigint_in_a_subprocess(venue: Path) -> None:
+    code = "from whistle.cli.journal import journal; journal()"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "tail", str(venue), "-n", "1", "--follow"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()  # printed once the tail is running
+        assert first.split()[:3] == ["119", str(120 * SEC), "TradeOccurred"]
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    assert out == ""
+    assert_no_reader_files(venue)
