@@ -113,12 +113,23 @@ def ring(records: int, payload_size: int, batch: int, as_json: bool) -> None:
     show_default=True,
     help="Bytes per record (at most 1 MiB).",
 )
+@click.option(
+    "--replay-commands",
+    type=click.IntRange(min=0),
+    default=200_000,
+    show_default=True,
+    help="Journal this many exchange-core commands, then time replay and recovery (0: skip).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def journal(records: int, payload_size: int, as_json: bool) -> None:
+def journal(records: int, payload_size: int, replay_commands: int, as_json: bool) -> None:
     """Journal append and read rates (per record, batched, with fsync policies)."""
     from whistle.bench.journal import run_journal_bench
 
-    result = run_journal_bench(records, payload_size=payload_size)
+    result: dict[str, Any] = dict(run_journal_bench(records, payload_size=payload_size))
+    if replay_commands:
+        from whistle.bench.recovery import run_recovery_bench
+
+        result.update(run_recovery_bench(replay_commands))
     if as_json:
         _emit_json(result)
         return
