@@ -306,3 +306,23 @@ def host_main(
     """Process entry point: ignore Ctrl-C (the parent stops us), run, exit with the status."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.exit(run_host(host_id, inbound_ring_name, outbound_ring_name, cpu, heartbeat_interval_s))
+
+
+def _main(argv: list[str]) -> None:
+    # python -m whistle.coord.host_loop HOST_ID INBOUND OUTBOUND CPU|- HEARTBEAT_S PARENT_PID
+    host_id, inbound, outbound, cpu, heartbeat, parent = argv
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sys.exit(
+        run_host(
+            int(host_id),
+            inbound,
+            outbound,
+            None if cpu == "-" else int(cpu),
+            float(heartbeat),
+            parent_pid=int(parent),
+        )
+    )
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])

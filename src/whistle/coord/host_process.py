@@ -1,8 +1,8 @@
 """``ProcessHost``: an engine host in a process of its own, spoken to over two SPSC rings.
 
 The parent side owns both shared-memory rings (``whistle-<pid>-h<id>i-…`` inbound and
-``…o-…`` outbound), starts the child with the **spawn** context running
-``whistle.coord.host_loop.host_main`` and waits for its first ``Heartbeat``. The child runs
+``…o-…`` outbound), starts the child as a fresh interpreter running
+``python -m whistle.coord.host_loop`` and waits for its first ``Heartbeat``. The child runs
 an ``InProcessHost``, so events are those of the embedded mode, message for message.
 
 Semantics beyond the ``EngineHost`` contract:
@@ -41,18 +41,20 @@ Semantics beyond the ``EngineHost`` contract:
 
 from __future__ import annotations
 
-import multiprocessing
+import contextlib
 import os
 import signal
+import subprocess
+import sys
 import time
 from typing import TYPE_CHECKING, Final, final
 
 import msgspec
 
+import whistle
 from whistle.coord.errors import HostDead, HostStateError, HostTimeout
 from whistle.coord.host import EngineHost
 from whistle.coord.host_local import DEFAULT_QUEUE_DEPTH, UnknownEngine
-from whistle.coord.host_loop import host_main
 from whistle.coord.wire import (
     AddEngine,
     EngineAdded,
@@ -74,7 +76,6 @@ from whistle.ipc import SpscRing, WaitStrategy, cleanup_stale, make_name
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from multiprocessing.process import BaseProcess
 
     from whistle.core.commands import Command
     from whistle.core.events import Event
@@ -101,6 +102,69 @@ _COMMAND_TAG: Final = HostCommand.__struct_config__.tag
 _REPLY_ADDED: Final = 1
 _REPLY_REMOVED: Final = 2
 _REPLY_SNAPSHOT: Final = 3
+
+
+@final
+class _ChildProcess:
+    """A host process started as ``python -m whistle.coord.host_loop``.
+
+    A fresh interpreter, not ``multiprocessing``'s spawn: spawn re-imports the parent's
+    ``__main__``, which fails for code run from stdin or ``-c`` and forces every script to
+    guard its entry point. The child finds whistle where the parent did (``PYTHONPATH``).
+    Same surface as ``multiprocessing.Process`` for what the host uses; ``exitcode`` is
+    negative for a signal, as there.
+    """
+
+    def __init__(
+        self,
+        host_id: int,
+        inbound: str,
+        outbound: str,
+        cpu: int | None,
+        heartbeat_interval_s: float,
+    ) -> None:
+        self._args = [
+            sys.executable,
+            "-m",
+            "whistle.coord.host_loop",
+            str(host_id),
+            inbound,
+            outbound,
+            "-" if cpu is None else str(cpu),
+            repr(heartbeat_interval_s),
+            str(os.getpid()),
+        ]
+        self._popen: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = dict(os.environ)
+        root = os.path.dirname(os.path.dirname(os.path.abspath(whistle.__file__)))
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+        self._popen = subprocess.Popen(self._args, env=env, stdin=subprocess.DEVNULL)  # noqa: S603 - our own interpreter and module
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._popen is None else self._popen.pid
+
+    @property
+    def exitcode(self) -> int | None:
+        return None if self._popen is None else self._popen.poll()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._popen is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._popen.wait(timeout)
+
+    def terminate(self) -> None:
+        if self._popen is not None and self._popen.poll() is None:
+            self._popen.terminate()
+
+    def kill(self) -> None:
+        if self._popen is not None and self._popen.poll() is None:
+            self._popen.kill()
+
+    def close(self) -> None:
+        """Release nothing: a finished Popen holds no resources once waited for."""
 
 
 def _exit_cause(host_id: int, code: int) -> str:
@@ -175,12 +239,8 @@ class ProcessHost(EngineHost):
         except BaseException:
             self._in.close()
             raise
-        ctx = multiprocessing.get_context("spawn")
-        self._proc: BaseProcess = ctx.Process(
-            target=host_main,
-            args=(host_id, self._in.name, self._out.name, cpu, heartbeat_interval_s),
-            name=f"whistle-host-{host_id}",
-            daemon=True,
+        self._proc = _ChildProcess(
+            host_id, self._in.name, self._out.name, cpu, heartbeat_interval_s
         )
         try:
             self._proc.start()
