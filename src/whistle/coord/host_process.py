@@ -51,7 +51,6 @@ from typing import TYPE_CHECKING, Final, final
 
 import msgspec
 
-import whistle
 from whistle.coord.errors import HostDead, HostStateError, HostTimeout
 from whistle.coord.host import EngineHost
 from whistle.coord.host_local import DEFAULT_QUEUE_DEPTH, UnknownEngine
@@ -138,7 +137,8 @@ class _ChildProcess:
 
     def start(self) -> None:
         env = dict(os.environ)
-        root = os.path.dirname(os.path.dirname(os.path.abspath(whistle.__file__)))
+        # .../<root>/whistle/coord/host_process.py: <root> is where whistle was imported from
+        root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
         self._popen = subprocess.Popen(self._args, env=env, stdin=subprocess.DEVNULL)  # noqa: S603 - our own interpreter and module
 
