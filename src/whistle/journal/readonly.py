@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+import zlib
 from typing import TYPE_CHECKING, Any, Self, final
 
 from .config import read_meta
@@ -21,9 +22,11 @@ from .errors import (
 )
 from .reader import Record
 from .segment import (
+    COMMIT_MARK,
     HEADER_SIZE,
     REC_HDR,
     REC_HDR_SIZE,
+    REC_TRAILER,
     STATE_FRESH,
     STATE_SEALED,
     Segment,
@@ -187,28 +190,58 @@ class ReadOnlyReader:
         """Up to ``max_n`` records available now (possibly none); never blocks."""
         self._check_open()
         out: list[Record] = []
+        append = out.append
+        unpack_header = REC_HDR.unpack_from
+        unpack_trailer = REC_TRAILER.unpack_from
+        crc32 = zlib.crc32
+        header_size = REC_HDR_SIZE
+        mark_ok = COMMIT_MARK
         while len(out) < max_n:
             seg = self._seg
             if seg is None:
                 if not self._advance():
                     break
                 continue
-            off = self._off
-            size = probe_record(seg.mm, seg.mv, off, seg.size)
+            # Fast loop over whole, committed, CRC-valid records (what a reader meets
+            # almost always): one header unpack, one trailer unpack, one CRC each. Anything
+            # else stops it and goes through probe_record below, which classifies it.
+            buf, mv, limit, seg_id = seg.mm, seg.mv, seg.size, seg.segment_id
+            off, expect, skip = self._off, self._next_seq, self._skip_below
+            while len(out) < max_n and off + header_size + 8 <= limit:
+                n, type_id, seq, ts = unpack_header(buf, off)
+                trailer = off + ((header_size + n + 3) & ~3)
+                if trailer + 8 > limit:
+                    break
+                crc, mark = unpack_trailer(buf, trailer)
+                if (
+                    mark != mark_ok
+                    or seq != expect
+                    or crc32(mv[off : off + header_size + n]) != crc
+                ):
+                    break
+                if seq >= skip:
+                    start = off + header_size
+                    append(Record(seq, ts, type_id, buf[start : start + n], seg_id, off))
+                off += (trailer + 8 - off + 7) & ~7
+                expect = seq + 1
+            self._off, self._next_seq = off, expect
+            if len(out) >= max_n:
+                break
+            size = probe_record(buf, mv, off, limit)
             if size > 0:
-                n, type_id, seq, ts = REC_HDR.unpack_from(seg.mm, off)
+                n, type_id, seq, ts = REC_HDR.unpack_from(buf, off)
                 if seq != self._next_seq:
                     raise CorruptRecord(
                         f"sequence {seq}, expected {self._next_seq}", path=seg.path, offset=off
                     )
                 if seq >= self._skip_below:
                     start = off + REC_HDR_SIZE
-                    payload = seg.mm[start : start + n]
-                    out.append(Record(seq, ts, type_id, payload, seg.segment_id, off))
+                    payload = buf[start : start + n]
+                    append(Record(seq, ts, type_id, payload, seg.segment_id, off))
                 self._off = off + size
                 self._next_seq = seq + 1
                 continue
-            if size < 0 and find_valid_record_after(seg.mm, seg.mv, off, seg.size) is not None:
+            if size < 0 and find_valid_record_after(buf, mv, off, seg.size) is not None:
                 raise CorruptRecord("CRC mismatch before a valid record", path=seg.path, offset=off)
             if not self._advance():
                 break
