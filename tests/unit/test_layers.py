@@ -24,7 +24,8 @@ RANK = {
     "api": 8,
     "bench": 9,
     "demo": 9,
-    "cli": 10,
+    "tools": 10,
+    "cli": 11,
     "": 9,  # the `whistle` facade itself (re-exports layers 1-5); only the top may use it
 }
 # Layers that must not know about orders: only the standard library and msgspec.

@@ -250,12 +250,21 @@ class Venue:
             self.stop()
 
     def stop(self) -> None:
-        """Stop every host and release its resources; a second call raises."""
+        """Drain, checkpoint and stop every host; a second call raises.
+
+        With a data directory, commands still queued are processed first (one tick at the
+        current time), then a checkpoint and a ``Stopped`` record with every state hash
+        are journaled.
+        """
         if self._stopped:
             raise HostStateError("the venue is already stopped")
         journal = self._journal
         if journal is not None:
             try:
+                # Graceful drain: acknowledged commands still queued run now (at the current
+                # time, journaled like any tick), so the checkpoint and the hashes of the
+                # clean stop describe every acknowledged command.
+                self.tick()
                 self.checkpoint()
                 journal.stopped(self.enq_seq, self._healthy_hashes(), self.now_ns)
             finally:
@@ -630,7 +639,9 @@ class Venue:
                 self.router.now_ns = record.now_ns
                 coordinator.update_tick(record.number)
                 events = self._run_tick(record.now_ns)
-                missing = [e for e in events if e.seq == 0 or e.seq > journaled.get(e.symbol_id, 0)]
+                # seq-0 events (host-death notices) are not part of any symbol's stream:
+                # never re-recorded, so a recovery cannot duplicate them.
+                missing = [e for e in events if e.seq > journaled.get(e.symbol_id, 0)]
                 journal.events(missing, record.now_ns)
                 report.events_recorded += len(missing)
                 for event in events:

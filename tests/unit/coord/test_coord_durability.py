@@ -43,7 +43,8 @@ def test_records_are_written_in_order_and_the_stop_is_clean(tmp_path):
     assert "Checkpoint" in kinds
     assert kinds[-1] == "Stopped"
     found = scan(tmp_path / "d")
-    assert (found.commands, found.ticks, found.stopped is not None) == (10, 10, True)
+    # 10 sends (a tick each) and the draining tick of stop()
+    assert (found.commands, found.ticks, found.stopped is not None) == (10, 11, True)
 
 
 def test_reopening_recovers_and_continues_the_sequences(tmp_path):
