@@ -1,9 +1,16 @@
-"""``ReadOnlyReader``: read a queue in order without a durable cursor.
+"""``ReadOnlyReader``: read a queue in order; the base of ``QueueReader``.
 
-Tools that only look (``whistle journal``, playback, recovery scans) must not leave named
-cursors behind: a cursor holds every later segment back from retention. This reader
-never creates or writes a file in the queue directory, and works on read-only copies; if
+A reader maps segments read-only and walks records in order. A record is visible only
+once its commit marker is set and its CRC matches; at the end of a *sealed* segment the
+reader moves on to the next one. Records invalid at the current tail (CRC mismatch with
+nothing valid after) are "not yet written" (a torn write the next writer will cut off);
+an invalid record followed by valid ones raises ``CorruptRecord``.
+
+This class keeps no cursor: tools that only look (``whistle journal``, playback, recovery
+scans) must not leave named cursors behind, since a cursor holds every later segment back
+from retention. It never writes in the queue directory and works on read-only copies; if
 retention deletes the segment it needs next, it raises ``SequenceUnavailable``.
+``QueueReader`` adds the durable named cursor and writer liveness on top.
 """
 
 from __future__ import annotations
@@ -13,6 +20,8 @@ import time
 import zlib
 from typing import TYPE_CHECKING, Any, Self, final
 
+import msgspec
+
 from .config import read_meta
 from .errors import (
     CorruptRecord,
@@ -20,7 +29,6 @@ from .errors import (
     NotAJournalError,
     SequenceUnavailable,
 )
-from .reader import Record
 from .segment import (
     COMMIT_MARK,
     HEADER_SIZE,
@@ -40,13 +48,25 @@ from .segment import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-__all__ = ["ReadOnlyReader"]
+__all__ = ["ReadOnlyReader", "Record"]
 
+_SPIN_POLLS = 64
 _MAX_POLL_SLEEP = 0.005
 _MIN_POLL_SLEEP = 50e-6
 
 
 @final
+class Record(msgspec.Struct, frozen=True, gc=False):
+    """One journal record (immutable)."""
+
+    seq: int
+    ts_ns: int
+    type_id: int
+    payload: bytes
+    segment_id: int
+    offset: int
+
+
 class ReadOnlyReader:
     """Read one queue in order without a durable cursor; never modifies the queue.
 
@@ -241,8 +261,14 @@ class ReadOnlyReader:
                 self._off = off + size
                 self._next_seq = seq + 1
                 continue
-            if size < 0 and find_valid_record_after(buf, mv, off, seg.size) is not None:
-                raise CorruptRecord("CRC mismatch before a valid record", path=seg.path, offset=off)
+            if size < 0:
+                later = find_valid_record_after(buf, mv, off, seg.size)
+                if later is not None:
+                    raise CorruptRecord(
+                        f"CRC mismatch before a valid record at offset {later}",
+                        path=seg.path,
+                        offset=off,
+                    )
             if not self._advance():
                 break
         return out
@@ -259,12 +285,18 @@ class ReadOnlyReader:
         clock: Callable[[], int] = time.monotonic_ns,
         sleep: Callable[[float], None] = time.sleep,
     ) -> Record | None:
-        """Wait up to ``timeout`` seconds for a record, sleeping with exponential backoff
-        (50 µs .. 5 ms) between polls."""
+        """Wait up to ``timeout`` seconds for a record: spin a few dozen polls, then sleep
+        with exponential backoff (50 us .. 5 ms), so an idle reader costs no core."""
         rec = self.next()
         if rec is not None or timeout <= 0:
             return rec
         deadline = clock() + int(timeout * 1e9)
+        # Spin a bounded number of polls (tens of microseconds), whatever the clock is:
+        # an injected clock may only move when sleep() is called.
+        for _ in range(_SPIN_POLLS):
+            rec = self.next()
+            if rec is not None:
+                return rec
         delay = _MIN_POLL_SLEEP
         while True:
             left = deadline - clock()
