@@ -569,6 +569,8 @@ class OrderBook:
         # The top of book can only change if a best key moved or a best level was touched.
         if bids.best in bt or asks.best in at:
             self.bbo_dirty = True
+        # The bid and ask loops are unrolled on purpose: one helper called per side
+        # measured +4.5% instructions per command (tests/bench/instructions.sh).
         if bt:
             levels = bids.levels
             for key in _in_key_order(bt):
