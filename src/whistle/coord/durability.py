@@ -214,23 +214,25 @@ class JournalScan:
         self.ticks = 0
 
 
+def _payloads(path: Path) -> Iterator[bytes]:
+    # A cursor-free reader: a durable cursor would hold later segments back from retention.
+    reader = ReadOnlyReader(path)
+    try:
+        while batch := reader.read_batch(4096):
+            for item in batch:
+                yield item.payload
+    finally:
+        reader.close()
+
+
 def iter_records(data_dir: str | os.PathLike[str]) -> Iterator[JournalRecord]:
     """Yield every record of ``DATA_DIR/commands``, first to last."""
     path = Path(data_dir) / COMMANDS_DIR
     if not path.is_dir():
         raise DataDirError(f"{data_dir} is not a whistle data directory ({path} is missing)")
     decode = RecordCodec().decode_record
-    # A cursor-free reader: a durable cursor would hold later segments back from retention.
-    reader = ReadOnlyReader(path)
-    try:
-        while True:
-            batch = reader.read_batch(4096)
-            if not batch:
-                break
-            for item in batch:
-                yield decode(item.payload)
-    finally:
-        reader.close()
+    for payload in _payloads(path):
+        yield decode(payload)
 
 
 def scan(data_dir: str | os.PathLike[str]) -> JournalScan:
@@ -263,17 +265,9 @@ def last_event_seqs(data_dir: str | os.PathLike[str]) -> dict[int, int]:
     out: dict[int, int] = {}
     if not path.is_dir():
         return out
-    codec = RecordCodec()
-    reader = ReadOnlyReader(path)
-    try:
-        while True:
-            batch = reader.read_batch(4096)
-            if not batch:
-                break
-            for item in batch:
-                event = codec.decode_event(item.payload)
-                if event.seq:
-                    out[event.symbol_id] = event.seq
-    finally:
-        reader.close()
+    decode = RecordCodec().decode_event
+    for payload in _payloads(path):
+        event = decode(payload)
+        if event.seq:
+            out[event.symbol_id] = event.seq
     return out

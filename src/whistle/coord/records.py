@@ -29,16 +29,7 @@ from typing import Final, final
 
 import msgspec
 
-from whistle.core.commands import (
-    CancelOrder,
-    CancelReplace,
-    EndSession,
-    HaltTrading,
-    MassCancel,
-    ModifyOrder,
-    NewOrder,
-    ResumeTrading,
-)
+from whistle.core.commands import Command
 from whistle.core.events import Event
 from whistle.core.instrument import Instrument
 
@@ -63,17 +54,6 @@ SNAPSHOTS_DIR: Final = "snapshots"
 EVENT_TYPE_ID: Final = 100
 """Queue ``type_id`` of an event record in ``DIR/events``."""
 
-_AnyCommand = (
-    NewOrder
-    | CancelOrder
-    | ModifyOrder
-    | CancelReplace
-    | MassCancel
-    | HaltTrading
-    | ResumeTrading
-    | EndSession
-)
-
 
 class _Record(msgspec.Struct, frozen=True, array_like=True, tag_field="r"):
     pass
@@ -91,7 +71,7 @@ class Sequenced(_Record, frozen=True, gc=False, array_like=True, tag=2):
     """A command was accepted with ``enq_seq`` (journaled before it was acknowledged)."""
 
     enq_seq: int
-    command: _AnyCommand
+    command: Command
 
 
 @final

@@ -24,16 +24,7 @@ from typing import final
 
 import msgspec
 
-from whistle.core.commands import (
-    CancelOrder,
-    CancelReplace,
-    EndSession,
-    HaltTrading,
-    MassCancel,
-    ModifyOrder,
-    NewOrder,
-    ResumeTrading,
-)
+from whistle.core.commands import Command
 from whistle.core.events import Event
 from whistle.core.instrument import Instrument
 
@@ -56,18 +47,6 @@ __all__ = [
     "WireCodec",
 ]
 
-# The command union spelled out: msgspec needs the concrete tagged types to decode.
-_AnyCommand = (
-    NewOrder
-    | CancelOrder
-    | ModifyOrder
-    | CancelReplace
-    | MassCancel
-    | HaltTrading
-    | ResumeTrading
-    | EndSession
-)
-
 
 class _Msg(msgspec.Struct, frozen=True, gc=False, array_like=True, tag_field="m"):
     pass
@@ -78,7 +57,7 @@ class HostCommand(_Msg, frozen=True, gc=False, array_like=True, tag=1):
     """A sequenced command for one engine of the host."""
 
     enq_seq: int
-    command: _AnyCommand
+    command: Command
 
 
 @final
