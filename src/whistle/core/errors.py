@@ -3,7 +3,7 @@
 Hierarchy::
 
     WhistleError                   base of every whistle exception
-    ├── InstrumentError            an instrument definition is invalid
+    ├── InstrumentError            an instrument definition is invalid (also a ValueError)
     └── ConversionError            a decimal string does not fit an instrument's grid
         ├── PrecisionError         not a whole multiple of the tick or lot size
         └── ValueFormatError       not a decimal number at all
@@ -27,7 +27,7 @@ class WhistleError(Exception):
     """Base class of every whistle exception."""
 
 
-class InstrumentError(WhistleError):
+class InstrumentError(WhistleError, ValueError):
     """Raised when an instrument definition is inconsistent."""
 
 

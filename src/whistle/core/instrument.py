@@ -10,11 +10,21 @@ import msgspec
 
 from whistle.core.errors import InstrumentError
 from whistle.core.fixed import from_units, parse_decimal, to_units
-from whistle.core.limits import MAX_PRICE_TICKS, MAX_QTY_LOTS
+from whistle.core.limits import MAX_PRICE_TICKS, MAX_QTY_LOTS, MAX_SYMBOL_ID, MAX_SYMBOL_LEN
+from whistle.core.validate import int_field_error, show
 
 __all__ = ["Instrument", "stable_symbol_id"]
 
 _SYMBOL_ID_MASK = 0x7FFFFFFF
+
+# (field, lo, hi): the int fields of an Instrument; symbol_id 0 means "derive it".
+_INT_FIELDS: tuple[tuple[str, int, int], ...] = (
+    ("symbol_id", 0, MAX_SYMBOL_ID),
+    ("min_qty_lots", 1, MAX_QTY_LOTS),
+    ("max_qty_lots", 1, MAX_QTY_LOTS),
+    ("price_band_bps", 0, 9_999),
+    ("reference_price_ticks", 0, MAX_PRICE_TICKS),
+)
 
 
 def stable_symbol_id(symbol: str) -> int:
@@ -46,27 +56,36 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True):
     reference_price_ticks: int = 0
 
     def __post_init__(self) -> None:
-        if not self.symbol or not self.symbol.isprintable() or " " in self.symbol:
-            raise InstrumentError(f"symbol must be a non-empty token, was {self.symbol!r}")
+        # Every field strictly typed and in range: an instrument is journaled as a
+        # ``Defined`` record, and a value msgspec would refuse on decode (a bool or float
+        # symbol_id) would make the whole data directory unreadable.
+        symbol = self.symbol
+        if (
+            type(symbol) is not str
+            or not 1 <= len(symbol) <= MAX_SYMBOL_LEN
+            or not all("!" <= ch <= "~" for ch in symbol)
+        ):
+            raise InstrumentError(
+                f"symbol must be 1..{MAX_SYMBOL_LEN} printable ASCII characters without"
+                f" spaces, was {show(symbol)}"
+            )
+        for name, lo, hi in _INT_FIELDS:
+            problem = int_field_error(name, getattr(self, name), lo, hi)
+            if problem is not None:
+                raise InstrumentError(problem)
         if self.symbol_id == 0:
-            msgspec.structs.force_setattr(self, "symbol_id", stable_symbol_id(self.symbol))
-        if not 0 < self.symbol_id <= 0xFFFFFFFF:
-            raise InstrumentError(f"symbol_id must be in 1..2**32-1, was {self.symbol_id}")
+            msgspec.structs.force_setattr(self, "symbol_id", stable_symbol_id(symbol))
         for name in ("tick_size", "lot_size"):
-            step = parse_decimal(getattr(self, name), name)
+            text = getattr(self, name)
+            if type(text) is not str:
+                raise InstrumentError(f"{name} must be a decimal string, was {show(text)}")
+            step = parse_decimal(text, name)
             if step <= 0:
                 raise InstrumentError(f"{name} must be positive, was {step}")
-        if not 1 <= self.min_qty_lots <= self.max_qty_lots <= MAX_QTY_LOTS:
+        if not self.min_qty_lots <= self.max_qty_lots:
             raise InstrumentError(
                 f"need 1 <= min_qty_lots <= max_qty_lots <= {MAX_QTY_LOTS}, was"
                 f" {self.min_qty_lots} and {self.max_qty_lots}"
-            )
-        if not 0 <= self.price_band_bps < 10_000:
-            raise InstrumentError(f"price_band_bps must be in 0..9999, was {self.price_band_bps}")
-        if not 0 <= self.reference_price_ticks <= MAX_PRICE_TICKS:
-            raise InstrumentError(
-                f"reference_price_ticks must be in 0..{MAX_PRICE_TICKS},"
-                f" was {self.reference_price_ticks}"
             )
 
     @property

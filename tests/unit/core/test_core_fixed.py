@@ -21,7 +21,9 @@ MICRO = Instrument(symbol="M", tick_size="0.0001", lot_size="0.001")
     [
         (CENTS, "101.25", 10125),
         (CENTS, "101.2500", 10125),
-        (CENTS, " 0.01 ", 1),
+        (CENTS, "0.01", 1),
+        (CENTS, ".5", 50),
+        (CENTS, "5.", 500),
         (CENTS, 7, 700),
         (CENTS, Decimal("3.5"), 350),
         (CENTS, "-1.5", -150),
@@ -29,7 +31,7 @@ MICRO = Instrument(symbol="M", tick_size="0.0001", lot_size="0.001")
         (HUNDREDS, "1.25", 5),
         (HUNDREDS, "100", 400),
         (MICRO, "0.0001", 1),
-        (MICRO, "1E+2", 1_000_000),
+        (MICRO, Decimal("1E+2"), 1_000_000),
     ],
 )
 def test_price_to_ticks(inst, price, ticks):
@@ -66,21 +68,97 @@ def test_off_grid_raises_precision_error(call, message):
 def test_floats_and_bools_are_refused(value):
     with pytest.raises(ValueFormatError) as info:
         CENTS.price_to_ticks(value)
-    assert str(info.value) == f"price must be a decimal string or int, was {value!r}"
+    kind = type(value).__name__
+    assert str(info.value) == (
+        f"price must be a decimal string, an int or a Decimal, was {kind} {value!r}"
+    )
 
 
-@pytest.mark.parametrize("text", ["nan", "NaN", "inf", "-Infinity", "sNaN", Decimal("NaN")])
-def test_non_finite_values_are_refused(text):
+@pytest.mark.parametrize("text", [Decimal("NaN"), Decimal("-Infinity"), Decimal("sNaN")])
+def test_non_finite_decimals_are_refused(text):
     with pytest.raises(ValueFormatError) as info:
         CENTS.qty_to_lots(text)
     assert str(info.value) == f"qty must be finite, was {text!r}"
 
 
-@pytest.mark.parametrize("text", ["abc", "", "1,5", "0x10"])
-def test_non_numbers_are_refused(text):
+NOT_DECIMAL = [
+    "abc",
+    "",
+    "1,5",
+    "0x10",
+    "nan",
+    "NaN",
+    "inf",
+    "-Infinity",
+    "sNaN",
+    "10_0",  # Python's int() and Decimal() accept underscores
+    "1_000.5",
+    "\u0661\u0662",  # Arabic-Indic digits: Decimal() reads them as 12
+    "\uff11\uff10",  # full-width digits: Decimal() reads them as 10
+    "\u00a010",  # a leading no-break space: str.strip() removes it
+    " 0.01 ",
+    "1 ",
+    "\t1",
+    "1\n",
+    "1e3",
+    "1E+2",
+    "+1",
+    "--1",
+    "1.2.3",
+    ".",
+    "-",
+    "-.",
+    "\u0031\u20e3",  # 1 with a combining keycap
+]
+
+
+@pytest.mark.parametrize("text", NOT_DECIMAL)
+def test_non_decimals_are_refused(text):
     with pytest.raises(ValueFormatError) as info:
         CENTS.price_to_ticks(text)
-    assert str(info.value) == f"price must be a decimal number, was {text!r}"
+    assert str(info.value) == (
+        f"price must be a decimal number (ASCII digits, one optional point), was {text!r}"
+    )
+
+
+def test_an_overlong_decimal_is_not_parsed_and_is_cut():
+    text = "1" * 100_000_000  # 100 MB
+    with pytest.raises(ValueFormatError) as info:
+        CENTS.price_to_ticks(text)
+    message = str(info.value)
+    assert message.startswith("price must be a decimal string of at most 64 characters, was '111")
+    assert message.endswith("... (100,000,000 chars)")
+    assert len(message) < 200
+
+
+def test_the_longest_decimal_is_accepted():
+    text = "1" * 19 + "." + "0" * 44
+    assert len(text) == 64
+    assert parse_decimal(text) == Decimal("1" * 19)
+    with pytest.raises(ValueFormatError):
+        parse_decimal(text + "0")
+
+
+@pytest.mark.parametrize("value", [None, [1], b"1", object()])
+def test_other_types_are_refused(value):
+    with pytest.raises(ValueFormatError, match="must be a decimal string, an int or a Decimal"):
+        parse_decimal(value, "price")
+
+
+def test_huge_ints_and_decimals_are_refused_with_a_short_message():
+    with pytest.raises(ValueFormatError) as info:
+        parse_decimal(10**5000, "qty")
+    assert str(info.value) == "qty is too large, was an int of 16,610 bits"
+    with pytest.raises(ValueFormatError, match="too many digits"):
+        parse_decimal(Decimal("1" * 100), "qty")
+    with pytest.raises(ValueFormatError, match="too many digits"):
+        parse_decimal(Decimal("1E+100000"), "qty")
+
+
+def test_negative_values_parse_and_reach_the_engine_checks():
+    # A sign is a value the engine refuses with a documented reason, not a format error.
+    assert CENTS.price_to_ticks("-1.50") == -150
+    assert CENTS.qty_to_lots("-3") == -3
 
 
 @pytest.mark.parametrize(
@@ -114,7 +192,7 @@ def test_round_trip_ticks_and_lots(units):
 
 
 def test_module_helpers_name_the_value():
-    assert parse_decimal(" 2.50 ") == Decimal("2.50")
+    assert parse_decimal("2.50") == Decimal("2.50")
     assert to_units("3", Decimal("0.5"), "size") == 6
     with pytest.raises(PrecisionError, match=r"^size must be a multiple of 0\.5, was 0\.3$"):
         to_units("0.3", Decimal("0.5"), "size")
