@@ -6,6 +6,7 @@ hangs, not timing assertions.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import random
@@ -21,10 +22,12 @@ from whistle.coord.errors import HostDead, HostStateError, HostTimeout
 from whistle.coord.host_local import InProcessHost, UnknownEngine
 from whistle.coord.host_loop import EXIT_FAILED, EXIT_ORPHANED, run_host
 from whistle.coord.host_process import ProcessHost
+from whistle.coord.venue import Venue
 from whistle.coord.wire import HostCommand, HostFailed, WireCodec
 from whistle.core import (
     CancelOrder,
     CancelReplace,
+    EngineFaulted,
     HaltTrading,
     Instrument,
     MassCancel,
@@ -32,6 +35,8 @@ from whistle.core import (
     NewOrder,
     OrderAccepted,
     OrderExpired,
+    OrderRejected,
+    RejectReason,
     ResumeTrading,
 )
 from whistle.ipc import SpscRing, list_blocks, make_name
@@ -313,8 +318,10 @@ def test_sigkilled_host_is_detected_with_the_signal_and_its_rings_reclaimed():
         assert "SIGKILL" in (host.failure() or "")
         with pytest.raises(HostDead, match="host 6 exited with signal SIGKILL"):
             host.submit(2, NewOrder(inst.symbol_id, 2, 1, BUY, LIMIT, GTC, 1000, 1))
+        # begin_tick of a dead host still returns; its end_tick reports the death.
+        tick = host.begin_tick(TICK_NS)
         with pytest.raises(HostDead, match="SIGKILL"):
-            host.begin_tick(TICK_NS)
+            host.end_tick(tick, timeout=DEADLINE_S)
     finally:
         host.stop(timeout=5.0)
     assert not ours(host)
@@ -349,6 +356,10 @@ def test_a_hung_host_is_declared_dead_by_its_stale_heartbeat():
     try:
         wait_for(lambda: not host.alive(), "stale heartbeat", 5.0)
         assert "no heartbeat" in (host.failure() or "")
+        assert "killed it" in (host.failure() or "")
+        # Declared dead means dead: killed now, not left stopped until stop().
+        assert pid_gone(pid)
+        assert host.can_drain(0) is False
     finally:
         host.stop(timeout=5.0)  # kills the stopped child
     assert pid_gone(pid)
@@ -443,3 +454,217 @@ def test_the_submit_fast_path_encodes_exactly_a_host_command():
         fast = msgspec.msgpack.encode((HostCommand.__struct_config__.tag, seq, cmd))
         assert fast == codec.encode(HostCommand(seq, cmd))
         assert codec.decode_inbound(fast) == HostCommand(seq, cmd)
+
+
+# ---------------------------------------------------------------------- capacity and waits
+
+
+def test_a_full_symbol_queue_cannot_drain_before_a_tick():
+    (a, b) = instruments(2)
+    host = ProcessHost(12, queue_depth=3)
+    try:
+        host.add_engine(a)
+        host.add_engine(b)
+        assert host.free_slots(a.symbol_id) == 3
+        for seq in (1, 2, 3):
+            assert host.submit(seq, NewOrder(a.symbol_id, seq, 1, BUY, LIMIT, GTC, 1000, 1))
+        # The symbol's queue is full: only a tick empties it, so no wait can help.
+        assert host.free_slots(a.symbol_id) == 0
+        assert host.can_drain(a.symbol_id) is False
+        assert host.submit(4, NewOrder(a.symbol_id, 4, 1, BUY, LIMIT, GTC, 1000, 1)) is False
+        assert host.free_slots(b.symbol_id) == 3
+        host.end_tick(host.begin_tick(TICK_NS), timeout=DEADLINE_S)
+        assert host.free_slots(a.symbol_id) == 3
+    finally:
+        host.stop()
+    assert host.can_drain(a.symbol_id) is False
+
+
+def test_a_full_ring_drains_without_a_tick_while_the_child_lives():
+    (a,) = instruments(1)
+    host = ProcessHost(14, ring_capacity=1 << 12, batch_size=4, dead_after_s=30.0)
+    pid = host.pid
+    assert pid is not None
+    try:
+        host.add_engine(a)
+        os.kill(pid, signal.SIGSTOP)  # the ring fills: the child reads nothing
+        try:
+            seq = 0
+            while host.free_slots(a.symbol_id) > 0:
+                seq += 1
+                order = NewOrder(a.symbol_id, seq, 1, BUY, LIMIT, GTC, 900 + seq % 50, 1)
+                assert host.submit(seq, order), "free_slots > 0 promised an accepted submit"
+            assert seq > 4
+            # The ring is full and the child lives: its reader makes room without a tick.
+            assert host.can_drain(a.symbol_id) is True
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        wait_for(lambda: host.free_slots(a.symbol_id) > 0, "the child to drain its ring")
+        events = host.end_tick(host.begin_tick(TICK_NS), timeout=DEADLINE_S)
+        accepted = [e.order_id for e in events if isinstance(e, OrderAccepted)]
+        assert accepted == list(range(1, seq + 1))
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: not host.alive(), "death detection")
+        assert host.can_drain(a.symbol_id) is False
+        with pytest.raises(HostDead, match="SIGKILL"):
+            host.free_slots(a.symbol_id)
+    finally:
+        host.stop(timeout=5.0)
+
+
+def test_in_process_free_slots_and_can_drain():
+    (a,) = instruments(1)
+    host = InProcessHost(13, queue_depth=2)
+    host.add_engine(a)
+    assert host.free_slots(a.symbol_id) == 2
+    assert host.submit(1, NewOrder(a.symbol_id, 1, 1, BUY, LIMIT, GTC, 1000, 1))
+    assert host.free_slots(a.symbol_id) == 1
+    assert host.submit(2, NewOrder(a.symbol_id, 2, 1, BUY, LIMIT, GTC, 1000, 1))
+    assert host.free_slots(a.symbol_id) == 0
+    assert host.can_drain(a.symbol_id) is False
+    host.tick(TICK_NS)
+    assert host.free_slots(a.symbol_id) == 2
+    with pytest.raises(UnknownEngine):
+        host.free_slots(999)
+
+
+# ---------------------------------------------------------------------- a venue on hosts
+
+VA = Instrument(symbol="VA", symbol_id=31, tick_size="1")
+VB = Instrument(symbol="VB", symbol_id=32, tick_size="1")
+
+
+def resting(oid: int, sid: int, price: int = 100) -> NewOrder:
+    return NewOrder(sid, oid, 1, BUY, LIMIT, GTC, price, 5)
+
+
+def count_capacity_checks(host) -> list[int]:
+    """Wrap ``host.free_slots`` (the router calls it through the instance) to count calls."""
+    calls: list[int] = []
+    free_slots = host.free_slots
+
+    def counted(symbol_id):
+        calls.append(symbol_id)
+        return free_slots(symbol_id)
+
+    host.free_slots = counted
+    return calls
+
+
+def test_a_venue_on_hosts_honours_queue_depth_and_refuses_at_once():
+    with Venue(hosts=1, queue_depth=2) as venue:  # Backpressure.WAIT, the hosts' default
+        venue.add_instrument(VA)
+        venue.add_instrument(VB)
+        assert venue.enqueue(resting(1, VA.symbol_id)) == 1
+        assert venue.enqueue(resting(2, VA.symbol_id)) == 2
+        calls = count_capacity_checks(venue.hosts[0])
+        refused = venue.enqueue(resting(3, VA.symbol_id))
+        assert isinstance(refused, OrderRejected)
+        assert refused.reason == RejectReason.QUEUE_FULL
+        # Nothing can drain before a tick: one look, no waiting loop.
+        assert calls == [VA.symbol_id]
+        assert venue.enqueue(resting(3, VB.symbol_id)) == 3  # other symbols are not blocked
+        events = venue.tick()
+        assert sorted(
+            (e.symbol_id, e.order_id) for e in events if isinstance(e, OrderAccepted)
+        ) == [
+            (VA.symbol_id, 1),
+            (VA.symbol_id, 2),
+            (VB.symbol_id, 3),
+        ]
+        assert venue.enqueue(resting(4, VA.symbol_id)) == 4  # the tick emptied the queue
+
+
+def test_venue_passes_heartbeat_and_death_timeouts_to_its_hosts():
+    with Venue(hosts=1, host_heartbeat_s=0.01, host_dead_after_s=7.5) as venue:
+        host = venue.hosts[0]
+        assert isinstance(host, ProcessHost)
+        assert host.dead_after_s == 7.5
+        assert host.heartbeat_interval_s == 0.01
+    with pytest.raises(ValueError, match="host_heartbeat_s < host_dead_after_s"):
+        Venue(hosts=1, host_heartbeat_s=2.0, host_dead_after_s=1.0)
+
+
+def test_a_one_and_a_half_second_sigstop_does_not_fault_a_host_by_default():
+    with Venue(hosts=1) as venue:
+        venue.add_instrument(VA)
+        venue.send(resting(1, VA.symbol_id))
+        pid = venue.hosts[0].pid
+        assert pid is not None
+        os.kill(pid, signal.SIGSTOP)
+        resume = threading.Timer(1.5, os.kill, (pid, signal.SIGCONT))
+        resume.start()
+        try:
+            events = venue.send(resting(2, VA.symbol_id))  # waits out the stall
+        finally:
+            resume.join()
+        assert not [e for e in events if isinstance(e, EngineFaulted)]
+        assert [e.order_id for e in events if isinstance(e, OrderAccepted)] == [2]
+        assert venue.hosts[0].alive()
+        assert not venue.coordinator.is_faulted(VA.symbol_id)
+
+
+def _stall_a_host(venue: Venue, symbol_id: int) -> int:
+    host = venue.coordinator.host_of(symbol_id)
+    assert isinstance(host, ProcessHost)
+    pid = host.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)
+    return pid
+
+
+def _flow(venue: Venue, oid: int) -> list[object]:
+    out: list[object] = []
+    for sid in (VA.symbol_id, VB.symbol_id):
+        out += venue.send(NewOrder(sid, oid, 1, BUY if oid % 2 else SELL, LIMIT, GTC, 100, 3))
+    return out
+
+
+def test_without_a_data_dir_a_stalled_host_is_killed_and_its_symbols_faulted_with_the_cause():
+    with Venue(hosts=2, placement="round-robin", host_dead_after_s=0.4) as venue:
+        venue.add_instrument(VA)
+        venue.add_instrument(VB)
+        _flow(venue, 1)
+        pid = _stall_a_host(venue, VA.symbol_id)
+        try:
+            events = venue.send(resting(2, VA.symbol_id))
+            assert pid_gone(pid)  # killed when declared dead, not left to resume
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        faults = [e for e in events if isinstance(e, EngineFaulted)]
+        assert [e.symbol_id for e in faults] == [VA.symbol_id]
+        assert "no heartbeat" in faults[0].detail
+        assert "killed it" in faults[0].detail
+        again = venue.send(resting(3, VA.symbol_id))
+        assert again[0].reason == RejectReason.ENGINE_FAULTED
+        assert isinstance(venue.send(resting(3, VB.symbol_id))[0], OrderAccepted)
+
+
+def test_with_a_data_dir_a_stalled_host_is_killed_and_its_symbols_restored(tmp_path):
+    with Venue() as reference:
+        reference.add_instrument(VA)
+        reference.add_instrument(VB)
+        expected = [_flow(reference, oid) for oid in range(1, 7)]
+        hashes = reference.state_hashes()
+    with Venue(
+        hosts=2,
+        placement="round-robin",
+        data_dir=tmp_path / "d",
+        checkpoint_every=3,
+        host_dead_after_s=0.4,
+    ) as venue:
+        venue.add_instrument(VA)
+        venue.add_instrument(VB)
+        got = [_flow(venue, oid) for oid in range(1, 4)]
+        pid = _stall_a_host(venue, VA.symbol_id)
+        try:
+            got += [_flow(venue, oid) for oid in range(4, 7)]
+            assert pid_gone(pid)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        assert got == expected  # nothing lost, no fault: the journal rebuilt VA elsewhere
+        assert venue.state_hashes() == hashes
+        assert not venue.coordinator.is_faulted(VA.symbol_id)
+        assert venue.coordinator.host_of(VA.symbol_id).alive()

@@ -7,10 +7,19 @@ The contract both modes honour (``InProcessHost``, ``ProcessHost``):
 - ``submit(enq_seq, command)`` queues a sequenced command for the engine of its symbol.
   It returns False when the host's inbound queue is full (the router turns that into a
   ``QUEUE_FULL`` reject or a bounded wait); it never drops silently.
+- ``free_slots(symbol_id)`` says how many commands for that symbol ``submit`` accepts right
+  now: when it is above 0 the next ``submit`` for the symbol returns True (nothing else
+  called in between), so a caller can journal a command before dispatching it.
+  ``can_drain(symbol_id)`` says whether room can appear *before the next tick*: False when
+  the limit is the symbol's ``queue_depth`` (only a tick empties it) or the host is dead,
+  so a refusal needs no wait; True only while a transport the host reads between ticks
+  (a process host's ring) is full. The defaults here fit a host that never refuses.
 - A tick is split in two so that several hosts work in parallel: ``begin_tick(now_ns)``
   asks every engine of the host to tick (expiry, then queued commands in ``enq_seq``
   order) and returns a tick id; ``end_tick(tick_id)`` returns that tick's events, in the
   order the engines produced them (engines in ``symbol_id`` order).
+  ``begin_tick`` does not report a host's death: ``end_tick`` does (``HostDead``), so the
+  caller handles a death in one place whichever half found it.
 - ``alive()`` / ``failure()``: a host that died (process exit, stale heartbeat) says why.
 - ``stop()`` drains what is queued and releases every resource (shared memory included);
   calling it twice raises ``HostStateError``.
@@ -23,7 +32,8 @@ host (or none) runs it.
 from __future__ import annotations
 
 import abc
-from typing import TYPE_CHECKING
+import sys
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
     from whistle.core.commands import Command
@@ -31,6 +41,8 @@ if TYPE_CHECKING:
     from whistle.core.instrument import Instrument
 
 __all__ = ["EngineHost"]
+
+_UNBOUNDED: Final = sys.maxsize
 
 
 class EngineHost(abc.ABC):
@@ -53,6 +65,14 @@ class EngineHost(abc.ABC):
     @abc.abstractmethod
     def submit(self, enq_seq: int, command: Command) -> bool:
         """Queue a sequenced command; return False if the inbound queue is full."""
+
+    def free_slots(self, symbol_id: int) -> int:
+        """Return how many commands for ``symbol_id`` ``submit`` would accept now."""
+        return _UNBOUNDED
+
+    def can_drain(self, symbol_id: int) -> bool:
+        """Return whether room for ``symbol_id`` can appear before the next tick."""
+        return False
 
     @abc.abstractmethod
     def begin_tick(self, now_ns: int) -> int:

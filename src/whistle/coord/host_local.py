@@ -170,6 +170,17 @@ class InProcessHost(EngineHost):
         self._commands += 1
         return True
 
+    def free_slots(self, symbol_id: int) -> int:
+        """Return how many more commands ``symbol_id`` may queue before the next tick."""
+        slot = self._slots.get(symbol_id)
+        if slot is None:
+            slot = self._slot(symbol_id, "free_slots")
+        return self.queue_depth - slot.pending
+
+    def can_drain(self, symbol_id: int) -> bool:
+        """Return False: only a tick empties a symbol's queue in this process."""
+        return False
+
     def tick(self, now_ns: int) -> list[Event]:
         """Tick the engines at ``now_ns`` now and return the events (engines in id order)."""
         self._check_running()

@@ -16,8 +16,14 @@ Semantics beyond the ``EngineHost`` contract:
   either the symbol already has ``queue_depth`` commands waiting for the next tick (the
   same bound as ``InProcessHost``), or the buffer is full and the ring has no room for it.
   So the inbound queue holds the ring's capacity plus at most ``batch_size`` commands.
+  The child reads its ring between ticks too (into its engines' queues, bounded by the
+  parent's per-symbol ``queue_depth`` count), so a full *ring* drains without a tick:
+  ``can_drain`` is True then (and the child is alive), and False when the limit is the
+  symbol's ``queue_depth``, which only a tick empties. ``free_slots`` flushes the buffer
+  when it is full, so a positive answer guarantees the next ``submit``.
 - ``begin_tick`` pushes the buffer and ``HostTick`` (waiting for room if needed, while
-  watching the host), and returns at once: several hosts tick in parallel.
+  watching the host), and returns at once: several hosts tick in parallel. If the host is
+  (or turns out) dead it still returns a tick id, whose ``end_tick`` raises ``HostDead``.
 - ``end_tick(tick_id, timeout)`` collects outbound messages until that tick's batch is
   complete, keeping heartbeats, replies and other ticks' batches on the way. It raises
   ``HostDead`` (with the cause: exit code, signal name, ``HostFailed`` detail, or stale
@@ -27,7 +33,11 @@ Semantics beyond the ``EngineHost`` contract:
 - Liveness: the host is dead once its process has exited, it sent ``HostFailed``, or its
   newest heartbeat is older than ``dead_after_s`` (which must exceed the longest tick: the
   child does not beat in the middle of one). The age is measured from the heartbeat's
-  ``CLOCK_MONOTONIC`` stamp (shared by all processes on Linux).
+  ``CLOCK_MONOTONIC`` stamp (shared by all processes on Linux). The default
+  (``DEFAULT_DEAD_AFTER_S``, 5 s) outlasts a GC pause, a SIGSTOP of a second or a loaded
+  machine; a child that exited is noticed at once whatever the timeout. A child declared
+  dead by a stale heartbeat is SIGKILLed there and then: a stalled process that resumed
+  later could otherwise still read the inbound ring and write events nobody expects.
 - ``stop(timeout)`` flushes, sends ``StopHost``, waits for ``HostStopped`` and the exit,
   then terminates / kills the child if needed and closes and unlinks both rings (also when
   the host is already dead). Commands never ticked are discarded, as in ``InProcessHost``.
@@ -82,6 +92,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
+    "DEFAULT_DEAD_AFTER_S",
+    "DEFAULT_HEARTBEAT_INTERVAL_S",
     "DEFAULT_STOP_TIMEOUT_S",
     "PARENT_MAX_SLEEP_S",
     "ProcessHost",
@@ -89,11 +101,16 @@ __all__ = [
 
 #: Encoded commands buffered by ``submit`` before one ``push_many``.
 DEFAULT_BATCH_SIZE: Final = 256
+#: How often an idle or busy host sends a heartbeat.
+DEFAULT_HEARTBEAT_INTERVAL_S: Final = 0.05
+#: A host whose newest heartbeat is older than this is declared dead (and killed).
+DEFAULT_DEAD_AFTER_S: Final = 5.0
 #: ``stop(None)`` waits this long for an orderly exit before terminating the child.
 DEFAULT_STOP_TIMEOUT_S: Final = 10.0
 #: The parent's longest idle sleep while it waits for a tick or a reply (latency vs CPU).
 PARENT_MAX_SLEEP_S: Final = 100e-6
 _POP_BATCH: Final = 256
+_KILL_WAIT_S: Final = 5.0
 # ``HostCommand`` is an array_like Struct tagged with an int: it encodes exactly like the
 # tuple ``(tag, enq_seq, command)``, which msgspec encodes ~40 % faster than building the
 # Struct first (the hot path of ``submit``; the unit tests check the bytes are equal).
@@ -187,8 +204,8 @@ class ProcessHost(EngineHost):
         *,
         cpu: int | None = None,
         ring_capacity: int = 1 << 22,
-        heartbeat_interval_s: float = 0.05,
-        dead_after_s: float = 1.0,
+        heartbeat_interval_s: float = DEFAULT_HEARTBEAT_INTERVAL_S,
+        dead_after_s: float = DEFAULT_DEAD_AFTER_S,
         start_timeout_s: float = 10.0,
         queue_depth: int = DEFAULT_QUEUE_DEPTH,
         batch_size: int = DEFAULT_BATCH_SIZE,
@@ -208,6 +225,8 @@ class ProcessHost(EngineHost):
         self.cpu = cpu
         self.queue_depth = queue_depth
         self.batch_size = batch_size
+        self.heartbeat_interval_s = heartbeat_interval_s
+        self.dead_after_s = dead_after_s
         self._dead_after_ns = int(dead_after_s * 1e9)
         self._wait = wait if wait is not None else WaitStrategy(max_sleep=PARENT_MAX_SLEEP_S)
         codec = WireCodec()
@@ -360,8 +379,12 @@ class ProcessHost(EngineHost):
                 if age > self._dead_after_ns and self._failure is None:
                     self._failure = (
                         f"host {self.host_id} sent no heartbeat for {age / 1e9:.3f} s "
-                        f"(dead after {self._dead_after_ns / 1e9} s)"
+                        f"(dead after {self._dead_after_ns / 1e9} s); killed it"
                     )
+                    # Dead means dead: a stalled child that resumed would go on reading
+                    # and writing the rings behind the parent's back.
+                    self._proc.kill()
+                    self._proc.join(_KILL_WAIT_S)
 
     def _await(self, done: Callable[[], bool], deadline: float | None) -> None:
         """Wait until ``done()``, reading outbound messages; HostDead / HostTimeout."""
@@ -501,19 +524,45 @@ class ProcessHost(EngineHost):
         slot[1] += 1
         return True
 
+    def free_slots(self, symbol_id: int) -> int:
+        """Return how many commands for ``symbol_id`` ``submit`` accepts now; ``HostDead``."""
+        slot = self._mirror.get(symbol_id)
+        if slot is None:
+            slot = self._mirror_slot(symbol_id, "free_slots")
+        if self._failure is not None:
+            raise HostDead(self._failure)
+        room = self.batch_size - len(self._buf)
+        if room <= 0:
+            self._flush()
+            room = self.batch_size - len(self._buf)
+        depth = self.queue_depth - slot[1]
+        return max(0, min(room, depth))
+
+    def can_drain(self, symbol_id: int) -> bool:
+        """Return whether room can appear before the next tick: a full ring, a live child."""
+        slot = self._mirror.get(symbol_id)
+        if slot is None or self._stopped or slot[1] >= self.queue_depth:
+            return False
+        self._pump()
+        self._refresh()
+        return self._failure is None
+
     def begin_tick(self, now_ns: int) -> int:
         """Send the buffered commands and ``HostTick(now_ns)``; return the tick id at once."""
-        self._check_usable()
+        if self._stopped:
+            raise HostStateError(f"host {self.host_id} is stopped")
         if now_ns < self._now_ns or now_ns < self._floor_ns:
             raise ValueError(
                 f"time must not go backwards: host {self.host_id} is at "
                 f"{max(self._now_ns, self._floor_ns)}, was given {now_ns}"
             )
         tick_id = self._next_tick_id
-        self._send(self._encode(HostTick(now_ns, tick_id)))
         self._next_tick_id = tick_id + 1
         self._now_ns = now_ns
         self._inflight.add(tick_id)
+        if self._failure is None:
+            with contextlib.suppress(HostDead):  # end_tick(tick_id) raises it
+                self._send(self._encode(HostTick(now_ns, tick_id)))
         for slot in self._mirror.values():
             slot[1] = 0
         return tick_id

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from whistle.coord.coordinator import SymbolCoordinator
+    from whistle.coord.host import EngineHost
     from whistle.core.commands import Command
 
 __all__ = ["Backpressure", "OrderRouter"]
@@ -85,24 +86,25 @@ class OrderRouter:
             return self._refuse(command, _R_FAULTED)
         host = coordinator.host_of(symbol_id)
         enq_seq = self.enq_seq + 1
-        if not host.submit(enq_seq, command) and not self._wait_submit(
-            host.submit, enq_seq, command
-        ):
-            return self._refuse(command, _R_QUEUE_FULL)
+        try:
+            if host.free_slots(symbol_id) <= 0 and not self._wait_submit(host, symbol_id):
+                return self._refuse(command, _R_QUEUE_FULL)
+        except HostError:
+            return self._refuse(command, _R_FAULTED)
+        if not host.submit(enq_seq, command):
+            raise HostError(f"host {host.host_id} refused a command it had room for")
         self.enq_seq = enq_seq
         coordinator.touch(symbol_id)
         return enq_seq
 
-    def _wait_submit(
-        self, submit: Callable[[int, Command], bool], enq_seq: int, command: Command
-    ) -> bool:
+    def _wait_submit(self, host: EngineHost, symbol_id: int) -> bool:
         if self.backpressure is Backpressure.REJECT or self.wait_timeout_ns == 0:
             return False
         deadline = self._clock_ns() + self.wait_timeout_ns
         pause = 1e-6
-        while self._clock_ns() < deadline:
+        while host.can_drain(symbol_id) and self._clock_ns() < deadline:
             time.sleep(pause)
-            if submit(enq_seq, command):
+            if host.free_slots(symbol_id) > 0:
                 return True
             pause = min(pause * 2, 1e-3)
         return False

@@ -117,7 +117,13 @@ def _int_or_zero(value: object) -> int:
     return 0
 
 
-def _make_hosts(count: int, queue_depth: int) -> list[EngineHost]:
+def _make_hosts(
+    count: int, queue_depth: int, heartbeat_s: float, dead_after_s: float
+) -> list[EngineHost]:
+    if not 0 < heartbeat_s < dead_after_s:
+        raise ValueError(
+            f"need 0 < host_heartbeat_s < host_dead_after_s, were {heartbeat_s} and {dead_after_s}"
+        )
     if count == 0:
         return [InProcessHost(0, queue_depth=queue_depth)]
     # Imported here: the embedded venue never needs multiprocessing.
@@ -128,7 +134,15 @@ def _make_hosts(count: int, queue_depth: int) -> list[EngineHost]:
     try:
         for host_id in range(count):
             cpu = cpus[host_id % len(cpus)] if cpus else None
-            hosts.append(ProcessHost(host_id, cpu=cpu))
+            hosts.append(
+                ProcessHost(
+                    host_id,
+                    cpu=cpu,
+                    queue_depth=queue_depth,
+                    heartbeat_interval_s=heartbeat_s,
+                    dead_after_s=dead_after_s,
+                )
+            )
     except BaseException:
         for host in hosts:
             host.stop()
@@ -181,6 +195,8 @@ class Venue:
         data_dir: str | os.PathLike[str] | None = None,
         fsync: FsyncPolicy | str = FsyncPolicy.NONE,
         checkpoint_every: int = 10_000,
+        host_heartbeat_s: float = 0.05,
+        host_dead_after_s: float = 5.0,
     ) -> None:
         """Create a venue.
 
@@ -196,6 +212,14 @@ class Venue:
         existing ``data_dir`` is recovered first (latest checkpoint + journal tail, state
         hashes checked). ``fsync`` is ``"none"``, ``"interval"`` or ``"every"`` (see
         ``whistle.coord.durability``).
+
+        Host processes send a heartbeat every ``host_heartbeat_s``; one whose newest
+        heartbeat is older than ``host_dead_after_s`` (which must exceed the longest tick)
+        is declared dead and killed. Its symbols are then rebuilt from the journal on a
+        live host when there is a ``data_dir``, and otherwise faulted (``EngineFaulted``
+        with the cause, then ``ENGINE_FAULTED`` rejects). A process that exits is noticed at
+        the next tick whatever the timeout. ``queue_depth`` bounds the commands one symbol
+        may have waiting for the next tick, in process and on hosts alike.
         """
         if hosts < 0:
             raise ValueError(f"hosts must be >= 0, was {hosts}")
@@ -208,7 +232,7 @@ class Venue:
         else:
             policy = placement
         self.clock = SimulationClock(start_ns=start_ns, session_end_ns=session_end_ns)
-        self._hosts = _make_hosts(hosts, queue_depth)
+        self._hosts = _make_hosts(hosts, queue_depth, host_heartbeat_s, host_dead_after_s)
         self.host_processes = hosts
         self.coordinator = SymbolCoordinator(self._hosts, policy)
         if backpressure is None:
