@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from whistle.core.validate import MAX_ECHO, cut, show
 from whistle.scenario.errors import ScenarioError
 from whistle.scenario.ops import (
     AdvanceOp,
@@ -63,7 +64,7 @@ def json_type_name(value: object) -> str:
     if isinstance(value, bool):
         return f"boolean {'true' if value else 'false'}"
     if isinstance(value, int):
-        return f"integer {value}"
+        return f"integer {show(value)}"
     if isinstance(value, float):
         return f"number {value!r}"
     if isinstance(value, str):
@@ -74,7 +75,10 @@ def json_type_name(value: object) -> str:
 
 
 def _quote(text: str) -> str:
-    return msgspec.json.encode(text).decode()
+    # JSON-quoted, cut: a scenario may carry a 100 MB string, a message never does.
+    if len(text) <= MAX_ECHO:
+        return msgspec.json.encode(text).decode()
+    return f"{msgspec.json.encode(text[:MAX_ECHO]).decode()}... ({len(text):,} chars)"
 
 
 def parse_duration(value: object) -> int:
@@ -222,23 +226,45 @@ _OP_LIST = ", ".join(OP_NAMES)
 _decode = msgspec.json.Decoder().decode
 
 
+_BOM = "\ufeff"
+_BOM_BYTES = b"\xef\xbb\xbf"
+
+
 def parse_line(text: str | bytes, line: int) -> Op | None:
     """Parse one scenario line; return ``None`` for a blank line or a ``#`` comment.
 
-    Raises ``ScenarioError`` (with ``line``) when the line is malformed.
+    A UTF-8 byte order mark at the start of line 1 (the start of the file, as some editors
+    write it) is skipped; one anywhere else is an error that says so. A line nested too
+    deeply for the decoder (``[[[[...``) is an error like any malformed line. Raises
+    ``ScenarioError`` (with ``line``) when the line is malformed; values it quotes are cut
+    to about 80 characters.
     """
     if isinstance(text, bytes):
+        if line == 1 and text.startswith(_BOM_BYTES):
+            text = text[len(_BOM_BYTES) :]
         try:
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ScenarioError(line, f"invalid UTF-8: {exc}") from None
+    elif line == 1 and text.startswith(_BOM):
+        text = text[len(_BOM) :]
     stripped = text.strip()
     if not stripped or stripped.startswith("#"):
         return None
+    if _BOM in stripped:
+        raise ScenarioError(
+            line,
+            "a UTF-8 byte order mark (U+FEFF) is only allowed at the start of the file"
+            f" (column {text.index(_BOM) + 1}); remove it (files joined with cat keep them)",
+        )
     try:
         obj: Any = _decode(stripped)
     except msgspec.DecodeError as exc:
-        raise ScenarioError(line, f"invalid JSON: {exc}") from None
+        raise ScenarioError(line, f"invalid JSON: {cut(str(exc))}") from None
+    except RecursionError:
+        raise ScenarioError(
+            line, "invalid JSON: nested too deeply (arrays or objects inside each other)"
+        ) from None
     if not isinstance(obj, dict):
         raise ScenarioError(line, f"expected a JSON object, got {json_type_name(obj)}")
     return parse_object(obj, line)

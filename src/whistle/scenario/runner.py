@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, Literal, final
 
 from whistle.coord.venue import Venue
 from whistle.core.errors import WhistleError
+from whistle.core.limits import MAX_TS_NS
+from whistle.core.validate import cut, show
 from whistle.scenario.errors import ScenarioError
 from whistle.scenario.ops import (
     AdvanceOp,
@@ -39,6 +41,8 @@ if TYPE_CHECKING:
 
 __all__ = ["OnError", "ScenarioRunner", "run_scenario"]
 
+_MAX_DETAIL = 400  # a reject detail names the rule and a cut value: longer is an echo
+
 OnError = Literal["stop", "continue"]
 
 
@@ -50,6 +54,8 @@ class ScenarioRunner:
         self.venue = venue if venue is not None else Venue()
         self.errors = 0
         """How many lines produced a ``ScenarioError`` so far."""
+        self.line = 0
+        """The line being run (or last run): names the place when an exception escapes."""
 
     # ------------------------------------------------------------------ driving
 
@@ -59,11 +65,15 @@ class ScenarioRunner:
         """Yield the output dicts of ``lines`` (line numbers start at 1).
 
         A bad line yields a ``ScenarioError`` dict; with ``on_error="stop"`` nothing after
-        it runs, with ``"continue"`` the next line runs.
+        it runs, with ``"continue"`` the next line runs. Anything else that goes wrong (the
+        venue's journal cannot be written, a bug) is not a bad line: the exception
+        propagates after every output dict of the earlier lines was yielded, and
+        ``self.line`` says which line was running.
         """
         if on_error not in ("stop", "continue"):
             raise ValueError(f'on_error must be "stop" or "continue", was {on_error!r}')
         for number, text in enumerate(lines, start=1):
+            self.line = number
             try:
                 op = parse_line(text, number)
                 if op is None:
@@ -163,6 +173,11 @@ class ScenarioRunner:
         venue = self.venue
         target = venue.now_ns + op.by if op.by is not None else op.to
         assert target is not None
+        if target > MAX_TS_NS:
+            raise ScenarioError(
+                op.line,
+                f'op "advance": time must stay at most {MAX_TS_NS} ns, got to={show(target)}',
+            )
         if target < venue.now_ns:
             raise ScenarioError(
                 op.line,
@@ -178,8 +193,8 @@ class ScenarioRunner:
         try:
             return [venue.instrument(symbol)]
         except KeyError:
-            known = ", ".join(venue.symbols) or "none defined"
-            raise ScenarioError(line, f"unknown symbol {symbol!r} (defined: {known})") from None
+            known = cut(", ".join(venue.symbols)) or "none defined"
+            raise ScenarioError(line, f"unknown symbol {show(symbol)} (defined: {known})") from None
 
     def _events(self, symbol: str | None, events: list[Event]) -> list[dict[str, Any]]:
         venue = self.venue
@@ -195,12 +210,14 @@ class ScenarioRunner:
                 except KeyError:
                     inst = cache[sid] = None
             if event.seq == 0:
+                # A refused symbol or detail may echo a caller's huge string: cut it.
+                detail = venue.last_reject_detail
                 out.append(
                     render_event(
                         event,
                         inst,
-                        symbol=symbol if inst is None else None,
-                        detail=venue.last_reject_detail,
+                        symbol=cut(symbol) if inst is None and symbol is not None else None,
+                        detail=cut(detail, _MAX_DETAIL) if detail is not None else None,
                     )
                 )
             else:

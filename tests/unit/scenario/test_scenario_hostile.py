@@ -1,0 +1,185 @@
+"""Hostile scenario input: every one is a per-line ``ScenarioError`` with a short message,
+never a traceback, and output already produced is never lost."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from whistle.coord.venue import Venue
+from whistle.core.limits import MAX_TS_NS
+from whistle.scenario import ScenarioError, ScenarioRunner, StatusOp, parse_line, run_scenario
+
+DEFINE = '{"op":"define","symbol":"A","symbol_id":1}'
+NEW = '{"op":"new","symbol":"A","side":"buy","qty":"1","price":"1"}'
+BOM = "\ufeff"
+
+
+def error_of(text: str | bytes, line: int = 7) -> str:
+    with pytest.raises(ScenarioError) as info:
+        parse_line(text, line)
+    assert info.value.line == line
+    return info.value.message
+
+
+def outputs(lines: list[str], on_error: str = "continue") -> list[dict[str, Any]]:
+    return list(run_scenario(lines, on_error=on_error))  # type: ignore[arg-type]
+
+
+# -- byte order mark ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("first", [BOM + '{"op":"status"}', (BOM + '{"op":"status"}').encode()])
+def test_a_bom_at_the_start_of_the_file_is_skipped(first: str | bytes) -> None:
+    assert parse_line(first, 1) == StatusOp(line=1)
+
+
+def test_a_bom_before_a_comment_or_blank_first_line_is_skipped() -> None:
+    assert parse_line(BOM + "# title", 1) is None
+    assert parse_line(BOM.encode() + b"\n", 1) is None
+
+
+@pytest.mark.parametrize("text", [BOM + '{"op":"status"}', (BOM + '{"op":"status"}').encode()])
+def test_a_bom_elsewhere_is_named(text: str | bytes) -> None:
+    message = error_of(text, line=3)
+    assert message.startswith("a UTF-8 byte order mark (U+FEFF) is only allowed at the start")
+    assert "(column 1)" in message
+    assert "invalid character" not in message
+
+
+def test_a_bom_inside_a_line_is_named_with_its_column() -> None:
+    message = error_of('{"op":' + BOM + '"status"}', line=1)
+    assert "byte order mark" in message
+    assert "(column 7)" in message
+
+
+def test_a_bom_file_runs_through_the_runner() -> None:
+    out = outputs([BOM + DEFINE, NEW], on_error="stop")
+    assert [o["event"] for o in out] == ["OrderAccepted", "BookLevelChanged", "BestBidOfferChanged"]
+
+
+# -- nesting -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[" * 100_000,
+        "[" * 100_000 + "]" * 100_000,
+        '{"a":' * 100_000,
+        '{"op":"status","symbol":' + "[" * 100_000 + "]" * 100_000 + "}",
+    ],
+)
+def test_deep_nesting_is_a_line_error(text: str) -> None:
+    assert error_of(text) == (
+        "invalid JSON: nested too deeply (arrays or objects inside each other)"
+    )
+
+
+def test_deep_nesting_continues_with_the_next_line() -> None:
+    runner = ScenarioRunner()
+    out = list(runner.run([DEFINE, "[" * 100_000, NEW], on_error="continue"))
+    assert out[0] == {
+        "event": "ScenarioError",
+        "line": 2,
+        "error": "invalid JSON: nested too deeply (arrays or objects inside each other)",
+    }
+    assert [o["event"] for o in out[1:]] == [
+        "OrderAccepted",
+        "BookLevelChanged",
+        "BestBidOfferChanged",
+    ]
+    assert runner.errors == 1
+
+
+# -- long values are cut in messages -----------------------------------------------------
+
+HUGE = 10_000_000  # 10 MB keeps the test quick; the cut does not depend on the size
+
+
+def test_a_huge_field_name_is_cut() -> None:
+    key = "k" * HUGE
+    message = error_of('{"op":"status","' + key + '":1}')
+    assert message.startswith('op "status": unknown field "kkkk')
+    assert f"... ({HUGE:,} chars)" in message
+    assert len(message) < 300
+
+
+def test_a_huge_op_name_is_cut() -> None:
+    message = error_of('{"op":"' + "x" * HUGE + '"}')
+    assert message.startswith('unknown op "xxx')
+    assert len(message) < 300
+
+
+def test_a_huge_string_value_is_cut() -> None:
+    message = error_of('{"op":"new","symbol":"A","side":"buy","qty":"1","id":"' + "9" * HUGE + '"}')
+    assert message.startswith('op "new", field "id": expected an integer, got string "999')
+    assert len(message) < 300
+
+
+def test_a_huge_json_error_is_cut() -> None:
+    message = error_of('{"op":"status","symbol":"' + "a" * HUGE)
+    assert message.startswith("invalid JSON:")
+    assert len(message) < 300
+
+
+def test_a_huge_unknown_symbol_is_cut_in_the_reject_and_in_queries() -> None:
+    symbol = "S" * HUGE
+    out = outputs([DEFINE, '{"op":"new","symbol":"' + symbol + '","side":"buy","qty":"1"}'])
+    (reject,) = out
+    assert reject["reason"] == "UNKNOWN_SYMBOL"
+    assert len(reject["symbol"]) < 200
+    assert len(reject["detail"]) < 500
+    (error,) = outputs([DEFINE, '{"op":"status","symbol":"' + symbol + '"}'])
+    assert error["event"] == "ScenarioError"
+    assert len(error["error"]) < 300
+
+
+def test_a_huge_symbol_definition_is_refused_briefly() -> None:
+    (error,) = outputs(['{"op":"define","symbol":"' + "S" * HUGE + '"}'])
+    assert error["error"].startswith('op "define": symbol must be 1..64 printable ASCII')
+    assert len(error["error"]) < 300
+
+
+@pytest.mark.parametrize("digits", [30, 1000])
+def test_a_huge_integer_is_refused_as_a_line_error(digits: int) -> None:
+    (error,) = outputs(['{"op":"advance","by":1' + "0" * digits + "}"])
+    assert error["event"] == "ScenarioError"
+    assert len(error["error"]) < 300
+
+
+def test_advance_past_the_clock_limit_is_a_line_error() -> None:
+    (error,) = outputs([f'{{"op":"advance","to":{MAX_TS_NS + 1}}}'])
+    assert error["error"] == (
+        f'op "advance": time must stay at most {MAX_TS_NS} ns, got to={MAX_TS_NS + 1}'
+    )
+
+
+# -- an exception that escapes keeps the output before it -------------------------------
+
+
+def test_an_escaping_exception_comes_after_every_earlier_output() -> None:
+    venue = Venue()
+    runner = ScenarioRunner(venue)
+    calls = {"n": 0}
+    real = venue.tick
+
+    def failing_tick(now_ns: int | None = None) -> list[Any]:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError(28, "No space left on device")
+        return real(now_ns)
+
+    venue.tick = failing_tick  # type: ignore[method-assign]
+    seen: list[dict[str, Any]] = []
+    lines = [DEFINE, NEW, NEW.replace("buy", "sell")]
+    with pytest.raises(OSError, match="No space left"):
+        seen.extend(runner.run(lines, on_error="continue"))  # keeps what came before
+    assert [o["event"] for o in seen] == [
+        "OrderAccepted",
+        "BookLevelChanged",
+        "BestBidOfferChanged",
+    ]
+    assert runner.line == 3
+    assert runner.errors == 0
