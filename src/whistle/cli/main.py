@@ -7,6 +7,7 @@ import click
 from whistle import __version__
 from whistle.cli.bench import bench
 from whistle.cli.demo import demo
+from whistle.cli.errors import DEBUG_ENV, WhistleGroup
 from whistle.cli.journal import journal
 from whistle.cli.replay import replay
 from whistle.cli.script import script
@@ -14,10 +15,27 @@ from whistle.cli.script import script
 __all__ = ["main"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=WhistleGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="whistle")
-def main() -> None:
-    """whistle: a deterministic multi-market matching engine."""
+@click.option(
+    "--debug",
+    is_flag=True,
+    help=f"Show the traceback of an error instead of one line (or set {DEBUG_ENV}=1).",
+)
+def main(debug: bool) -> None:
+    """whistle: a deterministic multi-market matching engine.
+
+    \b
+    An error is one line on stderr: what, where, what to do. Exit status:
+      0   success
+      1   the command's verdict is negative (failed scenario lines, replay mismatch)
+      2   usage error (unknown option, bad argument)
+      65  bad input or damaged data (scenario, instrument, data directory, journal)
+      70  internal error (a bug: rerun with --debug and report it)
+      73  cannot create or write (permission denied, read-only file system)
+      74  other I/O error (disk full, device error)
+      75  the data directory is locked by another writer: retry when it has stopped
+    """
 
 
 main.add_command(bench)
