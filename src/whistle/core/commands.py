@@ -266,7 +266,8 @@ def command_error(command: object) -> tuple[RejectReason, str] | None:
         if kind == _BOOL:
             return _MALFORMED, bool_field_error(name, value) or name
         problem = int_field_error(name, value, lo, hi, optional=kind == _OPT)
-        assert problem is not None
+        if problem is None:
+            continue  # an int subclass (an IntEnum member) in range: encoded as an int
         return (reason if is_int(value) else _MALFORMED), problem
     return None
 
