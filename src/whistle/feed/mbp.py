@@ -1,0 +1,417 @@
+"""MBP-N rows out of order-level events: one row per visible book change, Databento style.
+
+:class:`MbpBuilder` feeds ``whistle.core.mbo`` events into one
+:class:`~whistle.book.mbo.MarketByOrderBook` per instrument and returns a row whenever
+the event changed one of the best ``depth`` levels of a side, cleared the book, or
+printed a trade. With ``on_last=True`` (the default) a row is published only at an event
+carrying ``FLAG_LAST``, for every change since the previous one: Databento normalizes one
+exchange event into several records and the book is consistent only after the last
+(ITCH and LOBSTER events are always last, so there both modes give the same rows).
+
+Row schema (:func:`mbp_columns`; the names of Databento's MBP-10 schema)::
+
+    ts_event   exchange timestamp, ns (ITCH / LOBSTER: since midnight; DBN: UNIX epoch)
+    ts_recv    receive timestamp, ns (0 where the source has none)
+    symbol     the instrument's symbol
+    action     A add, C cancel or delete, M modify / replace, T trade, R clear, N other
+    side       B bid / A ask: the order's side; for T the *aggressor's* side (the opposite
+               of the resting order's for an execution), N when unknown
+    depth      the best changed level, 0 = top (0 for a trade or clear)
+    price      the order's or trade's price (empty / None when there is none)
+    size       the added / cancelled / new / traded quantity (0 for R, N)
+    flags      the event's flags (FLAG_LAST = 128, FLAG_SNAPSHOT = 32, ...)
+    sequence   the source's sequence number (0 where it has none)
+    bid_px_00 ask_px_00 bid_sz_00 ask_sz_00 bid_ct_00 ask_ct_00   level 0 (best)
+    bid_px_01 ...                                                 up to depth - 1
+
+An empty level has no price (empty in CSV, ``null`` in JSON, ``None`` in Python), size 0
+and count 0. Python rows (:func:`whistle.feed.mbp_rows`) carry prices as integers in the
+source's ticks; the CSV and JSON Lines writers print them as decimal strings with the
+source's implied decimals (ITCH / LOBSTER 4, Databento 9), as Databento's ``pretty_px``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import json
+from typing import IO, TYPE_CHECKING, Any, Final, final
+
+from whistle.book.mbo import CHANGED_BOOK, CHANGED_TRADE, MarketByOrderBook
+from whistle.core.mbo import (
+    FLAG_LAST,
+    NO_PRICE,
+    TRADE_CROSS,
+    TRADE_INFO,
+    MboAdd,
+    MboCancel,
+    MboClear,
+    MboDelete,
+    MboEvent,
+    MboExecute,
+    MboInstrument,
+    MboModify,
+    MboStatus,
+    MboTrade,
+)
+
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Iterable, Iterator
+
+__all__ = [
+    "DEFAULT_DEPTH",
+    "HEAD_COLUMNS",
+    "CsvRowWriter",
+    "JsonlRowWriter",
+    "MbpBuilder",
+    "MbpRow",
+    "format_price",
+    "mbp_columns",
+    "mbp_rows",
+    "open_row_writer",
+]
+
+DEFAULT_DEPTH: Final = 10
+HEAD_COLUMNS: Final = (
+    "ts_event",
+    "ts_recv",
+    "symbol",
+    "action",
+    "side",
+    "depth",
+    "price",
+    "size",
+    "flags",
+    "sequence",
+)
+MbpRow = tuple[Any, ...]
+"""``HEAD_COLUMNS`` values, then six values per level (see the module docstring)."""
+
+_BUY: Final = 1
+_SELL: Final = 2
+_SIDE_LETTER: Final = ("N", "B", "A")
+_AGGRESSOR: Final = ("N", "A", "B")  # resting buy order hit -> a sell aggressor
+
+
+def mbp_columns(depth: int = DEFAULT_DEPTH) -> list[str]:
+    """Return the column names of an MBP-``depth`` row (Databento's MBP-10 naming)."""
+    cols = list(HEAD_COLUMNS)
+    for i in range(depth):
+        cols += [
+            f"{k}_{i:02d}" for k in ("bid_px", "ask_px", "bid_sz", "ask_sz", "bid_ct", "ask_ct")
+        ]
+    return cols
+
+
+def format_price(ticks: int | None, decimals: int) -> str:
+    """Return ``ticks`` with ``decimals`` implied decimals as a decimal string ('' if None)."""
+    if ticks is None:
+        return ""
+    if decimals <= 0:
+        return str(ticks)
+    sign = "-" if ticks < 0 else ""
+    whole, frac = divmod(abs(ticks), 10**decimals)
+    return f"{sign}{whole}.{frac:0{decimals}d}"
+
+
+@final
+class _Instrument:
+    """One instrument's book and the sorted keys of its levels (bids: negated prices)."""
+
+    __slots__ = ("ask_keys", "asks", "bid_keys", "bids", "book", "decimals", "pending", "symbol")
+
+    def __init__(self, instrument_id: int, symbol: str, decimals: int) -> None:
+        self.book = MarketByOrderBook(instrument_id)
+        self.symbol = symbol
+        self.decimals = decimals
+        self.bid_keys: list[int] = []
+        self.ask_keys: list[int] = []
+        self.bids: dict[int, tuple[int, int]] = {}
+        self.asks: dict[int, tuple[int, int]] = {}
+        self.pending = -1  # best changed level since the last published row (-1: none)
+
+
+@final
+class MbpBuilder:
+    """Turn MBO events into MBP-``depth`` rows (see the module docstring).
+
+    ``push(event)`` returns a row or None. ``instruments`` maps instrument id to
+    (symbol, price decimals, book) for the closing summary; books are created on first
+    use (an instrument never named by an ``MboInstrument`` event is called by its id).
+    """
+
+    def __init__(self, depth: int = DEFAULT_DEPTH, *, on_last: bool = True) -> None:
+        if depth < 1:
+            raise ValueError(f"depth must be >= 1, was {depth}")
+        self.depth = depth
+        self.on_last = on_last
+        self._states: dict[int, _Instrument] = {}
+        self._decimals: dict[str, int] = {}
+        self.rows = 0
+
+    def books(self) -> dict[int, tuple[str, int, MarketByOrderBook]]:
+        """Return {instrument id: (symbol, price decimals, book)}."""
+        return {iid: (s.symbol, s.decimals, s.book) for iid, s in self._states.items()}
+
+    def decimals(self) -> dict[str, int]:
+        """Return {symbol: price decimals} of every instrument seen (a live dict: it grows
+        as instruments appear, so a row writer may hold it)."""
+        return self._decimals
+
+    def _state(self, e: MboEvent) -> _Instrument:
+        iid = e.instrument_id
+        state = self._states.get(iid)
+        if state is None:
+            state = _Instrument(iid, str(iid), 4)
+            self._states[iid] = state
+            self._decimals.setdefault(state.symbol, state.decimals)
+        return state
+
+    def push(self, e: MboEvent) -> MbpRow | None:
+        """Apply ``e`` to its instrument's book; return the row it publishes, if any."""
+        t = type(e)
+        if t is MboInstrument:
+            assert isinstance(e, MboInstrument)
+            self._decimals[e.symbol] = e.price_decimals
+            old = self._states.get(e.instrument_id)
+            if old is None:
+                self._states[e.instrument_id] = _Instrument(
+                    e.instrument_id, e.symbol, e.price_decimals
+                )
+            else:
+                old.symbol = e.symbol
+                old.decimals = e.price_decimals
+            return None
+        if e.instrument_id == 0 and t is MboStatus:
+            return None  # a system-wide event (ITCH system event): no book of its own
+        state = self._state(e)
+        book = state.book
+        # What the row reports of an order that the event may remove: read it first.
+        price = NO_PRICE
+        size = 0
+        side = 0
+        if t is MboAdd:
+            assert isinstance(e, MboAdd)
+            price, size, side = e.price, e.qty, e.side
+        elif t is MboCancel or t is MboDelete or t is MboModify or t is MboExecute:
+            assert isinstance(e, (MboCancel, MboDelete, MboModify, MboExecute))
+            order = book.orders.get(e.order_id)
+            if order is not None:
+                price, side = order.price, order.side
+                size = order.qty
+            else:
+                price, side = e.price, e.side
+            if t is MboCancel:
+                assert isinstance(e, MboCancel)
+                size = e.qty
+            elif t is MboModify:
+                assert isinstance(e, MboModify)
+                size = e.qty
+                if e.price != NO_PRICE:
+                    price = e.price
+        bits = book.apply(e)
+        depth = self.depth
+        changed = -1
+        if bits & CHANGED_BOOK:
+            changed = self._update_levels(state)
+        action = "N"
+        side_letter = _SIDE_LETTER[side] if 0 <= side <= 2 else "N"
+        if t is MboAdd:
+            action = "A"
+        elif t is MboCancel or t is MboDelete:
+            action = "C"
+        elif t is MboModify:
+            action = "M"
+        elif t is MboExecute:
+            action = "T"
+            price, size = book.last_trade_price, book.last_trade_qty
+            side_letter = _AGGRESSOR[side] if 0 <= side <= 2 else "N"
+            assert isinstance(e, MboExecute)
+            if e.printable and changed < 0:
+                changed = 0
+        elif t is MboTrade:
+            assert isinstance(e, MboTrade)
+            price, size = e.price, e.qty
+            if e.kind == TRADE_INFO:
+                action = "T" if e.printable else "F"
+                side_letter = _SIDE_LETTER[e.side] if 0 <= e.side <= 2 else "N"
+            elif e.kind == TRADE_CROSS:
+                action = "T"
+                side_letter = "N"
+            else:
+                action = "T"
+                side_letter = _AGGRESSOR[e.side] if 0 <= e.side <= 2 else "N"
+            if e.printable and bits & CHANGED_TRADE:
+                changed = 0
+        elif t is MboClear:
+            action = "R"
+            price, size = NO_PRICE, 0
+            if bits & CHANGED_BOOK:
+                changed = 0
+        visible = 0 <= changed < depth
+        if self.on_last:
+            if visible and (state.pending < 0 or changed < state.pending):
+                state.pending = changed
+            if not e.flags & FLAG_LAST or state.pending < 0:
+                return None
+            changed = state.pending
+            state.pending = -1
+        elif not visible:
+            return None
+        self.rows += 1
+        return self._row(state, e, action, side_letter, changed, price, size)
+
+    def _update_levels(self, state: _Instrument) -> int:
+        """Apply the book's deltas to the sorted level keys; return the best changed level."""
+        best = 1 << 30
+        for side, price, qty, count in state.book.deltas():
+            if side == _BUY:
+                keys, levels, key = state.bid_keys, state.bids, -price
+            else:
+                keys, levels, key = state.ask_keys, state.asks, price
+            if qty == 0:
+                if key in levels:
+                    del levels[key]
+                    i = bisect.bisect_left(keys, key)
+                    del keys[i]
+                    best = min(best, i)
+                continue
+            if key not in levels:
+                bisect.insort(keys, key)
+            levels[key] = (qty, count)
+            best = min(best, bisect.bisect_left(keys, key))
+        return best if best < 1 << 30 else -1
+
+    def _row(
+        self,
+        state: _Instrument,
+        e: MboEvent,
+        action: str,
+        side: str,
+        depth: int,
+        price: int,
+        size: int,
+    ) -> MbpRow:
+        row: list[Any] = [
+            e.ts_ns,
+            e.ts_recv_ns,
+            state.symbol,
+            action,
+            side,
+            depth,
+            None if price == NO_PRICE else price,
+            size,
+            e.flags,
+            e.sequence,
+        ]
+        bid_keys, ask_keys, bids, asks = state.bid_keys, state.ask_keys, state.bids, state.asks
+        nb, na = len(bid_keys), len(ask_keys)
+        for i in range(self.depth):
+            if i < nb:
+                k = bid_keys[i]
+                bq, bc = bids[k]
+                bp: int | None = -k
+            else:
+                bp, bq, bc = None, 0, 0
+            if i < na:
+                k = ask_keys[i]
+                aq, ac = asks[k]
+                ap: int | None = k
+            else:
+                ap, aq, ac = None, 0, 0
+            row += (bp, ap, bq, aq, bc, ac)
+        return tuple(row)
+
+    def run(self, events: Iterable[MboEvent]) -> Iterator[MbpRow]:
+        """Yield the rows of ``events``."""
+        push = self.push
+        for e in events:
+            row = push(e)
+            if row is not None:
+                yield row
+
+
+# -- writers --------------------------------------------------------------------------
+class _RowWriter:
+    def __init__(self, fh: IO[str], depth: int, decimals: dict[str, int]) -> None:
+        self.fh = fh
+        self.depth = depth
+        self.decimals = decimals
+        self.columns = mbp_columns(depth)
+        # Indexes of the price columns: the head's price, then bid_px / ask_px per level.
+        self._price_cols = (6, *(c for i in range(depth) for c in (10 + 6 * i, 11 + 6 * i)))
+
+    def _pretty(self, row: MbpRow) -> list[Any]:
+        out = list(row)
+        scale = self.decimals.get(row[2], 4)
+        for c in self._price_cols:
+            v = out[c]
+            out[c] = None if v is None else format_price(v, scale)
+        return out
+
+    def write(self, row: MbpRow) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.fh.flush()
+
+
+@final
+class CsvRowWriter(_RowWriter):
+    """CSV with a header row; prices as decimal strings, an empty level's price empty."""
+
+    def __init__(self, fh: IO[str], depth: int, decimals: dict[str, int]) -> None:
+        super().__init__(fh, depth, decimals)
+        self._csv = csv.writer(fh, lineterminator="\n")
+        self._csv.writerow(self.columns)
+
+    def write(self, row: MbpRow) -> None:
+        self._csv.writerow(["" if v is None else v for v in self._pretty(row)])
+
+
+@final
+class JsonlRowWriter(_RowWriter):
+    """One JSON object per line, keys in column order; prices as decimal strings or null."""
+
+    def write(self, row: MbpRow) -> None:
+        self.fh.write(json.dumps(dict(zip(self.columns, self._pretty(row), strict=True))))
+        self.fh.write("\n")
+
+
+def open_row_writer(
+    fh: IO[str], kind: str, depth: int, decimals: dict[str, int]
+) -> CsvRowWriter | JsonlRowWriter:
+    """Return the writer for ``kind`` (``csv`` or ``jsonl``) on the text stream ``fh``.
+
+    ``decimals`` maps symbol to price decimals; it is read at each row, so the caller may
+    fill it while the stream runs (``MbpBuilder.decimals()``).
+    """
+    if kind == "csv":
+        return CsvRowWriter(fh, depth, decimals)
+    if kind == "jsonl":
+        return JsonlRowWriter(fh, depth, decimals)
+    raise ValueError(f"row format must be 'csv' or 'jsonl', was {kind!r}")
+
+
+def mbp_rows(
+    path: str | os.PathLike[str],
+    format: str,
+    *,
+    depth: int = DEFAULT_DEPTH,
+    symbols: Iterable[str] | None = None,
+    on_last: bool = True,
+    **options: Any,
+) -> Iterator[dict[str, Any]]:
+    """Yield the MBP-``depth`` rows of a market-data file as dicts keyed by column name.
+
+    ``list(whistle.feed.mbp_rows("f.itch", format="itch", symbols=["BOB"]))`` is the whole
+    book history without pandas. Prices are integers in the source's ticks (None for an
+    empty level); see the module docstring for the columns. ``options`` go to the decoder.
+    """
+    import whistle.feed  # the package imports this module: resolve it at call time
+
+    reader = whistle.feed.open(path, format, symbols, **options)
+    columns = mbp_columns(depth)
+    for row in MbpBuilder(depth, on_last=on_last).run(reader):
+        yield dict(zip(columns, row, strict=True))
