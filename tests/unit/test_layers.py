@@ -17,16 +17,17 @@ RANK = {
     "ipc": 4,
     "journal": 4,
     "coord": 5,
-    "orchestrator": 6,
-    "feed": 7,
+    "feed": 6,
     "trading": 7,
     "scenario": 7,
-    "api": 8,
-    "bench": 9,
-    "demo": 9,
-    "tools": 10,
-    "cli": 11,
-    "": 9,  # the `whistle` facade itself (re-exports layers 1-5); only the top may use it
+    "orchestrator": 8,
+    "api": 9,
+    "cluster": 9,
+    "bench": 10,
+    "demo": 10,
+    "tools": 11,
+    "cli": 12,
+    "": 10,  # the `whistle` facade itself (re-exports layers 1-5); only the top may use it
 }
 # Layers that must not know about orders: only the standard library and msgspec.
 NO_WHISTLE = {"ipc", "journal"}
