@@ -1,0 +1,335 @@
+"""The feed benchmark: decode, decode + book, decode + book + MBP-10 rows, against a bare loop.
+
+Procedure (``run_feed_bench``):
+
+1. build the input before anything is timed: a seeded synthetic stream for one liquid
+   stock (:func:`synthetic_ops`: adds, cancels, deletes and replaces near the touch,
+   executions at the best level in FIFO order, a few hidden trades), written in the exact
+   wire layout of the format (ITCH 5.0 with 2-byte length prefixes, LOBSTER message CSV,
+   or DBN MBO records through ``databento-dbn``), or the given file;
+2. time, interleaved, best of ``repeat`` runs each (``perf_counter_ns`` around the whole
+   loop): the *bare* loop (frame every message and read its type byte, nothing else),
+   *decode* (every normalized event built), *book* (decode + ``MarketByOrderBook.apply``),
+   *mbp10* (decode + book + one MBP-10 row per book change);
+3. report rates in messages per second of wall time and the ratios to the bare loop.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import struct
+import tempfile
+import time
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+__all__ = [
+    "DEFAULT_MESSAGES",
+    "FORMATS",
+    "SyntheticOp",
+    "bare_itch",
+    "itch_bytes",
+    "synthetic_ops",
+]
+
+DEFAULT_MESSAGES: Final = 500_000
+FORMATS: Final = ("itch", "lobster", "dbn")
+
+# Op kinds of the synthetic stream (format-neutral; each writer maps them to its messages).
+OP_ADD: Final = 0
+OP_CANCEL: Final = 1  # partial cancel
+OP_DELETE: Final = 2
+OP_REPLACE: Final = 3  # cancel-replace: new order ref, new price / qty, back of the queue
+OP_EXECUTE: Final = 4  # a resting order executes (FIFO at the best level)
+OP_TRADE: Final = 5  # a non-displayed (hidden) order traded; the visible book is unchanged
+
+SYMBOL: Final = "WHSTL"
+LOCATE: Final = 1
+TICK: Final = 100  # one cent in ITCH's 4-decimal prices
+START_PRICE: Final = 1_000_000  # $100.0000
+SESSION_START_NS: Final = (9 * 3600 + 30 * 60) * 1_000_000_000
+_MAX_LIVE: Final = 2_000
+
+
+class SyntheticOp(NamedTuple):
+    """One message of the synthetic stream; prices in 1/10,000 dollars, ``side`` b'B'/b'S'."""
+
+    kind: int
+    ts_ns: int
+    ref: int
+    side: bytes
+    qty: int
+    price: int
+    new_ref: int
+
+
+def synthetic_ops(messages: int, seed: int = 1) -> list[SyntheticOp]:
+    """Return ``messages`` order-level messages for one liquid stock, seeded.
+
+    The book keeps up to 2,000 live orders, most within ten ticks of the touch. The
+    mix is about 44% adds, 30% deletes, 5% partial cancels, 10% replaces, 9% executions
+    and 2% hidden trades. Executions always hit the oldest order of the best level, so
+    the book never crosses and every message is valid against the book it builds.
+    """
+    rng = random.Random(seed)  # noqa: S311 -- a reproducible benchmark stream, not secrets
+    rand = rng.random
+    ops: list[SyntheticOp] = []
+    append = ops.append
+    # live orders: ref -> [side, price, qty]; FIFO per (side, price) level
+    live: dict[int, list[Any]] = {}
+    refs: list[int] = []  # live refs in a swap-remove list, for uniform random picks
+    where: dict[int, int] = {}
+    levels: dict[tuple[bytes, int], list[int]] = {}
+    next_ref = 1
+    ts = SESSION_START_NS
+    mid = START_PRICE
+
+    best_bid: int | None = None
+    best_ask: int | None = None
+
+    def rescan(side: bytes) -> int | None:
+        prices = [p for (s, p) in levels if s == side]
+        if not prices:
+            return None
+        return max(prices) if side == b"B" else min(prices)
+
+    def drop(ref: int) -> None:
+        nonlocal best_bid, best_ask
+        side, price, _ = live.pop(ref)
+        queue = levels[side, price]
+        queue.remove(ref)
+        if not queue:
+            del levels[side, price]
+            if side == b"B" and price == best_bid:
+                best_bid = rescan(b"B")
+            elif side == b"S" and price == best_ask:
+                best_ask = rescan(b"S")
+        i = where.pop(ref)
+        last = refs.pop()
+        if last != ref:
+            refs[i] = last
+            where[last] = i
+
+    def place(ref: int, side: bytes, price: int, qty: int) -> None:
+        nonlocal best_bid, best_ask
+        live[ref] = [side, price, qty]
+        levels.setdefault((side, price), []).append(ref)
+        where[ref] = len(refs)
+        refs.append(ref)
+        if side == b"B":
+            if best_bid is None or price > best_bid:
+                best_bid = price
+        elif best_ask is None or price < best_ask:
+            best_ask = price
+
+    def near_touch(side: bytes) -> int:
+        k = 0
+        while rand() < 0.55 and k < 30:
+            k += 1
+        if side == b"B":
+            top = best_ask - TICK if best_ask is not None else mid - TICK
+            return top - k * TICK
+        top = best_bid + TICK if best_bid is not None else mid + TICK
+        return top + k * TICK
+
+    while len(ops) < messages:
+        ts += 1 + int(rng.expovariate(1 / 20_000))
+        r = rand()
+        n_live = len(refs)
+        if n_live > _MAX_LIVE and r < 0.44:
+            r = 0.44 + r * (0.30 / 0.44)  # a full book: this add becomes a delete
+        if n_live < 50 or r < 0.44:
+            side = b"B" if rand() < 0.5 else b"S"
+            price = near_touch(side)
+            qty = 100 * (1 + int(rng.expovariate(1 / 2)))
+            ref = next_ref
+            next_ref += 1
+            place(ref, side, price, qty)
+            append(SyntheticOp(OP_ADD, ts, ref, side, qty, price, 0))
+        elif r < 0.74:
+            ref = refs[int(rand() * n_live)]
+            side, price, qty = live[ref]
+            drop(ref)
+            append(SyntheticOp(OP_DELETE, ts, ref, side, qty, price, 0))
+        elif r < 0.79:
+            ref = refs[int(rand() * n_live)]
+            order = live[ref]
+            if order[2] <= 100:
+                continue
+            cut = 100 * (1 + int(rand() * (order[2] // 100 - 1)))
+            cut = min(cut, order[2] - 100)
+            order[2] -= cut
+            append(SyntheticOp(OP_CANCEL, ts, ref, order[0], cut, order[1], 0))
+        elif r < 0.89:
+            ref = refs[int(rand() * n_live)]
+            side = live[ref][0]
+            drop(ref)
+            price = near_touch(side)
+            qty = 100 * (1 + int(rng.expovariate(1 / 2)))
+            new_ref = next_ref
+            next_ref += 1
+            place(new_ref, side, price, qty)
+            append(SyntheticOp(OP_REPLACE, ts, ref, side, qty, price, new_ref))
+        elif r < 0.98:
+            side = b"B" if rand() < 0.5 else b"S"
+            top = best_bid if side == b"B" else best_ask
+            if top is None:
+                continue
+            ref = levels[side, top][0]
+            order = live[ref]
+            qty = order[2] if rand() < 0.6 else min(order[2], 100 * (1 + int(rand() * 3)))
+            if qty >= order[2]:
+                qty = order[2]
+                drop(ref)
+            else:
+                order[2] -= qty
+            append(SyntheticOp(OP_EXECUTE, ts, ref, side, qty, top, 0))
+        else:
+            side = b"B" if rand() < 0.5 else b"S"
+            hit = best_bid if side == b"B" else best_ask
+            if hit is None:
+                continue
+            append(SyntheticOp(OP_TRADE, ts, 0, side, 100, hit, 0))
+        if best_bid is not None and best_ask is not None:
+            mid = (best_bid + best_ask) // 2 // TICK * TICK
+    return ops
+
+
+# -- ITCH 5.0 ---------------------------------------------------------------------------
+_S = struct.Struct(">HcHH6sc")
+_R = struct.Struct(">HcHH6s8sccIcc2scccccIc")
+_H = struct.Struct(">HcHH6s8scc4s")
+_A = struct.Struct(">HcHH6sQcI8sI")
+_E = struct.Struct(">HcHH6sQIQ")
+_X = struct.Struct(">HcHH6sQI")
+_D = struct.Struct(">HcHH6sQ")
+_U = struct.Struct(">HcHH6sQQII")
+_P = struct.Struct(">HcHH6sQcI8sIQ")
+
+
+def _ts6(ts_ns: int) -> bytes:
+    return ts_ns.to_bytes(6, "big")
+
+
+def itch_bytes(ops: list[SyntheticOp], *, symbol: str = SYMBOL) -> bytes:
+    """Return ``ops`` as an ITCH 5.0 stream: every message with its 2-byte length prefix.
+
+    The stream opens with system events O and S, a stock directory (R) and a trading
+    action (H, trading) for ``symbol`` on locate 1, and closes with system events M, E, C.
+    """
+    stock = symbol.encode().ljust(8)
+    first = ops[0].ts_ns if ops else SESSION_START_NS
+    last = ops[-1].ts_ns if ops else SESSION_START_NS
+    out: list[bytes] = [
+        _S.pack(_S.size - 2, b"S", 0, 0, _ts6(first - 3_000), b"O"),
+        _S.pack(_S.size - 2, b"S", 0, 0, _ts6(first - 2_000), b"S"),
+        _R.pack(
+            _R.size - 2,
+            b"R",
+            LOCATE,
+            0,
+            _ts6(first - 1_500),
+            stock,
+            b"Q",
+            b"N",
+            100,
+            b"N",
+            b"C",
+            b"Z ",
+            b"P",
+            b"N",
+            b"1",
+            b"N",
+            b"N",
+            0,
+            b"N",
+        ),
+        _H.pack(_H.size - 2, b"H", LOCATE, 0, _ts6(first - 1_000), stock, b"T", b" ", b"    "),
+        _S.pack(_S.size - 2, b"S", 0, 0, _ts6(first - 500), b"Q"),
+    ]
+    append = out.append
+    match = 0
+    for kind, ts, ref, side, qty, price, new_ref in ops:
+        t6 = _ts6(ts)
+        if kind == OP_ADD:
+            append(_A.pack(34, b"A", LOCATE, 0, t6, ref, side, qty, stock, price))
+        elif kind == OP_DELETE:
+            append(_D.pack(17, b"D", LOCATE, 0, t6, ref))
+        elif kind == OP_CANCEL:
+            append(_X.pack(21, b"X", LOCATE, 0, t6, ref, qty))
+        elif kind == OP_REPLACE:
+            append(_U.pack(33, b"U", LOCATE, 0, t6, ref, new_ref, qty, price))
+        elif kind == OP_EXECUTE:
+            match += 1
+            append(_E.pack(29, b"E", LOCATE, 0, t6, ref, qty, match))
+        else:
+            match += 1
+            append(_P.pack(42, b"P", LOCATE, 0, t6, 0, side, qty, stock, price, match))
+    out += [
+        _S.pack(_S.size - 2, b"S", 0, 0, _ts6(last + 1_000), b"M"),
+        _S.pack(_S.size - 2, b"S", 0, 0, _ts6(last + 2_000), b"E"),
+        _S.pack(_S.size - 2, b"S", 0, 0, _ts6(last + 3_000), b"C"),
+    ]
+    return b"".join(out)
+
+
+# Fixed ITCH 5.0 message lengths (without the prefix), for framing files with zero prefixes.
+ITCH_LENGTHS: Final = {
+    b"S"[0]: 12, b"R"[0]: 39, b"H"[0]: 25, b"Y"[0]: 20, b"L"[0]: 26, b"V"[0]: 35,
+    b"W"[0]: 12, b"K"[0]: 28, b"J"[0]: 35, b"h"[0]: 21, b"A"[0]: 36, b"F"[0]: 40,
+    b"E"[0]: 31, b"C"[0]: 36, b"X"[0]: 23, b"D"[0]: 19, b"U"[0]: 35, b"P"[0]: 44,
+    b"Q"[0]: 40, b"B"[0]: 19, b"I"[0]: 50, b"N"[0]: 20, b"O"[0]: 48,
+}  # fmt: skip
+
+
+def bare_itch(data: bytes) -> tuple[int, list[int]]:
+    """Frame every message of an ITCH stream and read its type byte: the floor loop.
+
+    A zero prefix (or one that disagrees with the type) falls back to the type's fixed
+    length, as a real reader must. Return (messages, count per type byte).
+    """
+    counts = [0] * 256
+    lengths = [0] * 256
+    for code, length in ITCH_LENGTHS.items():
+        lengths[code] = length
+    n = len(data)
+    off = 0
+    messages = 0
+    while off + 3 <= n:
+        length = (data[off] << 8) | data[off + 1]
+        code = data[off + 2]
+        if length != lengths[code]:
+            length = lengths[code]
+            if not length:
+                break
+        counts[code] += 1
+        messages += 1
+        off += 2 + length
+    return messages, counts
+
+
+def _iter_chunks(data: bytes, size: int = 1 << 20) -> Iterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+def _best_of(repeat: int, fn: Callable[[], int]) -> tuple[int, int]:
+    best = -1
+    result = 0
+    for _ in range(repeat):
+        t0 = time.perf_counter_ns()
+        result = fn()
+        elapsed = time.perf_counter_ns() - t0
+        if best < 0 or elapsed < best:
+            best = elapsed
+    return best, result
+
+
+def _write_temp(data: bytes, suffix: str) -> str:
+    fd, name = tempfile.mkstemp(prefix="whistle-bench-feed-", suffix=suffix)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    return name
