@@ -62,6 +62,8 @@ if TYPE_CHECKING:
     from whistle.core.events import Event
 
 KILLS = int(os.environ.get("WHISTLE_CRASH_KILLS", "5"))
+HOST_KILLS = int(os.environ.get("WHISTLE_CRASH_HOST_KILLS", "2"))
+"""Kills of the run with host processes (slower to start: two more processes per run)."""
 SEED = int(os.environ.get("WHISTLE_CRASH_SEED", "20240611"))
 SYMBOLS = 4
 MAX_ACKS_PER_RUN = 2500
@@ -183,7 +185,15 @@ def _seqs(events: list[Event]) -> list[int]:
 class Run:
     """One crashload process, its ack file and its output files."""
 
-    def __init__(self, work: Path, data_dir: Path, number: int) -> None:
+    def __init__(
+        self,
+        work: Path,
+        data_dir: Path,
+        number: int,
+        extra: list[str] | None = None,
+        count: int = TOTAL,
+    ) -> None:
+        self.count = count
         self.number = number
         self.acks = work / f"acks-{number:03d}.txt"
         self.stdout = work / f"run-{number:03d}.out"
@@ -199,17 +209,29 @@ class Run:
             "--start",
             "0",
             "--count",
-            str(TOTAL),
+            str(count),
             "--symbols",
             str(SYMBOLS),
             "--ack-file",
             str(self.acks),
+            *(extra or []),
         ]
         with open(self.stdout, "wb") as out, open(self.stderr, "wb") as err:
             self.proc = subprocess.Popen(cmd, stdout=out, stderr=err)
 
     def output(self) -> str:
         return f"stdout: {self.stdout.read_text()!r}\nstderr: {self.stderr.read_text()}"
+
+    def wait_for_line(self, prefix: str) -> str:
+        """Wait for a stdout line starting with ``prefix``; return it."""
+        deadline = time.monotonic() + WAIT_S
+        while True:
+            for line in self.stdout.read_text().splitlines():
+                if line.startswith(prefix):
+                    return line
+            self._alive()
+            assert time.monotonic() < deadline, f"run {self.number}: no {prefix!r}\n{self.output()}"
+            time.sleep(POLL_S)
 
     def _alive(self) -> None:
         code = self.proc.poll()
@@ -238,7 +260,7 @@ class Run:
     def finish(self) -> None:
         code = self.proc.wait(timeout=WAIT_S * 5)
         assert code == 0, f"final run exited with {code}\n{self.output()}"
-        assert f"done enq_seq={TOTAL}" in self.stdout.read_text()
+        assert f"done enq_seq={self.count}" in self.stdout.read_text()
 
     def reap(self) -> None:
         if self.proc.poll() is None:
@@ -359,24 +381,26 @@ def test_the_crash_stream_is_prefix_stable():
     assert crash_stream(SEED, SYMBOLS, 1_000) == crash_stream(SEED, SYMBOLS, 6_000)[:1_000]
 
 
-def test_sigkill_under_load_loses_no_acknowledged_command(tmp_path: Path):
+def _kill_loop(tmp_path: Path, kills: int, extra: list[str], label: str) -> None:
+    # Kill a crashload run `kills` times at seeded points, checking after every kill.
     rng = random.Random(SEED)
+    total = kills * MAX_ACKS_PER_RUN + 3_000
     data_dir = tmp_path / "venue"
     scratch = tmp_path / "check"
-    stream = crash_stream(SEED, SYMBOLS, TOTAL)
+    stream = crash_stream(SEED, SYMBOLS, total)
     runs: list[Run] = []
     journaled = 0
     acked = 0
     points: Counter[str] = Counter()
     started = time.monotonic()
     try:
-        for number in range(KILLS):
+        for number in range(kills):
             # Every draw up front: the sequence does not depend on what a kill hit.
             early = rng.random() < EARLY_KILL
             delay = rng.uniform(0.0, 0.4)
             target = rng.randint(1, MAX_ACKS_PER_RUN)
             on_copy = rng.random() < 0.5
-            run = Run(tmp_path, data_dir, number)
+            run = Run(tmp_path, data_dir, number, extra, total)
             runs.append(run)
             if early:
                 run.wait_for_output("opening")
@@ -406,16 +430,101 @@ def test_sigkill_under_load_loses_no_acknowledged_command(tmp_path: Path):
                 check_recovery(scratch, journaled)
             else:
                 check_recovery(data_dir, journaled)
-        final = Run(tmp_path, data_dir, KILLS)
+        final = Run(tmp_path, data_dir, kills, extra, total)
         runs.append(final)
         final.finish()
-        assert check_journal(data_dir, stream, runs, journaled) == TOTAL
-        check_recovery(data_dir, TOTAL, clean=True)
+        assert check_journal(data_dir, stream, runs, journaled) == total
+        check_recovery(data_dir, total, clean=True)
     finally:
         for run in runs:
             run.reap()
     where = ", ".join(f"{n} {p}" for p, n in points.most_common())
     print(
-        f"\ncrash test: seed {SEED}, {KILLS} kills ({where}), {acked} acks before the kills,"
-        f" {TOTAL} commands, {time.monotonic() - started:.1f} s"
+        f"\ncrash test ({label}): seed {SEED}, {kills} kills ({where}), {acked} acks before the"
+        f" kills, {total} commands, {time.monotonic() - started:.1f} s"
     )
+
+
+def test_sigkill_under_load_loses_no_acknowledged_command(tmp_path: Path):
+    _kill_loop(tmp_path, KILLS, [], "in-process engines")
+
+
+def test_sigkill_with_host_processes_loses_no_acknowledged_command(tmp_path: Path):
+    # The same kills with the engines on two host processes: the venue process dies, its
+    # hosts notice their parent is gone and exit; the next run recovers in-process.
+    _kill_loop(tmp_path, HOST_KILLS, ["--hosts", "2"], "2 host processes")
+
+
+def _mount_tmpfs(path: Path, size: str) -> None:
+    path.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        why = f"mount -t tmpfs refused: {proc.stderr.strip() or proc.returncode}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{why} (CI runs as root and must be able to mount)")
+        pytest.skip(why)
+
+
+def _fill(mount: Path, ballast: Path, room: int) -> None:
+    # Leave about `room` bytes free on the file system.
+    ballast.unlink(missing_ok=True)
+    stat = os.statvfs(mount)
+    with open(ballast, "wb") as handle:
+        handle.write(b"\1" * max(0, stat.f_bavail * stat.f_frsize - room))
+
+
+def test_sigkill_while_the_disk_is_full(tmp_path: Path):
+    # The load runs on a 4 MiB tmpfs that a ballast file fills up: a segment roll or a
+    # snapshot hits ENOSPC, the venue refuses the command or tick (crashload retries it),
+    # and the process is killed inside that window (round 0) or after the space came back
+    # (round 1). A refused command must take no enq_seq and no acknowledged one may be lost.
+    mount = tmp_path / "small"
+    _mount_tmpfs(mount, "4m")
+    rng = random.Random(SEED)
+    data_dir = mount / "venue"
+    ballast = mount / "ballast"
+    scratch = tmp_path / "check"
+    total = 8_000
+    stream = crash_stream(SEED, SYMBOLS, total)
+    extra = ["--segment-size", "16384", "--retry-refused"]
+    runs: list[Run] = []
+    journaled = 0
+    try:
+        for number in range(2):
+            _fill(mount, ballast, rng.randrange(150, 400) * 1024)
+            run = Run(tmp_path, data_dir, number, extra, total)
+            runs.append(run)
+            refused = run.wait_for_line("refused")
+            if number == 0:
+                time.sleep(rng.uniform(0.0, 0.2))  # killed while the disk is still full
+                run.kill()
+                ballast.unlink()
+            else:
+                ballast.unlink()  # space is back: the run must go on, then it is killed
+                run.wait_for_acks(_count_lines(run.acks) + 200)
+                run.kill()
+            print(f"disk-full kill {number}: {refused!r}, {_count_lines(run.acks)} acks")
+            # Every refusal is a typed journal error that names the file it could not write.
+            for line in run.stdout.read_text().splitlines():
+                if line.startswith("refused"):
+                    assert str(data_dir) in line, f"a refusal does not name the file: {line}"
+            journaled = check_journal(data_dir, stream, runs, journaled)
+            shutil.rmtree(scratch, ignore_errors=True)
+            _sparse_copy(data_dir, scratch)
+            check_recovery(scratch, journaled)
+        final = Run(tmp_path, data_dir, 2, extra, total)
+        runs.append(final)
+        final.finish()
+        assert check_journal(data_dir, stream, runs, journaled) == total
+        shutil.rmtree(scratch, ignore_errors=True)
+        _sparse_copy(data_dir, scratch)
+        check_recovery(scratch, total, clean=True)
+    finally:
+        for run in runs:
+            run.reap()
+        subprocess.run(["umount", "-l", str(mount)], check=False)

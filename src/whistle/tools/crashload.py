@@ -3,7 +3,8 @@
 Run as::
 
     python -m whistle.tools.crashload --data-dir DIR --seed S [--start K] --count N \
-        [--symbols M] [--ack-file PATH] [--checkpoint-every C] [--fsync none]
+        [--symbols M] [--ack-file PATH] [--checkpoint-every C] [--fsync none] \
+        [--hosts H] [--segment-size BYTES] [--retry-refused]
 
 It opens ``Venue(data_dir=DIR)`` (recovering DIR if it exists), defines the instruments
 ``CRASH1``..``CRASHM`` (``symbol_id`` 1..M) that are not defined yet, and sends stream
@@ -33,21 +34,37 @@ small ``write`` to a regular file, so the file holds whole lines only.
 
 Progress lines on stdout (flushed): ``opening``, ``ready next=E`` after recovery and
 ``done enq_seq=E`` after the clean stop.
+
+Options for the fault runs (``tests/integration/test_crash_recovery.py``):
+
+- ``--hosts H`` runs the engines on H host processes (``Venue(hosts=H)``);
+- ``--segment-size BYTES`` creates a new data directory's two journals with segments of
+  that size (a queue keeps the size it was created with), so a small file system holds
+  many of them;
+- ``--retry-refused``: a command or tick the venue refuses (an exception, e.g. a full
+  disk, or an unsequenced reject) is not acknowledged; the process prints
+  ``refused index=I: <error>`` and retries the same stream command every
+  ``RETRY_SLEEP_S`` seconds until it is sequenced. A refused command must take no
+  ``enq_seq``, so the stream keeps ``enq_seq == index + 1`` (status 3 otherwise).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Final, TextIO
 
 import msgspec
 
 from whistle.bench.mixes import generate_mix
+from whistle.coord.records import COMMANDS_DIR, EVENTS_DIR
 from whistle.coord.venue import Venue
 from whistle.core.events import OrderRejected
 from whistle.core.instrument import Instrument
 from whistle.journal import FsyncPolicy
+from whistle.journal.config import ensure_queue_dir
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -57,6 +74,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ADVANCE_EVERY",
     "MIX",
+    "RETRY_SLEEP_S",
     "SYMBOL_PREFIX",
     "TICK_EVERY",
     "CrashLoadError",
@@ -78,6 +96,8 @@ ADVANCE_EVERY: Final = 200
 _MS: Final = 1_000_000
 _PREFILL: Final = 1_000
 """Prefill length of the ``plain`` mix (its first commands build the book)."""
+RETRY_SLEEP_S: Final = 0.02
+"""With ``--retry-refused``: the pause before a refused command or tick is tried again."""
 
 
 class CrashLoadError(Exception):
@@ -134,6 +154,9 @@ def run_load(
     checkpoint_every: int = 500,
     fsync: FsyncPolicy = FsyncPolicy.NONE,
     out: TextIO | None = None,
+    hosts: int = 0,
+    segment_size: int | None = None,
+    retry_refused: bool = False,
 ) -> int:
     """Send stream commands ``start .. start+count-1`` (resuming); return the last enq_seq."""
     if start < 0 or count < 0:
@@ -141,8 +164,11 @@ def run_load(
     progress = out if out is not None else sys.stdout
     end = start + count
     stream = crash_stream(seed, symbols, end)  # before opening: a kill soon after hits recovery
+    if segment_size is not None:
+        for name in (COMMANDS_DIR, EVENTS_DIR):
+            ensure_queue_dir(str(Path(data_dir) / name), segment_size)
     _say(progress, "opening")
-    venue = Venue(data_dir=data_dir, checkpoint_every=checkpoint_every, fsync=fsync)
+    venue = Venue(data_dir=data_dir, checkpoint_every=checkpoint_every, fsync=fsync, hosts=hosts)
     try:
         journaled = venue.recovery.enq_seq if venue.recovery is not None else 0
         if journaled < start:
@@ -165,7 +191,7 @@ def run_load(
         acks = open(ack_file, "a", buffering=1) if ack_file is not None else None  # noqa: SIM115
         try:
             for index in range(journaled, end):
-                result = venue.enqueue(stream[index])
+                result = _send(venue, stream[index], index, progress, retry_refused)
                 if isinstance(result, OrderRejected) or result != index + 1:
                     raise SequenceMismatch(
                         f"stream index {index}: expected enq_seq {index + 1}, got {result!r}"
@@ -175,11 +201,11 @@ def run_load(
                     acks.write(f"{result}\n")
                     acks.flush()
                 if (index + 1) % TICK_EVERY == 0:
-                    venue.tick(max(venue.now_ns, now_at(index)))
+                    _tick(venue, max(venue.now_ns, now_at(index)), index, progress, retry_refused)
         finally:
             if acks is not None:
                 acks.close()
-        venue.tick(max(venue.now_ns, now_at(end - 1)))
+        _tick(venue, max(venue.now_ns, now_at(end - 1)), end, progress, retry_refused)
     except BaseException:
         # Stop the hosts; the journal stays as a crash leaves it (no Stopped record).
         for host in venue.hosts:
@@ -188,6 +214,39 @@ def run_load(
     venue.stop()
     _say(progress, f"done enq_seq={venue.enq_seq}")
     return venue.enq_seq
+
+
+def _send(
+    venue: Venue, command: Command, index: int, progress: TextIO, retry: bool
+) -> int | OrderRejected:
+    # One stream command; with ``retry`` a refusal is reported and the command sent again.
+    while True:
+        try:
+            result = venue.enqueue(command)
+        except Exception as exc:
+            if not retry:
+                raise
+            _say(progress, f"refused index={index}: {type(exc).__name__}: {exc}")
+        else:
+            if not (retry and isinstance(result, OrderRejected)):
+                return result
+            _say(progress, f"refused index={index}: {venue.last_reject_detail}")
+        time.sleep(RETRY_SLEEP_S)
+
+
+def _tick(venue: Venue, now_ns: int, index: int, progress: TextIO, retry: bool) -> None:
+    # A tick that raised is retried at the same time: with nothing new queued a second tick
+    # changes no book, so the stream's books do not depend on how often it was retried.
+    while True:
+        try:
+            venue.tick(now_ns)
+        except Exception as exc:
+            if not retry:
+                raise
+            _say(progress, f"refused tick index={index}: {type(exc).__name__}: {exc}")
+            time.sleep(RETRY_SLEEP_S)
+        else:
+            return
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -206,6 +265,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--fsync", choices=[p.value for p in FsyncPolicy], default=FsyncPolicy.NONE.value
     )
+    parser.add_argument("--hosts", type=int, default=0, help="engine host processes (default 0)")
+    parser.add_argument(
+        "--segment-size", type=int, default=None, help="journal segment size of a new directory"
+    )
+    parser.add_argument(
+        "--retry-refused", action="store_true", help="retry refused commands and ticks"
+    )
     args = parser.parse_args(argv)
     try:
         run_load(
@@ -217,6 +283,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             ack_file=args.ack_file,
             checkpoint_every=args.checkpoint_every,
             fsync=FsyncPolicy(args.fsync),
+            hosts=args.hosts,
+            segment_size=args.segment_size,
+            retry_refused=args.retry_refused,
         )
     except CrashLoadError as exc:
         print(f"crashload: {exc}", file=sys.stderr)

@@ -1,0 +1,926 @@
+"""The fault-injection harness: a journaled venue under load, one fault, a verdict.
+
+``build`` drives a venue with a data directory through a seeded command flow (the
+``whistle.tools.crashload`` stream: several symbols, ticks every ``TICK_EVERY`` commands,
+checkpoints every few hundred commands, small journal segments so there are many of
+them). It remembers every *acknowledged* command (``enq_seq`` and content) and every tick,
+then leaves the directory as a crash leaves it (no ``Stopped`` record, page cache intact).
+
+``reference`` re-runs exactly those acknowledged commands and ticks on fresh engines, with
+no journal: the state hashes and the events an uninterrupted run has.
+
+``judge`` is the oracle. After one fault was injected into a copy of the directory it
+opens it three ways -- ``whistle.coord.replay.replay``, the ``whistle replay`` CLI (exit
+code) and ``Venue(data_dir)`` -- and accepts exactly two outcomes:
+
+(a) recovery succeeds: the command journal holds every acknowledged command once, in
+    order, ``enq_seq`` gapless; every symbol's state hash equals the reference's; the
+    event journal holds each symbol's events exactly once, equal to the reference's; the
+    venue goes on (the next command gets the next ``enq_seq``) and stops cleanly;
+(b) a clear refusal: a ``DataDirError`` / ``JournalError`` whose message names the damaged
+    file and the offset, and not one byte of the directory changed.
+
+All three must reach the same verdict. Anything else raises ``FaultFailure`` naming the
+seed and the fault.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import inspect
+import json
+import os
+import re
+import shutil
+import struct
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from click.testing import CliRunner
+
+from whistle.cli.main import main as cli_main
+from whistle.coord.durability import DataDirError, iter_records
+from whistle.coord.records import (
+    COMMANDS_DIR,
+    EVENTS_DIR,
+    SNAPSHOTS_DIR,
+    RecordCodec,
+    Sequenced,
+)
+from whistle.coord.replay import replay
+from whistle.coord.venue import Venue
+from whistle.core.commands import Command, NewOrder
+from whistle.core.errors import WhistleError
+from whistle.core.events import OrderRejected
+from whistle.engine.whistle import Whistle
+from whistle.journal import JournalError, ReadOnlyReader
+from whistle.journal.config import ensure_queue_dir
+from whistle.tools.crashload import TICK_EVERY, crash_instruments, crash_stream, now_at
+
+if TYPE_CHECKING:
+    import random
+    from collections.abc import Callable, Iterator
+
+    from whistle.core.events import Event
+
+__all__ = [
+    "REFUSALS",
+    "SEGMENT_SIZE",
+    "Built",
+    "Fault",
+    "FaultFailure",
+    "Load",
+    "Tally",
+    "abandon",
+    "build",
+    "fault_count",
+    "judge",
+    "reference",
+    "tree_digest",
+]
+
+SEGMENT_SIZE = 16 * 1024
+"""Journal segment size of the fault runs: a few thousand commands fill dozens."""
+REFUSALS: tuple[type[BaseException], ...] = (DataDirError, JournalError)
+"""The only exception types a refused open may raise."""
+LONG = int(os.environ.get("WHISTLE_FAULTS", "0"))
+"""``WHISTLE_FAULTS=N`` selects the long run: about N injected faults in all."""
+
+
+class FaultFailure(AssertionError):
+    """An outcome outside (a) and (b): the report names the seed and the fault."""
+
+
+def fault_count(short: int, share: float) -> int:
+    """Return how many faults a class injects: ``short`` in CI, ``share`` of the long run."""
+    if LONG:
+        return max(short, round(LONG * share))
+    return short
+
+
+# ---------------------------------------------------------------------------- the load
+
+
+@dataclass(frozen=True)
+class Load:
+    """What to build: a seeded flow over ``symbols`` symbols, journaled in small segments."""
+
+    seed: int
+    commands: int = 1_600
+    symbols: int = 4
+    checkpoint_every: int = 300
+    segment_size: int = SEGMENT_SIZE
+    hosts: int = 0
+    tick_every: int = TICK_EVERY
+
+
+@dataclass
+class Built:
+    """A journaled directory left as a crash leaves it, and what was acknowledged."""
+
+    load: Load
+    data_dir: Path
+    acked: list[tuple[int, Command]] = field(default_factory=list)
+    ticks: list[tuple[int, int]] = field(default_factory=list)
+    """``(after_acked, now_ns)``: a tick after the first ``after_acked`` acked commands."""
+    hashes: dict[str, str] = field(default_factory=dict)
+    events: dict[int, list[Event]] = field(default_factory=dict)
+
+    @property
+    def last_enq_seq(self) -> int:
+        return self.acked[-1][0] if self.acked else 0
+
+
+def prepare(data_dir: Path, segment_size: int) -> None:
+    """Create the two queues with ``segment_size`` segments (a queue keeps its size)."""
+    for name in (COMMANDS_DIR, EVENTS_DIR):
+        ensure_queue_dir(str(data_dir / name), segment_size)
+
+
+def open_venue(data_dir: Path, load: Load) -> Venue:
+    """Open ``Venue(data_dir)`` the way every run of ``load`` does."""
+    kwargs: dict[str, Any] = {"checkpoint_every": load.checkpoint_every}
+    if load.hosts:
+        kwargs["hosts"] = load.hosts
+    if "segment_size" in inspect.signature(Venue).parameters:
+        kwargs["segment_size"] = load.segment_size
+    return Venue(data_dir=data_dir, **kwargs)
+
+
+def abandon(venue: Venue) -> None:
+    """Leave the venue as SIGKILL would (no tick, no checkpoint, no ``Stopped``).
+
+    The page cache survives a process death, so closing the writers without writing a
+    record is the same on disk; it releases the writer locks so this process can reopen.
+    """
+    journal = getattr(venue, "_journal", None)
+    if journal is not None:
+        for name in ("_commands", "_events"):
+            writer = getattr(journal, name, None)
+            if writer is not None:
+                with contextlib.suppress(Exception):
+                    writer.close()
+    for host in venue.hosts:
+        with contextlib.suppress(Exception):
+            host.stop()
+    # The venue object must not be used again (its journal is closed).
+    with contextlib.suppress(AttributeError):
+        venue._stopped = True
+
+
+def drive(
+    venue: Venue,
+    built: Built,
+    stream: list[Command],
+    start: int,
+    end: int,
+    on_refused: Callable[[int, str, BaseException | OrderRejected], None] | None = None,
+) -> None:
+    """Send ``stream[start:end]``, ticking as crashload does; record what was acknowledged.
+
+    A refused command (an exception or an unsequenced reject) is not acknowledged; a tick
+    that raised is retried at the same time (a tick with nothing new to run is a no-op on
+    the books, so the reference holds it once).
+    """
+    for index in range(start, end):
+        try:
+            result: int | OrderRejected = venue.enqueue(stream[index])
+        except Exception as exc:
+            if on_refused is None:
+                raise
+            on_refused(index, "enqueue", exc)
+        else:
+            if isinstance(result, OrderRejected):
+                if on_refused is None:
+                    raise FaultFailure(f"stream index {index} refused: {venue.last_reject_detail}")
+                on_refused(index, "enqueue", result)
+            else:
+                built.acked.append((result, stream[index]))
+        if (index + 1) % built.load.tick_every == 0:
+            tick(venue, built, max(venue.now_ns, now_at(index)), on_refused, index)
+
+
+def tick(
+    venue: Venue,
+    built: Built,
+    now_ns: int,
+    on_refused: Callable[[int, str, BaseException | OrderRejected], None] | None = None,
+    index: int = -1,
+) -> None:
+    """Tick at ``now_ns``; on a refusal report it and retry once (same time)."""
+    try:
+        venue.tick(now_ns)
+    except Exception as exc:
+        if on_refused is None:
+            raise
+        on_refused(index, "tick", exc)
+        venue.tick(now_ns)
+    built.ticks.append((len(built.acked), now_ns))
+
+
+def build(data_dir: Path, load: Load) -> Built:
+    """Build ``load`` in ``data_dir`` and leave it crashed after a final tick."""
+    prepare(data_dir, load.segment_size)
+    built = Built(load, data_dir)
+    stream = crash_stream(load.seed, load.symbols, load.commands)
+    venue = open_venue(data_dir, load)
+    try:
+        for instrument in crash_instruments(load.symbols):
+            venue.add_instrument(instrument)
+        drive(venue, built, stream, 0, load.commands)
+        tick(venue, built, max(venue.now_ns, now_at(load.commands - 1)))
+        live = venue.state_hashes()
+    finally:
+        abandon(venue)
+    finish(built)
+    if live != built.hashes:
+        raise FaultFailure(f"seed {load.seed}: the live venue differs from the reference run")
+    return built
+
+
+def finish(built: Built) -> None:
+    """Fill in the reference hashes and events of ``built``."""
+    built.hashes, built.events = reference(built.load.symbols, built.acked, built.ticks)
+
+
+def reference(
+    symbols: int, acked: list[tuple[int, Command]], ticks: list[tuple[int, int]]
+) -> tuple[dict[str, str], dict[int, list[Event]]]:
+    """Re-run the acknowledged commands and ticks on fresh engines (no journal)."""
+    engines = {i.symbol_id: Whistle(i) for i in crash_instruments(symbols)}
+    events: dict[int, list[Event]] = {sid: [] for sid in engines}
+    done = 0
+    for after, now_ns in ticks:
+        for enq_seq, command in acked[done:after]:
+            engines[command.symbol_id].enqueue(enq_seq, command)
+        done = after
+        for sid in sorted(engines):
+            events[sid].extend(e for e in engines[sid].tick(now_ns) if e.seq)
+    for enq_seq, command in acked[done:]:
+        engines[command.symbol_id].enqueue(enq_seq, command)
+    hashes = {i.symbol: engines[i.symbol_id].state_hash() for i in crash_instruments(symbols)}
+    return hashes, events
+
+
+# ---------------------------------------------------------------------------- files
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """Every file and directory under ``root``: its SHA-256 (files) or ``dir``."""
+    out: dict[str, str] = {}
+    for path in sorted(root.rglob("*")):
+        rel = str(path.relative_to(root))
+        if path.is_dir():
+            out[rel] = "dir"
+        else:
+            out[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
+def segments(data_dir: Path, queue: str) -> list[Path]:
+    """The segment files of ``DIR/<queue>``, by id."""
+    return sorted((data_dir / queue).glob("*.wseg"))
+
+
+_HDR = struct.Struct("<8sHHIQQQ")
+_U32 = struct.Struct("<I")
+_REC = struct.Struct("<IIQQ")
+
+
+def used_extent(path: Path) -> int:
+    """Return the first byte after the last committed record of a segment (0: none)."""
+    data = path.read_bytes()
+    if len(data) < 128 or data[:8] != b"WHSTLSEG":
+        return len(data)
+    state = _U32.unpack_from(data, 44)[0]
+    if state == 0:
+        return 0
+    off = 128
+    while off + 32 <= len(data):
+        n = _REC.unpack_from(data, off)[0]
+        tpos = off + ((24 + n + 3) & ~3)
+        if n == 0 or tpos + 8 > len(data) or _U32.unpack_from(data, tpos + 4)[0] != 0xC3A57E19:
+            break
+        off = (tpos + 8 + 7) & ~7
+    return off
+
+
+def snapshot_files(data_dir: Path) -> list[Path]:
+    """Every snapshot file, by symbol and anchor."""
+    return sorted((data_dir / SNAPSHOTS_DIR).glob("*/*.snap"))
+
+
+# ---------------------------------------------------------------------------- faults
+
+
+@dataclass
+class Fault:
+    """One injected fault: what was done, to which file, where."""
+
+    kind: str
+    seed: int
+    files: list[Path]
+    offset: int | None = None
+    detail: str = ""
+    must_refuse: bool = False
+    """Recovery cannot be whole (acknowledged data is gone): outcome (b) is required."""
+
+    def __str__(self) -> str:
+        where = ", ".join(str(p) for p in self.files)
+        at = f" at offset {self.offset}" if self.offset is not None else ""
+        return f"{self.kind} (seed {self.seed}) {where}{at} {self.detail}".rstrip()
+
+
+def flip_bit(path: Path, offset: int, bit: int) -> None:
+    with open(path, "r+b") as handle:
+        handle.seek(offset)
+        byte = handle.read(1)[0]
+        handle.seek(offset)
+        handle.write(bytes([byte ^ (1 << bit)]))
+
+
+def truncate(path: Path, size: int) -> None:
+    with open(path, "r+b") as handle:
+        handle.truncate(size)
+
+
+def pick_offset(rng: random.Random, path: Path) -> int:
+    """A random offset, mostly inside the segment's records, sometimes in its header."""
+    size = path.stat().st_size
+    used = used_extent(path) if path.suffix == ".wseg" else size
+    roll = rng.random()
+    if roll < 0.1 or used <= 128:
+        return rng.randrange(0, min(128, size))
+    if roll < 0.95 or used >= size:
+        return rng.randrange(128, used)
+    return rng.randrange(used, size)
+
+
+# ---------------------------------------------------------------------------- the oracle
+
+
+@dataclass
+class Verdict:
+    ok: bool
+    error: BaseException | None = None
+    detail: str = ""
+
+
+@dataclass
+class Tally:
+    """Outcomes over many faults; failures are collected, reported together."""
+
+    name: str
+    a: int = 0
+    b: int = 0
+    failures: list[str] = field(default_factory=list)
+
+    def record(self, outcome: str) -> None:
+        if outcome == "a":
+            self.a += 1
+        else:
+            self.b += 1
+
+    @property
+    def total(self) -> int:
+        return self.a + self.b + len(self.failures)
+
+    def check(self) -> None:
+        summary = f"{self.name}: {self.total} faults, {self.a} recovered, {self.b} refused"
+        print(summary, flush=True)
+        if self.failures:
+            shown = "\n".join(self.failures[:15])
+            more = len(self.failures) - 15
+            tail = f"\n... and {more} more" if more > 0 else ""
+            raise FaultFailure(f"{summary}, {len(self.failures)} FAILED:\n{shown}{tail}")
+
+
+def run_replay(data_dir: Path) -> Verdict:
+    """``whistle.coord.replay.replay``: ok, a report with mismatches, or a refusal."""
+    try:
+        report = replay(data_dir)
+    except REFUSALS as exc:
+        return Verdict(False, exc, f"replay refused: {exc}")
+    except Exception as exc:  # an unexpected type: reported, never accepted
+        return Verdict(False, exc, f"replay raised {type(exc).__name__}: {exc}")
+    if not report.ok:
+        return Verdict(False, None, f"replay: {len(report.mismatches)} mismatches")
+    return Verdict(True, None, json.dumps(report.state_hashes))
+
+
+def run_cli(data_dir: Path) -> tuple[int, str]:
+    """``whistle replay DIR`` in this process: its exit code and output."""
+    result = CliRunner().invoke(cli_main, ["replay", str(data_dir), "--json"])
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        return -1, f"traceback {type(result.exception).__name__}: {result.exception}"
+    return result.exit_code, result.output
+
+
+def _mentions(message: str, fault: Fault) -> str | None:
+    # The damaged file (its name, or a path ending in it) and, for damage at a position,
+    # "offset N" with N at or before the damage.
+    if fault.files and not any(p.name in message for p in fault.files):
+        return f"the message does not name {[p.name for p in fault.files]}"
+    if fault.offset is not None:
+        found = [int(m) for m in re.findall(r"offset (\d+)", message)]
+        if not found:
+            return "the message gives no 'offset N'"
+        if not any(n <= fault.offset for n in found):
+            return f"the message gives offsets {found}, all after the damage at {fault.offset}"
+    return None
+
+
+def journal_events(data_dir: Path) -> dict[int, list[Event]]:
+    """Every sequenced event (seq > 0) of DIR/events, per symbol, in journal order."""
+    decode = RecordCodec().decode_event
+    out: dict[int, list[Event]] = {}
+    reader = ReadOnlyReader(data_dir / EVENTS_DIR)
+    try:
+        while batch := reader.read_batch(4096):
+            for item in batch:
+                event = decode(item.payload)
+                if event.seq:
+                    out.setdefault(event.symbol_id, []).append(event)
+    finally:
+        reader.close()
+    return out
+
+
+def _check_recovered(venue: Venue, built: Built, unacked: int) -> str | None:
+    # Outcome (a), checked in full; returns what is wrong, or None.
+    data_dir = built.data_dir
+    sequenced = [(r.enq_seq, r.command) for r in iter_records(data_dir) if isinstance(r, Sequenced)]
+    seqs = [s for s, _ in sequenced]
+    if seqs != list(range(1, len(seqs) + 1)):
+        dups = len(seqs) - len(set(seqs))
+        return f"journal enq_seqs not 1..{len(seqs)} ({dups} duplicates)"
+    if sequenced[: len(built.acked)] != built.acked:
+        lost = next(
+            i for i, pair in enumerate(built.acked) if i >= len(sequenced) or pair != sequenced[i]
+        )
+        return (
+            f"acknowledged commands lost: the journal holds {len(sequenced)} of"
+            f" {len(built.acked)}, first difference at enq_seq {lost + 1}"
+        )
+    if len(sequenced) - len(built.acked) > unacked:
+        return f"{len(sequenced) - len(built.acked)} journaled commands were never acknowledged"
+    recovered = venue.recovery.enq_seq if venue.recovery is not None else 0
+    if recovered != len(sequenced):
+        return f"recovery reports enq_seq {recovered}, the journal holds {len(sequenced)}"
+    hashes = venue.state_hashes()
+    if hashes != built.hashes:
+        differ = sorted(k for k in hashes if hashes[k] != built.hashes.get(k))
+        return f"state hashes differ from the uninterrupted run for {differ}"
+    events = journal_events(data_dir)
+    for sid, expected in built.events.items():
+        got = sorted(events.get(sid, []), key=lambda e: e.seq)
+        if got != expected:
+            gseqs = [e.seq for e in got]
+            missing = sorted(set(range(1, len(expected) + 1)) - set(gseqs))
+            dup = len(gseqs) - len(set(gseqs))
+            return (
+                f"event journal of symbol {sid}: {len(got)} events, reference"
+                f" {len(expected)}; missing seqs {missing[:8]}, {dup} duplicates"
+            )
+    # It goes on: the next command gets the next enq_seq, and it stops cleanly.
+    fresh = NewOrder(1, 10**12 + 1, 7, 1, 1, 1, 1, 1)
+    got_seq = venue.enqueue(fresh)
+    if got_seq != len(sequenced) + 1:
+        return f"the next command got {got_seq!r}, expected enq_seq {len(sequenced) + 1}"
+    venue.tick()
+    venue.stop()
+    after = replay(data_dir)
+    if not after.ok or not after.clean_stop:
+        return (
+            f"after the recovered venue stopped, replay: {after.mismatches},"
+            f" clean stop {after.clean_stop}"
+        )
+    return None
+
+
+def judge(built: Built, fault: Fault, *, unacked: int = 0) -> str:
+    """Open the faulted copy ``built.data_dir`` three ways; return ``"a"`` or ``"b"``.
+
+    Raises ``FaultFailure`` for any other outcome.
+    """
+    data_dir = built.data_dir
+    where = f"{fault}"
+    before = tree_digest(data_dir)
+    rep = run_replay(data_dir)
+    if rep.error is not None and not isinstance(rep.error, REFUSALS):
+        raise FaultFailure(f"{where}: {rep.detail}")
+    if tree_digest(data_dir) != before:
+        raise FaultFailure(f"{where}: replay wrote to the directory")
+    code, output = run_cli(data_dir)
+    if code < 0:
+        raise FaultFailure(f"{where}: whistle replay: {output}")
+    if (code == 0) != rep.ok:
+        raise FaultFailure(
+            f"{where}: whistle replay exits {code} but replay() says"
+            f" {'ok' if rep.ok else rep.detail}"
+        )
+    if tree_digest(data_dir) != before:
+        raise FaultFailure(f"{where}: whistle replay wrote to the directory")
+    if rep.ok:
+        replayed = json.loads(rep.detail)
+        if replayed != built.hashes:
+            raise FaultFailure(
+                f"{where}: replay says ok but its hashes differ from the uninterrupted run"
+                " (acknowledged commands silently lost or changed)"
+            )
+    try:
+        venue = open_venue(data_dir, built.load)
+    except Exception as exc:
+        if not isinstance(exc, REFUSALS):
+            raise FaultFailure(
+                f"{where}: Venue raised {type(exc).__name__}: {exc} (not a DataDirError or"
+                " JournalError)"
+            ) from exc
+        if tree_digest(data_dir) != before:
+            changed = _changed(before, tree_digest(data_dir))
+            raise FaultFailure(f"{where}: Venue refused ({exc}) but wrote {changed}") from exc
+        if rep.ok:
+            raise FaultFailure(f"{where}: Venue refused ({exc}) but replay says ok") from exc
+        problem = _mentions(str(exc), fault)
+        if problem is not None:
+            raise FaultFailure(f"{where}: refusal {exc!r}: {problem}") from exc
+        if rep.error is not None and _mentions(str(rep.error), fault) is not None:
+            raise FaultFailure(
+                f"{where}: replay's refusal {rep.error!r}: {_mentions(str(rep.error), fault)}"
+            ) from exc
+        return "b"
+    try:
+        if not rep.ok:
+            raise FaultFailure(f"{where}: Venue recovered but {rep.detail}")
+        if fault.must_refuse:
+            raise FaultFailure(f"{where}: acknowledged data is gone but Venue recovered")
+        problem = _check_recovered(venue, built, unacked)
+    except BaseException:
+        abandon(venue)
+        raise
+    if problem is not None:
+        abandon(venue)
+        raise FaultFailure(f"{where}: recovered, but {problem}")
+    return "a"
+
+
+def _changed(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    keys = set(before) | set(after)
+    return sorted(k for k in keys if before.get(k) != after.get(k))[:6]
+
+
+def copy_built(built: Built, dst: Path) -> Built:
+    """Return a copy of ``built`` whose directory is a fresh copy at ``dst``."""
+    if dst.exists():
+        shutil.rmtree(dst)
+    shutil.copytree(built.data_dir, dst)
+    return Built(built.load, dst, built.acked, built.ticks, built.hashes, built.events)
+
+
+def attempt(tally: Tally, built: Built, fault: Fault, *, unacked: int = 0) -> None:
+    """Judge one fault; a failure is recorded in ``tally`` (not raised)."""
+    try:
+        tally.record(judge(built, fault, unacked=unacked))
+    except FaultFailure as exc:
+        tally.failures.append(str(exc))
+    except Exception as exc:  # the oracle's own reads blew up: still a finding
+        tally.failures.append(f"{fault}: {type(exc).__name__} while judging: {exc}")
+
+
+# ---------------------------------------------------------------------------- disk full
+
+
+ENOSPC = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def _fd_path(fd: int) -> str:
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return ""
+
+
+def _in_checkpoint() -> bool:
+    frame = sys._getframe(2)
+    while frame is not None:
+        if frame.f_code.co_name == "checkpoint" and frame.f_code.co_filename.endswith("venue.py"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+@dataclass
+class DiskFull:
+    """An injectable ENOSPC at one write site of a data directory.
+
+    Sites:
+
+    ``commands-append``   a roll of DIR/commands while a command is journaled
+    ``commands-tick``     a roll of DIR/commands while a tick is journaled
+    ``commands-checkpoint`` a roll of DIR/commands while a checkpoint's records are written
+    ``events-append``     a roll of DIR/events while a tick's events are recorded
+    ``snapshot-write``    writing a snapshot file
+    ``snapshot-replace``  renaming a snapshot file into place
+    ``prealloc``          background segment preallocation only (must stay invisible)
+
+    A journal segment is created (``posix_fallocate``) ahead of the writer by a thread;
+    while armed, every background creation for the site's queue fails, so the writer's
+    roll creates it synchronously, and that call fails when it happens at the site.
+    Once fired, the site keeps failing until ``free()`` (the disk stays full).
+    """
+
+    data_dir: Path
+    site: str
+    after: int
+    """Arm after this many commands of the flow."""
+    armed: bool = False
+    fired: bool = False
+    freed: bool = False
+    phase: str = ""
+    calls: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def queue(self) -> Path | None:
+        if self.site.startswith("commands") or self.site == "prealloc":
+            return self.data_dir / COMMANDS_DIR
+        if self.site.startswith("events"):
+            return self.data_dir / EVENTS_DIR
+        return None
+
+    def _site_now(self) -> bool:
+        wanted = {
+            "commands-append": ("enqueue", False),
+            "commands-tick": ("tick", False),
+            "commands-checkpoint": ("tick", True),
+            "events-append": ("tick", False),
+        }.get(self.site)
+        if wanted is None:
+            return True
+        phase, checkpoint = wanted
+        return self.phase == phase and _in_checkpoint() == checkpoint
+
+    def free(self) -> None:
+        self.freed = True
+
+    def failing(self) -> bool:
+        return self.fired and not self.freed
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[DiskFull]:
+        real_fallocate = os.posix_fallocate
+        real_write = os.write
+        real_pwrite = os.pwrite
+        real_replace = os.replace
+        real_rename = os.rename
+        real_open = open
+        import builtins
+
+        def fallocate(fd: int, offset: int, length: int) -> None:
+            queue = self.queue()
+            if self.armed and not self.freed and queue is not None:
+                path = _fd_path(fd)
+                if path.startswith(str(queue) + os.sep):
+                    background = threading.current_thread() is not threading.main_thread()
+                    if self.site == "prealloc":
+                        if background:
+                            self.calls += 1
+                            raise ENOSPC
+                    elif background or self.fired or self._site_now():
+                        if not background:
+                            self.fired = True
+                        raise ENOSPC
+            real_fallocate(fd, offset, length)
+
+        def snap_target(path: object) -> bool:
+            return str(path).startswith(str(self.data_dir / SNAPSHOTS_DIR))
+
+        def check_snap_write(path: str) -> None:
+            if (
+                self.site == "snapshot-write"
+                and self.armed
+                and not self.freed
+                and snap_target(path)
+            ):
+                self.fired = True
+                raise ENOSPC
+
+        def write(fd: int, data: Any) -> int:
+            check_snap_write(_fd_path(fd))
+            return real_write(fd, data)
+
+        def pwrite(fd: int, data: Any, offset: int) -> int:
+            check_snap_write(_fd_path(fd))
+            return real_pwrite(fd, data, offset)
+
+        def replace(src: Any, dst: Any, **kw: Any) -> None:
+            if (
+                self.site == "snapshot-replace"
+                and self.armed
+                and not self.freed
+                and snap_target(dst)
+            ):
+                self.fired = True
+                raise ENOSPC
+            real_replace(src, dst, **kw)
+
+        def rename(src: Any, dst: Any, **kw: Any) -> None:
+            if (
+                self.site == "snapshot-replace"
+                and self.armed
+                and not self.freed
+                and snap_target(dst)
+            ):
+                self.fired = True
+                raise ENOSPC
+            real_rename(src, dst, **kw)
+
+        class FullFile:
+            def __init__(self, inner: Any, path: str) -> None:
+                self._inner = inner
+                self._path = path
+
+            def write(self, data: Any) -> int:
+                check_snap_write(self._path)
+                return int(self._inner.write(data))
+
+            def __getattr__(self, name: str) -> Any:
+                return getattr(self._inner, name)
+
+            def __enter__(self) -> FullFile:
+                return self
+
+            def __exit__(self, *exc: object) -> None:
+                self._inner.close()
+
+        def fake_open(file: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+            handle = real_open(file, mode, *args, **kwargs)
+            if (
+                self.site == "snapshot-write"
+                and any(c in mode for c in "wax+")
+                and snap_target(file)
+            ):
+                return FullFile(handle, str(file))
+            return handle
+
+        os.posix_fallocate = fallocate
+        os.write = write
+        os.pwrite = pwrite
+        os.replace = replace
+        os.rename = rename
+        builtins.open = fake_open
+        try:
+            yield self
+        finally:
+            os.posix_fallocate = real_fallocate
+            os.write = real_write
+            os.pwrite = real_pwrite
+            os.replace = real_replace
+            os.rename = real_rename
+            builtins.open = real_open
+
+
+def encode_built(built: Built, extra: dict[str, Any]) -> bytes:
+    """What a child process hands back: acks, ticks and notes, as msgpack."""
+    return msgspec.msgpack.encode(
+        {
+            "acked": [(s, msgspec.msgpack.encode(c)) for s, c in built.acked],
+            "ticks": built.ticks,
+            **extra,
+        }
+    )
+
+
+def decode_built(load: Load, data_dir: Path, raw: bytes) -> tuple[Built, dict[str, Any]]:
+    """Inverse of ``encode_built``; the reference is computed here."""
+    payload = msgspec.msgpack.decode(raw)
+    command_decoder = msgspec.msgpack.Decoder(Command)
+    built = Built(load, data_dir)
+    built.acked = [(s, command_decoder.decode(c)) for s, c in payload.pop("acked")]
+    built.ticks = [tuple(t) for t in payload.pop("ticks")]  # type: ignore[misc]
+    finish(built)
+    return built, payload
+
+
+# ---------------------------------------------------------------------------- the child
+
+
+CHILD = (
+    "import sys; sys.path.insert(0, sys.argv[1]); from faults.harness import child_main;"
+    " child_main(sys.argv[2])"
+)
+"""``python -c CHILD TESTS_DIR SPEC_JSON``: run a load in a process that then dies."""
+
+
+def describe(what: BaseException | OrderRejected) -> dict[str, Any]:
+    if isinstance(what, OrderRejected):
+        return {"type": "OrderRejected", "message": f"reason {what.reason}", "typed": True}
+    return {
+        "type": type(what).__name__,
+        "message": str(what)[:500],
+        "typed": isinstance(what, (*REFUSALS, WhistleError)),
+    }
+
+
+def child_main(spec_json: str) -> None:
+    """Run a load with an injected disk-full (or a real one), then die without a stop.
+
+    Writes what happened (acks, ticks, refusals, live hashes) to ``spec["out"]`` and
+    ends with ``os._exit``: the directory is left exactly as a crash leaves it.
+    """
+    spec = json.loads(spec_json)
+    load = Load(**spec["load"])
+    data_dir = Path(spec["data_dir"])
+    prepare(data_dir, load.segment_size)
+    built = Built(load, data_dir)
+    stream = crash_stream(load.seed, load.symbols, load.commands)
+    full = DiskFull(data_dir, spec.get("site", "none"), spec.get("after", 0))
+    ballast = spec.get("ballast")
+    notes: dict[str, Any] = {"refusals": [], "after_free": [], "reopened": 0, "probe": None}
+    state = {"venue": None}
+
+    def free() -> None:
+        full.free()
+        if ballast is not None and os.path.exists(ballast):
+            os.unlink(ballast)
+
+    def failing() -> bool:
+        if ballast is not None:
+            return os.path.exists(ballast)
+        return full.failing()
+
+    def on_refused(index: int, call: str, what: BaseException | OrderRejected) -> None:
+        venue = state["venue"]
+        assert isinstance(venue, Venue)
+        entry = {"index": index, "call": call, **describe(what)}
+        if failing():
+            notes["refusals"].append(entry)
+            if notes["probe"] is None and call == "enqueue":
+                # The disk is still full: one more command, refused or acknowledged whole.
+                probe = NewOrder(1, 10**12 + index, 9, 1, 1, 1, 1, 1)
+                full.phase = "enqueue"
+                try:
+                    result = venue.enqueue(probe)
+                except Exception as exc:
+                    notes["probe"] = describe(exc)
+                else:
+                    notes["probe"] = {"type": type(result).__name__}
+                    if not isinstance(result, OrderRejected):
+                        built.acked.append((result, probe))
+            free()
+            return
+        notes["after_free"].append(entry)
+        # Refused although there is space again: the venue stopped itself; reopen it.
+        abandon(venue)
+        state["venue"] = open_venue(data_dir, load)
+        notes["reopened"] += 1
+
+    with full.installed() if ballast is None else contextlib.nullcontext():
+        venue = open_venue(data_dir, load)
+        state["venue"] = venue
+        for instrument in crash_instruments(load.symbols):
+            venue.add_instrument(instrument)
+        for index in range(load.commands):
+            if index >= full.after:
+                full.armed = True
+            venue = state["venue"]
+            full.phase = "enqueue"
+            try:
+                result = venue.enqueue(stream[index])
+            except Exception as exc:
+                on_refused(index, "enqueue", exc)
+            else:
+                if isinstance(result, OrderRejected):
+                    on_refused(index, "enqueue", result)
+                else:
+                    built.acked.append((result, stream[index]))
+            if (index + 1) % load.tick_every == 0:
+                full.phase = "tick"
+                venue = state["venue"]
+                now = max(venue.now_ns, now_at(index))
+                try:
+                    venue.tick(now)
+                except Exception as exc:
+                    on_refused(index, "tick", exc)
+                    state["venue"].tick(now)
+                built.ticks.append((len(built.acked), now))
+        full.phase = "tick"
+        venue = state["venue"]
+        now = max(venue.now_ns, now_at(load.commands - 1))
+        try:
+            venue.tick(now)
+        except Exception as exc:
+            on_refused(load.commands, "tick", exc)
+            state["venue"].tick(now)
+        built.ticks.append((len(built.acked), now))
+        notes["live"] = state["venue"].state_hashes()
+        notes["fired"] = full.fired or (ballast is not None and not os.path.exists(ballast))
+        notes["background_failures"] = full.calls
+    Path(spec["out"]).write_bytes(encode_built(built, notes))
+    sys.stdout.flush()
+    os._exit(0)  # a crash: no tick, no checkpoint, no Stopped record

@@ -1,0 +1,299 @@
+"""Damage to a crashed data directory: bit flips, truncation, lost / moved / copied files.
+
+Every test builds (once per session) a journaled venue under load, copies its crashed
+directory, injects one fault into the copy and lets ``harness.judge`` decide: (a) whole
+recovery equal to the uninterrupted run, or (b) a refusal naming file and offset with
+nothing written. Seeds derive from ``conftest.SEED``; a failure names its seed and fault.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+from typing import TYPE_CHECKING
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from faults.conftest import SEED
+from faults.harness import (
+    LONG,
+    Fault,
+    Load,
+    Tally,
+    attempt,
+    copy_built,
+    fault_count,
+    flip_bit,
+    pick_offset,
+    segments,
+    snapshot_files,
+    truncate,
+    used_extent,
+)
+from whistle.coord.records import COMMANDS_DIR, EVENTS_DIR
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from faults.harness import Built
+
+QUEUES = (COMMANDS_DIR, EVENTS_DIR)
+BASE = Load(seed=SEED, commands=2_000)
+
+
+def _all_segments(data_dir: Path) -> list[Path]:
+    return [p for q in QUEUES for p in segments(data_dir, q)]
+
+
+def _used_segments(data_dir: Path) -> list[Path]:
+    return [p for p in _all_segments(data_dir) if used_extent(p) > 0]
+
+
+def _latest_snapshots(data_dir: Path) -> list[Path]:
+    by_symbol: dict[str, list[Path]] = {}
+    for path in snapshot_files(data_dir):
+        by_symbol.setdefault(path.parent.name, []).append(path)
+    return [paths[-1] for paths in by_symbol.values()]
+
+
+def _rel(built: Built, path: Path) -> Path:
+    return built.data_dir / path.relative_to(path.parents[1])
+
+
+# ---------------------------------------------------------------------------- bit flips
+
+
+def test_a_bit_flip_in_every_segment(bases: Callable[[Load], Built], scratch) -> None:
+    # One flip at a random offset (mostly inside the records) in every segment of both
+    # journals, and more rounds over all of them in the long run.
+    base = bases(BASE)
+    names = [p.relative_to(base.data_dir) for p in _all_segments(base.data_dir)]
+    rounds = max(1, fault_count(1, 0.25) // len(names)) if LONG else 1
+    tally = Tally("bit flip in every segment")
+    rng = random.Random(f"{SEED}-flip-every")
+    for round_ in range(rounds):
+        for name in names:
+            built = scratch(base)
+            path = built.data_dir / name
+            offset = pick_offset(rng, path)
+            bit = rng.randrange(8)
+            flip_bit(path, offset, bit)
+            fault = Fault("bit flip", SEED, [path], offset, f"bit {bit} (round {round_})")
+            attempt(tally, built, fault)
+    tally.check()
+
+
+def test_bit_flips_in_snapshot_files(bases: Callable[[Load], Built], scratch) -> None:
+    base = bases(BASE)
+    names = [p.relative_to(base.data_dir) for p in snapshot_files(base.data_dir)]
+    rng = random.Random(f"{SEED}-flip-snap")
+    tally = Tally("bit flip in a snapshot")
+    for _ in range(fault_count(8, 0.08)):
+        built = scratch(base)
+        path = built.data_dir / rng.choice(names)
+        offset = rng.randrange(path.stat().st_size)
+        flip_bit(path, offset, rng.randrange(8))
+        attempt(tally, built, Fault("snapshot bit flip", SEED, [path], offset))
+    tally.check()
+
+
+@pytest.fixture(scope="module")
+def hypothesis_base(bases: Callable[[Load], Built]) -> Built:
+    return bases(Load(seed=SEED + 1, commands=1_200))
+
+
+@settings(
+    max_examples=fault_count(15, 0.1),
+    deadline=None,
+    database=None,
+    derandomize=not LONG,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    index=st.integers(0, 1 << 16),
+    raw=st.integers(0, 1 << 31),
+    in_records=st.booleans(),
+    bit=st.integers(0, 7),
+)
+def test_hypothesis_bit_flip_anywhere(
+    hypothesis_base: Built, tmp_path_factory, index: int, raw: int, in_records: bool, bit: int
+) -> None:
+    base = hypothesis_base
+    files = _all_segments(base.data_dir) + snapshot_files(base.data_dir)
+    source = files[index % len(files)]
+    size = source.stat().st_size
+    used = max(129, used_extent(source)) if source.suffix == ".wseg" else size
+    offset = raw % (min(used, size) if in_records else size)
+    built = copy_built(base, tmp_path_factory.mktemp("hyp") / "fault")
+    path = built.data_dir / source.relative_to(base.data_dir)
+    flip_bit(path, offset, bit)
+    tally = Tally("hypothesis bit flip")
+    attempt(tally, built, Fault("bit flip", SEED + 1, [path], offset, f"bit {bit}"))
+    shutil.rmtree(built.data_dir)
+    tally.check()
+
+
+# ---------------------------------------------------------------------------- truncation
+
+
+def test_truncation_at_random_offsets(bases: Callable[[Load], Built], scratch) -> None:
+    base = bases(BASE)
+    names = [p.relative_to(base.data_dir) for p in _all_segments(base.data_dir)]
+    names += [p.relative_to(base.data_dir) for p in snapshot_files(base.data_dir)]
+    rng = random.Random(f"{SEED}-truncate")
+    tally = Tally("truncation")
+    for _ in range(fault_count(14, 0.12)):
+        built = scratch(base)
+        path = built.data_dir / rng.choice(names)
+        size = path.stat().st_size
+        used = used_extent(path) if path.suffix == ".wseg" else size
+        cut = rng.randrange(0, max(1, min(size, used + 64)))
+        truncate(path, cut)
+        attempt(tally, built, Fault("truncation", SEED, [path], cut, f"from {size} bytes"))
+    tally.check()
+
+
+def test_the_head_segment_truncated_to_its_header_or_midpoint(
+    bases: Callable[[Load], Built], scratch
+) -> None:
+    # The issue's examples: the head segment cut to 128 bytes, or to its midpoint.
+    base = bases(BASE)
+    tally = Tally("head segment truncated")
+    for queue in QUEUES:
+        head = [p for p in segments(base.data_dir, queue) if used_extent(p) > 0][-1]
+        for cut in (128, used_extent(head) // 2):
+            built = scratch(base)
+            path = built.data_dir / head.relative_to(base.data_dir)
+            truncate(path, cut)
+            attempt(tally, built, Fault("head truncation", SEED, [path], cut))
+    tally.check()
+
+
+# ---------------------------------------------------------------------------- files lost, moved
+
+
+def _segment_faults(base: Built, rng: random.Random) -> list[tuple[str, Callable[[Path], Fault]]]:
+    out: list[tuple[str, Callable[[Path], Fault]]] = []
+    for queue in QUEUES:
+        used = [p for p in segments(base.data_dir, queue) if used_extent(p) > 0]
+        fresh = [p for p in segments(base.data_dir, queue) if used_extent(p) == 0]
+        names = [p.name for p in used]
+        if len(names) < 4:
+            continue
+        mid = rng.randrange(1, len(names) - 1)
+
+        def delete(d: Path, q: str = queue, n: str = names[mid]) -> Fault:
+            (d / q / n).unlink()
+            return Fault("deleted segment", SEED, [d / q / n])
+
+        def delete_first(d: Path, q: str = queue, n: str = names[0]) -> Fault:
+            (d / q / n).unlink()
+            return Fault("deleted first segment", SEED, [d / q / n])
+
+        def delete_head(d: Path, q: str = queue, n: str = names[-1]) -> Fault:
+            (d / q / n).unlink()
+            return Fault("deleted head segment", SEED, [d / q / n])
+
+        def swap(d: Path, q: str = queue, a: str = names[mid - 1], b: str = names[mid]) -> Fault:
+            pa, pb = d / q / a, d / q / b
+            tmp = pa.with_suffix(".swap")
+            pa.rename(tmp)
+            pb.rename(pa)
+            tmp.rename(pb)
+            return Fault("swapped segments", SEED, [pa, pb])
+
+        def duplicate(
+            d: Path, q: str = queue, a: str = names[mid - 1], b: str = names[mid]
+        ) -> Fault:
+            shutil.copyfile(d / q / a, d / q / b)
+            return Fault("duplicated segment", SEED, [d / q / b], None, f"(copy of {a})")
+
+        def reorder(d: Path, q: str = queue, a: str = names[mid], b: str = names[-1]) -> Fault:
+            # The head moved to a middle slot and the middle one to the head slot.
+            pa, pb = d / q / a, d / q / b
+            tmp = pa.with_suffix(".swap")
+            pa.rename(tmp)
+            pb.rename(pa)
+            tmp.rename(pb)
+            return Fault("reordered segments", SEED, [pa, pb])
+
+        out += [
+            (f"{queue}: delete middle", delete),
+            (f"{queue}: delete first", delete_first),
+            (f"{queue}: delete head", delete_head),
+            (f"{queue}: swap", swap),
+            (f"{queue}: duplicate", duplicate),
+            (f"{queue}: reorder", reorder),
+        ]
+        if fresh:
+
+            def delete_fresh(d: Path, q: str = queue, n: str = fresh[0].name) -> Fault:
+                (d / q / n).unlink()
+                return Fault("deleted preallocated segment", SEED, [d / q / n])
+
+            out.append((f"{queue}: delete preallocated", delete_fresh))
+    return out
+
+
+def test_deleted_reordered_duplicated_and_swapped_segments(
+    bases: Callable[[Load], Built], scratch
+) -> None:
+    tally = Tally("segments deleted / reordered / duplicated / swapped")
+    rounds = max(1, fault_count(1, 0.1) // 14)
+    for round_ in range(rounds):
+        base = bases(BASE if round_ == 0 else Load(seed=SEED + 100 + round_, commands=1_500))
+        rng = random.Random(f"{SEED}-files-{round_}")
+        for _label, inject in _segment_faults(base, rng):
+            built = scratch(base)
+            attempt(tally, built, inject(built.data_dir))
+    tally.check()
+
+
+def test_the_only_segment_deleted(bases: Callable[[Load], Built], scratch) -> None:
+    # 60 commands fit in one commands segment: deleting it must not start a fresh venue.
+    base = bases(Load(seed=SEED, commands=60, checkpoint_every=1_000, segment_size=64 * 1024))
+    tally = Tally("the only data segment deleted")
+    for queue in QUEUES:
+        used = [p for p in segments(base.data_dir, queue) if used_extent(p) > 0]
+        assert len(used) == 1, f"{queue}: {len(used)} used segments"
+        built = scratch(base)
+        path = built.data_dir / queue / used[0].name
+        path.unlink()
+        fault = Fault("the only segment deleted", SEED, [path], must_refuse=queue == COMMANDS_DIR)
+        attempt(tally, built, fault)
+    tally.check()
+
+
+# ---------------------------------------------------------------------------- snapshots
+
+
+def test_stale_empty_truncated_and_missing_snapshots(
+    bases: Callable[[Load], Built], scratch
+) -> None:
+    base = bases(BASE)
+    latest = _latest_snapshots(base.data_dir)
+    rng = random.Random(f"{SEED}-snap")
+    tally = Tally("stale / 0-byte / truncated / missing snapshot")
+    for _ in range(fault_count(2, 0.06)):
+        target = rng.choice(latest)
+        older = [p for p in snapshot_files(base.data_dir) if p.parent == target.parent]
+        for kind in ("stale", "empty", "truncated", "missing"):
+            built = scratch(base)
+            path = built.data_dir / target.relative_to(base.data_dir)
+            offset: int | None = None
+            if kind == "stale" and len(older) > 1:
+                source = built.data_dir / rng.choice(older[:-1]).relative_to(base.data_dir)
+                shutil.copyfile(source, path)
+            elif kind == "empty":
+                truncate(path, 0)
+                offset = 0
+            elif kind == "truncated":
+                offset = rng.randrange(1, path.stat().st_size)
+                truncate(path, offset)
+            else:
+                path.unlink()
+            attempt(tally, built, Fault(f"{kind} snapshot", SEED, [path], offset))
+    tally.check()
