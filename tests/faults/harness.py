@@ -718,26 +718,18 @@ class DiskFull:
             check_snap_write(_fd_path(fd))
             return real_pwrite(fd, data, offset)
 
-        def replace(src: Any, dst: Any, **kw: Any) -> None:
-            if (
-                self.site == "snapshot-replace"
-                and self.armed
-                and not self.freed
-                and snap_target(dst)
-            ):
+        def check_snap_rename(dst: object) -> None:
+            live = self.site == "snapshot-replace" and self.armed and not self.freed
+            if live and snap_target(dst):
                 self.fired = True
                 raise ENOSPC
+
+        def replace(src: Any, dst: Any, **kw: Any) -> None:
+            check_snap_rename(dst)
             real_replace(src, dst, **kw)
 
         def rename(src: Any, dst: Any, **kw: Any) -> None:
-            if (
-                self.site == "snapshot-replace"
-                and self.armed
-                and not self.freed
-                and snap_target(dst)
-            ):
-                self.fired = True
-                raise ENOSPC
+            check_snap_rename(dst)
             real_rename(src, dst, **kw)
 
         class FullFile:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +32,7 @@ from faults.harness import (
     fault_count,
     judge,
 )
+from whistle.tools.smallfs import mount_tmpfs, unmount
 
 if TYPE_CHECKING:
     from faults.harness import Built
@@ -163,17 +165,10 @@ def test_disk_full_at_every_write_site(tmp_path: Path, site: str) -> None:
 
 
 def _mount_tmpfs(path: Path, size: str) -> None:
-    path.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        why = f"mount -t tmpfs refused: {proc.stderr.strip() or proc.returncode}"
+    why = mount_tmpfs(path, size)
+    if why is not None:
         if os.environ.get("CI") == "true":
-            pytest.fail(f"{why} (CI runs as root and must be able to mount)")
+            pytest.fail(f"{why} (CI runs as root and must be able to mount a tmpfs)")
         pytest.skip(why)
 
 
@@ -184,7 +179,7 @@ def small_fs(tmp_path: Path):
     try:
         yield mount
     finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
+        unmount(mount)
 
 
 def test_a_real_full_file_system(small_fs: Path) -> None:
@@ -195,7 +190,10 @@ def test_a_real_full_file_system(small_fs: Path) -> None:
     rng = random.Random(f"{SEED}-tmpfs")
     for n in range(runs):
         for leftover in list(small_fs.iterdir()):
-            subprocess.run(["rm", "-rf", str(leftover)], check=True)
+            if leftover.is_dir():
+                shutil.rmtree(leftover)
+            else:
+                leftover.unlink()
         ballast = small_fs / "ballast"
         room = rng.randrange(96, 400) * 1024
         stat = os.statvfs(small_fs)

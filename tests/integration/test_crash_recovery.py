@@ -54,6 +54,7 @@ from whistle.coord.venue import Venue
 from whistle.engine.whistle import Whistle
 from whistle.journal import Queue
 from whistle.tools.crashload import crash_instruments, crash_stream
+from whistle.tools.smallfs import mount_tmpfs, unmount
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -456,17 +457,10 @@ def test_sigkill_with_host_processes_loses_no_acknowledged_command(tmp_path: Pat
 
 
 def _mount_tmpfs(path: Path, size: str) -> None:
-    path.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        why = f"mount -t tmpfs refused: {proc.stderr.strip() or proc.returncode}"
+    why = mount_tmpfs(path, size)
+    if why is not None:
         if os.environ.get("CI") == "true":
-            pytest.fail(f"{why} (CI runs as root and must be able to mount)")
+            pytest.fail(f"{why} (CI runs as root and must be able to mount a tmpfs)")
         pytest.skip(why)
 
 
@@ -527,4 +521,4 @@ def test_sigkill_while_the_disk_is_full(tmp_path: Path):
     finally:
         for run in runs:
             run.reap()
-        subprocess.run(["umount", "-l", str(mount)], check=False)
+        unmount(mount)

@@ -4,7 +4,8 @@
 durable ``Venue`` with a seeded multi-symbol command stream and records every
 acknowledgement, so a test can kill it with SIGKILL at any point, restart it and check
 the recovery. Run it with ``python -m whistle.tools.crashload``; it is not imported here,
-so ``-m`` runs it without importing it twice.
+so ``-m`` runs it without importing it twice. ``whistle.tools.smallfs`` mounts a small
+tmpfs for the disk-full tests (``tests/faults``, ``tests/integration/test_crash_recovery.py``).
 """
 
 __all__: list[str] = []
