@@ -552,6 +552,14 @@ class MarketByOrderBook:
 
     # ------------------------------------------------------------------ seeding
 
+    def _synthetic_id(self) -> int:
+        # The next negative id no live order uses (real feeds use positive ids).
+        oid = self._next_synthetic - 1
+        while oid in self.orders:
+            oid -= 1
+        self._next_synthetic = oid
+        return oid
+
     def seed_depth(
         self, bids: Iterable[tuple[int, int]], asks: Iterable[tuple[int, int]]
     ) -> list[int]:
@@ -562,12 +570,41 @@ class MarketByOrderBook:
             for price, qty in levels:
                 if qty <= 0:
                     continue
-                self._next_synthetic -= 1
-                oid = self._next_synthetic
+                oid = self._synthetic_id()
                 self._add(oid, side, price, qty, FLAG_SYNTHETIC, 0)
                 made.append(oid)
         self._d_count = 0
         return made
+
+    def set_level(self, side: int, price: int, qty: int) -> int:
+        """Make the visible quantity at (``side``, ``price``) equal ``qty`` (depth-snapshot
+        reconciliation, e.g. a level that comes back into a limited-depth feed's view).
+
+        The level's synthetic orders go; then a synthetic order at the back carries what
+        the real orders lack, or, when the real orders alone exceed ``qty``, they are
+        reduced oldest first. Return the change in the level's quantity."""
+        key = -price if side == BUY else price
+        book_side = self.bids if side == BUY else self.asks
+        level = book_side.levels.get(key)
+        before = level.qty if level is not None else 0
+        if level is not None:
+            for o in level.orders():
+                if o.flags & FLAG_SYNTHETIC:
+                    self._remove(o)
+        level = book_side.levels.get(key)
+        real = level.qty if level is not None else 0
+        if qty > real:
+            self._add(self._synthetic_id(), side, price, qty - real, FLAG_SYNTHETIC, 0)
+        elif qty < real and level is not None:
+            excess = real - qty
+            for o in level.orders():
+                if excess <= 0:
+                    break
+                take = min(excess, o.qty)
+                excess -= take
+                self._reduce(o, take, 0, "reconciliation")
+        self._d_count = 0
+        return qty - before
 
     def load_snapshot(self, orders: Iterable[MboAdd]) -> None:
         """Replace the book with an MBO snapshot: the adds, in queue order per level."""

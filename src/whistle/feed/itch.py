@@ -554,8 +554,12 @@ class ItchDecoder:
         path: str | os.PathLike[str],
         symbols: Iterable[str] | None = None,
         policy: str = "strict",
+        chunk_bytes: int = CHUNK_BYTES,
     ) -> None:
+        if chunk_bytes < 64:
+            raise ValueError(f"chunk_bytes must be at least 64, not {chunk_bytes}")
         self.path = os.fspath(path)
+        self.chunk_bytes = chunk_bytes
         self.strict = check_policy(policy)
         self.filter = wanted_symbols(symbols)
         self.stats = FeedStats()
@@ -585,7 +589,7 @@ class ItchDecoder:
         try:
             buf = b""
             while True:
-                chunk = f.read(CHUNK_BYTES)
+                chunk = f.read(self.chunk_bytes)
                 if not chunk:
                     break
                 buf = buf + chunk if buf else chunk
@@ -650,7 +654,7 @@ class ItchDecoder:
             buf = b""
             st = _State(self.path, self.strict, False)
             while True:
-                chunk = f.read(CHUNK_BYTES)
+                chunk = f.read(self.chunk_bytes)
                 if not chunk:
                     break
                 buf = buf + chunk if buf else chunk

@@ -308,12 +308,14 @@ class LobsterComparison:
     """The outcome of ``compare()``.
 
     A LOBSTER level-N message file only has the events inside the best N levels: a level
-    pushed deeper than N changes without messages, and when it comes back into view (or a
-    level never seen appears from below) the message stream cannot know its size. Such a
-    price is *untracked* from the moment it leaves the visible depth in whistle's book or
-    appears in the file unseen. ``equal`` rows match exactly; ``deeper`` rows differ first
-    at an untracked level (everything above it matched); ``unexplained`` lists the others
-    as (line, level, whistle's, LOBSTER's) and should be empty.
+    deeper than N changes without messages, so when it comes into view (a level above it
+    empties) the message stream cannot know its size. ``compare`` therefore checks each
+    row against the book and then reconciles the book's visible levels with the row
+    (``MarketByOrderBook.set_level``), so that every row is checked against a book that
+    matched the previous one. ``equal`` rows match exactly; ``deeper`` rows differ only at
+    prices that were not among the previous row's N levels (a level entering from below,
+    explained); ``unexplained`` rows, (line, level, whistle's, LOBSTER's), differ
+    elsewhere and should not exist. ``reconciled_levels`` counts the levels set.
     """
 
     def __init__(self) -> None:
@@ -321,7 +323,7 @@ class LobsterComparison:
         self.equal = 0
         self.deeper: list[tuple[int, int, str, str]] = []
         self.unexplained: list[tuple[int, int, str, str]] = []
-        self.untracked_prices = 0
+        self.reconciled_levels = 0
         self.anomalies: dict[str, int] = {}
         self.synthetic_hits = 0
 
@@ -339,7 +341,7 @@ def compare(
     book = MarketByOrderBook()
     rows = orderbook_rows(orderbook_path)
     result = LobsterComparison()
-    untracked: tuple[set[int], set[int]] = (set(), set())
+    prev: tuple[set[int], set[int]] | None = None
     try:
         for e in decoder:
             book.apply(e)
@@ -355,48 +357,47 @@ def compare(
                     line=result.rows + 1,
                 ) from None
             result.rows += 1
-            bids, asks = book.depth(levels + 1)
+            bids, asks = book.depth(levels)
+            wants = (want_bids[:levels], want_asks[:levels])
             first: tuple[int, str, str] | None = None
-            for side, got_levels, want in ((0, bids, want_bids), (1, asks, want_asks)):
-                lost = untracked[side]
-                if len(got_levels) > levels:
-                    lost.add(got_levels[levels][0])  # pushed out of the visible depth
-                got = [(p, q) for p, q, _ in got_levels[:levels]]
-                known = {p for p, _ in got}
-                lost.update(p for p, _ in want[:levels] if p not in known)
-                diff = _first_difference(got, want[:levels], "bid" if side == 0 else "ask")
-                if diff is not None and (first is None or diff[0] < first[0]):
+            explained = True
+            for s, got_levels in ((0, bids), (1, asks)):
+                got = [(p, q) for p, q, _ in got_levels]
+                want = wants[s]
+                if got == want:
+                    continue
+                name = "bid" if s == 0 else "ask"
+                diff = _first_difference(got, want, name)
+                if first is None or diff[0] < first[0]:
                     first = diff
-                    if diff[3] in lost or diff[4] in lost:
-                        first = (diff[0], "deeper", diff[1], diff[2])
+                # Every price that differs must be new to the view (not in the last row).
+                g = dict(got)
+                w = dict(want)
+                for price in set(g) | set(w):
+                    if g.get(price) != w.get(price):
+                        if prev is None or price in prev[s]:
+                            explained = False
+                        result.reconciled_levels += 1
+                        book.set_level(1 if s == 0 else 2, price, w.get(price, 0))
+            prev = ({p for p, _ in wants[0]}, {p for p, _ in wants[1]})
             if first is None:
                 result.equal += 1
-            elif first[1] == "deeper":
-                result.deeper.append((e.sequence, first[0], first[2], first[3]))
+            elif explained:
+                result.deeper.append((e.sequence, *first))
             else:
-                result.unexplained.append((e.sequence, first[0], first[2], first[3]))
+                result.unexplained.append((e.sequence, *first))
     finally:
         rows.close()
-    result.untracked_prices = len(untracked[0]) + len(untracked[1])
     result.anomalies = dict(book.anomalies)
     result.synthetic_hits = book.synthetic_hits
     return result
 
 
-def _first_difference(
-    got: Levels, want: Levels, name: str
-) -> tuple[int, str, str, int, int] | None:
-    # The shallowest level (1-based) where ``got`` and ``want`` differ, both views, and
-    # the two prices there (0 for a missing level).
+def _first_difference(got: Levels, want: Levels, name: str) -> tuple[int, str, str]:
+    # The shallowest level (1-based) where ``got`` and ``want`` differ, and both views.
     for k in range(max(len(got), len(want))):
         g = got[k] if k < len(got) else None
         w = want[k] if k < len(want) else None
         if g != w:
-            return (
-                k + 1,
-                f"{name} {g}",
-                f"{name} {w}",
-                g[0] if g is not None else 0,
-                w[0] if w is not None else 0,
-            )
-    return None
+            return k + 1, f"{name} {g}", f"{name} {w}"
+    return 0, "", ""
