@@ -25,6 +25,7 @@ import struct
 from bisect import bisect_right, insort
 from typing import TYPE_CHECKING, Any, Final, final
 
+from whistle.book import details as d
 from whistle.book.orders import Level, Order
 from whistle.core.events import (
     BestBidOfferChanged,
@@ -193,7 +194,10 @@ class OrderBook:
         # sells by (-stop, arrival, id) ascending (i.e. highest stop first).
         self.buy_stops: list[tuple[int, int, int]] = []
         self.sell_stops: list[tuple[int, int, int]] = []
+        # (expiry, arrival, id) of live GTD orders, lazily deleted; ``gtd_live`` counts the
+        # live GTD orders so the heap is compacted when stale entries outnumber them.
         self.gtd_heap: list[tuple[int, int, int]] = []
+        self.gtd_live = 0
         self.last_price = 0
         self.band_lo = 0
         self.band_hi = INF_KEY
@@ -235,12 +239,19 @@ class OrderBook:
             return -protection
         return -self.band_lo if self.band_lo else _UNLIMITED
 
-    def reject(self, order_id: int, account: int, reason: int) -> None:
-        """Emit ``OrderRejected`` for the current command."""
+    def reject(self, order_id: int, account: int, reason: int, detail: int = 0) -> None:
+        """Emit ``OrderRejected`` for the current command (``detail``: whistle.book.details)."""
         self.seq += 1
         self.out.append(
             OrderRejected(
-                self.symbol_id, self.seq, self.enq_seq, self.ts_ns, order_id, account, reason
+                self.symbol_id,
+                self.seq,
+                self.enq_seq,
+                self.ts_ns,
+                order_id,
+                account,
+                reason,
+                detail,
             )
         )
 
@@ -260,6 +271,32 @@ class OrderBook:
             )
         )
 
+    def _schedule_gtd(self, o: Order) -> None:
+        # A GTD order just became live (rested or parked): count it and schedule its expiry.
+        self.gtd_live += 1
+        heapq.heappush(self.gtd_heap, (o.expire_ts, o.arrival, o.order_id))
+        if len(self.gtd_heap) > 2 * self.gtd_live + 65:
+            self._compact_gtd()
+
+    def _gtd_gone(self) -> None:
+        # A live GTD order left the book; its heap entry is now stale.
+        self.gtd_live -= 1
+        if len(self.gtd_heap) > 2 * self.gtd_live + 64:
+            self._compact_gtd()
+
+    def _compact_gtd(self) -> None:
+        # Same rule as the price heaps: once stale entries outnumber live ones (plus a
+        # margin), keep only the live entries. Amortised O(1): it runs after at least
+        # half the heap went stale. A sorted list is a valid heap.
+        orders = self.orders
+        live: list[tuple[int, int, int]] = []
+        for entry in self.gtd_heap:
+            o = orders.get(entry[2])
+            if o is not None and o.arrival == entry[1]:
+                live.append(entry)
+        live.sort()
+        self.gtd_heap = live
+
     def _remove_resting(self, o: Order) -> None:
         # Take a resting order out of its level and out of the book entirely.
         level = o.level
@@ -275,6 +312,8 @@ class OrderBook:
         if level.count == 0:
             side.drop_level(key)
         del self.orders[o.order_id]
+        if o.tif == GTD:
+            self._gtd_gone()
 
     def _remove_stop(self, o: Order) -> None:
         if o.side == BUY:
@@ -283,6 +322,14 @@ class OrderBook:
             self.sell_stops.remove((-o.stop_price, o.arrival, o.order_id))
         o.stop_pending = False
         del self.orders[o.order_id]
+        if o.tif == GTD:
+            self._gtd_gone()
+
+    def _forget(self, o: Order) -> None:
+        # A live order in no level (a triggered stop, a repriced taker) is gone.
+        del self.orders[o.order_id]
+        if o.tif == GTD:
+            self._gtd_gone()
 
     def _remove_live(self, o: Order) -> None:
         if o.stop_pending:
@@ -344,6 +391,7 @@ class OrderBook:
         seq = self.seq
         trade_id = self.trade_id
         last_px = 0
+        t_filled = 0
         while rem > 0 and opp.best <= limit_key:
             key = opp.best
             level = levels[key]
@@ -361,6 +409,8 @@ class OrderBook:
                     if stp in (STP_OLDEST, STP_BOTH):
                         level.unlink(m)
                         del orders[m.order_id]
+                        if m.tif == GTD:
+                            self._gtd_gone()
                         seq += 1
                         out.append(
                             OrderCancelled(
@@ -382,6 +432,8 @@ class OrderBook:
                     if m_leaves == 0:
                         level.unlink(m)
                         del orders[m.order_id]
+                        if m.tif == GTD:
+                            self._gtd_gone()
                     elif m.hidden >= dec:
                         m.hidden -= dec
                     else:
@@ -406,6 +458,8 @@ class OrderBook:
                 mq -= q
                 rem -= q
                 m.qty = mq
+                m.filled += q
+                t_filled += q
                 level.qty -= q
                 trade_id += 1
                 last_px = price
@@ -451,6 +505,8 @@ class OrderBook:
                     else:
                         level.unlink(m)
                         del orders[m_id]
+                        if m.tif == GTD:
+                            self._gtd_gone()
                 if rem == 0:
                     break
                 m = nxt
@@ -458,6 +514,7 @@ class OrderBook:
                 opp.drop_level(key)
         self.seq = seq
         if trade_id != self.trade_id:
+            t.filled += t_filled
             self.trade_id = trade_id
             self.last_price = last_px
             self.traded = True
@@ -538,13 +595,13 @@ class OrderBook:
             rem = self._take(o, limit_key)
             if rem:
                 if o.order_type == STOP or o.tif == IOC:
-                    del self.orders[o.order_id]
+                    self._forget(o)
                     self._cancelled(o, C_IOC, rem, 0)
                 else:
                     o.qty = rem
                     self._rest(o)
             else:
-                del self.orders[o.order_id]
+                self._forget(o)
             if self.traded:
                 self.traded = False
                 if self.band_bps:
@@ -643,25 +700,27 @@ class OrderBook:
             or c.expire_ts_ns > MAX_ID
         ):
             # An out-of-range id or account is not echoed back: it could not be journaled.
-            return self.reject(
-                oid if 0 < oid <= MAX_ID else 0, acct if 0 <= acct <= MAX_ID else 0, R_RANGE
-            )
-        if oid in self.orders:
-            return self.reject(oid, acct, R_DUPLICATE)
+            return self._reject_range(c)
+        dup = self.orders.get(oid)
+        if dup is not None:
+            return self._reject_duplicate(dup, acct)
         if side != BUY and side != SELL:
             return self.reject(oid, acct, R_SIDE)
         if ot < LIMIT or ot > STOP_LIMIT:
             return self.reject(oid, acct, R_TYPE)
         if tif < GTC or tif > DAY:
-            return self.reject(oid, acct, R_TIF)
-        if ot != LIMIT and (
-            (ot == MARKET and tif != IOC and tif != FOK)
-            or (ot == STOP and tif not in _STOP_TIFS)
-            or (ot == STOP_LIMIT and tif not in _STOP_LIMIT_TIFS)
-        ):
-            return self.reject(oid, acct, R_TIF)
+            return self.reject(oid, acct, R_TIF, d.D_TIF_UNKNOWN)
+        if ot != LIMIT:
+            if ot == MARKET and tif != IOC and tif != FOK:
+                return self.reject(oid, acct, R_TIF, d.D_TIF_MARKET)
+            if ot == STOP and tif not in _STOP_TIFS:
+                return self.reject(oid, acct, R_TIF, d.D_TIF_STOP)
+            if ot == STOP_LIMIT and tif not in _STOP_LIMIT_TIFS:
+                return self.reject(oid, acct, R_TIF, d.D_TIF_STOP_LIMIT)
         if qty <= 0:
-            return self.reject(oid, acct, R_QTY_NOT_POSITIVE)
+            return self.reject(
+                oid, acct, R_QTY_NOT_POSITIVE, d.D_QTY_ZERO if qty == 0 else d.D_QTY_NEGATIVE
+            )
         if qty < self.min_qty:
             return self.reject(oid, acct, R_QTY_BELOW_MIN)
         if qty > self.max_qty:
@@ -685,11 +744,19 @@ class OrderBook:
         if post_only and not rests:
             return self.reject(oid, acct, R_POST_ONLY)
         display = c.display_qty_lots
-        if display and (display < 0 or display > qty or not rests):
-            return self.reject(oid, acct, R_DISPLAY)
+        if display:
+            if display < 0:
+                return self.reject(oid, acct, R_DISPLAY, d.D_DISPLAY_NEGATIVE)
+            if display > qty:
+                return self.reject(oid, acct, R_DISPLAY, d.D_DISPLAY_ABOVE_QTY)
+            if not rests:
+                return self.reject(oid, acct, R_DISPLAY, d.D_DISPLAY_CANNOT_REST)
         protection = c.protection_price_ticks
-        if protection and (protection < 0 or (ot != MARKET and ot != STOP)):
-            return self.reject(oid, acct, R_PROTECTION)
+        if protection:
+            if protection < 0:
+                return self.reject(oid, acct, R_PROTECTION, d.D_PROTECTION_NEGATIVE)
+            if ot != MARKET and ot != STOP:
+                return self.reject(oid, acct, R_PROTECTION, d.D_PROTECTION_TYPE)
         expire = c.expire_ts_ns
         if tif == GTD:
             if expire <= 0:
@@ -699,7 +766,9 @@ class OrderBook:
         elif expire != 0:
             return self.reject(oid, acct, R_EXPIRY_NOT_ALLOWED)
         if (ot in (LIMIT, STOP_LIMIT)) and (price < self.band_lo or price > self.band_hi):
-            return self.reject(oid, acct, R_BAND)
+            return self.reject(
+                oid, acct, R_BAND, d.D_BAND_BELOW if price < self.band_lo else d.D_BAND_ABOVE
+            )
         limit_key = 0
         if ot in (LIMIT, MARKET):
             opp = self.asks if side == BUY else self.bids
@@ -710,7 +779,12 @@ class OrderBook:
             else:
                 limit_key = self._market_limit_key(side, protection)
                 if opp.best > limit_key:
-                    return self.reject(oid, acct, R_NO_LIQUIDITY)
+                    return self.reject(
+                        oid,
+                        acct,
+                        R_NO_LIQUIDITY,
+                        d.D_NO_LIQUIDITY_EMPTY if opp.best == INF_KEY else d.D_NO_LIQUIDITY_LIMIT,
+                    )
             if tif == FOK and not self._fok_fillable(opp, limit_key, qty, acct, stp):
                 return self.reject(oid, acct, R_FOK)
 
@@ -749,11 +823,12 @@ class OrderBook:
             protection,
             self.arrival,
         )
-        if tif == GTD:
-            heapq.heappush(self.gtd_heap, (expire, o.arrival, oid))
+        o.entry_ts = self.ts_ns
         if ot in (STOP, STOP_LIMIT):
             o.stop_pending = True
             self.orders[oid] = o
+            if tif == GTD:
+                self._schedule_gtd(o)
             if side == BUY:
                 insort(self.buy_stops, (stop_price, o.arrival, oid))
             else:
@@ -767,6 +842,8 @@ class OrderBook:
                 else:
                     o.qty = rem
                     self._rest(o)
+                    if tif == GTD:
+                        self._schedule_gtd(o)
             if self.traded:
                 self._after_trades()
         self.flush_market_data()
@@ -811,6 +888,39 @@ class OrderBook:
             if opp.best <= (price if o.side == BUY else -price):
                 return R_POST_ONLY_TAKE
         return 0
+
+    def _terms_detail(self, code: int, price: int, total: int) -> int:
+        # The detail of a _check_new_terms reject.
+        if code == R_BAND:
+            return d.D_BAND_BELOW if price < self.band_lo else d.D_BAND_ABOVE
+        if code == R_QTY_NOT_POSITIVE:
+            return d.D_QTY_ZERO if total == 0 else d.D_QTY_NEGATIVE
+        return d.D_NONE
+
+    def _reject_duplicate(self, live: Order, account: int) -> None:
+        # DUPLICATE_ORDER_ID: the id belongs to ``live``, a resting order or a parked stop.
+        detail = d.D_DUPLICATE_PARKED if live.stop_pending else d.D_DUPLICATE_RESTING
+        self.reject(live.order_id, account, R_DUPLICATE, detail)
+
+    def _reject_range(self, c: NewOrder) -> None:
+        # VALUE_OUT_OF_RANGE for a NewOrder, naming the first field out of range.
+        oid = c.order_id
+        acct = c.account
+        if oid <= 0 or oid > MAX_ID:
+            detail = d.D_RANGE_ORDER_ID
+        elif acct < 0 or acct > MAX_ID:
+            detail = d.D_RANGE_ACCOUNT
+        elif c.price_ticks > MAX_PRICE:
+            detail = d.D_RANGE_PRICE
+        elif c.stop_price_ticks > MAX_PRICE:
+            detail = d.D_RANGE_STOP_PRICE
+        elif c.protection_price_ticks > MAX_PRICE:
+            detail = d.D_RANGE_PROTECTION
+        else:
+            detail = d.D_RANGE_EXPIRY
+        self.reject(
+            oid if 0 < oid <= MAX_ID else 0, acct if 0 <= acct <= MAX_ID else 0, R_RANGE, detail
+        )
 
     def modify(self, c: ModifyOrder) -> None:
         """Change a resting order's price and/or remaining quantity."""
@@ -884,7 +994,7 @@ class OrderBook:
                 o.qty = rem
                 self._rest(o)
             else:
-                del self.orders[o.order_id]
+                self._forget(o)
             if self.traded:
                 self._after_trades()
         else:
@@ -913,13 +1023,13 @@ class OrderBook:
         # Rejects answer the sender: they carry the command's account, never the owner's.
         racct = c.account or 0
         if c.price_ticks > MAX_PRICE:
-            return self.reject(o.order_id, racct, R_RANGE)
+            return self.reject(o.order_id, racct, R_RANGE, d.D_RANGE_PRICE)
         if o.stop_pending:
             return self.reject(o.order_id, racct, R_NOT_MODIFIABLE)
         if c.price_ticks < 0:
             return self.reject(o.order_id, racct, R_PRICE_NOT_POSITIVE)
         if c.qty_lots < 0:
-            return self.reject(o.order_id, racct, R_QTY_NOT_POSITIVE)
+            return self.reject(o.order_id, racct, R_QTY_NOT_POSITIVE, d.D_QTY_NEGATIVE)
         price = c.price_ticks or o.price
         leaves = o.qty + o.hidden
         total = c.qty_lots or leaves
@@ -927,7 +1037,7 @@ class OrderBook:
             return self.reject(o.order_id, racct, R_NO_CHANGE)
         code = self._check_new_terms(o, price, total, c.qty_lots != 0)
         if code:
-            return self.reject(o.order_id, racct, code)
+            return self.reject(o.order_id, racct, code, self._terms_detail(code, price, total))
         keep = price == o.price and total < leaves
         self.seq += 1
         self.out.append(
@@ -981,15 +1091,20 @@ class OrderBook:
         acct = o.account
         racct = c.account or 0
         new_id = c.new_order_id
-        if new_id <= 0 or new_id > MAX_ID or c.price_ticks > MAX_PRICE:
-            return self.reject(o.order_id, racct, R_RANGE)
+        if new_id <= 0 or new_id > MAX_ID:
+            return self.reject(o.order_id, racct, R_RANGE, d.D_RANGE_NEW_ORDER_ID)
+        if c.price_ticks > MAX_PRICE:
+            return self.reject(o.order_id, racct, R_RANGE, d.D_RANGE_PRICE)
         if o.stop_pending:
             return self.reject(o.order_id, racct, R_NOT_MODIFIABLE)
-        if new_id in self.orders:
-            return self.reject(new_id, racct, R_DUPLICATE)
+        dup = self.orders.get(new_id)
+        if dup is not None:
+            return self._reject_duplicate(dup, racct)
         code = self._check_new_terms(o, c.price_ticks, c.qty_lots, True)
         if code:
-            return self.reject(o.order_id, racct, code)
+            return self.reject(
+                o.order_id, racct, code, self._terms_detail(code, c.price_ticks, c.qty_lots)
+            )
         self._remove_resting(o)
         self.seq += 1
         self.out.append(
@@ -1022,12 +1137,13 @@ class OrderBook:
             0,
             self.arrival,
         )
-        if n.tif == GTD:
-            heapq.heappush(self.gtd_heap, (n.expire_ts, n.arrival, new_id))
+        n.entry_ts = self.ts_ns
         rem = self._take(n, n.price if n.side == BUY else -n.price)
         if rem:
             n.qty = rem
             self._rest(n)
+            if n.tif == GTD:
+                self._schedule_gtd(n)
         if self.traded:
             self._after_trades()
         self.flush_market_data()
@@ -1055,11 +1171,11 @@ class OrderBook:
 
     def expire_until(self, now_ns: int) -> None:
         """Expire every GTD order whose expiry is at or before ``now_ns``."""
-        heap = self.gtd_heap
         orders = self.orders
         expired = False
-        while heap and heap[0][0] <= now_ns:
-            _, arrival, oid = heapq.heappop(heap)
+        # Re-read the heap every round: an expiry may compact it into a new list.
+        while self.gtd_heap and self.gtd_heap[0][0] <= now_ns:
+            _, arrival, oid = heapq.heappop(self.gtd_heap)
             o = orders.get(oid)
             if o is not None and o.arrival == arrival:
                 self._expire(o)
@@ -1075,8 +1191,10 @@ class OrderBook:
 
     # ------------------------------------------------------------------ views
 
-    def depth(self, levels: int) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]:
-        """Return the best ``levels`` bid and ask levels as (price, qty, order count)."""
+    def depth(
+        self, levels: int | None
+    ) -> tuple[list[tuple[int, int, int]], list[tuple[int, int, int]]]:
+        """Return the best ``levels`` (None: all) bid and ask levels as (price, qty, count)."""
         bids = [
             (-k, self.bids.levels[k].qty, self.bids.levels[k].count)
             for k in self.bids.sorted_keys(levels)
@@ -1184,6 +1302,15 @@ class OrderBook:
         arrivals = [o.arrival for o in self.orders.values()]
         if arrivals != sorted(arrivals):
             raise AssertionError("id map is not in arrival order")
+        gtd = {(o.expire_ts, o.arrival, o.order_id) for o in self.orders.values() if o.tif == GTD}
+        if len(gtd) != self.gtd_live:
+            raise AssertionError(f"gtd_live {self.gtd_live} != {len(gtd)} live GTD orders")
+        if not gtd <= set(self.gtd_heap):
+            raise AssertionError("a live GTD order is missing from the expiry heap")
+        if len(self.gtd_heap) > 2 * self.gtd_live + 65:
+            raise AssertionError(
+                f"expiry heap holds {len(self.gtd_heap)} entries for {self.gtd_live} live orders"
+            )
 
 
 def _in_key_order(touched: dict[int, Level]) -> list[int]:

@@ -20,19 +20,23 @@ class Order:
     ``qty`` is the displayed (matchable-now) quantity, ``hidden`` the iceberg reserve;
     ``qty + hidden`` is what the order has left. ``arrival`` numbers acceptances (it orders
     mass cancels, expiries and stop triggers); ``prio`` numbers each entry at the back of a
-    level (time priority: it grows along every level).
+    level (time priority: it grows along every level). ``orig_qty``, ``filled`` and
+    ``entry_ts`` (acceptance time) serve lookups only.
     """
 
     __slots__ = (
         "account",
         "arrival",
         "display",
+        "entry_ts",
         "expire_ts",
+        "filled",
         "hidden",
         "level",
         "next",
         "order_id",
         "order_type",
+        "orig_qty",
         "post_only",
         "prev",
         "price",
@@ -80,6 +84,11 @@ class Order:
         self.arrival = arrival
         self.prio = 0
         self.stop_pending = False
+        # Lookups only (``Whistle.order``): what was asked, what traded, when it arrived.
+        # Not in the state hash: they decide no future event.
+        self.orig_qty = qty
+        self.filled = 0
+        self.entry_ts = 0
         self.level: Level | None = None
         self.prev: Order | None = None
         self.next: Order | None = None

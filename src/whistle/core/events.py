@@ -62,11 +62,17 @@ class OrderAccepted(_Event, frozen=True, gc=False, array_like=True, tag=1):
 
 @final
 class OrderRejected(_Event, frozen=True, gc=False, array_like=True, tag=2):
-    """A command was refused; the book is unchanged. ``reason`` is a ``RejectReason``."""
+    """A command was refused; the book is unchanged. ``reason`` is a ``RejectReason``.
+
+    ``detail_code`` says which check refused it, finer than ``reason`` (0: nothing to add;
+    table and words: ``whistle.book.details``). A trailing default, so journals written
+    before it decode unchanged.
+    """
 
     order_id: int
     account: int
     reason: int
+    detail_code: int = 0
 
 
 @final

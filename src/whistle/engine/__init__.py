@@ -1,7 +1,7 @@
 """Layer 3: ``Whistle``, one symbol's engine. Imports ``whistle.core`` and ``whistle.book``."""
 
 from whistle.engine.snapshot import EngineSnapshot, OrderState, decode_snapshot
-from whistle.engine.status import DepthLevel, DepthSnapshot, EngineStatus, L3Order
+from whistle.engine.status import DepthLevel, DepthSnapshot, EngineStatus, L3Order, OrderInfo
 from whistle.engine.whistle import Whistle
 
 __all__ = [
@@ -10,6 +10,7 @@ __all__ = [
     "EngineSnapshot",
     "EngineStatus",
     "L3Order",
+    "OrderInfo",
     "OrderState",
     "Whistle",
     "decode_snapshot",

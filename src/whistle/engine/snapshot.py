@@ -49,6 +49,11 @@ class OrderState(msgspec.Struct, frozen=True, array_like=True, gc=False):
     arrival: int
     prio: int
     stop_pending: bool
+    # Lookup-only fields (Whistle.order), trailing defaults so older snapshots decode:
+    # 0 there means "not recorded" (original quantity then reads as leaves + filled).
+    orig_qty: int = 0
+    filled: int = 0
+    entry_ts: int = 0
 
 
 @final
@@ -104,6 +109,9 @@ def _state(o: Order) -> OrderState:
         o.arrival,
         o.prio,
         o.stop_pending,
+        o.orig_qty,
+        o.filled,
+        o.entry_ts,
     )
 
 
@@ -170,6 +178,9 @@ def rebuild(book: OrderBook, snap: EngineSnapshot) -> None:
         )
         o.hidden = s.hidden
         o.prio = s.prio
+        o.filled = s.filled
+        o.orig_qty = s.orig_qty or s.qty + s.hidden + s.filled
+        o.entry_ts = s.entry_ts
         if s.stop_pending:
             o.stop_pending = True
             if o.side == buy:
@@ -182,6 +193,7 @@ def rebuild(book: OrderBook, snap: EngineSnapshot) -> None:
             side.level_for(key, o.price).append(o)
         if o.tif == gtd:
             book.gtd_heap.append((o.expire_ts, o.arrival, o.order_id))
+            book.gtd_live += 1
         live.append(o)
     book.buy_stops.sort()
     book.sell_stops.sort()

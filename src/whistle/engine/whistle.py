@@ -34,7 +34,7 @@ from whistle.core.enums import TradingState
 from whistle.core.events import EngineFaulted, TradingStatusChanged
 from whistle.core.reasons import RejectReason
 from whistle.engine.snapshot import EngineSnapshot, capture, rebuild
-from whistle.engine.status import DepthLevel, DepthSnapshot, EngineStatus, L3Order
+from whistle.engine.status import DepthLevel, DepthSnapshot, EngineStatus, L3Order, OrderInfo
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -259,6 +259,12 @@ class Whistle:
         book = self.book
         bbo = book.bbo
         parked = len(book.buy_stops) + len(book.sell_stops)
+        bid_orders = 0
+        for level in book.bids.levels.values():
+            bid_orders += level.count
+        ask_orders = 0
+        for level in book.asks.levels.values():
+            ask_orders += level.count
         return EngineStatus(
             symbol=self.instrument.symbol,
             symbol_id=self.symbol_id,
@@ -275,18 +281,59 @@ class Whistle:
             last_enq_seq=self.last_enq_seq,
             now_ns=self.now_ns,
             fault=self.fault,
+            bid_orders=bid_orders,
+            ask_orders=ask_orders,
         )
 
-    def depth(self, levels: int = 10) -> DepthSnapshot:
-        """Return the best ``levels`` price levels of each side (L2)."""
-        if levels <= 0:
-            raise ValueError(f"levels must be positive, was {levels}")
+    def depth(self, levels: int | None = 10) -> DepthSnapshot:
+        """Return the best ``levels`` price levels of each side (L2); ``None``: every level."""
+        if levels is not None and levels <= 0:
+            raise ValueError(f"levels must be positive, was {levels} (None: every level)")
         bids, asks = self.book.depth(levels)
         return DepthSnapshot(
             symbol_id=self.symbol_id,
             seq=self.book.seq,
             bids=[DepthLevel(p, q, n) for p, q, n in bids],
             asks=[DepthLevel(p, q, n) for p, q, n in asks],
+        )
+
+    def depth_all(self) -> DepthSnapshot:
+        """Return every price level of each side (L2), best first."""
+        return self.depth(None)
+
+    def order(self, order_id: int) -> OrderInfo | None:
+        """Return the live order ``order_id`` (resting or parked stop), or None."""
+        o = self.book.orders.get(order_id)
+        if o is None:
+            return None
+        position = 0
+        ahead = 0
+        level = o.level
+        if level is not None:
+            node = level.head
+            position = 1
+            while node is not None and node is not o:
+                ahead += node.qty
+                position += 1
+                node = node.next
+        return OrderInfo(
+            order_id=o.order_id,
+            account=o.account,
+            side=o.side,
+            order_type=o.order_type,
+            tif=o.tif,
+            price_ticks=o.price,
+            stop_price_ticks=o.stop_price,
+            leaves_qty_lots=o.qty + o.hidden,
+            displayed_qty_lots=o.qty,
+            hidden_qty_lots=o.hidden,
+            filled_qty_lots=o.filled,
+            original_qty_lots=o.orig_qty,
+            queue_position=position,
+            queue_ahead_lots=ahead,
+            entry_ts_ns=o.entry_ts,
+            expire_ts_ns=o.expire_ts,
+            parked=o.stop_pending,
         )
 
     def l3(self) -> list[L3Order]:
