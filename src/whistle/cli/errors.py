@@ -124,8 +124,28 @@ def _os_error(exc: OSError) -> tuple[int, str]:
     return status, text
 
 
+def _os_cause(exc: BaseException) -> OSError | None:
+    # The OSError a whistle error was raised from (``raise DataDirError(...) from exc``).
+    seen = 0
+    cause = exc.__cause__
+    while cause is not None and seen < 8:
+        if isinstance(cause, OSError):
+            return cause
+        cause = cause.__cause__
+        seen += 1
+    return None
+
+
 def describe(exc: BaseException) -> tuple[int, str]:
-    """Return (exit status, one-line message without the command prefix) for ``exc``."""
+    """Return (exit status, one-line message without the command prefix) for ``exc``.
+
+    A whistle error raised from an ``OSError`` (the journal could not be written) takes
+    the status and the advice of that ``OSError``, and keeps its own words.
+    """
+    cause = None if isinstance(exc, OSError) else _os_cause(exc)
+    if isinstance(exc, WhistleError) and cause is not None:
+        status, text = _os_error(cause)
+        return status, f"{exc}: {text}"
     if isinstance(exc, WriterLockedError):
         return EXIT_LOCKED, (
             f"{exc}; another process (a whistle command or a Venue) is writing this"
