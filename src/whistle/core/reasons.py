@@ -77,12 +77,13 @@ class RejectReason(IntEnum):
     DUPLICATE_ORDER_ID = (1022, "The order id is already used by a live order of this symbol.")
     MALFORMED_COMMAND = (
         1023,
-        "A command that could not be decoded at the edge (bad field, wrong type).",
+        "A command that could not be decoded at the edge (bad field, wrong type: a bool or "
+        "float where an int goes, a decimal that is not ASCII digits with one point).",
     )
     VALUE_OUT_OF_RANGE = (
         1024,
-        "An order id, account, price or expiry is outside its documented range "
-        "(whistle.core.limits).",
+        "An order id, account, symbol id, price, quantity or time is outside its "
+        "documented range (whistle.core.limits); refused before sequencing at the venue.",
     )
 
     # -- 2xxx: state -------------------------------------------------------------------
