@@ -8,6 +8,7 @@ from whistle import __version__
 from whistle.cli.bench import bench
 from whistle.cli.demo import demo
 from whistle.cli.errors import DEBUG_ENV, WhistleGroup
+from whistle.cli.feed import feed
 from whistle.cli.journal import journal
 from whistle.cli.replay import replay
 from whistle.cli.script import script
@@ -40,6 +41,7 @@ def main(debug: bool) -> None:
 
 main.add_command(bench)
 main.add_command(demo)
+main.add_command(feed)
 main.add_command(journal)
 main.add_command(replay)
 main.add_command(script)
