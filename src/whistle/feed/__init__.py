@@ -29,6 +29,7 @@ from whistle.feed._common import FeedStats, SymbolStats
 from whistle.feed.errors import FeedError, FeedFormatError, TruncatedFileError
 from whistle.feed.itch import ItchDecoder, ItchRecord
 from whistle.feed.lobster import LobsterDecoder
+from whistle.feed.mbp import MbpBuilder, mbp_rows
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -44,8 +45,10 @@ __all__ = [
     "ItchDecoder",
     "ItchRecord",
     "LobsterDecoder",
+    "MbpBuilder",
     "SymbolStats",
     "TruncatedFileError",
+    "mbp_rows",
     "open",
 ]
 
