@@ -24,7 +24,10 @@ def replay(data_dir: Path, as_json: bool) -> None:
     """Re-match every journaled command of DATA_DIR from empty books.
 
     Prints each symbol's state hash and event count; exits 1 if any state hash differs
-    from the one recorded at a snapshot or at the clean stop.
+    from the one recorded at a snapshot or at the clean stop, if a snapshot of the latest
+    checkpoint or the event journal is damaged, and on any damage of the command journal
+    (one line naming the file, the offset and the commands that cannot be read): the
+    same reader and verdict as ``Venue(data_dir=DATA_DIR)``.
     """
     try:
         report = run_replay(data_dir)
@@ -54,5 +57,16 @@ def replay(data_dir: Path, as_json: bool) -> None:
                 f"[red]MISMATCH[/red] {bad.symbol} at {bad.where}: recorded {bad.recorded},"
                 f" replayed {bad.replayed}"
             )
+        for problem in report.snapshot_problems:
+            console.print(f"SNAPSHOT {problem}", markup=False, highlight=False)
+        for gap in report.event_gaps:
+            console.print(
+                f"EVENT GAP symbol {gap.symbol_id}: event seqs {gap.first}..{gap.last} are"
+                " missing from DIR/events",
+                markup=False,
+                highlight=False,
+            )
+        for problem in report.event_problems:
+            console.print(f"EVENTS {problem}", markup=False, highlight=False)
     if not report.ok:
         raise SystemExit(1)

@@ -1,9 +1,33 @@
 """A venue's journals on disk: writing them, and reading them back for recovery and replay.
 
 ``VenueJournal`` owns the two persistent queues and the snapshot files of a data
-directory (layout and record meaning: ``whistle.coord.records``). ``scan`` reads the
-command journal once and returns what recovery needs: the instruments, the last
-complete checkpoint and the records after it, and whether the venue stopped cleanly.
+directory (layout and record meaning: ``whistle.coord.records``). ``iter_records`` is the
+one reader of the command journal: ``Venue(data_dir=...)`` recovery (through ``scan``)
+and ``whistle replay`` both use it, so they reach the same verdict on the same directory.
+
+Writing (what a failure means)
+------------------------------
+Every record is encoded before anything is written. ``JournalUnavailable`` (a
+``DataDirError``) means the record was *not* written: ``fatal`` is False when the file
+system was full (the writer stays usable once space is freed) and True for any other
+failure (the venue then stops and refuses every later call). An instrument definition
+is decoded back before it is appended, so no record that cannot be read again is ever
+journaled. Events that could not be written are kept (at most ``max_unwritten_events``)
+and written, in order, before any later event. A snapshot is written to a temporary
+name, fsynced, renamed and the directory fsynced, *then* its ``Snapshotted`` record
+(with the file's size and CRC-32) is appended, so a record never names a file that is
+not whole on disk; a failure removes the temporary and raises ``CheckpointError``.
+
+Reading (recovery never guesses)
+--------------------------------
+``iter_records`` yields records only while the journal is whole and consistent. Any
+damage the journal layer reports (a bad record in a sealed segment, a missing or short
+segment, a sequence gap; only a torn tail after the last commit of the last segment is
+cut, by the journal writer) and any inconsistency between records (an ``enq_seq`` gap or
+duplicate, tick numbers or times going backwards, a command or snapshot for a symbol not
+defined before it, a checkpoint or stop that disagrees with the records before it) is a
+``JournalDamaged`` naming the file, the offset where known, and the acknowledged
+commands (``enq_seq`` range) that cannot be read.
 
 Fsync policies (``FsyncPolicy`` of ``whistle.journal``, applied to both queues):
 
@@ -13,17 +37,17 @@ Fsync policies (``FsyncPolicy`` of ``whistle.journal``, applied to both queues):
   most about one interval of acknowledged commands;
 - ``every``: each append is synced before ``enqueue`` returns: an acknowledged command
   survives a power loss (if the disk honours flushes), at the cost of one sync per command.
-
-Snapshot files are written to a temporary name, fsynced, renamed and the directory
-fsynced, *then* their ``Snapshotted`` record is appended, so a record never names a file
-that is not whole on disk.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, final
+
+import msgspec
 
 from whistle.coord.records import (
     COMMANDS_DIR,
@@ -40,10 +64,19 @@ from whistle.coord.records import (
     Ticked,
 )
 from whistle.core.errors import WhistleError
-from whistle.journal import FsyncPolicy, Queue, QueueConfig, ReadOnlyReader
+from whistle.engine.snapshot import decode_snapshot
+from whistle.engine.whistle import Whistle
+from whistle.journal import (
+    FsyncPolicy,
+    JournalError,
+    JournalFull,
+    Queue,
+    QueueConfig,
+    ReadOnlyReader,
+)
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterable, Iterator
 
     from whistle.core.commands import Command
     from whistle.core.events import Event
@@ -51,23 +84,129 @@ if TYPE_CHECKING:
     from whistle.journal import QueueWriter
 
 __all__ = [
+    "DEFAULT_MAX_UNWRITTEN_EVENTS",
+    "DEFAULT_SEGMENT_SIZE",
+    "CheckpointChoice",
+    "CheckpointError",
     "DataDirError",
+    "EventGap",
+    "JournalDamaged",
     "JournalScan",
+    "JournalUnavailable",
+    "SnapshotDamaged",
     "VenueJournal",
+    "choose_checkpoint",
+    "events_after",
     "iter_records",
     "last_event_seqs",
+    "read_event_seqs",
+    "read_snapshot",
     "scan",
+    "snapshot_crc",
     "snapshot_path",
+    "verified_snapshot",
 ]
+
+DEFAULT_SEGMENT_SIZE = 4 << 20
+"""Segment file size of a new venue journal (each queue keeps about two on disk)."""
+DEFAULT_MAX_UNWRITTEN_EVENTS = 1_000_000
+"""How many events a venue keeps waiting for the event journal before it stops."""
 
 
 class DataDirError(WhistleError):
-    """A data directory is unusable: missing files, records that do not fit together."""
+    """A data directory is unusable: missing files, records that do not fit together.
+
+    Hierarchy::
+
+        DataDirError
+        ├── JournalDamaged       the command journal cannot be read whole (file, offset,
+        │                        enq_seqs that cannot be read)
+        ├── SnapshotDamaged      a snapshot's bytes or hash do not match its record
+        ├── JournalUnavailable   a record could not be written (nothing of it was)
+        └── CheckpointError      a snapshot or checkpoint could not be written
+    """
+
+
+@final
+class JournalDamaged(DataDirError):
+    """The command journal is damaged or inconsistent; recovery and replay stop here.
+
+    ``path`` is the file (or queue directory), ``offset`` the byte offset when known,
+    ``first_enq_seq`` the first acknowledged command that cannot be read (the one after
+    the last good command) and ``last_enq_seq`` the last one when known (else None).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | os.PathLike[str],
+        offset: int | None = None,
+        first_enq_seq: int,
+        last_enq_seq: int | None = None,
+    ) -> None:
+        self.path = os.fspath(path)
+        self.offset = offset
+        self.first_enq_seq = first_enq_seq
+        self.last_enq_seq = last_enq_seq
+        where = self.path if offset is None else f"{self.path} at offset {offset}"
+        upto = "on" if last_enq_seq is None else f"to {last_enq_seq}"
+        super().__init__(
+            f"{where}: {message}; acknowledged commands from enq_seq {first_enq_seq} {upto}"
+            " cannot be read (whistle journal verify / repair)"
+        )
+
+
+@final
+class SnapshotDamaged(DataDirError):
+    """A snapshot file is missing, of the wrong size or checksum, undecodable, or of
+    another state than its ``Snapshotted`` record says."""
+
+    def __init__(self, message: str, *, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        super().__init__(f"snapshot {self.path}: {message}")
+
+
+@final
+class JournalUnavailable(DataDirError):
+    """A record could not be journaled; nothing of it was written.
+
+    ``fatal`` is False when the file system is full (retry once space is freed) and True
+    when the journal can no longer be written (the venue stops). ``path`` names the queue.
+    """
+
+    def __init__(self, message: str, *, path: str | os.PathLike[str], fatal: bool) -> None:
+        self.path = os.fspath(path)
+        self.fatal = fatal
+        super().__init__(message)
+
+
+@final
+class CheckpointError(DataDirError):
+    """A snapshot or checkpoint could not be written (temporaries were removed)."""
+
+
+@final
+class EventGap(msgspec.Struct, frozen=True):
+    """Event seqs of a symbol missing from ``DIR/events`` (``first..last``, inclusive)."""
+
+    symbol_id: int
+    first: int
+    last: int
 
 
 def snapshot_path(data_dir: Path, symbol_id: int, enq_seq: int) -> Path:
     """Return where the snapshot of ``symbol_id`` anchored at ``enq_seq`` lives."""
     return data_dir / SNAPSHOTS_DIR / str(symbol_id) / f"{enq_seq:020d}.snap"
+
+
+def snapshot_crc(data: bytes) -> int:
+    """Return the checksum a ``Snapshotted`` record keeps of a snapshot's bytes."""
+    return zlib.crc32(data)
+
+
+def _cause(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__
 
 
 @final
@@ -80,22 +219,36 @@ class VenueJournal:
         *,
         fsync: FsyncPolicy = FsyncPolicy.NONE,
         segment_size: int | None = None,
+        prealloc: bool | None = None,
+        max_unwritten_events: int = DEFAULT_MAX_UNWRITTEN_EVENTS,
     ) -> None:
         self.data_dir = Path(data_dir)
         if self.data_dir.exists() and not self.data_dir.is_dir():
             raise DataDirError(f"data directory {self.data_dir} is a file, not a directory")
-        (self.data_dir / SNAPSHOTS_DIR).mkdir(parents=True, exist_ok=True)
-        config = QueueConfig(fsync=fsync)
-        if segment_size is not None:
-            config = QueueConfig(fsync=fsync, segment_size=segment_size)
-        self.fsync = fsync
-        self._codec = RecordCodec()
-        self._commands: QueueWriter = Queue.open_publisher(self.data_dir / COMMANDS_DIR, config)
         try:
-            self._events: QueueWriter = Queue.open_publisher(self.data_dir / EVENTS_DIR, config)
+            (self.data_dir / SNAPSHOTS_DIR).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DataDirError(f"cannot create {self.data_dir / SNAPSHOTS_DIR}: {exc}") from exc
+        fields: dict[str, object] = {"fsync": fsync}
+        if segment_size is not None:
+            fields["segment_size"] = segment_size
+        if prealloc is not None:
+            fields["prealloc"] = prealloc
+        config = QueueConfig(**fields)  # type: ignore[arg-type]  # keyword fields of QueueConfig
+        self.fsync = fsync
+        self.max_unwritten_events = max_unwritten_events
+        self._codec = RecordCodec()
+        self._commands_path = self.data_dir / COMMANDS_DIR
+        self._events_path = self.data_dir / EVENTS_DIR
+        self._commands: QueueWriter = Queue.open_publisher(self._commands_path, config)
+        try:
+            self._events: QueueWriter = Queue.open_publisher(self._events_path, config)
         except BaseException:
             self._commands.close()
             raise
+        self._unwritten: list[tuple[bytes, int]] = []
+        self.event_error: str | None = None
+        """Why the last event write failed (None once every event is written)."""
         self._closed = False
 
     @property
@@ -103,30 +256,108 @@ class VenueJournal:
         """Return whether the command journal holds no record yet."""
         return self._commands.next_seq == 0
 
+    @property
+    def unwritten_events(self) -> int:
+        """Return how many events wait for the event journal (0 when it is whole)."""
+        return len(self._unwritten)
+
     # ------------------------------------------------------------------ writing
 
     def _append(self, record: JournalRecord, ts_ns: int) -> int:
-        return self._commands.append(
-            RecordCodec.type_id(record), self._codec.encode(record), ts_ns=ts_ns
-        )
+        data = self._codec.encode(record)
+        try:
+            return self._commands.append(RecordCodec.type_id(record), data, ts_ns=ts_ns)
+        except JournalFull as exc:
+            raise JournalUnavailable(
+                f"cannot journal {type(record).__name__} to {self._commands_path}: {exc};"
+                " nothing was written, retry once space is freed",
+                path=self._commands_path,
+                fatal=False,
+            ) from exc
+        except ValueError as exc:  # RecordTooLarge or a header field out of range
+            raise JournalUnavailable(
+                f"cannot journal {type(record).__name__} to {self._commands_path}:"
+                f" {_cause(exc)}; nothing was written",
+                path=self._commands_path,
+                fatal=False,
+            ) from exc
+        except (JournalError, OSError) as exc:
+            raise JournalUnavailable(
+                f"cannot journal {type(record).__name__} to {self._commands_path}:"
+                f" {_cause(exc)}; the journal can no longer be written",
+                path=self._commands_path,
+                fatal=True,
+            ) from exc
 
     def defined(self, instrument: Instrument, now_ns: int) -> None:
-        """Journal an instrument definition."""
-        self._append(Defined(instrument), now_ns)
+        """Journal an instrument definition, after checking it decodes back equal.
+
+        ``ValueError`` (nothing written) if it would not: a record that cannot be read
+        back would make the whole directory unreadable.
+        """
+        record = Defined(instrument)
+        data = self._codec.encode(record)
+        try:
+            back = self._codec.decode_record(data)
+        except msgspec.MsgspecError as exc:
+            raise ValueError(f"instrument {instrument!r} cannot be journaled: {exc}") from None
+        if back != record:
+            raise ValueError(
+                f"instrument {instrument!r} cannot be journaled: it reads back as {back!r}"
+            )
+        self._append(record, now_ns)
 
     def sequenced(self, enq_seq: int, command: Command, now_ns: int) -> None:
-        """Journal an accepted command (before it is acknowledged)."""
+        """Journal an accepted command (before any host sees it)."""
         self._append(Sequenced(enq_seq, command), now_ns)
 
     def ticked(self, number: int, now_ns: int) -> None:
         """Journal a tick (before it runs)."""
         self._append(Ticked(number, now_ns), now_ns)
 
-    def events(self, events: list[Event], now_ns: int) -> None:
-        """Record events in the event journal."""
-        if events:
-            encode = self._codec.encode
-            self._events.append_many([(EVENT_TYPE_ID, encode(e)) for e in events], ts_ns=now_ns)
+    def events(self, events: list[Event], now_ns: int) -> bool:
+        """Record events in the event journal, after any still waiting from before.
+
+        Never raises for an I/O failure: what could not be written is kept, in order, and
+        written first next time (``event_error`` says why). Returns False when more than
+        ``max_unwritten_events`` are waiting (the caller must stop).
+        """
+        encode = self._codec.encode
+        if not self._unwritten:
+            if not events:
+                return True
+            items = [(EVENT_TYPE_ID, encode(e)) for e in events]
+            writer = self._events
+            before = writer.next_seq
+            try:
+                writer.append_many(items, ts_ns=now_ns)
+            except (JournalError, OSError, ValueError) as exc:
+                # append_many is not atomic: keep exactly what it did not write.
+                done = writer.next_seq - before
+                self._unwritten = [(payload, now_ns) for _, payload in items[done:]]
+                self.event_error = f"cannot record events in {self._events_path}: {_cause(exc)}"
+            return len(self._unwritten) <= self.max_unwritten_events
+        self._unwritten.extend((encode(e), now_ns) for e in events)
+        self.flush_events()
+        return len(self._unwritten) <= self.max_unwritten_events
+
+    def flush_events(self) -> bool:
+        """Write the events still waiting, in order; return whether none is left."""
+        pending = self._unwritten
+        if not pending:
+            return True
+        append = self._events.append
+        done = 0
+        try:
+            for payload, ts_ns in pending:
+                append(EVENT_TYPE_ID, payload, ts_ns=ts_ns)
+                done += 1
+        except (JournalError, OSError, ValueError) as exc:
+            self.event_error = f"cannot record events in {self._events_path}: {_cause(exc)}"
+        del pending[:done]
+        if not pending:
+            self.event_error = None
+        return not pending
 
     def snapshot(
         self,
@@ -137,32 +368,76 @@ class VenueJournal:
         data: bytes,
         now_ns: int,
     ) -> None:
-        """Write a snapshot file durably, then journal that it exists."""
+        """Write a snapshot file durably, then journal that it exists (size and CRC).
+
+        ``CheckpointError`` naming the file if it cannot be written (the temporary is
+        removed, nothing is journaled); ``JournalUnavailable`` if the record cannot be.
+        """
         path = snapshot_path(self.data_dir, symbol_id, enq_seq)
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp-{os.getpid()}")
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-        fd = os.open(path.parent, os.O_RDONLY)
         try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        self._append(Snapshotted(symbol_id, enq_seq, event_seq, state_hash), now_ns)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+            fd = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise CheckpointError(
+                f"cannot write snapshot {path}: {exc.strerror or _cause(exc)}"
+            ) from exc
+        record = Snapshotted(
+            symbol_id, enq_seq, event_seq, state_hash, len(data), snapshot_crc(data)
+        )
+        self._append(record, now_ns)
 
     def checkpoint(
-        self, enq_seq: int, tick_number: int, now_ns: int, snapshots: dict[int, int]
+        self,
+        enq_seq: int,
+        tick_number: int,
+        now_ns: int,
+        snapshots: dict[int, int],
+        next_order_ids: dict[int, int],
     ) -> None:
         """Journal a consistent cut: the snapshot each active symbol restores from."""
-        self._append(Checkpoint(enq_seq, tick_number, now_ns, dict(snapshots)), now_ns)
-        self._commands.sync()
+        self._append(
+            Checkpoint(enq_seq, tick_number, now_ns, dict(snapshots), dict(next_order_ids)),
+            now_ns,
+        )
+        try:
+            self._commands.sync()
+        except (JournalError, OSError) as exc:
+            raise CheckpointError(f"cannot sync {self._commands_path}: {_cause(exc)}") from exc
 
     def stopped(self, enq_seq: int, state_hashes: dict[int, str], now_ns: int) -> None:
         """Journal a clean stop with every symbol's state hash."""
         self._append(Stopped(enq_seq, dict(state_hashes)), now_ns)
+
+    def prune_snapshots(self, keep: set[tuple[int, int]]) -> int:
+        """Delete snapshot files not in ``keep`` ((symbol_id, enq_seq)); return how many."""
+        removed = 0
+        root = self.data_dir / SNAPSHOTS_DIR
+        for folder in root.iterdir() if root.is_dir() else ():
+            if not folder.is_dir() or not folder.name.isdigit():
+                continue
+            symbol_id = int(folder.name)
+            for file in folder.iterdir():
+                stem, _, suffix = file.name.partition(".")
+                stale_tmp = suffix.startswith("tmp-")
+                if not stale_tmp and (suffix != "snap" or not stem.isdigit()):
+                    continue
+                if stale_tmp or (symbol_id, int(stem)) not in keep:
+                    with contextlib.suppress(OSError):
+                        file.unlink()
+                        removed += 1
+        return removed
 
     def sync(self) -> None:
         """Make everything appended so far durable."""
@@ -175,6 +450,7 @@ class VenueJournal:
             return
         self._closed = True
         try:
+            self.flush_events()
             self.sync()
         finally:
             self._commands.close()
@@ -182,92 +458,351 @@ class VenueJournal:
 
     # ------------------------------------------------------------------ reading
 
-    def last_event_seqs(self) -> dict[int, int]:
-        """Return the last journaled event ``seq`` per symbol (sequenced events only)."""
-        return last_event_seqs(self.data_dir)
+    def read_snapshot(self, record: Snapshotted) -> bytes:
+        """Return the verified bytes of the snapshot ``record`` names (``SnapshotDamaged``)."""
+        return read_snapshot(self.data_dir, record)
 
-    def read_snapshot(self, symbol_id: int, enq_seq: int) -> bytes:
-        """Return the bytes of a journaled snapshot, or raise ``DataDirError``."""
-        path = snapshot_path(self.data_dir, symbol_id, enq_seq)
-        try:
-            return path.read_bytes()
-        except FileNotFoundError:
-            raise DataDirError(f"snapshot {path} named by the journal is missing") from None
+
+def read_snapshot(data_dir: Path, record: Snapshotted) -> bytes:
+    """Return a snapshot's bytes after checking its size and CRC against ``record``.
+
+    Decoding and the state hash are checked by the caller (``whistle.engine``).
+    """
+    path = snapshot_path(data_dir, record.symbol_id, record.enq_seq)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise SnapshotDamaged("named by the journal, is missing", path=path) from None
+    except OSError as exc:
+        raise SnapshotDamaged(f"cannot be read: {exc.strerror or exc}", path=path) from exc
+    if not data:
+        raise SnapshotDamaged("is empty (0 bytes)", path=path)
+    if record.size and len(data) != record.size:
+        raise SnapshotDamaged(
+            f"must be {record.size} bytes as its record says, is {len(data)}", path=path
+        )
+    if record.size and snapshot_crc(data) != record.crc32:
+        raise SnapshotDamaged(
+            f"CRC-32 must be {record.crc32:#010x} as its record says, is"
+            f" {snapshot_crc(data):#010x}",
+            path=path,
+        )
+    return data
 
 
 @final
 class JournalScan:
-    """What the command journal says, read once from the start."""
+    """What the command journal says, read once from the start.
 
-    def __init__(self) -> None:
+    Keeps the last ``keep`` checkpoints and every record after the oldest of them, so a
+    recovery whose latest checkpoint is bad can fall back to an earlier one.
+    """
+
+    def __init__(self, keep: int = 2) -> None:
+        self.keep = max(1, keep)
         self.instruments: list[Instrument] = []
-        self.checkpoint: Checkpoint | None = None
-        self.checkpoint_instruments = 0
-        """How many ``Defined`` records precede the checkpoint."""
-        self.tail: list[JournalRecord] = []
-        """Every record after the last checkpoint (all records if there is none)."""
-        self.snapshot_hashes: dict[tuple[int, int], str] = {}
+        self.checkpoints: list[Checkpoint] = []
+        """The last ``keep`` checkpoints, oldest first."""
+        self._records: list[JournalRecord] = []
+        self._starts: list[int] = []
+        self.snapshot_records: dict[tuple[int, int], Snapshotted] = {}
         self.stopped: Stopped | None = None
         """The last record, when it is a clean stop."""
         self.records = 0
         self.commands = 0
         self.ticks = 0
+        self.enq_seq = 0
+        """The last ``enq_seq`` in the journal."""
+        self.trimmed = False
+        """Whether records before the oldest kept checkpoint were let go."""
+
+    @property
+    def checkpoint(self) -> Checkpoint | None:
+        """Return the latest checkpoint (None if there is none)."""
+        return self.checkpoints[-1] if self.checkpoints else None
+
+    @property
+    def tail(self) -> list[JournalRecord]:
+        """Return every record after the latest checkpoint (all if there is none)."""
+        return self.tail_after(len(self.checkpoints) - 1)
+
+    def tail_after(self, index: int) -> list[JournalRecord]:
+        """Return the records after ``checkpoints[index]`` (all, when there is none)."""
+        if index < 0:
+            return list(self._records)
+        return self._records[self._starts[index] :]
+
+    def _add(self, record: JournalRecord) -> None:
+        if isinstance(record, Checkpoint):
+            self.checkpoints.append(record)
+            self._starts.append(len(self._records))
+            if len(self.checkpoints) > self.keep:
+                drop = self._starts[1]
+                self.trimmed = True
+                del self.checkpoints[0]
+                del self._records[:drop]
+                self._starts = [s - drop for s in self._starts[1:]]
+            return
+        self._records.append(record)
 
 
-def _payloads(path: Path) -> Iterator[bytes]:
+def _payloads(path: Path) -> Iterator[tuple[int, bytes]]:
     # A cursor-free reader: a durable cursor would hold later segments back from retention.
     reader = ReadOnlyReader(path)
     try:
         while batch := reader.read_batch(4096):
             for item in batch:
-                yield item.payload
+                yield item.seq, item.payload
     finally:
         reader.close()
 
 
+@final
+class _Checker:
+    """The venue-level consistency rules of a command journal, record by record."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.enq_seq = 0
+        self.tick = 0
+        self.now_ns = 0
+        self.symbols: set[int] = set()
+
+    def damaged(self, message: str, seq: int) -> JournalDamaged:
+        return JournalDamaged(
+            f"record {seq}: {message}", path=self.path, first_enq_seq=self.enq_seq + 1
+        )
+
+    def check(self, record: JournalRecord, seq: int) -> None:
+        if isinstance(record, Sequenced):
+            if record.enq_seq != self.enq_seq + 1:
+                kind = "a gap" if record.enq_seq > self.enq_seq else "a duplicate"
+                raise self.damaged(f"enq_seq {record.enq_seq} follows {self.enq_seq} ({kind})", seq)
+            if record.command.symbol_id not in self.symbols:
+                raise self.damaged(
+                    f"enq_seq {record.enq_seq} is for symbol {record.command.symbol_id},"
+                    " which no earlier record defines",
+                    seq,
+                )
+            self.enq_seq = record.enq_seq
+        elif isinstance(record, Ticked):
+            if record.number <= self.tick or record.now_ns < self.now_ns:
+                raise self.damaged(
+                    f"tick {record.number} at {record.now_ns} ns follows tick {self.tick} at"
+                    f" {self.now_ns} ns (ticks must go forward)",
+                    seq,
+                )
+            self.tick, self.now_ns = record.number, record.now_ns
+        elif isinstance(record, Defined):
+            symbol_id = record.instrument.symbol_id
+            if symbol_id in self.symbols:
+                raise self.damaged(f"symbol {symbol_id} is defined twice", seq)
+            self.symbols.add(symbol_id)
+        elif isinstance(record, Snapshotted):
+            if record.symbol_id not in self.symbols or record.enq_seq > self.enq_seq:
+                raise self.damaged(
+                    f"snapshot of symbol {record.symbol_id} at enq_seq {record.enq_seq} does"
+                    f" not fit (last enq_seq {self.enq_seq})",
+                    seq,
+                )
+        elif isinstance(record, Checkpoint):
+            unknown = sorted(set(record.snapshots) - self.symbols)
+            if record.enq_seq != self.enq_seq or record.tick_number != self.tick or unknown:
+                raise self.damaged(
+                    f"checkpoint at enq_seq {record.enq_seq} / tick {record.tick_number}"
+                    f" disagrees with the records before it (enq_seq {self.enq_seq} / tick"
+                    f" {self.tick}; symbols never defined: {unknown})",
+                    seq,
+                )
+        elif isinstance(record, Stopped) and record.enq_seq != self.enq_seq:
+            raise self.damaged(
+                f"stop at enq_seq {record.enq_seq} after enq_seq {self.enq_seq}", seq
+            )
+
+
 def iter_records(data_dir: str | os.PathLike[str]) -> Iterator[JournalRecord]:
-    """Yield every record of ``DATA_DIR/commands``, first to last."""
+    """Yield every record of ``DATA_DIR/commands``, first to last, checked.
+
+    ``JournalDamaged`` at the first damage or inconsistency (see the module docstring);
+    records before it have been yielded.
+    """
     path = Path(data_dir) / COMMANDS_DIR
     if not path.is_dir():
         raise DataDirError(f"{data_dir} is not a whistle data directory ({path} is missing)")
     decode = RecordCodec().decode_record
-    for payload in _payloads(path):
-        yield decode(payload)
+    checker = _Checker(path)
+    seq = -1
+    payloads = _payloads(path)
+    while True:
+        try:
+            item = next(payloads, None)
+        except JournalError as exc:
+            raise JournalDamaged(
+                _journal_reason(exc),
+                path=exc.path or path,
+                offset=exc.offset,
+                first_enq_seq=checker.enq_seq + 1,
+            ) from exc
+        except OSError as exc:
+            raise JournalDamaged(
+                f"cannot be read: {exc.strerror or _cause(exc)}",
+                path=exc.filename or path,
+                first_enq_seq=checker.enq_seq + 1,
+            ) from exc
+        if item is None:
+            return
+        seq, payload = item
+        try:
+            record = decode(payload)
+        except msgspec.MsgspecError as exc:
+            raise checker.damaged(f"cannot be decoded: {exc}", seq) from None
+        checker.check(record, seq)
+        yield record
 
 
-def scan(data_dir: str | os.PathLike[str]) -> JournalScan:
-    """Read ``DATA_DIR/commands`` once; keep what recovery needs."""
-    result = JournalScan()
+def _journal_reason(exc: JournalError) -> str:
+    # The journal's own words without its "[path @ offset]" suffix (JournalDamaged says
+    # where), plus the queue records it could not read when it knows them.
+    first = getattr(exc, "first_seq", None)
+    if first is None:
+        return exc.reason
+    last = getattr(exc, "last_seq", None)
+    return f"{exc.reason} (journal records {first}..{'' if last is None else last})"
+
+
+def scan(data_dir: str | os.PathLike[str], keep: int = 2) -> JournalScan:
+    """Read ``DATA_DIR/commands`` once; keep what recovery needs (``keep`` checkpoints)."""
+    result = JournalScan(keep)
+    last: JournalRecord | None = None
     for record in iter_records(data_dir):
         result.records += 1
-        if isinstance(record, Checkpoint):
-            result.checkpoint = record
-            result.checkpoint_instruments = len(result.instruments)
-            result.tail = []
-            continue
+        last = record
         if isinstance(record, Defined):
             result.instruments.append(record.instrument)
         elif isinstance(record, Sequenced):
             result.commands += 1
+            result.enq_seq = record.enq_seq
         elif isinstance(record, Ticked):
             result.ticks += 1
         elif isinstance(record, Snapshotted):
-            result.snapshot_hashes[(record.symbol_id, record.enq_seq)] = record.state_hash
-        result.tail.append(record)
-    last = result.tail[-1] if result.tail else None
+            result.snapshot_records[(record.symbol_id, record.enq_seq)] = record
+        result._add(record)
     result.stopped = last if isinstance(last, Stopped) else None
     return result
 
 
-def last_event_seqs(data_dir: str | os.PathLike[str]) -> dict[int, int]:
-    """Return the last ``seq`` per symbol in ``DATA_DIR/events`` (0-seq events ignored)."""
+def read_event_seqs(data_dir: str | os.PathLike[str]) -> tuple[dict[int, int], list[EventGap]]:
+    """Return the last event ``seq`` per symbol in ``DATA_DIR/events`` and any gaps.
+
+    Per symbol the seqs must run 1, 2, 3, ...; a jump is an ``EventGap`` (events the
+    recording lacks), a repeat or step back is ``DataDirError``. Seq-0 events (host-death
+    notices) are not part of a symbol's stream and are ignored.
+    """
     path = Path(data_dir) / EVENTS_DIR
     out: dict[int, int] = {}
+    gaps: list[EventGap] = []
     if not path.is_dir():
-        return out
+        return out, gaps
     decode = RecordCodec().decode_event
-    for payload in _payloads(path):
-        event = decode(payload)
-        if event.seq:
-            out[event.symbol_id] = event.seq
-    return out
+    payloads = _payloads(path)
+    while True:
+        try:
+            item = next(payloads, None)
+        except JournalError as exc:
+            raise DataDirError(f"the event journal is damaged: {exc}") from exc
+        if item is None:
+            return out, gaps
+        seq, payload = item
+        try:
+            event = decode(payload)
+        except msgspec.MsgspecError as exc:
+            raise DataDirError(f"{path}: event record {seq} cannot be decoded: {exc}") from None
+        if not event.seq:
+            continue
+        before = out.get(event.symbol_id, 0)
+        if event.seq != before + 1:
+            if event.seq <= before:
+                raise DataDirError(
+                    f"{path}: event record {seq}: symbol {event.symbol_id} event seq"
+                    f" {event.seq} after {before} (a duplicate)"
+                )
+            gaps.append(EventGap(event.symbol_id, before + 1, event.seq - 1))
+        out[event.symbol_id] = event.seq
+
+
+def last_event_seqs(data_dir: str | os.PathLike[str]) -> dict[int, int]:
+    """Return the last ``seq`` per symbol in ``DATA_DIR/events`` (0-seq events ignored)."""
+    return read_event_seqs(data_dir)[0]
+
+
+def events_after(events: Iterable[Event], journaled: dict[int, int]) -> list[Event]:
+    """Return the events whose per-symbol ``seq`` is past what the event journal holds."""
+    return [e for e in events if e.seq > journaled.get(e.symbol_id, 0)]
+
+
+@final
+class CheckpointChoice:
+    """The checkpoint recovery restores from (``index`` into ``JournalScan.checkpoints``;
+    -1: none, replay from the start), its verified snapshots by symbol, and why each
+    later checkpoint was passed over."""
+
+    __slots__ = ("fallbacks", "index", "snapshots")
+
+    def __init__(self, index: int, snapshots: dict[int, bytes], fallbacks: list[str]) -> None:
+        self.index = index
+        self.snapshots = snapshots
+        self.fallbacks = fallbacks
+
+
+def verified_snapshot(
+    data_dir: Path, records: dict[tuple[int, int], Snapshotted], symbol_id: int, enq_seq: int
+) -> bytes:
+    """Return the bytes of a snapshot a checkpoint names, checked against its record.
+
+    Size and CRC-32, then decoding, then the snapshot's symbol, anchor and state hash
+    against the ``Snapshotted`` record (a record from before sizes were kept: the book is
+    rebuilt to check the hash). ``SnapshotDamaged`` naming the file otherwise.
+    """
+    path = snapshot_path(data_dir, symbol_id, enq_seq)
+    record = records.get((symbol_id, enq_seq))
+    if record is None:
+        raise SnapshotDamaged("no Snapshotted record precedes the checkpoint naming it", path=path)
+    data = read_snapshot(data_dir, record)
+    try:
+        snap = decode_snapshot(data)
+    except (msgspec.MsgspecError, ValueError) as exc:
+        raise SnapshotDamaged(f"cannot be decoded: {exc}", path=path) from None
+    seen = (snap.instrument.symbol_id, snap.last_enq_seq, snap.state_hash)
+    if seen != (symbol_id, enq_seq, record.state_hash):
+        raise SnapshotDamaged(
+            f"holds symbol {seen[0]} at enq_seq {seen[1]} with state hash {seen[2]}; its"
+            f" record says symbol {symbol_id} at enq_seq {enq_seq} with {record.state_hash}"
+            " (an older or another snapshot?)",
+            path=path,
+        )
+    if not record.size:
+        try:
+            Whistle.restore(snap)
+        except ValueError as exc:
+            raise SnapshotDamaged(str(exc), path=path) from None
+    return data
+
+
+def choose_checkpoint(data_dir: str | os.PathLike[str], found: JournalScan) -> CheckpointChoice:
+    """Return the latest kept checkpoint whose every snapshot verifies (else none)."""
+    root = Path(data_dir)
+    fallbacks: list[str] = []
+    for index in range(len(found.checkpoints) - 1, -1, -1):
+        checkpoint = found.checkpoints[index]
+        try:
+            snapshots = {
+                symbol_id: verified_snapshot(root, found.snapshot_records, symbol_id, enq_seq)
+                for symbol_id, enq_seq in sorted(checkpoint.snapshots.items())
+            }
+        except SnapshotDamaged as exc:
+            fallbacks.append(f"checkpoint at enq_seq {checkpoint.enq_seq} not used: {exc}")
+            continue
+        return CheckpointChoice(index, snapshots, fallbacks)
+    if fallbacks:
+        fallbacks.append("no checkpoint usable: every engine replayed from the start")
+    return CheckpointChoice(-1, {}, fallbacks)

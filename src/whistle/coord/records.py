@@ -5,22 +5,31 @@ A venue with a data directory keeps two persistent queues (``whistle.journal``):
 ``DIR/commands``  the write-ahead log. In order: ``Defined`` for every instrument,
                   ``Sequenced`` for every accepted command (with its ``enq_seq``),
                   ``Ticked`` for every tick (the tick is journaled *before* it runs),
-                  ``Snapshotted`` after an engine snapshot was written,
-                  ``Checkpoint`` naming the snapshot each active symbol restores from, and
+                  ``Snapshotted`` after an engine snapshot was written (with the file's
+                  size, CRC-32 and state hash, all checked before the snapshot is used),
+                  ``Checkpoint`` naming the snapshot each active symbol restores from and
+                  the next automatic order id of each symbol, and
                   ``Stopped`` with every symbol's state hash at a clean stop.
 ``DIR/events``    every event the engines emitted, in the order the venue published
                   them: the market-data recording, and the output a restart must continue
                   without gaps or duplicates.
 ``DIR/snapshots`` ``<symbol_id>/<enq_seq:020d>.snap``: engine snapshots (msgpack), each
-                  written to a temporary file, fsynced and renamed into place.
+                  written to a temporary file, fsynced and renamed into place; only the
+                  snapshots of the last ``keep_checkpoints`` checkpoints are kept.
 
 Record payloads are msgpack of the structs below (one encoder, integer tags); the queue's
 record ``type_id`` repeats the tag so a person's tool can tell records apart without
-decoding them. The ordering rule that makes recovery exact: a command is queued to its
-host, *then* journaled, *then* acknowledged; nothing is executed before the next tick,
-and every tick is journaled before it runs. A crash therefore loses only commands that
-were never acknowledged, and replaying ``Defined``/``Sequenced``/``Ticked`` in journal
-order reproduces every engine exactly.
+decoding them. The ordering rule that makes recovery exact (the write path rule of
+``whistle.coord.router``): a command is validated completely, then journaled, *then*
+handed to its host, then acknowledged; nothing is executed before the next tick, and
+every tick is journaled before it runs (a tick that cannot be journaled does not run).
+A crash therefore loses only commands that were never acknowledged, and replaying
+``Defined``/``Sequenced``/``Ticked`` in journal order reproduces every engine exactly.
+
+Fields added later are trailing fields with defaults (records are msgpack arrays), so
+records written before them still decode: a ``Snapshotted`` with ``size == 0`` predates
+the size and CRC (only its hash is checked), a ``Checkpoint`` without ``next_order_ids``
+leaves the ids to be recovered from the commands.
 """
 
 from __future__ import annotations
@@ -90,6 +99,10 @@ class Snapshotted(_Record, frozen=True, gc=False, array_like=True, tag=4):
     enq_seq: int
     event_seq: int
     state_hash: str
+    size: int = 0
+    """The file's size in bytes (0: written before sizes were recorded)."""
+    crc32: int = 0
+    """``zlib.crc32`` of the file's bytes (meaningful when ``size`` is not 0)."""
 
 
 @final
@@ -102,6 +115,8 @@ class Checkpoint(_Record, frozen=True, array_like=True, tag=6):
     tick_number: int
     now_ns: int
     snapshots: dict[int, int]
+    next_order_ids: dict[int, int] = msgspec.field(default_factory=dict)
+    """Each symbol's next automatic order id at the cut."""
 
 
 @final

@@ -5,21 +5,46 @@ at its journaled tick. Each ``Snapshotted`` record is a check (the rebuilt engin
 hash as the snapshot did at that point of the journal), and so is a ``Stopped`` record
 (every symbol's hash at the clean stop). ``whistle replay DIR`` prints the report and
 exits non-zero when any check fails.
+
+Replay reads the command journal through the same checked reader as
+``Venue(data_dir=...)`` recovery (``whistle.coord.durability.iter_records``), so the two
+reach the same verdict: any damage or inconsistency is a ``JournalDamaged`` naming the
+file, the offset and the acknowledged commands that cannot be read. It also checks what
+recovery would rely on besides the journal: the latest checkpoint's snapshots (size,
+CRC, decoding, state hash: ``snapshot_problems``, which recovery survives by falling
+back to an earlier checkpoint) and the event journal (per-symbol event seqs gapless:
+``event_gaps``; no symbol ahead of what the commands produce). ``ok`` is False on any of
+them.
 """
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, final
 
 import msgspec
 
-from whistle.coord.durability import iter_records
-from whistle.coord.records import Defined, Sequenced, Snapshotted, Stopped, Ticked
+from whistle.coord.durability import (
+    EventGap,
+    SnapshotDamaged,
+    iter_records,
+    read_event_seqs,
+    verified_snapshot,
+)
+from whistle.coord.records import (
+    Checkpoint,
+    Defined,
+    Sequenced,
+    Snapshotted,
+    Stopped,
+    Ticked,
+)
 from whistle.engine.whistle import Whistle
 
 if TYPE_CHECKING:
     import os
+
 
 __all__ = ["HashMismatch", "ReplayReport", "replay"]
 
@@ -50,11 +75,19 @@ class ReplayReport(msgspec.Struct, kw_only=True):
     clean_stop: bool
     state_hashes: dict[str, str]
     event_seqs: dict[str, int]
+    event_gaps: list[EventGap] = msgspec.field(default_factory=list)
+    """Event seqs ``DIR/events`` lacks in the middle of a symbol's stream."""
+    event_problems: list[str] = msgspec.field(default_factory=list)
+    """Symbols whose recorded events go past what the commands produce."""
+    snapshot_problems: list[str] = msgspec.field(default_factory=list)
+    """Snapshots of the latest checkpoint that do not verify (file and cause)."""
 
     @property
     def ok(self) -> bool:
-        """Return whether every recorded hash matched."""
-        return not self.mismatches
+        """Return whether every check passed (hashes, snapshots, event journal)."""
+        return not (
+            self.mismatches or self.event_gaps or self.event_problems or self.snapshot_problems
+        )
 
 
 def replay(data_dir: str | os.PathLike[str]) -> ReplayReport:
@@ -64,9 +97,14 @@ def replay(data_dir: str | os.PathLike[str]) -> ReplayReport:
     mismatches: list[HashMismatch] = []
     commands = ticks = events = checks = 0
     last_was_stop = False
+    checkpoint: Checkpoint | None = None
+    snapshot_records: dict[tuple[int, int], Snapshotted] = {}
     start = time.perf_counter()
     for record in iter_records(data_dir):
         last_was_stop = False
+        if isinstance(record, Checkpoint):
+            checkpoint = record
+            continue
         if isinstance(record, Sequenced):
             engines[record.command.symbol_id].enqueue(record.enq_seq, record.command)
             commands += 1
@@ -80,6 +118,7 @@ def replay(data_dir: str | os.PathLike[str]) -> ReplayReport:
             engines[instrument.symbol_id] = Whistle(instrument)
             names[instrument.symbol_id] = instrument.symbol
         elif isinstance(record, Snapshotted):
+            snapshot_records[(record.symbol_id, record.enq_seq)] = record
             checks += 1
             got = engines[record.symbol_id].state_hash()
             if got != record.state_hash:
@@ -108,6 +147,20 @@ def replay(data_dir: str | os.PathLike[str]) -> ReplayReport:
                         )
                     )
     seconds = time.perf_counter() - start
+    snapshot_problems: list[str] = []
+    if checkpoint is not None:
+        for symbol_id, enq_seq in sorted(checkpoint.snapshots.items()):
+            try:
+                verified_snapshot(Path(data_dir), snapshot_records, symbol_id, enq_seq)
+            except SnapshotDamaged as exc:
+                snapshot_problems.append(str(exc))
+    in_events, gaps = read_event_seqs(data_dir)
+    event_problems = [
+        f"symbol {symbol_id}: DIR/events holds event seq {seq}, the commands produce"
+        f" {engines[symbol_id].book.seq if symbol_id in engines else 0}"
+        for symbol_id, seq in sorted(in_events.items())
+        if symbol_id not in engines or seq > engines[symbol_id].book.seq
+    ]
     return ReplayReport(
         symbols=len(engines),
         commands=commands,
@@ -120,4 +173,7 @@ def replay(data_dir: str | os.PathLike[str]) -> ReplayReport:
         clean_stop=last_was_stop,
         state_hashes={names[s]: engines[s].state_hash() for s in sorted(engines)},
         event_seqs={names[s]: engines[s].book.seq for s in sorted(engines)},
+        event_gaps=gaps,
+        event_problems=event_problems,
+        snapshot_problems=snapshot_problems,
     )

@@ -1,17 +1,29 @@
-"""``OrderRouter``: validates, activates, sequences and dispatches every command.
+"""``OrderRouter``: checks, activates, sequences, journals and dispatches every command.
 
-For each command, in this order:
+The write path, in this order (one method, ``route``, so the order is the code's shape):
 
-1. the symbol must be registered (else ``UNKNOWN_SYMBOL``), not faulted by a dead host
-   (``ENGINE_FAULTED``) and not being retired (``SYMBOL_NOT_ACTIVE``);
-2. ``coordinator.ensure_active(symbol_id)`` (a cold or warm activation on first use);
-3. the next ``enq_seq`` is stamped and the command handed to the symbol's host; if the
-   host's queue is full the router waits (bounded, when configured) and otherwise refuses
-   with ``QUEUE_FULL``. A refused command does not consume an ``enq_seq``: the sequence
-   of accepted commands stays gapless, and nothing accepted is ever dropped.
+1. **check**: the symbol must be registered (else ``UNKNOWN_SYMBOL``), not faulted by a
+   dead host (``ENGINE_FAULTED``) and not being retired (``SYMBOL_NOT_ACTIVE``). The
+   command's field types and ranges were checked by the venue's edge before it got here;
+2. **activate**: ``coordinator.ensure_active(symbol_id)`` (a cold or warm activation on
+   first use);
+3. **capacity**: the symbol's host must have room (``host.free_slots(symbol_id) > 0``);
+   if not, the router waits (bounded, when configured and a drain is possible) and
+   otherwise refuses with ``QUEUE_FULL``;
+4. **stamp**: the next ``enq_seq`` is computed, not yet consumed;
+5. **journal** (with a data directory): ``journal(enq_seq, command, now_ns)`` appends the
+   ``Sequenced`` record. If it raises, nothing was written, the ``enq_seq`` is not
+   consumed and no host has seen the command: the exception (``JournalUnavailable``)
+   is the refusal;
+6. **dispatch**: ``host.submit(enq_seq, command)``, which cannot fail because step 3
+   found room and nothing ran in between; if it does anyway (a host bug), the router
+   raises ``DispatchError`` and the venue stops: the command is journaled, so a
+   restart executes it.
 
-Refusals here happen before sequencing, like the venue's edge rejects: they are
-``OrderRejected`` events with ``seq == 0`` and ``enq_seq == 0``.
+Refusals in steps 1-3 happen before sequencing, like the venue's edge rejects: they are
+``OrderRejected`` events with ``seq == 0`` and ``enq_seq == 0``. The sequence of
+accepted commands is gapless, every accepted command is journaled before any engine
+sees it, and nothing accepted is ever dropped.
 """
 
 from __future__ import annotations
@@ -20,7 +32,7 @@ import time
 from enum import Enum
 from typing import TYPE_CHECKING, final
 
-from whistle.coord.errors import HostError, SymbolEvicted, SymbolNotRegistered
+from whistle.coord.errors import CoordError, HostError, SymbolEvicted, SymbolNotRegistered
 from whistle.core.events import OrderRejected
 from whistle.core.reasons import RejectReason
 
@@ -37,6 +49,10 @@ _R_UNKNOWN: int = int(RejectReason.UNKNOWN_SYMBOL)
 _R_FAULTED: int = int(RejectReason.ENGINE_FAULTED)
 _R_NOT_ACTIVE: int = int(RejectReason.SYMBOL_NOT_ACTIVE)
 _R_QUEUE_FULL: int = int(RejectReason.QUEUE_FULL)
+
+
+class DispatchError(CoordError):
+    """A host refused a command it had room for (a broken invariant): the venue stops."""
 
 
 class Backpressure(Enum):
@@ -69,35 +85,54 @@ class OrderRouter:
         self.enq_seq = 0
         self.refused = 0
         self.now_ns = 0
+        self.journal: Callable[[int, Command, int], None] | None = None
+        """Step 5: appends the ``Sequenced`` record (set by a venue with a data directory)."""
 
     def route(self, command: Command) -> int | OrderRejected:
-        """Sequence and dispatch ``command``; return its ``enq_seq`` or the refusal."""
+        """Check, sequence, journal and dispatch ``command``; return its ``enq_seq``.
+
+        Returns the ``OrderRejected`` of a refusal (nothing sequenced). An exception from
+        ``journal`` propagates with nothing sequenced and no host touched.
+        """
         coordinator = self.coordinator
         symbol_id = command.symbol_id
         try:
             if coordinator.is_faulted(symbol_id):
                 return self._refuse(command, _R_FAULTED)
             coordinator.ensure_active(symbol_id)
+            host = coordinator.host_of(symbol_id)
+            if host.free_slots(symbol_id) <= 0 and not self._wait_submit(host, symbol_id):
+                return self._refuse(command, _R_QUEUE_FULL)
         except SymbolNotRegistered:
             return self._refuse(command, _R_UNKNOWN)
         except SymbolEvicted:
             return self._refuse(command, _R_NOT_ACTIVE)
         except HostError:
             return self._refuse(command, _R_FAULTED)
-        host = coordinator.host_of(symbol_id)
         enq_seq = self.enq_seq + 1
+        journal = self.journal
+        if journal is not None:
+            journal(enq_seq, command, self.now_ns)
         try:
-            if host.free_slots(symbol_id) <= 0 and not self._wait_submit(host, symbol_id):
-                return self._refuse(command, _R_QUEUE_FULL)
-        except HostError:
-            return self._refuse(command, _R_FAULTED)
-        if not host.submit(enq_seq, command):
-            raise HostError(f"host {host.host_id} refused a command it had room for")
+            accepted = host.submit(enq_seq, command)
+        except HostError as exc:
+            raise DispatchError(
+                f"host {host.host_id} failed taking enq_seq {enq_seq} for symbol {symbol_id}"
+                f" right after reporting room: {exc} (the command is journaled)"
+            ) from exc
+        if not accepted:
+            raise DispatchError(
+                f"host {host.host_id} refused enq_seq {enq_seq} for symbol {symbol_id}"
+                " although it reported room (the command is journaled)"
+            )
         self.enq_seq = enq_seq
         coordinator.touch(symbol_id)
         return enq_seq
 
     def _wait_submit(self, host: EngineHost, symbol_id: int) -> bool:
+        # Wait (bounded) for room on the host; True once free_slots(symbol_id) > 0. Only
+        # while room can appear before the next tick (can_drain: a process host's ring its
+        # child reads); a full per-symbol queue empties only at a tick: refuse at once.
         if self.backpressure is Backpressure.REJECT or self.wait_timeout_ns == 0:
             return False
         deadline = self._clock_ns() + self.wait_timeout_ns

@@ -29,14 +29,36 @@ everything queued (the tick-bounded mode, and the fast one with host processes).
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import os
 from decimal import Decimal
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar, final
+
+import msgspec
 
 from whistle.coord.clock import SimulationClock
 from whistle.coord.coordinator import SymbolCoordinator
-from whistle.coord.durability import DataDirError, VenueJournal, scan
+from whistle.coord.durability import (
+    DEFAULT_MAX_UNWRITTEN_EVENTS,
+    DEFAULT_SEGMENT_SIZE,
+    CheckpointChoice,
+    CheckpointError,
+    DataDirError,
+    EventGap,
+    JournalScan,
+    JournalUnavailable,
+    SnapshotDamaged,
+    VenueJournal,
+    choose_checkpoint,
+    events_after,
+    iter_records,
+    read_event_seqs,
+    scan,
+    snapshot_path,
+    verified_snapshot,
+)
 from whistle.coord.errors import CoordError, HostError, HostStateError
 from whistle.coord.host_local import InProcessHost
 from whistle.coord.lifecycle import SymbolState
@@ -46,8 +68,13 @@ from whistle.coord.placement import (
     PlacementPolicy,
     RoundRobinPolicy,
 )
-from whistle.coord.records import Sequenced, Stopped, Ticked
-from whistle.coord.router import Backpressure, OrderRouter
+from whistle.coord.records import (
+    COMMANDS_DIR,
+    Sequenced,
+    Stopped,
+    Ticked,
+)
+from whistle.coord.router import Backpressure, DispatchError, OrderRouter
 from whistle.core.commands import (
     CancelOrder,
     CancelReplace,
@@ -57,7 +84,7 @@ from whistle.core.commands import (
     ModifyOrder,
     NewOrder,
     ResumeTrading,
-    command_type_error,
+    command_error,
 )
 from whistle.core.enums import OrderType, Side, StpMode, TimeInForce
 from whistle.core.errors import ConversionError, InstrumentError, PrecisionError
@@ -66,6 +93,7 @@ from whistle.core.fixed import parse_decimal
 from whistle.core.instrument import Instrument
 from whistle.core.limits import MAX_ORDER_ID
 from whistle.core.reasons import RejectReason
+from whistle.core.validate import enum_error, enum_member, show
 from whistle.engine.snapshot import decode_snapshot
 from whistle.engine.whistle import Whistle
 from whistle.journal import FsyncPolicy
@@ -74,11 +102,12 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
     from whistle.coord.host import EngineHost
+    from whistle.coord.records import JournalRecord
     from whistle.core.commands import Command
     from whistle.core.events import Event
     from whistle.engine.status import DepthSnapshot, EngineStatus, L3Order
 
-__all__ = ["PLACEMENTS", "EdgeReject", "RecoveryReport", "Venue"]
+__all__ = ["PLACEMENTS", "DurabilityStatus", "EdgeReject", "RecoveryReport", "Venue"]
 
 Number = str | int | Decimal
 
@@ -101,13 +130,11 @@ E = TypeVar("E", Side, OrderType, TimeInForce, StpMode)
 
 
 def _enum(kind: type[E], value: E | str | int, reason: RejectReason) -> E:
-    try:
-        if isinstance(value, str):
-            return kind[value.strip().upper()]
-        return kind(value)
-    except (KeyError, ValueError):
-        names = ", ".join(m.name for m in kind)
-        raise EdgeReject(reason, f"{kind.__name__} must be one of {names}, was {value!r}") from None
+    # A member, its exact int value or its NAME; never a bool or a float (side=True).
+    member = enum_member(kind, value)
+    if member is None:
+        raise EdgeReject(reason, enum_error(kind, value))
+    return member
 
 
 def _int_or_zero(value: object) -> int:
@@ -150,15 +177,41 @@ def _make_hosts(
     return hosts
 
 
+def _existing(data_dir: str | os.PathLike[str], keep: int) -> JournalScan | None:
+    # An existing journal's records (strictly read), or None for a new data directory.
+    path = Path(data_dir) / COMMANDS_DIR
+    if not path.is_dir() or not any(path.iterdir()):
+        return None
+    found = scan(data_dir, keep)
+    return found if found.records else None
+
+
 @final
 class RecoveryReport:
     """What a venue found and did when it opened an existing data directory."""
 
-    __slots__ = ("clean_stop", "commands", "enq_seq", "events_recorded", "restored", "ticks")
+    __slots__ = (
+        "checkpoint_enq_seq",
+        "clean_stop",
+        "commands",
+        "enq_seq",
+        "event_gaps",
+        "events_recorded",
+        "fallbacks",
+        "restored",
+        "ticks",
+    )
 
     def __init__(self) -> None:
         self.restored = 0
         """Symbols restored from the checkpoint's snapshots."""
+        self.checkpoint_enq_seq: int | None = None
+        """The ``enq_seq`` of the checkpoint restored from (None: replayed from the start)."""
+        self.fallbacks: list[str] = []
+        """Why each later checkpoint was not used (a damaged snapshot: file and cause)."""
+        self.event_gaps: list[EventGap] = []
+        """Event seqs ``DIR/events`` lacks in the middle of a symbol's stream (an old
+        directory's damage: they cannot be inserted, only reported)."""
         self.commands = 0
         """Commands replayed after the checkpoint."""
         self.ticks = 0
@@ -174,8 +227,28 @@ class RecoveryReport:
         return (
             f"RecoveryReport(restored={self.restored}, commands={self.commands},"
             f" ticks={self.ticks}, events_recorded={self.events_recorded},"
-            f" clean_stop={self.clean_stop}, enq_seq={self.enq_seq})"
+            f" clean_stop={self.clean_stop}, enq_seq={self.enq_seq},"
+            f" checkpoint_enq_seq={self.checkpoint_enq_seq}, fallbacks={self.fallbacks},"
+            f" event_gaps={self.event_gaps})"
         )
+
+
+@final
+class DurabilityStatus(msgspec.Struct, frozen=True, kw_only=True):
+    """How a venue's journals are doing (``Venue.durability()``)."""
+
+    journaled: bool
+    """Whether the venue has a data directory."""
+    stopped_reason: str | None
+    """Why the venue refuses every call (a journal that can no longer be written)."""
+    last_checkpoint_error: str | None
+    """Why the last checkpoint failed (None once one succeeds); it is retried each tick."""
+    event_error: str | None
+    """Why events could not be recorded (None once every event is written)."""
+    unwritten_events: int
+    """Events waiting to be written to the event journal, in order, before any later one."""
+    since_checkpoint: int
+    """Commands journaled since the last checkpoint."""
 
 
 @final
@@ -195,6 +268,10 @@ class Venue:
         data_dir: str | os.PathLike[str] | None = None,
         fsync: FsyncPolicy | str = FsyncPolicy.NONE,
         checkpoint_every: int = 10_000,
+        keep_checkpoints: int = 2,
+        segment_size: int = DEFAULT_SEGMENT_SIZE,
+        prealloc: bool = True,
+        max_unwritten_events: int = DEFAULT_MAX_UNWRITTEN_EVENTS,
         host_heartbeat_s: float = 0.05,
         host_dead_after_s: float = 5.0,
     ) -> None:
@@ -211,7 +288,12 @@ class Venue:
         recorded, and engines are checkpointed every ``checkpoint_every`` commands; an
         existing ``data_dir`` is recovered first (latest checkpoint + journal tail, state
         hashes checked). ``fsync`` is ``"none"``, ``"interval"`` or ``"every"`` (see
-        ``whistle.coord.durability``).
+        ``whistle.coord.durability``). The snapshots of the last ``keep_checkpoints``
+        checkpoints are kept (at least 1; 2 lets recovery fall back past a damaged latest
+        one), older ones deleted. New journals use ``segment_size``-byte segment files
+        (4 MiB by default; an existing journal keeps its own), the next one prepared in the
+        background when ``prealloc``. At most ``max_unwritten_events`` events wait for an
+        event journal that cannot be written; past that the venue stops.
 
         Host processes send a heartbeat every ``host_heartbeat_s``; one whose newest
         heartbeat is older than ``host_dead_after_s`` (which must exceed the longest tick)
@@ -246,19 +328,43 @@ class Venue:
         self._next_order_id: dict[int, int] = {}
         self._subscribers: list[tuple[Callable[[Event], None], frozenset[int] | None]] = []
         self._stopped = False
+        self._refusal: str | None = None
+        self._session_ended_sent: set[int] = set()
         self.last_reject_detail: str | None = None
+        self.last_checkpoint_error: str | None = None
+        """Why the last automatic checkpoint failed (None once one succeeds)."""
+        if keep_checkpoints < 1:
+            raise ValueError(f"keep_checkpoints must be >= 1, was {keep_checkpoints}")
         self.checkpoint_every = checkpoint_every
+        self.keep_checkpoints = keep_checkpoints
         self._journal: VenueJournal | None = None
         self._dirty: set[int] = set()
         self._since_checkpoint = 0
+        self._unticked = 0
         self._snapshots: dict[int, int] = {}
+        self._kept_cuts: list[dict[int, int]] = []
         self.recovery: RecoveryReport | None = None
         if data_dir is not None:
             sync_policy = FsyncPolicy(fsync) if isinstance(fsync, str) else fsync
             try:
-                self._journal = VenueJournal(data_dir, fsync=sync_policy)
-                if not self._journal.is_new:
-                    self.recovery = self._recover(self._journal)
+                # Read (never writing) first: a directory recovery refuses is left as it is.
+                found = _existing(data_dir, keep_checkpoints)
+                choice = choose_checkpoint(data_dir, found) if found else None
+                recorded = read_event_seqs(data_dir) if found else ({}, [])
+                self._journal = VenueJournal(
+                    data_dir,
+                    fsync=sync_policy,
+                    segment_size=segment_size,
+                    prealloc=prealloc,
+                    max_unwritten_events=max_unwritten_events,
+                )
+                if found is not None and choice is not None:
+                    self.recovery = self._recover(self._journal, found, choice, *recorded)
+                elif not self._journal.is_new:
+                    raise DataDirError(
+                        f"{data_dir}: the journal writer found records its reader did not"
+                    )
+                self.router.journal = self._journal.sequenced
             except BaseException:
                 if self._journal is not None:
                     self._journal.close()
@@ -283,17 +389,23 @@ class Venue:
         if self._stopped:
             raise HostStateError("the venue is already stopped")
         journal = self._journal
+        failed: DataDirError | None = None
         if journal is not None:
             try:
-                # Graceful drain: acknowledged commands still queued run now (at the current
-                # time, journaled like any tick), so the checkpoint and the hashes of the
-                # clean stop describe every acknowledged command.
-                self.tick()
-                self.checkpoint()
-                journal.stopped(self.enq_seq, self._healthy_hashes(), self.now_ns)
+                if self._refusal is None:
+                    # Graceful drain: acknowledged commands still queued run now (at the
+                    # current time, journaled like any tick), so the checkpoint and the
+                    # hashes of the clean stop describe every acknowledged command.
+                    self.tick()
+                    self._checkpoint_quietly()
+                    journal.stopped(self.enq_seq, self._healthy_hashes(), self.now_ns)
+            except DataDirError as exc:
+                # Not a clean stop: the next open recovers from the journal as after a crash.
+                failed = exc
             finally:
                 journal.close()
         self._stopped = True
+        self._refusal = "the venue is stopped"
         errors: list[str] = []
         for host in self._hosts:
             try:
@@ -302,6 +414,8 @@ class Venue:
                 errors.append(f"host {host.host_id}: {exc}")
         if errors:
             raise CoordError("stopping the venue: " + "; ".join(errors))
+        if failed is not None:
+            raise failed
 
     @property
     def now_ns(self) -> int:
@@ -336,8 +450,18 @@ class Venue:
 
         ``min_qty``/``max_qty``/``reference_price`` are decimals on the instrument's grid;
         ``price_band_pct`` is the band half-width in percent (e.g. ``"10"``, ``"2.5"``).
-        With an ``Instrument`` the keyword arguments must be left out.
+        With an ``Instrument`` the keyword arguments must be left out. A symbol that is
+        not a ``str`` or an ``Instrument``, or a ``symbol_id`` that is not an int (a bool
+        or a float is not), is a ``TypeError``; a bad value is an ``InstrumentError``.
+        The definition is journaled (and read back) before it is registered: nothing that
+        could not be decoded again is ever journaled.
         """
+        if self._refusal is not None:
+            raise HostStateError(self._refusal)
+        if not isinstance(symbol, (str, Instrument)):
+            raise TypeError(f"symbol must be a str or an Instrument, was {show(symbol)}")
+        if type(symbol_id) is not int:
+            raise TypeError(f"symbol_id must be an int, was {show(symbol_id)}")
         if isinstance(symbol, Instrument):
             given = (min_qty, max_qty, price_band_pct, reference_price)
             if (
@@ -370,9 +494,17 @@ class Venue:
                 f"symbol_id {instrument.symbol_id} of {instrument.symbol!r} is already used"
                 f" by {other!r}"
             )
+        journal = self._journal
+        if journal is not None:
+            try:
+                journal.defined(instrument, self.now_ns)
+            except JournalUnavailable as exc:
+                if exc.fatal:
+                    self._halt(f"the venue stopped: {exc}")
+                raise
+            except ValueError as exc:
+                raise InstrumentError(str(exc)) from None
         self._register(instrument)
-        if self._journal is not None:
-            self._journal.defined(instrument, self.now_ns)
         return instrument
 
     def _register(self, instrument: Instrument) -> None:
@@ -432,9 +564,13 @@ class Venue:
         return instrument
 
     def _resolve(self, symbol: str | int) -> Instrument | None:
-        if isinstance(symbol, str):
-            return self._by_symbol.get(symbol)
-        return self._instruments.get(symbol)
+        # A name or an int id; a bool or a float (True, 7.0) names nothing.
+        kind = type(symbol)
+        if kind is str:
+            return self._by_symbol.get(symbol)  # type: ignore[arg-type]  # checked: a str
+        if kind is int:
+            return self._instruments.get(symbol)  # type: ignore[arg-type]  # checked: an int
+        return None
 
     # ------------------------------------------------------------------ events
 
@@ -460,28 +596,58 @@ class Venue:
     # ------------------------------------------------------------------ sequencing
 
     def _route(self, command: Command) -> int | OrderRejected:
-        # The edge checks every Python-built command, then the router sequences it.
-        problem = command_type_error(command)
+        # Write path step 0, the edge: every field's type and range (whistle.core.limits),
+        # so nothing that could not be journaled and decoded again reaches the router.
+        problem = command_error(command)
         if problem is not None:
-            self.last_reject_detail = problem
-            return self._edge_reject(command, RejectReason.MALFORMED_COMMAND)
-        if self._stopped:
-            raise HostStateError("the venue is stopped")
+            self.last_reject_detail = problem[1]
+            return self._edge_reject(command, problem[0])
+        if self._refusal is not None:
+            raise HostStateError(self._refusal)
         return self._sequence(command)
 
     def _sequence(self, command: Command) -> int | OrderRejected:
-        # Route, then journal, then acknowledge (return): nothing runs before the next
-        # tick, and the tick is journaled before it runs.
-        result = self.router.route(command)
+        # The router checks, stamps, journals (router.journal) and only then dispatches;
+        # the return is the acknowledgement. Nothing runs before the next tick, and the
+        # tick is journaled before it runs.
+        try:
+            result = self.router.route(command)
+        except JournalUnavailable as exc:
+            if exc.fatal:
+                self._halt(f"the venue stopped: {exc}")
+            raise
+        except DispatchError as exc:
+            self._halt(f"the venue stopped: {exc}")
+            raise
         if isinstance(result, OrderRejected):
             self.last_reject_detail = RejectReason.of(result.reason).description
             return result
-        journal = self._journal
-        if journal is not None:
-            journal.sequenced(result, command, self.now_ns)
+        kind = type(command)
+        if kind is NewOrder or kind is CancelReplace:
+            # Automatic ids continue after every accepted (journaled) id, never a refused one.
+            self._note_order_id(command)
+        if self._journal is not None:
             self._dirty.add(command.symbol_id)
             self._since_checkpoint += 1
+            self._unticked += 1
         return result
+
+    def _note_order_id(self, command: Command) -> None:
+        if isinstance(command, NewOrder):
+            used = command.order_id
+        elif isinstance(command, CancelReplace):
+            used = command.new_order_id
+        else:
+            return
+        next_ids = self._next_order_id
+        if used >= next_ids.get(command.symbol_id, 1):
+            next_ids[command.symbol_id] = used + 1
+
+    def _halt(self, reason: str) -> None:
+        # The journal can no longer be written (or a host broke its promise): refuse every
+        # later command and tick with the reason, instead of running unjournaled.
+        if self._refusal is None:
+            self._refusal = reason
 
     def send(self, command: Command) -> list[Event]:
         """Sequence ``command`` and tick now; return the events of this tick.
@@ -502,32 +668,57 @@ class Venue:
         return result
 
     def tick(self, now_ns: int | None = None) -> list[Event]:
-        """Move the clock to ``now_ns`` (default: stay) and tick every engine."""
-        if self._stopped:
-            raise HostStateError("the venue is stopped")
+        """Move the clock to ``now_ns`` (default: stay) and tick every engine.
+
+        With a data directory the tick is journaled before it runs; if its ``Ticked``
+        record cannot be written (``JournalUnavailable``) the tick does not run and the
+        clock stays. A time past ``MAX_TS_NS`` or backwards is a ``ValueError``, before
+        anything is written.
+        """
+        if self._refusal is not None:
+            raise HostStateError(self._refusal)
         clock = self.clock
-        tick = clock.tick() if now_ns is None else clock.advance_to(now_ns)
+        tick = clock.prepare(now_ns)
+        if tick.session_ended:
+            ended = self._session_ended_sent
+            for symbol_id in sorted(self._instruments):
+                if (
+                    symbol_id not in ended
+                    and self.coordinator.registry.state_of(symbol_id) is SymbolState.ACTIVE
+                ):
+                    self._sequence(EndSession(symbol_id))
+                    ended.add(symbol_id)
+        journal = self._journal
+        if journal is not None:
+            try:
+                journal.ticked(tick.number, tick.now_ns)
+            except JournalUnavailable as exc:
+                if exc.fatal:
+                    self._halt(f"the venue stopped: {exc}")
+                raise
+        clock.commit(tick)
+        self._session_ended_sent.clear()
+        self._unticked = 0
         self.router.now_ns = tick.now_ns
         self.coordinator.update_tick(tick.number)
-        if tick.session_ended:
-            for symbol_id in sorted(self._instruments):
-                if self.coordinator.registry.state_of(symbol_id) is SymbolState.ACTIVE:
-                    self._sequence(EndSession(symbol_id))
-        journal = self._journal
         if journal is None:
             return self._publish(self._run_tick(tick.now_ns))
-        journal.ticked(tick.number, tick.now_ns)
         events = self._run_tick(tick.now_ns)
-        journal.events(events, tick.now_ns)
+        if not journal.events(events, tick.now_ns):
+            # More events than the journal may keep waiting: the recording would have a
+            # gap, so the venue goes no further (a restart re-derives them).
+            self._halt(f"the venue stopped: {journal.event_error}")
         dirty = self._dirty
         for event in events:
             dirty.add(event.symbol_id)
         if self.checkpoint_every and self._since_checkpoint >= self.checkpoint_every:
-            self.checkpoint()
+            self._checkpoint_quietly()
         return self._publish(events)
 
     def advance(self, delta_ns: int) -> list[Event]:
         """Advance the clock by ``delta_ns`` and tick every engine."""
+        if type(delta_ns) is not int:
+            raise TypeError(f"delta_ns must be an int (ns), was {show(delta_ns)}")
         if delta_ns < 0:
             raise ValueError(f"delta_ns must be >= 0, was {delta_ns}")
         return self.tick(self.now_ns + delta_ns)
@@ -565,14 +756,16 @@ class Venue:
         # activation place the engine on a live host.
         journal = self._journal
         assert journal is not None
-        found = scan(journal.data_dir)
-        journaled = journal.last_event_seqs()
+        found = scan(journal.data_dir, self.keep_checkpoints)
+        journaled = read_event_seqs(journal.data_dir)[0]
         snapshots = found.checkpoint.snapshots if found.checkpoint is not None else {}
         wanted = set(lost)
         engines: dict[int, Whistle] = {}
         for symbol_id in lost:
             if symbol_id in snapshots:
-                data = journal.read_snapshot(symbol_id, snapshots[symbol_id])
+                data = verified_snapshot(
+                    journal.data_dir, found.snapshot_records, symbol_id, snapshots[symbol_id]
+                )
                 engines[symbol_id] = Whistle.restore(decode_snapshot(data))
             else:
                 engines[symbol_id] = Whistle(self._instruments[symbol_id])
@@ -590,20 +783,52 @@ class Venue:
             self.coordinator.clear_fault(symbol_id, engines[symbol_id].snapshot().encode())
             self.coordinator.ensure_active(symbol_id)
             self._dirty.add(symbol_id)
-        return [
-            e for e in replayed if e.symbol_id in wanted and e.seq > journaled.get(e.symbol_id, 0)
-        ]
+        return [e for e in events_after(replayed, journaled) if e.symbol_id in wanted]
 
     # ------------------------------------------------------------------ durability
 
     def checkpoint(self) -> None:
-        """Snapshot every symbol changed since the last checkpoint and journal the cut."""
+        """Snapshot every symbol changed since the last checkpoint and journal the cut.
+
+        Between ticks only (``CoordError`` while commands wait for the next tick: they
+        would fall between the snapshots and the cut). A failure raises
+        ``CheckpointError`` or ``JournalUnavailable`` naming the file; the venue goes on
+        (nothing acknowledged depends on a checkpoint) and the next one retries.
+        """
         journal = self._journal
         if journal is None:
             raise CoordError("checkpoint needs a venue with a data_dir")
+        if self._refusal is not None:
+            raise HostStateError(self._refusal)
+        if self._unticked:
+            raise CoordError(
+                f"checkpoint between ticks only: {self._unticked} commands wait for the next"
+                " tick (tick first)"
+            )
+        try:
+            self._write_checkpoint(journal)
+        except (CheckpointError, JournalUnavailable) as exc:
+            self.last_checkpoint_error = str(exc)
+            if isinstance(exc, JournalUnavailable) and exc.fatal:
+                self._halt(f"the venue stopped: {exc}")
+            raise
+        self.last_checkpoint_error = None
+
+    def _checkpoint_quietly(self) -> None:
+        # A checkpoint only shortens recovery: its failure must never fail the command or
+        # tick that triggered it. It is recorded (durability()) and retried next tick.
+        with contextlib.suppress(CheckpointError, JournalUnavailable):
+            self.checkpoint()
+
+    def _write_checkpoint(self, journal: VenueJournal) -> None:
+        if not journal.flush_events():
+            # Events still waiting must be recorded before a cut: recovery re-derives only
+            # the events of the commands after the cut.
+            raise CheckpointError(f"not checkpointing while {journal.event_error}")
         coordinator = self.coordinator
         registry = coordinator.registry
         now = self.now_ns
+        done: list[int] = []
         for symbol_id in sorted(self._dirty):
             if coordinator.is_faulted(symbol_id):
                 continue
@@ -613,13 +838,35 @@ class Venue:
             elif state is SymbolState.EVICTED and registry.get(symbol_id).snapshot:
                 data = registry.get(symbol_id).snapshot
             else:
+                done.append(symbol_id)
                 continue
             snap = decode_snapshot(data)
             journal.snapshot(symbol_id, snap.last_enq_seq, snap.seq, snap.state_hash, data, now)
             self._snapshots[symbol_id] = snap.last_enq_seq
-        self._dirty.clear()
+            done.append(symbol_id)
+        journal.checkpoint(
+            self.enq_seq, self.clock.tick_number, now, self._snapshots, self._next_order_id
+        )
+        self._dirty.difference_update(done)
         self._since_checkpoint = 0
-        journal.checkpoint(self.enq_seq, self.clock.tick_number, now, self._snapshots)
+        # Retention: keep the snapshots of the last keep_checkpoints cuts (recovery may fall
+        # back to any of them), delete the rest.
+        cuts = self._kept_cuts
+        cuts.append(dict(self._snapshots))
+        del cuts[: -self.keep_checkpoints]
+        journal.prune_snapshots({item for cut in cuts for item in cut.items()})
+
+    def durability(self) -> DurabilityStatus:
+        """Return how the journals are doing: failures waiting for a retry, and why."""
+        journal = self._journal
+        return DurabilityStatus(
+            journaled=journal is not None,
+            stopped_reason=self._refusal if not self._stopped else None,
+            last_checkpoint_error=self.last_checkpoint_error,
+            event_error=journal.event_error if journal is not None else None,
+            unwritten_events=journal.unwritten_events if journal is not None else 0,
+            since_checkpoint=self._since_checkpoint,
+        )
 
     def _healthy_hashes(self) -> dict[int, str]:
         out: dict[int, str] = {}
@@ -628,27 +875,49 @@ class Venue:
                 out[symbol_id] = self.engine_view(symbol_id).state_hash()
         return out
 
-    def _recover(self, journal: VenueJournal) -> RecoveryReport:
-        # Latest checkpoint, then every record after it, in journal order.
-        found = scan(journal.data_dir)
+    def _recover(
+        self,
+        journal: VenueJournal,
+        found: JournalScan,
+        choice: CheckpointChoice,
+        journaled: dict[int, int],
+        gaps: list[EventGap],
+    ) -> RecoveryReport:
+        # The chosen checkpoint's verified snapshots, then every record after it, in order.
         for instrument in found.instruments:
             self._register(instrument)
         coordinator = self.coordinator
         registry = coordinator.registry
         report = RecoveryReport()
-        checkpoint = found.checkpoint
-        if checkpoint is not None:
+        report.fallbacks = list(choice.fallbacks)
+        self._kept_cuts = [dict(c.snapshots) for c in found.checkpoints]
+        tail: Iterable[JournalRecord]
+        if choice.index >= 0:
+            checkpoint = found.checkpoints[choice.index]
             for symbol_id, enq_seq in sorted(checkpoint.snapshots.items()):
-                registry.get(symbol_id).snapshot = journal.read_snapshot(symbol_id, enq_seq)
-                coordinator.ensure_active(symbol_id)  # restores, checking the state hash
+                registry.get(symbol_id).snapshot = choice.snapshots[symbol_id]
+                try:
+                    coordinator.ensure_active(symbol_id)  # restores, checking the state hash
+                except (ValueError, HostError) as exc:
+                    path = snapshot_path(journal.data_dir, symbol_id, enq_seq)
+                    raise SnapshotDamaged(f"cannot be restored: {exc}", path=path) from exc
                 self._snapshots[symbol_id] = enq_seq
                 report.restored += 1
             self.router.enq_seq = checkpoint.enq_seq
             self.clock.restore(checkpoint.now_ns, checkpoint.tick_number)
             self.router.now_ns = checkpoint.now_ns
             coordinator.update_tick(checkpoint.tick_number)
-        journaled = journal.last_event_seqs()
-        for record in found.tail:
+            for symbol_id, next_id in checkpoint.next_order_ids.items():
+                if next_id > self._next_order_id.get(symbol_id, 1):
+                    self._next_order_id[symbol_id] = next_id
+            report.checkpoint_enq_seq = checkpoint.enq_seq
+            tail = found.tail_after(choice.index)
+        else:
+            # No usable checkpoint: every engine from empty, every record from the start.
+            tail = iter_records(journal.data_dir) if found.trimmed else found.tail_after(-1)
+        report.event_gaps = gaps
+        unticked = 0
+        for record in tail:
             if isinstance(record, Sequenced):
                 command = record.command
                 symbol_id = command.symbol_id
@@ -656,8 +925,10 @@ class Venue:
                 if not coordinator.host_of(symbol_id).submit(record.enq_seq, command):
                     raise DataDirError(f"replaying enq_seq {record.enq_seq}: host queue full")
                 self.router.enq_seq = record.enq_seq
+                self._note_order_id(command)
                 self._dirty.add(symbol_id)
                 report.commands += 1
+                unticked += 1
             elif isinstance(record, Ticked):
                 self.clock.restore(record.now_ns, record.number)
                 self.router.now_ns = record.now_ns
@@ -665,12 +936,13 @@ class Venue:
                 events = self._run_tick(record.now_ns)
                 # seq-0 events (host-death notices) are not part of any symbol's stream:
                 # never re-recorded, so a recovery cannot duplicate them.
-                missing = [e for e in events if e.seq > journaled.get(e.symbol_id, 0)]
+                missing = events_after(events, journaled)
                 journal.events(missing, record.now_ns)
                 report.events_recorded += len(missing)
                 for event in events:
                     self._dirty.add(event.symbol_id)
                 report.ticks += 1
+                unticked = 0
             elif isinstance(record, Stopped):
                 hashes = self._healthy_hashes()
                 if hashes != record.state_hashes:
@@ -686,6 +958,7 @@ class Venue:
         report.clean_stop = found.stopped is not None
         report.enq_seq = self.router.enq_seq
         self._since_checkpoint = report.commands
+        self._unticked = unticked
         return report
 
     def release_idle(self, idle_ticks: int) -> list[int]:
@@ -702,10 +975,19 @@ class Venue:
         account: int = 0,
     ) -> OrderRejected:
         if command is not None:
-            symbol_id = _int_or_zero(getattr(command, "symbol_id", 0))
-            order_id = _int_or_zero(getattr(command, "order_id", 0))
-            account = _int_or_zero(getattr(command, "account", 0))
-        return OrderRejected(symbol_id, 0, 0, self.now_ns, order_id, account, int(reason))
+            symbol_id = getattr(command, "symbol_id", 0)
+            order_id = getattr(command, "order_id", 0)
+            account = getattr(command, "account", 0)
+        # Echo only well-typed, in-range ints: the reject itself must be recordable.
+        return OrderRejected(
+            _int_or_zero(symbol_id),
+            0,
+            0,
+            self.now_ns,
+            _int_or_zero(order_id),
+            _int_or_zero(account),
+            int(reason),
+        )
 
     # ------------------------------------------------------------------ convenience API
 
@@ -715,7 +997,11 @@ class Venue:
         # Build a command at the edge; anything refused there becomes an unsequenced reject.
         instrument = self._resolve(symbol)
         if instrument is None:
-            self.last_reject_detail = f"unknown symbol {symbol!r}"
+            self.last_reject_detail = (
+                f"unknown symbol {show(symbol)}"
+                if type(symbol) in (str, int)
+                else f"symbol must be a str name or an int id, was {show(symbol)}"
+            )
             return self._publish(
                 [
                     self._edge_reject(
@@ -752,13 +1038,14 @@ class Venue:
         """Return the next unused automatic order id of ``symbol``."""
         return self._next_order_id[self.instrument(symbol).symbol_id]
 
-    def _claim_id(self, symbol_id: int, order_id: int | None) -> int:
-        nxt = self._next_order_id[symbol_id]
-        if order_id is None:
-            order_id = nxt
-        if order_id >= nxt:
-            self._next_order_id[symbol_id] = order_id + 1
-        return order_id
+    def _auto_id(self, symbol: str | int, order_id: int | None) -> int:
+        # The id a submit/replace uses: the caller's, or the symbol's next automatic one.
+        # Nothing is claimed here: an id is used up only when its command is journaled
+        # (_sequence), so a refused command never advances the counter.
+        if order_id is not None:
+            return order_id
+        known = self._resolve(symbol)
+        return self._next_order_id[known.symbol_id] if known is not None else 0
 
     def submit(
         self,
@@ -789,10 +1076,7 @@ class Venue:
         ``order_type`` it is LIMIT when a price is given and MARKET otherwise; with no ``tif``
         it is GTC (IOC for market). ``order_id`` defaults to the symbol's next free id.
         """
-        known = self._resolve(symbol)
-        oid = order_id if order_id is not None else 0
-        if known is not None:
-            oid = self._claim_id(known.symbol_id, order_id)
+        oid = self._auto_id(symbol, order_id)
 
         def build(inst: Instrument) -> Command:
             side_v = _enum(Side, side, RejectReason.INVALID_SIDE)
@@ -888,10 +1172,7 @@ class Venue:
         account: int | None = None,
     ) -> list[Event]:
         """Replace a resting order by a new one (new id defaults to the next free id)."""
-        known = self._resolve(symbol)
-        new_id = new_order_id if new_order_id is not None else 0
-        if known is not None:
-            new_id = self._claim_id(known.symbol_id, new_order_id)
+        new_id = self._auto_id(symbol, new_order_id)
 
         def build(inst: Instrument) -> Command:
             return CancelReplace(
@@ -911,9 +1192,19 @@ class Venue:
         """Cancel every live order of ``account`` (or all) on one symbol or on every symbol."""
         if symbol is not None:
             return self._guard(symbol, 0, account or 0, lambda e: MassCancel(e.symbol_id, account))
-        for key in sorted(self._instruments):
-            self._route(MassCancel(key, account))
-        return self.tick()
+        return self._route_all([MassCancel(key, account) for key in sorted(self._instruments)])
+
+    def _route_all(self, commands: list[Command]) -> list[Event]:
+        # One command per symbol, then one tick; refusals (account=-1, a full queue) are
+        # returned and published first, never dropped.
+        refused: list[Event] = []
+        for command in commands:
+            result = self._route(command)
+            if isinstance(result, OrderRejected):
+                refused.append(result)
+        if refused:
+            self._publish(refused)
+        return refused + self.tick()
 
     def halt(self, symbol: str | int) -> list[Event]:
         """Halt a symbol: new orders, modifies and replaces are rejected."""
@@ -927,9 +1218,7 @@ class Venue:
         """End the trading session (every DAY order expires) on one symbol or all."""
         if symbol is not None:
             return self._guard(symbol, 0, 0, lambda e: EndSession(e.symbol_id))
-        for key in sorted(self._instruments):
-            self._route(EndSession(key))
-        return self.tick()
+        return self._route_all([EndSession(key) for key in sorted(self._instruments)])
 
     # ------------------------------------------------------------------ views
 

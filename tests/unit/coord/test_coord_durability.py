@@ -95,12 +95,18 @@ def test_a_data_dir_that_is_a_file_is_refused(tmp_path):
         Venue(data_dir=target)
 
 
-def test_a_missing_snapshot_is_a_clear_error(tmp_path):
+def test_a_missing_snapshot_falls_back_and_says_so(tmp_path):
     with fresh(tmp_path / "d", checkpoint_every=2) as venue:
         trade(venue, 3)
+        hashes = venue.state_hashes()
     shutil.rmtree(tmp_path / "d" / "snapshots" / "31")
-    with pytest.raises(DataDirError, match=r"snapshot .*31.* named by the journal is missing"):
-        Venue(data_dir=tmp_path / "d")
+    with Venue(data_dir=tmp_path / "d") as again:
+        assert again.state_hashes() == hashes
+        report = again.recovery
+        assert report is not None
+        assert report.checkpoint_enq_seq is None  # every kept checkpoint names symbol 31
+        assert any("31" in f and "is missing" in f for f in report.fallbacks), report.fallbacks
+        assert report.fallbacks[-1].startswith("no checkpoint usable")
 
 
 def test_a_stop_whose_hashes_do_not_match_is_refused(tmp_path):
