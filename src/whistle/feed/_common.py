@@ -42,9 +42,10 @@ def open_binary(path: str | os.PathLike[str]) -> IO[bytes]:
     except OSError as exc:
         raise FeedError(f"{name}: cannot open: {exc.strerror}", path=name) from None
     head = raw.read(2)
-    raw.seek(0)
     if head == _GZIP_MAGIC:
-        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+        raw.close()
+        return gzip.open(name, "rb")
+    raw.seek(0)
     return raw
 
 

@@ -358,8 +358,8 @@ def _decode(st: _State, buf: bytes, out: list[MboEvent]) -> int:
                         FLAG_LAST,
                         ref,
                         1 if side == 66 else 2,
-                        shares,
                         price,
+                        shares,
                     )
                 )
         elif t == 68:  # D
