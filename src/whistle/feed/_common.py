@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
-from typing import IO, TYPE_CHECKING, Final
+from typing import IO, TYPE_CHECKING, Final, cast
 
 from whistle.feed.errors import FeedError
 
@@ -44,7 +44,7 @@ def open_binary(path: str | os.PathLike[str]) -> IO[bytes]:
     head = raw.read(2)
     if head == _GZIP_MAGIC:
         raw.close()
-        return gzip.open(name, "rb")
+        return cast("IO[bytes]", gzip.open(name, "rb"))
     raw.seek(0)
     return raw
 
