@@ -38,6 +38,33 @@ After a **power loss or kernel crash**:
 
 Cursors are always written with ``pwrite`` + ``fdatasync`` on ``commit()`` (unless
 ``commit(sync=False)``), into two alternating CRC-protected slots.
+
+Recovery never guesses (:mod:`.verify`)
+---------------------------------------
+The writer's recovery on open and every reader (``ReadOnlyReader``, ``QueueReader``)
+run the same checks and so reach the same verdict on the same directory.  Only a torn
+tail of the head (last, active) segment after its last committed record, with nothing
+valid after it, is cut -- and only when everything before it is whole.  Anything else
+(a bad record in a sealed segment, a zeroed page followed by records, a missing, short,
+duplicated or reordered segment, a segment-id or sequence gap, a seal that disagrees
+with its records, a deleted only segment) raises a :class:`JournalFormatError`
+subclass naming the file, the byte offset and the unreadable sequence range, and the
+directory is left exactly as it was.  ``queue.manifest`` (:mod:`.manifest`) records the
+lowest retained and highest activated segment so deletions are never mistaken for the
+end of the queue.  :func:`verify` reports on a directory without changing it;
+:func:`truncate_after` (``whistle journal repair``) is the only code that cuts a
+damaged journal, on an explicit request.
+
+Disk use (:class:`QueueConfig`)
+-------------------------------
+Segments are ``segment_size`` bytes (default 8 MiB), created full size with
+``posix_fallocate`` so that mmap stores can never hit ENOSPC.  With ``prealloc`` (the
+default) the next segment is created by a sidecar once the head is
+``prealloc_threshold`` full (default 0.5), so a new queue occupies one segment and a
+queue at most two beyond those it retains.  Every write site (segment creation,
+manifest, cursor, heartbeat, metadata) fails with :class:`JournalFull` /
+:class:`JournalIOError` naming the path, publishes nothing partial, and leaves the
+writer usable once space is freed.
 """
 
 from .api import Queue, SegmentSummary
@@ -53,24 +80,32 @@ from .discovery import (
 )
 from .errors import (
     BadSegmentError,
+    CorruptCursor,
+    CorruptManifest,
     CorruptRecord,
     JournalClosedError,
     JournalError,
     JournalFormatError,
     JournalFull,
     JournalIOError,
+    MissingSegment,
     NotAJournalError,
     RecordTooLarge,
+    SequenceGap,
     SequenceUnavailable,
     WriterLockedError,
 )
 from .fanin import FanInReader, MergedRecord
 from .reader import QueueReader, Record
 from .readonly import ReadOnlyReader
+from .repair import RepairError, RepairReport, last_good_seq, truncate_after
+from .verify import QueueReport, SegmentReport, verify
 from .writer import QueueWriter
 
 __all__ = [
     "BadSegmentError",
+    "CorruptCursor",
+    "CorruptManifest",
     "CorruptRecord",
     "CursorPosition",
     "DisconnectReason",
@@ -83,20 +118,29 @@ __all__ = [
     "JournalFull",
     "JournalIOError",
     "MergedRecord",
+    "MissingSegment",
     "NotAJournalError",
     "PassiveDiscovery",
     "Queue",
     "QueueConfig",
     "QueueReader",
+    "QueueReport",
     "QueueWriter",
     "ReadOnlyReader",
     "Record",
     "RecordTooLarge",
+    "RepairError",
+    "RepairReport",
     "RetentionPolicy",
+    "SegmentReport",
     "SegmentSummary",
+    "SequenceGap",
     "SequenceUnavailable",
     "Transition",
     "WriterLockedError",
     "WriterStatus",
+    "last_good_seq",
     "probe_writer",
+    "truncate_after",
+    "verify",
 ]

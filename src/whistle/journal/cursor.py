@@ -8,7 +8,8 @@ the slot being written, whose CRC then fails, so the loader falls back to the ot
 slot, which still holds the previous commit.  Compared with write-temp + fsync +
 rename this costs one ``pwrite`` + ``fdatasync`` per commit instead of a create, a
 rename and a directory fsync, never lets the file disappear, and leaves no temporary
-files behind after a crash.
+files behind after a crash.  A file with data but no valid slot is
+:class:`~.errors.CorruptCursor` (never a silent restart from the oldest record).
 
 Slot layout (32 bytes, little endian)::
 
@@ -32,7 +33,7 @@ import zlib
 from typing import Final, NamedTuple, final
 
 from .config import READERS_DIR
-from .errors import wrap_os_error
+from .errors import CorruptCursor, wrap_os_error
 
 __all__ = [
     "CURSOR_SUFFIX",
@@ -72,17 +73,32 @@ def _decode_slot(raw: bytes) -> tuple[int, CursorPosition] | None:
     return gen, CursorPosition(nxt, seg, off)
 
 
-def _decode(raw: bytes) -> tuple[int, CursorPosition] | None:
+def _decode(raw: bytes, path: str) -> tuple[int, CursorPosition] | None:
+    """The newest valid slot; None if the cursor was never stored (all zero / empty);
+    :class:`CorruptCursor` if it holds data but neither slot is valid."""
     slots = [_decode_slot(raw[i * _SLOT_SIZE : (i + 1) * _SLOT_SIZE]) for i in range(2)]
     valid = [s for s in slots if s is not None]
-    return max(valid, key=lambda s: s[0]) if valid else None
+    if valid:
+        return max(valid, key=lambda s: s[0])
+    if raw.count(0) != len(raw):
+        raise CorruptCursor(
+            f"cursor file holds {len(raw)} bytes but neither slot is valid: the reader's "
+            "position is unknown (restore it, or delete the file to restart the reader "
+            "from the oldest record)",
+            path=path,
+            offset=0,
+        )
+    return None
 
 
 def read_cursor_file(path: str) -> tuple[int, CursorPosition] | None:
-    """``(generation, position)`` of the newest valid slot, or None."""
+    """``(generation, position)`` of the newest valid slot, or None if never stored.
+
+    Raises :class:`CorruptCursor` when the file holds data but no valid slot.
+    """
     try:
         with open(path, "rb") as fh:
-            return _decode(fh.read(2 * _SLOT_SIZE))
+            return _decode(fh.read(2 * _SLOT_SIZE), path)
     except FileNotFoundError:
         return None
     except OSError as exc:
@@ -121,14 +137,19 @@ class CursorStore:
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise wrap_os_error(exc, "opening a cursor", self.path) from exc
-        got = self._read()
+        try:
+            got = self._read()
+        except BaseException:
+            os.close(self._fd)
+            raise
         self._gen = 0 if got is None else got[0]
 
     def _read(self) -> tuple[int, CursorPosition] | None:
         try:
-            return _decode(os.pread(self._fd, 2 * _SLOT_SIZE, 0))
+            raw = os.pread(self._fd, 2 * _SLOT_SIZE, 0)
         except OSError as exc:
             raise wrap_os_error(exc, "reading a cursor", self.path) from exc
+        return _decode(raw, self.path)
 
     def load(self) -> CursorPosition | None:
         got = self._read()

@@ -10,9 +10,15 @@ Hierarchy::
     Exception
     └── JournalError
         ├── NotAJournalError          directory has files but no/invalid queue metadata
-        ├── JournalFormatError        a file is not in the expected on-disk format
-        │   ├── BadSegmentError       wrong magic / version / header CRC / size
-        │   └── CorruptRecord         CRC mismatch or broken record in the middle of a segment
+        ├── JournalFormatError        a file is not in the expected on-disk format (damage)
+        │   ├── BadSegmentError       wrong magic / version / header CRC / size / id, or a
+        │   │                         sealed segment whose seal disagrees with its records
+        │   ├── CorruptRecord         an invalid record anywhere except the torn tail of
+        │   │                         the head segment
+        │   ├── MissingSegment        a segment that must exist is gone (head, only, gap)
+        │   ├── SequenceGap           a segment's base_seq != the previous one's next_seq
+        │   ├── CorruptManifest       queue.manifest: both slots invalid, or missing
+        │   └── CorruptCursor         a reader cursor file whose both slots are invalid
         ├── WriterLockedError         a second writer tried to open the same queue
         ├── JournalClosedError        use of a closed writer or reader
         ├── RecordTooLarge            (also a ValueError) payload can never fit a segment
@@ -22,6 +28,12 @@ Hierarchy::
 
 ``JournalIOError`` subclasses :class:`OSError` so existing ``except OSError`` code keeps
 working; it keeps the original ``errno`` and chains the original exception.
+Damage (every :class:`JournalFormatError`) also carries ``first_seq`` / ``last_seq``:
+the range of sequence numbers that cannot be read because of it (``last_seq`` is
+``None`` when the end is unknown), and the message ends with e.g. ``seqs 1353..1999
+unreadable``.  Recovery never cuts damage; only :func:`whistle.journal.truncate_after`
+does, on an explicit request.
+
 ``JournalFull`` is raised *before* anything is published: records appended before the
 failure are never lost, and the writer remains usable once space is freed.
 """
@@ -34,16 +46,21 @@ from typing import final
 
 __all__ = [
     "BadSegmentError",
+    "CorruptCursor",
+    "CorruptManifest",
     "CorruptRecord",
     "JournalClosedError",
     "JournalError",
     "JournalFormatError",
     "JournalFull",
     "JournalIOError",
+    "MissingSegment",
     "NotAJournalError",
     "RecordTooLarge",
+    "SequenceGap",
     "SequenceUnavailable",
     "WriterLockedError",
+    "seq_range_text",
     "wrap_os_error",
 ]
 
@@ -83,23 +100,77 @@ class NotAJournalError(JournalError):
     """The path exists and contains files, but no valid queue metadata file."""
 
 
+def seq_range_text(first: int | None, last: int | None) -> str:
+    """``"seqs 5..9 unreadable"`` (``"seqs 5.. unreadable"`` when the end is unknown)."""
+    if first is None:
+        return ""
+    if last is None:
+        return f"seqs {first}.. unreadable"
+    if last < first:
+        return "no sequence lost"
+    return f"seqs {first}..{last} unreadable"
+
+
 class JournalFormatError(JournalError):
-    """A journal file exists but does not have the expected on-disk format."""
+    """A journal file exists but does not have the expected on-disk format (damage).
+
+    ``first_seq`` .. ``last_seq`` is the range of sequence numbers the damage makes
+    unreadable (``None`` when unknown; ``last_seq`` ``None`` with a ``first_seq`` means
+    "from ``first_seq`` to the end").
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | os.PathLike[str] | None = None,
+        offset: int | None = None,
+        first_seq: int | None = None,
+        last_seq: int | None = None,
+    ) -> None:
+        self.first_seq = first_seq
+        self.last_seq = last_seq
+        seqs = seq_range_text(first_seq, last_seq)
+        super().__init__(f"{message}: {seqs}" if seqs else message, path=path, offset=offset)
+        self.reason = message
 
 
 @final
 class BadSegmentError(JournalFormatError):
-    """A segment file has a wrong magic, an unsupported version or a bad header."""
+    """A segment file has a wrong magic, version, size, id or header, or its seal
+    (``end_offset`` / ``next_seq``) disagrees with the records it holds."""
 
 
 @final
 class CorruptRecord(JournalFormatError):
-    """A committed record failed validation and is followed by valid records.
+    """A record failed validation where the journal says records must be.
 
-    A broken record at the *tail* of the head segment is the signature of a torn
-    write and is silently cut off on recovery; a broken record in the *middle* of a
-    segment is real corruption and is never skipped silently.
+    Only a broken record at the *tail* of the head (last, active) segment, after its
+    last committed record and with nothing valid after it, is the signature of a torn
+    write and is cut off on recovery.  Anything else (inside a sealed segment, or
+    followed by valid records) is damage and is never skipped silently.
     """
+
+
+@final
+class MissingSegment(JournalFormatError):
+    """A segment the queue's manifest or its neighbours say must exist is absent
+    (the head deleted, the only segment deleted, a gap in segment ids)."""
+
+
+@final
+class SequenceGap(JournalFormatError):
+    """A segment's ``base_seq`` differs from the previous segment's ``next_seq``."""
+
+
+@final
+class CorruptManifest(JournalFormatError):
+    """``queue.manifest`` is unreadable (both slots invalid) or missing where required."""
+
+
+@final
+class CorruptCursor(JournalFormatError):
+    """A reader cursor file holds data but neither of its two slots is valid."""
 
 
 @final

@@ -1,10 +1,16 @@
 """``ReadOnlyReader``: read a queue in order; the base of ``QueueReader``.
 
-A reader maps segments read-only and walks records in order. A record is visible only
-once its commit marker is set and its CRC matches; at the end of a *sealed* segment the
-reader moves on to the next one. Records invalid at the current tail (CRC mismatch with
-nothing valid after) are "not yet written" (a torn write the next writer will cut off);
-an invalid record followed by valid ones raises ``CorruptRecord``.
+A reader maps segments read-only and walks records in order. Opening runs the same
+verification as the writer's recovery (:func:`~.verify.check_layout`), so a reader and
+a writer reach the same verdict on the same directory. A record is visible only once its
+commit marker is set and its CRC matches. A *sealed* segment must hold exactly the
+records its seal promises (anything else is ``CorruptRecord`` / ``BadSegmentError``),
+then the reader moves on to its successor, which must exist and chain on
+(``MissingSegment`` / ``SequenceGap``). In the active segment, bytes at the tail with
+nothing valid after them are "not yet written" (a torn write the next writer will cut
+off); an invalid *or uncommitted* record followed by valid ones raises ``CorruptRecord``
+(checked once per tail position when no live writer holds the lock, or when the writer
+has rolled on).
 
 This class keeps no cursor: tools that only look (``whistle journal``, playback, recovery
 scans) must not leave named cursors behind, since a cursor holds every later segment back
@@ -24,11 +30,17 @@ import msgspec
 
 from .config import read_meta
 from .errors import (
+    BadSegmentError,
     CorruptRecord,
     JournalClosedError,
+    JournalFormatError,
+    MissingSegment,
     NotAJournalError,
+    SequenceGap,
     SequenceUnavailable,
 )
+from .liveness import lock_held
+from .manifest import read_manifest
 from .segment import (
     COMMIT_MARK,
     HEADER_SIZE,
@@ -42,8 +54,10 @@ from .segment import (
     list_segment_ids,
     probe_record,
     read_header,
+    record_size,
     segment_name,
 )
+from .verify import Layout, check_layout, with_seqs
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -74,15 +88,21 @@ class ReadOnlyReader:
     :meth:`wait_next` polls with backoff until a record arrives or the timeout passes.
     """
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, _layout: Layout | None = None) -> None:
         self.path = os.fspath(path)
-        if read_meta(self.path) is None:
+        meta = read_meta(self.path)
+        if meta is None:
             raise NotAJournalError("no queue here (queue.meta is missing)", path=self.path)
         self._seg: Segment | None = None
         self._off = HEADER_SIZE
         self._next_seq = 0
         self._skip_below = 0
         self._closed = False
+        self._tail_key: tuple[int, int] = (-1, -1)
+        # The same verification as the writer's recovery (headers, manifest, seals):
+        # a damaged directory raises here, whoever opens it.
+        lay = _layout if _layout is not None else check_layout(self.path, meta)
+        self._derived_low = None if lay.manifest_stored else lay.manifest.low
         try:
             self._open_oldest()
         except BaseException:
@@ -92,6 +112,13 @@ class ReadOnlyReader:
     # -- positioning ------------------------------------------------------------------
     def _seg_path(self, seg_id: int) -> str:
         return os.path.join(self.path, segment_name(seg_id))
+
+    def _low(self) -> int:
+        """The lowest retained segment id now (the manifest's ``low``)."""
+        if self._derived_low is not None:
+            return self._derived_low
+        man = read_manifest(self.path)
+        return 0 if man is None else man.low
 
     def _open_at(self, seg_id: int, offset: int, next_seq: int) -> bool:
         try:
@@ -104,9 +131,12 @@ class ReadOnlyReader:
         return True
 
     def _used_headers(self) -> list[tuple[int, int]]:
-        """``(segment_id, base_seq)`` of every segment that holds or held records."""
+        """``(segment_id, base_seq)`` of every retained segment that holds or held records."""
         out: list[tuple[int, int]] = []
+        low = self._low()
         for seg_id in list_segment_ids(self.path):
+            if seg_id < low:
+                continue  # left behind by an interrupted retention pass
             try:
                 hdr = read_header(self._seg_path(seg_id))
             except FileNotFoundError:
@@ -190,24 +220,101 @@ class ReadOnlyReader:
             raise JournalClosedError("reader is closed", path=self.path)
 
     def _advance(self) -> bool:
+        """Move from the end of a sealed segment to its successor (False: none yet)."""
         seg = self._seg
         if seg is None:
             return self._open_oldest()
-        if seg.state != STATE_SEALED or seg.seal_info()[0] > self._off:
-            return False
         nxt = seg.segment_id + 1
-        if self._open_at(nxt, HEADER_SIZE, self._next_seq):
-            return True
-        if any(i > nxt for i in list_segment_ids(self.path)):
-            # No cursor protects us: retention deleted the segment we were about to read.
-            raise SequenceUnavailable(
-                f"segment {nxt} (from sequence {self._next_seq}) was deleted while reading",
-                path=self.path,
+        path = self._seg_path(nxt)
+        try:
+            succ = Segment(path, writable=False)
+        except FileNotFoundError:
+            if self._low() > nxt:
+                # No cursor protects us: retention deleted the segment we were about to read.
+                raise SequenceUnavailable(
+                    f"segment {nxt} (from sequence {self._next_seq}) was deleted while reading",
+                    path=self.path,
+                ) from None
+            raise MissingSegment(
+                f"segment {nxt} is missing (segment {seg.segment_id} is sealed, and a segment "
+                "is sealed only after its successor was activated)",
+                path=path,
+                first_seq=self._next_seq,
+            ) from None
+        except JournalFormatError as exc:
+            raise with_seqs(exc, self._next_seq, None) from None
+        state, base = succ.state, succ.base_seq
+        if state == STATE_FRESH:
+            succ.close()  # its activation was lost (power loss): the next writer redoes it
+            return False
+        if base != self._next_seq:
+            succ.close()
+            lo, hi = sorted((base, self._next_seq))
+            raise SequenceGap(
+                f"segment starts at seq {base} but the previous one ends before seq "
+                f"{self._next_seq}",
+                path=path,
+                offset=48,
+                first_seq=lo,
+                last_seq=hi - 1,
             )
+        seg.close()
+        self._seg, self._off = succ, HEADER_SIZE
+        return True
+
+    def _at_tail(self, seg: Segment, off: int, size: int) -> bool:
+        """Nothing valid at ``off`` of the ACTIVE segment ``seg``: wait (False), move on
+        to an already activated successor (True), or raise on damage -- the rule of
+        :func:`~.segment.scan_segment`: an invalid or missing record followed by a valid
+        one is damage, a tail with nothing valid after it is not written yet."""
+        key = (seg.segment_id, off)
+        if key == self._tail_key:
+            return False  # judged already; nothing changed at this position
+        nxt = seg.segment_id + 1
+        try:
+            succ = read_header(self._seg_path(nxt))
+        except FileNotFoundError:
+            succ = None
+        rolled = succ is not None and succ.state != STATE_FRESH
+        if rolled or size < 0 or not lock_held(self.path):
+            # A dead writer's queue, a roll, or a bad CRC: is anything valid after this?
+            later = find_valid_record_after(seg.mm, seg.mv, off, seg.size)
+            if later is not None:
+                what = "CRC mismatch" if size < 0 else "missing commit marker"
+                later_seq = int.from_bytes(seg.mm[later + 8 : later + 16], "little")
+                raise CorruptRecord(
+                    f"{what} before a valid record (seq {later_seq}) at offset {later}",
+                    path=seg.path,
+                    offset=off,
+                    first_seq=self._next_seq,
+                    last_seq=later_seq - 1,
+                )
+        if rolled:
+            assert succ is not None
+            if succ.base_seq != self._next_seq:
+                lo, hi = sorted((succ.base_seq, self._next_seq))
+                raise SequenceGap(
+                    f"segment {nxt} starts at seq {succ.base_seq} but segment "
+                    f"{seg.segment_id} (not sealed) ends before seq {self._next_seq}",
+                    path=self._seg_path(nxt),
+                    offset=48,
+                    first_seq=lo,
+                    last_seq=hi - 1,
+                )
+            # The writer activated the successor (and seals this one next, or crashed
+            # before it could): every record of this segment is already here.
+            return self._open_at(nxt, HEADER_SIZE, self._next_seq)
+        self._tail_key = key
         return False
 
     def read_batch(self, max_n: int) -> list[Record]:
-        """Up to ``max_n`` records available now (possibly none); never blocks."""
+        """Up to ``max_n`` records available now (possibly none); never blocks.
+
+        Raises a :class:`~.errors.JournalFormatError` on damage: a sealed segment must
+        hold exactly the records its seal promises, segments must chain, and an invalid
+        record is acceptable only at the tail of the active segment, with nothing valid
+        after it.
+        """
         self._check_open()
         out: list[Record] = []
         append = out.append
@@ -222,10 +329,13 @@ class ReadOnlyReader:
                 if not self._advance():
                     break
                 continue
+            sealed = seg.state == STATE_SEALED
+            seal_end, seal_next, _ts = seg.seal_info()
             # Fast loop over whole, committed, CRC-valid records (what a reader meets
             # almost always): one header unpack, one trailer unpack, one CRC each. Anything
-            # else stops it and goes through probe_record below, which classifies it.
-            buf, mv, limit, seg_id = seg.mm, seg.mv, seg.size, seg.segment_id
+            # else stops it and is classified below.
+            buf, mv, seg_id = seg.mm, seg.mv, seg.segment_id
+            limit = min(seal_end, seg.size) if sealed else seg.size
             off, expect, skip = self._off, self._next_seq, self._skip_below
             while len(out) < max_n and off + header_size + 8 <= limit:
                 n, type_id, seq, ts = unpack_header(buf, off)
@@ -247,31 +357,56 @@ class ReadOnlyReader:
             self._off, self._next_seq = off, expect
             if len(out) >= max_n:
                 break
+            if sealed and off == limit:
+                if expect != seal_next:
+                    raise BadSegmentError(
+                        f"seal says next_seq {seal_next} at offset {seal_end}, but the records "
+                        f"there end before seq {expect}",
+                        path=seg.path,
+                        offset=56,
+                        first_seq=min(expect, seal_next),
+                        last_seq=max(expect, seal_next) - 1,
+                    )
+                if not self._advance():
+                    break
+                continue
             size = probe_record(buf, mv, off, limit)
             if size > 0:
-                n, type_id, seq, ts = REC_HDR.unpack_from(buf, off)
-                if seq != self._next_seq:
-                    raise CorruptRecord(
-                        f"sequence {seq}, expected {self._next_seq}", path=seg.path, offset=off
-                    )
-                if seq >= self._skip_below:
-                    start = off + REC_HDR_SIZE
-                    payload = buf[start : start + n]
-                    append(Record(seq, ts, type_id, payload, seg.segment_id, off))
-                self._off = off + size
-                self._next_seq = seq + 1
-                continue
-            if size < 0:
-                later = find_valid_record_after(buf, mv, off, seg.size)
-                if later is not None:
-                    raise CorruptRecord(
-                        f"CRC mismatch before a valid record at offset {later}",
-                        path=seg.path,
-                        offset=off,
-                    )
-            if not self._advance():
+                seq = int(REC_HDR.unpack_from(buf, off)[2])
+                raise CorruptRecord(
+                    f"sequence {seq}, expected {expect}",
+                    path=seg.path,
+                    offset=off,
+                    first_seq=expect,
+                    last_seq=seq - 1 if seq > expect else (seal_next - 1 if sealed else None),
+                )
+            if sealed:
+                raise CorruptRecord(
+                    f"invalid record inside sealed segment (its seal says records up to "
+                    f"offset {seal_end})",
+                    path=seg.path,
+                    offset=off,
+                    first_seq=expect,
+                    last_seq=seal_next - 1,
+                )
+            if not self._at_tail(seg, off, size):
                 break
         return out
+
+    def _count_batch(self, max_n: int, counts: dict[int, list[int]]) -> int:
+        """Read up to ``max_n`` records, tallying ``[records, end offset, next seq]`` per
+        segment id into ``counts`` (for :func:`~.verify.verify`); return how many."""
+        batch = self.read_batch(max_n)
+        for rec in batch:
+            end = rec.offset + record_size(len(rec.payload))
+            got = counts.get(rec.segment_id)
+            if got is None:
+                counts[rec.segment_id] = [1, end, rec.seq + 1]
+            else:
+                got[0] += 1
+                got[1] = end
+                got[2] = rec.seq + 1
+        return len(batch)
 
     def next(self) -> Record | None:
         """The next record if one is available, else None (never blocks)."""

@@ -16,7 +16,9 @@ Segment header (128 bytes, little endian)::
     56     8    end_offset     first free byte (SEALED)
     64     8    next_seq       seq after the last record (SEALED)
     72     8    sealed_ns      wall clock when sealed (SEALED)
-    80     48   reserved
+    80     8    last_offset    offset of the last record (SEALED; 0 = none, or
+                               sealed by a version that did not record it)
+    88     40   reserved
 
 The CRC covers only the immutable part; the mutable fields are published by writing
 ``state`` after them (a 4-byte aligned store), so a reader that sees ``SEALED``
@@ -74,6 +76,7 @@ __all__ = [
     "parse_segment_name",
     "probe_record",
     "read_header",
+    "read_record_at",
     "record_size",
     "scan_segment",
     "segment_name",
@@ -92,7 +95,7 @@ _MARK_BYTES: Final = struct.pack("<I", COMMIT_MARK)
 _HDR_FIXED = struct.Struct("<8sHHIQQQ")  # 40 bytes
 _U32 = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
-_SEAL = struct.Struct("<QQQ")  # end_offset, next_seq, sealed_ns at offset 56
+_SEAL = struct.Struct("<QQQQ")  # end_offset, next_seq, sealed_ns, last_offset at 56
 _OFF_CRC, _OFF_STATE, _OFF_BASE, _OFF_END = 40, 44, 48, 56
 
 REC_HDR: Final = struct.Struct("<IIQQ")
@@ -241,11 +244,37 @@ class HeaderInfo(NamedTuple):
     end_offset: int
     next_seq: int
     sealed_ns: int
+    last_offset: int = 0
+
+
+def read_record_at(fd: int, off: int, limit: int) -> tuple[int, int] | None:
+    """``(size, seq)`` of the valid committed record at ``off`` of the file ``fd`` (read
+    with ``pread``, no mmap), or None if there is none (no marker, bad CRC, too long)."""
+    head = os.pread(fd, REC_HDR_SIZE, off)
+    if len(head) < REC_HDR_SIZE:
+        return None
+    n, _t, seq, _ts = REC_HDR.unpack(head)
+    size = record_size(n)
+    if off + size > limit:
+        return None
+    raw = os.pread(fd, size, off)
+    tpos = (REC_HDR_SIZE + n + 3) & ~3
+    if len(raw) < tpos + 8:
+        return None
+    crc, mark = REC_TRAILER.unpack_from(raw, tpos)
+    if mark != COMMIT_MARK or crc != zlib.crc32(raw[: REC_HDR_SIZE + n]):
+        return None
+    return size, int(seq)
 
 
 def _check_header(head: bytes, path: str, file_size: int, allow_short: bool) -> HeaderInfo:
     if len(head) < HEADER_SIZE:
-        raise BadSegmentError(f"segment too short ({file_size} bytes)", path=path, offset=0)
+        raise BadSegmentError(
+            f"segment file is {file_size} bytes, shorter than its {HEADER_SIZE}-byte header "
+            "(segments are created full size: it was cut short)",
+            path=path,
+            offset=0,
+        )
     magic, version, hsize, _flags, seg_id, size, _created = _HDR_FIXED.unpack_from(head)
     if magic != SEG_MAGIC:
         raise BadSegmentError(f"bad segment magic {magic!r}", path=path, offset=0)
@@ -256,13 +285,20 @@ def _check_header(head: bytes, path: str, file_size: int, allow_short: bool) -> 
         raise BadSegmentError("segment header CRC mismatch", path=path, offset=_OFF_CRC)
     expected = parse_segment_name(os.path.basename(path))
     if expected is not None and expected != seg_id:
-        raise BadSegmentError(f"header names segment {seg_id}", path=path, offset=16)
+        raise BadSegmentError(
+            f"header names segment {seg_id} (duplicated or renamed file)", path=path, offset=16
+        )
     if file_size != size and not (allow_short and HEADER_SIZE <= file_size < size):
-        raise BadSegmentError(f"file size {file_size} != header size {size}", path=path, offset=24)
+        raise BadSegmentError(
+            f"file size {file_size} != header size {size} (segments are created full size: "
+            "it was cut short or extended)",
+            path=path,
+            offset=min(file_size, size),
+        )
     (state,) = _U32.unpack_from(head, _OFF_STATE)
     (base,) = _U64.unpack_from(head, _OFF_BASE)
-    end, nxt, sealed_ns = _SEAL.unpack_from(head, _OFF_END)
-    return HeaderInfo(seg_id, size, state, base, end, nxt, sealed_ns)
+    end, nxt, sealed_ns, last = _SEAL.unpack_from(head, _OFF_END)
+    return HeaderInfo(seg_id, size, state, base, end, nxt, sealed_ns, last)
 
 
 def read_header(path: str, *, allow_short: bool = False) -> HeaderInfo:
@@ -277,25 +313,19 @@ def read_header(path: str, *, allow_short: bool = False) -> HeaderInfo:
         os.close(fd)
 
 
-class ScanResult(NamedTuple):
-    end_offset: int  # first byte after the last whole record
-    records: int
-    next_seq: int | None  # seq after the last whole record (None if no record)
-
-
 @final
 class Segment:
     """One memory-mapped segment file (read-only for readers, writable for the writer)."""
 
     __slots__ = ("fd", "mm", "mv", "path", "segment_id", "size", "writable")
 
-    def __init__(self, path: str, *, writable: bool, repair_size: bool = False) -> None:
+    def __init__(self, path: str, *, writable: bool) -> None:
         self.path = path
         self.writable = writable
         # FileNotFoundError propagates unchanged: callers treat it as "segment missing".
         self.fd = os.open(path, os.O_RDWR if writable else os.O_RDONLY)
         try:
-            self.size, self.segment_id = self._validate(repair_size)
+            self.size, self.segment_id = self._validate()
             access = mmap.ACCESS_WRITE if writable else mmap.ACCESS_READ
             self.mm = mmap.mmap(self.fd, self.size, access=access)
         except BaseException:
@@ -303,12 +333,16 @@ class Segment:
             raise
         self.mv = memoryview(self.mm)
 
-    def _validate(self, repair_size: bool) -> tuple[int, int]:
+    def _validate(self) -> tuple[int, int]:
+        # A published segment is always full size (fallocate + rename): a short one is
+        # damage, never "uncommitted zeros" (BadSegmentError).
         file_size = os.fstat(self.fd).st_size
-        info = _check_header(os.pread(self.fd, HEADER_SIZE, 0), self.path, file_size, repair_size)
-        if file_size != info.size:
-            os.ftruncate(self.fd, info.size)  # a cut-short head segment: zeros = uncommitted
+        info = _check_header(os.pread(self.fd, HEADER_SIZE, 0), self.path, file_size, False)
         return info.size, info.segment_id
+
+    def header(self) -> HeaderInfo:
+        """The header as it is now (mutable fields included)."""
+        return _check_header(self.mm[:HEADER_SIZE], self.path, self.size, False)
 
     # -- header accessors -------------------------------------------------------------
     @property
@@ -321,16 +355,21 @@ class Segment:
 
     def seal_info(self) -> tuple[int, int, int]:
         """``(end_offset, next_seq, sealed_ns)``; meaningful only when SEALED."""
-        end, nxt, ts = _SEAL.unpack_from(self.mm, _OFF_END)
+        end, nxt, ts, _last = _SEAL.unpack_from(self.mm, _OFF_END)
         return int(end), int(nxt), int(ts)
 
     def activate(self, base_seq: int) -> None:
         _U64.pack_into(self.mm, _OFF_BASE, base_seq)
         _U32.pack_into(self.mm, _OFF_STATE, STATE_ACTIVE)
 
-    def seal(self, end_offset: int, next_seq: int, sealed_ns: int) -> None:
-        _SEAL.pack_into(self.mm, _OFF_END, end_offset, next_seq, sealed_ns)
+    def seal(self, end_offset: int, next_seq: int, sealed_ns: int, last_offset: int = 0) -> None:
+        _SEAL.pack_into(self.mm, _OFF_END, end_offset, next_seq, sealed_ns, last_offset)
         _U32.pack_into(self.mm, _OFF_STATE, STATE_SEALED)
+
+    def unseal(self) -> None:
+        """Make a sealed segment the active head again (repair only): state first."""
+        _U32.pack_into(self.mm, _OFF_STATE, STATE_ACTIVE)
+        _SEAL.pack_into(self.mm, _OFF_END, 0, 0, 0, 0)
 
     def flush(self, start: int = 0, end: int | None = None) -> None:
         """msync(MS_SYNC) the byte range ``[start, end)`` (page aligned internally)."""
@@ -351,17 +390,21 @@ class Segment:
         except OSError as exc:
             raise wrap_os_error(exc, "syncing segment", self.path) from exc
 
-    def zero_from(self, offset: int) -> bool:
-        """Zero every non-zero byte from ``offset`` to the end; True if any was found."""
-        found = False
+    def zero_from(self, offset: int) -> int:
+        """Zero every non-zero byte from ``offset`` to the end; return how many bytes of
+        the range held data (counted in the 1 MiB chunks that had any, 0 if none)."""
+        zeroed = 0
         pos = offset
         while pos < self.size:
             end = min(pos + _ZERO_CHUNK, self.size)
             if self.mm.find(_ZEROS[: end - pos], pos, end) != pos:
+                chunk = self.mm[pos:end]
+                first = len(chunk) - len(chunk.lstrip(b"\0"))
+                last = len(chunk.rstrip(b"\0"))
+                zeroed += last - first
                 self.mm[pos:end] = _ZEROS[: end - pos]
-                found = True
             pos = end
-        return found
+        return zeroed
 
     def close(self) -> None:
         if self.fd < 0:
@@ -372,11 +415,20 @@ class Segment:
         self.fd = -1
 
 
+class ScanResult(NamedTuple):
+    end_offset: int  # first byte after the last whole record
+    records: int
+    next_seq: int | None  # seq after the last whole record (None if no record)
+    last_offset: int = 0  # offset of the last whole record (0 if none)
+
+
 def scan_segment(seg: Segment, base_seq: int | None) -> ScanResult:
     """Walk all whole records of ``seg``; raise :class:`CorruptRecord` on mid-segment
-    damage (an invalid record followed by a valid one, or a sequence gap)."""
+    damage (an invalid or uncommitted record followed by a valid one, or a sequence
+    gap).  The same rule as :meth:`ReadOnlyReader.read_batch` at a tail."""
     mm, mv, limit = seg.mm, seg.mv, seg.size
     off = HEADER_SIZE
+    last = 0
     count = 0
     expect = base_seq
     while True:
@@ -385,14 +437,26 @@ def scan_segment(seg: Segment, base_seq: int | None) -> ScanResult:
             later = find_valid_record_after(mm, mv, off, limit)
             if later is not None:
                 what = "CRC mismatch" if size < 0 else "missing commit marker"
+                later_seq = int(_U64.unpack_from(mm, later + 8)[0])
                 raise CorruptRecord(
-                    f"{what} before a valid record at offset {later}", path=seg.path, offset=off
+                    f"{what} before a valid record (seq {later_seq}) at offset {later}",
+                    path=seg.path,
+                    offset=off,
+                    first_seq=expect,
+                    last_seq=None if expect is None else later_seq - 1,
                 )
             break
         seq = int(_U64.unpack_from(mm, off + 8)[0])
         if expect is not None and seq != expect:
-            raise CorruptRecord(f"sequence {seq}, expected {expect}", path=seg.path, offset=off)
+            raise CorruptRecord(
+                f"sequence {seq}, expected {expect}",
+                path=seg.path,
+                offset=off,
+                first_seq=expect,
+                last_seq=seq - 1 if seq > expect else None,
+            )
         expect = seq + 1
         count += 1
+        last = off
         off += size
-    return ScanResult(off, count, expect if count else base_seq)
+    return ScanResult(off, count, expect if count else base_seq, last)

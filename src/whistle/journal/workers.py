@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, NamedTuple, final
 
 from .config import RetentionPolicy, fsync_dir
 from .cursor import list_cursors
-from .errors import JournalError
+from .errors import JournalError, MissingSegment
 from .segment import (
     STATE_SEALED,
     create_segment,
@@ -39,6 +39,8 @@ from .segment import (
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from .manifest import ManifestFile
 
 __all__ = [
     "PeriodicWorker",
@@ -164,11 +166,21 @@ def plan_retention(
 
 
 def apply_retention(
-    dirpath: str, head_id: int, policy: RetentionPolicy, now_ns: int | None = None
+    dirpath: str,
+    head_id: int,
+    policy: RetentionPolicy,
+    now_ns: int | None = None,
+    manifest: ManifestFile | None = None,
 ) -> list[int]:
-    """Delete the segments chosen by :func:`plan_retention`; return their ids."""
+    """Delete the segments chosen by :func:`plan_retention`; return their ids.
+
+    The manifest's ``low`` (and ``low_base``) is raised and made durable *before* the
+    first unlink: a crash in between leaves segments below ``low``, which the next
+    writer deletes, and never a missing segment that the manifest still claims.
+    """
     now = time.time_ns() if now_ns is None else now_ns
     infos: list[SegmentInfo] = []
+    bases: dict[int, int] = {}
     for seg_id in list_segment_ids(dirpath):
         path = os.path.join(dirpath, segment_name(seg_id))
         try:
@@ -177,12 +189,22 @@ def apply_retention(
             continue
         sealed = hdr.sealed_ns if hdr.state == STATE_SEALED else None
         infos.append(SegmentInfo(seg_id, hdr.size, sealed))
+        bases[seg_id] = hdr.base_seq
     cursors = list_cursors(dirpath)
     floor = min((c.segment_id for c in cursors.values()), default=None)
     doomed = plan_retention(infos, head_id, floor, policy, now)
+    if not doomed:
+        return []
+    new_low = doomed[-1] + 1
+    if new_low not in bases:
+        raise MissingSegment(
+            f"segment {new_low} is missing (retention would make it the oldest)",
+            path=os.path.join(dirpath, segment_name(new_low)),
+        )
+    if manifest is not None:
+        manifest.store(low=new_low, low_base=bases[new_low], sync=True)
     for seg_id in doomed:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(os.path.join(dirpath, segment_name(seg_id)))
-    if doomed:
-        fsync_dir(dirpath)
+    fsync_dir(dirpath)
     return doomed

@@ -22,9 +22,10 @@ import zlib
 from collections.abc import Callable, Iterable
 from typing import Any, Self, final
 
-from .config import TMP_PREFIX, FsyncPolicy, QueueConfig, ensure_queue_dir
+from .config import TMP_PREFIX, FsyncPolicy, QueueConfig, QueueMeta, ensure_queue_dir, write_meta
 from .errors import JournalClosedError, JournalFormatError, RecordTooLarge, wrap_os_error
 from .liveness import HeartbeatFile, WriterLock
+from .manifest import ManifestFile, write_new_manifest
 from .segment import (
     COMMIT_MARK,
     HEADER_SIZE,
@@ -33,13 +34,11 @@ from .segment import (
     STATE_SEALED,
     Segment,
     create_segment,
-    list_segment_ids,
-    read_header,
     record_size,
-    scan_segment,
     segment_name,
     warm_segment,
 )
+from .verify import survey
 from .workers import PeriodicWorker, PreallocWorker, apply_retention
 
 __all__ = ["QueueWriter"]
@@ -70,77 +69,120 @@ class QueueWriter:
         self._io_lock = threading.Lock()
         self._enc: dict[int, _Encoder] = {}
         self._every = cfg.fsync is FsyncPolicy.EVERY
+        self._sync_meta = cfg.fsync is not FsyncPolicy.NONE
         self._workers: list[PeriodicWorker] = []
         self._prealloc: PreallocWorker | None = None
+        self._manifest: ManifestFile | None = None
+        self._last = 0
         try:
-            _remove_stale_temporaries(self.path)
             self._seg = self._recover()
             self._hb = HeartbeatFile(self.path)
             self._hb.beat()
         except BaseException:
+            if self._manifest is not None:
+                self._manifest.close()
             self._lock.release()
             raise
         warm_segment(self._seg.path, self._off)
         self._mm = self._seg.mm
-        self._limit = self._seg.size
+        self._size = self._seg.size
         self._synced = self._off
         self._closed = False
         self._start_workers()
+        self._set_limit()
 
     # -- open / recovery --------------------------------------------------------------
     def _seg_path(self, seg_id: int) -> str:
         return os.path.join(self.path, segment_name(seg_id))
 
     def _recover(self) -> Segment:
-        ids = list_segment_ids(self.path)
-        infos = {i: read_header(self._seg_path(i), allow_short=True) for i in ids}
-        used = [i for i in ids if infos[i].state != STATE_FRESH]
-        if not used:
-            head_id = ids[0] if ids else 0
-            seg = self._open_segment(head_id, create=True)
-            seg.activate(0)
-            self._off, self._seq = HEADER_SIZE, 0
+        """Verify the directory (:func:`~.verify.survey`: any damage raises before
+        anything is changed), then finish what a crash interrupted: cut the torn tail of
+        the head, seal segments whose seal was lost, finish an interrupted roll."""
+        lay = survey(self.path, self._meta, scan_head=True)
+        lay.raise_damage()
+        # From here on the directory is whole: changes are the recovery's own.
+        _remove_stale_temporaries(self.path)
+        if not lay.manifest_stored:  # a queue made before the manifest: record it once
+            write_new_manifest(self.path, lay.manifest)
+            if not self._meta.requires_manifest:
+                self._meta = QueueMeta(self._meta.segment_size, self._meta.created_ns, 1)
+                write_meta(self.path, self._meta)
+        self._manifest = man = ManifestFile(self.path)
+        for seg_id in lay.leftovers:  # below the manifest's low: retention was interrupted
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._seg_path(seg_id))
+        for seg_id, res in sorted(lay.unsealed.items()):  # lost seal: seal what is there
+            old = self._open_segment(seg_id)
+            try:
+                old.zero_from(res.end_offset)
+                old.seal(
+                    res.end_offset, res.next_seq or old.base_seq, time.time_ns(), res.last_offset
+                )
+                old.flush()
+            finally:
+                old.close()
+        head = lay.head
+        if head is None:  # nothing in use yet: start the queue's first segment
+            seg_id = man.current.low
+            seg = self._open_segment(seg_id, create=True)
+            if seg.state != STATE_FRESH:
+                seg.close()
+                raise JournalFormatError("first segment is already in use", path=seg.path)
+            self._activate(seg, man.current.low_base)
+            self._off, self._seq, self._last = HEADER_SIZE, man.current.low_base, 0
             return seg
-        head_id = used[-1]
-        for seg_id in used[:-1]:  # lost seal (e.g. power loss): recover and seal
-            if infos[seg_id].state != STATE_SEALED:
-                old = self._open_segment(seg_id)
-                try:
-                    res = scan_segment(old, old.base_seq)
-                    old.zero_from(res.end_offset)
-                    old.seal(res.end_offset, res.next_seq or old.base_seq, time.time_ns())
-                    old.flush()
-                finally:
-                    old.close()
-        head = self._open_segment(head_id)
+        if head.state == STATE_SEALED:  # the successor's activation was lost: redo it
+            assert head.next_seq is not None
+            nxt = self._open_segment(head.segment_id + 1)
+            self._activate(nxt, head.next_seq)
+            self._off, self._seq, self._last = HEADER_SIZE, head.next_seq, 0
+            return nxt
+        scan = lay.head_scan
+        assert scan is not None
+        seg = self._open_segment(head.segment_id)
+        seg.zero_from(scan.end_offset)  # cut off the torn tail (the only thing ever cut)
+        self._off = scan.end_offset
+        self._seq = seg.base_seq if scan.next_seq is None else scan.next_seq
+        self._last = scan.last_offset
+        return seg
+
+    def _activate(self, seg: Segment, base_seq: int) -> None:
+        """Record in the manifest that ``seg`` is activated, then activate it; with fsync
+        interval/every both are durable before the caller goes on (e.g. seals)."""
+        assert self._manifest is not None
         try:
-            if head.state == STATE_SEALED:
-                _end, next_seq, _ts = head.seal_info()
-                nxt = self._open_segment(head_id + 1, create=True)
-                if nxt.state != STATE_FRESH:
-                    nxt.close()
-                    raise JournalFormatError("segment after sealed head is in use", path=nxt.path)
-                nxt.activate(next_seq)
-                self._off, self._seq = HEADER_SIZE, next_seq
-                head.close()
-                return nxt
-            res = scan_segment(head, head.base_seq)
-            head.zero_from(res.end_offset)  # cut off a torn / garbled tail
+            if self._manifest.current.activated <= seg.segment_id:
+                self._manifest.store(activated=seg.segment_id + 1, sync=self._sync_meta)
+            seg.activate(base_seq)
+            if self._sync_meta:
+                seg.flush(0, HEADER_SIZE)
         except BaseException:
-            head.close()
+            seg.close()
             raise
-        self._off = res.end_offset
-        self._seq = head.base_seq if res.next_seq is None else res.next_seq
-        return head
 
     def _open_segment(self, seg_id: int, *, create: bool = False) -> Segment:
         path = self._seg_path(seg_id)
         if create:
             create_segment(self.path, seg_id, self._seg_size, time.time_ns())
         try:
-            return Segment(path, writable=True, repair_size=True)
+            return Segment(path, writable=True)
         except OSError as exc:
             raise wrap_os_error(exc, "opening a segment", path) from exc
+
+    def _set_limit(self) -> None:
+        """Where the hot path next calls :meth:`_roll`: at the preallocation mark of the
+        head (once), then at its end.  No extra test on the append path."""
+        size = self._size
+        mark = HEADER_SIZE + int((size - HEADER_SIZE) * self.config.prealloc_threshold)
+        if self._prealloc is not None and self._off < mark:
+            self._limit = mark
+            self._prealloc_due = True
+        else:
+            self._limit = size
+            self._prealloc_due = False
+            if self._prealloc is not None:
+                self._prealloc.request(self._seg.segment_id + 1)
 
     def _start_workers(self) -> None:
         cfg = self.config
@@ -159,7 +201,6 @@ class QueueWriter:
         if cfg.prealloc:
             self._prealloc = PreallocWorker(self.path, self._seg_size)
             self._prealloc.start()
-            self._prealloc.request(self._seg.segment_id + 1)
         for w in self._workers:
             w.start()
 
@@ -217,6 +258,7 @@ class QueueWriter:
             raise ValueError(f"bad record field: {exc}") from None
         store(self._mm, off, rec, zlib.crc32(rec), COMMIT_MARK)
         self._off = off + size
+        self._last = off
         self._seq = seq + 1
         if self._every:
             self._sync_range(off)
@@ -237,6 +279,7 @@ class QueueWriter:
         crc32, mark, enc_get, encoder = zlib.crc32, COMMIT_MARK, self._enc.get, self._encoder
         pack, store, size = encoder(0)
         last_n = 0
+        last = self._last
         try:
             for type_id, payload in items:
                 n = len(payload)
@@ -244,26 +287,34 @@ class QueueWriter:
                     pack, store, size = enc_get(n) or encoder(n)
                     last_n = n
                 if off + size > limit:
-                    self._off, self._seq = off, seq
+                    self._off, self._seq, self._last = off, seq, last
                     if self._every:
                         self._sync_range(first_off)
                     self._roll(size)
-                    mm, off, limit = self._mm, self._off, self._limit
+                    mm, off, limit, last = self._mm, self._off, self._limit, self._last
                     first_off = off
                 rec = pack(n, type_id, seq, ts, payload)
                 store(mm, off, rec, crc32(rec), mark)
+                last = off
                 off += size
                 seq += 1
         except struct.error as exc:
             raise ValueError(f"bad record field at seq {seq}: {exc}") from None
         finally:
-            self._off, self._seq = off, seq
+            self._off, self._seq, self._last = off, seq, last
         if self._every:
             self._sync_range(first_off)
         return range(first_seq, seq)
 
     # -- rolling & syncing ------------------------------------------------------------
     def _roll(self, need: int) -> None:
+        if self._prealloc_due and self._off + need <= self._size:
+            # Only the preallocation mark: ask for the next segment, go on to the end.
+            self._prealloc_due = False
+            self._limit = self._size
+            if self._prealloc is not None:
+                self._prealloc.request(self._seg.segment_id + 1)
+            return
         if HEADER_SIZE + need > self._seg_size:
             raise RecordTooLarge(
                 f"record of {need} bytes cannot fit a {self._seg_size}-byte segment",
@@ -271,21 +322,25 @@ class QueueWriter:
             )
         old = self._seg
         new_id = old.segment_id + 1
-        new = self._open_segment(new_id, create=True)  # JournalFull here: nothing changed
+        # Order (each step durable before the next with fsync interval/every): publish
+        # the next segment file (JournalFull here: nothing changed), record it in the
+        # manifest, activate it, and only then seal the old one. A crash at any step
+        # leaves a state survey() accepts, and a sealed segment always has a successor.
+        new = self._open_segment(new_id, create=True)
         if new.state != STATE_FRESH:
             new.close()
             raise JournalFormatError("next segment is already in use", path=new.path)
-        new.activate(self._seq)
+        self._activate(new, self._seq)
         with self._io_lock:
-            old.seal(self._off, self._seq, time.time_ns())
-            if self.config.fsync is not FsyncPolicy.NONE:
-                old.flush(0, HEADER_SIZE)  # the seal
+            old.seal(self._off, self._seq, time.time_ns(), self._last)
+            if self._sync_meta:
                 old.flush(self._synced, self._off)
+                old.flush(0, HEADER_SIZE)  # the seal, after the records it covers
             old.close()
-            self._seg, self._mm, self._limit = new, new.mm, new.size
+            self._seg, self._mm, self._size = new, new.mm, new.size
             self._off = self._synced = HEADER_SIZE
-        if self._prealloc is not None:
-            self._prealloc.request(new_id + 1)
+            self._last = 0
+        self._set_limit()
 
     def _sync_range(self, start: int) -> None:
         self._seg.flush(min(start, self._synced), self._off)
@@ -317,7 +372,7 @@ class QueueWriter:
         policy = self.config.retention
         if policy is None or self._closed:
             return []
-        return apply_retention(self.path, self._seg.segment_id, policy, now_ns)
+        return apply_retention(self.path, self._seg.segment_id, policy, now_ns, self._manifest)
 
     # -- shutdown ---------------------------------------------------------------------
     def close(self) -> None:
@@ -337,6 +392,8 @@ class QueueWriter:
             finally:
                 self._seg.close()
                 self._hb.close()
+                if self._manifest is not None:
+                    self._manifest.close()
                 self._lock.release()
 
     def __enter__(self) -> Self:

@@ -10,6 +10,7 @@ from journal_helpers import SMALL, seg_path, small_config
 
 from whistle.journal import (
     JournalClosedError,
+    MissingSegment,
     Queue,
     QueueWriter,
     Record,
@@ -120,21 +121,25 @@ def test_reopen_continues_sequence(qdir: Path) -> None:
         assert [x.seq for x in r] == list(range(101))
 
 
-def test_reopen_after_crash_between_seal_and_first_record(qdir: Path) -> None:
+def test_sealed_last_segment_without_successor_is_damage(qdir: Path) -> None:
+    # A roll publishes and activates the next segment before it seals the old one, so a
+    # sealed last segment means its successor was deleted (this used to be "recovered"
+    # by silently starting a new segment).
     with Queue.open_publisher(qdir, small_config(prealloc=False)) as w:
         w.append_many([(1, b"x" * 100)] * 60)
         head = w.head_segment_id
-    # simulate a crash right after sealing the head, before the next segment existed
     seg = Segment(str(seg_path(qdir, head)), writable=True)
     res = scan_segment(seg, seg.base_seq)
     assert res.next_seq == 60
-    seg.seal(res.end_offset, 60, 1)
+    seg.seal(res.end_offset, 60, 1, res.last_offset)
     seg.close()
-    with Queue.open_publisher(qdir, small_config()) as w:
-        assert w.head_segment_id == head + 1
-        assert w.append(1, b"z") == 60
-    with Queue.open_subscriber(qdir, "r") as r:
-        assert [x.seq for x in r] == list(range(61))
+    with pytest.raises(MissingSegment, match=f"segment {head + 1} is missing") as info:
+        Queue.open_publisher(qdir, small_config())
+    assert info.value.first_seq == 60
+    assert "seqs 60.. unreadable" in str(info.value)
+    assert not seg_path(qdir, head + 1).exists()
+    with pytest.raises(MissingSegment):
+        Queue.open_subscriber(qdir, "r")
 
 
 def test_seek(qdir: Path) -> None:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 def test_prealloc_publishes_next_segment_by_rename(qdir: Path) -> None:
-    with Queue.open_publisher(qdir, small_config()) as w:
+    with Queue.open_publisher(qdir, small_config(prealloc_threshold=0.0)) as w:
         nxt = seg_path(qdir, 1)
         wait_until(nxt.exists)
         assert nxt.stat().st_size == SMALL  # full size, header written
@@ -29,6 +29,23 @@ def test_prealloc_publishes_next_segment_by_rename(qdir: Path) -> None:
         assert nxt.stat().st_ino == inode  # the roll opened the published file
         wait_until(seg_path(qdir, 2).exists)
         assert w.worker_errors == []
+
+
+def test_prealloc_waits_until_the_head_is_half_full(qdir: Path) -> None:
+    # Bounded disk use: a fresh queue holds one segment; the next one is created only
+    # once the head passes prealloc_threshold (default 0.5).
+    with Queue.open_publisher(qdir, small_config(segment_size=64 * 1024)) as w:
+        w.append(1, b"x" * 100)
+        assert not seg_path(qdir, 1).exists()
+        while w.write_offset < 30 * 1024:
+            w.append(1, b"x" * 100)
+        assert not seg_path(qdir, 1).exists()
+        while w.write_offset <= 32 * 1024 + 64:
+            w.append(1, b"x" * 100)
+        wait_until(seg_path(qdir, 1).exists)
+        assert w.head_segment_id == 0
+    with pytest.raises(ValueError, match="prealloc_threshold"):
+        small_config(prealloc_threshold=1.5)
 
 
 def test_create_segment_never_replaces_a_published_segment(qdir: Path) -> None:
@@ -130,10 +147,11 @@ def test_fsync_policies_run(
     monkeypatch.setattr(Segment, "datasync", datasync)
     cfg = small_config(fsync=policy, fsync_interval_ms=5)
     with Queue.open_publisher(qdir, cfg) as w:
+        at_open = calls["flush"]  # the first segment's activation (synced unless NONE)
         w.append(1, b"a")
         w.append_many([(1, b"b")] * 3)
         if policy is FsyncPolicy.EVERY:
-            assert calls["flush"] == 2  # one per append / append_many batch
+            assert calls["flush"] - at_open == 2  # one per append / append_many batch
         if policy is FsyncPolicy.INTERVAL:
             wait_until(lambda: calls["datasync"] > 0)
             wait_until(lambda: w.worker_runs("fsync") > 0)
