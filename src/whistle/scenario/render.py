@@ -14,7 +14,9 @@ order, where
 - everything else is kept as is.
 
 An edge reject (``OrderRejected`` with ``seq == 0``) gets a final ``"detail"`` when the
-venue gave one. Dicts keep insertion order, so the output is byte-for-byte deterministic.
+venue gave one; an engine reject gets the words of its ``detail_code`` as ``"detail"`` when
+the code is not 0 (the code itself is not rendered). Dicts keep insertion order, so the
+output is byte-for-byte deterministic.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from whistle.book.details import detail_text
 from whistle.core.enums import (
     CancelCause,
     Liquidity,
@@ -66,6 +69,7 @@ _NAMES: dict[type[IntEnum], dict[int, str]] = {
     cls: {int(m): m.name for m in cls} for cls in set(_ENUM_FIELDS.values())
 }
 
+_SKIPPED = frozenset({"symbol", "detail_code"})
 _RAW, _PRICE, _QTY, _ENUM = 0, 1, 2, 3
 _Plan = tuple[tuple[str, str, int, dict[int, str] | None], ...]
 _PLANS: dict[type, _Plan] = {}
@@ -78,8 +82,8 @@ def _plan(cls: type) -> _Plan:
         items: list[tuple[str, str, int, dict[int, str] | None]] = []
         fields: tuple[str, ...] = cls.__struct_fields__  # type: ignore[attr-defined]
         for name in fields:
-            if name == "symbol":
-                continue  # rendered up front
+            if name in _SKIPPED:
+                continue  # "symbol" is rendered up front, "detail_code" as "detail" words
             if name.endswith("_ticks"):
                 items.append((name[: -len("_ticks")], name, _PRICE, None))
             elif name.endswith("_lots"):
@@ -125,13 +129,19 @@ def render_event(
     """Return the output dict of one event.
 
     ``symbol`` defaults to ``instrument.symbol``; pass it for an edge reject of an unknown
-    symbol (no instrument). ``detail`` is added to an edge reject (``seq == 0``) only.
+    symbol (no instrument). ``detail`` is added to an edge reject (``seq == 0``) only; an
+    engine reject with a non-zero ``detail_code`` gets its words (``whistle.book.details``)
+    as ``"detail"`` instead of the code.
     """
     if symbol is None:
         symbol = instrument.symbol if instrument is not None else None
     out = _fill({"event": type(event).__name__, "symbol": symbol}, event, instrument)
-    if detail is not None and isinstance(event, OrderRejected) and event.seq == 0:
-        out["detail"] = detail
+    if isinstance(event, OrderRejected):
+        if event.seq == 0:
+            if detail is not None:
+                out["detail"] = detail
+        elif event.detail_code:
+            out["detail"] = detail_text(event.detail_code)
     return out
 
 
