@@ -40,6 +40,7 @@ from whistle.core.enums import OrderType, Side, StpMode, TimeInForce
 from whistle.core.errors import InstrumentError, ValueFormatError
 from whistle.core.events import OrderAccepted, OrderRejected
 from whistle.core.reasons import RejectReason as R
+from whistle.feed.errors import FeedFormatError
 from whistle.scenario import ScenarioRunner
 
 if TYPE_CHECKING:
@@ -571,6 +572,7 @@ def test_cli_output_of_earlier_lines_survives_an_escaping_error(
         (OSError(errno.EIO, "Input/output error"), 74, "EIO"),
         (DataDirError("records do not fit together"), 65, "data directory"),
         (InstrumentError("symbol must be ..."), 65, "invalid input"),
+        (FeedFormatError("unknown message type 0x5a at byte offset 7"), 65, "check --format"),
         (RuntimeError("boom"), 70, "this is a bug"),
         (RecursionError("maximum recursion depth exceeded"), 65, "nested too deeply"),
     ],

@@ -14,7 +14,8 @@ Exit status (``EXIT_*``; sysexits.h numbers where one fits)::
         mismatch): the command's own ``SystemExit(1)``; click's own errors also use 1
     2   usage error (unknown option, bad argument): printed by click, as click prints it
     65  EX_DATAERR     bad input or damaged data: WhistleError (scenario, instrument,
-                       conversion, DataDirError, ...), a journal that is not a journal
+                       conversion, DataDirError, a market-data file that does not decode:
+                       FeedError, ...), a journal that is not a journal
                        or is corrupt (JournalFormatError, NotAJournalError,
                        SequenceUnavailable)
     70  EX_SOFTWARE    an internal error (a bug, CoordError from the venue runtime)
@@ -42,6 +43,7 @@ from whistle.coord.durability import DataDirError
 from whistle.coord.errors import CoordError
 from whistle.core.errors import WhistleError
 from whistle.core.validate import cut
+from whistle.feed.errors import FeedError
 from whistle.journal import JournalError
 from whistle.journal.errors import (
     JournalClosedError,
@@ -167,6 +169,10 @@ def describe(exc: BaseException) -> tuple[int, str]:
         )
     if isinstance(exc, ScenarioError):
         return EXIT_DATAERR, f"{exc}; fix that line of the scenario"
+    if isinstance(exc, FeedError):
+        return EXIT_DATAERR, (
+            f"the market-data file cannot be decoded: {exc}; check --format and the file"
+        )
     if isinstance(exc, CoordError):
         return EXIT_SOFTWARE, f"the venue failed: {exc}; {_DEBUG_HINT}"
     if isinstance(exc, WhistleError):
