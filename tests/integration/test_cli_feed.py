@@ -205,3 +205,41 @@ def test_orderbook_only_for_lobster(tmp_path: Path):
     code, _, err = run("stats", str(path), "--format", "dbn", "--orderbook", str(path))
     assert code == 2
     assert "only LOBSTER has an orderbook file" in err
+
+
+# -- whistle bench feed -----------------------------------------------------------------
+@pytest.mark.parametrize("fmt", ["itch", "lobster", "dbn"])
+def test_bench_feed_json(fmt: str):
+    result = CliRunner().invoke(
+        main,
+        ["bench", "feed", "--format", fmt, "--messages", "2000", "--repeat", "1",
+         "--no-sample", "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    for key in ("messages", "seconds", "decode_per_sec", "book_per_sec", "mbp10_per_sec",
+                "bare_per_sec"):  # fmt: skip
+        assert figures[key] > 0, key
+    assert figures["input"] == "synthetic"
+    # every message framed by the bare loop is a message the decoder counted
+    assert figures["bare_messages"] == figures["messages"]
+
+
+def test_synthetic_stream_is_a_valid_book(tmp_path: Path):
+    """The generated ITCH stream never crosses, never names an unknown order."""
+    from whistle.bench.feed import itch_bytes, synthetic_ops
+
+    ops = synthetic_ops(20_000, seed=3)
+    assert ops == synthetic_ops(20_000, seed=3)  # seeded
+    path = tmp_path / "synthetic.itch"
+    path.write_bytes(itch_bytes(ops))
+    book = MarketByOrderBook(1, policy="strict")
+    reader = whistle.feed.open(path, format="itch")
+    for e in reader:
+        if e.instrument_id == 1 and not isinstance(e, MboInstrument):
+            book.apply(e)
+    book.validate_internal_state()
+    assert book.anomaly_count == 0
+    assert reader.stats.warnings == []  # every length prefix is the real length
+    kinds = reader.stats.by_type
+    assert kinds["A"] > kinds["U"] > kinds["E"] > kinds["X"] > kinds["P"] > 0

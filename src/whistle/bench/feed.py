@@ -16,6 +16,7 @@ Procedure (``run_feed_bench``):
 
 from __future__ import annotations
 
+import gc
 import os
 import random
 import struct
@@ -24,14 +25,20 @@ import time
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
 
 __all__ = [
     "DEFAULT_MESSAGES",
     "FORMATS",
     "SyntheticOp",
+    "bare_dbn",
     "bare_itch",
+    "bare_lobster",
+    "bench_file",
+    "dbn_bytes",
     "itch_bytes",
+    "lobster_bytes",
+    "run_feed_bench",
     "synthetic_ops",
 ]
 
@@ -252,22 +259,24 @@ def itch_bytes(ops: list[SyntheticOp], *, symbol: str = SYMBOL) -> bytes:
     ]
     append = out.append
     match = 0
+    A_LEN, D_LEN, X_LEN = _A.size - 2, _D.size - 2, _X.size - 2
+    U_LEN, E_LEN, P_LEN = _U.size - 2, _E.size - 2, _P.size - 2
     for kind, ts, ref, side, qty, price, new_ref in ops:
         t6 = _ts6(ts)
         if kind == OP_ADD:
-            append(_A.pack(34, b"A", LOCATE, 0, t6, ref, side, qty, stock, price))
+            append(_A.pack(A_LEN, b"A", LOCATE, 0, t6, ref, side, qty, stock, price))
         elif kind == OP_DELETE:
-            append(_D.pack(17, b"D", LOCATE, 0, t6, ref))
+            append(_D.pack(D_LEN, b"D", LOCATE, 0, t6, ref))
         elif kind == OP_CANCEL:
-            append(_X.pack(21, b"X", LOCATE, 0, t6, ref, qty))
+            append(_X.pack(X_LEN, b"X", LOCATE, 0, t6, ref, qty))
         elif kind == OP_REPLACE:
-            append(_U.pack(33, b"U", LOCATE, 0, t6, ref, new_ref, qty, price))
+            append(_U.pack(U_LEN, b"U", LOCATE, 0, t6, ref, new_ref, qty, price))
         elif kind == OP_EXECUTE:
             match += 1
-            append(_E.pack(29, b"E", LOCATE, 0, t6, ref, qty, match))
+            append(_E.pack(E_LEN, b"E", LOCATE, 0, t6, ref, qty, match))
         else:
             match += 1
-            append(_P.pack(42, b"P", LOCATE, 0, t6, 0, side, qty, stock, price, match))
+            append(_P.pack(P_LEN, b"P", LOCATE, 0, t6, 0, side, qty, stock, price, match))
     out += [
         _S.pack(_S.size - 2, b"S", 0, 0, _ts6(last + 1_000), b"M"),
         _S.pack(_S.size - 2, b"S", 0, 0, _ts6(last + 2_000), b"E"),
@@ -311,21 +320,308 @@ def bare_itch(data: bytes) -> tuple[int, list[int]]:
     return messages, counts
 
 
-def _iter_chunks(data: bytes, size: int = 1 << 20) -> Iterator[bytes]:
-    for start in range(0, len(data), size):
-        yield data[start : start + size]
+# -- LOBSTER and DBN renderings of the same stream ----------------------------------------
+def lobster_bytes(ops: list[SyntheticOp]) -> bytes:
+    """Return ``ops`` as a LOBSTER message file (no header; see ``whistle.feed.lobster``).
+
+    A replace is a deletion of the old order then a submission of the new one (LOBSTER has
+    no replace); a hidden trade is type 5 with order id 0.
+    """
+    live: dict[int, list[int]] = {}  # ref -> [price, qty]
+    lines: list[str] = []
+    append = lines.append
+    for kind, ts, ref, side, qty, price, new_ref in ops:
+        t = f"{ts // 1_000_000_000}.{ts % 1_000_000_000:09d}"
+        d = 1 if side == b"B" else -1
+        if kind == OP_ADD:
+            live[ref] = [price, qty]
+            append(f"{t},1,{ref},{qty},{price},{d}")
+        elif kind == OP_CANCEL:
+            live[ref][1] -= qty
+            append(f"{t},2,{ref},{qty},{price},{d}")
+        elif kind == OP_DELETE:
+            old_price, left = live.pop(ref)
+            append(f"{t},3,{ref},{left},{old_price},{d}")
+        elif kind == OP_REPLACE:
+            old_price, left = live.pop(ref)
+            append(f"{t},3,{ref},{left},{old_price},{d}")
+            live[new_ref] = [price, qty]
+            append(f"{t},1,{new_ref},{qty},{price},{d}")
+        elif kind == OP_EXECUTE:
+            order = live[ref]
+            order[1] -= qty
+            if not order[1]:
+                del live[ref]
+            append(f"{t},4,{ref},{qty},{price},{d}")
+        else:
+            append(f"{t},5,0,{qty},{price},{d}")
+    return ("\n".join(lines) + "\n").encode()
 
 
-def _best_of(repeat: int, fn: Callable[[], int]) -> tuple[int, int]:
-    best = -1
-    result = 0
+def dbn_bytes(ops: list[SyntheticOp], *, instrument_id: int = 1) -> bytes:
+    """Return ``ops`` as a DBN MBO file, encoded by ``databento-dbn`` itself.
+
+    As Databento normalizes ITCH: a replace is C (old) + A (new), an execution is T (the
+    aggressor's side) + F (the resting order) + C, each event's last record ``F_LAST``;
+    prices scaled from 4 to 9 decimals.
+    """
+    import databento_dbn as dbn
+
+    meta = dbn.Metadata(  # the stubs type enum members as str
+        dataset="XNAS.ITCH",
+        start=0,
+        stype_in=dbn.SType.RAW_SYMBOL,  # type: ignore[arg-type]
+        stype_out=dbn.SType.INSTRUMENT_ID,  # type: ignore[arg-type]
+        schema=dbn.Schema.MBO,  # type: ignore[arg-type]
+        symbols=[SYMBOL],
+        mappings=[],
+    )
+    add, cancel, trade, fill = dbn.Action.ADD, dbn.Action.CANCEL, dbn.Action.TRADE, dbn.Action.FILL
+    bid, ask, last = dbn.Side.BID, dbn.Side.ASK, dbn.F_LAST
+    msg = dbn.MBOMsg
+    live: dict[int, int] = {}  # ref -> qty
+    out: list[bytes] = [bytes(meta)]
+    append = out.append
+    for seq, (kind, ts, ref, side, qty, price, new_ref) in enumerate(ops, 1):
+        px = price * 100_000
+        s = bid if side == b"B" else ask
+
+        def rec(
+            action: Any, oid: int, p: int, q: int, sd: Any, flags: int, ts: int = ts, seq: int = seq
+        ) -> bytes:
+            return bytes(msg(2, instrument_id, ts, oid, p, q, action, sd, ts, flags, 0, 0, seq))
+
+        if kind == OP_ADD:
+            live[ref] = qty
+            append(rec(add, ref, px, qty, s, last))
+        elif kind == OP_CANCEL:
+            live[ref] -= qty
+            append(rec(cancel, ref, px, qty, s, last))
+        elif kind == OP_DELETE:
+            append(rec(cancel, ref, px, live.pop(ref), s, last))
+        elif kind == OP_REPLACE:
+            append(rec(cancel, ref, px, live.pop(ref), s, 0))
+            live[new_ref] = qty
+            append(rec(add, new_ref, px, qty, s, last))
+        elif kind == OP_EXECUTE:
+            live[ref] -= qty
+            if not live[ref]:
+                del live[ref]
+            append(rec(trade, 0, px, qty, ask if s is bid else bid, 0))
+            append(rec(fill, ref, px, qty, s, 0))
+            append(rec(cancel, ref, px, qty, s, last))
+        else:
+            append(rec(trade, 0, px, qty, ask if s is bid else bid, last))
+    return b"".join(out)
+
+
+# -- bare loops: frame every message and read its type, nothing else ----------------------
+def bare_lobster(path: str) -> int:
+    """Split a LOBSTER message file into lines and read each line's type field."""
+    counts = [0] * 256
+    n = 0
+    with open(path, "rb") as fh:
+        for line in fh:
+            counts[line[line.index(b",") + 1]] += 1
+            n += 1
+    return n
+
+
+def bare_dbn(path: str) -> int:
+    """Frame the records of a plain DBN file by their length byte and read each rtype."""
+    counts = [0] * 256
+    n = 0
+    with open(path, "rb") as fh:
+        data = fh.read()
+    off = 8 + int.from_bytes(data[4:8], "little")
+    end = len(data)
+    while off < end:
+        counts[data[off + 1]] += 1
+        off += data[off] * 4
+        n += 1
+    return n
+
+
+def _bare(fmt: str) -> Callable[[str], int]:
+    if fmt == "itch":
+        from whistle.feed.itch import frame_types
+
+        return frame_types
+    return bare_lobster if fmt == "lobster" else bare_dbn
+
+
+# -- the timed loops ----------------------------------------------------------------------
+def _decode_only(path: str, fmt: str) -> int:
+    import whistle.feed
+
+    reader = whistle.feed.open(path, fmt)
+    for _ in reader:
+        pass
+    return reader.stats.messages
+
+
+def _decode_book(path: str, fmt: str) -> int:
+    import whistle.feed
+    from whistle.book.mbo import MarketByOrderBook
+    from whistle.core.mbo import MboInstrument
+
+    reader = whistle.feed.open(path, fmt)
+    books: dict[int, MarketByOrderBook] = {}
+    current = -1
+    apply = None
+    for e in reader:
+        iid = e.instrument_id
+        if iid != current:
+            if type(e) is MboInstrument:
+                continue
+            book = books.get(iid)
+            if book is None:
+                book = books[iid] = MarketByOrderBook(iid)
+            apply = book.apply
+            current = iid
+        assert apply is not None
+        apply(e)
+    return reader.stats.messages
+
+
+def _decode_book_mbp(path: str, fmt: str) -> int:
+    import whistle.feed
+    from whistle.feed.mbp import MbpBuilder
+
+    reader = whistle.feed.open(path, fmt)
+    push = MbpBuilder(10).push
+    for e in reader:
+        push(e)
+    return reader.stats.messages
+
+
+def _time(fn: Callable[[], int]) -> tuple[int, int]:
+    gc.collect()
+    t0 = time.perf_counter_ns()
+    result = fn()
+    return time.perf_counter_ns() - t0, result
+
+
+def bench_file(path: str, fmt: str, repeat: int = 3) -> dict[str, Any]:
+    """Time the bare loop, decode, decode + book, decode + book + MBP-10 on ``path``;
+    best of ``repeat`` runs each, interleaved. Return the JSON-ready figures."""
+    bare = _bare(fmt)
+    loops: dict[str, Callable[[], int]] = {
+        "bare": lambda: bare(path),
+        "decode": lambda: _decode_only(path, fmt),
+        "book": lambda: _decode_book(path, fmt),
+        "mbp10": lambda: _decode_book_mbp(path, fmt),
+    }
+    best: dict[str, int] = {}
+    counts: dict[str, int] = {}
+    for fn in loops.values():  # warm-up: imports, caches
+        fn()
     for _ in range(repeat):
-        t0 = time.perf_counter_ns()
-        result = fn()
-        elapsed = time.perf_counter_ns() - t0
-        if best < 0 or elapsed < best:
-            best = elapsed
-    return best, result
+        for name, fn in loops.items():
+            ns, n = _time(fn)
+            counts[name] = n
+            if name not in best or ns < best[name]:
+                best[name] = ns
+    messages = counts["decode"]
+    rate = {k: messages / (v / 1e9) for k, v in best.items()}
+    return {
+        "format": fmt,
+        "file": path,
+        "bytes": os.path.getsize(path),
+        "messages": messages,
+        "bare_messages": counts["bare"],
+        "seconds": round(best["book"] / 1e9, 6),
+        "bare_per_sec": round(rate["bare"]),
+        "decode_per_sec": round(rate["decode"]),
+        "book_per_sec": round(rate["book"]),
+        "mbp10_per_sec": round(rate["mbp10"]),
+        "book_vs_bare": round(rate["book"] / rate["bare"], 3),
+        "decode_vs_bare": round(rate["decode"] / rate["bare"], 3),
+        "seconds_by_loop": {k: round(v / 1e9, 6) for k, v in best.items()},
+        "repeat": repeat,
+    }
+
+
+def _compiled() -> dict[str, bool]:
+    import importlib
+
+    names = ("whistle.book.mbo", "whistle.feed.itch", "whistle.feed.lobster", "whistle.feed.mbp")
+    out: dict[str, bool] = {}
+    for name in names:
+        module = importlib.import_module(name)
+        out[name] = not str(getattr(module, "__file__", "")).endswith(".py")
+    return out
+
+
+def default_sample(fmt: str) -> str | None:
+    """Return the shared sample file of ``fmt`` beside the project, if it is there."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for up in range(3, 6):
+        root = here
+        for _ in range(up):
+            root = os.path.dirname(root)
+        data = os.path.join(root, "shared", "data")
+        if fmt == "itch":
+            path = os.path.join(data, "itch50-simulated", "ex20101224.TEST_ITCH_50")
+        elif fmt == "lobster":
+            path = os.path.join(
+                data,
+                "lobster-aapl-2012-06-21-level10",
+                "AAPL_2012-06-21_34200000_57600000_message_10.csv",
+            )
+        else:
+            return None
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def run_feed_bench(
+    fmt: str,
+    messages: int = DEFAULT_MESSAGES,
+    *,
+    seed: int = 1,
+    path: str | None = None,
+    repeat: int = 3,
+    sample: bool = True,
+) -> dict[str, Any]:
+    """Run the feed benchmark (see the module docstring) and return a JSON-ready dict.
+
+    The top-level figures are those of the synthetic stream of ``messages`` messages (or
+    of ``path`` when given); ``sample`` adds the same figures for the shared sample file
+    of the format (ITCH, LOBSTER) under ``"sample"`` when it is found.
+    """
+    from whistle.bench.matching import environment
+
+    if fmt not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, was {fmt!r}")
+    made: str | None = None
+    try:
+        if path is None:
+            ops = synthetic_ops(messages, seed)
+            if fmt == "itch":
+                data = itch_bytes(ops)
+            elif fmt == "lobster":
+                data = lobster_bytes(ops)
+            else:
+                data = dbn_bytes(ops)
+            del ops
+            made = path = _write_temp(data, "." + fmt)
+            del data
+        result: dict[str, Any] = {
+            "input": "synthetic" if made else "file",
+            "seed": seed if made else None,
+            **bench_file(path, fmt, repeat),
+        }
+        sample_path = default_sample(fmt) if sample and made else None
+        if sample_path is not None:
+            result["sample"] = bench_file(sample_path, fmt, repeat)
+        result["compiled"] = _compiled()
+        result.update(environment())
+        return result
+    finally:
+        if made is not None:
+            os.unlink(made)
 
 
 def _write_temp(data: bytes, suffix: str) -> str:

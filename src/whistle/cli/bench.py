@@ -216,3 +216,54 @@ def activation(symbols: int, hosts: int, as_json: bool) -> None:
         _emit_json(result)
         return
     Console().print(key_value_table("whistle bench activation", result))
+
+
+@bench.command("feed")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["itch", "lobster", "dbn"]),
+    default="itch",
+    show_default=True,
+)
+@click.option(
+    "--messages",
+    type=click.IntRange(min=1),
+    default=500_000,
+    show_default=True,
+    help="Messages of the seeded synthetic stream (one liquid stock).",
+)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Time this file instead of the synthetic stream.",
+)
+@click.option(
+    "--sample/--no-sample",
+    default=True,
+    show_default=True,
+    help="Also time the shared sample file of the format (../shared/data), when present.",
+)
+@click.option("--repeat", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def feed(
+    fmt: str,
+    messages: int,
+    seed: int,
+    path: str | None,
+    sample: bool,
+    repeat: int,
+    as_json: bool,
+) -> None:
+    """Market-data decode, decode + book, decode + book + MBP-10 rates vs a bare loop."""
+    from whistle.bench.feed import run_feed_bench
+    from whistle.bench.report import key_value_table
+
+    result = run_feed_bench(fmt, messages, seed=seed, path=path, repeat=repeat, sample=sample)
+    if as_json:
+        _emit_json(result)
+        return
+    Console().print(key_value_table(f"whistle bench feed --format {fmt}", result))
