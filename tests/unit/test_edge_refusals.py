@@ -365,7 +365,11 @@ HOSTILE_LINES: list[tuple[str, R | str]] = [
     ('{"op":"define","symbol":"B","tick_size":"0_01"}', 'op "define": tick_size must be'),
     ("[" * 100_000, "invalid JSON: nested too deeply"),
     ('{"op":"status","' + "k" * HUGE + '":1}', 'op "status": unknown field "kkk'),
-    ('{"op":"advance","to":9223372036854775808}', 'op "advance": time must stay at most'),
+    ('{"op":"advance","to":9223372036854775808}', 'op "advance", field "to": expected a duration'),
+    (
+        '{"op":"advance","by":"' + "1" * HUGE + 'ms"}',
+        'op "advance", field "by": expected a duration',
+    ),
     ("\ufeff" + '{"op":"status"}', "a UTF-8 byte order mark (U+FEFF) is only allowed at"),
 ]
 

@@ -10,11 +10,12 @@ Every error is a ``ScenarioError`` naming the line, what was expected and what w
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from whistle.core.limits import MAX_TS_NS
 from whistle.core.validate import MAX_ECHO, cut, show
 from whistle.scenario.errors import ScenarioError
 from whistle.scenario.ops import (
@@ -47,6 +48,8 @@ _POS = "a positive integer"
 _BOOL = "a boolean (true or false)"
 _DUR = 'a duration (integer nanoseconds or a string such as "250us", "1ms", "2s")'
 
+_EXACT = Context(prec=100)
+_MAX_DURATION_CHARS = 64  # 19 digits, a fraction and a unit fit; longer is not a duration
 _UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ns|us|µs|ms|s)?\s*", re.ASCII)
 
@@ -86,19 +89,24 @@ def parse_duration(value: object) -> int:
 
     Units are ``ns`` (the default), ``us`` (or ``µs``), ``ms`` and ``s``; a fraction is
     allowed when the result is a whole number of nanoseconds (``"1.5ms"``). Negative
-    durations are refused. Raises ``ValueError`` with what was expected.
+    durations, durations above ``MAX_TS_NS`` (the clock's range) and strings longer than
+    64 characters are refused. Raises ``ValueError`` with what was expected.
     """
     if isinstance(value, int) and not isinstance(value, bool):
         if value < 0:
-            raise ValueError(f"expected {_DUR}, got negative integer {value}")
+            raise ValueError(f"expected {_DUR}, got negative integer {show(value)}")
+        if value > MAX_TS_NS:
+            raise ValueError(f"expected {_DUR} of at most {MAX_TS_NS} ns, got {show(value)}")
         return value
-    if isinstance(value, str):
+    if isinstance(value, str) and len(value) <= _MAX_DURATION_CHARS:
         match = _DURATION.fullmatch(value)
         if match is not None:
-            try:
-                amount = Decimal(match.group(1)) * _UNITS[match.group(2) or "ns"]
-            except InvalidOperation:  # pragma: no cover - the regex admits only digits
-                amount = Decimal("0.5")
+            # Exact: 64 characters times 10**9 fit 100 digits (the default context has 28).
+            amount = _EXACT.multiply(Decimal(match.group(1)), _UNITS[match.group(2) or "ns"])
+            if amount > MAX_TS_NS:
+                raise ValueError(
+                    f"expected {_DUR} of at most {MAX_TS_NS} ns, got {json_type_name(value)}"
+                )
             if amount == amount.to_integral_value():
                 return int(amount)
     raise ValueError(f"expected {_DUR}, got {json_type_name(value)}")
