@@ -461,6 +461,28 @@ def test_cli_output_to_a_full_device(scenario_file: Path) -> None:
     assert_one_line(proc, 74, "whistle script run: error:", "ENOSPC", "/dev/full", "free space")
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_cli_stdout_to_a_full_device_for_another_owners_command(scenario_file: Path) -> None:
+    # `whistle journal inspect` (another module, rich output) > /dev/full
+    data_dir = scenario_file.parent / "d"
+    done = whistle("script", "run", str(scenario_file), "--data-dir", str(data_dir))
+    assert done.returncode == 0, done.stderr
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "whistle.cli", "journal", "inspect", str(data_dir)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert proc.returncode == 74, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "Exception ignored" not in proc.stderr
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    assert "ENOSPC]: the standard output" in proc.stderr
+
+
 def test_cli_locked_writer(scenario_file: Path, tmp_path: Path) -> None:
     data_dir = tmp_path / "d"
     holder = Venue(data_dir=data_dir, **small_journal())

@@ -32,6 +32,7 @@ echoes a 100 MB input prints at most ``MAX_LINE`` characters.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import sys
@@ -97,6 +98,34 @@ def _errno_name(code: int | None) -> str:
     return errno.errorcode.get(code, str(code))
 
 
+def _on_stdout(exc: BaseException) -> bool:
+    # A write error without a file name is most often stdout (`whistle ... > /dev/full`):
+    # look for the standard output among the locals of the frames the error came through
+    # (click.echo's `file`, a rich Console's `self.file`, our own stream wrappers).
+    streams: list[object] = []
+    for stream in (sys.stdout, sys.__stdout__):
+        if stream is not None:
+            streams.append(stream)
+            streams.append(getattr(stream, "buffer", None))
+    tb = exc.__traceback__
+    while tb is not None:
+        for value in tb.tb_frame.f_locals.values():
+            if any(value is s for s in streams if s is not None):
+                return True
+            inner = getattr(value, "file", None)
+            if inner is not None and any(inner is s for s in streams if s is not None):
+                return True
+        tb = tb.tb_next
+    return False
+
+
+def _quiet_stdout() -> None:
+    # Python flushes stdout again at exit; on a full device that would print
+    # "Exception ignored ..." after our one line.
+    with contextlib.suppress(OSError):
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115  # replaces the broken stream
+
+
 def _os_error(exc: OSError) -> tuple[int, str]:
     code = exc.errno
     if isinstance(exc, JournalError):
@@ -106,7 +135,13 @@ def _os_error(exc: OSError) -> tuple[int, str]:
     else:
         what = exc.strerror or str(exc) or type(exc).__name__
         names = [os.fsdecode(n) for n in (exc.filename, exc.filename2) if n is not None]
-        where = " -> ".join(names) if names else "(the operating system named no file)"
+        if names:
+            where = " -> ".join(names)
+        elif _on_stdout(exc):
+            where = "the standard output"
+            _quiet_stdout()
+        else:
+            where = "(the operating system named no file)"
     if code in _FULL:
         todo = "free space on that file system (or its quota) or write somewhere else"
         status = EXIT_IOERR
