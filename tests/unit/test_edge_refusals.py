@@ -103,6 +103,7 @@ SUBMITS: list[tuple[str, dict[str, Any], R]] = [
     ("account-bool", {"account": True}, MALFORMED),
     ("expire-2**64", {"tif": "gtd", "expire_ts_ns": 2**64}, RANGE),
     ("expire-float", {"tif": "gtd", "expire_ts_ns": 5.0}, MALFORMED),
+    ("expire-negative", {"tif": "gtd", "expire_ts_ns": -1}, RANGE),
     ("qty-lots-2**64", {"qty": None, "qty_lots": 2**64}, RANGE),
     ("qty-2**64", {"qty": 2**64}, RANGE),
     ("price-ticks-float", {"price": None, "price_ticks": 1000.0}, MALFORMED),

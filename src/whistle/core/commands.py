@@ -181,7 +181,7 @@ _RANGES: dict[str, tuple[int, int, int]] = {
     "protection_price_ticks": (_INT, -MAX_PRICE_TICKS, MAX_PRICE_TICKS),
     "qty_lots": (_INT, -MAX_QTY_LOTS, MAX_QTY_LOTS),
     "display_qty_lots": (_INT, -MAX_QTY_LOTS, MAX_QTY_LOTS),
-    "expire_ts_ns": (_INT, -MAX_TS_NS, MAX_TS_NS),
+    "expire_ts_ns": (_INT, 0, MAX_TS_NS),  # a time on the simulation clock
 }
 _ENUMS: dict[str, tuple[type[IntEnum], RejectReason]] = {
     "side": (Side, RejectReason.INVALID_SIDE),
@@ -224,8 +224,8 @@ def command_error(command: object) -> tuple[RejectReason, str] | None:
     - a field of the wrong type (a bool or float in an int field, an int in a flag, a
       string anywhere, ``None`` where the field is not optional): ``MALFORMED_COMMAND``;
     - an int outside its range in ``whistle.core.limits`` (ids >= 1, accounts >= 0, the
-      symbol id an unsigned 32-bit int, prices, quantities and times bounded by their
-      maxima in magnitude): ``VALUE_OUT_OF_RANGE``;
+      symbol id an unsigned 32-bit int, times (GTD expiry) 0..``MAX_TS_NS``, prices and
+      quantities bounded by their maxima in magnitude): ``VALUE_OUT_OF_RANGE``;
     - ``side``, ``order_type``, ``tif`` or ``stp`` an int that is no member of its enum:
       ``INVALID_SIDE``, ``INVALID_ORDER_TYPE``, ``INVALID_TIF``, ``INVALID_STP_MODE``.
 
@@ -310,7 +310,7 @@ def _new_order_ok(c: NewOrder) -> bool:
         and -MAX_PRICE_TICKS <= prot <= MAX_PRICE_TICKS
         and -MAX_QTY_LOTS <= qty <= MAX_QTY_LOTS
         and -MAX_QTY_LOTS <= disp <= MAX_QTY_LOTS
-        and -MAX_TS_NS <= exp <= MAX_TS_NS
+        and 0 <= exp <= MAX_TS_NS
     )
 
 

@@ -8,7 +8,8 @@ by the engine for commands that reach it by other paths.
 
 Prices and quantities may be negative on the way in (the engine refuses them with
 ``PRICE_NOT_POSITIVE`` / ``QTY_NOT_POSITIVE``, documented reasons); the edge bounds their
-magnitude by the same maximum, so every value is a signed 64-bit int.
+magnitude by the same maximum, so every value is a signed 64-bit int. Times are never
+negative: a GTD expiry is in 0..``MAX_TS_NS``.
 """
 
 from __future__ import annotations
