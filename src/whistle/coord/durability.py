@@ -76,7 +76,7 @@ from whistle.journal import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
     from whistle.core.commands import Command
     from whistle.core.events import Event
@@ -655,6 +655,7 @@ def iter_records(data_dir: str | os.PathLike[str]) -> Iterator[JournalRecord]:
                 path=exc.path or path,
                 offset=exc.offset,
                 first_enq_seq=checker.enq_seq + 1,
+                last_enq_seq=_last_lost_enq_seq(path, exc, decode),
             ) from exc
         except OSError as exc:
             raise JournalDamaged(
@@ -671,6 +672,30 @@ def iter_records(data_dir: str | os.PathLike[str]) -> Iterator[JournalRecord]:
             raise checker.damaged(f"cannot be decoded: {exc}", seq) from None
         checker.check(record, seq)
         yield record
+
+
+def _last_lost_enq_seq(
+    path: Path, exc: JournalError, decode: Callable[[bytes], JournalRecord]
+) -> int | None:
+    # When the journal knows where the damage ends, the first command readable after it
+    # bounds the lost range (best effort: None when nothing after the damage can be read).
+    last = getattr(exc, "last_seq", None)
+    if last is None:
+        return None
+    try:
+        with ReadOnlyReader(path) as reader:
+            reader.seek(last + 1)
+            for _ in range(64):
+                batch = reader.read_batch(256)
+                if not batch:
+                    return None
+                for item in batch:
+                    record = decode(item.payload)
+                    if isinstance(record, Sequenced):
+                        return record.enq_seq - 1
+    except (JournalError, OSError, msgspec.MsgspecError):
+        return None
+    return None
 
 
 def _journal_reason(exc: JournalError) -> str:

@@ -12,15 +12,33 @@ This is the Python API a notebook or a test uses::
     with Venue(hosts=2) as venue:                          # engines on 2 host processes
         ...
 
-The path of a command: the edge converts decimal strings to ticks and lots and checks
-types; the ``OrderRouter`` checks the symbol, asks the ``SymbolCoordinator`` to activate
-it (placing it on a host on first use), stamps the global ``enq_seq`` and hands it to the
-host; at the next tick every host ticks its engines and the events come back, merged in
-``symbol_id`` order, so the stream is the same with 0, 1 or N host processes.
+The path of a command (the write path rule; ``whistle.coord.router`` numbers the steps):
+
+0. the edge converts decimal strings to ticks and lots and validates the command
+   completely (``whistle.core.commands.command_error``: every field's type, every int in
+   its ``whistle.core.limits`` range, enum fields members), so nothing that could not be
+   journaled and decoded again is ever sequenced;
+1-4. the ``OrderRouter`` checks the symbol, asks the ``SymbolCoordinator`` to activate it
+   (placing it on a host on first use), checks the host has room, and stamps the next
+   ``enq_seq``;
+5. with a data directory the command is journaled (``Sequenced``) *before any host sees
+   it*; if that fails (``JournalUnavailable``) nothing is sequenced, the ``enq_seq`` is
+   not consumed, no host is touched, and the venue either stays usable (a full disk:
+   retry once space is freed) or stops, refusing every later call with the reason;
+6. the host gets it (this cannot fail: step 3 found room); the return is the
+   acknowledgement, so *acknowledged means journaled*.
+
+At the next tick (journaled as ``Ticked`` before it runs; a tick that cannot be journaled
+does not run and the clock stays) every host ticks its engines and the events come back,
+merged in ``symbol_id`` order, so the stream is the same with 0, 1 or N host processes.
+Events are then recorded; a recording failure never fails the tick (they wait, in order,
+see ``durability()``), nor does a failed checkpoint (``last_checkpoint_error``).
 
 Input refused before sequencing (unknown symbol, a price off the tick grid, a float in
-an int field, a full queue) is an ``OrderRejected`` with ``seq == 0`` and
-``enq_seq == 0``; ``last_reject_detail`` says why in words.
+an int field, a value out of range, a full queue) is an ``OrderRejected`` with
+``seq == 0`` and ``enq_seq == 0``; ``last_reject_detail`` says why in words. Automatic
+order ids (``submit``/``replace`` without one) continue after the largest id of any
+journaled command, across restarts; a refused command never uses one up.
 
 Two ways to drive it: ``send``/``submit``/... sequence the command and tick at the current
 time, returning the events; ``enqueue`` only sequences, and ``tick``/``advance`` process
@@ -96,6 +114,7 @@ from whistle.core.reasons import RejectReason
 from whistle.core.validate import enum_error, enum_member, show
 from whistle.engine.snapshot import decode_snapshot
 from whistle.engine.whistle import Whistle
+from whistle.ipc import WaitStrategy
 from whistle.journal import FsyncPolicy
 
 if TYPE_CHECKING:
@@ -145,12 +164,17 @@ def _int_or_zero(value: object) -> int:
 
 
 def _make_hosts(
-    count: int, queue_depth: int, heartbeat_s: float, dead_after_s: float
+    count: int,
+    queue_depth: int,
+    heartbeat_s: float,
+    dead_after_s: float,
+    wait: str | WaitStrategy = "sleep",
 ) -> list[EngineHost]:
     if not 0 < heartbeat_s < dead_after_s:
         raise ValueError(
             f"need 0 < host_heartbeat_s < host_dead_after_s, were {heartbeat_s} and {dead_after_s}"
         )
+    strategy = WaitStrategy.parse(wait) if isinstance(wait, str) else wait
     if count == 0:
         return [InProcessHost(0, queue_depth=queue_depth)]
     # Imported here: the embedded venue never needs multiprocessing.
@@ -168,6 +192,7 @@ def _make_hosts(
                     queue_depth=queue_depth,
                     heartbeat_interval_s=heartbeat_s,
                     dead_after_s=dead_after_s,
+                    wait=strategy,
                 )
             )
     except BaseException:
@@ -274,6 +299,7 @@ class Venue:
         max_unwritten_events: int = DEFAULT_MAX_UNWRITTEN_EVENTS,
         host_heartbeat_s: float = 0.05,
         host_dead_after_s: float = 5.0,
+        wait: str | WaitStrategy = "sleep",
     ) -> None:
         """Create a venue.
 
@@ -301,7 +327,11 @@ class Venue:
         live host when there is a ``data_dir``, and otherwise faulted (``EngineFaulted``
         with the cause, then ``ENGINE_FAULTED`` rejects). A process that exits is noticed at
         the next tick whatever the timeout. ``queue_depth`` bounds the commands one symbol
-        may have waiting for the next tick, in process and on hosts alike.
+        may have waiting for the next tick, in process and on hosts alike. ``wait`` is how
+        the hosts and the venue idle while they wait for each other: ``"sleep"`` (frugal),
+        ``"yield"`` (low latency on a shared machine), ``"spin"`` (a core per waiting
+        side), optionally with thresholds (``"yield,yields=10000"``; see
+        ``whistle.ipc.WaitStrategy``) or a ``WaitStrategy``.
         """
         if hosts < 0:
             raise ValueError(f"hosts must be >= 0, was {hosts}")
@@ -314,7 +344,7 @@ class Venue:
         else:
             policy = placement
         self.clock = SimulationClock(start_ns=start_ns, session_end_ns=session_end_ns)
-        self._hosts = _make_hosts(hosts, queue_depth, host_heartbeat_s, host_dead_after_s)
+        self._hosts = _make_hosts(hosts, queue_depth, host_heartbeat_s, host_dead_after_s, wait)
         self.host_processes = hosts
         self.coordinator = SymbolCoordinator(self._hosts, policy)
         if backpressure is None:

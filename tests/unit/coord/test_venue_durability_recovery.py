@@ -72,6 +72,10 @@ def test_a_zeroed_page_in_a_segment_is_damage_for_venue_and_replay(tmp_path: Pat
     assert error.path.endswith(target.name) or target.name in str(error)
     assert "offset" in str(error)
     assert error.first_enq_seq > 1
+    # The sealed segment after the damage is readable: the lost range is exact.
+    assert error.last_enq_seq is not None
+    assert error.last_enq_seq >= error.first_enq_seq
+    assert f"from enq_seq {error.first_enq_seq} to {error.last_enq_seq}" in str(error)
 
 
 def test_a_bit_flip_in_the_last_record_of_a_sealed_segment_is_damage(tmp_path: Path) -> None:
