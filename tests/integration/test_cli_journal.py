@@ -306,3 +306,131 @@ def test_tail_follow_sigint_in_a_subprocess(venue: Path) -> None:
     assert "Traceback" not in err
     assert out == ""
     assert_no_reader_files(venue)
+
+
+# -- verify / repair ---------------------------------------------------------------------
+def build_long(data_dir: Path, commands: int = 200) -> None:
+    """``commands`` acknowledged commands (enq_seq 1..n) over several segments, one event
+    per command, snapshots anchored at enq_seq 50 and 150."""
+    with Queue.open_publisher(data_dir / COMMANDS_DIR, SMALL) as cmds:
+        cmds.append(1, CODEC.encode(Defined(AAA)), ts_ns=0)
+        for enq in range(1, commands + 1):
+            order = NewOrder(
+                1, enq, 42, int(Side.SELL), int(OrderType.LIMIT), int(TimeInForce.GTC), 100, 1
+            )
+            cmds.append(2, CODEC.encode(Sequenced(enq, order)), ts_ns=enq)
+    with Queue.open_publisher(data_dir / EVENTS_DIR, SMALL) as evq:
+        for enq in range(1, commands + 1):
+            event = BookLevelChanged(1, enq, enq, enq * SEC, int(Side.SELL), 100, enq, 1)
+            evq.append(EVENT_TYPE_ID, CODEC.encode(event), ts_ns=event.ts_ns)
+    for enq in (50, 150):
+        snap = data_dir / SNAPSHOTS_DIR / "1" / f"{enq:020d}.snap"
+        snap.parent.mkdir(parents=True, exist_ok=True)
+        snap.write_bytes(b"snapshot")
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in root.rglob("*")
+        if p.is_file() and p.name not in {"writer.lock", "writer.heartbeat"}
+    }
+
+
+def _flip_record(qdir: Path, seq: int) -> None:
+    with ReadOnlyReader(qdir) as r:
+        rec = next(x for x in r if x.seq == seq)
+    path = qdir / f"{rec.segment_id:016x}.wseg"
+    with open(path, "r+b") as fh:
+        fh.seek(rec.offset + 26)
+        b = fh.read(1)
+        fh.seek(rec.offset + 26)
+        fh.write(bytes([b[0] ^ 0x40]))
+
+
+def test_verify_whole_data_dir(tmp_path: Path) -> None:
+    build_long(tmp_path / "d")
+    result = run("verify", str(tmp_path / "d"))
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0].startswith("OK commands: 201 records, seqs 0..200, ")
+    assert lines[1].startswith("OK events: 200 records, seqs 0..199, ")
+
+
+def test_verify_names_each_damage_and_changes_nothing(tmp_path: Path) -> None:
+    d = tmp_path / "d"
+    build_long(d)
+    os.unlink(d / EVENTS_DIR / f"{0:016x}.wseg")
+    _flip_record(d / COMMANDS_DIR, 120)
+    before = _files(d)
+    result = run("verify", str(d))
+    assert result.exit_code == 1
+    damage = [line for line in result.output.splitlines() if line.startswith("DAMAGE")]
+    assert len(damage) == 2
+    assert "DAMAGE commands: CorruptRecord" in damage[0]
+    assert "seqs 120..120 unreadable" in damage[0] or "seqs 120.." in damage[0]
+    assert "DAMAGE events: MissingSegment: segment 0 is missing" in damage[1]
+    assert "seqs 0.." in damage[1]
+    assert "--at-damage" in result.output
+    assert _files(d) == before
+
+
+def test_inspect_reports_damage_instead_of_a_traceback(tmp_path: Path) -> None:
+    d = tmp_path / "d"
+    build_long(d)
+    os.unlink(d / COMMANDS_DIR / f"{0:016x}.wseg")
+    result = run("inspect", str(d))
+    assert result.exit_code == 1
+    assert isinstance(result.exception, SystemExit)
+    assert "DAMAGE MissingSegment: segment 0 is missing" in " ".join(result.output.split())
+
+
+def test_repair_at_damage_names_the_dropped_commands(tmp_path: Path) -> None:
+    d = tmp_path / "d"
+    build_long(d)
+    _flip_record(d / COMMANDS_DIR, 120)  # journal seq 120 = enq_seq 120 (seq 0 defines)
+    before = _files(d)
+    dry = run("repair", str(d), "--at-damage")
+    assert dry.exit_code == 0, dry.output
+    out = dry.output
+    assert "keep seqs through 119 (the last kept acknowledged command is enq_seq 119)" in out
+    assert "drops seqs 120..200 (81 records, 80 of them still readable)" in out
+    assert "drops 80 readable acknowledged command(s): enq_seq 121..200" in out
+    assert "seq 121: enq_seq 121 NewOrder" in out
+    assert "and every record after the damage" not in out or "CorruptRecord" in out
+    assert f"events: {d / EVENTS_DIR}: would keep seqs through 118" in out
+    assert "00000000000000000150.snap" in out
+    assert "00000000000000000050.snap" not in out
+    assert "dry run: nothing changed" in out
+    assert _files(d) == before
+    done = run("repair", str(d), "--at-damage", "--yes")
+    assert done.exit_code == 0, done.output
+    assert "repaired" in done.output
+    assert run("verify", str(d)).exit_code == 0
+    with ReadOnlyReader(d / COMMANDS_DIR) as r:
+        assert [x.seq for x in r][-1] == 119
+    with ReadOnlyReader(d / EVENTS_DIR) as r:
+        last = [CODEC.decode_event(x.payload) for x in r][-1]
+    assert last.enq_seq == 119
+    assert not (d / SNAPSHOTS_DIR / "1" / f"{150:020d}.snap").exists()
+    assert (d / SNAPSHOTS_DIR / "1" / f"{50:020d}.snap").exists()
+
+
+def test_repair_truncate_after_on_one_queue_and_refusals(tmp_path: Path) -> None:
+    d = tmp_path / "d"
+    build_long(d)
+    q = d / EVENTS_DIR
+    usage = run("repair", str(q))
+    assert usage.exit_code == 2
+    with Queue.open_publisher(q, SMALL):
+        locked = run("repair", str(q), "--truncate-after", "10", "--yes")
+    assert locked.exit_code == 75
+    assert "live writer" in locked.output
+    too_far = run("repair", str(q), "--truncate-after", "500")
+    assert too_far.exit_code == 65
+    assert "cannot repair" in too_far.output
+    done = run("repair", str(q), "--truncate-after", "10", "--yes")
+    assert done.exit_code == 0, done.output
+    assert "drops seqs 11..199 (189 records, 189 of them still readable)" in done.output
+    with ReadOnlyReader(q) as r:
+        assert [x.seq for x in r] == list(range(11))

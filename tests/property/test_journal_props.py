@@ -199,7 +199,13 @@ def _damage(qdir: Path, dmg: tuple[object, ...], ids: list[int]) -> tuple[int, i
 def test_random_damage_is_named_or_harmless_never_silent(
     sessions: list[list[tuple[int, int]]], dmg: tuple[object, ...]
 ) -> None:
-    from whistle.journal import JournalError, ReadOnlyReader
+    from whistle.journal import (
+        JournalError,
+        ReadOnlyReader,
+        last_good_seq,
+        truncate_after,
+        verify,
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         qdir = Path(tmp) / "q"
@@ -235,6 +241,17 @@ def test_random_damage_is_named_or_harmless_never_silent(
             if werr is not None:
                 assert werr.path is not None
                 assert _snapshot(qdir) == before
+            # The explicit repair cuts at the first damage and leaves a whole queue
+            # holding exactly the records before it.
+            keep = last_good_seq(qdir)
+            report = truncate_after(qdir, keep)
+            assert report.kept_through == keep
+            assert verify(qdir).whole, verify(qdir).findings()
+            with ReadOnlyReader(qdir) as r:
+                kept = [(x.type_id, x.payload) for x in r]
+            assert kept == model[: keep + 1]
+            with Queue.open_publisher(qdir, CFG) as w:
+                assert w.next_seq == keep + 1
             return
         # Outcome 1: every committed record read back in order -- except records at the
         # very tail of the head segment whose own bytes were damaged (indistinguishable

@@ -1,8 +1,17 @@
-"""``whistle journal``: inspect and tail a venue's journals (``whistle.coord.records``).
+"""``whistle journal``: inspect, tail, verify and repair a venue's journals.
 
-Both commands read through :class:`~whistle.journal.ReadOnlyReader`: they never
-create a reader cursor or any other file, so running them against a live venue cannot
-hold back retention.
+``inspect``, ``tail`` and ``verify`` read through :class:`~whistle.journal.ReadOnlyReader`
+/ :func:`~whistle.journal.verify`: they never create a reader cursor or any other file,
+so running them against a live venue cannot hold back retention.  They report damage
+(one line per finding: file, offset, unreadable sequence range) instead of a traceback.
+
+``repair`` is the only command that changes a journal: it cuts it after a sequence
+number (``--truncate-after SEQ``) or before the first damage (``--at-damage``), printing
+exactly which records -- for a data directory, which acknowledged commands by
+``enq_seq`` -- it drops; it does nothing without ``--yes``.  For a data directory, SEQ
+is a sequence number of ``DIR/commands``; ``DIR/events`` is cut after the last event
+whose ``enq_seq`` is at most the last kept command's, and snapshot files anchored after
+it are deleted.
 """
 
 from __future__ import annotations
@@ -10,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 import time
 import typing
 from datetime import UTC, datetime
@@ -19,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Final
 import click
 import msgspec
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from whistle.coord.playback import load_instruments
@@ -34,9 +45,23 @@ from whistle.coord.records import (
 )
 from whistle.core.enums import OrderType, Side, StpMode, TimeInForce
 from whistle.core.fixed import from_units
-from whistle.journal import JournalError, Queue, ReadOnlyReader
+from whistle.journal import (
+    CorruptCursor,
+    JournalError,
+    JournalFormatError,
+    Queue,
+    ReadOnlyReader,
+    RepairError,
+    RepairReport,
+    WriterLockedError,
+    last_good_seq,
+    readable_after,
+    truncate_after,
+    verify,
+)
 from whistle.journal.config import read_meta
 from whistle.journal.segment import STATE_ACTIVE, STATE_SEALED, record_size, segment_name
+from whistle.journal.verify import survey
 from whistle.scenario.render import render_event
 
 if TYPE_CHECKING:
@@ -71,7 +96,19 @@ def _type_name(type_id: int) -> str:
     return TYPE_NAMES.get(type_id, f"type {type_id}")
 
 
-def _fail(message: str) -> click.ClickException:
+class _DataError(click.ClickException):
+    exit_code = 65  # whistle's EX_DATAERR: damaged data
+
+
+class _Locked(click.ClickException):
+    exit_code = 75  # whistle's EX_TEMPFAIL: a writer holds the directory
+
+
+def _fail(message: str, code: int = 1) -> click.ClickException:
+    if code == 65:
+        return _DataError(message)
+    if code == 75:
+        return _Locked(message)
     return click.ClickException(message)
 
 
@@ -133,21 +170,32 @@ def _writer_text(w: dict[str, Any]) -> str:
 
 
 def _survey(qpath: str, ttl_ns: int) -> dict[str, Any]:
-    """Everything ``inspect`` reports about one queue (one read-only pass)."""
+    """Everything ``inspect`` reports about one queue (one read-only pass).
+
+    Damage does not stop it: what can be read is reported, with one ``damage`` line per
+    finding (the same verdict as ``verify``).
+    """
     per_seg: dict[int, list[int]] = {}  # segment id -> [records, first, last, used bytes]
     by_type: dict[int, int] = {}
-    with ReadOnlyReader(qpath) as reader:
-        while batch := reader.read_batch(1024):
-            for rec in batch:
-                by_type[rec.type_id] = by_type.get(rec.type_id, 0) + 1
-                end = rec.offset + record_size(len(rec.payload))
-                got = per_seg.get(rec.segment_id)
-                if got is None:
-                    per_seg[rec.segment_id] = [1, rec.seq, rec.seq, end]
-                else:
-                    got[0] += 1
-                    got[2] = rec.seq
-                    got[3] = end
+    layout = survey(qpath, scan_head=True)
+    damage = [f"{type(d).__name__}: {d}" for d in layout.damage]
+    try:
+        with ReadOnlyReader(qpath, _layout=layout) as reader:
+            while batch := reader.read_batch(1024):
+                for rec in batch:
+                    by_type[rec.type_id] = by_type.get(rec.type_id, 0) + 1
+                    end = rec.offset + record_size(len(rec.payload))
+                    got = per_seg.get(rec.segment_id)
+                    if got is None:
+                        per_seg[rec.segment_id] = [1, rec.seq, rec.seq, end]
+                    else:
+                        got[0] += 1
+                        got[2] = rec.seq
+                        got[3] = end
+    except JournalFormatError as exc:
+        line = f"{type(exc).__name__}: {exc}"
+        if line not in damage:
+            damage.append(line)
     segments = []
     for summary in Queue.segments(qpath):
         count, first, last, used = per_seg.get(summary.segment_id, [0, None, None, None])
@@ -163,16 +211,22 @@ def _survey(qpath: str, ttl_ns: int) -> dict[str, Any]:
                 "records": count,
             }
         )
+    try:
+        cursors = {
+            name: {"next_seq": pos.next_seq, "segment_id": pos.segment_id, "offset": pos.offset}
+            for name, pos in sorted(Queue.cursors(qpath).items())
+        }
+    except CorruptCursor as exc:
+        cursors = {}
+        damage.append(f"{type(exc).__name__}: {exc}")
     return {
         "path": qpath,
         "segments": segments,
         "records": sum(by_type.values()),
         "by_type": {_type_name(t): n for t, n in sorted(by_type.items())},
         "writer": _writer(qpath, ttl_ns),
-        "cursors": {
-            name: {"next_seq": pos.next_seq, "segment_id": pos.segment_id, "offset": pos.offset}
-            for name, pos in sorted(Queue.cursors(qpath).items())
-        },
+        "cursors": cursors,
+        "damage": damage,
     }
 
 
@@ -214,7 +268,10 @@ def _report(path: str, ttl_ns: int) -> dict[str, Any]:
             "queues": {name: _survey(q, ttl_ns) for name, q in queues.items()},
         }
         if is_data_dir:
-            instruments = load_instruments(path)
+            try:
+                instruments = load_instruments(path)
+            except JournalFormatError:
+                instruments = {}  # the damage is in the commands queue's report
             report["instruments"] = [
                 {
                     "symbol_id": i.symbol_id,
@@ -260,6 +317,8 @@ def _print_report(report: dict[str, Any]) -> None:
         console.print(f"  writer: {_writer_text(q['writer'])}")
         cursors = ", ".join(f"{c} (next seq {pos['next_seq']})" for c, pos in q["cursors"].items())
         console.print(f"  cursors: {cursors or 'none'}")
+        for line in q["damage"]:
+            console.print(f"  [bold red]DAMAGE[/bold red] {escape(line)}", highlight=False)
     if report["kind"] == "data_dir":
         table = Table(title="instruments", title_justify="left")
         for col in ("symbol id", "symbol", "tick size", "lot size", "snapshots", "latest enq_seq"):
@@ -413,6 +472,8 @@ def inspect(path: str, as_json: bool, ttl_ms: int) -> None:
         click.echo(json.dumps(report, separators=(",", ":")))
     else:
         _print_report(report)
+    if any(q["damage"] for q in report["queues"].values()):
+        sys.exit(1)  # damaged: see the DAMAGE lines (whistle journal verify / repair)
 
 
 @journal.command("tail")
@@ -471,3 +532,243 @@ def tail(
                 _follow(reader, decoder, as_json, max_seconds)
     except JournalError as exc:
         raise _fail(f"{qpath}: {exc}") from exc
+
+
+# -- verify ----------------------------------------------------------------------------
+@journal.command("verify")
+@click.argument("path", metavar="DIR", type=click.Path(file_okay=True, dir_okay=True))
+@click.option(
+    "--shallow",
+    is_flag=True,
+    help="Only the checks every open does (headers, manifest, seals, head), not every record.",
+)
+def verify_cmd(path: str, shallow: bool) -> None:
+    """Check every queue of DIR without changing anything.
+
+    Prints one line per queue when it is whole and one line per finding when it is not
+    (file, byte offset, the sequence numbers that cannot be read). Exit status 0 when
+    everything is whole, 1 when anything is damaged.
+    """
+    _is_data_dir, queues = _resolve(path)
+    damaged = False
+    for name, qpath in queues.items():
+        try:
+            report = verify(qpath, deep=not shallow)
+        except JournalError as exc:
+            click.echo(f"DAMAGE {name}: {type(exc).__name__}: {exc}")
+            damaged = True
+            continue
+        try:
+            Queue.cursors(qpath)
+        except CorruptCursor as exc:
+            report.damage.append(exc)
+        if not report.whole:
+            damaged = True
+            for line in report.findings():
+                click.echo(f"DAMAGE {name}: {line}")
+            continue
+        used = [s for s in report.segments if s.base_seq is not None]
+        last = None if report.next_seq is None else report.next_seq - 1
+        span = (
+            "no records"
+            if last is None or last < (report.first_seq or 0)
+            else (f"seqs {report.first_seq}..{last}")
+        )
+        count = "" if report.records is None else f"{report.records:,} records, "
+        click.echo(f"OK {name}: {count}{span}, {len(used)} segment(s) [{qpath}]")
+        if report.torn_tail is not None:
+            file, offset = report.torn_tail
+            click.echo(
+                f"note {name}: torn tail after the last record [{file} @ offset {offset}]: "
+                "a crashed append; the next writer cuts it"
+            )
+    if damaged:
+        click.echo(
+            f"{path}: damaged. Nothing was changed. To cut the journal at the damage: "
+            f"whistle journal repair {path} --at-damage"
+        )
+        sys.exit(1)
+
+
+# -- repair ----------------------------------------------------------------------------
+_SHOW: Final = 20
+
+
+def _command_label(codec: RecordCodec, payload: bytes) -> tuple[str, int | None]:
+    """``(description, enq_seq or None)`` of a command-journal record."""
+    try:
+        item = codec.decode_record(payload)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        return f"undecodable record ({exc})", None
+    if isinstance(item, Sequenced):
+        return f"enq_seq {item.enq_seq} {type(item.command).__name__}", item.enq_seq
+    return type(item).__name__, None
+
+
+def _last_enq_seq(qpath: str, through: int, codec: RecordCodec) -> int:
+    """The last ``enq_seq`` journaled in commands seqs ``..through`` (0 if none)."""
+    last = 0
+    with ReadOnlyReader(qpath, _layout=survey(qpath)) as reader:
+        try:
+            while batch := reader.read_batch(256):
+                for rec in batch:
+                    if rec.seq > through:
+                        return last
+                    if rec.type_id == 2:
+                        _label, enq = _command_label(codec, rec.payload)
+                        if enq is not None:
+                            last = enq
+        except JournalFormatError:
+            pass  # damage after `through` (truncate_after checked what is kept)
+    return last
+
+
+def _events_cut(qpath: str, max_enq: int, codec: RecordCodec) -> int:
+    """Last events seq to keep: before the first event with ``enq_seq > max_enq``."""
+    keep = -1
+    layout = survey(qpath)
+    try:
+        with ReadOnlyReader(qpath, _layout=layout) as reader:
+            while batch := reader.read_batch(4096):
+                for rec in batch:
+                    try:
+                        enq = codec.decode_event(rec.payload).enq_seq
+                    except (msgspec.DecodeError, msgspec.ValidationError):
+                        return keep
+                    if enq > max_enq:
+                        return keep
+                    keep = rec.seq
+    except JournalFormatError:
+        pass  # damage after `keep`: last_good_seq bounds it below
+    return keep
+
+
+def _ranges(values: list[int]) -> str:
+    """``[1, 2, 3, 7, 9, 10]`` -> ``"1..3, 7, 9..10"`` (every value, compactly)."""
+    parts: list[str] = []
+    start = prev = values[0]
+    for v in [*values[1:], None]:
+        if v is not None and v == prev + 1:
+            prev = v
+            continue
+        parts.append(str(start) if start == prev else f"{start}..{prev}")
+        if v is not None:
+            start = prev = v
+    return ", ".join(parts)
+
+
+def _print_plan(name: str, report: RepairReport) -> None:
+    click.echo(f"{name}: {report.describe()}")
+    for file in report.files_deleted:
+        click.echo(f"  delete {file}")
+
+
+def _repair_queue(qpath: str, seq: int | None, yes: bool, name: str) -> RepairReport:
+    keep = last_good_seq(qpath) if seq is None else seq
+    return truncate_after(qpath, keep, dry_run=not yes)
+
+
+@journal.command("repair")
+@click.argument("path", metavar="DIR", type=click.Path(file_okay=True, dir_okay=True))
+@click.option(
+    "--truncate-after",
+    "seq",
+    type=click.IntRange(min=-1),
+    default=None,
+    help="Keep records up to this sequence number (of DIR/commands for a data directory).",
+)
+@click.option("--at-damage", is_flag=True, help="Keep everything before the first damage.")
+@click.option("--yes", is_flag=True, help="Do it (without --yes: print the plan only).")
+def repair(path: str, seq: int | None, at_damage: bool, yes: bool) -> None:
+    """Cut the journal(s) of DIR, printing exactly what is dropped first.
+
+    The only command that may cut a damaged journal (recovery never does). Without
+    --yes nothing is changed. Refuses while a writer (a running venue) holds DIR.
+    """
+    if (seq is None) == (not at_damage):
+        raise click.UsageError("give exactly one of --truncate-after SEQ and --at-damage")
+    is_data_dir, queues = _resolve(path)
+    try:
+        if not is_data_dir:
+            name, qpath = next(iter(queues.items()))
+            plan = _repair_queue(qpath, seq, False, name)
+            _print_plan(name, plan)
+            if yes:
+                _print_plan(name, _repair_queue(qpath, plan.kept_through, True, name))
+            else:
+                click.echo("dry run: nothing changed (add --yes to do it)")
+            return
+        _repair_data_dir(path, queues, seq, yes)
+    except WriterLockedError as exc:
+        raise _fail(f"{path}: {exc.reason}; stop the venue first", 75) from exc
+    except RepairError as exc:
+        raise _fail(f"{path}: cannot repair: {exc}", 65) from exc
+
+
+def _repair_data_dir(path: str, queues: dict[str, str], seq: int | None, yes: bool) -> None:
+    codec = RecordCodec()
+    cmds = queues.get(COMMANDS_DIR)
+    if cmds is None:
+        raise _fail(f"{path}: has no {COMMANDS_DIR}/ queue to repair", 65)
+    keep = last_good_seq(cmds) if seq is None else seq
+    plan = truncate_after(cmds, keep, dry_run=True)
+    max_enq = _last_enq_seq(cmds, keep, codec)
+    click.echo(
+        f"{COMMANDS_DIR}: keep seqs through {keep} (the last kept acknowledged command is "
+        f"enq_seq {max_enq})"
+    )
+    _print_plan(COMMANDS_DIR, plan)
+    acked = [
+        (rs, *_command_label(codec, payload)) for rs, _t, payload in readable_after(cmds, keep)
+    ]
+    enqs = [e for _s, _l, e in acked if e is not None]
+    if enqs:
+        click.echo(
+            f"  drops {len(enqs)} readable acknowledged command(s): enq_seq {_ranges(enqs)}"
+        )
+    for rec_seq, label, _enq in acked[:_SHOW]:
+        click.echo(f"    seq {rec_seq}: {label}")
+    if len(acked) > _SHOW:
+        click.echo(f"    ... and {len(acked) - _SHOW} more record(s)")
+    unreadable = (plan.dropped_count or 0) - plan.dropped_readable
+    if plan.dropped_count is None:
+        click.echo("  and an unknown number of unreadable records (the end is lost)")
+    elif unreadable > 0:
+        click.echo(f"  and {unreadable} unreadable record(s)")
+    ev_plan = None
+    events = queues.get(EVENTS_DIR)
+    if events is not None:
+        ev_keep = min(_events_cut(events, max_enq, codec), last_good_seq(events))
+        ev_plan = truncate_after(events, ev_keep, dry_run=True)
+        _print_plan(EVENTS_DIR, ev_plan)
+    snaps = _snapshots_after(path, max_enq)
+    for snap in snaps:
+        click.echo(f"{SNAPSHOTS_DIR}: delete {snap} (anchored after enq_seq {max_enq})")
+    if not yes:
+        click.echo("dry run: nothing changed (add --yes to do it)")
+        return
+    truncate_after(cmds, keep)
+    if events is not None and ev_plan is not None:
+        truncate_after(events, ev_plan.kept_through)
+    for snap in snaps:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(snap)
+    click.echo(f"{path}: repaired; whistle journal verify {path} to check")
+
+
+def _snapshots_after(path: str, max_enq: int) -> list[str]:
+    root = os.path.join(path, SNAPSHOTS_DIR)
+    out: list[str] = []
+    try:
+        entries = sorted(os.listdir(root))
+    except (FileNotFoundError, NotADirectoryError):
+        return out
+    for entry in entries:
+        sdir = os.path.join(root, entry)
+        if not os.path.isdir(sdir):
+            continue
+        for f in sorted(os.listdir(sdir)):
+            stem = f[: -len(_SNAP_SUFFIX)]
+            if f.endswith(_SNAP_SUFFIX) and stem.isdigit() and int(stem) > max_enq:
+                out.append(os.path.join(sdir, f))
+    return out

@@ -98,7 +98,7 @@ from .errors import (
 from .fanin import FanInReader, MergedRecord
 from .reader import QueueReader, Record
 from .readonly import ReadOnlyReader
-from .repair import RepairError, RepairReport, last_good_seq, truncate_after
+from .repair import RepairError, RepairReport, last_good_seq, readable_after, truncate_after
 from .verify import QueueReport, SegmentReport, verify
 from .writer import QueueWriter
 
@@ -141,6 +141,7 @@ __all__ = [
     "WriterStatus",
     "last_good_seq",
     "probe_writer",
+    "readable_after",
     "truncate_after",
     "verify",
 ]

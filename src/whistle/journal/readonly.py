@@ -313,10 +313,19 @@ class ReadOnlyReader:
         Raises a :class:`~.errors.JournalFormatError` on damage: a sealed segment must
         hold exactly the records its seal promises, segments must chain, and an invalid
         record is acceptable only at the tail of the active segment, with nothing valid
-        after it.
+        after it.  The records before the damage are returned first; the call after
+        them raises (the reader stays positioned at the damage).
         """
         self._check_open()
         out: list[Record] = []
+        try:
+            self._read_into(out, max_n)
+        except JournalFormatError:
+            if not out:
+                raise
+        return out
+
+    def _read_into(self, out: list[Record], max_n: int) -> None:
         append = out.append
         unpack_header = REC_HDR.unpack_from
         unpack_trailer = REC_TRAILER.unpack_from
@@ -391,7 +400,6 @@ class ReadOnlyReader:
                 )
             if not self._at_tail(seg, off, size):
                 break
-        return out
 
     def _count_batch(self, max_n: int, counts: dict[int, list[int]]) -> int:
         """Read up to ``max_n`` records, tallying ``[records, end offset, next seq]`` per

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import mmap
 import os
-from typing import NamedTuple, final
+from typing import TYPE_CHECKING, NamedTuple, final
 
 from .config import META_FLAG_MANIFEST, QueueMeta, fsync_dir, read_meta, write_meta
 from .cursor import CURSOR_SUFFIX, CursorPosition, CursorStore, read_cursor_file
@@ -33,18 +33,29 @@ from .liveness import WriterLock, lock_held
 from .manifest import Manifest, ManifestFile, read_manifest, write_new_manifest
 from .segment import (
     HEADER_SIZE,
+    REC_HDR,
     STATE_FRESH,
     STATE_SEALED,
     HeaderInfo,
     Segment,
     _check_header,
+    find_valid_record_after,
     list_segment_ids,
     probe_record,
     segment_name,
 )
 from .verify import survey, verify
 
-__all__ = ["RepairError", "RepairReport", "last_good_seq", "truncate_after"]
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+__all__ = [
+    "RepairError",
+    "RepairReport",
+    "last_good_seq",
+    "readable_after",
+    "truncate_after",
+]
 
 
 @final
@@ -155,6 +166,66 @@ def _walk(seg: _Seg, upto: int | None) -> _Walk:
                 return _Walk(off, nxt, whole)
             finally:
                 mv.release()
+
+
+def _count_after(seg: _Seg, first_seq: int) -> tuple[int, int]:
+    """``(records with seq >= first_seq still readable, highest seq seen)`` in ``seg``,
+    resynchronising after damage (error path: a read-only report)."""
+    info = seg.info
+    assert info is not None
+    count, highest = 0, -1
+    with open(seg.path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size <= HEADER_SIZE:
+            return 0, -1
+        with mmap.mmap(fh.fileno(), size, access=mmap.ACCESS_READ) as mm:
+            mv = memoryview(mm)
+            try:
+                off: int | None = HEADER_SIZE
+                while off is not None and off < size:
+                    n = probe_record(mm, mv, off, size)
+                    if n <= 0:
+                        off = find_valid_record_after(mm, mv, off, size)
+                        continue
+                    seq = int.from_bytes(mm[off + 8 : off + 16], "little")
+                    if seq >= first_seq:
+                        count += 1
+                    highest = max(highest, seq)
+                    off += n
+            finally:
+                mv.release()
+    return count, highest
+
+
+def readable_after(path: str | os.PathLike[str], seq: int) -> Iterator[tuple[int, int, bytes]]:
+    """``(seq, type_id, payload)`` of every still-readable record with a sequence above
+    ``seq``, in file order, skipping over damage (what a cut would drop, for a report;
+    never used to recover)."""
+    qdir = os.fspath(path)
+    low = _low(qdir)
+    for seg in _segments(qdir):
+        if seg.segment_id < low or seg.info is None:
+            continue
+        with open(seg.path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size <= HEADER_SIZE:
+                continue
+            with mmap.mmap(fh.fileno(), size, access=mmap.ACCESS_READ) as mm:
+                mv = memoryview(mm)
+                try:
+                    off: int | None = HEADER_SIZE
+                    while off is not None and off < size:
+                        n = probe_record(mm, mv, off, size)
+                        if n <= 0:
+                            off = find_valid_record_after(mm, mv, off, size)
+                            continue
+                        length, type_id, rec_seq, _ts = REC_HDR.unpack_from(mm, off)
+                        if rec_seq > seq:
+                            start = off + REC_HDR.size
+                            yield rec_seq, type_id, mm[start : start + length]
+                        off += n
+                finally:
+                    mv.release()
 
 
 def _nonzero_bytes(path: str, offset: int) -> int:
@@ -294,9 +365,9 @@ def _truncate(qdir: str, meta: QueueMeta, seq: int, dry_run: bool) -> RepairRepo
             highest = max(highest, seg.info.next_seq - 1)
         if keep_id is not None and seg.segment_id < keep_id:
             continue
-        walk = _walk(seg, None)
-        highest = max(highest, walk.next_seq - 1)
-        readable += max(0, walk.next_seq - max(seq + 1, seg.info.base_seq))
+        got, top = _count_after(seg, seq + 1)
+        highest = max(highest, top)
+        readable += got
     unknown_tail = any(d.first_seq is not None and d.last_seq is None for d in lay.damage)
     dropped_first = seq + 1 if highest > seq or unknown_tail else None
     dropped_last = None if unknown_tail else (highest if highest > seq else None)
