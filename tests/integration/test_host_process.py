@@ -23,7 +23,7 @@ from whistle.coord.host_local import InProcessHost, UnknownEngine
 from whistle.coord.host_loop import EXIT_FAILED, EXIT_ORPHANED, run_host
 from whistle.coord.host_process import ProcessHost
 from whistle.coord.venue import Venue
-from whistle.coord.wire import HostCommand, HostFailed, WireCodec
+from whistle.coord.wire import HostCommands, HostFailed, HostTick, WireCodec
 from whistle.core import (
     CancelOrder,
     CancelReplace,
@@ -39,7 +39,7 @@ from whistle.core import (
     RejectReason,
     ResumeTrading,
 )
-from whistle.ipc import SpscRing, list_blocks, make_name
+from whistle.ipc import SpscRing, WaitStrategy, list_blocks, make_name
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -188,7 +188,7 @@ def test_same_events_as_the_in_process_host(n_engines):
 
 
 def test_tiny_rings_split_large_batches_and_snapshots():
-    """Ticks and snapshots larger than a ring record travel in parts; full rings refuse."""
+    """Ticks, their commands and snapshots larger than a ring record travel in parts."""
     insts = instruments(2)
     stream = command_stream(7, insts, 2_000)
     # Then a deep book that does not cross, so that the snapshots outgrow one record.
@@ -203,7 +203,7 @@ def test_tiny_rings_split_large_batches_and_snapshots():
                 (seq, NewOrder(inst.symbol_id, 10**6 + seq, 5, side, LIMIT, GTC, price, 3))
             )
     expected, snaps = reference(insts, stream, 500)
-    host = ProcessHost(2, ring_capacity=1 << 13, batch_size=16)
+    host = ProcessHost(2, ring_capacity=1 << 13)
     try:
         for inst in insts:
             host.add_engine(inst)
@@ -221,29 +221,29 @@ def test_tiny_rings_split_large_batches_and_snapshots():
     assert not ours(host)
 
 
-def test_full_ring_refuses_then_delivers_everything():
+def test_a_tick_larger_than_the_ring_waits_for_a_stopped_child_and_delivers_everything():
     (inst,) = instruments(1)
-    host = ProcessHost(3, ring_capacity=1 << 12, batch_size=8, dead_after_s=30.0)
+    host = ProcessHost(3, ring_capacity=1 << 12, dead_after_s=30.0)
     pid = host.pid
     assert pid is not None
     try:
         host.add_engine(inst)
         os.kill(pid, signal.SIGSTOP)  # the child reads nothing until SIGCONT
+        resume = threading.Timer(0.2, os.kill, (pid, signal.SIGCONT))
         try:
-            accepted = 0
-            for seq in range(1, 10_000):
+            n = 2_000  # about 40 KB of commands: ten times the ring
+            for seq in range(1, n + 1):
                 order = NewOrder(inst.symbol_id, seq, 1, BUY, LIMIT, GTC, 900 + seq % 50, 1)
-                if not host.submit(seq, order):
-                    break
-                accepted += 1
-            assert 8 < accepted < 10_000 - 1, accepted
-            # A refusal queues nothing and can be repeated.
-            assert host.submit(accepted + 1, order) is False
+                assert host.submit(seq, order)  # nothing is sent before the tick
+            assert host.can_drain(inst.symbol_id) is False
+            resume.start()
+            tick = host.begin_tick(TICK_NS)  # waits for room while the child is stopped
         finally:
+            resume.join()
             os.kill(pid, signal.SIGCONT)
-        events = host.end_tick(host.begin_tick(TICK_NS), timeout=DEADLINE_S)
+        events = host.end_tick(tick, timeout=DEADLINE_S)
         got = [e.order_id for e in events if isinstance(e, OrderAccepted)]
-        assert got == list(range(1, accepted + 1))  # nothing dropped, in order
+        assert got == list(range(1, n + 1))  # nothing dropped, in order
     finally:
         host.stop()
 
@@ -447,13 +447,17 @@ def test_loop_exits_when_the_parent_closes_the_inbound_ring():
         assert not {inbound.name, outbound.name} & set(list_blocks())
 
 
-def test_the_submit_fast_path_encodes_exactly_a_host_command():
+def test_the_tick_fast_path_encodes_exactly_a_host_tick():
     codec = WireCodec()
     (inst,) = instruments(1)
-    for seq, cmd in command_stream(3, [inst], 200):
-        fast = msgspec.msgpack.encode((HostCommand.__struct_config__.tag, seq, cmd))
-        assert fast == codec.encode(HostCommand(seq, cmd))
-        assert codec.decode_inbound(fast) == HostCommand(seq, cmd)
+    commands = [(seq, cmd) for seq, cmd in command_stream(3, [inst], 200)]
+    tag = HostTick.__struct_config__.tag
+    fast = msgspec.msgpack.encode((tag, 5 * TICK_NS, 9, commands))
+    assert fast == codec.encode(HostTick(5 * TICK_NS, 9, commands))
+    assert codec.decode_inbound(fast) == HostTick(5 * TICK_NS, 9, commands)
+    assert codec.decode_inbound(codec.encode(HostTick(1, 2))) == HostTick(1, 2, [])
+    part = msgspec.msgpack.encode((HostCommands.__struct_config__.tag, commands[:7]))
+    assert codec.decode_inbound(part) == HostCommands(commands[:7])
 
 
 # ---------------------------------------------------------------------- capacity and waits
@@ -480,29 +484,17 @@ def test_a_full_symbol_queue_cannot_drain_before_a_tick():
     assert host.can_drain(a.symbol_id) is False
 
 
-def test_a_full_ring_drains_without_a_tick_while_the_child_lives():
+def test_nothing_drains_before_a_tick_and_a_dead_host_has_no_room():
     (a,) = instruments(1)
-    host = ProcessHost(14, ring_capacity=1 << 12, batch_size=4, dead_after_s=30.0)
+    host = ProcessHost(14, queue_depth=5)
     pid = host.pid
     assert pid is not None
     try:
         host.add_engine(a)
-        os.kill(pid, signal.SIGSTOP)  # the ring fills: the child reads nothing
-        try:
-            seq = 0
-            while host.free_slots(a.symbol_id) > 0:
-                seq += 1
-                order = NewOrder(a.symbol_id, seq, 1, BUY, LIMIT, GTC, 900 + seq % 50, 1)
-                assert host.submit(seq, order), "free_slots > 0 promised an accepted submit"
-            assert seq > 4
-            # The ring is full and the child lives: its reader makes room without a tick.
-            assert host.can_drain(a.symbol_id) is True
-        finally:
-            os.kill(pid, signal.SIGCONT)
-        wait_for(lambda: host.free_slots(a.symbol_id) > 0, "the child to drain its ring")
-        events = host.end_tick(host.begin_tick(TICK_NS), timeout=DEADLINE_S)
-        accepted = [e.order_id for e in events if isinstance(e, OrderAccepted)]
-        assert accepted == list(range(1, seq + 1))
+        for seq in range(1, 4):
+            assert host.submit(seq, NewOrder(a.symbol_id, seq, 1, BUY, LIMIT, GTC, 1000, 1))
+        assert host.free_slots(a.symbol_id) == 2
+        assert host.can_drain(a.symbol_id) is False  # commands travel with the tick
         os.kill(pid, signal.SIGKILL)
         wait_for(lambda: not host.alive(), "death detection")
         assert host.can_drain(a.symbol_id) is False
@@ -668,3 +660,51 @@ def test_with_a_data_dir_a_stalled_host_is_killed_and_its_symbols_restored(tmp_p
         assert venue.state_hashes() == hashes
         assert not venue.coordinator.is_faulted(VA.symbol_id)
         assert venue.coordinator.host_of(VA.symbol_id).alive()
+
+
+# ---------------------------------------------------------------------- batched wire, waits
+
+
+def test_one_inbound_record_per_tick_carries_all_its_commands():
+    insts = instruments(3)
+    stream = command_stream(11, insts, 1_500)
+    expected, _ = reference(insts, stream, 500)
+    host = ProcessHost(15)
+    try:
+        for inst in insts:
+            host.add_engine(inst)
+        before = host.records_sent
+        got = submit_all(host, stream, 500)  # three ticks of 500 commands, then an empty one
+        assert host.records_sent - before == 4
+        assert got == expected
+    finally:
+        host.stop()
+
+
+def test_the_wait_strategy_reaches_the_child():
+    strategy = WaitStrategy.parse("yield,yields=1234")
+    host = ProcessHost(16, wait=strategy)
+    pid = host.pid
+    assert pid is not None
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            argv = f.read().split(b"\0")
+        assert strategy.spec().encode() in argv
+        assert host.wait == strategy
+    finally:
+        host.stop()
+
+
+@pytest.mark.parametrize("wait", ["sleep", "yield", "spin"])
+def test_a_venue_gives_the_same_events_with_every_wait_strategy(wait):
+    with Venue() as reference_venue:
+        reference_venue.add_instrument(VA)
+        reference_venue.add_instrument(VB)
+        expected = [_flow(reference_venue, oid) for oid in range(1, 6)]
+    with Venue(hosts=2, placement="round-robin", wait=wait) as venue:
+        venue.add_instrument(VA)
+        venue.add_instrument(VB)
+        assert all(h.wait == WaitStrategy.named(wait) for h in venue.hosts)
+        assert [_flow(venue, oid) for oid in range(1, 6)] == expected
+    with pytest.raises(ValueError, match="must be one of sleep, yield, spin"):
+        Venue(hosts=1, wait="nap")

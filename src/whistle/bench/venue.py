@@ -74,6 +74,10 @@ def run_venue_bench(
     mix: str = "plain",
     seed: int = 1,
     placement: str = "hash",
+    wait: str = "sleep",
+    queue_depth: int = 1 << 16,
+    host_heartbeat_s: float = 0.05,
+    host_dead_after_s: float = 5.0,
 ) -> dict[str, Any]:
     """Run the venue end to end; return the figures as a JSON-ready dict."""
     if symbols <= 0 or orders <= 0 or batch <= 0:
@@ -85,7 +89,14 @@ def run_venue_bench(
     instruments, prefill, commands = _streams(symbols, orders, mix, seed)
     events = 0
     refused = 0
-    with Venue(hosts=hosts, placement=placement) as venue:
+    with Venue(
+        hosts=hosts,
+        placement=placement,
+        wait=wait,
+        queue_depth=queue_depth,
+        host_heartbeat_s=host_heartbeat_s,
+        host_dead_after_s=host_dead_after_s,
+    ) as venue:
         for inst in instruments:
             venue.add_instrument(inst)
         for cmd in prefill:
@@ -138,6 +149,7 @@ def run_venue_bench(
         "symbols": symbols,
         "hosts": hosts,
         "placement": placement,
+        "wait": wait,
         "mix": mix,
         "seed": seed,
         "batch": batch,
@@ -147,6 +159,7 @@ def run_venue_bench(
         "seconds": round(seconds, 6),
         "ops_per_sec": round(len(commands) / seconds, 1),
         "parent_cpu_seconds": round(cpu, 6),
+        "parent_cpu_us_per_command": round(cpu / len(commands) * 1e6, 3),
         "symbols_per_host": placed,
         "cpus": os.cpu_count(),
         "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,

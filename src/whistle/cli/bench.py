@@ -10,6 +10,7 @@ from rich.console import Console
 
 from whistle.bench.matching import DEFAULT_ORDERS, DEFAULT_REPEAT, run_matching_bench
 from whistle.bench.mixes import MIX_NAMES
+from whistle.cli.hostopts import host_options, venue_options
 
 __all__ = ["bench"]
 
@@ -164,6 +165,7 @@ def journal(records: int, payload_size: int, replay_commands: int, as_json: bool
     show_default=True,
 )
 @click.option("--seed", type=int, default=1, show_default=True)
+@host_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def venue(
     symbols: int,
@@ -174,6 +176,10 @@ def venue(
     mix: str,
     placement: str,
     seed: int,
+    wait: str,
+    queue_depth: int,
+    heartbeat_s: float,
+    dead_after_s: float,
     as_json: bool,
 ) -> None:
     """End to end: router -> coordinator -> hosts -> collected events."""
@@ -189,6 +195,7 @@ def venue(
         mix=mix,
         seed=seed,
         placement=placement,
+        **venue_options(wait, queue_depth, heartbeat_s, dead_after_s),
     )
     if as_json:
         _emit_json(result)

@@ -8,6 +8,7 @@ import click
 from rich.console import Console
 from rich.live import Live
 
+from whistle.cli.hostopts import host_options, venue_options
 from whistle.demo.flow import DEFAULT_ORDERS, DEFAULT_SYMBOLS, UNIVERSE, DemoFlow
 from whistle.demo.view import host_line, live_table, summary_table, throughput_line
 
@@ -53,6 +54,7 @@ _REFRESH_S = 0.25
     help="Journal everything to this (new) directory: replay it with `whistle replay DIR`.",
 )
 @click.option("--live/--no-live", default=True, show_default=True, help="Live progress table.")
+@host_options
 def demo(
     symbols: int,
     orders: int | None,
@@ -61,6 +63,10 @@ def demo(
     hosts: int,
     data_dir: str | None,
     live: bool,
+    wait: str,
+    queue_depth: int,
+    heartbeat_s: float,
+    dead_after_s: float,
 ) -> None:
     """Run synthetic order flow on several symbols and show what the venue did."""
     if orders is None and duration is None:
@@ -70,7 +76,8 @@ def demo(
         console = Console(width=max(console.width, 132))
         live = False
     try:
-        flow = DemoFlow(symbols, seed, hosts=hosts, data_dir=data_dir)
+        options = venue_options(wait, queue_depth, heartbeat_s, dead_after_s)
+        flow = DemoFlow(symbols, seed, hosts=hosts, data_dir=data_dir, venue_options=options)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     try:

@@ -2,17 +2,18 @@
 
 ``run_host`` attaches the two rings made by the parent, optionally pins itself to one CPU,
 then handles inbound messages strictly in ring order with an ``InProcessHost`` (the same
-engine management and ticking as the embedded mode): ``HostCommand`` queues, ``HostTick``
-ticks and answers one ``EventBatch``, ``AddEngine`` / ``RemoveEngine`` / ``TakeSnapshot``
-answer ``EngineAdded`` / ``EngineRemoved`` / ``SnapshotTaken``, ``StopHost`` answers
-``HostStopped`` and ends the loop.
+engine management and ticking as the embedded mode): ``HostCommands`` queues its
+commands, ``HostTick`` queues its commands, ticks and answers one ``EventBatch``,
+``AddEngine`` / ``RemoveEngine`` / ``TakeSnapshot`` answer ``EngineAdded`` /
+``EngineRemoved`` / ``SnapshotTaken``, ``StopHost`` answers ``HostStopped`` and ends the
+loop.
 
 - Heartbeats: one at start, then at least every ``heartbeat_interval_s`` whether busy or
   idle (never during one long tick: the parent's ``dead_after_s`` must exceed the longest
   tick). A heartbeat is skipped while the outbound ring is more than half full: the parent
   is not reading, and events must keep their room.
-- Idle: ``pop_many`` finds nothing -> the ring's ``WaitStrategy`` (spin, yield, then sleep
-  up to 1 ms), so an idle host costs almost no CPU.
+- Idle: ``pop_many`` finds nothing -> the ``WaitStrategy`` the parent chose (by default
+  spin, yield, then sleep up to 1 ms, so an idle host costs almost no CPU).
 - Never drop: when the outbound ring is full the loop waits for room (up to
   ``SEND_TIMEOUT_S``, then it fails).
 - Large answers: a record may hold at most ``ring.max_record_size`` bytes. A larger
@@ -44,7 +45,7 @@ from whistle.coord.wire import (
     EngineRemoved,
     EventBatch,
     Heartbeat,
-    HostCommand,
+    HostCommands,
     HostFailed,
     HostStopped,
     HostTick,
@@ -57,6 +58,7 @@ from whistle.coord.wire import (
 from whistle.ipc import RingFull, SpscRing, WaitStrategy
 
 if TYPE_CHECKING:
+    from whistle.core.commands import Command
     from whistle.core.events import Event
 
 __all__ = [
@@ -196,14 +198,14 @@ class HostLoop:
         """Apply ``batch`` in order; return True once ``StopHost`` has been answered."""
         decode = self._decode
         host = self.host
-        submit = host.submit
         for raw in batch:
             msg = decode(raw)
-            if isinstance(msg, HostCommand):
-                if not submit(msg.enq_seq, msg.command):
-                    raise HostError(f"host {self.host_id} refused a command (queue full)")
-            elif isinstance(msg, HostTick):
+            if isinstance(msg, HostTick):
+                if msg.commands:
+                    self._queue(msg.commands)
                 self._send_events(msg.tick_id, msg.now_ns, host.tick(msg.now_ns))
+            elif isinstance(msg, HostCommands):
+                self._queue(msg.commands)
             elif isinstance(msg, AddEngine):
                 host.add_engine(msg.instrument, msg.snapshot)
                 self._send(self._encode(EngineAdded(self.host_id, msg.instrument.symbol_id)))
@@ -219,6 +221,12 @@ class HostLoop:
             else:  # pragma: no cover - the decoder only yields the inbound union
                 raise HostError(f"host {self.host_id} got an unexpected message {msg!r}")
         return False
+
+    def _queue(self, commands: list[tuple[int, Command]]) -> None:
+        submit = self.host.submit
+        for enq_seq, command in commands:
+            if not submit(enq_seq, command):  # pragma: no cover - the host is unbounded
+                raise HostError(f"host {self.host_id} refused enq_seq {enq_seq} (queue full)")
 
     def run(self) -> int:
         """Handle messages until ``StopHost``; return the process exit status."""
@@ -310,7 +318,8 @@ def host_main(
 
 def _main(argv: list[str]) -> None:
     # python -m whistle.coord.host_loop HOST_ID INBOUND OUTBOUND CPU|- HEARTBEAT_S PARENT_PID
-    host_id, inbound, outbound, cpu, heartbeat, parent = argv
+    #   WAIT_SPEC
+    host_id, inbound, outbound, cpu, heartbeat, parent, wait = argv
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sys.exit(
         run_host(
@@ -320,6 +329,7 @@ def _main(argv: list[str]) -> None:
             None if cpu == "-" else int(cpu),
             float(heartbeat),
             parent_pid=int(parent),
+            wait=WaitStrategy.parse(wait),
         )
     )
 

@@ -9,21 +9,22 @@ Semantics beyond the ``EngineHost`` contract:
 
 - ``submit`` checks what the child could not report back (unknown symbol: ``UnknownEngine``;
   ``enq_seq`` not increasing for the symbol: ``ValueError``; host dead: ``HostDead``),
-  then encodes the ``HostCommand`` into a local buffer of ``batch_size`` records that is
-  pushed with one ``push_many`` when it is full, at ``begin_tick`` and before any control
-  message (so ring order is call order). True means *accepted*: the command will reach the
-  host, in order, no later than the next ``begin_tick``. False means nothing was queued:
-  either the symbol already has ``queue_depth`` commands waiting for the next tick (the
-  same bound as ``InProcessHost``), or the buffer is full and the ring has no room for it.
-  So the inbound queue holds the ring's capacity plus at most ``batch_size`` commands.
-  The child reads its ring between ticks too (into its engines' queues, bounded by the
-  parent's per-symbol ``queue_depth`` count), so a full *ring* drains without a tick:
-  ``can_drain`` is True then (and the child is alive), and False when the limit is the
-  symbol's ``queue_depth``, which only a tick empties. ``free_slots`` flushes the buffer
-  when it is full, so a positive answer guarantees the next ``submit``.
-- ``begin_tick`` pushes the buffer and ``HostTick`` (waiting for room if needed, while
-  watching the host), and returns at once: several hosts tick in parallel. If the host is
-  (or turns out) dead it still returns a tick id, whose ``end_tick`` raises ``HostDead``.
+  then appends ``(enq_seq, command)`` to the host's list for the next tick: nothing is
+  encoded or sent per command. True means *accepted*: the command reaches the host, in
+  order, with the next ``begin_tick``. False means nothing was queued: the symbol already
+  has ``queue_depth`` commands waiting for the next tick (the bound of ``InProcessHost``).
+  Nothing drains before a tick, so ``can_drain`` is False and a refusal is final until
+  the tick; ``free_slots`` is ``queue_depth`` minus the symbol's waiting commands.
+- ``begin_tick`` encodes every waiting command and the tick into *one* ``HostTick`` record
+  with one msgspec call (a tick too large for one ring record is cut into leading
+  ``HostCommands`` records and a final ``HostTick``), pushes it (waiting for room if
+  needed, while watching the host) and returns at once: several hosts tick in parallel.
+  The child answers with one ``EventBatch`` (decoded with one call). If the host is (or
+  turns out) dead ``begin_tick`` still returns a tick id, whose ``end_tick`` raises
+  ``HostDead``.
+- Waiting: the parent (for a tick, a reply, room) and the child (for its next message)
+  idle with the host's ``WaitStrategy`` (``wait``: spin, then yield, then sleep, with its
+  thresholds; the parent caps its sleeps at ``PARENT_MAX_SLEEP_S``).
 - ``end_tick(tick_id, timeout)`` collects outbound messages until that tick's batch is
   complete, keeping heartbeats, replies and other ticks' batches on the way. It raises
   ``HostDead`` (with the cause: exit code, signal name, ``HostFailed`` detail, or stale
@@ -70,7 +71,7 @@ from whistle.coord.wire import (
     EngineRemoved,
     EventBatch,
     Heartbeat,
-    HostCommand,
+    HostCommands,
     HostFailed,
     HostStopped,
     HostTick,
@@ -91,7 +92,6 @@ if TYPE_CHECKING:
     from whistle.core.instrument import Instrument
 
 __all__ = [
-    "DEFAULT_BATCH_SIZE",
     "DEFAULT_DEAD_AFTER_S",
     "DEFAULT_HEARTBEAT_INTERVAL_S",
     "DEFAULT_STOP_TIMEOUT_S",
@@ -99,8 +99,6 @@ __all__ = [
     "ProcessHost",
 ]
 
-#: Encoded commands buffered by ``submit`` before one ``push_many``.
-DEFAULT_BATCH_SIZE: Final = 256
 #: How often an idle or busy host sends a heartbeat.
 DEFAULT_HEARTBEAT_INTERVAL_S: Final = 0.05
 #: A host whose newest heartbeat is older than this is declared dead (and killed).
@@ -111,10 +109,12 @@ DEFAULT_STOP_TIMEOUT_S: Final = 10.0
 PARENT_MAX_SLEEP_S: Final = 100e-6
 _POP_BATCH: Final = 256
 _KILL_WAIT_S: Final = 5.0
-# ``HostCommand`` is an array_like Struct tagged with an int: it encodes exactly like the
-# tuple ``(tag, enq_seq, command)``, which msgspec encodes ~40 % faster than building the
-# Struct first (the hot path of ``submit``; the unit tests check the bytes are equal).
-_COMMAND_TAG: Final = HostCommand.__struct_config__.tag
+_ENVELOPE: Final = 64  # bytes kept free in a record for the tick's header
+# ``HostTick`` / ``HostCommands`` are array_like Structs tagged with an int: they encode
+# exactly like the tuples ``(tag, now_ns, tick_id, commands)`` / ``(tag, commands)``, which
+# msgspec encodes without building a Struct (the tests check the bytes are equal).
+_TICK_TAG: Final = HostTick.__struct_config__.tag
+_COMMANDS_TAG: Final = HostCommands.__struct_config__.tag
 _REPLY_ADDED: Final = 1
 _REPLY_REMOVED: Final = 2
 _REPLY_SNAPSHOT: Final = 3
@@ -138,6 +138,7 @@ class _ChildProcess:
         outbound: str,
         cpu: int | None,
         heartbeat_interval_s: float,
+        wait: WaitStrategy,
     ) -> None:
         self._args = [
             sys.executable,
@@ -149,6 +150,7 @@ class _ChildProcess:
             "-" if cpu is None else str(cpu),
             repr(heartbeat_interval_s),
             str(os.getpid()),
+            wait.spec(),
         ]
         self._popen: subprocess.Popen[bytes] | None = None
 
@@ -208,14 +210,10 @@ class ProcessHost(EngineHost):
         dead_after_s: float = DEFAULT_DEAD_AFTER_S,
         start_timeout_s: float = 10.0,
         queue_depth: int = DEFAULT_QUEUE_DEPTH,
-        batch_size: int = DEFAULT_BATCH_SIZE,
         wait: WaitStrategy | None = None,
     ) -> None:
-        if queue_depth < 1 or batch_size < 1:
-            raise ValueError(
-                f"queue_depth and batch_size must be at least 1, were {queue_depth} and "
-                f"{batch_size}"
-            )
+        if queue_depth < 1:
+            raise ValueError(f"queue_depth must be at least 1, was {queue_depth}")
         if not 0 < heartbeat_interval_s < dead_after_s:
             raise ValueError(
                 f"need 0 < heartbeat_interval_s < dead_after_s, were {heartbeat_interval_s} "
@@ -224,18 +222,22 @@ class ProcessHost(EngineHost):
         self.host_id = host_id
         self.cpu = cpu
         self.queue_depth = queue_depth
-        self.batch_size = batch_size
         self.heartbeat_interval_s = heartbeat_interval_s
         self.dead_after_s = dead_after_s
         self._dead_after_ns = int(dead_after_s * 1e9)
-        self._wait = wait if wait is not None else WaitStrategy(max_sleep=PARENT_MAX_SLEEP_S)
+        child_wait = wait if wait is not None else WaitStrategy()
+        self.wait = child_wait
+        self._wait = child_wait.capped(PARENT_MAX_SLEEP_S)
         codec = WireCodec()
         self._encode = codec.encode
         self._decode = codec.decode_outbound
         self._encode_raw = msgspec.msgpack.Encoder().encode
         # symbol_id -> [highest enq_seq submitted, commands queued since the last tick]
         self._mirror: dict[int, list[int]] = {}
-        self._buf: list[bytes] = []
+        self._pending: list[tuple[int, Command]] = []  # for the next tick, in enq_seq order
+        self.records_sent = 0
+        """Records pushed into the inbound ring so far (one per tick, plus control)."""
+        self._touched: list[list[int]] = []  # mirror slots with commands waiting
         self._next_tick_id = 1
         self._inflight: set[int] = set()
         self._done: dict[int, list[Event]] = {}
@@ -259,7 +261,7 @@ class ProcessHost(EngineHost):
             self._in.close()
             raise
         self._proc = _ChildProcess(
-            host_id, self._in.name, self._out.name, cpu, heartbeat_interval_s
+            host_id, self._in.name, self._out.name, cpu, heartbeat_interval_s, child_wait
         )
         try:
             self._proc.start()
@@ -411,23 +413,41 @@ class ProcessHost(EngineHost):
 
     # ------------------------------------------------------------------ inbound
 
-    def _flush(self) -> bool:
-        """Push as much of the buffer as fits now; return whether it is empty."""
-        buf = self._buf
-        if buf:
-            pushed = self._in.push_many(buf)
-            if pushed == len(buf):
-                buf.clear()
-            else:
-                del buf[:pushed]
-                return False
-        return True
-
     def _send(self, data: bytes, deadline: float | None = None) -> None:
-        """Queue ``data`` after the buffered commands and push everything, waiting for room."""
-        self._buf.append(data)
-        if not self._flush():
-            self._await(self._flush, deadline)
+        """Push one record, waiting for room (and watching the host) if the ring is full."""
+        self.records_sent += 1
+        push = self._in.try_push
+        if not push(data):
+            self._await(lambda: push(data), deadline)
+
+    def _send_tick(self, now_ns: int, tick_id: int, pending: list[tuple[int, Command]]) -> None:
+        """Send ``pending`` and the tick: one record, or several if it is too large."""
+        encode = self._encode_raw
+        data = encode((_TICK_TAG, now_ns, tick_id, pending))
+        limit = self._in.max_record_size
+        if len(data) <= limit:
+            self._send(data)
+            return
+        parts = self._split(pending, 0, len(pending), limit - _ENVELOPE)
+        for lo, hi in parts[:-1]:
+            self._send(encode((_COMMANDS_TAG, pending[lo:hi])))
+        lo, hi = parts[-1]
+        self._send(encode((_TICK_TAG, now_ns, tick_id, pending[lo:hi])))
+
+    def _split(
+        self, pending: list[tuple[int, Command]], lo: int, hi: int, limit: int
+    ) -> list[tuple[int, int]]:
+        """Cut ``pending[lo:hi]`` into ranges that each encode within ``limit`` bytes."""
+        size = len(self._encode_raw((_COMMANDS_TAG, pending[lo:hi])))
+        if size <= limit:
+            return [(lo, hi)]
+        if hi - lo == 1:
+            raise ValueError(
+                f"one command of {size} bytes exceeds the inbound ring's record limit of "
+                f"{limit} bytes: raise ring_capacity"
+            )
+        mid = (lo + hi) // 2
+        return self._split(pending, lo, mid, limit) + self._split(pending, mid, hi, limit)
 
     def _check_usable(self) -> None:
         if self._stopped:
@@ -503,7 +523,7 @@ class ProcessHost(EngineHost):
         return self._request(TakeSnapshot(symbol_id), (_REPLY_SNAPSHOT, symbol_id))
 
     def submit(self, enq_seq: int, command: Command) -> bool:
-        """Queue a sequenced command; return False if it cannot be queued now (see module)."""
+        """Queue a sequenced command for the next tick; False if its symbol's queue is full."""
         slot = self._mirror.get(command.symbol_id)
         if slot is None:
             slot = self._mirror_slot(command.symbol_id, "submit")
@@ -514,14 +534,14 @@ class ProcessHost(EngineHost):
                 f"enq_seq must increase per symbol: {enq_seq} after {slot[0]} "
                 f"for symbol {command.symbol_id}"
             )
-        if slot[1] >= self.queue_depth:
+        waiting = slot[1]
+        if waiting >= self.queue_depth:
             return False
-        buf = self._buf
-        if len(buf) >= self.batch_size and not self._flush() and len(buf) >= self.batch_size:
-            return False
-        buf.append(self._encode_raw((_COMMAND_TAG, enq_seq, command)))
+        if not waiting:
+            self._touched.append(slot)
+        self._pending.append((enq_seq, command))
         slot[0] = enq_seq
-        slot[1] += 1
+        slot[1] = waiting + 1
         return True
 
     def free_slots(self, symbol_id: int) -> int:
@@ -531,21 +551,11 @@ class ProcessHost(EngineHost):
             slot = self._mirror_slot(symbol_id, "free_slots")
         if self._failure is not None:
             raise HostDead(self._failure)
-        room = self.batch_size - len(self._buf)
-        if room <= 0:
-            self._flush()
-            room = self.batch_size - len(self._buf)
-        depth = self.queue_depth - slot[1]
-        return max(0, min(room, depth))
+        return self.queue_depth - slot[1]
 
     def can_drain(self, symbol_id: int) -> bool:
-        """Return whether room can appear before the next tick: a full ring, a live child."""
-        slot = self._mirror.get(symbol_id)
-        if slot is None or self._stopped or slot[1] >= self.queue_depth:
-            return False
-        self._pump()
-        self._refresh()
-        return self._failure is None
+        """Return False: commands reach the child only with a tick, nothing drains before."""
+        return False
 
     def begin_tick(self, now_ns: int) -> int:
         """Send the buffered commands and ``HostTick(now_ns)``; return the tick id at once."""
@@ -560,11 +570,17 @@ class ProcessHost(EngineHost):
         self._next_tick_id = tick_id + 1
         self._now_ns = now_ns
         self._inflight.add(tick_id)
+        pending = self._pending
+        if pending:
+            self._pending = []
         if self._failure is None:
             with contextlib.suppress(HostDead):  # end_tick(tick_id) raises it
-                self._send(self._encode(HostTick(now_ns, tick_id)))
-        for slot in self._mirror.values():
-            slot[1] = 0
+                self._send_tick(now_ns, tick_id, pending)
+        touched = self._touched
+        if touched:
+            for slot in touched:
+                slot[1] = 0
+            touched.clear()
         return tick_id
 
     def end_tick(self, tick_id: int, timeout: float | None = None) -> list[Event]:
@@ -638,7 +654,8 @@ class ProcessHost(EngineHost):
 
     def _release(self) -> None:
         self._mirror.clear()
-        self._buf.clear()
+        self._pending.clear()
+        self._touched.clear()
         self._done.clear()
         self._parts.clear()
         self._inflight.clear()

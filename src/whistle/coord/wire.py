@@ -2,9 +2,13 @@
 
 Router -> host (one ring per host, in this order of meaning):
 
-- ``HostCommand(enq_seq, command)``: queue a sequenced command for its engine;
-- ``HostTick(now_ns)``: tick every engine of the host at ``now_ns`` (expiry, then queued
-  commands in ``enq_seq`` order) and send back one ``EventBatch`` for this tick;
+- ``HostTick(now_ns, tick_id, commands)``: queue ``commands`` (``(enq_seq, command)``
+  pairs, in ``enq_seq`` order: every command routed to the host since its last tick), then
+  tick every engine of the host at ``now_ns`` (expiry, then queued commands in ``enq_seq``
+  order) and send back one ``EventBatch`` for this tick. One record per tick per host,
+  encoded and decoded with one msgspec call each;
+- ``HostCommands(commands)``: the leading part of a tick's commands when they do not fit
+  in one ring record (the ``HostTick`` that follows carries the rest);
 - ``AddEngine(instrument, snapshot)``: create an engine (cold, or restored from snapshot);
 - ``RemoveEngine(symbol_id)``: snapshot the engine, send ``EngineRemoved``, forget it;
 - ``TakeSnapshot(symbol_id)``: send ``SnapshotTaken`` without stopping the engine;
@@ -34,7 +38,7 @@ __all__ = [
     "EngineRemoved",
     "EventBatch",
     "Heartbeat",
-    "HostCommand",
+    "HostCommands",
     "HostFailed",
     "HostInbound",
     "HostOutbound",
@@ -53,19 +57,19 @@ class _Msg(msgspec.Struct, frozen=True, gc=False, array_like=True, tag_field="m"
 
 
 @final
-class HostCommand(_Msg, frozen=True, gc=False, array_like=True, tag=1):
-    """A sequenced command for one engine of the host."""
+class HostCommands(_Msg, frozen=True, array_like=True, tag=1):
+    """Sequenced commands for the engines of the host: ``(enq_seq, command)`` pairs."""
 
-    enq_seq: int
-    command: Command
+    commands: list[tuple[int, Command]]
 
 
 @final
-class HostTick(_Msg, frozen=True, gc=False, array_like=True, tag=2):
-    """Tick every engine at ``now_ns``; answer with one ``EventBatch``."""
+class HostTick(_Msg, frozen=True, array_like=True, tag=2):
+    """Queue ``commands``, tick every engine at ``now_ns``; answer with one ``EventBatch``."""
 
     now_ns: int
     tick_id: int
+    commands: list[tuple[int, Command]] = []
 
 
 @final
@@ -156,7 +160,7 @@ class HostFailed(_Msg, frozen=True, array_like=True, tag=17):
     detail: str
 
 
-HostInbound = HostCommand | HostTick | AddEngine | RemoveEngine | TakeSnapshot | StopHost
+HostInbound = HostCommands | HostTick | AddEngine | RemoveEngine | TakeSnapshot | StopHost
 HostOutbound = (
     EventBatch | Heartbeat | EngineAdded | EngineRemoved | SnapshotTaken | HostStopped | HostFailed
 )

@@ -33,6 +33,8 @@ from whistle.core.events import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from whistle.core.commands import Command
     from whistle.core.events import Event
     from whistle.core.instrument import Instrument
@@ -157,6 +159,7 @@ class DemoFlow:
         hosts: int = 0,
         batch: int = 64,
         data_dir: str | None = None,
+        venue_options: Mapping[str, Any] | None = None,
     ) -> None:
         if not 1 <= symbols <= len(UNIVERSE):
             raise ValueError(f"symbols must be in 1..{len(UNIVERSE)}, was {symbols}")
@@ -167,7 +170,8 @@ class DemoFlow:
         self.rng = random.Random(seed)  # noqa: S311 (reproducible flow, not secrets)
         # The flow is the same with or without host processes: it enqueues and ticks every
         # `batch` commands in both cases, so a seed gives the same summary either way.
-        self.venue = Venue(hosts=hosts, data_dir=data_dir)
+        # ``venue_options``: further ``Venue`` keywords (host timeouts, wait strategy).
+        self.venue = Venue(hosts=hosts, data_dir=data_dir, **dict(venue_options or {}))
         if self.venue.recovery is not None:
             raise ValueError(
                 f"{data_dir} already holds a journal; the demo needs a new data directory"

@@ -3,6 +3,21 @@
 A waiting side first spins (cheapest wake-up, burns a core), then yields its time slice with
 ``time.sleep(0)``, then sleeps with exponential backoff up to ``max_sleep`` so that an idle
 producer or consumer costs (almost) no CPU.
+
+Presets (``WaitStrategy.named(name)``, ``WaitStrategy.parse(spec)``):
+
+- ``"sleep"`` (the default): spin 200 times, yield 20 times, then sleep 10 us doubling up
+  to 1 ms. Frugal: an idle side costs almost no CPU, but a wake-up from a sleep costs the
+  kernel's timer slack (~50-100 us), which is most of a tick's round trip when ticks are
+  sparse.
+- ``"yield"``: spin 200 times, then yield (``sched_yield``) 50,000 times (tens of ms of
+  idleness) before sleeping like ``"sleep"``. A side that yields gives its core to anything
+  else runnable at once, so it suits a shared machine, and wakes within microseconds.
+- ``"spin"``: never sleep or yield. Lowest latency, burns one core per waiting side: only
+  with a core per host plus one for the parent.
+
+A spec is a preset name, optionally followed by overrides, or overrides alone:
+``"yield,yields=10000,max_sleep=0.0005"``; ``spec()`` gives the canonical form back.
 """
 
 from __future__ import annotations
@@ -10,7 +25,15 @@ from __future__ import annotations
 import time
 from typing import final
 
-__all__ = ["WaitStrategy"]
+__all__ = ["WAIT_PRESETS", "WaitStrategy"]
+
+#: Preset name -> (spin, yields, min_sleep, max_sleep).
+WAIT_PRESETS: dict[str, tuple[int, int, float, float]] = {
+    "sleep": (200, 20, 10e-6, 1e-3),
+    "yield": (200, 50_000, 10e-6, 1e-3),
+    "spin": (1 << 62, 0, 10e-6, 1e-3),
+}
+_FIELDS = ("spin", "yields", "min_sleep", "max_sleep")
 
 
 @final
@@ -47,6 +70,71 @@ class WaitStrategy:
     def busy(cls) -> WaitStrategy:
         """A strategy that practically never sleeps: lowest latency, burns a whole core."""
         return cls(spin=1 << 62, yields=0)
+
+    @classmethod
+    def named(cls, name: str) -> WaitStrategy:
+        """Return the preset ``name`` (``"sleep"``, ``"yield"`` or ``"spin"``)."""
+        preset = WAIT_PRESETS.get(name)
+        if preset is None:
+            raise ValueError(
+                f"wait strategy must be one of {', '.join(WAIT_PRESETS)}, seen {name!r}"
+            )
+        return cls(*preset)
+
+    @classmethod
+    def parse(cls, spec: str) -> WaitStrategy:
+        """Return the strategy of ``spec``: ``[preset][,field=value]...`` (see the module)."""
+        values: dict[str, float] = dict(zip(_FIELDS, WAIT_PRESETS["sleep"], strict=True))
+        for i, part in enumerate(p.strip() for p in spec.split(",")):
+            if not part and i == 0:
+                continue
+            if "=" not in part:
+                if i:
+                    raise ValueError(f"a preset name comes first in a wait spec, seen {spec!r}")
+                if part not in WAIT_PRESETS:
+                    raise ValueError(
+                        f"wait strategy must be one of {', '.join(WAIT_PRESETS)} "
+                        f"(then field=value overrides), seen {part!r}"
+                    )
+                values = dict(zip(_FIELDS, WAIT_PRESETS[part], strict=True))
+                continue
+            key, _, text = part.partition("=")
+            key = key.strip()
+            if key not in _FIELDS:
+                raise ValueError(
+                    f"wait spec fields are {', '.join(_FIELDS)}, seen {key!r} in {spec!r}"
+                )
+            try:
+                values[key] = float(text) if key.endswith("sleep") else int(text)
+            except ValueError:
+                raise ValueError(f"wait spec field {key} needs a number, seen {text!r}") from None
+        return cls(
+            int(values["spin"]),
+            int(values["yields"]),
+            float(values["min_sleep"]),
+            float(values["max_sleep"]),
+        )
+
+    def spec(self) -> str:
+        """Return a spec that ``parse`` turns back into this strategy."""
+        return (
+            f"spin={self._spin},yields={self.yields},"
+            f"min_sleep={self._min_sleep!r},max_sleep={self._max_sleep!r}"
+        )
+
+    def capped(self, max_sleep: float) -> WaitStrategy:
+        """Return this strategy with sleeps no longer than ``max_sleep``."""
+        if self._max_sleep <= max_sleep:
+            return self
+        return WaitStrategy(self._spin, self.yields, min(self._min_sleep, max_sleep), max_sleep)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, WaitStrategy):
+            return NotImplemented
+        return self.spec() == other.spec()
+
+    def __hash__(self) -> int:
+        return hash(self.spec())
 
     @property
     def spin(self) -> int:
