@@ -7,11 +7,11 @@ each fault class injects a short, seeded sample (the default suite stays under a
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from faults.harness import LONG, Built, Load, build, copy_built
+from faults.harness import LONG, TOTALS, Built, Load, build, copy_built
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -34,6 +34,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "faults_long" in item.keywords:
             item.add_marker(skip)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    total = sum(TOTALS.values())
+    if total:
+        terminalreporter.write_line(
+            f"fault suite (seed {SEED}, WHISTLE_FAULTS={LONG or 'unset'}): {total} faults"
+            f" injected and judged: {TOTALS['a']} recovered whole (a), {TOTALS['b']} refused"
+            f" with the damage named (b), {TOTALS['failed']} outside (a)/(b)"
+        )
 
 
 @pytest.fixture(scope="session")

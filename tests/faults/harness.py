@@ -72,6 +72,7 @@ if TYPE_CHECKING:
 __all__ = [
     "REFUSALS",
     "SEGMENT_SIZE",
+    "TOTALS",
     "Built",
     "Fault",
     "FaultFailure",
@@ -81,6 +82,7 @@ __all__ = [
     "build",
     "fault_count",
     "judge",
+    "record_offsets",
     "reference",
     "tree_digest",
 ]
@@ -91,6 +93,10 @@ REFUSALS: tuple[type[BaseException], ...] = (DataDirError, JournalError)
 """The only exception types a refused open may raise."""
 LONG = int(os.environ.get("WHISTLE_FAULTS", "0"))
 """``WHISTLE_FAULTS=N`` selects the long run: about N injected faults in all."""
+
+
+TOTALS: dict[str, int] = {"a": 0, "b": 0, "failed": 0}
+"""Outcomes of every fault injected in this session (printed at the end of the run)."""
 
 
 class FaultFailure(AssertionError):
@@ -120,7 +126,7 @@ class Load:
     tick_every: int = TICK_EVERY
 
 
-@dataclass
+@dataclass(repr=False)
 class Built:
     """A journaled directory left as a crash leaves it, and what was acknowledged."""
 
@@ -135,6 +141,9 @@ class Built:
     @property
     def last_enq_seq(self) -> int:
         return self.acked[-1][0] if self.acked else 0
+
+    def __repr__(self) -> str:
+        return f"Built({self.load}, {self.data_dir}, {len(self.acked)} acked)"
 
 
 def prepare(data_dir: Path, segment_size: int) -> None:
@@ -293,22 +302,34 @@ _U32 = struct.Struct("<I")
 _REC = struct.Struct("<IIQQ")
 
 
-def used_extent(path: Path) -> int:
-    """Return the first byte after the last committed record of a segment (0: none)."""
+def record_offsets(path: Path) -> list[int]:
+    """Return the offsets of the committed records of a segment, in order."""
     data = path.read_bytes()
-    if len(data) < 128 or data[:8] != b"WHSTLSEG":
-        return len(data)
-    state = _U32.unpack_from(data, 44)[0]
-    if state == 0:
-        return 0
+    if len(data) < 128 or data[:8] != b"WHSTLSEG" or _U32.unpack_from(data, 44)[0] == 0:
+        return []
+    out: list[int] = []
     off = 128
     while off + 32 <= len(data):
         n = _REC.unpack_from(data, off)[0]
         tpos = off + ((24 + n + 3) & ~3)
         if n == 0 or tpos + 8 > len(data) or _U32.unpack_from(data, tpos + 4)[0] != 0xC3A57E19:
             break
+        out.append(off)
         off = (tpos + 8 + 7) & ~7
-    return off
+    return out
+
+
+def used_extent(path: Path) -> int:
+    """Return the first byte after the last committed record of a segment (0: none)."""
+    data = path.read_bytes()
+    if len(data) < 128 or data[:8] != b"WHSTLSEG":
+        return len(data)
+    offsets = record_offsets(path)
+    if not offsets:
+        return 0 if _U32.unpack_from(data, 44)[0] == 0 else 128
+    last = offsets[-1]
+    n = _REC.unpack_from(data, last)[0]
+    return (last + ((24 + n + 3) & ~3) + 8 + 7) & ~7
 
 
 def snapshot_files(data_dir: Path) -> list[Path]:
@@ -367,9 +388,14 @@ def pick_offset(rng: random.Random, path: Path) -> int:
 
 @dataclass
 class Verdict:
+    """What ``replay`` said: ok, damage it listed (``problems``), or a refusal (``error``)."""
+
     ok: bool
     error: BaseException | None = None
     detail: str = ""
+    problems: list[str] = field(default_factory=list)
+    snapshot_problems: list[str] = field(default_factory=list)
+    hashes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -382,18 +408,24 @@ class Tally:
     failures: list[str] = field(default_factory=list)
 
     def record(self, outcome: str) -> None:
+        TOTALS[outcome] += 1
         if outcome == "a":
             self.a += 1
         else:
             self.b += 1
 
+    def fail(self, problem: str) -> None:
+        TOTALS["failed"] += 1
+        self.failures.append(problem)
+
     @property
     def total(self) -> int:
         return self.a + self.b + len(self.failures)
 
-    def check(self) -> None:
+    def check(self, *, quiet: bool = False) -> None:
         summary = f"{self.name}: {self.total} faults, {self.a} recovered, {self.b} refused"
-        print(summary, flush=True)
+        if not quiet:
+            print(summary, flush=True)
         if self.failures:
             shown = "\n".join(self.failures[:15])
             more = len(self.failures) - 15
@@ -402,16 +434,25 @@ class Tally:
 
 
 def run_replay(data_dir: Path) -> Verdict:
-    """``whistle.coord.replay.replay``: ok, a report with mismatches, or a refusal."""
+    """``whistle.coord.replay.replay``: ok, a report listing damage, or a refusal."""
     try:
         report = replay(data_dir)
     except REFUSALS as exc:
         return Verdict(False, exc, f"replay refused: {exc}")
     except Exception as exc:  # an unexpected type: reported, never accepted
         return Verdict(False, exc, f"replay raised {type(exc).__name__}: {exc}")
+    problems = [
+        f"{m.where}: {m.symbol} recorded {m.recorded}, replayed {m.replayed}"
+        for m in report.mismatches
+    ]
+    snapshots = [str(p) for p in getattr(report, "snapshot_problems", [])]
+    problems += snapshots
+    problems += [str(p) for p in getattr(report, "event_gaps", [])]
+    problems += [str(p) for p in getattr(report, "event_problems", [])]
     if not report.ok:
-        return Verdict(False, None, f"replay: {len(report.mismatches)} mismatches")
-    return Verdict(True, None, json.dumps(report.state_hashes))
+        detail = f"replay lists damage: {'; '.join(problems)[:400] or 'not ok'}"
+        return Verdict(False, None, detail, problems, snapshots, report.state_hashes)
+    return Verdict(True, None, "replay ok", hashes=report.state_hashes)
 
 
 def run_cli(data_dir: Path) -> tuple[int, str]:
@@ -527,13 +568,17 @@ def judge(built: Built, fault: Fault, *, unacked: int = 0) -> str:
         )
     if tree_digest(data_dir) != before:
         raise FaultFailure(f"{where}: whistle replay wrote to the directory")
-    if rep.ok:
-        replayed = json.loads(rep.detail)
-        if replayed != built.hashes:
-            raise FaultFailure(
-                f"{where}: replay says ok but its hashes differ from the uninterrupted run"
-                " (acknowledged commands silently lost or changed)"
-            )
+    if rep.error is None and rep.hashes != built.hashes:
+        raise FaultFailure(
+            f"{where}: replay's hashes differ from the uninterrupted run (acknowledged"
+            f" commands silently lost or changed); it says: {rep.detail}"
+        )
+    if rep.snapshot_problems and not any(
+        p.name in " ".join(rep.snapshot_problems) for p in fault.files
+    ):
+        raise FaultFailure(
+            f"{where}: replay's snapshot problems do not name the file: {rep.detail}"
+        )
     try:
         venue = open_venue(data_dir, built.load)
     except Exception as exc:
@@ -556,10 +601,17 @@ def judge(built: Built, fault: Fault, *, unacked: int = 0) -> str:
             ) from exc
         return "b"
     try:
-        if not rep.ok:
+        # Same verdict: a directory replay cannot read is one Venue must refuse. Damage
+        # replay lists but reads past (a bad snapshot) Venue may recover from, and says so.
+        if rep.error is not None:
             raise FaultFailure(f"{where}: Venue recovered but {rep.detail}")
         if fault.must_refuse:
             raise FaultFailure(f"{where}: acknowledged data is gone but Venue recovered")
+        fallbacks = getattr(venue.recovery, "fallbacks", None)
+        if rep.snapshot_problems and not fallbacks:
+            raise FaultFailure(
+                f"{where}: Venue recovered without reporting a fallback, but {rep.detail}"
+            )
         problem = _check_recovered(venue, built, unacked)
     except BaseException:
         abandon(venue)
@@ -588,9 +640,9 @@ def attempt(tally: Tally, built: Built, fault: Fault, *, unacked: int = 0) -> No
     try:
         tally.record(judge(built, fault, unacked=unacked))
     except FaultFailure as exc:
-        tally.failures.append(str(exc))
+        tally.fail(str(exc))
     except Exception as exc:  # the oracle's own reads blew up: still a finding
-        tally.failures.append(f"{fault}: {type(exc).__name__} while judging: {exc}")
+        tally.fail(f"{fault}: {type(exc).__name__} while judging: {exc}")
 
 
 # ---------------------------------------------------------------------------- disk full

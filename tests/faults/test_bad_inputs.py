@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import pytest
 
-from faults.harness import REFUSALS, FaultFailure, abandon, prepare, run_cli, run_replay
+from faults.harness import REFUSALS, TOTALS, FaultFailure, abandon, prepare, run_cli, run_replay
 from whistle.coord.durability import iter_records
 from whistle.coord.records import Defined, Sequenced, Ticked
 from whistle.coord.venue import Venue
@@ -229,12 +229,12 @@ def _poison(command: Command) -> str | None:
             ("expire_ts_ns", 0, MAX_TS_NS),
             ("protection_price_ticks", low, MAX_PRICE_TICKS),
         ]
-    elif isinstance(command, ModifyOrder | CancelReplace):
-        checks += [("price_ticks", low, MAX_PRICE_TICKS), ("qty_lots", low, MAX_QTY_LOTS)]
         if type(command.post_only) is not bool:
             return f"post_only {command.post_only!r}"
     elif isinstance(command, CancelOrder | ModifyOrder | CancelReplace):
         checks.append(("order_id", 1, MAX_ORDER_ID))
+        if isinstance(command, ModifyOrder | CancelReplace):
+            checks += [("price_ticks", low, MAX_PRICE_TICKS), ("qty_lots", low, MAX_QTY_LOTS)]
         if isinstance(command, CancelReplace):
             checks.append(("new_order_id", 1, MAX_ORDER_ID))
     if isinstance(command, CancelOrder | ModifyOrder | CancelReplace | MassCancel):
@@ -323,7 +323,9 @@ def test_mistyped_and_oversized_inputs_never_reach_the_journal(tmp_path: Path) -
                 elif outcome == "accepted":
                     accepted.append(repr(value)[:40])
             what = f"{name}({field}=...) after accepting {accepted}"
-            problems += _reopen_and_check(venue, tmp_path / data_dir_name, what)
+            found = _reopen_and_check(venue, tmp_path / data_dir_name, what)
+            TOTALS["failed" if found else "a"] += 1
+            problems += found
     print(f"bad inputs: {calls} calls in {group} venues: {outcomes}")
     if problems:
         raise FaultFailure(f"{len(problems)} problems:\n" + "\n".join(problems[:400]))

@@ -25,6 +25,7 @@ from faults.conftest import SEED
 from faults.harness import (
     CHILD,
     SEGMENT_SIZE,
+    TOTALS,
     Fault,
     FaultFailure,
     Load,
@@ -137,9 +138,12 @@ def _one(tmp_path: Path, site: str, seed: int) -> tuple[bool, str | None]:
         print(f"{fault}: refused {len(notes['refusals'])} ({calls}), probe {notes['probe']}")
         check_run(built, notes, fault, site)
     except FaultFailure as exc:
+        TOTALS["failed"] += 1
         return True, str(exc)
     except Exception as exc:
+        TOTALS["failed"] += 1
         return True, f"{fault}: {type(exc).__name__} while judging: {exc}"
+    TOTALS["a"] += 1
     return True, None
 
 
@@ -209,6 +213,9 @@ def test_a_real_full_file_system(small_fs: Path) -> None:
                 continue
             check_run(built, notes, fault, "tmpfs")
         except FaultFailure as exc:
+            TOTALS["failed"] += 1
             failures.append(str(exc))
+        else:
+            TOTALS["a"] += 1
     if failures:
         raise FaultFailure("\n".join(failures))
