@@ -170,6 +170,34 @@ class InProcessHost(EngineHost):
         self._commands += 1
         return True
 
+    def submit_many(self, commands: list[tuple[int, Command]]) -> None:
+        """Queue ``(enq_seq, command)`` pairs with no ``queue_depth`` bound (a host's loop).
+
+        The same checks as ``submit`` otherwise (``UnknownEngine``, ``ValueError``); on an
+        error the pairs before the bad one stay queued.
+        """
+        slots = self._slots
+        busy = self._busy
+        done = 0
+        try:
+            for enq_seq, command in commands:
+                symbol_id = command.symbol_id
+                slot = slots.get(symbol_id)
+                if slot is None:
+                    slot = self._slot(symbol_id, "submit")
+                if enq_seq <= slot.last_seq:
+                    raise ValueError(
+                        f"enq_seq must increase per symbol: {enq_seq} after {slot.last_seq} "
+                        f"for symbol {symbol_id}"
+                    )
+                slot.engine.enqueue(enq_seq, command)
+                slot.last_seq = enq_seq
+                slot.pending += 1
+                busy.add(symbol_id)
+                done += 1
+        finally:
+            self._commands += done
+
     def free_slots(self, symbol_id: int) -> int:
         """Return how many more commands ``symbol_id`` may queue before the next tick."""
         slot = self._slots.get(symbol_id)

@@ -58,7 +58,6 @@ from whistle.coord.wire import (
 from whistle.ipc import RingFull, SpscRing, WaitStrategy
 
 if TYPE_CHECKING:
-    from whistle.core.commands import Command
     from whistle.core.events import Event
 
 __all__ = [
@@ -105,7 +104,7 @@ class HostLoop:
         if heartbeat_interval_s <= 0:
             raise ValueError(f"heartbeat_interval_s must be positive, was {heartbeat_interval_s}")
         self.host_id = host_id
-        self.host = InProcessHost(host_id, queue_depth=sys.maxsize)  # the parent bounds it
+        self.host = InProcessHost(host_id)  # submit_many: the parent bounds the queues
         self._in = inbound
         self._out = outbound
         self._interval_ns = int(heartbeat_interval_s * 1e9)
@@ -202,10 +201,10 @@ class HostLoop:
             msg = decode(raw)
             if isinstance(msg, HostTick):
                 if msg.commands:
-                    self._queue(msg.commands)
+                    host.submit_many(msg.commands)
                 self._send_events(msg.tick_id, msg.now_ns, host.tick(msg.now_ns))
             elif isinstance(msg, HostCommands):
-                self._queue(msg.commands)
+                host.submit_many(msg.commands)
             elif isinstance(msg, AddEngine):
                 host.add_engine(msg.instrument, msg.snapshot)
                 self._send(self._encode(EngineAdded(self.host_id, msg.instrument.symbol_id)))
@@ -221,12 +220,6 @@ class HostLoop:
             else:  # pragma: no cover - the decoder only yields the inbound union
                 raise HostError(f"host {self.host_id} got an unexpected message {msg!r}")
         return False
-
-    def _queue(self, commands: list[tuple[int, Command]]) -> None:
-        submit = self.host.submit
-        for enq_seq, command in commands:
-            if not submit(enq_seq, command):  # pragma: no cover - the host is unbounded
-                raise HostError(f"host {self.host_id} refused enq_seq {enq_seq} (queue full)")
 
     def run(self) -> int:
         """Handle messages until ``StopHost``; return the process exit status."""

@@ -353,3 +353,28 @@ def test_engine_fault_stays_an_event(monkeypatch: pytest.MonkeyPatch):
     assert (a.symbol_id, "EngineFaulted") in kinds
     assert (b.symbol_id, "OrderAccepted") in kinds
     assert host.alive()
+
+
+def test_submit_many_queues_like_submit_without_the_depth_bound():
+    insts = instruments(3)
+    stream = command_stream(5, insts, 600)
+    one = InProcessHost(1, queue_depth=1)  # submit_many ignores the bound
+    many = InProcessHost(2, queue_depth=1)
+    for inst in insts:
+        one.add_engine(inst)
+        many.add_engine(inst)
+    reference = InProcessHost(3)
+    for inst in insts:
+        reference.add_engine(inst)
+    for seq, cmd in stream:
+        assert reference.submit(seq, cmd)
+    many.submit_many(stream)
+    assert many.commands == len(stream)
+    assert many.tick(TICK_NS) == reference.tick(TICK_NS)
+    first = insts[0].symbol_id
+    with pytest.raises(ValueError, match="enq_seq must increase"):
+        many.submit_many([(10_000, ResumeTrading(first)), (9_999, HaltTrading(first))])
+    assert many.commands == len(stream) + 1  # the pair before the bad one stays queued
+    with pytest.raises(UnknownEngine, match="no engine for symbol 4242"):
+        many.submit_many([(20_000, HaltTrading(4242))])
+    assert one.commands == 0
