@@ -119,7 +119,18 @@ def format_price(ticks: int | None, decimals: int) -> str:
 class _Instrument:
     """One instrument's book and the sorted keys of its levels (bids: negated prices)."""
 
-    __slots__ = ("ask_keys", "asks", "bid_keys", "bids", "book", "decimals", "pending", "symbol")
+    __slots__ = (
+        "ask_count",
+        "ask_keys",
+        "ask_qty",
+        "bid_count",
+        "bid_keys",
+        "bid_qty",
+        "book",
+        "decimals",
+        "pending",
+        "symbol",
+    )
 
     def __init__(self, instrument_id: int, symbol: str, decimals: int) -> None:
         self.book = MarketByOrderBook(instrument_id)
@@ -127,8 +138,11 @@ class _Instrument:
         self.decimals = decimals
         self.bid_keys: list[int] = []
         self.ask_keys: list[int] = []
-        self.bids: dict[int, tuple[int, int]] = {}
-        self.asks: dict[int, tuple[int, int]] = {}
+        # qty and order count of each level by key (two dicts: no tuple per update)
+        self.bid_qty: dict[int, int] = {}
+        self.bid_count: dict[int, int] = {}
+        self.ask_qty: dict[int, int] = {}
+        self.ask_count: dict[int, int] = {}
         self.pending = -1  # best changed level since the last published row (-1: none)
 
 
@@ -149,6 +163,7 @@ class MbpBuilder:
         self._states: dict[int, _Instrument] = {}
         self._decimals: dict[str, int] = {}
         self.rows = 0
+        self._empty: list[Any] = [None] * len(HEAD_COLUMNS) + [None, None, 0, 0, 0, 0] * depth
 
     def books(self) -> dict[int, tuple[str, int, MarketByOrderBook]]:
         """Return {instrument id: (symbol, price decimals, book)}."""
@@ -267,20 +282,26 @@ class MbpBuilder:
         best = 1 << 30
         for side, price, qty, count in state.book.deltas():
             if side == _BUY:
-                keys, levels, key = state.bid_keys, state.bids, -price
+                keys, qtys, counts, key = state.bid_keys, state.bid_qty, state.bid_count, -price
             else:
-                keys, levels, key = state.ask_keys, state.asks, price
+                keys, qtys, counts, key = state.ask_keys, state.ask_qty, state.ask_count, price
             if qty == 0:
-                if key in levels:
-                    del levels[key]
+                if key in qtys:
+                    del qtys[key]
+                    del counts[key]
                     i = bisect.bisect_left(keys, key)
                     del keys[i]
-                    best = min(best, i)
+                    if i < best:
+                        best = i
                 continue
-            if key not in levels:
+            if key not in qtys:
                 bisect.insort(keys, key)
-            levels[key] = (qty, count)
-            best = min(best, bisect.bisect_left(keys, key))
+            qtys[key] = qty
+            counts[key] = count
+            if best:
+                i = bisect.bisect_left(keys, key)
+                if i < best:
+                    best = i
         return best if best < 1 << 30 else -1
 
     def _row(
@@ -293,34 +314,33 @@ class MbpBuilder:
         price: int,
         size: int,
     ) -> MbpRow:
-        row: list[Any] = [
-            e.ts_ns,
-            e.ts_recv_ns,
-            state.symbol,
-            action,
-            side,
-            depth,
-            None if price == NO_PRICE else price,
-            size,
-            e.flags,
-            e.sequence,
-        ]
-        bid_keys, ask_keys, bids, asks = state.bid_keys, state.ask_keys, state.bids, state.asks
-        nb, na = len(bid_keys), len(ask_keys)
-        for i in range(self.depth):
-            if i < nb:
-                k = bid_keys[i]
-                bq, bc = bids[k]
-                bp: int | None = -k
-            else:
-                bp, bq, bc = None, 0, 0
-            if i < na:
-                k = ask_keys[i]
-                aq, ac = asks[k]
-                ap: int | None = k
-            else:
-                ap, aq, ac = None, 0, 0
-            row += (bp, ap, bq, aq, bc, ac)
+        # A copy of the all-empty row, then the head and the live levels written in place.
+        row = self._empty.copy()
+        row[0] = e.ts_ns
+        row[1] = e.ts_recv_ns
+        row[2] = state.symbol
+        row[3] = action
+        row[4] = side
+        row[5] = depth
+        row[6] = None if price == NO_PRICE else price
+        row[7] = size
+        row[8] = e.flags
+        row[9] = e.sequence
+        n = self.depth
+        qtys, counts = state.bid_qty, state.bid_count
+        j = 10
+        for k in state.bid_keys[:n]:
+            row[j] = -k
+            row[j + 2] = qtys[k]
+            row[j + 4] = counts[k]
+            j += 6
+        qtys, counts = state.ask_qty, state.ask_count
+        j = 11
+        for k in state.ask_keys[:n]:
+            row[j] = k
+            row[j + 2] = qtys[k]
+            row[j + 4] = counts[k]
+            j += 6
         return tuple(row)
 
     def run(self, events: Iterable[MboEvent]) -> Iterator[MbpRow]:
