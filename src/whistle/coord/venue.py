@@ -48,7 +48,7 @@ everything queued (the tick-bounded mode, and the fast one with host processes).
 from __future__ import annotations
 
 import contextlib
-import heapq
+import operator
 import os
 from decimal import Decimal
 from pathlib import Path
@@ -761,8 +761,13 @@ class Venue:
         if len(live) == 1:
             return self._collect(live[0], live[0].begin_tick(now_ns), now_ns)
         started = [(h, h.begin_tick(now_ns)) for h in live]
-        lists = [self._collect(h, tick_id, now_ns) for h, tick_id in started]
-        return list(heapq.merge(*lists, key=_by_symbol_id))
+        events: list[Event] = []
+        for h, tick_id in started:
+            events += self._collect(h, tick_id, now_ns)
+        # Stable sort of the concatenated sorted runs (hosts' symbols are disjoint): the
+        # order of a merge, with the key read in C (heapq.merge cost ~0.45 us per event).
+        events.sort(key=operator.attrgetter("symbol_id"))
+        return events
 
     def _collect(self, host: EngineHost, tick_id: int, now_ns: int) -> list[Event]:
         try:
@@ -1285,7 +1290,3 @@ class Venue:
             self._instruments[k].symbol: self.engine_view(k).state_hash()
             for k in sorted(self._instruments)
         }
-
-
-def _by_symbol_id(event: Event) -> int:
-    return event.symbol_id
