@@ -463,16 +463,22 @@ def run_cli(data_dir: Path) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+_HEADER_SLACK = 128
+"""A segment header is 128 bytes, queue.meta 64: its CRC field is at most this far on."""
+
+
 def _mentions(message: str, fault: Fault) -> str | None:
     # The damaged file (its name, or a path ending in it) and, for damage at a position,
-    # "offset N" with N at or before the damage.
+    # "offset N" with N where that damage is detected.
     if fault.files and not any(p.name in message for p in fault.files):
         return f"the message does not name {[p.name for p in fault.files]}"
     if fault.offset is not None:
         found = [int(m) for m in re.findall(r"offset (\d+)", message)]
         if not found:
             return "the message gives no 'offset N'"
-        if not any(n <= fault.offset for n in found):
+        # A record is named by its start (at or before the damage); a checksummed header
+        # or metadata block by its checksum field, which may follow the damaged byte.
+        if not any(n <= fault.offset + _HEADER_SLACK for n in found):
             return f"the message gives offsets {found}, all after the damage at {fault.offset}"
     return None
 
@@ -545,10 +551,17 @@ def _check_recovered(venue: Venue, built: Built, unacked: int) -> str | None:
     return None
 
 
-def judge(built: Built, fault: Fault, *, unacked: int = 0) -> str:
+def judge(
+    built: Built,
+    fault: Fault,
+    *,
+    unacked: int = 0,
+    opener: Callable[[Path, Load], Venue] | None = None,
+) -> str:
     """Open the faulted copy ``built.data_dir`` three ways; return ``"a"`` or ``"b"``.
 
-    Raises ``FaultFailure`` for any other outcome.
+    Raises ``FaultFailure`` for any other outcome. ``opener`` replaces ``open_venue``
+    (e.g. to open under an injected fault).
     """
     data_dir = built.data_dir
     where = f"{fault}"
@@ -580,7 +593,7 @@ def judge(built: Built, fault: Fault, *, unacked: int = 0) -> str:
             f"{where}: replay's snapshot problems do not name the file: {rep.detail}"
         )
     try:
-        venue = open_venue(data_dir, built.load)
+        venue = (opener or open_venue)(data_dir, built.load)
     except Exception as exc:
         if not isinstance(exc, REFUSALS):
             raise FaultFailure(
@@ -680,6 +693,7 @@ class DiskFull:
     ``snapshot-write``    writing a snapshot file
     ``snapshot-replace``  renaming a snapshot file into place
     ``prealloc``          background segment preallocation only (must stay invisible)
+    ``recovery``          every segment creation in the directory (a venue reopening)
 
     A journal segment is created (``posix_fallocate``) ahead of the writer by a thread;
     while armed, every background creation for the site's queue fails, so the writer's
@@ -699,6 +713,8 @@ class DiskFull:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def queue(self) -> Path | None:
+        if self.site == "recovery":
+            return self.data_dir
         if self.site.startswith("commands") or self.site == "prealloc":
             return self.data_dir / COMMANDS_DIR
         if self.site.startswith("events"):

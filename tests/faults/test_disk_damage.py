@@ -9,37 +9,45 @@ nothing written. Seeds derive from ``conftest.SEED``; a failure names its seed a
 from __future__ import annotations
 
 import random
+import re
 import shutil
 from typing import TYPE_CHECKING
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from faults.conftest import SEED
 from faults.harness import (
     LONG,
+    Built,
     Fault,
+    FaultFailure,
     Load,
     Tally,
     attempt,
     copy_built,
     fault_count,
+    finish,
     flip_bit,
+    judge,
     pick_offset,
     record_offsets,
     segments,
     snapshot_files,
+    tree_digest,
     truncate,
     used_extent,
 )
-from whistle.coord.records import COMMANDS_DIR, EVENTS_DIR
+from whistle.cli.main import main as cli_main
+from whistle.coord.durability import iter_records
+from whistle.coord.records import COMMANDS_DIR, EVENTS_DIR, Ticked
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from pathlib import Path
 
-    from faults.harness import Built
 
 QUEUES = (COMMANDS_DIR, EVENTS_DIR)
 BASE = Load(seed=SEED, commands=2_000)
@@ -354,3 +362,86 @@ def test_damage_to_a_venue_that_ran_on_host_processes(
     truncate(path, 0)
     attempt(tally, built, Fault("empty snapshot (hosts=2)", SEED + 7, [path], 0))
     tally.check()
+
+
+def test_damage_to_the_journal_metadata_files(bases: Callable[[Load], Built], scratch) -> None:
+    # queue.meta holds the segment size (a flip must be refused, naming it); the lock and
+    # heartbeat files are liveness hints a crash may leave in any state.
+    base = bases(BASE)
+    rng = random.Random(f"{SEED}-meta")
+    tally = Tally("journal metadata damaged")
+    for queue in QUEUES:
+        built = scratch(base)
+        meta = built.data_dir / queue / "queue.meta"
+        offset = rng.randrange(36)
+        flip_bit(meta, offset, rng.randrange(8))
+        attempt(tally, built, Fault("queue.meta bit flip", SEED, [meta], offset))
+        built = scratch(base)
+        heartbeat = built.data_dir / queue / "writer.heartbeat"
+        heartbeat.write_bytes(bytes(rng.randrange(256) for _ in range(32)))
+        attempt(tally, built, Fault("garbage heartbeat", SEED, [heartbeat]))
+        built = scratch(base)
+        lock = built.data_dir / queue / "writer.lock"
+        lock.unlink()
+        attempt(tally, built, Fault("deleted writer.lock", SEED, [lock]))
+    tally.check()
+
+
+# ---------------------------------------------------------------------------- repair
+
+
+def test_a_refused_directory_is_repaired_by_the_explicit_command(
+    bases: Callable[[Load], Built], scratch
+) -> None:
+    # After a refusal, `whistle journal repair DIR --at-damage` prints what it would drop
+    # (changing nothing), `--yes` cuts there, and the directory then recovers whole up to
+    # the last kept acknowledged command: exactly the acknowledged prefix, nothing else.
+    base = bases(BASE)
+    rng = random.Random(f"{SEED}-repair")
+    tally = Tally("repair after a refusal")
+    sealed = [p for p in segments(base.data_dir, COMMANDS_DIR) if used_extent(p) > 0][:-1]
+    for _ in range(fault_count(3, 0.03)):
+        built = scratch(base)
+        source = rng.choice(sealed)
+        path = built.data_dir / source.relative_to(base.data_dir)
+        offset = rng.choice(record_offsets(path)) + 24
+        flip_bit(path, offset, rng.randrange(8))
+        fault = Fault("bit flip, then repair", SEED, [path], offset)
+        try:
+            if judge(built, fault) != "b":
+                tally.fail(f"{fault}: a damaged sealed commands segment was not refused")
+                continue
+            tally.record("b")
+            tally.record(_repair_and_judge(built, fault))
+        except FaultFailure as exc:
+            tally.fail(str(exc))
+    tally.check()
+
+
+def _repair_and_judge(built: Built, fault: Fault) -> str:
+    before = tree_digest(built.data_dir)
+    plan = CliRunner().invoke(cli_main, ["journal", "repair", str(built.data_dir), "--at-damage"])
+    if plan.exit_code != 0 or tree_digest(built.data_dir) != before:
+        raise FaultFailure(f"{fault}: repair's dry run exit {plan.exit_code} or it wrote")
+    kept = re.search(r"last kept acknowledged command is enq_seq (\d+)", plan.output)
+    if kept is None:
+        raise FaultFailure(f"{fault}: repair does not say which command is the last kept")
+    keep = int(kept.group(1))
+    dropped = re.search(
+        r"drops (\d+) readable acknowledged command\(s\): enq_seq (\d+)\.\.(\d+)", plan.output
+    )
+    unreadable = re.search(r"and (\d+) unreadable record", plan.output)
+    if dropped is None or int(dropped.group(3)) != built.last_enq_seq:
+        raise FaultFailure(f"{fault}: repair does not list the dropped acknowledged commands")
+    gap = int(dropped.group(2)) - keep - 1
+    if gap > (int(unreadable.group(1)) if unreadable else 0):
+        raise FaultFailure(f"{fault}: repair hides {gap} dropped commands")
+    done = CliRunner().invoke(
+        cli_main, ["journal", "repair", str(built.data_dir), "--at-damage", "--yes"]
+    )
+    if done.exit_code != 0:
+        raise FaultFailure(f"{fault}: repair --yes exit {done.exit_code}: {done.output[-300:]}")
+    ticks = sum(1 for r in iter_records(built.data_dir) if isinstance(r, Ticked))
+    cut = Built(built.load, built.data_dir, built.acked[:keep], built.ticks[:ticks])
+    finish(cut)
+    return judge(cut, Fault("after repair", fault.seed, fault.files))

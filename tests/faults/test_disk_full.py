@@ -26,17 +26,23 @@ from faults.harness import (
     CHILD,
     SEGMENT_SIZE,
     TOTALS,
+    DiskFull,
     Fault,
     FaultFailure,
     Load,
+    Tally,
     decode_built,
     fault_count,
     judge,
+    open_venue,
+    segments,
+    used_extent,
 )
 from whistle.tools.smallfs import mount_tmpfs, unmount
 
 if TYPE_CHECKING:
     from faults.harness import Built
+    from whistle.coord.venue import Venue
 
 TESTS_DIR = str(Path(__file__).resolve().parents[1])
 SITES = (
@@ -219,3 +225,33 @@ def test_a_real_full_file_system(small_fs: Path) -> None:
             TOTALS["a"] += 1
     if failures:
         raise FaultFailure("\n".join(failures))
+
+
+def test_disk_full_while_a_crashed_venue_reopens(bases, scratch) -> None:
+    # Recovery writes too (a torn tail cut, lost events re-recorded, the next segment):
+    # with every segment creation failing, reopening must recover whole or refuse with
+    # nothing written; once the space is back, the same directory must recover whole.
+    tally = Tally("disk full while reopening")
+    for load in (Load(seed=SEED, commands=2_000), Load(seed=SEED, commands=1_200)):
+        base = bases(load)
+        built = scratch(base)
+        for queue in ("commands", "events"):
+            for path in segments(built.data_dir, queue):
+                if used_extent(path) == 0:
+                    path.unlink()  # no preallocated segment: a roll must create one now
+        full = DiskFull(built.data_dir, "recovery", 0, armed=True)
+
+        def opener(data_dir: Path, load: Load, full: DiskFull = full) -> Venue:
+            with full.installed():
+                return open_venue(data_dir, load)
+
+        fault = Fault("disk full while reopening", load.seed, [built.data_dir], None)
+        try:
+            outcome = judge(built, fault, opener=opener)
+            tally.record(outcome)
+            if outcome == "b":
+                full.free()
+                tally.record(judge(built, Fault("reopened with space", load.seed, [])))
+        except FaultFailure as exc:
+            tally.fail(str(exc))
+    tally.check()
