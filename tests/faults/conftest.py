@@ -58,7 +58,7 @@ def bases(base_dir: Path) -> Callable[[Load], Built]:
 
     def get(load: Load) -> Built:
         if load not in cache:
-            name = f"s{load.seed}-c{load.commands}-k{load.checkpoint_every}-h{load.hosts}"
+            name = f"base-{len(cache):03d}"
             cache[load] = build(base_dir / name, load)
         return cache[load]
 

@@ -124,6 +124,7 @@ class Load:
     segment_size: int = SEGMENT_SIZE
     hosts: int = 0
     tick_every: int = TICK_EVERY
+    fsync: str = "none"
 
 
 @dataclass(repr=False)
@@ -154,7 +155,7 @@ def prepare(data_dir: Path, segment_size: int) -> None:
 
 def open_venue(data_dir: Path, load: Load) -> Venue:
     """Open ``Venue(data_dir)`` the way every run of ``load`` does."""
-    kwargs: dict[str, Any] = {"checkpoint_every": load.checkpoint_every}
+    kwargs: dict[str, Any] = {"checkpoint_every": load.checkpoint_every, "fsync": load.fsync}
     if load.hosts:
         kwargs["hosts"] = load.hosts
     if "segment_size" in inspect.signature(Venue).parameters:

@@ -178,6 +178,29 @@ def test_a_bit_flip_in_the_last_record_of_each_segment(
     tally.check()
 
 
+@pytest.mark.parametrize("fsync", ["interval", "every"])
+def test_damage_under_every_fsync_policy(bases: Callable[[Load], Built], scratch, fsync) -> None:
+    # The policy changes when pages reach the disk, not what recovery accepts: the same
+    # damage gets the same verdict whatever the venue synced.
+    base = bases(Load(seed=SEED + 3, commands=1_200, fsync=fsync))
+    rng = random.Random(f"{SEED}-{fsync}")
+    tally = Tally(f"damage with fsync={fsync}")
+    for queue in QUEUES:
+        used = [p for p in segments(base.data_dir, queue) if used_extent(p) > 0]
+        for source in (rng.choice(used[:-1]), used[-1]):
+            built = scratch(base)
+            path = built.data_dir / source.relative_to(base.data_dir)
+            offset = rng.choice(record_offsets(path)) + 24
+            flip_bit(path, offset, rng.randrange(8))
+            attempt(tally, built, Fault(f"bit flip (fsync={fsync})", SEED + 3, [path], offset))
+        built = scratch(base)
+        path = built.data_dir / used[-1].relative_to(base.data_dir)
+        cut = used_extent(path) // 2
+        truncate(path, cut)
+        attempt(tally, built, Fault(f"head truncation (fsync={fsync})", SEED + 3, [path], cut))
+    tally.check()
+
+
 # ---------------------------------------------------------------------------- truncation
 
 
@@ -445,3 +468,64 @@ def _repair_and_judge(built: Built, fault: Fault) -> str:
     cut = Built(built.load, built.data_dir, built.acked[:keep], built.ticks[:ticks])
     finish(cut)
     return judge(cut, Fault("after repair", fault.seed, fault.files))
+
+
+@settings(
+    max_examples=fault_count(10, 0.05),
+    deadline=None,
+    database=None,
+    derandomize=not LONG,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    operation=st.sampled_from(["delete", "swap", "copy-over", "truncate", "zero-page"]),
+    queue=st.sampled_from(QUEUES),
+    first=st.integers(0, 1 << 16),
+    second=st.integers(0, 1 << 16),
+    raw=st.integers(0, 1 << 31),
+)
+def test_hypothesis_segment_file_operations(
+    hypothesis_base: Callable[[], Built],
+    tmp_path_factory,
+    operation: str,
+    queue: str,
+    first: int,
+    second: int,
+    raw: int,
+) -> None:
+    # Any one file-level accident to any segment (or pair): deleted, swapped with another,
+    # copied over another, cut at any size, or a 4 KiB page zeroed (a lost write-back).
+    base = hypothesis_base()
+    names = [p.name for p in segments(base.data_dir, queue)]
+    a, b = names[first % len(names)], names[second % len(names)]
+    built = copy_built(base, tmp_path_factory.mktemp("hyp-files") / "fault")
+    pa, pb = built.data_dir / queue / a, built.data_dir / queue / b
+    offset: int | None = None
+    files = [pa]
+    if operation == "delete":
+        pa.unlink()
+    elif operation == "swap" and a != b:
+        tmp = pa.with_suffix(".swap")
+        pa.rename(tmp)
+        pb.rename(pa)
+        tmp.rename(pb)
+        files = [pa, pb]
+    elif operation == "copy-over" and a != b:
+        shutil.copyfile(pa, pb)
+        files = [pb]
+    elif operation == "truncate":
+        offset = raw % pa.stat().st_size
+        truncate(pa, offset)
+    elif operation == "zero-page":
+        size = pa.stat().st_size
+        offset = (raw % size) & ~4095
+        with open(pa, "r+b") as handle:
+            handle.seek(offset)
+            handle.write(bytes(min(4096, size - offset)))
+    else:
+        shutil.rmtree(built.data_dir)
+        return  # swapping or copying a segment with itself is no fault
+    tally = Tally("hypothesis segment file operation")
+    attempt(tally, built, Fault(f"{operation} {a} {b}", SEED + 1, files, offset))
+    shutil.rmtree(built.data_dir)
+    tally.check(quiet=True)

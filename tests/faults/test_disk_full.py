@@ -70,6 +70,7 @@ def run_child(
             "segment_size": load.segment_size,
             "hosts": load.hosts,
             "tick_every": load.tick_every,
+            "fsync": load.fsync,
         },
         "data_dir": str(data_dir),
         "site": site,
