@@ -231,7 +231,10 @@ def command_error(command: object) -> tuple[RejectReason, str] | None:
 
     Messages name the field, the expected range and the value seen (cut to ~80 chars).
     """
-    if type(command) is NewOrder and _new_order_ok(command):
+    if isinstance(command, NewOrder):
+        if _new_order_ok(command):
+            return None
+    elif isinstance(command, CancelOrder) and _cancel_ok(command):
         return None
     checks = _CHECKS.get(type(command))
     if checks is None:
@@ -311,6 +314,18 @@ def _new_order_ok(c: NewOrder) -> bool:
         and -MAX_QTY_LOTS <= qty <= MAX_QTY_LOTS
         and -MAX_QTY_LOTS <= disp <= MAX_QTY_LOTS
         and 0 <= exp <= MAX_TS_NS
+    )
+
+
+def _cancel_ok(c: CancelOrder) -> bool:
+    # The second most common command; same rule as _new_order_ok.
+    sid, oid, acct = astuple(c)
+    return (
+        type(sid) is int
+        and type(oid) is int
+        and MIN_SYMBOL_ID <= sid <= MAX_SYMBOL_ID
+        and MIN_ORDER_ID <= oid <= MAX_ORDER_ID
+        and (acct is None or (type(acct) is int and MIN_ACCOUNT <= acct <= MAX_ACCOUNT))
     )
 
 
