@@ -20,6 +20,9 @@ The write path, in this order (one method, ``route``, so the order is the code's
    raises ``DispatchError`` and the venue stops: the command is journaled, so a
    restart executes it.
 
+Without a data directory there is nothing to journal, and steps 3 and 6 are one call:
+``submit`` itself refuses a full queue, before anything is sequenced.
+
 Refusals in steps 1-3 happen before sequencing, like the venue's edge rejects: they are
 ``OrderRejected`` events with ``seq == 0`` and ``enq_seq == 0``. The sequence of
 accepted commands is gapless, every accepted command is journaled before any engine
@@ -96,11 +99,23 @@ class OrderRouter:
         """
         coordinator = self.coordinator
         symbol_id = command.symbol_id
+        enq_seq = self.enq_seq + 1
+        journal = self.journal
         try:
             if coordinator.is_faulted(symbol_id):
                 return self._refuse(command, _R_FAULTED)
             coordinator.ensure_active(symbol_id)
             host = coordinator.host_of(symbol_id)
+            if journal is None:
+                # Nothing to journal: steps 3 and 6 are one call (submit refuses when full,
+                # and then nothing was sequenced), the cheapest path for a venue in memory.
+                if host.submit(enq_seq, command) or (
+                    self._wait_submit(host, symbol_id) and host.submit(enq_seq, command)
+                ):
+                    self.enq_seq = enq_seq
+                    coordinator.touch(symbol_id)
+                    return enq_seq
+                return self._refuse(command, _R_QUEUE_FULL)
             if host.free_slots(symbol_id) <= 0 and not self._wait_submit(host, symbol_id):
                 return self._refuse(command, _R_QUEUE_FULL)
         except SymbolNotRegistered:
@@ -109,10 +124,7 @@ class OrderRouter:
             return self._refuse(command, _R_NOT_ACTIVE)
         except HostError:
             return self._refuse(command, _R_FAULTED)
-        enq_seq = self.enq_seq + 1
-        journal = self.journal
-        if journal is not None:
-            journal(enq_seq, command, self.now_ns)
+        journal(enq_seq, command, self.now_ns)
         try:
             accepted = host.submit(enq_seq, command)
         except HostError as exc:

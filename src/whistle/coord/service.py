@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, TypeVar, final
 
 import msgspec
 
+from whistle.coord.durability import JournalUnavailable
 from whistle.coord.errors import CoordError, HostError, HostTimeout
+from whistle.coord.router import DispatchError
 from whistle.core.commands import CancelOrder, HaltTrading, NewOrder, ResumeTrading
 from whistle.core.errors import WhistleError
 from whistle.core.events import OrderRejected
@@ -221,7 +223,8 @@ class OrderbookManagerService:
             events = self.venue.send(command)
         except HostTimeout as exc:
             raise Timeout(str(exc)) from exc
-        except HostError as exc:
+        except (HostError, JournalUnavailable, DispatchError) as exc:
+            # Not journaled (or not dispatched): the command was not accepted.
             raise ChannelSendError(str(exc)) from exc
         if len(events) == 1 and isinstance(events[0], OrderRejected) and events[0].seq == 0:
             reason = events[0].reason

@@ -652,9 +652,14 @@ class Venue:
         if isinstance(result, OrderRejected):
             self.last_reject_detail = RejectReason.of(result.reason).description
             return result
+        # Automatic ids continue after every accepted (journaled) id, never a refused one.
         kind = type(command)
-        if kind is NewOrder or kind is CancelReplace:
-            # Automatic ids continue after every accepted (journaled) id, never a refused one.
+        if kind is NewOrder:
+            used = command.order_id  # type: ignore[union-attr]  # checked: a NewOrder
+            next_ids = self._next_order_id
+            if used >= next_ids.get(command.symbol_id, 1):
+                next_ids[command.symbol_id] = used + 1
+        elif kind is CancelReplace:
             self._note_order_id(command)
         if self._journal is not None:
             self._dirty.add(command.symbol_id)

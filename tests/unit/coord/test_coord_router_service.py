@@ -154,6 +154,25 @@ def test_a_full_channel_is_a_channel_send_error():
         svc.add_order(order(2))
 
 
+def test_a_command_that_cannot_be_journaled_is_a_channel_send_error(tmp_path, monkeypatch):
+    from whistle.journal import JournalFull
+
+    svc = OrderbookManagerService(venue(data_dir=tmp_path / "d"))
+    svc.start()
+    journal = svc.venue._journal
+    assert journal is not None
+
+    def full(*args, **kwargs):
+        raise JournalFull("journal is full", path=journal._commands.path)
+
+    monkeypatch.setattr(journal._commands, "append", full)
+    with pytest.raises(ChannelSendError, match="nothing was written"):
+        svc.add_order(order(1))
+    monkeypatch.undo()
+    svc.add_order(order(1))  # usable again once space is freed
+    svc.stop()
+
+
 def test_a_faulted_book_is_an_orderbook_error():
     svc, _ = service()
     svc.add_order(order(1))
