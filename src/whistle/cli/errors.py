@@ -126,7 +126,9 @@ def _quiet_stdout() -> None:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115  # replaces the broken stream
 
 
-def _os_error(exc: OSError) -> tuple[int, str]:
+def _os_error(exc: OSError, wrapper: BaseException | None = None) -> tuple[int, str]:
+    # ``wrapper``: the whistle error raised from ``exc``; its words lead, and the OS's
+    # words and the path are added only where they do not already say them.
     code = exc.errno
     if isinstance(exc, JournalError):
         # The journal's message already names the action, the file and the offset.
@@ -142,6 +144,13 @@ def _os_error(exc: OSError) -> tuple[int, str]:
             _quiet_stdout()
         else:
             where = "(the operating system named no file)"
+    if wrapper is not None:
+        lead = str(wrapper)
+        if what in lead:
+            what = ""
+        if where and (where in lead or where.startswith("(")):
+            where = ""
+        what = lead + (f": {what}" if what else "")
     if code in _FULL:
         todo = "free space on that file system (or its quota) or write somewhere else"
         status = EXIT_IOERR
@@ -181,8 +190,7 @@ def describe(exc: BaseException) -> tuple[int, str]:
     """
     cause = None if isinstance(exc, OSError) else _os_cause(exc)
     if isinstance(exc, WhistleError) and cause is not None:
-        status, text = _os_error(cause)
-        return status, f"{exc}: {text}"
+        return _os_error(cause, exc)
     if isinstance(exc, WriterLockedError):
         return EXIT_LOCKED, (
             f"{exc}; another process (a whistle command or a Venue) is writing this"
