@@ -107,6 +107,8 @@ def int_field_error(
     if value is None and optional:
         return None
     expected = f"an int in {lo}..{hi}" + (" or None" if optional else "")
+    if value is None:
+        return f"{name} must be {expected}, was None"
     return f"{name} must be {expected}, was {_kind_of(value)} ({show(value)})"
 
 

@@ -81,7 +81,7 @@ def test_good_commands_pass():
         (new(order_id=True), R.MALFORMED_COMMAND, "order_id must be an int in 1..{MAX_ORDER_ID}, was a bool (True)"),
         (new(order_id=1.5), R.MALFORMED_COMMAND, "order_id must be an int in 1..{MAX_ORDER_ID}, was a float (1.5)"),
         (new(order_id="3"), R.MALFORMED_COMMAND, "order_id must be an int in 1..{MAX_ORDER_ID}, was a str ('3')"),
-        (new(order_id=None), R.MALFORMED_COMMAND, "order_id must be an int in 1..{MAX_ORDER_ID}, was None (None)"),
+        (new(order_id=None), R.MALFORMED_COMMAND, "order_id must be an int in 1..{MAX_ORDER_ID}, was None"),
         (new(order_id=0), R.VALUE_OUT_OF_RANGE, "order_id must be an int in 1..{MAX_ORDER_ID}, was 0"),
         (new(order_id=2**63), R.VALUE_OUT_OF_RANGE, "order_id must be an int in 1..{MAX_ORDER_ID}, was 9223372036854775808"),
         (new(symbol_id=0), R.VALUE_OUT_OF_RANGE, "symbol_id must be an int in 1..4294967295, was 0"),

@@ -115,7 +115,7 @@ def test_enum_error_names_the_members_and_the_value_cut():
         (1.0, "order_id must be an int in 1..10, was a float (1.0)"),
         (1.5, "order_id must be an int in 1..10, was a float (1.5)"),
         ("3", "order_id must be an int in 1..10, was a str ('3')"),
-        (None, "order_id must be an int in 1..10, was None (None)"),
+        (None, "order_id must be an int in 1..10, was None"),
         (2**64, "order_id must be an int in 1..10, was 18446744073709551616"),
         (2**300, "order_id must be an int in 1..10, was an int of 301 bits"),
         (-(2**300), "order_id must be an int in 1..10, was an int of 301 bits"),
