@@ -826,12 +826,37 @@ def verified_snapshot(
     return data
 
 
-def choose_checkpoint(data_dir: str | os.PathLike[str], found: JournalScan) -> CheckpointChoice:
-    """Return the latest kept checkpoint whose every snapshot verifies (else none)."""
+def choose_checkpoint(
+    data_dir: str | os.PathLike[str],
+    found: JournalScan,
+    recorded: dict[int, int] | None = None,
+) -> CheckpointChoice:
+    """Return the latest kept checkpoint whose every snapshot verifies (else none).
+
+    With ``recorded`` (the last event seq per symbol in ``DIR/events``), a checkpoint is
+    also passed over when a snapshot is ahead of the recording: the events in between
+    are re-derived only if recovery starts before them (a torn tail of the event
+    journal cut before the checkpoint).
+    """
     root = Path(data_dir)
     fallbacks: list[str] = []
     for index in range(len(found.checkpoints) - 1, -1, -1):
         checkpoint = found.checkpoints[index]
+        if recorded is not None:
+            ahead = [
+                (symbol_id, record.event_seq, recorded.get(symbol_id, 0))
+                for symbol_id, enq_seq in sorted(checkpoint.snapshots.items())
+                if (record := found.snapshot_records.get((symbol_id, enq_seq))) is not None
+                and record.event_seq > recorded.get(symbol_id, 0)
+            ]
+            if ahead:
+                symbol_id, wanted, have = ahead[0]
+                fallbacks.append(
+                    f"checkpoint at enq_seq {checkpoint.enq_seq} not used: DIR/events ends at"
+                    f" event seq {have} of symbol {symbol_id}, its snapshot is at {wanted}"
+                    " (the events between are re-derived from an earlier point)"
+                )
+                continue
         try:
             snapshots = {
                 symbol_id: verified_snapshot(root, found.snapshot_records, symbol_id, enq_seq)

@@ -379,8 +379,8 @@ class Venue:
             try:
                 # Read (never writing) first: a directory recovery refuses is left as it is.
                 found = _existing(data_dir, keep_checkpoints)
-                choice = choose_checkpoint(data_dir, found) if found else None
                 recorded = read_event_seqs(data_dir) if found else ({}, [])
+                choice = choose_checkpoint(data_dir, found, recorded[0]) if found else None
                 self._journal = VenueJournal(
                     data_dir,
                     fsync=sync_policy,

@@ -175,3 +175,31 @@ def test_a_gap_in_the_event_journal_is_reported_by_recovery_and_replay(tmp_path:
     with Venue(data_dir=data) as again:
         assert again.recovery is not None
         assert [(g.symbol_id, g.first, g.last) for g in again.recovery.event_gaps] == [(51, 3, 3)]
+
+
+def test_events_lost_before_the_last_checkpoint_are_rederived(tmp_path: Path) -> None:
+    # H7-faults F8: the event journal's last record (cut as a torn tail) was before the
+    # last checkpoint; recovery replayed only the commands after it and never re-recorded
+    # the event. Now the checkpoint is passed over and the longer tail re-derives it.
+    want = reference(tmp_path, 30)
+    data = tmp_path / "d"
+    venue = new_venue(data, checkpoint_every=5)
+    for command in commands(30)[:40]:
+        venue.send(command)
+    assert venue._journal is not None
+    venue._journal.close()  # crash right after a checkpoint
+    venue._journal = None
+    venue.stop()
+    payloads = recorded(data)
+    (data / EVENTS_DIR).rename(tmp_path / "old-events")
+    with Queue.open_publisher(data / EVENTS_DIR) as writer:
+        for payload in payloads[:-3]:  # the last events never reached the disk
+            writer.append(EVENT_TYPE_ID, payload)
+    with new_venue_reopened(data) as again:
+        assert again.recovery is not None
+        assert "DIR/events ends at" in again.recovery.fallbacks[0]
+        assert again.recovery.events_recorded >= 3
+        for command in commands(30)[40:]:
+            again.send(command)
+    assert recorded(data) == want
+    assert read_event_seqs(data)[1] == []
