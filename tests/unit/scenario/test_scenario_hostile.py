@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from whistle.coord.venue import Venue
 from whistle.core.limits import MAX_TS_NS
@@ -17,6 +20,7 @@ from whistle.scenario import (
     parse_line,
     run_scenario,
 )
+from whistle.scenario.parse import _SPECS
 
 DEFINE = '{"op":"define","symbol":"A","symbol_id":1}'
 NEW = '{"op":"new","symbol":"A","side":"buy","qty":"1","price":"1"}'
@@ -222,3 +226,46 @@ def test_advance_by_past_the_clock_limit_is_a_line_error() -> None:
     out = outputs(['{"op":"advance","by":9223372036854775807}', '{"op":"advance","by":1}'])
     assert [o["event"] for o in out] == ["ScenarioError"]
     assert out[0]["line"] == 2
+
+
+# -- any JSON object is a result or a line error, never an exception ---------------------
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.sampled_from([0, 1, -1, 2**63 - 1, 2**63, 2**64 - 1, 2**64])
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20)
+    | st.sampled_from(["1", "10.00", "-1", "10_0", "\u0661", " 1", "1e3", "buy", "SELL", "gtd"]),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=5,
+)
+
+
+@st.composite
+def hostile_ops(draw: st.DrawFn) -> dict[str, Any]:
+    name = draw(st.sampled_from(sorted(_SPECS)))
+    fields = sorted(_SPECS[name][2])
+    chosen = draw(st.lists(st.sampled_from(fields), unique=True, max_size=len(fields)))
+    obj: dict[str, Any] = {"op": name}
+    for field in chosen:
+        obj[field] = draw(JSON_VALUES)
+    if name != "define" and draw(st.booleans()):
+        obj["symbol"] = "A"
+    return obj
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(hostile_ops(), min_size=1, max_size=6))
+def test_any_json_object_is_an_output_or_a_line_error(ops: list[dict[str, Any]]) -> None:
+    lines = [DEFINE, NEW] + [msgspec.json.encode(op).decode() for op in ops]
+    runner = ScenarioRunner()
+    out = list(runner.run(lines, on_error="continue"))
+    for item in out:
+        assert item["event"] != "EngineFaulted", item
+        if item["event"] == "ScenarioError":
+            assert len(item["error"]) < 600
+    assert runner.venue.state_hashes()  # the venue is still usable
