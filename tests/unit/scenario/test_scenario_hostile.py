@@ -258,7 +258,7 @@ def hostile_ops(draw: st.DrawFn) -> dict[str, Any]:
     return obj
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(hostile_ops(), min_size=1, max_size=6))
 def test_any_json_object_is_an_output_or_a_line_error(ops: list[dict[str, Any]]) -> None:
     lines = [DEFINE, NEW] + [msgspec.json.encode(op).decode() for op in ops]
