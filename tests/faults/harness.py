@@ -663,6 +663,7 @@ def attempt(tally: Tally, built: Built, fault: Fault, *, unacked: int = 0) -> No
 
 
 ENOSPC = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+EIO = OSError(errno.EIO, os.strerror(errno.EIO))
 
 
 def _fd_path(fd: int) -> str:
@@ -683,7 +684,7 @@ def _in_checkpoint() -> bool:
 
 @dataclass
 class DiskFull:
-    """An injectable ENOSPC at one write site of a data directory.
+    """An injectable ENOSPC (or EIO) at one write site of a data directory.
 
     Sites:
 
@@ -695,6 +696,9 @@ class DiskFull:
     ``snapshot-replace``  renaming a snapshot file into place
     ``prealloc``          background segment preallocation only (must stay invisible)
     ``recovery``          every segment creation in the directory (a venue reopening)
+    ``manifest-eio``      EIO (not ENOSPC) storing DIR/commands/queue.manifest at a roll:
+                          a journal that can no longer be written (the venue may stop)
+    ``snapshot-fsync-eio`` EIO from fsync of a snapshot file
 
     A journal segment is created (``posix_fallocate``) ahead of the writer by a thread;
     while armed, every background creation for the site's queue fails, so the writer's
@@ -711,7 +715,6 @@ class DiskFull:
     freed: bool = False
     phase: str = ""
     calls: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def queue(self) -> Path | None:
         if self.site == "recovery":
@@ -745,6 +748,7 @@ class DiskFull:
         real_fallocate = os.posix_fallocate
         real_write = os.write
         real_pwrite = os.pwrite
+        real_fsync = os.fsync
         real_replace = os.replace
         real_rename = os.rename
         real_open = open
@@ -784,8 +788,25 @@ class DiskFull:
             return real_write(fd, data)
 
         def pwrite(fd: int, data: Any, offset: int) -> int:
-            check_snap_write(_fd_path(fd))
+            path = _fd_path(fd)
+            check_snap_write(path)
+            if (
+                self.site == "manifest-eio"
+                and self.armed
+                and not self.freed
+                and path == str(self.data_dir / COMMANDS_DIR / "queue.manifest")
+                and threading.current_thread() is threading.main_thread()
+            ):
+                self.fired = True
+                raise EIO
             return real_pwrite(fd, data, offset)
+
+        def fsync(fd: int) -> None:
+            live = self.site == "snapshot-fsync-eio" and self.armed and not self.freed
+            if live and snap_target(_fd_path(fd)):
+                self.fired = True
+                raise EIO
+            real_fsync(fd)
 
         def check_snap_rename(dst: object) -> None:
             live = self.site == "snapshot-replace" and self.armed and not self.freed
@@ -832,6 +853,7 @@ class DiskFull:
         os.posix_fallocate = fallocate
         os.write = write
         os.pwrite = pwrite
+        os.fsync = fsync
         os.replace = replace
         os.rename = rename
         builtins.open = fake_open
@@ -841,6 +863,7 @@ class DiskFull:
             os.posix_fallocate = real_fallocate
             os.write = real_write
             os.pwrite = real_pwrite
+            os.fsync = real_fsync
             os.replace = real_replace
             os.rename = real_rename
             builtins.open = real_open
@@ -941,6 +964,15 @@ def child_main(spec_json: str) -> None:
         state["venue"] = open_venue(data_dir, load)
         notes["reopened"] += 1
 
+    def checkpoint_failed(index: int) -> None:
+        # An automatic checkpoint that failed does not fail its tick (it only shortens
+        # recovery): the venue records why (naming the file); free the space then.
+        error = getattr(state["venue"], "last_checkpoint_error", None)
+        if error and failing():
+            notes["checkpoint_errors"].append({"index": index, "message": str(error)[:500]})
+            free()
+
+    notes["checkpoint_errors"] = []
     with full.installed() if ballast is None else contextlib.nullcontext():
         venue = open_venue(data_dir, load)
         state["venue"] = venue
@@ -970,6 +1002,7 @@ def child_main(spec_json: str) -> None:
                     on_refused(index, "tick", exc)
                     state["venue"].tick(now)
                 built.ticks.append((len(built.acked), now))
+                checkpoint_failed(index)
         full.phase = "tick"
         venue = state["venue"]
         now = max(venue.now_ns, now_at(load.commands - 1))
@@ -980,6 +1013,7 @@ def child_main(spec_json: str) -> None:
             state["venue"].tick(now)
         built.ticks.append((len(built.acked), now))
         notes["live"] = state["venue"].state_hashes()
+        notes["last_checkpoint_error"] = getattr(state["venue"], "last_checkpoint_error", None)
         notes["fired"] = full.fired or (ballast is not None and not os.path.exists(ballast))
         notes["background_failures"] = full.calls
     Path(spec["out"]).write_bytes(encode_built(built, notes))

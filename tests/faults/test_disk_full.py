@@ -53,6 +53,8 @@ SITES = (
     "snapshot-write",
     "snapshot-replace",
     "prealloc",
+    "manifest-eio",
+    "snapshot-fsync-eio",
 )
 WAIT_S = 300
 
@@ -98,6 +100,8 @@ def check_run(built: Built, notes: dict[str, Any], fault: Fault, site: str) -> s
     where = str(fault)
     refusals = notes["refusals"]
     if site == "prealloc":
+        if not notes["background_failures"]:
+            raise FaultFailure(f"{where}: no background preallocation was attempted")
         if refusals or notes["after_free"]:
             raise FaultFailure(
                 f"{where}: a background preallocation failure was visible: {refusals}"
@@ -112,6 +116,17 @@ def check_run(built: Built, notes: dict[str, Any], fault: Fault, site: str) -> s
                     f" {entry['type']}: {entry['message']!r}; expected a JournalError or"
                     " DataDirError naming the data directory"
                 )
+    for entry in notes["checkpoint_errors"]:
+        if str(built.data_dir) not in entry["message"]:
+            raise FaultFailure(
+                f"{where}: the failed checkpoint at stream index {entry['index']} is recorded"
+                f" as {entry['message']!r}, which names no file"
+            )
+    if notes["checkpoint_errors"] and notes["last_checkpoint_error"]:
+        raise FaultFailure(
+            f"{where}: checkpoints still fail after the space came back:"
+            f" {notes['last_checkpoint_error']}"
+        )
     if notes["live"] != built.hashes:
         raise FaultFailure(
             f"{where}: after the refusal the live venue differs from a run of the acknowledged"
@@ -142,7 +157,10 @@ def _one(tmp_path: Path, site: str, seed: int) -> tuple[bool, str | None]:
         if not notes["fired"] and site != "prealloc":
             return False, None
         calls = sorted({e["call"] for e in notes["refusals"]})
-        print(f"{fault}: refused {len(notes['refusals'])} ({calls}), probe {notes['probe']}")
+        print(
+            f"{fault}: refused {len(notes['refusals'])} ({calls}), probe {notes['probe']},"
+            f" checkpoint errors {len(notes['checkpoint_errors'])}"
+        )
         check_run(built, notes, fault, site)
     except FaultFailure as exc:
         TOTALS["failed"] += 1
