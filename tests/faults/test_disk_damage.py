@@ -11,6 +11,9 @@ from __future__ import annotations
 import random
 import re
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -34,6 +37,7 @@ from faults.harness import (
     judge,
     pick_offset,
     record_offsets,
+    run_cli,
     segments,
     snapshot_files,
     tree_digest,
@@ -46,7 +50,6 @@ from whistle.coord.records import COMMANDS_DIR, EVENTS_DIR, Ticked
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from pathlib import Path
 
 
 QUEUES = (COMMANDS_DIR, EVENTS_DIR)
@@ -529,3 +532,35 @@ def test_hypothesis_segment_file_operations(
     attempt(tally, built, Fault(f"{operation} {a} {b}", SEED + 1, files, offset))
     shutil.rmtree(built.data_dir)
     tally.check(quiet=True)
+
+
+def test_the_whistle_replay_process_exits_as_the_in_process_cli(
+    bases: Callable[[Load], Built], scratch
+) -> None:
+    # The oracle runs the CLI in-process (click's runner); here the installed `whistle`
+    # entry point runs as a process on a whole, a refused and a damaged-snapshot directory.
+    whistle = Path(sys.executable).parent / "whistle"
+    assert whistle.exists(), f"no whistle entry point next to {sys.executable}"
+    base = bases(BASE)
+    sealed = next(p for p in segments(base.data_dir, COMMANDS_DIR) if used_extent(p) > 0)
+    cases: list[tuple[str, Callable[[Path], None]]] = [
+        ("whole", lambda d: None),
+        ("sealed record flipped", lambda d: flip_bit(d / COMMANDS_DIR / sealed.name, 200, 3)),
+        ("empty snapshot", lambda d: truncate(_latest_snapshots(d)[0], 0)),
+    ]
+    for label, inject in cases:
+        built = scratch(base)
+        inject(built.data_dir)
+        proc = subprocess.run(
+            [str(whistle), "replay", str(built.data_dir)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        code, _ = run_cli(built.data_dir)
+        assert proc.returncode == code, (
+            f"{label}: whistle replay exits {proc.returncode}, CLI {code}"
+        )
+        assert "Traceback" not in proc.stderr, f"{label}: {proc.stderr[-2000:]}"
+        assert (code == 0) == (label == "whole"), f"{label}: exit {code}"
