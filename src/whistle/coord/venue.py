@@ -88,6 +88,7 @@ from whistle.coord.placement import (
 )
 from whistle.coord.records import (
     COMMANDS_DIR,
+    EVENTS_DIR,
     Sequenced,
     Stopped,
     Ticked,
@@ -377,10 +378,17 @@ class Venue:
         if data_dir is not None:
             sync_policy = FsyncPolicy(fsync) if isinstance(fsync, str) else fsync
             try:
-                # Read (never writing) first: a directory recovery refuses is left as it is.
+                # Recover first, reading and never writing: a directory recovery refuses is
+                # left byte for byte as it was. Only then the writers open, and the events
+                # the crash kept out of DIR/events are recorded.
                 found = _existing(data_dir, keep_checkpoints)
-                recorded = read_event_seqs(data_dir) if found else ({}, [])
-                choice = choose_checkpoint(data_dir, found, recorded[0]) if found else None
+                rederived: list[tuple[list[Event], int]] = []
+                if found is not None:
+                    recorded = read_event_seqs(data_dir)
+                    choice = choose_checkpoint(data_dir, found, recorded[0])
+                    self.recovery = self._recover(
+                        Path(data_dir), found, choice, *recorded, rederived
+                    )
                 self._journal = VenueJournal(
                     data_dir,
                     fsync=sync_policy,
@@ -388,12 +396,12 @@ class Venue:
                     prealloc=prealloc,
                     max_unwritten_events=max_unwritten_events,
                 )
-                if found is not None and choice is not None:
-                    self.recovery = self._recover(self._journal, found, choice, *recorded)
-                elif not self._journal.is_new:
+                if found is None and not self._journal.is_new:
                     raise DataDirError(
                         f"{data_dir}: the journal writer found records its reader did not"
                     )
+                for events, now in rederived:
+                    self._journal.events(events, now)
                 self.router.journal = self._journal.sequenced
             except BaseException:
                 if self._journal is not None:
@@ -917,11 +925,12 @@ class Venue:
 
     def _recover(
         self,
-        journal: VenueJournal,
+        data_dir: Path,
         found: JournalScan,
         choice: CheckpointChoice,
         journaled: dict[int, int],
         gaps: list[EventGap],
+        rederived: list[tuple[list[Event], int]],
     ) -> RecoveryReport:
         # The chosen checkpoint's verified snapshots, then every record after it, in order.
         for instrument in found.instruments:
@@ -939,7 +948,7 @@ class Venue:
                 try:
                     coordinator.ensure_active(symbol_id)  # restores, checking the state hash
                 except (ValueError, HostError) as exc:
-                    path = snapshot_path(journal.data_dir, symbol_id, enq_seq)
+                    path = snapshot_path(data_dir, symbol_id, enq_seq)
                     raise SnapshotDamaged(f"cannot be restored: {exc}", path=path) from exc
                 self._snapshots[symbol_id] = enq_seq
                 report.restored += 1
@@ -954,7 +963,7 @@ class Venue:
             tail = found.tail_after(choice.index)
         else:
             # No usable checkpoint: every engine from empty, every record from the start.
-            tail = iter_records(journal.data_dir) if found.trimmed else found.tail_after(-1)
+            tail = iter_records(data_dir) if found.trimmed else found.tail_after(-1)
         report.event_gaps = gaps
         unticked = 0
         for record in tail:
@@ -977,7 +986,8 @@ class Venue:
                 # seq-0 events (host-death notices) are not part of any symbol's stream:
                 # never re-recorded, so a recovery cannot duplicate them.
                 missing = events_after(events, journaled)
-                journal.events(missing, record.now_ns)
+                if missing:
+                    rederived.append((missing, record.now_ns))  # recorded once writers open
                 report.events_recorded += len(missing)
                 for event in events:
                     self._dirty.add(event.symbol_id)
@@ -995,11 +1005,32 @@ class Venue:
                         f"recovered state hashes differ from the ones recorded at stop for"
                         f" symbols {differ}"
                     )
+        produced = {
+            symbol_id: self._event_seq(symbol_id) if symbol_id in self._instruments else 0
+            for symbol_id in journaled
+        }
+        ahead = [
+            f"symbol {symbol_id}: DIR/events holds event seq {seq}, the commands produce"
+            f" {produced[symbol_id]}"
+            for symbol_id, seq in sorted(journaled.items())
+            if seq > produced[symbol_id]
+        ]
+        if ahead:
+            # Continuing would issue those seqs a second time (a repaired command journal
+            # with the event journal left longer, or events of another directory).
+            raise DataDirError(
+                f"{data_dir / EVENTS_DIR} is ahead of the command journal ({'; '.join(ahead)}):"
+                " cut the event journal to the commands (whistle journal repair) before opening"
+            )
         report.clean_stop = found.stopped is not None
         report.enq_seq = self.router.enq_seq
         self._since_checkpoint = report.commands
         self._unticked = unticked
         return report
+
+    def _event_seq(self, symbol_id: int) -> int:
+        # The last event seq the symbol's engine issued (0 before its first event).
+        return self.engine_view(symbol_id).book.seq
 
     def release_idle(self, idle_ticks: int) -> list[int]:
         """Retire every symbol idle for ``idle_ticks`` ticks (kept as a snapshot)."""

@@ -15,7 +15,7 @@ from whistle.coord.durability import DataDirError, JournalDamaged, VenueJournal
 from whistle.coord.records import COMMANDS_DIR, EVENTS_DIR
 from whistle.coord.replay import replay
 from whistle.core import Instrument
-from whistle.journal import Queue
+from whistle.journal import Queue, ReadOnlyReader
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -187,3 +187,23 @@ def test_a_pre_created_empty_queue_is_a_new_data_dir(tmp_path: Path) -> None:
         venue.add_instrument(A)
         venue.send(order(1))
     assert replay(data).ok
+
+
+def test_an_event_journal_ahead_of_the_commands_is_refused(tmp_path: Path) -> None:
+    # H7-faults F9: after the command journal was cut (a repair), DIR/events still held
+    # later events; the venue recovered and would have issued those seqs a second time.
+    data = tmp_path / "d"
+    segmented(data, 40)
+    with ReadOnlyReader(data / COMMANDS_DIR) as reader:
+        records = [(r.type_id, r.payload) for r in reader]
+    (data / COMMANDS_DIR).rename(tmp_path / "old-commands")
+    with Queue.open_publisher(data / COMMANDS_DIR) as writer:
+        for type_id, payload in records[: len(records) // 2]:
+            writer.append(type_id, payload)
+    report = replay(data)
+    assert not report.ok
+    assert report.event_problems
+    before = tree(data)
+    with pytest.raises(DataDirError, match="is ahead of the command journal"):
+        Venue(data_dir=data)
+    assert tree(data) == before
