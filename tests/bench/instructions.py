@@ -1,9 +1,10 @@
-"""Instructions per command on the exchange-core mix, counted by callgrind.
+"""Instructions per command on a mix (exchange-core by default), counted by callgrind.
 
 Wall-clock rates move with whatever else the machine runs; instruction counts do not.
 Usage (from the repository root, with whistle installed in .venv):
 
     bash tests/bench/instructions.sh            # prints instructions/command
+    MIX=plain bash tests/bench/instructions.sh  # the plain mix
 
 The script below is what callgrind runs: it builds the mix (untimed), replays the prefill,
 then runs the first N commands. The shell wrapper runs it with N=0 and N=20000 and
@@ -18,8 +19,8 @@ from whistle.bench.mixes import generate_mix
 from whistle.engine import Whistle
 
 
-def main(n: int) -> None:
-    mix = generate_mix("exchange-core", 20_000, seed=1)
+def main(n: int, mix_name: str = "exchange-core") -> None:
+    mix = generate_mix(mix_name, 20_000, seed=1)
     engine = Whistle(mix.instrument)
     process = engine.process
     seq = 0
@@ -32,4 +33,4 @@ def main(n: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]))
+    main(int(sys.argv[1]), *sys.argv[2:3])

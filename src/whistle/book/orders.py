@@ -113,14 +113,18 @@ class Level:
     the number of orders.
     """
 
-    __slots__ = ("b_count", "b_qty", "count", "head", "price", "qty", "tail")
+    __slots__ = ("b_count", "b_qty", "count", "head", "key", "marked", "price", "qty", "tail")
 
-    def __init__(self, price: int) -> None:
+    def __init__(self, price: int, key: int = 0) -> None:
         self.price = price
+        # The book side's key for this level (-price for bids, price for asks).
+        self.key = key
         self.qty = 0
         self.count = 0
-        # (qty, count) before the current command first changed this level (see
-        # OrderBook.flush_market_data); meaningful only while the level is "touched".
+        # ``marked``: the current command changed this level and it is in its side's
+        # ``touched`` list; b_qty / b_count are its (qty, count) from before that first
+        # change (see OrderBook.flush_market_data), meaningful only while marked.
+        self.marked = False
         self.b_qty = 0
         self.b_count = 0
         self.head: Order | None = None

@@ -195,8 +195,8 @@ class Whistle:
 
     def _mark_faulted(self, exc: BaseException) -> None:
         book = self.book
-        book.bids.touched.clear()
-        book.asks.touched.clear()
+        book.bids.clear_touched()
+        book.asks.clear_touched()
         self.state = _FAULTED
         self.fault = f"{type(exc).__name__}: {exc}"
         # The failed command may have bumped book.seq without emitting, or kept it in a
