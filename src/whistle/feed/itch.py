@@ -241,6 +241,16 @@ _S: Final = struct.Struct(">HIc")  # ts, event code
 _H: Final = struct.Struct(">HI8xcx4s")  # ts, state, reason
 _R: Final = struct.Struct(">HI8s")  # ts, stock
 
+# The event classes as Final names: compiled, a static load, not a module-dict lookup.
+_ADD: Final = MboAdd
+_DELETE: Final = MboDelete
+_MODIFY: Final = MboModify
+_CANCEL: Final = MboCancel
+_EXECUTE: Final = MboExecute
+_TRADE: Final = MboTrade
+_INSTRUMENT: Final = MboInstrument
+_STATUS: Final = MboStatus
+
 _SYSTEM_STATUS: Final = {b"Q": STATUS_OPEN, b"M": STATUS_CLOSE}
 _TRADING_STATUS: Final = {
     b"H": STATUS_HALT,
@@ -280,7 +290,7 @@ class _State:
         self.unknown: dict[str, int] = {}
         self.unknown_log: list[str] = []
         self.names: dict[int, str] = {}
-        self.want = bytearray(_N_LOCATES)
+        self.want = [0] * _N_LOCATES  # 1: decode this locate's messages
         self.adds = [0] * _N_LOCATES
         self.execs = [0] * _N_LOCATES
         self.trades = [0] * _N_LOCATES
@@ -315,6 +325,12 @@ def _unknown_type(st: _State, buf: bytes, pos: int) -> int:
 
 def _decode(st: _State, buf: bytes, out: list[MboEvent]) -> int:
     """Decode the whole messages of ``buf`` into ``out``; return the bytes consumed."""
+    # Typed locals for the fields computed with or compared (compiled: C operations, not
+    # generic ones); fields only passed on to an event stay objects (no unbox / rebox).
+    th: int
+    tl: int
+    side: int
+    printable: int
     lens = _LEN
     counts = st.counts
     want = st.want
@@ -322,7 +338,6 @@ def _decode(st: _State, buf: bytes, out: list[MboEvent]) -> int:
     bad = 0
     n = len(buf)
     pos = 0
-    append = out.append
     while pos + 3 <= n:
         t = buf[pos + 2]
         size = lens[t]
@@ -341,16 +356,16 @@ def _decode(st: _State, buf: bytes, out: list[MboEvent]) -> int:
                 st.first_bad = st.base + pos
             bad += 1
         msg_no += 1
-        counts[t] += 1
+        counts[t] = counts[t] + 1
         m = pos + 2
         loc = (buf[m + 1] << 8) | buf[m + 2]
         pos = end
         if t == 65 or t == 70:  # A, F
-            st.adds[loc] += 1
+            st.adds[loc] = st.adds[loc] + 1
             if want[loc]:
                 th, tl, ref, side, shares, price = _A.unpack_from(buf, m + 5)
-                append(
-                    MboAdd(
+                out.append(
+                    _ADD(
                         loc,
                         (th << 32) | tl,
                         0,
@@ -363,16 +378,16 @@ def _decode(st: _State, buf: bytes, out: list[MboEvent]) -> int:
                     )
                 )
         elif t == 68:  # D
-            st.deletes[loc] += 1
+            st.deletes[loc] = st.deletes[loc] + 1
             if want[loc]:
                 th, tl, ref = _D.unpack_from(buf, m + 5)
-                append(MboDelete(loc, (th << 32) | tl, 0, msg_no, FLAG_LAST, ref, 0, NO_PRICE))
+                out.append(_DELETE(loc, (th << 32) | tl, 0, msg_no, FLAG_LAST, ref, 0, NO_PRICE))
         elif t == 85:  # U
-            st.modifies[loc] += 1
+            st.modifies[loc] = st.modifies[loc] + 1
             if want[loc]:
                 th, tl, ref, new, shares, price = _U.unpack_from(buf, m + 5)
-                append(
-                    MboModify(
+                out.append(
+                    _MODIFY(
                         loc,
                         (th << 32) | tl,
                         0,
@@ -387,18 +402,18 @@ def _decode(st: _State, buf: bytes, out: list[MboEvent]) -> int:
                     )
                 )
         elif t == 88:  # X
-            st.cancels[loc] += 1
+            st.cancels[loc] = st.cancels[loc] + 1
             if want[loc]:
                 th, tl, ref, shares = _X.unpack_from(buf, m + 5)
-                append(
-                    MboCancel(loc, (th << 32) | tl, 0, msg_no, FLAG_LAST, ref, shares, 0, NO_PRICE)
+                out.append(
+                    _CANCEL(loc, (th << 32) | tl, 0, msg_no, FLAG_LAST, ref, shares, 0, NO_PRICE)
                 )
         elif t == 69:  # E
-            st.execs[loc] += 1
+            st.execs[loc] = st.execs[loc] + 1
             if want[loc]:
                 th, tl, ref, shares, match = _E.unpack_from(buf, m + 5)
-                append(
-                    MboExecute(
+                out.append(
+                    _EXECUTE(
                         loc,
                         (th << 32) | tl,
                         0,
@@ -413,11 +428,11 @@ def _decode(st: _State, buf: bytes, out: list[MboEvent]) -> int:
                     )
                 )
         elif t == 80:  # P
-            st.trades[loc] += 1
+            st.trades[loc] = st.trades[loc] + 1
             if want[loc]:
                 th, tl, ref, side, shares, price, match = _P.unpack_from(buf, m + 5)
-                append(
-                    MboTrade(
+                out.append(
+                    _TRADE(
                         loc,
                         (th << 32) | tl,
                         0,
@@ -433,11 +448,11 @@ def _decode(st: _State, buf: bytes, out: list[MboEvent]) -> int:
                     )
                 )
         elif t == 67:  # C
-            st.execs[loc] += 1
+            st.execs[loc] = st.execs[loc] + 1
             if want[loc]:
                 th, tl, ref, shares, match, printable, price = _C.unpack_from(buf, m + 5)
-                append(
-                    MboExecute(
+                out.append(
+                    _EXECUTE(
                         loc,
                         (th << 32) | tl,
                         0,
@@ -452,11 +467,11 @@ def _decode(st: _State, buf: bytes, out: list[MboEvent]) -> int:
                     )
                 )
         elif t == 81:  # Q
-            st.trades[loc] += 1
+            st.trades[loc] = st.trades[loc] + 1
             if want[loc]:
                 th, tl, shares, price, match = _Q.unpack_from(buf, m + 5)
-                append(
-                    MboTrade(
+                out.append(
+                    _TRADE(
                         loc,
                         (th << 32) | tl,
                         0,
@@ -477,8 +492,8 @@ def _decode(st: _State, buf: bytes, out: list[MboEvent]) -> int:
             st.names[loc] = symbol
             if st.build and (st.filter is None or symbol in st.filter):
                 want[loc] = 1
-                append(
-                    MboInstrument(
+                out.append(
+                    _INSTRUMENT(
                         loc, (th << 32) | tl, 0, msg_no, FLAG_LAST, symbol, ITCH_PRICE_DECIMALS
                     )
                 )
@@ -487,8 +502,8 @@ def _decode(st: _State, buf: bytes, out: list[MboEvent]) -> int:
         elif t == 83:  # S
             if want[loc]:
                 th, tl, code = _S.unpack_from(buf, m + 5)
-                append(
-                    MboStatus(
+                out.append(
+                    _STATUS(
                         loc,
                         (th << 32) | tl,
                         0,
@@ -501,8 +516,8 @@ def _decode(st: _State, buf: bytes, out: list[MboEvent]) -> int:
         elif t == 72 and want[loc]:  # H
             th, tl, state, reason = _H.unpack_from(buf, m + 5)
             detail = (state + b" " + reason).decode("ascii", "replace").rstrip()
-            append(
-                MboStatus(
+            out.append(
+                _STATUS(
                     loc,
                     (th << 32) | tl,
                     0,
@@ -580,7 +595,7 @@ class ItchDecoder:
         st.filter = self.filter
         if build:
             if self.filter is None:
-                st.want = bytearray(b"\x01" * _N_LOCATES)
+                st.want = [1] * _N_LOCATES
             else:
                 st.want[0] = 1  # system events (locate 0) concern every instrument
         self.locates = st.names
@@ -597,7 +612,10 @@ class ItchDecoder:
                 st.base += used
                 buf = buf[used:]
                 if out:
-                    yield from out
+                    # An indexed loop, not ``yield from``: compiled, it is a native list
+                    # walk (``yield from`` goes through the iterator protocol per item).
+                    for event in out:  # noqa: UP028 - see above
+                        yield event
                     out.clear()
                 self.stats.messages = st.msg_no
             _check_end(st, buf)
