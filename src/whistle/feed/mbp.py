@@ -21,8 +21,15 @@ Row schema (:func:`mbp_columns`; the names of Databento's MBP-10 schema)::
     size       the added / cancelled / new / traded quantity (0 for R, N)
     flags      the event's flags (FLAG_LAST = 128, FLAG_SNAPSHOT = 32, ...)
     sequence   the source's sequence number (0 where it has none)
-    bid_px_00 ask_px_00 bid_sz_00 ask_sz_00 bid_ct_00 ask_ct_00   level 0 (best)
-    bid_px_01 ...                                                 up to depth - 1
+    bid_px_00 .. bid_px_NN   bid prices, best first (NN = depth - 1)
+    bid_sz_00 .. bid_sz_NN   bid sizes
+    bid_ct_00 .. bid_ct_NN   bid order counts
+    ask_px_00 .. ask_px_NN, ask_sz_00 .. ask_sz_NN, ask_ct_00 .. ask_ct_NN   the same, asks
+
+The level columns are grouped by side and field (Databento's CSV interleaves them per
+level under the same names): a row is the head, then the bid part, then the ask part, and
+each part is kept built until its side changes within the top ``depth`` levels, so an
+event that moves one side rebuilds only that side's columns.
 
 An empty level has no price (empty in CSV, ``null`` in JSON, ``None`` in Python), size 0
 and count 0. Python rows (:func:`whistle.feed.mbp_rows`) carry prices as integers in the
@@ -86,7 +93,7 @@ HEAD_COLUMNS: Final = (
     "sequence",
 )
 MbpRow = tuple[Any, ...]
-"""``HEAD_COLUMNS`` values, then six values per level (see the module docstring)."""
+"""``HEAD_COLUMNS`` values, then ``3 * depth`` bid values and ``3 * depth`` ask values."""
 
 _BUY: Final = 1
 _SELL: Final = 2
@@ -97,10 +104,9 @@ _AGGRESSOR: Final = ("N", "A", "B")  # resting buy order hit -> a sell aggressor
 def mbp_columns(depth: int = DEFAULT_DEPTH) -> list[str]:
     """Return the column names of an MBP-``depth`` row (Databento's MBP-10 naming)."""
     cols = list(HEAD_COLUMNS)
-    for i in range(depth):
-        cols += [
-            f"{k}_{i:02d}" for k in ("bid_px", "ask_px", "bid_sz", "ask_sz", "bid_ct", "ask_ct")
-        ]
+    for side in ("bid", "ask"):
+        for field in ("px", "sz", "ct"):
+            cols += [f"{side}_{field}_{i:02d}" for i in range(depth)]
     return cols
 
 
@@ -122,9 +128,11 @@ class _Instrument:
     __slots__ = (
         "ask_count",
         "ask_keys",
+        "ask_part",
         "ask_qty",
         "bid_count",
         "bid_keys",
+        "bid_part",
         "bid_qty",
         "book",
         "decimals",
@@ -143,6 +151,9 @@ class _Instrument:
         self.bid_count: dict[int, int] = {}
         self.ask_qty: dict[int, int] = {}
         self.ask_count: dict[int, int] = {}
+        # The row's bid / ask columns as last built; None: that side changed since.
+        self.bid_part: tuple[Any, ...] | None = None
+        self.ask_part: tuple[Any, ...] | None = None
         self.pending = -1  # best changed level since the last published row (-1: none)
 
 
@@ -163,7 +174,8 @@ class MbpBuilder:
         self._states: dict[int, _Instrument] = {}
         self._decimals: dict[str, int] = {}
         self.rows = 0
-        self._empty: list[Any] = [None] * len(HEAD_COLUMNS) + [None, None, 0, 0, 0, 0] * depth
+        self._nones: list[Any] = [None] * depth
+        self._zeros: list[Any] = [0] * depth
 
     def books(self) -> dict[int, tuple[str, int, MarketByOrderBook]]:
         """Return {instrument id: (symbol, price decimals, book)}."""
@@ -280,28 +292,32 @@ class MbpBuilder:
     def _update_levels(self, state: _Instrument) -> int:
         """Apply the book's deltas to the sorted level keys; return the best changed level."""
         best = 1 << 30
+        depth = self.depth
         for side, price, qty, count in state.book.deltas():
             if side == _BUY:
                 keys, qtys, counts, key = state.bid_keys, state.bid_qty, state.bid_count, -price
             else:
                 keys, qtys, counts, key = state.ask_keys, state.ask_qty, state.ask_count, price
             if qty == 0:
-                if key in qtys:
-                    del qtys[key]
-                    del counts[key]
-                    i = bisect.bisect_left(keys, key)
-                    del keys[i]
-                    if i < best:
-                        best = i
-                continue
-            if key not in qtys:
-                bisect.insort(keys, key)
-            qtys[key] = qty
-            counts[key] = count
-            if best:
+                if key not in qtys:
+                    continue
+                del qtys[key]
+                del counts[key]
                 i = bisect.bisect_left(keys, key)
-                if i < best:
-                    best = i
+                del keys[i]
+            else:
+                if key not in qtys:
+                    bisect.insort(keys, key)
+                qtys[key] = qty
+                counts[key] = count
+                i = bisect.bisect_left(keys, key)
+            if i < depth:
+                if side == _BUY:
+                    state.bid_part = None
+                else:
+                    state.ask_part = None
+            if i < best:
+                best = i
         return best if best < 1 << 30 else -1
 
     def _row(
@@ -314,34 +330,42 @@ class MbpBuilder:
         price: int,
         size: int,
     ) -> MbpRow:
-        # A copy of the all-empty row, then the head and the live levels written in place.
-        row = self._empty.copy()
-        row[0] = e.ts_ns
-        row[1] = e.ts_recv_ns
-        row[2] = state.symbol
-        row[3] = action
-        row[4] = side
-        row[5] = depth
-        row[6] = None if price == NO_PRICE else price
-        row[7] = size
-        row[8] = e.flags
-        row[9] = e.sequence
+        bids = state.bid_part
+        if bids is None:
+            bids = state.bid_part = self._part(state.bid_keys, state.bid_qty, state.bid_count, True)
+        asks = state.ask_part
+        if asks is None:
+            asks = state.ask_part = self._part(
+                state.ask_keys, state.ask_qty, state.ask_count, False
+            )
+        head = (
+            e.ts_ns,
+            e.ts_recv_ns,
+            state.symbol,
+            action,
+            side,
+            depth,
+            None if price == NO_PRICE else price,
+            size,
+            e.flags,
+            e.sequence,
+        )
+        return head + bids + asks
+
+    def _part(
+        self, keys: list[int], qtys: dict[int, int], counts: dict[int, int], negate: bool
+    ) -> tuple[Any, ...]:
+        """One side's columns: prices, sizes, counts of the best ``depth`` levels, padded."""
         n = self.depth
-        qtys, counts = state.bid_qty, state.bid_count
-        j = 10
-        for k in state.bid_keys[:n]:
-            row[j] = -k
-            row[j + 2] = qtys[k]
-            row[j + 4] = counts[k]
-            j += 6
-        qtys, counts = state.ask_qty, state.ask_count
-        j = 11
-        for k in state.ask_keys[:n]:
-            row[j] = k
-            row[j + 2] = qtys[k]
-            row[j + 4] = counts[k]
-            j += 6
-        return tuple(row)
+        top = keys[:n]
+        pad = n - len(top)
+        part: list[Any] = [-k for k in top] if negate else list(top)
+        part += self._nones[:pad]
+        part += [qtys[k] for k in top]
+        part += self._zeros[:pad]
+        part += [counts[k] for k in top]
+        part += self._zeros[:pad]
+        return tuple(part)
 
     def run(self, events: Iterable[MboEvent]) -> Iterator[MbpRow]:
         """Yield the rows of ``events``."""
@@ -359,8 +383,13 @@ class _RowWriter:
         self.depth = depth
         self.decimals = decimals
         self.columns = mbp_columns(depth)
-        # Indexes of the price columns: the head's price, then bid_px / ask_px per level.
-        self._price_cols = (6, *(c for i in range(depth) for c in (10 + 6 * i, 11 + 6 * i)))
+        # Indexes of the price columns: the head's price, then bid_px_* and ask_px_*.
+        head = len(HEAD_COLUMNS)
+        self._price_cols = (
+            6,
+            *range(head, head + depth),
+            *range(head + 3 * depth, head + 4 * depth),
+        )
 
     def _pretty(self, row: MbpRow) -> list[Any]:
         out = list(row)

@@ -41,10 +41,22 @@ def lvl(bid: tuple[int, int, int] | None, ask: tuple[int, int, int] | None) -> t
     return (bp, ap, bs, as_, bc, ac)
 
 
+def grouped(levels: tuple[Any, ...]) -> tuple[Any, ...]:
+    """Per-level (bid_px ask_px bid_sz ask_sz bid_ct ask_ct) tuples -> the row's column
+    order: every bid_px, bid_sz, bid_ct, then every ask_px, ask_sz, ask_ct."""
+    chunks = [levels[i : i + 6] for i in range(0, len(levels), 6)]
+    return tuple(c[j] for j in (0, 2, 4, 1, 3, 5) for c in chunks)
+
+
+def regroup(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return row[:10] + grouped(row[10:])
+
+
 ASK3 = (A10005, 300, 1)  # ask #3: 100.05 x 300, one order
 
-# The book after each F_LAST record of scenario() (see its docstring), two levels deep.
-ON_LAST = [
+# The book after each F_LAST record of scenario() (see its docstring), two levels deep,
+# written level by level (lvl(best bid, best ask) + lvl(second bid, second ask)).
+ON_LAST_BY_LEVEL = [
     head(0, "AAPL", "A", "A", 0, A10005, 300, 168, 12) + lvl((B100, 300, 2), ASK3) + NONE,
     head(1000, "AAPL", "A", "B", 1, B9999, 50, 128, 13)
     + lvl((B100, 300, 2), ASK3) + lvl((B9999, 50, 1), None),
@@ -62,6 +74,7 @@ ON_LAST = [
     head(8000, "MSFT", "A", "A", 0, A10003, 70, 128, 20) + lvl(None, (A10003, 70, 1)) + NONE,
     head(9000, "AAPL", "R", "N", 0, None, 0, 128, 21) + NONE + NONE,
 ]  # fmt: skip
+ON_LAST = [regroup(row) for row in ON_LAST_BY_LEVEL]
 
 
 def _rows(path: Path, *, on_last: bool, depth: int = 2) -> list[tuple[Any, ...]]:
@@ -91,8 +104,8 @@ def test_every_event_publishes_each_visible_record(tmp_path: Path):
         ("A", "A", 0, 128),
         ("R", "N", 0, 128),
     ]
-    assert rows[0][10:] == lvl((B100, 100, 1), None) + NONE
-    assert rows[7][10:16] == lvl((B100, 380, 3), (A10005, 300, 1))  # T: the book is untouched
+    assert rows[0][10:] == grouped(lvl((B100, 100, 1), None) + NONE)
+    assert rows[7][10:] == grouped(lvl((B100, 380, 3), ASK3) + NONE)  # T: book untouched
     # At each F_LAST both modes agree on the book.
     last_books = [r[10:] for r in rows if r[8] & 128 and r[3] != "T"]
     assert last_books == [r[10:] for r in ON_LAST if r[3] not in ("T", "N")]
@@ -120,14 +133,10 @@ def test_columns_are_databentos_names():
         "ts_event", "ts_recv", "symbol", "action", "side", "depth", "price", "size", "flags",
         "sequence",
     ]  # fmt: skip
-    assert cols[10:16] == [
-        "bid_px_00",
-        "ask_px_00",
-        "bid_sz_00",
-        "ask_sz_00",
-        "bid_ct_00",
-        "ask_ct_00",
-    ]
+    assert cols[10:13] == ["bid_px_00", "bid_px_01", "bid_px_02"]
+    assert cols[19:21] == ["bid_px_09", "bid_sz_00"]
+    assert cols[29:31] == ["bid_sz_09", "bid_ct_00"]
+    assert cols[40:42] == ["ask_px_00", "ask_px_01"]
     assert cols[-1] == "ask_ct_09"
     assert len(cols) == 10 + 60
 
@@ -165,3 +174,30 @@ def test_writers_print_decimal_prices(tmp_path: Path, kind: str):
 def test_depth_must_be_positive():
     with pytest.raises(ValueError, match="depth must be >= 1, was 0"):
         MbpBuilder(0)
+
+
+@pytest.mark.parametrize("depth", [1, 3, 10])
+def test_rows_match_the_books_depth_after_every_event(tmp_path: Path, depth: int):
+    """The cached bid / ask columns are rebuilt whenever their side's top levels change:
+    every row equals the book's own depth() at that moment (a synthetic ITCH day)."""
+    from whistle.bench.feed import itch_bytes, synthetic_ops
+
+    path = tmp_path / "s.itch"
+    path.write_bytes(itch_bytes(synthetic_ops(6_000, seed=11)))
+    builder = MbpBuilder(depth, on_last=False)
+    rows = 0
+    for e in whistle.feed.open(path, format="itch"):
+        row = builder.push(e)
+        if row is None:
+            continue
+        rows += 1
+        book = builder.books()[e.instrument_id][2]
+        bids, asks = book.depth(depth)
+        want: list[Any] = []
+        for levels in (bids, asks):
+            pad = depth - len(levels)
+            want += [p for p, _, _ in levels] + [None] * pad
+            want += [q for _, q, _ in levels] + [0] * pad
+            want += [c for _, _, c in levels] + [0] * pad
+        assert list(row[10:]) == want, (rows, e)
+    assert rows > 1_000
