@@ -59,6 +59,12 @@ def replay(data_dir: Path, as_json: bool) -> None:
             )
         for problem in report.snapshot_problems:
             console.print(f"SNAPSHOT {problem}", markup=False, highlight=False)
+        for missing in report.snapshots_missing:
+            console.print(
+                f"note: {missing} (recovery falls back to an earlier checkpoint)",
+                markup=False,
+                highlight=False,
+            )
         for gap in report.event_gaps:
             console.print(
                 f"EVENT GAP symbol {gap.symbol_id}: event seqs {gap.first}..{gap.last} are"

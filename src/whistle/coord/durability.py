@@ -160,10 +160,17 @@ class JournalDamaged(DataDirError):
 @final
 class SnapshotDamaged(DataDirError):
     """A snapshot file is missing, of the wrong size or checksum, undecodable, or of
-    another state than its ``Snapshotted`` record says."""
+    another state than its ``Snapshotted`` record says.
 
-    def __init__(self, message: str, *, path: str | os.PathLike[str]) -> None:
+    ``missing`` tells a file that is not there (retention may have deleted it after a
+    later checkpoint that a repair then cut) from one whose bytes are wrong.
+    """
+
+    def __init__(
+        self, message: str, *, path: str | os.PathLike[str], missing: bool = False
+    ) -> None:
         self.path = os.fspath(path)
+        self.missing = missing
         super().__init__(f"snapshot {self.path}: {message}")
 
 
@@ -472,7 +479,7 @@ def read_snapshot(data_dir: Path, record: Snapshotted) -> bytes:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise SnapshotDamaged("named by the journal, is missing", path=path) from None
+        raise SnapshotDamaged("named by the journal, is missing", path=path, missing=True) from None
     except OSError as exc:
         raise SnapshotDamaged(f"cannot be read: {exc.strerror or exc}", path=path) from exc
     if not data:

@@ -14,7 +14,10 @@ recovery would rely on besides the journal: the latest checkpoint's snapshots (s
 CRC, decoding, state hash: ``snapshot_problems``, which recovery survives by falling
 back to an earlier checkpoint) and the event journal (per-symbol event seqs gapless:
 ``event_gaps``; no symbol ahead of what the commands produce). ``ok`` is False on any of
-them.
+them. A snapshot file that is simply not there is listed in ``snapshots_missing`` and is
+not damage: retention deletes the files of older checkpoints, and after a repair cut the
+later checkpoints the kept ones may name deleted files; recovery then falls back (to the
+start if need be) and says so.
 """
 
 from __future__ import annotations
@@ -80,7 +83,9 @@ class ReplayReport(msgspec.Struct, kw_only=True):
     event_problems: list[str] = msgspec.field(default_factory=list)
     """Symbols whose recorded events go past what the commands produce."""
     snapshot_problems: list[str] = msgspec.field(default_factory=list)
-    """Snapshots of the latest checkpoint that do not verify (file and cause)."""
+    """Snapshots of the latest checkpoint whose bytes do not verify (file and cause)."""
+    snapshots_missing: list[str] = msgspec.field(default_factory=list)
+    """Snapshot files the latest checkpoint names that are not there (not damage)."""
 
     @property
     def ok(self) -> bool:
@@ -148,12 +153,13 @@ def replay(data_dir: str | os.PathLike[str]) -> ReplayReport:
                     )
     seconds = time.perf_counter() - start
     snapshot_problems: list[str] = []
+    snapshots_missing: list[str] = []
     if checkpoint is not None:
         for symbol_id, enq_seq in sorted(checkpoint.snapshots.items()):
             try:
                 verified_snapshot(Path(data_dir), snapshot_records, symbol_id, enq_seq)
             except SnapshotDamaged as exc:
-                snapshot_problems.append(str(exc))
+                (snapshots_missing if exc.missing else snapshot_problems).append(str(exc))
     in_events, gaps = read_event_seqs(data_dir)
     event_problems = [
         f"symbol {symbol_id}: DIR/events holds event seq {seq}, the commands produce"
@@ -176,4 +182,5 @@ def replay(data_dir: str | os.PathLike[str]) -> ReplayReport:
         event_gaps=gaps,
         event_problems=event_problems,
         snapshot_problems=snapshot_problems,
+        snapshots_missing=snapshots_missing,
     )
