@@ -250,7 +250,8 @@ def command_error(command: object) -> tuple[RejectReason, str] | None:
             if kind == _ENUM:
                 if value in members:
                     continue
-                return reason, f"{name} must be one of {sorted(members)}, was {show(value)}"
+                names = ", ".join(f"{m.name}={int(m)}" for m in _ENUMS[name][0])
+                return reason, f"{name} must be one of {names}, was {show(value)}"
             if kind != _BOOL and lo <= value <= hi:
                 continue
         elif kind == _BOOL:
