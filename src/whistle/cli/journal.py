@@ -42,9 +42,12 @@ from whistle.coord.records import (
     JournalRecord,
     RecordCodec,
     Sequenced,
+    Snapshotted,
+    Ticked,
 )
 from whistle.core.enums import OrderType, Side, StpMode, TimeInForce
 from whistle.core.fixed import from_units
+from whistle.engine.whistle import Whistle
 from whistle.journal import (
     CorruptCursor,
     JournalError,
@@ -605,37 +608,60 @@ def _command_label(codec: RecordCodec, payload: bytes) -> tuple[str, int | None]
     return type(item).__name__, None
 
 
-def _last_enq_seq(qpath: str, through: int, codec: RecordCodec) -> int:
-    """The last ``enq_seq`` journaled in commands seqs ``..through`` (0 if none)."""
-    last = 0
-    with ReadOnlyReader(qpath, _layout=survey(qpath)) as reader:
-        try:
-            while batch := reader.read_batch(256):
-                for rec in batch:
-                    if rec.seq > through:
-                        return last
-                    if rec.type_id == 2:
-                        _label, enq = _command_label(codec, rec.payload)
-                        if enq is not None:
-                            last = enq
-        except JournalFormatError:
-            pass  # damage after `through` (truncate_after checked what is kept)
-    return last
+class _Prefix:
+    """What the command journal's seqs ``..through`` hold: the last acknowledged
+    ``enq_seq``, the snapshots their ``Snapshotted`` records name, and -- replayed with
+    the engines, exactly as ``whistle replay`` does -- the last event seq each symbol
+    produces (``None`` when the journal no longer starts at seq 0)."""
+
+    def __init__(self, qpath: str, through: int, codec: RecordCodec) -> None:
+        self.last_enq = 0
+        self.snapshots: set[tuple[int, int]] = set()
+        engines: dict[int, Whistle] | None = {}
+        with ReadOnlyReader(qpath, _layout=survey(qpath)) as reader:
+            if reader.first_seq() != 0:
+                engines = None  # retention dropped the start: cannot replay from scratch
+            try:
+                while batch := reader.read_batch(256):
+                    for rec in batch:
+                        if rec.seq > through:
+                            raise StopIteration
+                        self._take(codec.decode_record(rec.payload), engines)
+            except (StopIteration, JournalFormatError):
+                pass  # damage after `through` (truncate_after checked what is kept)
+        self.produced = None if engines is None else {s: e.book.seq for s, e in engines.items()}
+
+    def _take(self, item: JournalRecord, engines: dict[int, Whistle] | None) -> None:
+        if isinstance(item, Sequenced):
+            self.last_enq = item.enq_seq
+            if engines is not None:
+                engines[item.command.symbol_id].enqueue(item.enq_seq, item.command)
+        elif isinstance(item, Snapshotted):
+            self.snapshots.add((item.symbol_id, item.enq_seq))
+        elif engines is not None and isinstance(item, Ticked):
+            for symbol_id in sorted(engines):
+                engines[symbol_id].tick(item.now_ns)
+        elif engines is not None and isinstance(item, Defined):
+            engines[item.instrument.symbol_id] = Whistle(item.instrument)
 
 
-def _events_cut(qpath: str, max_enq: int, codec: RecordCodec) -> int:
-    """Last events seq to keep: before the first event with ``enq_seq > max_enq``."""
+def _events_cut(qpath: str, prefix: _Prefix, codec: RecordCodec) -> int:
+    """Last events seq to keep: before the first event the kept commands do not produce
+    (by replay; without one, the first with ``enq_seq`` after the last kept command)."""
     keep = -1
-    layout = survey(qpath)
+    produced = prefix.produced
     try:
-        with ReadOnlyReader(qpath, _layout=layout) as reader:
+        with ReadOnlyReader(qpath, _layout=survey(qpath)) as reader:
             while batch := reader.read_batch(4096):
                 for rec in batch:
                     try:
-                        enq = codec.decode_event(rec.payload).enq_seq
+                        event = codec.decode_event(rec.payload)
                     except (msgspec.DecodeError, msgspec.ValidationError):
                         return keep
-                    if enq > max_enq:
+                    if produced is not None:
+                        if event.seq > produced.get(event.symbol_id, 0):
+                            return keep
+                    elif event.enq_seq > prefix.last_enq:
                         return keep
                     keep = rec.seq
     except JournalFormatError:
@@ -712,7 +738,8 @@ def _repair_data_dir(path: str, queues: dict[str, str], seq: int | None, yes: bo
         raise _fail(f"{path}: has no {COMMANDS_DIR}/ queue to repair", 65)
     keep = last_good_seq(cmds) if seq is None else seq
     plan = truncate_after(cmds, keep, dry_run=True)
-    max_enq = _last_enq_seq(cmds, keep, codec)
+    prefix = _Prefix(cmds, keep, codec)
+    max_enq = prefix.last_enq
     click.echo(
         f"{COMMANDS_DIR}: keep seqs through {keep} (the last kept acknowledged command is "
         f"enq_seq {max_enq})"
@@ -723,9 +750,7 @@ def _repair_data_dir(path: str, queues: dict[str, str], seq: int | None, yes: bo
     ]
     enqs = [e for _s, _l, e in acked if e is not None]
     if enqs:
-        click.echo(
-            f"  drops {len(enqs)} readable acknowledged command(s): enq_seq {_ranges(enqs)}"
-        )
+        click.echo(f"  drops {len(enqs)} readable acknowledged command(s): enq_seq {_ranges(enqs)}")
     for rec_seq, label, _enq in acked[:_SHOW]:
         click.echo(f"    seq {rec_seq}: {label}")
     if len(acked) > _SHOW:
@@ -738,12 +763,12 @@ def _repair_data_dir(path: str, queues: dict[str, str], seq: int | None, yes: bo
     ev_plan = None
     events = queues.get(EVENTS_DIR)
     if events is not None:
-        ev_keep = min(_events_cut(events, max_enq, codec), last_good_seq(events))
+        ev_keep = min(_events_cut(events, prefix, codec), last_good_seq(events))
         ev_plan = truncate_after(events, ev_keep, dry_run=True)
         _print_plan(EVENTS_DIR, ev_plan)
-    snaps = _snapshots_after(path, max_enq)
+    snaps = _snapshots_dropped(path, prefix)
     for snap in snaps:
-        click.echo(f"{SNAPSHOTS_DIR}: delete {snap} (anchored after enq_seq {max_enq})")
+        click.echo(f"{SNAPSHOTS_DIR}: delete {snap} (its Snapshotted record is dropped)")
     if not yes:
         click.echo("dry run: nothing changed (add --yes to do it)")
         return
@@ -756,7 +781,9 @@ def _repair_data_dir(path: str, queues: dict[str, str], seq: int | None, yes: bo
     click.echo(f"{path}: repaired; whistle journal verify {path} to check")
 
 
-def _snapshots_after(path: str, max_enq: int) -> list[str]:
+def _snapshots_dropped(path: str, prefix: _Prefix) -> list[str]:
+    """Snapshot files no kept ``Snapshotted`` record names, anchored after the last kept
+    command (older unnamed ones are left alone: retention's business)."""
     root = os.path.join(path, SNAPSHOTS_DIR)
     out: list[str] = []
     try:
@@ -765,10 +792,13 @@ def _snapshots_after(path: str, max_enq: int) -> list[str]:
         return out
     for entry in entries:
         sdir = os.path.join(root, entry)
-        if not os.path.isdir(sdir):
+        if not entry.isdigit() or not os.path.isdir(sdir):
             continue
         for f in sorted(os.listdir(sdir)):
             stem = f[: -len(_SNAP_SUFFIX)]
-            if f.endswith(_SNAP_SUFFIX) and stem.isdigit() and int(stem) > max_enq:
+            if not (f.endswith(_SNAP_SUFFIX) and stem.isdigit()):
+                continue
+            anchor = int(stem)
+            if (int(entry), anchor) not in prefix.snapshots and anchor > prefix.last_enq:
                 out.append(os.path.join(sdir, f))
     return out
