@@ -36,20 +36,23 @@ from whistle.coord.durability import (
     verified_snapshot,
 )
 from whistle.coord.records import (
+    EVENTS_DIR,
     Checkpoint,
     Defined,
+    RecordCodec,
     Sequenced,
     Snapshotted,
     Stopped,
     Ticked,
 )
 from whistle.engine.whistle import Whistle
+from whistle.journal import ReadOnlyReader
 
 if TYPE_CHECKING:
     import os
 
 
-__all__ = ["HashMismatch", "ReplayReport", "replay"]
+__all__ = ["HashMismatch", "ReplayReport", "event_cut", "replay"]
 
 
 @final
@@ -86,6 +89,8 @@ class ReplayReport(msgspec.Struct, kw_only=True):
     """Snapshots of the latest checkpoint whose bytes do not verify (file and cause)."""
     snapshots_missing: list[str] = msgspec.field(default_factory=list)
     """Snapshot files the latest checkpoint names that are not there (not damage)."""
+    event_seqs_by_id: dict[int, int] = msgspec.field(default_factory=dict)
+    """The last event seq the commands produce, by symbol id."""
 
     @property
     def ok(self) -> bool:
@@ -183,4 +188,30 @@ def replay(data_dir: str | os.PathLike[str]) -> ReplayReport:
         event_problems=event_problems,
         snapshot_problems=snapshot_problems,
         snapshots_missing=snapshots_missing,
+        event_seqs_by_id={s: engines[s].book.seq for s in sorted(engines)},
     )
+
+
+def event_cut(data_dir: str | os.PathLike[str]) -> int | None:
+    """Return the last ``DIR/events`` record to keep so it matches the command journal.
+
+    After a repair cut the command journal, the event journal may still hold events of
+    the dropped commands (a venue refuses such a directory: it would issue their seqs
+    again). The events the kept commands produce are a prefix of ``DIR/events`` (events
+    are recorded in the order they were produced); this returns the queue seq of its last
+    record (-1: keep none), or None when nothing has to be cut. Pass it to
+    ``whistle.journal.truncate_after(DIR/events, seq)``.
+    """
+    produced = replay(data_dir).event_seqs_by_id
+    path = Path(data_dir) / EVENTS_DIR
+    if not path.is_dir():
+        return None
+    decode = RecordCodec().decode_event
+    last_kept = -1
+    with ReadOnlyReader(path) as reader:
+        for record in reader:
+            event = decode(record.payload)
+            if event.seq > produced.get(event.symbol_id, 0):
+                return last_kept
+            last_kept = record.seq
+    return None

@@ -13,9 +13,9 @@ from whistle import NewOrder, Venue
 from whistle.cli.main import main
 from whistle.coord.durability import DataDirError, JournalDamaged, VenueJournal
 from whistle.coord.records import COMMANDS_DIR, EVENTS_DIR
-from whistle.coord.replay import replay
+from whistle.coord.replay import event_cut, replay
 from whistle.core import Instrument
-from whistle.journal import Queue, ReadOnlyReader
+from whistle.journal import Queue, ReadOnlyReader, truncate_after
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -207,3 +207,13 @@ def test_an_event_journal_ahead_of_the_commands_is_refused(tmp_path: Path) -> No
     with pytest.raises(DataDirError, match="is ahead of the command journal"):
         Venue(data_dir=data)
     assert tree(data) == before
+    # What a repair does: cut DIR/events to what the kept commands produce.
+    keep = event_cut(data)
+    assert keep is not None
+    truncate_after(data / EVENTS_DIR, keep)
+    assert event_cut(data) is None
+    assert replay(data).ok
+    with Venue(data_dir=data) as again:
+        assert again.recovery is not None
+        again.send(order(1000))
+    assert replay(data).ok
