@@ -20,10 +20,10 @@ import pytest
 
 from whistle.coord.errors import HostDead, HostStateError, HostTimeout
 from whistle.coord.host_local import InProcessHost, UnknownEngine
-from whistle.coord.host_loop import EXIT_FAILED, EXIT_ORPHANED, run_host
+from whistle.coord.host_loop import EXIT_FAILED, EXIT_ORPHANED, HostLoop, run_host
 from whistle.coord.host_process import ProcessHost
 from whistle.coord.venue import Venue
-from whistle.coord.wire import HostCommands, HostFailed, HostTick, WireCodec
+from whistle.coord.wire import AddEngine, HostCommands, HostFailed, HostTick, WireCodec
 from whistle.core import (
     CancelOrder,
     CancelReplace,
@@ -708,3 +708,33 @@ def test_a_venue_gives_the_same_events_with_every_wait_strategy(wait):
         assert [_flow(venue, oid) for oid in range(1, 6)] == expected
     with pytest.raises(ValueError, match="must be one of sleep, yield, spin"):
         Venue(hosts=1, wait="nap")
+
+
+def test_the_loop_beats_between_the_engines_of_a_long_tick():
+    codec = WireCodec()
+    insts = instruments(3)
+    with (
+        SpscRing.create(make_name("tin"), 1 << 16) as inbound,
+        SpscRing.create(make_name("tout"), 1 << 16) as outbound,
+    ):
+        loop = HostLoop(17, inbound, outbound, heartbeat_interval_s=1e-9, parent_pid=os.getppid())
+        commands = [(i + 1, resting(i + 1, inst.symbol_id)) for i, inst in enumerate(insts)]
+        batch = [codec.encode(AddEngine(inst)) for inst in insts]
+        batch.append(codec.encode(HostTick(TICK_NS, 1, commands)))
+        assert loop.handle(batch) is False
+        kinds = [type(codec.decode_outbound(raw)).__name__ for raw in outbound.pop_many(100)]
+    # Every engine's tick is followed by a heartbeat (all due at a 1 ns interval), before
+    # the tick's one EventBatch: a tick of many engines never looks like a hang.
+    assert kinds == ["EngineAdded"] * 3 + ["Heartbeat"] * 3 + ["EventBatch"]
+
+
+def test_in_process_tick_calls_between_after_each_ticked_engine():
+    insts = instruments(3)
+    host = InProcessHost(18)
+    for inst in insts:
+        host.add_engine(inst)
+    host.submit(1, resting(1, insts[0].symbol_id))
+    host.submit(2, resting(2, insts[2].symbol_id))
+    calls: list[int] = []
+    host.tick(TICK_NS, lambda: calls.append(len(calls)))
+    assert calls == [0, 1]  # two engines had work; the idle one is skipped

@@ -33,6 +33,8 @@ from whistle.coord.host import EngineHost
 from whistle.engine import Whistle, decode_snapshot
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from whistle.core.commands import Command
     from whistle.core.events import Event
     from whistle.core.instrument import Instrument
@@ -209,8 +211,12 @@ class InProcessHost(EngineHost):
         """Return False: only a tick empties a symbol's queue in this process."""
         return False
 
-    def tick(self, now_ns: int) -> list[Event]:
-        """Tick the engines at ``now_ns`` now and return the events (engines in id order)."""
+    def tick(self, now_ns: int, between: Callable[[], None] | None = None) -> list[Event]:
+        """Tick the engines at ``now_ns`` now and return the events (engines in id order).
+
+        ``between`` (if given) is called after each engine's tick: a host process sends
+        its heartbeat from there, so a long tick of many engines does not look like a hang.
+        """
         self._check_running()
         if now_ns < self._now_ns or now_ns < self._floor_ns:
             raise ValueError(
@@ -241,6 +247,8 @@ class InProcessHost(EngineHost):
                 timed.add(symbol_id)
             else:
                 timed.discard(symbol_id)
+            if between is not None:
+                between()
         return events
 
     def begin_tick(self, now_ns: int) -> int:

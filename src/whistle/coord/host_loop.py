@@ -9,9 +9,10 @@ commands, ``HostTick`` queues its commands, ticks and answers one ``EventBatch``
 loop.
 
 - Heartbeats: one at start, then at least every ``heartbeat_interval_s`` whether busy or
-  idle (never during one long tick: the parent's ``dead_after_s`` must exceed the longest
-  tick). A heartbeat is skipped while the outbound ring is more than half full: the parent
-  is not reading, and events must keep their room.
+  idle, also between the engines of a tick (never during one engine's tick: the parent's
+  ``dead_after_s`` must exceed the longest tick of one engine). A heartbeat is skipped
+  while the outbound ring is more than half full: the parent is not reading, and events
+  must keep their room.
 - Idle: ``pop_many`` finds nothing -> the ``WaitStrategy`` the parent chose (by default
   spin, yield, then sleep up to 1 ms, so an idle host costs almost no CPU).
 - Never drop: when the outbound ring is full the loop waits for room (up to
@@ -124,6 +125,12 @@ class HostLoop:
             return True
         return self._in.producer_closed and self._in.readable_bytes == 0
 
+    def _beat_if_due(self) -> None:
+        """Send a heartbeat if one is due (called between the engines of a long tick)."""
+        now = time.monotonic_ns()
+        if now >= self._next_heartbeat_ns:
+            self._heartbeat(now)
+
     def _heartbeat(self, now_ns: int) -> None:
         self._next_heartbeat_ns = now_ns + self._interval_ns
         out = self._out
@@ -202,7 +209,8 @@ class HostLoop:
             if isinstance(msg, HostTick):
                 if msg.commands:
                     host.submit_many(msg.commands)
-                self._send_events(msg.tick_id, msg.now_ns, host.tick(msg.now_ns))
+                events = host.tick(msg.now_ns, self._beat_if_due)
+                self._send_events(msg.tick_id, msg.now_ns, events)
             elif isinstance(msg, HostCommands):
                 host.submit_many(msg.commands)
             elif isinstance(msg, AddEngine):

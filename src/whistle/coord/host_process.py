@@ -558,7 +558,7 @@ class ProcessHost(EngineHost):
         return False
 
     def begin_tick(self, now_ns: int) -> int:
-        """Send the buffered commands and ``HostTick(now_ns)``; return the tick id at once."""
+        """Send the waiting commands with ``HostTick(now_ns)`` (one record); return the tick id."""
         if self._stopped:
             raise HostStateError(f"host {self.host_id} is stopped")
         if now_ns < self._now_ns or now_ns < self._floor_ns:
