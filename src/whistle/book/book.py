@@ -123,6 +123,50 @@ _HASH_HEAD = struct.Struct("<qqqqqqq")
 
 
 @final
+class _Builders:
+    """The callables the hot path calls, read from one object instead of module globals.
+
+    mypyc looks a module global up in the module's dict on every use; a ``Final`` module
+    name is a C static. The event classes stay patchable through this object (tests inject
+    engine bugs by replacing one), which a ``Final`` alias of each class would not be.
+    """
+
+    __slots__ = (
+        "BestBidOfferChanged",
+        "BookLevelChanged",
+        "OrderAccepted",
+        "OrderCancelled",
+        "OrderExpired",
+        "OrderFilled",
+        "OrderModified",
+        "OrderRejected",
+        "OrderReplaced",
+        "StopTriggered",
+        "TradeOccurred",
+        "heappop",
+        "heappush",
+    )
+
+    def __init__(self) -> None:
+        self.BestBidOfferChanged: Any = BestBidOfferChanged
+        self.BookLevelChanged: Any = BookLevelChanged
+        self.OrderAccepted: Any = OrderAccepted
+        self.OrderCancelled: Any = OrderCancelled
+        self.OrderExpired: Any = OrderExpired
+        self.OrderFilled: Any = OrderFilled
+        self.OrderModified: Any = OrderModified
+        self.OrderRejected: Any = OrderRejected
+        self.OrderReplaced: Any = OrderReplaced
+        self.StopTriggered: Any = StopTriggered
+        self.TradeOccurred: Any = TradeOccurred
+        self.heappush: Any = heapq.heappush
+        self.heappop: Any = heapq.heappop
+
+
+EV: Final = _Builders()
+
+
+@final
 class BookSide:
     """One side of the book: levels by key, a lazy heap of keys, the best key."""
 
@@ -150,7 +194,7 @@ class BookSide:
                 # list is a valid heap, so compaction is one sort of the live keys.
                 heap = self.heap = sorted(self.levels)
             else:
-                heapq.heappush(heap, key)
+                EV.heappush(heap, key)
             if key < self.best:
                 self.best = key
         return level
@@ -172,7 +216,7 @@ class BookSide:
                 if top in levels:
                     self.best = top
                     return
-                heapq.heappop(heap)
+                EV.heappop(heap)
             self.best = INF_KEY
 
     def sorted_keys(self, depth: int | None = None) -> list[int]:
@@ -254,7 +298,7 @@ class OrderBook:
         """Emit ``OrderRejected`` for the current command (``detail``: whistle.book.details)."""
         self.seq += 1
         self.out.append(
-            OrderRejected(
+            EV.OrderRejected(
                 self.symbol_id,
                 self.seq,
                 self.enq_seq,
@@ -269,7 +313,7 @@ class OrderBook:
     def _cancelled(self, o: Order, cause: int, qty: int, leaves: int) -> None:
         self.seq += 1
         self.out.append(
-            OrderCancelled(
+            EV.OrderCancelled(
                 self.symbol_id,
                 self.seq,
                 self.enq_seq,
@@ -285,7 +329,7 @@ class OrderBook:
     def _schedule_gtd(self, o: Order) -> None:
         # A GTD order just became live (rested or parked): count it and schedule its expiry.
         self.gtd_live += 1
-        heapq.heappush(self.gtd_heap, (o.expire_ts, o.arrival, o.order_id))
+        EV.heappush(self.gtd_heap, (o.expire_ts, o.arrival, o.order_id))
         if len(self.gtd_heap) > 2 * self.gtd_live + 65:
             self._compact_gtd()
 
@@ -425,7 +469,7 @@ class OrderBook:
                             self._gtd_gone()
                         seq += 1
                         out.append(
-                            OrderCancelled(
+                            EV.OrderCancelled(
                                 sid, seq, enq, ts, m.order_id, m.account, C_SELF, m_leaves, 0
                             )
                         )
@@ -434,7 +478,9 @@ class OrderBook:
                             continue
                     if stp in (STP_NEWEST, STP_BOTH):
                         seq += 1
-                        out.append(OrderCancelled(sid, seq, enq, ts, t_id, t_acct, C_SELF, rem, 0))
+                        out.append(
+                            EV.OrderCancelled(sid, seq, enq, ts, t_id, t_acct, C_SELF, rem, 0)
+                        )
                         rem = 0
                         break
                     # Decrement and cancel: both shrink by the smaller leaves, no trade.
@@ -455,12 +501,12 @@ class OrderBook:
                         level.qty -= shown
                     seq += 1
                     out.append(
-                        OrderCancelled(
+                        EV.OrderCancelled(
                             sid, seq, enq, ts, m.order_id, m.account, C_SELF, dec, m_leaves
                         )
                     )
                     seq += 1
-                    out.append(OrderCancelled(sid, seq, enq, ts, t_id, t_acct, C_SELF, dec, rem))
+                    out.append(EV.OrderCancelled(sid, seq, enq, ts, t_id, t_acct, C_SELF, dec, rem))
                     if rem == 0:
                         break
                     m = nxt
@@ -477,7 +523,7 @@ class OrderBook:
                 last_px = price
                 m_id = m.order_id
                 out.append(
-                    OrderFilled(
+                    EV.OrderFilled(
                         sid,
                         seq + 1,
                         enq,
@@ -493,12 +539,14 @@ class OrderBook:
                     )
                 )
                 out.append(
-                    OrderFilled(
+                    EV.OrderFilled(
                         sid, seq + 2, enq, ts, t_id, t_acct, t_side, TAKER, price, q, rem, trade_id
                     )
                 )
                 seq += 3
-                out.append(TradeOccurred(sid, seq, enq, ts, trade_id, price, q, t_side, m_id, t_id))
+                out.append(
+                    EV.TradeOccurred(sid, seq, enq, ts, trade_id, price, q, t_side, m_id, t_id)
+                )
                 nxt = m.next
                 if mq == 0:
                     hidden = m.hidden
@@ -588,7 +636,7 @@ class OrderBook:
             o.stop_pending = False
             self.seq += 1
             self.out.append(
-                StopTriggered(
+                EV.StopTriggered(
                     self.symbol_id,
                     self.seq,
                     self.enq_seq,
@@ -668,7 +716,7 @@ class OrderBook:
                 count = last.count
                 if qty != first.b_qty or count != first.b_count:
                     seq += 1
-                    out.append(BookLevelChanged(sid, seq, enq, ts, BUY, first.price, qty, count))
+                    out.append(EV.BookLevelChanged(sid, seq, enq, ts, BUY, first.price, qty, count))
             bt.clear()
         if at:
             ordered = _in_key_order(at) if len(at) > 1 else at
@@ -691,7 +739,9 @@ class OrderBook:
                 count = last.count
                 if qty != first.b_qty or count != first.b_count:
                     seq += 1
-                    out.append(BookLevelChanged(sid, seq, enq, ts, SELL, first.price, qty, count))
+                    out.append(
+                        EV.BookLevelChanged(sid, seq, enq, ts, SELL, first.price, qty, count)
+                    )
             at.clear()
         if bk == self.bbo_bid_key and ak == self.bbo_ask_key and not dirty:
             self.seq = seq
@@ -726,7 +776,7 @@ class OrderBook:
             self.bbo_ask_px = ask_px
             self.bbo_ask_qty = ask_qty
             seq += 1
-            out.append(BestBidOfferChanged(sid, seq, enq, ts, bid_px, bid_qty, ask_px, ask_qty))
+            out.append(EV.BestBidOfferChanged(sid, seq, enq, ts, bid_px, bid_qty, ask_px, ask_qty))
         self.seq = seq
 
     @property
@@ -850,7 +900,7 @@ class OrderBook:
 
         self.seq += 1
         self.out.append(
-            OrderAccepted(
+            EV.OrderAccepted(
                 self.symbol_id,
                 self.seq,
                 self.enq_seq,
@@ -1006,7 +1056,7 @@ class OrderBook:
         seq = self.seq + 1
         self.seq = seq
         self.out.append(
-            OrderModified(
+            EV.OrderModified(
                 self.symbol_id,
                 seq,
                 self.enq_seq,
@@ -1102,7 +1152,7 @@ class OrderBook:
         keep = price == o.price and total < leaves
         self.seq += 1
         self.out.append(
-            OrderModified(
+            EV.OrderModified(
                 self.symbol_id,
                 self.seq,
                 self.enq_seq,
@@ -1164,7 +1214,7 @@ class OrderBook:
         self._remove_resting(o)
         self.seq += 1
         self.out.append(
-            OrderReplaced(
+            EV.OrderReplaced(
                 self.symbol_id,
                 self.seq,
                 self.enq_seq,
@@ -1220,7 +1270,7 @@ class OrderBook:
         self._remove_live(o)
         self.seq += 1
         self.out.append(
-            OrderExpired(
+            EV.OrderExpired(
                 self.symbol_id, self.seq, self.enq_seq, self.ts_ns, o.order_id, o.account, leaves
             )
         )
@@ -1231,7 +1281,7 @@ class OrderBook:
         expired = False
         # Re-read the heap every round: an expiry may compact it into a new list.
         while self.gtd_heap and self.gtd_heap[0][0] <= now_ns:
-            _, arrival, oid = heapq.heappop(self.gtd_heap)
+            _, arrival, oid = EV.heappop(self.gtd_heap)
             o = orders.get(oid)
             if o is not None and o.arrival == arrival:
                 self._expire(o)

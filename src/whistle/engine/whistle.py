@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from bisect import insort
-from typing import TYPE_CHECKING, Any, final
+from typing import TYPE_CHECKING, Any, Final, final
 
 from whistle.book.book import OrderBook
 from whistle.core.commands import (
@@ -52,6 +52,10 @@ _R_HALTED = int(RejectReason.TRADING_HALTED)
 _R_FAULTED = int(RejectReason.ENGINE_FAULTED)
 _R_UNKNOWN_SYMBOL = int(RejectReason.UNKNOWN_SYMBOL)
 _R_MALFORMED = int(RejectReason.MALFORMED_COMMAND)
+# Final module names are C statics under mypyc (a plain global is a dict lookup per use).
+_NEW: Final = NewOrder
+_CANCEL: Final = CancelOrder
+_MODIFY: Final = ModifyOrder
 
 
 @final
@@ -136,10 +140,11 @@ class Whistle:
             )
         self.now_ns = now_ns
         book = self.book
+        # The book stamps events with ts_ns; it changes only here (boxed once per tick).
+        book.ts_ns = now_ns
         heap = book.gtd_heap
         if heap and heap[0][0] <= now_ns and self.state != _FAULTED:
             book.enq_seq = 0
-            book.ts_ns = now_ns
             self._guarded(book.expire_until, now_ns)
 
     def _guarded(self, fn: Callable[[int], None], arg: int) -> None:
@@ -151,9 +156,24 @@ class Whistle:
     def _apply(self, enq_seq: int, command: Command) -> None:
         book = self.book
         book.enq_seq = enq_seq
-        book.ts_ns = self.now_ns
         self.last_enq_seq = enq_seq
         kind = type(command)
+        if (
+            self.state == _ACTIVE
+            and (kind is _MODIFY or kind is _NEW or kind is _CANCEL)
+            and command.symbol_id == self.symbol_id
+        ):
+            # Fast path for the three commands that make up nearly all order flow.
+            try:
+                if kind is _MODIFY:
+                    book.modify(command)  # type: ignore[arg-type]
+                elif kind is _NEW:
+                    book.new_order(command)  # type: ignore[arg-type]
+                else:
+                    book.cancel(command)  # type: ignore[arg-type]
+            except Exception as exc:  # an engine bug must fault this symbol alone
+                self._mark_faulted(exc)
+            return
         handler = _HANDLERS.get(kind)
         if handler is None:
             # Not a command at all: reject it, and never let it stop the rest of a tick.
@@ -161,21 +181,6 @@ class Whistle:
                 getattr(command, "order_id", 0), getattr(command, "account", 0) or 0, _R_MALFORMED
             )
             return
-        if self.state == _ACTIVE and command.symbol_id == self.symbol_id:
-            # Fast path for the three commands that make up nearly all order flow.
-            try:
-                if kind is ModifyOrder:
-                    book.modify(command)  # type: ignore[arg-type]
-                    return
-                if kind is NewOrder:
-                    book.new_order(command)  # type: ignore[arg-type]
-                    return
-                if kind is CancelOrder:
-                    book.cancel(command)  # type: ignore[arg-type]
-                    return
-            except Exception as exc:  # an engine bug must fault this symbol alone
-                self._mark_faulted(exc)
-                return
         if command.symbol_id != self.symbol_id:
             book.reject(
                 getattr(command, "order_id", 0),
@@ -373,6 +378,7 @@ class Whistle:
         engine = cls(snap.instrument)
         engine.state = snap.state
         engine.now_ns = snap.now_ns
+        engine.book.ts_ns = snap.now_ns
         engine.last_enq_seq = snap.last_enq_seq
         engine._drained_seq = snap.seq
         engine.fault = snap.fault
@@ -389,7 +395,7 @@ class Whistle:
 
 # One table for every engine (bound methods per instance would make each engine a
 # reference cycle for the garbage collector to chase).
-_HANDLERS: dict[type, Callable[[Whistle, Any], None]] = {
+_HANDLERS: Final[dict[type, Callable[[Whistle, Any], None]]] = {
     NewOrder: Whistle._on_new_order,
     CancelOrder: Whistle._on_cancel,
     ModifyOrder: Whistle._on_modify,

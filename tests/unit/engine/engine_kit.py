@@ -284,19 +284,20 @@ class Harness:
 def failing_event(name: str, message: str = "boom", exc_type: type[Exception] = RuntimeError):
     """Make the book raise when it builds event ``name``: an engine bug, injected.
 
-    The event classes are looked up in the book module's namespace at run time, in pure
-    Python and under mypyc alike, so this faults a command mid-way without touching the
-    (possibly compiled, read-only) book object.
+    The book builds events through the callables held by ``whistle.book.book.EV``, in
+    pure Python and under mypyc alike, so replacing one there faults a command mid-way
+    without touching the (possibly compiled) book object.
     """
     import whistle.book.book as book_module
 
-    original = getattr(book_module, name)
+    builders = book_module.EV
+    original = getattr(builders, name)
 
     def boom(*args, **kwargs):
         raise exc_type(message)
 
-    setattr(book_module, name, boom)
+    setattr(builders, name, boom)
     try:
         yield
     finally:
-        setattr(book_module, name, original)
+        setattr(builders, name, original)
