@@ -42,7 +42,7 @@ from __future__ import annotations
 import bisect
 import csv
 import json
-from typing import IO, TYPE_CHECKING, Any, Final, final
+from typing import IO, TYPE_CHECKING, Any, Final, cast, final
 
 from whistle.book.mbo import CHANGED_BOOK, CHANGED_TRADE, MarketByOrderBook
 from whistle.core.mbo import (
@@ -197,18 +197,20 @@ class MbpBuilder:
 
     def push(self, e: MboEvent) -> MbpRow | None:
         """Apply ``e`` to its instrument's book; return the row it publishes, if any."""
+        # Dispatch on the exact type (a pointer compare) and cast: isinstance() on a
+        # msgspec Struct goes through its metaclass (hundreds of instructions).
         t = type(e)
         if t is MboInstrument:
-            assert isinstance(e, MboInstrument)
-            self._decimals[e.symbol] = e.price_decimals
-            old = self._states.get(e.instrument_id)
+            named = cast("MboInstrument", e)
+            self._decimals[named.symbol] = named.price_decimals
+            old = self._states.get(named.instrument_id)
             if old is None:
-                self._states[e.instrument_id] = _Instrument(
-                    e.instrument_id, e.symbol, e.price_decimals
+                self._states[named.instrument_id] = _Instrument(
+                    named.instrument_id, named.symbol, named.price_decimals
                 )
             else:
-                old.symbol = e.symbol
-                old.decimals = e.price_decimals
+                old.symbol = named.symbol
+                old.decimals = named.price_decimals
             return None
         if e.instrument_id == 0 and t is MboStatus:
             return None  # a system-wide event (ITCH system event): no book of its own
@@ -218,58 +220,55 @@ class MbpBuilder:
         price = NO_PRICE
         size = 0
         side = 0
+        action = "N"
         if t is MboAdd:
-            assert isinstance(e, MboAdd)
-            price, size, side = e.price, e.qty, e.side
+            add = cast("MboAdd", e)
+            price, size, side = add.price, add.qty, add.side
+            action = "A"
         elif t is MboCancel or t is MboDelete or t is MboModify or t is MboExecute:
-            assert isinstance(e, (MboCancel, MboDelete, MboModify, MboExecute))
-            order = book.orders.get(e.order_id)
+            ref = cast("MboCancel | MboDelete | MboModify | MboExecute", e)
+            order = book.orders.get(ref.order_id)
             if order is not None:
-                price, side = order.price, order.side
-                size = order.qty
+                price, side, size = order.price, order.side, order.qty
             else:
-                price, side = e.price, e.side
+                price, side = ref.price, ref.side
             if t is MboCancel:
-                assert isinstance(e, MboCancel)
-                size = e.qty
+                size = cast("MboCancel", e).qty
+                action = "C"
             elif t is MboModify:
-                assert isinstance(e, MboModify)
-                size = e.qty
-                if e.price != NO_PRICE:
-                    price = e.price
+                mod = cast("MboModify", e)
+                size = mod.qty
+                if mod.price != NO_PRICE:
+                    price = mod.price
+                action = "M"
+            elif t is MboDelete:
+                action = "C"
+            else:
+                action = "T"
         bits = book.apply(e)
         depth = self.depth
         changed = -1
         if bits & CHANGED_BOOK:
             changed = self._update_levels(state)
-        action = "N"
         side_letter = _SIDE_LETTER[side] if 0 <= side <= 2 else "N"
-        if t is MboAdd:
-            action = "A"
-        elif t is MboCancel or t is MboDelete:
-            action = "C"
-        elif t is MboModify:
-            action = "M"
-        elif t is MboExecute:
-            action = "T"
+        if t is MboExecute:
             price, size = book.last_trade_price, book.last_trade_qty
             side_letter = _AGGRESSOR[side] if 0 <= side <= 2 else "N"
-            assert isinstance(e, MboExecute)
-            if e.printable and changed < 0:
+            if cast("MboExecute", e).printable and changed < 0:
                 changed = 0
         elif t is MboTrade:
-            assert isinstance(e, MboTrade)
-            price, size = e.price, e.qty
-            if e.kind == TRADE_INFO:
-                action = "T" if e.printable else "F"
-                side_letter = _SIDE_LETTER[e.side] if 0 <= e.side <= 2 else "N"
-            elif e.kind == TRADE_CROSS:
-                action = "T"
+            trade = cast("MboTrade", e)
+            price, size = trade.price, trade.qty
+            action = "T"
+            if trade.kind == TRADE_INFO:
+                if not trade.printable:
+                    action = "F"
+                side_letter = _SIDE_LETTER[trade.side] if 0 <= trade.side <= 2 else "N"
+            elif trade.kind == TRADE_CROSS:
                 side_letter = "N"
             else:
-                action = "T"
-                side_letter = _AGGRESSOR[e.side] if 0 <= e.side <= 2 else "N"
-            if e.printable and bits & CHANGED_TRADE:
+                side_letter = _AGGRESSOR[trade.side] if 0 <= trade.side <= 2 else "N"
+            if trade.printable and bits & CHANGED_TRADE:
                 changed = 0
         elif t is MboClear:
             action = "R"
