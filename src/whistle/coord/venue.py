@@ -1267,7 +1267,8 @@ class Venue:
 
     def _route_all(self, commands: list[Command]) -> list[Event]:
         # One command per symbol, then one tick; refusals (account=-1, a full queue) are
-        # returned and published first, never dropped.
+        # returned and published first, never dropped. When every one was refused nothing
+        # was sequenced, and nothing is journaled (not even a tick).
         refused: list[Event] = []
         for command in commands:
             result = self._route(command)
@@ -1275,6 +1276,8 @@ class Venue:
                 refused.append(result)
         if refused:
             self._publish(refused)
+            if len(refused) == len(commands):
+                return refused
         return refused + self.tick()
 
     def halt(self, symbol: str | int) -> list[Event]:
