@@ -336,16 +336,16 @@ def test_engine_fault_stays_an_event(monkeypatch: pytest.MonkeyPatch):
     """A faulting engine does not take the host down: Whistle reports it as an event."""
     (a, b) = instruments(2)
     host = make_host([a, b])
-    original = book_module.OrderAccepted
+    original = book_module.EV.OrderAccepted
 
     def boom(*args: object) -> object:
-        # Only symbol a's engine has the bug; patching the event class the book looks up
-        # works on the compiled book too (its methods are read-only).
+        # Only symbol a's engine has the bug; the book calls its event classes through
+        # ``EV``, which stays patchable in the compiled book too.
         if args[0] == a.symbol_id:
             raise RuntimeError("boom")
         return original(*args)
 
-    monkeypatch.setattr(book_module, "OrderAccepted", boom)
+    monkeypatch.setattr(book_module.EV, "OrderAccepted", boom)
     assert host.submit(1, NewOrder(a.symbol_id, 1, 1, BUY, LIMIT, GTC, 1000, 5))
     assert host.submit(2, NewOrder(b.symbol_id, 2, 1, BUY, LIMIT, GTC, 1000, 5))
     events = host.end_tick(host.begin_tick(TICK_NS))
