@@ -116,7 +116,7 @@ from whistle.core.validate import enum_error, enum_member, show
 from whistle.engine.snapshot import decode_snapshot
 from whistle.engine.whistle import Whistle
 from whistle.ipc import WaitStrategy
-from whistle.journal import FsyncPolicy
+from whistle.journal import FsyncPolicy, JournalError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -441,7 +441,10 @@ class Venue:
                 # Not a clean stop: the next open recovers from the journal as after a crash.
                 failed = exc
             finally:
-                journal.close()
+                try:
+                    journal.close()
+                except (JournalError, OSError) as exc:
+                    failed = failed or DataDirError(f"closing the journal: {exc}")
         self._stopped = True
         self._refusal = "the venue is stopped"
         errors: list[str] = []
@@ -754,7 +757,11 @@ class Venue:
         dirty = self._dirty
         for event in events:
             dirty.add(event.symbol_id)
-        if self.checkpoint_every and self._since_checkpoint >= self.checkpoint_every:
+        if (
+            self.checkpoint_every
+            and self._since_checkpoint >= self.checkpoint_every
+            and self._refusal is None
+        ):
             self._checkpoint_quietly()
         return self._publish(events)
 
@@ -855,7 +862,8 @@ class Venue:
             )
         try:
             self._write_checkpoint(journal)
-        except (CheckpointError, JournalUnavailable) as exc:
+        except (CheckpointError, JournalUnavailable, HostError) as exc:
+            # HostError: a host died before it gave its snapshot (the next tick handles it).
             self.last_checkpoint_error = str(exc)
             if isinstance(exc, JournalUnavailable) and exc.fatal:
                 self._halt(f"the venue stopped: {exc}")
@@ -865,7 +873,7 @@ class Venue:
     def _checkpoint_quietly(self) -> None:
         # A checkpoint only shortens recovery: its failure must never fail the command or
         # tick that triggered it. It is recorded (durability()) and retried next tick.
-        with contextlib.suppress(CheckpointError, JournalUnavailable):
+        with contextlib.suppress(CheckpointError, JournalUnavailable, HostError):
             self.checkpoint()
 
     def _write_checkpoint(self, journal: VenueJournal) -> None:

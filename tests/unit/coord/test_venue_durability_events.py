@@ -99,18 +99,23 @@ def test_too_many_waiting_events_stop_the_venue_and_recovery_rederives_them(
 ) -> None:
     want = reference(tmp_path, 30)
     data = tmp_path / "d"
-    venue = new_venue(data, checkpoint_every=5, max_unwritten_events=8)
+    # checkpoint_every=1: a checkpoint is due at every tick, the halting one included.
+    venue = new_venue(data, checkpoint_every=1, max_unwritten_events=8)
     stream = commands(30)
     for command in stream[:10]:
         venue.send(command)
     fail_events(venue, monkeypatch)
+    answered: list[Any] = []
     with pytest.raises(HostStateError, match="the venue stopped: cannot record events"):  # noqa: PT012
         for command in stream[10:]:
-            venue.send(command)
+            answered.extend(venue.send(command))
     monkeypatch.undo()
     acknowledged = venue.enq_seq
     assert venue._journal is not None
     assert venue._journal.unwritten_events > 8
+    # The tick that went past the bound still ran and answered: every waiting event was
+    # returned to its caller; only the next call was refused.
+    assert len(answered) == venue._journal.unwritten_events
     venue._journal._unwritten.clear()  # and then the process dies
     venue.stop()
     with new_venue_reopened(data) as again:
