@@ -73,6 +73,7 @@ class InProcessHost(EngineHost):
         self.host_id = host_id
         self.queue_depth = queue_depth
         self._slots: dict[int, _Slot] = {}
+        self._symbol_ids: frozenset[int] | None = None  # frozenset(_slots), cached
         self._busy: set[int] = set()  # symbols with queued commands
         self._timed: set[int] = set()  # symbols whose engine has GTD orders to expire
         self._results: dict[int, list[Event]] = {}  # events of begun, not yet ended ticks
@@ -135,6 +136,7 @@ class InProcessHost(EngineHost):
         else:
             engine = Whistle(instrument)
         self._slots[symbol_id] = _Slot(engine, self._ticks)
+        self._symbol_ids = None
         if engine.now_ns > self._floor_ns:
             self._floor_ns = engine.now_ns
         if engine.book.gtd_heap:
@@ -145,6 +147,7 @@ class InProcessHost(EngineHost):
         self._check_running()
         data = self._quiet_engine(symbol_id, "remove").snapshot().encode()
         del self._slots[symbol_id]
+        self._symbol_ids = None
         self._timed.discard(symbol_id)
         return data
 
@@ -272,7 +275,10 @@ class InProcessHost(EngineHost):
     @property
     def symbols(self) -> frozenset[int]:
         """Return the symbol ids of the engines on this host."""
-        return frozenset(self._slots)
+        ids = self._symbol_ids
+        if ids is None:  # rebuilt only after an engine came or went, not every tick
+            ids = self._symbol_ids = frozenset(self._slots)
+        return ids
 
     @property
     def commands(self) -> int:
@@ -302,6 +308,7 @@ class InProcessHost(EngineHost):
             raise HostStateError(f"host {self.host_id} is already stopped")
         self._stopped = True
         self._slots.clear()
+        self._symbol_ids = None
         self._busy.clear()
         self._timed.clear()
         self._results.clear()

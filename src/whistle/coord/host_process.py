@@ -234,6 +234,7 @@ class ProcessHost(EngineHost):
         self._encode_raw = msgspec.msgpack.Encoder().encode
         # symbol_id -> [highest enq_seq submitted, commands queued since the last tick]
         self._mirror: dict[int, list[int]] = {}
+        self._symbol_ids: frozenset[int] | None = None  # frozenset(_mirror), cached
         self._pending: list[tuple[int, Command]] = []  # for the next tick, in enq_seq order
         self.records_sent = 0
         """Records pushed into the inbound ring so far (one per tick, plus control)."""
@@ -298,7 +299,10 @@ class ProcessHost(EngineHost):
     @property
     def symbols(self) -> frozenset[int]:
         """Return the symbol ids of the engines on this host."""
-        return frozenset(self._mirror)
+        ids = self._symbol_ids
+        if ids is None:  # rebuilt only after an engine came or went, not every tick
+            ids = self._symbol_ids = frozenset(self._mirror)
+        return ids
 
     def cpu_affinity(self) -> frozenset[int] | None:
         """Return the CPUs the child may run on (None where the OS cannot tell)."""
@@ -500,6 +504,7 @@ class ProcessHost(EngineHost):
             )
         self._request(message, (_REPLY_ADDED, symbol_id))
         self._mirror[symbol_id] = [last_seq, 0]
+        self._symbol_ids = None
 
     def _quiet(self, symbol_id: int, what: str) -> None:
         self._check_usable()
@@ -515,6 +520,7 @@ class ProcessHost(EngineHost):
         self._quiet(symbol_id, "remove")
         data = self._request(RemoveEngine(symbol_id), (_REPLY_REMOVED, symbol_id))
         del self._mirror[symbol_id]
+        self._symbol_ids = None
         return data
 
     def snapshot(self, symbol_id: int) -> bytes:
@@ -654,6 +660,7 @@ class ProcessHost(EngineHost):
 
     def _release(self) -> None:
         self._mirror.clear()
+        self._symbol_ids = None
         self._pending.clear()
         self._touched.clear()
         self._done.clear()
