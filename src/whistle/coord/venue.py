@@ -948,6 +948,7 @@ class Venue:
         report = RecoveryReport()
         report.fallbacks = list(choice.fallbacks)
         self._kept_cuts = [dict(c.snapshots) for c in found.checkpoints]
+        produced: dict[int, int] = {}  # the last event seq each symbol's engine issued
         tail: Iterable[JournalRecord]
         if choice.index >= 0:
             checkpoint = found.checkpoints[choice.index]
@@ -959,6 +960,7 @@ class Venue:
                     path = snapshot_path(data_dir, symbol_id, enq_seq)
                     raise SnapshotDamaged(f"cannot be restored: {exc}", path=path) from exc
                 self._snapshots[symbol_id] = enq_seq
+                produced[symbol_id] = found.snapshot_records[(symbol_id, enq_seq)].event_seq
                 report.restored += 1
             self.router.enq_seq = checkpoint.enq_seq
             self.clock.restore(checkpoint.now_ns, checkpoint.tick_number)
@@ -999,6 +1001,8 @@ class Venue:
                 report.events_recorded += len(missing)
                 for event in events:
                     self._dirty.add(event.symbol_id)
+                    if event.seq:
+                        produced[event.symbol_id] = event.seq
                 report.ticks += 1
                 unticked = 0
             elif isinstance(record, Stopped):
@@ -1013,15 +1017,11 @@ class Venue:
                         f"recovered state hashes differ from the ones recorded at stop for"
                         f" symbols {differ}"
                     )
-        produced = {
-            symbol_id: self._event_seq(symbol_id) if symbol_id in self._instruments else 0
-            for symbol_id in journaled
-        }
         ahead = [
             f"symbol {symbol_id}: DIR/events holds event seq {seq}, the commands produce"
-            f" {produced[symbol_id]}"
+            f" {produced.get(symbol_id, 0)}"
             for symbol_id, seq in sorted(journaled.items())
-            if seq > produced[symbol_id]
+            if seq > produced.get(symbol_id, 0)
         ]
         if ahead:
             # Continuing would issue those seqs a second time (a repaired command journal
@@ -1035,10 +1035,6 @@ class Venue:
         self._since_checkpoint = report.commands
         self._unticked = unticked
         return report
-
-    def _event_seq(self, symbol_id: int) -> int:
-        # The last event seq the symbol's engine issued (0 before its first event).
-        return self.engine_view(symbol_id).book.seq
 
     def release_idle(self, idle_ticks: int) -> list[int]:
         """Retire every symbol idle for ``idle_ticks`` ticks (kept as a snapshot)."""
