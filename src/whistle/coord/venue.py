@@ -89,6 +89,7 @@ from whistle.coord.placement import (
 from whistle.coord.records import (
     COMMANDS_DIR,
     EVENTS_DIR,
+    SNAPSHOTS_DIR,
     Sequenced,
     Stopped,
     Ticked,
@@ -205,8 +206,22 @@ def _make_hosts(
 
 def _existing(data_dir: str | os.PathLike[str], keep: int) -> JournalScan | None:
     # An existing journal's records (strictly read), or None for a new data directory.
-    path = Path(data_dir) / COMMANDS_DIR
+    root = Path(data_dir)
+    path = root / COMMANDS_DIR
     if not path.is_dir() or not any(path.iterdir()):
+        # No command journal. A new directory, unless something else says a venue ran
+        # here: starting fresh would silently drop every acknowledged command.
+        left = [
+            str(p)
+            for p in (root / EVENTS_DIR, root / SNAPSHOTS_DIR)
+            if p.is_dir() and any(f.is_file() for f in p.rglob("*") if f.suffix != ".meta")
+        ]
+        if left:
+            raise DataDirError(
+                f"{path} is missing or empty but {' and '.join(left)} hold a venue's files:"
+                " the command journal is gone (restore it; a new venue needs an empty"
+                " directory)"
+            )
         return None
     found = scan(data_dir, keep)
     return found if found.records else None

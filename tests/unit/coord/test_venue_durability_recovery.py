@@ -4,6 +4,7 @@ checked reader and reach the same verdict; a refused open writes nothing."""
 from __future__ import annotations
 
 import hashlib
+import shutil
 from typing import TYPE_CHECKING
 
 import pytest
@@ -217,3 +218,16 @@ def test_an_event_journal_ahead_of_the_commands_is_refused(tmp_path: Path) -> No
         assert again.recovery is not None
         again.send(order(1000))
     assert replay(data).ok
+
+
+def test_a_deleted_command_journal_is_not_a_new_venue(tmp_path: Path) -> None:
+    # Issue finding 2: with the only data segment deleted the venue started fresh.
+    data = tmp_path / "d"
+    segmented(data, 5)
+    shutil.rmtree(data / COMMANDS_DIR)
+    before = tree(data)
+    with pytest.raises(DataDirError, match="the command journal is gone"):
+        Venue(data_dir=data)
+    assert tree(data) == before
+    with pytest.raises(DataDirError, match="is not a whistle data directory"):
+        replay(data)
