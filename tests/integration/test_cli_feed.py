@@ -243,3 +243,24 @@ def test_synthetic_stream_is_a_valid_book(tmp_path: Path):
     assert reader.stats.warnings == []  # every length prefix is the real length
     kinds = reader.stats.by_type
     assert kinds["A"] > kinds["U"] > kinds["E"] > kinds["X"] > kinds["P"] > 0
+
+
+def test_progress_bar_does_not_change_the_rows(tmp_path: Path):
+    src = write_dbn(tmp_path / "s.dbn", scenario() * 3000)
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    code, _, err = run("replay", str(src), "--format", "dbn", "--progress", "--out", str(a))
+    assert code == 0, err
+    code, _, err = run("replay", str(src), "--format", "dbn", "--no-progress", "--out", str(b))
+    assert code == 0, err
+    assert a.read_text() == b.read_text()
+
+
+def test_read_position_follows_an_open_file(tmp_path: Path):
+    from whistle.cli.feed import _read_position
+
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"x" * 10_000)
+    with path.open("rb", buffering=0) as fh:
+        fh.read(4096)
+        assert _read_position(str(path)) == 4096
+    assert _read_position(str(path)) is None
