@@ -27,14 +27,14 @@ def test_an_engine_exception_faults_one_symbol_and_the_others_trade(monkeypatch)
         venue.add_instrument(B)
         venue.send(order(1, A.symbol_id))
         venue.send(order(1, B.symbol_id))
-        original = book_module.OrderAccepted
+        original = book_module.EV.OrderAccepted
 
         def boom(*args):
             if args[0] == A.symbol_id:  # only symbol A's engine has the bug
                 raise RuntimeError("injected")
             return original(*args)
 
-        monkeypatch.setattr(book_module, "OrderAccepted", boom)
+        monkeypatch.setattr(book_module.EV, "OrderAccepted", boom)  # what the book calls
         faulted = venue.send(order(2, A.symbol_id))
         assert [type(e).__name__ for e in faulted] == ["EngineFaulted"]
         assert isinstance(venue.send(order(2, B.symbol_id))[0], OrderAccepted)
