@@ -22,6 +22,7 @@ retention deletes the segment it needs next, it raises ``SequenceUnavailable``.
 from __future__ import annotations
 
 import os
+import struct
 import time
 import zlib
 from typing import TYPE_CHECKING, Any, Self, final
@@ -63,6 +64,9 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
 __all__ = ["ReadOnlyReader", "Record"]
+
+_LEN_SEQ = struct.Struct("<I4xQ")  # a record header's length and seq only
+_U64 = struct.Struct("<Q")
 
 _SPIN_POLLS = 64
 _MAX_POLL_SLEEP = 0.005
@@ -319,19 +323,35 @@ class ReadOnlyReader:
         self._check_open()
         out: list[Record] = []
         try:
-            self._read_into(out, max_n)
+            self._read_into(out, max_n, True)
         except JournalFormatError:
             if not out:
                 raise
         return out
 
-    def _read_into(self, out: list[Record], max_n: int) -> None:
+    def read_payloads(self, max_n: int) -> list[bytes]:
+        """Like :meth:`read_batch` (same checks, same damage errors), but only the
+        payloads: no :class:`Record` per record, for replay loops that decode payloads
+        and need nothing else.  ``next_seq`` afterwards is one past the last returned."""
+        self._check_open()
+        out: list[bytes] = []
+        try:
+            self._read_into(out, max_n, False)
+        except JournalFormatError:
+            if not out:
+                raise
+        return out
+
+    def _read_into(self, out: list[Any], max_n: int, records: bool) -> None:
         append = out.append
         unpack_header = REC_HDR.unpack_from
         unpack_trailer = REC_TRAILER.unpack_from
         crc32 = zlib.crc32
         header_size = REC_HDR_SIZE
         mark_ok = COMMIT_MARK
+        mark_high = COMMIT_MARK << 32
+        unpack_len_seq = _LEN_SEQ.unpack_from
+        unpack_u64 = _U64.unpack_from
         while len(out) < max_n:
             seg = self._seg
             if seg is None:
@@ -346,23 +366,42 @@ class ReadOnlyReader:
             buf, mv, seg_id = seg.mm, seg.mv, seg.segment_id
             limit = min(seal_end, seg.size) if sealed else seg.size
             off, expect, skip = self._off, self._next_seq, self._skip_below
-            while len(out) < max_n and off + header_size + 8 <= limit:
-                n, type_id, seq, ts = unpack_header(buf, off)
-                trailer = off + ((header_size + n + 3) & ~3)
-                if trailer + 8 > limit:
-                    break
-                crc, mark = unpack_trailer(buf, trailer)
-                if (
-                    mark != mark_ok
-                    or seq != expect
-                    or crc32(mv[off : off + header_size + n]) != crc
-                ):
-                    break
-                if seq >= skip:
-                    start = off + header_size
-                    append(Record(seq, ts, type_id, buf[start : start + n], seg_id, off))
-                off += (trailer + 8 - off + 7) & ~7
-                expect = seq + 1
+            if records:
+                while len(out) < max_n and off + header_size + 8 <= limit:
+                    n, type_id, seq, ts = unpack_header(buf, off)
+                    trailer = off + ((header_size + n + 3) & ~3)
+                    if trailer + 8 > limit:
+                        break
+                    crc, mark = unpack_trailer(buf, trailer)
+                    if (
+                        mark != mark_ok
+                        or seq != expect
+                        or crc32(mv[off : off + header_size + n]) != crc
+                    ):
+                        break
+                    if seq >= skip:
+                        start = off + header_size
+                        append(Record(seq, ts, type_id, buf[start : start + n], seg_id, off))
+                    off += (trailer + 8 - off + 7) & ~7
+                    expect = seq + 1
+            else:  # the same checks, appending only the payload (read_payloads)
+                while len(out) < max_n and off + header_size + 8 <= limit:
+                    n, seq = unpack_len_seq(buf, off)
+                    trailer = off + ((header_size + n + 3) & ~3)
+                    if trailer + 8 > limit:
+                        break
+                    # crc (low half) and commit marker (high half) as one u64
+                    if (
+                        seq != expect
+                        or unpack_u64(buf, trailer)[0]
+                        != crc32(mv[off : off + header_size + n]) | mark_high
+                    ):
+                        break
+                    if seq >= skip:
+                        start = off + header_size
+                        append(buf[start : start + n])
+                    off += (trailer + 8 - off + 7) & ~7
+                    expect = seq + 1
             self._off, self._next_seq = off, expect
             if len(out) >= max_n:
                 break

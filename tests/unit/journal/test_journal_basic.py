@@ -198,3 +198,30 @@ def test_reader_on_fresh_queue_then_writer_rolls(qdir: Path) -> None:
                 got.extend(x.seq for x in r.read_batch(3))
         got.extend(x.seq for x in r)
     assert got == list(range(500))
+
+
+def test_read_payloads_is_read_batch_without_records(qdir: Path) -> None:
+    from whistle.journal import CorruptRecord, ReadOnlyReader
+
+    payloads = [bytes([i % 256]) * (i % 150) for i in range(500)]
+    with Queue.open_publisher(qdir, small_config(prealloc=False)) as w:
+        w.append_many([(1, p) for p in payloads])
+    with ReadOnlyReader(qdir) as r:
+        got: list[bytes] = []
+        while chunk := r.read_payloads(77):
+            got.extend(chunk)
+            assert r.next_seq == len(got)
+    assert got == payloads
+    with ReadOnlyReader(qdir) as r:
+        r.seek(123)
+        assert r.read_payloads(3) == payloads[123:126]
+    with ReadOnlyReader(qdir) as r:
+        tenth = r.read_batch(11)[10]
+    assert tenth.segment_id == 0
+    with open(seg_path(qdir, 0), "r+b") as fh:  # damage record 10 (a sealed segment)
+        fh.seek(tenth.offset + 26)
+        fh.write(b"\xff")
+    with ReadOnlyReader(qdir) as r:
+        assert len(r.read_payloads(1000)) == 10  # the records before the damage ...
+        with pytest.raises(CorruptRecord):
+            r.read_payloads(1000)  # ... then the damage, as read_batch says it
