@@ -96,6 +96,7 @@ MbpRow = tuple[Any, ...]
 """``HEAD_COLUMNS`` values, then ``3 * depth`` bid values and ``3 * depth`` ask values."""
 
 _BUY: Final = 1
+_TEXT_CACHE: Final = 1 << 16
 _SELL: Final = 2
 _SIDE_LETTER: Final = ("N", "B", "A")
 _AGGRESSOR: Final = ("N", "A", "B")  # resting buy order hit -> a sell aggressor
@@ -389,13 +390,24 @@ class _RowWriter:
             *range(head, head + depth),
             *range(head + 3 * depth, head + 4 * depth),
         )
+        # Formatted prices by (decimals, ticks): a book's prices repeat row after row.
+        self._texts: dict[tuple[int, int], str] = {}
 
-    def _pretty(self, row: MbpRow) -> list[Any]:
+    def _pretty(self, row: MbpRow, empty: str | None) -> list[Any]:
         out = list(row)
         scale = self.decimals.get(row[2], 4)
+        texts = self._texts
+        if len(texts) > _TEXT_CACHE:
+            texts.clear()
         for c in self._price_cols:
             v = out[c]
-            out[c] = None if v is None else format_price(v, scale)
+            if v is None:
+                out[c] = empty
+                continue
+            text = texts.get((scale, v))
+            if text is None:
+                text = texts[scale, v] = format_price(v, scale)
+            out[c] = text
         return out
 
     def write(self, row: MbpRow) -> None:
@@ -415,7 +427,7 @@ class CsvRowWriter(_RowWriter):
         self._csv.writerow(self.columns)
 
     def write(self, row: MbpRow) -> None:
-        self._csv.writerow(["" if v is None else v for v in self._pretty(row)])
+        self._csv.writerow(self._pretty(row, ""))
 
 
 @final
@@ -423,7 +435,7 @@ class JsonlRowWriter(_RowWriter):
     """One JSON object per line, keys in column order; prices as decimal strings or null."""
 
     def write(self, row: MbpRow) -> None:
-        self.fh.write(json.dumps(dict(zip(self.columns, self._pretty(row), strict=True))))
+        self.fh.write(json.dumps(dict(zip(self.columns, self._pretty(row, None), strict=True))))
         self.fh.write("\n")
 
 
