@@ -25,6 +25,8 @@ import struct
 from bisect import bisect_right, insort
 from typing import TYPE_CHECKING, Any, Final, final
 
+import msgspec
+
 from whistle.book import details as d
 from whistle.book.orders import Level, Order
 from whistle.core.events import (
@@ -164,6 +166,11 @@ class _Builders:
 
 
 EV: Final = _Builders()
+
+# A command's fields in one C call: under mypyc a Struct field read is a generic getattr
+# (~160 instructions), astuple copies all fields for less than two of them. The field
+# order is pinned by tests/unit/book/test_book_constants.py.
+_astuple: Final = msgspec.structs.astuple
 
 
 @final
@@ -792,22 +799,35 @@ class OrderBook:
 
     def new_order(self, c: NewOrder) -> None:
         """Validate, accept and execute a ``NewOrder``."""
-        oid = c.order_id
-        acct = c.account
-        side = c.side
-        ot = c.order_type
-        tif = c.tif
-        qty = c.qty_lots
-        price = c.price_ticks
+        self.new_order_fields(c, _astuple(c))
+
+    def new_order_fields(self, c: NewOrder, f: tuple[Any, ...]) -> None:
+        """``new_order`` with ``f`` = ``astuple(c)`` (the engine's fast path has it)."""
+        # f: symbol_id, order_id, account, side, order_type, tif, price_ticks, qty_lots,
+        # stop_price_ticks, display_qty_lots, post_only, stp, expire_ts_ns, protection.
+        # The objects go into OrderAccepted as they came (no re-boxing); ints check them.
+        oid: int = f[1]
+        acct: int = f[2]
+        side: int = f[3]
+        ot: int = f[4]
+        tif: int = f[5]
+        price: int = f[6]
+        qty: int = f[7]
+        stop_price: int = f[8]
+        display: int = f[9]
+        post_only: bool = f[10]
+        stp: int = f[11]
+        expire: int = f[12]
+        protection: int = f[13]
         if (
             oid <= 0
             or oid > MAX_ID
             or acct < 0
             or acct > MAX_ID
             or price > MAX_PRICE
-            or c.stop_price_ticks > MAX_PRICE
-            or c.protection_price_ticks > MAX_PRICE
-            or c.expire_ts_ns > MAX_ID
+            or stop_price > MAX_PRICE
+            or protection > MAX_PRICE
+            or expire > MAX_ID
         ):
             # An out-of-range id or account is not echoed back: it could not be journaled.
             return self._reject_range(c)
@@ -840,20 +860,16 @@ class OrderBook:
                 return self.reject(oid, acct, R_PRICE_NOT_POSITIVE)
         elif price != 0:
             return self.reject(oid, acct, R_PRICE_NOT_ALLOWED)
-        stop_price = c.stop_price_ticks
         if ot in (STOP, STOP_LIMIT):
             if stop_price <= 0:
                 return self.reject(oid, acct, R_STOP_MISSING)
         elif stop_price != 0:
             return self.reject(oid, acct, R_STOP_NOT_ALLOWED)
-        stp = c.stp
         if stp < STP_NONE or stp > STP_DECREMENT:
             return self.reject(oid, acct, R_STP)
-        post_only = c.post_only
         rests = ot == LIMIT and tif != IOC and tif != FOK
         if post_only and not rests:
             return self.reject(oid, acct, R_POST_ONLY)
-        display = c.display_qty_lots
         if display:
             if display < 0:
                 return self.reject(oid, acct, R_DISPLAY, d.D_DISPLAY_NEGATIVE)
@@ -861,13 +877,11 @@ class OrderBook:
                 return self.reject(oid, acct, R_DISPLAY, d.D_DISPLAY_ABOVE_QTY)
             if not rests:
                 return self.reject(oid, acct, R_DISPLAY, d.D_DISPLAY_CANNOT_REST)
-        protection = c.protection_price_ticks
         if protection:
             if protection < 0:
                 return self.reject(oid, acct, R_PROTECTION, d.D_PROTECTION_NEGATIVE)
             if ot != MARKET and ot != STOP:
                 return self.reject(oid, acct, R_PROTECTION, d.D_PROTECTION_TYPE)
-        expire = c.expire_ts_ns
         if tif == GTD:
             if expire <= 0:
                 return self.reject(oid, acct, R_GTD_MISSING)
@@ -905,21 +919,21 @@ class OrderBook:
                 self.seq,
                 self.enq_seq,
                 self.ts_ns,
-                oid,
-                acct,
-                side,
-                ot,
-                tif,
-                price,
-                qty,
-                stop_price,
-                display,
+                f[1],
+                f[2],
+                f[3],
+                f[4],
+                f[5],
+                f[6],
+                f[7],
+                f[8],
+                f[9],
             )
         )
         self.arrival += 1
         o = Order(
-            oid,
-            acct,
+            f[1],
+            f[2],
             side,
             ot,
             tif,
@@ -959,7 +973,7 @@ class OrderBook:
         self.flush_market_data()
         return None
 
-    def _owned(self, order_id: int, account: int | None) -> Order | None:
+    def _owned(self, order_id: Any, account: Any) -> Order | None:
         # The live order, or None after emitting the reject that says why not.
         o = self.orders.get(order_id)
         if o is None:
@@ -972,7 +986,11 @@ class OrderBook:
 
     def cancel(self, c: CancelOrder) -> None:
         """Cancel a live order (resting or parked stop)."""
-        o = self._owned(c.order_id, c.account)
+        self.cancel_fields(_astuple(c))
+
+    def cancel_fields(self, f: tuple[Any, ...]) -> None:
+        """``cancel`` with ``f`` = ``astuple(c)``: symbol_id, order_id, account."""
+        o = self._owned(f[1], f[2])
         if o is None:
             return
         leaves = o.qty + o.hidden
@@ -1034,16 +1052,22 @@ class OrderBook:
 
     def modify(self, c: ModifyOrder) -> None:
         """Change a resting order's price and/or remaining quantity."""
-        o = self.orders.get(c.order_id)
-        price = c.price_ticks
+        self.modify_fields(c, _astuple(c))
+
+    def modify_fields(self, c: ModifyOrder, f: tuple[Any, ...]) -> None:
+        """``modify`` with ``f`` = ``astuple(c)``: symbol_id, order_id, price, qty, account."""
+        o = self.orders.get(f[1])
+        price_obj = f[2]
+        price: int = price_obj
+        qty: int = f[3]
         if (
             o is None
-            or c.qty_lots
+            or qty
             or price <= 0
             or price == o.price
             or o.stop_pending
             or o.post_only
-            or c.account is not None
+            or f[4] is not None
             or price < self.band_lo
             or price > self.band_hi
             or price > MAX_PRICE
@@ -1063,7 +1087,7 @@ class OrderBook:
                 self.ts_ns,
                 o.order_id,
                 o.account,
-                price,
+                price_obj,
                 leaves,
                 False,
             )

@@ -8,7 +8,7 @@ compilable by mypyc.
 
 from __future__ import annotations
 
-from typing import final
+from typing import Any, final
 
 __all__ = ["Level", "Order"]
 
@@ -52,8 +52,8 @@ class Order:
 
     def __init__(
         self,
-        order_id: int,
-        account: int,
+        order_id: Any,
+        account: Any,
         side: int,
         order_type: int,
         tif: int,
@@ -67,8 +67,10 @@ class Order:
         protection: int,
         arrival: int,
     ) -> None:
-        self.order_id = order_id
-        self.account = account
+        # Ints, kept as the objects they came in (the command's): they only pass through
+        # into events and the id map, so mypyc need not box them again for each use.
+        self.order_id: Any = order_id
+        self.account: Any = account
         self.side = side
         self.order_type = order_type
         self.tif = tif

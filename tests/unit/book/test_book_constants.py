@@ -63,3 +63,34 @@ def test_inlined_limits_match_core():
     assert book.MAX_ID == limits.MAX_ORDER_ID == limits.MAX_ACCOUNT == limits.MAX_TS_NS
     # Internal sentinels must stay out of the price range on both sides.
     assert book.INF_KEY > book._UNLIMITED > limits.MAX_PRICE_TICKS
+
+
+def test_fast_path_command_field_order_is_pinned():
+    # OrderBook.new_order_fields / modify_fields / cancel_fields read commands by position
+    # (msgspec.structs.astuple): a reordered or inserted field must fail here first.
+    from whistle.core.commands import CancelOrder, ModifyOrder, NewOrder
+
+    assert NewOrder.__struct_fields__ == (
+        "symbol_id",
+        "order_id",
+        "account",
+        "side",
+        "order_type",
+        "tif",
+        "price_ticks",
+        "qty_lots",
+        "stop_price_ticks",
+        "display_qty_lots",
+        "post_only",
+        "stp",
+        "expire_ts_ns",
+        "protection_price_ticks",
+    )
+    assert ModifyOrder.__struct_fields__ == (
+        "symbol_id",
+        "order_id",
+        "price_ticks",
+        "qty_lots",
+        "account",
+    )
+    assert CancelOrder.__struct_fields__ == ("symbol_id", "order_id", "account")
