@@ -45,7 +45,9 @@ from whistle.coord.records import (
     Snapshotted,
     Ticked,
 )
+from whistle.coord.replay import event_cut
 from whistle.core.enums import OrderType, Side, StpMode, TimeInForce
+from whistle.core.errors import WhistleError
 from whistle.core.fixed import from_units
 from whistle.engine.whistle import Whistle
 from whistle.journal import (
@@ -774,7 +776,15 @@ def _repair_data_dir(path: str, queues: dict[str, str], seq: int | None, yes: bo
         return
     truncate_after(cmds, keep)
     if events is not None and ev_plan is not None:
-        truncate_after(events, ev_plan.kept_through)
+        ev_keep = ev_plan.kept_through
+        try:  # the venue's own rule, on the cut command journal (the same replay)
+            exact = event_cut(path)
+        except (JournalError, WhistleError):
+            exact = ev_keep  # DIR/events itself is damaged: the planned cut bounds it
+        if exact is not None and exact != ev_keep:
+            click.echo(f"{EVENTS_DIR}: keeping seqs through {exact} (replay of the cut commands)")
+            ev_keep = exact
+        truncate_after(events, ev_keep)
     for snap in snaps:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(snap)
