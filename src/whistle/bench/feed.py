@@ -442,6 +442,13 @@ def bare_dbn(path: str) -> int:
     return n
 
 
+def _bare_interpreted(path: str, fmt: str) -> int:
+    if fmt != "itch":
+        return _bare(fmt)(path)
+    with open(path, "rb") as fh:
+        return bare_itch(fh.read())[0]
+
+
 def _bare(fmt: str) -> Callable[[str], int]:
     if fmt == "itch":
         from whistle.feed.itch import frame_types
@@ -516,6 +523,8 @@ def bench_file(path: str, fmt: str, repeat: int = 3) -> dict[str, Any]:
     bare = _bare(fmt)
     loops: dict[str, Callable[[], int]] = {
         "bare": lambda: bare(path),
+        # the same framing loop, always interpreted (this module is never compiled)
+        "bare_interpreted": lambda: _bare_interpreted(path, fmt),
         "decode": lambda: _decode_only(path, fmt),
         "book": lambda: _decode_book(path, fmt),
         "mbp10": lambda: _decode_book_mbp(path, fmt),
@@ -547,7 +556,9 @@ def bench_file(path: str, fmt: str, repeat: int = 3) -> dict[str, Any]:
         "decode_per_sec": round(rate["decode"]),
         "book_per_sec": round(rate["book"]),
         "mbp10_per_sec": round(rate["mbp10"]),
+        "bare_interpreted_per_sec": round(rate["bare_interpreted"]),
         "book_vs_bare": round(rate["book"] / rate["bare"], 3),
+        "book_vs_bare_interpreted": round(rate["book"] / rate["bare_interpreted"], 3),
         "decode_vs_bare": round(rate["decode"] / rate["bare"], 3),
         "seconds_by_loop": {k: round(v / 1e9, 6) for k, v in best.items()},
         "cpu_per_sec": {k: round(v) for k, v in cpu_rate.items()},
