@@ -135,9 +135,7 @@ _SESSIONS = st.lists(
 def _snapshot(qdir: Path) -> dict[str, bytes]:
     out: dict[str, bytes] = {}
     for root, _dirs, names in os.walk(qdir):
-        for name in names:
-            if name in {"writer.lock", "writer.heartbeat"}:
-                continue  # liveness files, not data
+        for name in names:  # every file: a refused open writes no byte, not even the lock
             p = os.path.join(root, name)
             with open(p, "rb") as fh:
                 out[os.path.relpath(p, qdir)] = fh.read()

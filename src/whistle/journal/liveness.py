@@ -90,9 +90,14 @@ class WriterLock:
                 path=self.path,
             )
         self._fd = fd
+
+    def write_pid(self) -> None:
+        """Record our pid in the lock file (for people; nothing reads it). The writer does
+        this only once its recovery accepted the directory: a refused open changes no
+        byte, the lock file included."""
         with contextlib.suppress(OSError):
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+            os.ftruncate(self._fd, 0)
+            os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
 
     def release(self) -> None:
         if self._fd < 0:

@@ -76,6 +76,7 @@ class QueueWriter:
         self._last = 0
         try:
             self._seg = self._recover()
+            self._lock.write_pid()
             self._hb = HeartbeatFile(self.path)
             self._hb.beat()
         except BaseException:

@@ -48,12 +48,10 @@ def _build(qdir: Path, records: int = 400, **kw: object) -> list[tuple[int, int,
 
 
 def _files(qdir: Path) -> dict[str, bytes]:
-    """Every file of the queue except the lock and heartbeat (liveness, not data)."""
+    """Every file of the queue (the writer lock and heartbeat included)."""
     out: dict[str, bytes] = {}
     for root, _dirs, names in os.walk(qdir):
         for name in names:
-            if name in {"writer.lock", "writer.heartbeat"}:
-                continue
             p = os.path.join(root, name)
             with open(p, "rb") as fh:
                 out[os.path.relpath(p, qdir)] = fh.read()
