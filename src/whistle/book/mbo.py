@@ -11,9 +11,9 @@ is an insertion-ordered ``dict`` {order id: qty}: adding appends, a cancel / exe
 updates the value in place (keeping the position), a delete pops, a move to the back is
 pop + insert; all O(1). ``orders`` maps an id to its level. No object is built per order
 (``MboOrder`` is a view made on demand) and the dicts hold only ints, which the garbage
-collector does not track: measured against an intrusive linked list of ``__slots__`` nodes
-(the matching book's layout) on the same add / delete stream, pure Python, 0.8-1.2 us vs
-3.0-3.2 us per operation and 110 vs 142 bytes per order (/tmp/h9b_alt.py in the report).
+collector does not track. Against an intrusive linked list of ``__slots__`` nodes (the
+matching book's layout) on the same stream: 3-4x faster in pure Python, equal compiled,
+and less memory (docs/benchmarks.md: 1M live orders in 130 MB).
 
 Bad data never raises by default: an execute / cancel / modify of an unknown order, a
 quantity going negative, a duplicate add, a crossed book after a complete update
@@ -28,6 +28,8 @@ What changed: ``apply`` returns a bitmask (``CHANGED_BOOK``, ``CHANGED_BBO``,
 ``CHANGED_TRADE``) computed from the one or two levels an event touches, without
 building anything; ``deltas()`` builds the per-event level changes only when asked. A
 strategy that wants BBO changes tests ``apply(e) & CHANGED_BBO`` and reads ``bbo()``.
+``CHANGED_BBO`` is never missing when the BBO changed; it can be set when a best level
+was rebuilt to the same totals (a priority-losing modify at the touch).
 """
 
 from __future__ import annotations
