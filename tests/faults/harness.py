@@ -587,8 +587,11 @@ def judge(
             f"{where}: replay's hashes differ from the uninterrupted run (acknowledged"
             f" commands silently lost or changed); it says: {rep.detail}"
         )
-    if rep.snapshot_problems and not any(
-        p.name in " ".join(rep.snapshot_problems) for p in fault.files
+    snapshots_hit = [p for p in fault.files if p.suffix == ".snap"]
+    if (
+        snapshots_hit
+        and rep.snapshot_problems
+        and not any(p.name in " ".join(rep.snapshot_problems) for p in snapshots_hit)
     ):
         raise FaultFailure(
             f"{where}: replay's snapshot problems do not name the file: {rep.detail}"

@@ -156,28 +156,35 @@ def test_hypothesis_bit_flip_anywhere(
     tally.check(quiet=True)
 
 
+LAST_RECORD_FLOWS = {
+    # BASE ends 200 commands after its last checkpoint; the second flow checkpoints at its
+    # final tick, so recovery has no journal tail to re-run lost last events from.
+    "tail-after-checkpoint": BASE,
+    "checkpoint-at-the-end": Load(SEED, commands=1_200),
+}
+
+
+@pytest.mark.parametrize("queue", QUEUES)
+@pytest.mark.parametrize("flow", sorted(LAST_RECORD_FLOWS))
 def test_a_bit_flip_in_the_last_record_of_each_segment(
-    bases: Callable[[Load], Built], scratch
+    bases: Callable[[Load], Built], scratch, flow: str, queue: str
 ) -> None:
     # The last record of the head segment is where a torn write would be; one with its
     # commit marker and a bad CRC is damage (committed, then changed), not a torn tail.
     # The last record of a sealed segment is the first example (1,648 lost).
-    rng = random.Random(f"{SEED}-last-record")
-    tally = Tally("bit flip in the last record of a segment")
-    # BASE ends 200 commands after its last checkpoint; the second flow checkpoints at its
-    # final tick, so recovery has no journal tail to re-run the lost last events from.
-    for base, queue in [(bases(b), q) for b in (BASE, Load(SEED, commands=1_200)) for q in QUEUES]:
-        used = [p for p in segments(base.data_dir, queue) if used_extent(p) > 0]
-        for source in (used[0], used[len(used) // 2], used[-1]):
-            last = record_offsets(source)[-1]
-            built = scratch(base)
-            path = built.data_dir / source.relative_to(base.data_dir)
-            offset = last + 24 + rng.randrange(8)  # inside the payload
-            flip_bit(path, offset, rng.randrange(8))
-            kind = "head" if source == used[-1] else "sealed"
-            attempt(
-                tally, built, Fault(f"bit flip in the last record ({kind})", SEED, [path], offset)
-            )
+    rng = random.Random(f"{SEED}-last-record-{flow}-{queue}")
+    tally = Tally(f"bit flip in the last record of a segment ({flow}, {queue})")
+    base = bases(LAST_RECORD_FLOWS[flow])
+    used = [p for p in segments(base.data_dir, queue) if used_extent(p) > 0]
+    for source in (used[0], used[len(used) // 2], used[-1]):
+        last = record_offsets(source)[-1]
+        built = scratch(base)
+        path = built.data_dir / source.relative_to(base.data_dir)
+        offset = last + 24 + rng.randrange(8)  # inside the payload
+        flip_bit(path, offset, rng.randrange(8))
+        kind = "head" if source == used[-1] else "sealed"
+        fault = Fault(f"bit flip in the last record ({kind})", SEED, [path], offset)
+        attempt(tally, built, fault)
     tally.check()
 
 
