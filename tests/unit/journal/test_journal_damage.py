@@ -13,7 +13,7 @@ import shutil
 from typing import TYPE_CHECKING
 
 import pytest
-from journal_helpers import seg_path, small_config
+from journal_helpers import seg_path, small_config, wait_until
 
 from whistle.journal import (
     BadSegmentError,
@@ -413,3 +413,81 @@ def test_interrupted_roll_is_not_damage(qdir: Path) -> None:
         assert w.append(1, b"z") == len(recs)
     assert verify(qdir).whole
     assert HEADER_SIZE == 128
+
+
+# -- a crash at any step of a roll or of retention: never a false alarm -------------------
+def _manifest_store(
+    qdir: Path, *, low: int | None = None, low_base: int | None = None, activated: int | None = None
+) -> None:
+    from whistle.journal.manifest import ManifestFile
+
+    man = ManifestFile(str(qdir))
+    try:
+        man.store(low=low, low_base=low_base, activated=activated)
+    finally:
+        man.close()
+
+
+@pytest.mark.parametrize("step", ["published", "manifest"])
+def test_crash_early_in_a_roll_is_not_damage(qdir: Path, step: str) -> None:
+    from whistle.journal.segment import create_segment
+
+    recs = _build(qdir)
+    head = max(g for _s, g, _o in recs)
+    create_segment(str(qdir), head + 1, SEG, 1)  # step 1: the next segment is published
+    if step == "manifest":
+        _manifest_store(qdir, activated=head + 2)  # step 2: ... and recorded as activated
+    assert verify(qdir).whole
+    with ReadOnlyReader(qdir) as r:
+        assert [x.seq for x in r] == [s for s, _g, _o in recs]
+    with Queue.open_publisher(qdir, small_config(segment_size=SEG, prealloc=False)) as w:
+        assert w.next_seq == len(recs)
+        w.append_many([(1, b"y" * 100)] * 300)  # rolls into the prepared segment
+        total = w.next_seq
+    assert verify(qdir).whole
+    with ReadOnlyReader(qdir) as r:
+        assert [x.seq for x in r] == list(range(total))
+
+
+@pytest.mark.parametrize("unlinked", [0, 1, 2])
+def test_crash_during_retention_is_not_damage(qdir: Path, unlinked: int) -> None:
+    recs = _build(qdir)
+    assert max(g for _s, g, _o in recs) >= 3
+    base2 = min(_seqs_in(recs, 2))
+    _manifest_store(qdir, low=2, low_base=base2)  # retention raised low first ...
+    for seg_id in range(unlinked):  # ... and crashed after unlinking some of 0, 1
+        os.unlink(seg_path(qdir, seg_id))
+    report = verify(qdir)
+    assert report.whole, report.findings()
+    assert report.first_seq == base2
+    with ReadOnlyReader(qdir) as r:
+        assert [x.seq for x in r] == list(range(base2, len(recs)))
+    with Queue.open_publisher(qdir, small_config(segment_size=SEG)) as w:
+        assert w.next_seq == len(recs)
+    assert not seg_path(qdir, 0).exists()  # the writer finished the deletion
+    assert not seg_path(qdir, 1).exists()
+
+
+def test_a_subscriber_following_rolls_and_retention_never_sees_damage(qdir: Path) -> None:
+    from whistle.journal import RetentionPolicy
+
+    cfg = small_config(
+        segment_size=SEG,
+        prealloc_threshold=0.0,
+        retention=RetentionPolicy(keep_segments=2),
+        retention_interval_ms=1,
+    )
+    with Queue.open_publisher(qdir, cfg) as w, Queue.open_subscriber(qdir, "f") as r:
+        got: list[int] = []
+        for i in range(3000):
+            w.append(1, bytes(i % 200))
+            if i % 11 == 0:
+                got.extend(x.seq for x in r.read_batch(9))
+                r.commit(sync=False)
+        got.extend(x.seq for x in r)
+        assert got == list(range(3000))
+        assert w.worker_errors == []
+        r.commit()
+        wait_until(lambda: min(s.segment_id for s in Queue.segments(qdir)) > 0)
+        assert verify(qdir).whole
+        assert w.worker_errors == []
