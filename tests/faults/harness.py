@@ -55,7 +55,7 @@ from whistle.coord.records import (
 )
 from whistle.coord.replay import replay
 from whistle.coord.venue import Venue
-from whistle.core.commands import Command, NewOrder
+from whistle.core.commands import CancelReplace, Command, NewOrder
 from whistle.core.errors import WhistleError
 from whistle.core.events import OrderRejected
 from whistle.engine.whistle import Whistle
@@ -500,6 +500,14 @@ def journal_events(data_dir: Path) -> dict[int, list[Event]]:
     return out
 
 
+def _order_ids(command: Command) -> list[int]:
+    if isinstance(command, NewOrder):
+        return [command.order_id]
+    if isinstance(command, CancelReplace):
+        return [command.new_order_id]
+    return []
+
+
 def _check_recovered(venue: Venue, built: Built, unacked: int) -> str | None:
     # Outcome (a), checked in full; returns what is wrong, or None.
     data_dir = built.data_dir
@@ -536,6 +544,14 @@ def _check_recovered(venue: Venue, built: Built, unacked: int) -> str | None:
                 f"event journal of symbol {sid}: {len(got)} events, reference"
                 f" {len(expected)}; missing seqs {missing[:8]}, {dup} duplicates"
             )
+    # Automatic order ids continue after every id the journal holds (never reused).
+    highest: dict[int, int] = {}
+    for _, command in sequenced:
+        for oid in _order_ids(command):
+            highest[command.symbol_id] = max(highest.get(command.symbol_id, 0), oid)
+    for sid, top in highest.items():
+        if venue.next_order_id(sid) <= top:
+            return f"symbol {sid}: next automatic order id {venue.next_order_id(sid)} <= {top}"
     # It goes on: the next command gets the next enq_seq, and it stops cleanly.
     fresh = NewOrder(1, 10**12 + 1, 7, 1, 1, 1, 1, 1)
     got_seq = venue.enqueue(fresh)
