@@ -168,16 +168,13 @@ def _walk(seg: _Seg, upto: int | None) -> _Walk:
                 mv.release()
 
 
-def _count_after(seg: _Seg, first_seq: int) -> tuple[int, int]:
-    """``(records with seq >= first_seq still readable, highest seq seen)`` in ``seg``,
-    resynchronising after damage (error path: a read-only report)."""
-    info = seg.info
-    assert info is not None
-    count, highest = 0, -1
+def _valid_records(seg: _Seg, payloads: bool) -> Iterator[tuple[int, int, bytes]]:
+    """``(seq, type_id, payload or b"")`` of every valid record of ``seg`` in file order,
+    resynchronising after damage (reports only: never used to recover)."""
     with open(seg.path, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
         if size <= HEADER_SIZE:
-            return 0, -1
+            return
         with mmap.mmap(fh.fileno(), size, access=mmap.ACCESS_READ) as mm:
             mv = memoryview(mm)
             try:
@@ -187,13 +184,20 @@ def _count_after(seg: _Seg, first_seq: int) -> tuple[int, int]:
                     if n <= 0:
                         off = find_valid_record_after(mm, mv, off, size)
                         continue
-                    seq = int.from_bytes(mm[off + 8 : off + 16], "little")
-                    if seq >= first_seq:
-                        count += 1
-                    highest = max(highest, seq)
+                    length, type_id, rec_seq, _ts = REC_HDR.unpack_from(mm, off)
+                    start = off + REC_HDR.size
+                    yield rec_seq, type_id, mm[start : start + length] if payloads else b""
                     off += n
             finally:
                 mv.release()
+
+
+def _count_after(seg: _Seg, first_seq: int) -> tuple[int, int]:
+    """``(records with seq >= first_seq still readable, highest seq seen)`` in ``seg``."""
+    count, highest = 0, -1
+    for rec_seq, _t, _p in _valid_records(seg, payloads=False):
+        count += rec_seq >= first_seq
+        highest = max(highest, rec_seq)
     return count, highest
 
 
@@ -204,28 +208,10 @@ def readable_after(path: str | os.PathLike[str], seq: int) -> Iterator[tuple[int
     qdir = os.fspath(path)
     low = _low(qdir)
     for seg in _segments(qdir):
-        if seg.segment_id < low or seg.info is None:
-            continue
-        with open(seg.path, "rb") as fh:
-            size = os.fstat(fh.fileno()).st_size
-            if size <= HEADER_SIZE:
-                continue
-            with mmap.mmap(fh.fileno(), size, access=mmap.ACCESS_READ) as mm:
-                mv = memoryview(mm)
-                try:
-                    off: int | None = HEADER_SIZE
-                    while off is not None and off < size:
-                        n = probe_record(mm, mv, off, size)
-                        if n <= 0:
-                            off = find_valid_record_after(mm, mv, off, size)
-                            continue
-                        length, type_id, rec_seq, _ts = REC_HDR.unpack_from(mm, off)
-                        if rec_seq > seq:
-                            start = off + REC_HDR.size
-                            yield rec_seq, type_id, mm[start : start + length]
-                        off += n
-                finally:
-                    mv.release()
+        if seg.segment_id >= low and seg.info is not None:
+            for item in _valid_records(seg, payloads=True):
+                if item[0] > seq:
+                    yield item
 
 
 def _nonzero_bytes(path: str, offset: int) -> int:
