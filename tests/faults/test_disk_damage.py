@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import msgspec
 import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
@@ -30,6 +31,7 @@ from faults.harness import (
     Load,
     Tally,
     attempt,
+    build,
     copy_built,
     fault_count,
     finish,
@@ -38,6 +40,7 @@ from faults.harness import (
     pick_offset,
     record_offsets,
     run_cli,
+    run_replay,
     segments,
     snapshot_files,
     tree_digest,
@@ -47,6 +50,8 @@ from faults.harness import (
 from whistle.cli.main import main as cli_main
 from whistle.coord.durability import iter_records
 from whistle.coord.records import COMMANDS_DIR, EVENTS_DIR, Ticked
+from whistle.core.commands import Command, NewOrder
+from whistle.tools.crashload import crash_stream
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -571,3 +576,36 @@ def test_the_whistle_replay_process_exits_as_the_in_process_cli(
         )
         assert "Traceback" not in proc.stderr, f"{label}: {proc.stderr[-2000:]}"
         assert (code == 0) == (label == "whole"), f"{label}: exit {code}"
+
+
+def test_a_well_formed_segment_of_another_history_is_caught_by_replay(
+    bases: Callable[[Load], Built], scratch, tmp_path: Path
+) -> None:
+    # A misdirected write: a segment of a second venue whose stream differs in one price
+    # (same record layout, valid CRCs, the right ids and seqs) replaces ours. Recovery
+    # reads only the last checkpoint and the tail, so it cannot see history before it;
+    # `whistle replay`, which re-matches everything and checks every recorded hash, must.
+    base = bases(BASE)
+    stream = crash_stream(BASE.seed, BASE.symbols, BASE.commands)
+    index = next(i for i in range(600, BASE.commands) if isinstance(stream[i], NewOrder))
+
+    def edit(commands: list[Command]) -> None:
+        order = commands[index]
+        assert isinstance(order, NewOrder)
+        commands[index] = msgspec.structs.replace(order, price_ticks=order.price_ticks + 1)
+
+    other = build(tmp_path / "other", BASE, edit)
+    changed = [
+        p.name
+        for p in segments(base.data_dir, COMMANDS_DIR)
+        if record_offsets(p) == record_offsets(other.data_dir / COMMANDS_DIR / p.name)
+        and p.read_bytes()[128:] != (other.data_dir / COMMANDS_DIR / p.name).read_bytes()[128:]
+    ]
+    assert changed, "the second history has no segment of the same layout"
+    for name in changed[:3]:
+        built = scratch(base)
+        shutil.copyfile(other.data_dir / COMMANDS_DIR / name, built.data_dir / COMMANDS_DIR / name)
+        rep = run_replay(built.data_dir)
+        code, _ = run_cli(built.data_dir)
+        assert not rep.ok, f"replay accepts {name} of another history"
+        assert code != 0, f"whistle replay exits 0 with {name} of another history"
