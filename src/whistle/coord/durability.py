@@ -555,24 +555,19 @@ class JournalScan:
 
 def _payloads(path: Path) -> Iterator[tuple[int, bytes]]:
     # A cursor-free reader: a durable cursor would hold later segments back from retention.
-    # Batches are fast; when one fails, the records before the damage are read again one
-    # by one, so the caller sees every readable record before the error (and can say
-    # exactly which acknowledged commands are lost).
-    next_seq: int | None = None
+    # read_payloads returns the records before a damage and raises at the next call, so
+    # the caller sees every readable record before the error (and can say exactly which
+    # acknowledged commands are lost).
     reader = ReadOnlyReader(path)
     try:
-        while batch := reader.read_batch(4096):
-            for item in batch:
-                yield item.seq, item.payload
-            next_seq = batch[-1].seq + 1
-    except JournalError:
-        reader.close()
-        reader = ReadOnlyReader(path)
-        if next_seq is not None:
-            reader.seek(next_seq)
-        while one := reader.read_batch(1):  # raises again at the damage
-            yield one[0].seq, one[0].payload
-        raise
+        while True:
+            seq = reader.next_seq
+            batch = reader.read_payloads(4096)
+            if not batch:
+                return
+            for payload in batch:
+                yield seq, payload
+                seq += 1
     finally:
         reader.close()
 
