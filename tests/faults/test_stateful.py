@@ -52,13 +52,14 @@ class CrashingVenue(RuleBasedStateMachine):
         prepare(self.data_dir, LOAD.segment_size)
         self.built = Built(LOAD, self.data_dir)
         self.index = 0
-        self.full = DiskFull(self.data_dir, "recovery", 0)
-        self._injector = self.full.installed()
-        self._injector.__enter__()
         self.venue = open_venue(self.data_dir, LOAD)
         for instrument in crash_instruments(LOAD.symbols):
             self.venue.add_instrument(instrument)
         self.steps: list[str] = []
+        # Installed last: teardown (which removes it) runs only once __init__ returned.
+        self.full = DiskFull(self.data_dir, "recovery", 0)
+        self._injector = self.full.installed()
+        self._injector.__enter__()
 
     def _where(self) -> str:
         return f"seed {LOAD.seed}, steps {' '.join(self.steps[-30:])}"
