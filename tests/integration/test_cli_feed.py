@@ -264,3 +264,14 @@ def test_read_position_follows_an_open_file(tmp_path: Path):
         fh.read(4096)
         assert _read_position(str(path)) == 4096
     assert _read_position(str(path)) is None
+
+
+def test_an_unknown_symbol_is_reported(tmp_path: Path):
+    path = write_dbn(tmp_path / "s.dbn", scenario())
+    code, _, err = run("replay", str(path), "--format", "dbn", "--symbol", "NOPE")
+    assert code == 0
+    assert "no symbol NOPE in the file" in err
+    code, out, err = run("stats", str(path), "--format", "dbn", "--symbol", "NOPE", "--json")
+    assert code == 0
+    assert json.loads(out)["symbols"] == {}
+    assert "no symbol NOPE" in err

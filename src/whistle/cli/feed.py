@@ -74,6 +74,16 @@ def _common_options(fn: Any) -> Any:
     return _format_option(fn)
 
 
+def _warn_missing(symbols: tuple[str, ...], stats: FeedStats, path: Path, err: Console) -> None:
+    """Say which --symbol names the file never mentioned (a typo yields empty output)."""
+    missing = [s for s in symbols if s not in stats.symbols]
+    if missing:
+        err.print(
+            f"[yellow]warning:[/yellow] {path}: no symbol {', '.join(missing)} in the file"
+            " (`whistle feed stats FILE --format ...` lists its symbols)"
+        )
+
+
 def lobster_sibling(path: Path) -> Path | None:
     """Return the orderbook file beside a LOBSTER message file, if there is one."""
     name = path.name
@@ -308,6 +318,7 @@ def replay(
         console.print(table)
     for warning in reader.stats.warnings:
         err.print(f"[yellow]warning:[/yellow] {warning}")
+    _warn_missing(symbols, reader.stats, file, err)
     if out is not None and not to_stdout:
         console.print(f"{builder.rows:,} MBP-{depth} rows written to {out}")
 
@@ -339,6 +350,7 @@ def stats(
             pass
         counts = reader.stats
     result = counts.as_dict()
+    _warn_missing(symbols, counts, file, Console(stderr=True))
     if as_json:
         click.echo(json.dumps(result))
         return
