@@ -10,6 +10,7 @@ prints it as one line and exits 65.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -24,7 +25,14 @@ from rich.table import Table
 
 import whistle.feed
 from whistle.core.mbo import NO_PRICE
-from whistle.feed.mbp import DEFAULT_DEPTH, MbpBuilder, format_price, open_row_writer
+from whistle.feed.mbp import (
+    DEFAULT_DEPTH,
+    CsvRowWriter,
+    JsonlRowWriter,
+    MbpBuilder,
+    format_price,
+    open_row_writer,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -220,6 +228,53 @@ def _summary(
     return [types, counts_table, books_table, *notes]
 
 
+# -- MBP row output ---------------------------------------------------------------------
+def _row_kind(out: Path | None) -> str | None:
+    """``csv`` / ``jsonl`` from ``--out``'s suffix ('-': CSV on stdout); None: no output."""
+    if out is None:
+        return None
+    if str(out) == "-":
+        return "csv"
+    suffix = out.suffix.lower()
+    if suffix in (".csv", ".jsonl"):
+        return suffix[1:]
+    raise click.BadParameter(
+        f"expected a .csv or .jsonl file name, was {out.name!r}", param_hint="--out"
+    )
+
+
+@contextlib.contextmanager
+def _row_writer(
+    out: Path | None, kind: str | None, depth: int, builder: MbpBuilder
+) -> Iterator[CsvRowWriter | JsonlRowWriter | None]:
+    """The writer of ``--out`` (None when there is none); flushed and closed at the end."""
+    if out is None or kind is None:
+        yield None
+        return
+    to_stdout = str(out) == "-"
+    sink: IO[str] = sys.stdout if to_stdout else open(out, "w", encoding="utf-8", newline="")  # noqa: SIM115
+    try:
+        writer = open_row_writer(sink, kind, depth, builder.decimals())
+        yield writer
+        writer.close()
+    finally:
+        if not to_stdout:
+            sink.close()
+
+
+def _push_all(events: Iterable[MboEvent], builder: MbpBuilder, writer: Any) -> None:
+    push = builder.push
+    if writer is None:
+        for e in events:
+            push(e)
+        return
+    write = writer.write
+    for e in events:
+        row = push(e)
+        if row is not None:
+            write(row)
+
+
 # -- commands ---------------------------------------------------------------------------
 @click.group()
 def feed() -> None:
@@ -272,17 +327,7 @@ def replay(
     ``--out``; a summary table per symbol (messages by type, adds / cancels /
     executions, traded volume, VWAP, final best bid / ask, anomalies) closes the run.
     """
-    kind = None
-    if out is not None:
-        suffix = out.suffix.lower()
-        if str(out) == "-":
-            kind = "csv"
-        elif suffix in (".csv", ".jsonl"):
-            kind = suffix[1:]
-        else:
-            raise click.BadParameter(
-                f"expected a .csv or .jsonl file name, was {out.name!r}", param_hint="--out"
-            )
+    kind = _row_kind(out)
     reader = open_reader(file, fmt, symbols, orderbook, policy)
     err = Console(stderr=True)
     show = err.is_terminal if progress is None else progress
@@ -292,26 +337,8 @@ def replay(
     builder = MbpBuilder(depth, on_last=not every_event)
     start = time.perf_counter()
     to_stdout = out is not None and str(out) == "-"
-    sink: IO[str] | None = None
-    try:
-        if kind is None or out is None:
-            for e in events:
-                builder.push(e)
-        else:
-            if to_stdout:
-                sink = sys.stdout
-            else:
-                sink = open(out, "w", encoding="utf-8", newline="")  # noqa: SIM115
-            writer = open_row_writer(sink, kind, depth, builder.decimals())
-            push, write = builder.push, writer.write
-            for e in events:
-                row = push(e)
-                if row is not None:
-                    write(row)
-            writer.close()
-    finally:
-        if sink is not None and not to_stdout:
-            sink.close()
+    with _row_writer(out, kind, depth, builder) as writer:
+        _push_all(events, builder, writer)
     seconds = time.perf_counter() - start
     console = err if to_stdout else Console()
     for table in _summary(reader.stats, builder.books(), builder.rows, seconds):
@@ -435,32 +462,19 @@ def play(
     playback = FeedPlayback(recording, speed=speed, symbols=list(symbols) or None)
     builder = MbpBuilder(depth)
     clock = SimulationClock()
-    sink: IO[str] | None = None
-    events = 0
-    steps = 0
-    start = time.perf_counter()
-    try:
-        writer = None
-        if out is not None:
-            kind = out.suffix.lower().lstrip(".")
-            if kind not in ("csv", "jsonl"):
-                raise click.BadParameter(
-                    f"expected a .csv or .jsonl file name, was {out.name!r}", param_hint="--out"
-                )
-            sink = open(out, "w", encoding="utf-8", newline="")  # noqa: SIM115
-            writer = open_row_writer(sink, kind, depth, builder.decimals())
+    kind = _row_kind(out)
+    counted: list[int] = [0, 0]  # events, clock steps
+
+    def played() -> Iterator[MboEvent]:
         for step in playback.drive(clock):
-            steps += 1
-            for e in step.events:
-                events += 1
-                row = builder.push(e)
-                if row is not None and writer is not None:
-                    writer.write(row)
-        if writer is not None:
-            writer.close()
-    finally:
-        if sink is not None:
-            sink.close()
+            counted[1] += 1
+            counted[0] += len(step.events)
+            yield from step.events
+
+    start = time.perf_counter()
+    with _row_writer(out, kind, depth, builder) as writer:
+        _push_all(played(), builder, writer)
+    events, steps = counted
     seconds = time.perf_counter() - start
     console = Console()
     per = Table(title=f"whistle feed play {recording.name}")
