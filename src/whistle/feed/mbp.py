@@ -123,38 +123,59 @@ def format_price(ticks: int | None, decimals: int) -> str:
 
 
 @final
-class _Instrument:
-    """One instrument's book and the sorted keys of its levels (bids: negated prices)."""
+class _Levels:
+    """One side's levels as four aligned lists, sorted by key (asks: the price; bids: the
+    negated price, so that the best level comes first on both sides).
 
-    __slots__ = (
-        "ask_count",
-        "ask_keys",
-        "ask_part",
-        "ask_qty",
-        "bid_count",
-        "bid_keys",
-        "bid_part",
-        "bid_qty",
-        "book",
-        "decimals",
-        "pending",
-        "symbol",
-    )
+    Lists, not dicts by price: the top ``depth`` levels are then three slices, and no int
+    is boxed to look a level up (compiled, a dict lookup by a native int allocates).
+    """
+
+    __slots__ = ("counts", "keys", "part", "prices", "qtys")
+
+    def __init__(self) -> None:
+        self.keys: list[int] = []
+        self.prices: list[int] = []
+        self.qtys: list[int] = []
+        self.counts: list[int] = []
+        self.part: tuple[Any, ...] | None = None
+        """This side's row columns as last built; None: changed since."""
+
+    def set(self, key: int, price: int, qty: int, count: int) -> int:
+        """Record a level's new (qty, count), qty 0: gone; return its index (-1: unknown)."""
+        keys = self.keys
+        i = bisect.bisect_left(keys, key)
+        here = i < len(keys) and keys[i] == key
+        if qty == 0:
+            if not here:
+                return -1
+            del keys[i]
+            del self.prices[i]
+            del self.qtys[i]
+            del self.counts[i]
+        elif here:
+            self.qtys[i] = qty
+            self.counts[i] = count
+        else:
+            keys.insert(i, key)
+            self.prices.insert(i, price)
+            self.qtys.insert(i, qty)
+            self.counts.insert(i, count)
+        return i
+
+
+@final
+class _Instrument:
+    """One instrument's book and its visible levels."""
+
+    __slots__ = ("asks", "bids", "book", "decimals", "pending", "symbol")
 
     def __init__(self, instrument_id: int, symbol: str, decimals: int) -> None:
         self.book = MarketByOrderBook(instrument_id)
         self.symbol = symbol
         self.decimals = decimals
-        self.bid_keys: list[int] = []
-        self.ask_keys: list[int] = []
-        # qty and order count of each level by key (two dicts: no tuple per update)
-        self.bid_qty: dict[int, int] = {}
-        self.bid_count: dict[int, int] = {}
-        self.ask_qty: dict[int, int] = {}
-        self.ask_count: dict[int, int] = {}
-        # The row's bid / ask columns as last built; None: that side changed since.
-        self.bid_part: tuple[Any, ...] | None = None
-        self.ask_part: tuple[Any, ...] | None = None
+        self.bids = _Levels()
+        self.asks = _Levels()
         self.pending = -1  # best changed level since the last published row (-1: none)
 
 
@@ -290,32 +311,16 @@ class MbpBuilder:
         return self._row(state, e, action, side_letter, changed, price, size)
 
     def _update_levels(self, state: _Instrument) -> int:
-        """Apply the book's deltas to the sorted level keys; return the best changed level."""
+        """Apply the book's deltas to the level lists; return the best changed level."""
         best = 1 << 30
         depth = self.depth
         for side, price, qty, count in state.book.deltas():
-            if side == _BUY:
-                keys, qtys, counts, key = state.bid_keys, state.bid_qty, state.bid_count, -price
-            else:
-                keys, qtys, counts, key = state.ask_keys, state.ask_qty, state.ask_count, price
-            if qty == 0:
-                if key not in qtys:
-                    continue
-                del qtys[key]
-                del counts[key]
-                i = bisect.bisect_left(keys, key)
-                del keys[i]
-            else:
-                if key not in qtys:
-                    bisect.insort(keys, key)
-                qtys[key] = qty
-                counts[key] = count
-                i = bisect.bisect_left(keys, key)
+            levels = state.bids if side == _BUY else state.asks
+            i = levels.set(-price if side == _BUY else price, price, qty, count)
+            if i < 0:
+                continue
             if i < depth:
-                if side == _BUY:
-                    state.bid_part = None
-                else:
-                    state.ask_part = None
+                levels.part = None
             if i < best:
                 best = i
         return best if best < 1 << 30 else -1
@@ -330,14 +335,12 @@ class MbpBuilder:
         price: int,
         size: int,
     ) -> MbpRow:
-        bids = state.bid_part
+        bids = state.bids.part
         if bids is None:
-            bids = state.bid_part = self._part(state.bid_keys, state.bid_qty, state.bid_count, True)
-        asks = state.ask_part
+            bids = state.bids.part = self._part(state.bids)
+        asks = state.asks.part
         if asks is None:
-            asks = state.ask_part = self._part(
-                state.ask_keys, state.ask_qty, state.ask_count, False
-            )
+            asks = state.asks.part = self._part(state.asks)
         head = (
             e.ts_ns,
             e.ts_recv_ns,
@@ -352,18 +355,20 @@ class MbpBuilder:
         )
         return head + bids + asks
 
-    def _part(
-        self, keys: list[int], qtys: dict[int, int], counts: dict[int, int], negate: bool
-    ) -> tuple[Any, ...]:
+    def _part(self, levels: _Levels) -> tuple[Any, ...]:
         """One side's columns: prices, sizes, counts of the best ``depth`` levels, padded."""
         n = self.depth
-        top = keys[:n]
-        pad = n - len(top)
-        part: list[Any] = [-k for k in top] if negate else list(top)
+        pad = n - len(levels.keys)
+        if pad <= 0:
+            part: list[Any] = levels.prices[:n]
+            part += levels.qtys[:n]
+            part += levels.counts[:n]
+            return tuple(part)
+        part = levels.prices[:n]
         part += self._nones[:pad]
-        part += [qtys[k] for k in top]
+        part += levels.qtys[:n]
         part += self._zeros[:pad]
-        part += [counts[k] for k in top]
+        part += levels.counts[:n]
         part += self._zeros[:pad]
         return tuple(part)
 
