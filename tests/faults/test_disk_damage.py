@@ -126,7 +126,7 @@ def hypothesis_base(bases: Callable[[Load], Built]) -> Callable[[], Built]:
 
 
 @settings(
-    max_examples=fault_count(15, 0.1),
+    max_examples=fault_count(12, 0.1),
     deadline=None,
     database=None,
     derandomize=not LONG,
@@ -225,7 +225,7 @@ def test_truncation_at_random_offsets(bases: Callable[[Load], Built], scratch) -
     names += [p.relative_to(base.data_dir) for p in snapshot_files(base.data_dir)]
     rng = random.Random(f"{SEED}-truncate")
     tally = Tally("truncation")
-    for _ in range(fault_count(14, 0.12)):
+    for _ in range(fault_count(10, 0.12)):
         built = scratch(base)
         path = built.data_dir / rng.choice(names)
         size = path.stat().st_size

@@ -174,7 +174,7 @@ def _one(tmp_path: Path, site: str, seed: int) -> tuple[bool, str | None]:
 
 @pytest.mark.parametrize("site", SITES)
 def test_disk_full_at_every_write_site(tmp_path: Path, site: str) -> None:
-    runs = fault_count(2, 0.02)
+    runs = fault_count(1, 0.02)
     fired = 0
     failures: list[str] = []
     for n in range(runs * 3):  # a seed whose flow never reaches the site is replaced
