@@ -291,3 +291,23 @@ def test_csv_with_symbol_column_only(tmp_path: Path):
         MboAdd(1, 5, 0, 0, LAST, 11, BUY, 4_500_250_000_000, 3),
         MboCancel(1, 6, 0, 0, LAST, 11, 3, BUY, 4_500_250_000_000),
     ]
+
+
+@pytest.mark.parametrize("version", [1, 2, 3])
+def test_every_dbn_version_decodes_alike(tmp_path: Path, version: int):
+    """DBN v1 and v2 metadata (upgraded by databento-dbn) give the same events as v3."""
+    meta = dbn.Metadata(
+        dataset="XNAS.ITCH",
+        start=T0,
+        stype_in=dbn.SType.RAW_SYMBOL,
+        stype_out=dbn.SType.INSTRUMENT_ID,
+        schema=dbn.Schema.MBO,
+        symbols=["AAPL"],
+        mappings=[],
+        version=version,
+    )
+    path = tmp_path / f"v{version}.dbn"
+    path.write_bytes(dbn_bytes(scenario(), meta))
+    reference = tmp_path / "ref.dbn"
+    reference.write_bytes(dbn_bytes(scenario(), metadata(symbols={})))
+    assert _events(path) == _events(reference)
