@@ -28,7 +28,7 @@ from faults.harness import (
     tree_digest,
 )
 from faults.test_disk_full import _mount_tmpfs
-from whistle.coord.records import EVENTS_DIR, SNAPSHOTS_DIR
+from whistle.coord.records import COMMANDS_DIR, EVENTS_DIR, SNAPSHOTS_DIR
 from whistle.tools.smallfs import unmount
 
 if TYPE_CHECKING:
@@ -125,10 +125,16 @@ def test_a_directory_on_read_only_media(bases: Callable[[Load], Built], read_onl
 def test_missing_snapshot_and_event_directories(bases: Callable[[Load], Built], scratch) -> None:
     # DIR/snapshots gone: every checkpoint is unusable, the journal is whole (fall back to
     # empty books and the whole journal). DIR/events gone: rebuilt or refused, not silent.
+    # DIR/commands gone: refused.
     base = bases(BASE)
     tally = Tally("a whole directory of snapshots or events removed")
-    for name in (SNAPSHOTS_DIR, EVENTS_DIR):
+    for name in (SNAPSHOTS_DIR, EVENTS_DIR, COMMANDS_DIR):
         built = scratch(base)
         shutil.rmtree(built.data_dir / name)
-        attempt(tally, built, Fault(f"{name}/ removed", SEED, [built.data_dir / name]))
+        # Without DIR/commands the acknowledged commands are gone: a venue must not start
+        # fresh beside the events and snapshots of the lost history.
+        fault = Fault(
+            f"{name}/ removed", SEED, [built.data_dir / name], must_refuse=name == COMMANDS_DIR
+        )
+        attempt(tally, built, fault)
     tally.check()
