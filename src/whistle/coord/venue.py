@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING, TypeVar, final
 
 import msgspec
 
-from whistle.coord.clock import SimulationClock
+from whistle.coord.clock import SimulationClock, Tick
 from whistle.coord.coordinator import SymbolCoordinator
 from whistle.coord.durability import (
     DEFAULT_MAX_UNWRITTEN_EVENTS,
@@ -742,13 +742,20 @@ class Venue:
         tick = clock.prepare(now_ns)
         if tick.session_ended:
             ended = self._session_ended_sent
+            complete = True
             for symbol_id in sorted(self._instruments):
                 if (
                     symbol_id not in ended
                     and self.coordinator.registry.state_of(symbol_id) is SymbolState.ACTIVE
                 ):
-                    self._sequence(EndSession(symbol_id))
-                    ended.add(symbol_id)
+                    if isinstance(self._sequence(EndSession(symbol_id)), OrderRejected):
+                        complete = False  # its queue is full: this tick drains it
+                    else:
+                        ended.add(symbol_id)
+            if not complete:
+                # The session ends at the next tick for the symbols that could not take
+                # their EndSession now (journaled like any command, so replay agrees).
+                tick = Tick(tick.number, tick.now_ns, False)
         journal = self._journal
         if journal is not None:
             try:
@@ -758,7 +765,8 @@ class Venue:
                     self._halt(f"the venue stopped: {exc}")
                 raise
         clock.commit(tick)
-        self._session_ended_sent.clear()
+        if tick.session_ended:
+            self._session_ended_sent.clear()
         self._unticked = 0
         self.router.now_ns = tick.now_ns
         self.coordinator.update_tick(tick.number)

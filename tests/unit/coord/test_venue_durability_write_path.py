@@ -281,3 +281,22 @@ def test_every_journaled_command_runs_and_no_refused_one_is_journaled(tmp_path: 
     assert refused > 0  # the queue was full often
     assert set(sequenced(data)) == executed
     assert sequenced(data) == list(range(1, len(executed) + 1))
+
+
+def test_a_session_end_is_not_lost_when_a_symbol_queue_is_full(tmp_path: Path) -> None:
+    # The EndSession of a symbol whose queue is full at the session-ending tick used to be
+    # refused and dropped: its DAY orders never expired. It now goes at the next tick.
+    data = tmp_path / "d"
+    with journaled_venue(data, queue_depth=1, session_end_ns=1_000) as venue:
+        venue.submit("A", "buy", "1", "1.00", tif="day")
+        venue.enqueue(NewOrder(1, 50, 1, 1, 1, 1, 99, 1))  # the one slot is taken
+        venue.tick(1_000)
+        assert any(o.order_id == 1 for o in venue.l3("A"))  # the session end waits ...
+        assert not venue.clock.session_ended
+        venue.tick()
+        assert venue.clock.session_ended
+        assert venue.l3("A") == [o for o in venue.l3("A") if o.order_id == 50]  # ... DAY gone
+        live = venue.state_hashes()
+    assert replay(data).ok
+    with Venue(data_dir=data) as again:
+        assert again.state_hashes() == live
