@@ -113,3 +113,34 @@ def test_with_a_journal_a_killed_hosts_symbols_are_restored_on_another_host(tmp_
     report = replay(data)
     assert report.ok
     assert report.state_hashes == hashes
+
+
+def test_a_killed_hosts_symbols_are_restored_past_a_damaged_latest_snapshot(tmp_path):
+    # The host-death restore chooses its checkpoint as recovery does: a damaged latest
+    # snapshot falls back to the previous checkpoint and its longer journal tail.
+    from whistle.coord.durability import scan, snapshot_path
+    from whistle.coord.replay import replay
+
+    data = tmp_path / "venue"
+    with Venue(hosts=2, placement="round-robin", data_dir=data, checkpoint_every=3) as venue:
+        venue.add_instrument(A)
+        venue.add_instrument(B)
+        for i in range(1, 8):
+            venue.send(order(i, A.symbol_id, price=100 + i % 3))
+            venue.send(order(i, B.symbol_id))
+        latest = scan(data).checkpoints[-1]
+        snapshot_path(data, A.symbol_id, latest.snapshots[A.symbol_id]).write_bytes(b"")
+        survivor = venue.coordinator.host_of(B.symbol_id)
+        os.kill(_pid_of_host_running(venue, A.symbol_id), signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        events: list = []
+        while (
+            time.monotonic() < deadline and venue.coordinator.host_of(A.symbol_id) is not survivor
+        ):
+            events.extend(venue.tick())
+        assert venue.coordinator.host_of(A.symbol_id) is survivor
+        assert not any(isinstance(e, EngineFaulted) for e in events)
+        assert isinstance(venue.send(order(51, A.symbol_id))[0], OrderAccepted)
+        hashes = venue.state_hashes()
+    report = replay(data)
+    assert report.state_hashes == hashes

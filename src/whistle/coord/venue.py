@@ -75,7 +75,6 @@ from whistle.coord.durability import (
     read_event_seqs,
     scan,
     snapshot_path,
-    verified_snapshot,
 )
 from whistle.coord.errors import CoordError, HostError, HostStateError
 from whistle.coord.host_local import InProcessHost
@@ -836,19 +835,23 @@ class Venue:
         assert journal is not None
         found = scan(journal.data_dir, self.keep_checkpoints)
         journaled = read_event_seqs(journal.data_dir)[0]
-        snapshots = found.checkpoint.snapshots if found.checkpoint is not None else {}
+        # The same checkpoint choice as recovery (a damaged latest snapshot falls back).
+        choice = choose_checkpoint(journal.data_dir, found)
         wanted = set(lost)
         engines: dict[int, Whistle] = {}
         for symbol_id in lost:
-            if symbol_id in snapshots:
-                data = verified_snapshot(
-                    journal.data_dir, found.snapshot_records, symbol_id, snapshots[symbol_id]
-                )
+            data = choice.snapshots.get(symbol_id)
+            if data is not None:
                 engines[symbol_id] = Whistle.restore(decode_snapshot(data))
             else:
                 engines[symbol_id] = Whistle(self._instruments[symbol_id])
+        tail: Iterable[JournalRecord] = (
+            iter_records(journal.data_dir)
+            if choice.index < 0 and found.trimmed
+            else found.tail_after(choice.index)
+        )
         replayed: list[Event] = []
-        for record in found.tail:
+        for record in tail:
             if isinstance(record, Sequenced):
                 symbol_id = record.command.symbol_id
                 engine = engines.get(symbol_id)
