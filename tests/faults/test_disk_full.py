@@ -22,16 +22,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from faults.conftest import SEED
+from faults.diskfull import CHILD, DiskFull, decode_built
 from faults.harness import (
-    CHILD,
     SEGMENT_SIZE,
     TOTALS,
-    DiskFull,
     Fault,
     FaultFailure,
     Load,
     Tally,
-    decode_built,
     fault_count,
     judge,
     open_venue,

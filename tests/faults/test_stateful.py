@@ -20,11 +20,11 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from faults.conftest import SEED
+from faults.diskfull import DiskFull
 from faults.harness import (
     LONG,
     TOTALS,
     Built,
-    DiskFull,
     FaultFailure,
     Load,
     abandon,
