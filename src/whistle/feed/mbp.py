@@ -96,6 +96,16 @@ MbpRow = tuple[Any, ...]
 """``HEAD_COLUMNS`` values, then ``3 * depth`` bid values and ``3 * depth`` ask values."""
 
 _BUY: Final = 1
+# The event classes as Final statics: compiled, a module global is a dict lookup per use.
+_INSTRUMENT: Final = MboInstrument
+_STATUS: Final = MboStatus
+_ADD: Final = MboAdd
+_CANCEL: Final = MboCancel
+_DELETE: Final = MboDelete
+_MODIFY: Final = MboModify
+_EXECUTE: Final = MboExecute
+_TRADE: Final = MboTrade
+_CLEAR: Final = MboClear
 _TEXT_CACHE: Final = 1 << 16
 _SELL: Final = 2
 _SIDE_LETTER: Final = ("N", "B", "A")
@@ -222,7 +232,7 @@ class MbpBuilder:
         # Dispatch on the exact type (a pointer compare) and cast: isinstance() on a
         # msgspec Struct goes through its metaclass (hundreds of instructions).
         t = type(e)
-        if t is MboInstrument:
+        if t is _INSTRUMENT:
             named = cast("MboInstrument", e)
             self._decimals[named.symbol] = named.price_decimals
             old = self._states.get(named.instrument_id)
@@ -234,7 +244,7 @@ class MbpBuilder:
                 old.symbol = named.symbol
                 old.decimals = named.price_decimals
             return None
-        if e.instrument_id == 0 and t is MboStatus:
+        if e.instrument_id == 0 and t is _STATUS:
             return None  # a system-wide event (ITCH system event): no book of its own
         state = self._state(e)
         book = state.book
@@ -243,27 +253,27 @@ class MbpBuilder:
         size = 0
         side = 0
         action = "N"
-        if t is MboAdd:
+        if t is _ADD:
             add = cast("MboAdd", e)
             price, size, side = add.price, add.qty, add.side
             action = "A"
-        elif t is MboCancel or t is MboDelete or t is MboModify or t is MboExecute:
+        elif t is _CANCEL or t is _DELETE or t is _MODIFY or t is _EXECUTE:
             ref = cast("MboCancel | MboDelete | MboModify | MboExecute", e)
             order = book.orders.get(ref.order_id)
             if order is not None:
                 price, side, size = order.price, order.side, order.qty
             else:
                 price, side = ref.price, ref.side
-            if t is MboCancel:
+            if t is _CANCEL:
                 size = cast("MboCancel", e).qty
                 action = "C"
-            elif t is MboModify:
+            elif t is _MODIFY:
                 mod = cast("MboModify", e)
                 size = mod.qty
                 if mod.price != NO_PRICE:
                     price = mod.price
                 action = "M"
-            elif t is MboDelete:
+            elif t is _DELETE:
                 action = "C"
             else:
                 action = "T"
@@ -273,12 +283,12 @@ class MbpBuilder:
         if bits & CHANGED_BOOK:
             changed = self._update_levels(state)
         side_letter = _SIDE_LETTER[side] if 0 <= side <= 2 else "N"
-        if t is MboExecute:
+        if t is _EXECUTE:
             price, size = book.last_trade_price, book.last_trade_qty
             side_letter = _AGGRESSOR[side] if 0 <= side <= 2 else "N"
             if cast("MboExecute", e).printable and changed < 0:
                 changed = 0
-        elif t is MboTrade:
+        elif t is _TRADE:
             trade = cast("MboTrade", e)
             price, size = trade.price, trade.qty
             action = "T"
@@ -292,7 +302,7 @@ class MbpBuilder:
                 side_letter = _AGGRESSOR[trade.side] if 0 <= trade.side <= 2 else "N"
             if trade.printable and bits & CHANGED_TRADE:
                 changed = 0
-        elif t is MboClear:
+        elif t is _CLEAR:
             action = "R"
             price, size = NO_PRICE, 0
             if bits & CHANGED_BOOK:
