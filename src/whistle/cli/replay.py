@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from whistle.coord.durability import DataDirError
+from whistle.coord.replay import rebuild_events as run_rebuild
 from whistle.coord.replay import replay as run_replay
 from whistle.journal import JournalError
 
@@ -20,7 +21,13 @@ __all__ = ["replay"]
 @click.command("replay")
 @click.argument("data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
-def replay(data_dir: Path, as_json: bool) -> None:
+@click.option(
+    "--rebuild-events",
+    is_flag=True,
+    help="Rewrite DATA_DIR/events from the command journal (heals a gap; the old journal is"
+    " kept next to it). Refused while a venue has the directory open.",
+)
+def replay(data_dir: Path, as_json: bool, rebuild_events: bool) -> None:
     """Re-match every journaled command of DATA_DIR from empty books.
 
     Prints each symbol's state hash and event count; exits 1 if any state hash differs
@@ -30,6 +37,14 @@ def replay(data_dir: Path, as_json: bool) -> None:
     same reader and verdict as ``Venue(data_dir=DATA_DIR)``.
     """
     try:
+        if rebuild_events:
+            rebuilt = run_rebuild(data_dir)
+            click.echo(
+                f"rebuilt {data_dir / 'events'}: {rebuilt.events:,} events, {rebuilt.healed:,}"
+                f" of them missing before; {rebuilt.dropped_notices:,} host-death notices"
+                f" dropped; the old event journal is kept at {rebuilt.kept_at}",
+                err=True,
+            )
         report = run_replay(data_dir)
     except (DataDirError, JournalError) as exc:
         raise click.ClickException(str(exc)) from None

@@ -22,6 +22,8 @@ start if need be) and says so.
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, final
@@ -29,6 +31,7 @@ from typing import TYPE_CHECKING, final
 import msgspec
 
 from whistle.coord.durability import (
+    DataDirError,
     EventGap,
     SnapshotDamaged,
     iter_records,
@@ -36,6 +39,7 @@ from whistle.coord.durability import (
     verified_snapshot,
 )
 from whistle.coord.records import (
+    EVENT_TYPE_ID,
     EVENTS_DIR,
     Checkpoint,
     Defined,
@@ -46,13 +50,15 @@ from whistle.coord.records import (
     Ticked,
 )
 from whistle.engine.whistle import Whistle
-from whistle.journal import ReadOnlyReader
+from whistle.journal import Queue, ReadOnlyReader
 
 if TYPE_CHECKING:
-    import os
+    from collections.abc import Callable, Iterator
+
+    from whistle.core.events import Event
 
 
-__all__ = ["HashMismatch", "ReplayReport", "event_cut", "replay"]
+__all__ = ["EventRebuild", "HashMismatch", "ReplayReport", "event_cut", "rebuild_events", "replay"]
 
 
 @final
@@ -100,8 +106,15 @@ class ReplayReport(msgspec.Struct, kw_only=True):
         )
 
 
-def replay(data_dir: str | os.PathLike[str]) -> ReplayReport:
-    """Re-match the whole journal of ``data_dir``; check every recorded state hash."""
+def replay(
+    data_dir: str | os.PathLike[str],
+    on_tick: Callable[[list[Event], int], None] | None = None,
+) -> ReplayReport:
+    """Re-match the whole journal of ``data_dir``; check every recorded state hash.
+
+    ``on_tick(events, now_ns)`` receives each tick's events, in the venue's order
+    (engines in ``symbol_id`` order).
+    """
     engines: dict[int, Whistle] = {}
     names: dict[int, str] = {}
     mismatches: list[HashMismatch] = []
@@ -120,8 +133,15 @@ def replay(data_dir: str | os.PathLike[str]) -> ReplayReport:
             commands += 1
         elif isinstance(record, Ticked):
             now = record.now_ns
-            for symbol_id in sorted(engines):
-                events += len(engines[symbol_id].tick(now))
+            if on_tick is None:
+                for symbol_id in sorted(engines):
+                    events += len(engines[symbol_id].tick(now))
+            else:
+                produced: list[Event] = []
+                for symbol_id in sorted(engines):
+                    produced.extend(engines[symbol_id].tick(now))
+                events += len(produced)
+                on_tick(produced, now)
             ticks += 1
         elif isinstance(record, Defined):
             instrument = record.instrument
@@ -215,3 +235,106 @@ def event_cut(data_dir: str | os.PathLike[str]) -> int | None:
                 return last_kept
             last_kept = record.seq
     return None
+
+
+@final
+class EventRebuild(msgspec.Struct, frozen=True, kw_only=True):
+    """What ``rebuild_events`` wrote."""
+
+    events: int
+    """Events in the rebuilt ``DIR/events``."""
+    healed: int
+    """Events the old recording lacked (its gaps), now recorded."""
+    dropped_notices: int
+    """Seq-0 notices (host deaths) of the old recording, which no command produces."""
+    kept_at: str
+    """Where the old event journal was moved (kept for inspection)."""
+
+
+def rebuild_events(data_dir: str | os.PathLike[str]) -> EventRebuild:
+    """Rewrite ``DIR/events`` from the command journal: the explicit repair of a gap.
+
+    Events are a pure function of the command journal, so a full replay produces every
+    event again, in the order the venue recorded them. Every event the old recording
+    holds must equal the replayed one with the same (symbol, seq), and none may be left
+    over, or nothing is changed (``DataDirError``). The old journal is kept next to the
+    new one. Refused (``WriterLockedError``) while a venue has the directory open.
+    """
+    root = Path(data_dir)
+    events_dir = root / EVENTS_DIR
+    staging = root / f"{EVENTS_DIR}.rebuilding"
+    if staging.exists():
+        shutil.rmtree(staging)
+    lock = Queue.open_publisher(events_dir)  # no venue may write while we rebuild
+    try:
+        old = _recorded_events(events_dir)
+        pending = next(old, None)
+        encode = RecordCodec().encode
+        counts = {"events": 0, "healed": 0, "notices": 0}
+        with Queue.open_publisher(staging) as writer:
+
+            def write(produced: list[Event], now_ns: int) -> None:
+                nonlocal pending
+                items = []
+                for event in produced:
+                    payload = encode(event)
+                    while pending is not None and pending[0][1] == 0:
+                        counts["notices"] += 1
+                        pending = next(old, None)
+                    if pending is not None and pending[0] == (event.symbol_id, event.seq):
+                        if pending[1] != payload:
+                            raise DataDirError(
+                                f"{events_dir}: event seq {event.seq} of symbol"
+                                f" {event.symbol_id} differs from the one the commands produce;"
+                                " not rebuilding"
+                            )
+                        pending = next(old, None)
+                    else:
+                        counts["healed"] += 1
+                    items.append((EVENT_TYPE_ID, payload))
+                if items:
+                    writer.append_many(items, ts_ns=now_ns)
+                    counts["events"] += len(items)
+
+            report = replay(root, on_tick=write)
+            if report.mismatches:
+                raise DataDirError(
+                    f"{root}: replay disagrees with {len(report.mismatches)} recorded state"
+                    " hashes; not rebuilding the event journal from it"
+                )
+            while pending is not None and pending[0][1] == 0:
+                counts["notices"] += 1
+                pending = next(old, None)
+            if pending is not None:
+                raise DataDirError(
+                    f"{events_dir} holds event seq {pending[0][1]} of symbol {pending[0][0]}"
+                    " that the commands do not produce; not rebuilding"
+                )
+    except BaseException:
+        lock.close()
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    lock.close()
+    kept = root / f"{EVENTS_DIR}.before-rebuild-{time.time_ns()}"
+    os.rename(events_dir, kept)
+    os.rename(staging, events_dir)
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return EventRebuild(
+        events=counts["events"],
+        healed=counts["healed"],
+        dropped_notices=counts["notices"],
+        kept_at=str(kept),
+    )
+
+
+def _recorded_events(path: Path) -> Iterator[tuple[tuple[int, int], bytes]]:
+    decode = RecordCodec().decode_event
+    with ReadOnlyReader(path) as reader:
+        while batch := reader.read_payloads(4096):
+            for payload in batch:
+                event = decode(payload)
+                yield (event.symbol_id, event.seq), payload

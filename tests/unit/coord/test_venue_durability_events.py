@@ -6,15 +6,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import pytest
+from click.testing import CliRunner
 
 from whistle import NewOrder, Venue
-from whistle.coord.durability import read_event_seqs
+from whistle.cli.main import main
+from whistle.coord.durability import DataDirError, read_event_seqs
 from whistle.coord.errors import HostStateError
 from whistle.coord.records import EVENT_TYPE_ID, EVENTS_DIR, RecordCodec
-from whistle.coord.replay import replay
+from whistle.coord.replay import rebuild_events, replay
 from whistle.core import Instrument
-from whistle.journal import JournalFull, Queue, ReadOnlyReader
+from whistle.journal import JournalFull, Queue, ReadOnlyReader, WriterLockedError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -180,6 +183,36 @@ def test_a_gap_in_the_event_journal_is_reported_by_recovery_and_replay(tmp_path:
     with Venue(data_dir=data) as again:
         assert again.recovery is not None
         assert [(g.symbol_id, g.first, g.last) for g in again.recovery.event_gaps] == [(51, 3, 3)]
+        with pytest.raises(WriterLockedError):  # not while a venue has it open
+            rebuild_events(data)
+    # The explicit heal: DIR/events rewritten from the commands, the old one kept.
+    result = CliRunner().invoke(main, ["replay", str(data), "--rebuild-events"])
+    assert result.exit_code == 0, result.output
+    assert "1 of them missing before" in result.output
+    assert recorded(data)[: len(payloads)] == payloads  # the gap filled, nothing else changed
+    assert read_event_seqs(data)[1] == []
+    assert replay(data).ok
+    assert list(tmp_path.glob("d/events.before-rebuild-*"))
+
+
+def test_a_rebuild_that_disagrees_with_the_recording_changes_nothing(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    with new_venue(data) as venue:
+        for command in commands(3):
+            venue.send(command)
+    payloads = recorded(data)
+    codec = RecordCodec()
+    first = codec.decode_event(payloads[0])
+    forged = msgspec.structs.replace(first, ts_ns=first.ts_ns + 1)
+    (data / EVENTS_DIR).rename(tmp_path / "old-events")
+    with Queue.open_publisher(data / EVENTS_DIR) as writer:
+        writer.append(EVENT_TYPE_ID, codec.encode(forged))
+        for payload in payloads[1:]:
+            writer.append(EVENT_TYPE_ID, payload)
+    with pytest.raises(DataDirError, match="differs from the one the commands produce"):
+        rebuild_events(data)
+    assert recorded(data)[0] == codec.encode(forged)
+    assert not list(tmp_path.glob("d/events.*"))
 
 
 def test_events_lost_before_the_last_checkpoint_are_rederived(tmp_path: Path) -> None:
