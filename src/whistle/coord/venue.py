@@ -251,7 +251,8 @@ class RecoveryReport:
         """Why each later checkpoint was not used (a damaged snapshot: file and cause)."""
         self.event_gaps: list[EventGap] = []
         """Event seqs ``DIR/events`` lacks in the middle of a symbol's stream (an old
-        directory's damage: they cannot be inserted, only reported)."""
+        directory's damage: an append-only journal cannot take them in place; heal it
+        with ``whistle replay DIR --rebuild-events`` while no venue has it open)."""
         self.commands = 0
         """Commands replayed after the checkpoint."""
         self.ticks = 0
