@@ -445,7 +445,14 @@ def survey(path: str, meta: QueueMeta | None = None, *, scan_head: bool = False)
         lay.head = SegmentReport(
             head_id, seg_path(head_id), info.state, info.base_seq, info.size, end, nxt, records
         )
-    elif manifest.high >= low and stored and not any(isinstance(d, MissingSegment) for d in damage):
+    elif (
+        manifest.high >= low
+        and stored
+        and not any(isinstance(d, MissingSegment) for d in damage)
+        # A crash between recording the first segment as activated and activating it:
+        # it exists, FRESH, and holds nothing (checked above); the writer activates it.
+        and not (manifest.high == low and low in infos and infos[low].state == STATE_FRESH)
+    ):
         damage.append(
             MissingSegment(
                 f"no segment in use, but the manifest says segments {low}..{manifest.high} "

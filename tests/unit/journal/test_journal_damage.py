@@ -491,3 +491,20 @@ def test_a_subscriber_following_rolls_and_retention_never_sees_damage(qdir: Path
         wait_until(lambda: min(s.segment_id for s in Queue.segments(qdir)) > 0)
         assert verify(qdir).whole
         assert w.worker_errors == []
+
+
+def test_crash_before_the_first_segment_is_activated_is_not_damage(qdir: Path) -> None:
+    from whistle.journal.config import ensure_queue_dir
+    from whistle.journal.segment import create_segment
+
+    ensure_queue_dir(str(qdir), SEG)
+    create_segment(str(qdir), 0, SEG, 1)
+    _manifest_store(qdir, activated=1)  # recorded as activated; the crash came before
+    assert verify(qdir).whole
+    with ReadOnlyReader(qdir) as r:
+        assert list(r) == []
+    with Queue.open_publisher(qdir, small_config(segment_size=SEG)) as w:
+        assert w.append(1, b"first") == 0
+    assert verify(qdir).whole
+    os.unlink(seg_path(qdir, 0))  # but the activated first segment deleted is damage
+    _all_refuse(qdir, MissingSegment)
