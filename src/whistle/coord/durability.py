@@ -646,34 +646,51 @@ def iter_records(data_dir: str | os.PathLike[str]) -> Iterator[JournalRecord]:
         raise DataDirError(f"{data_dir} is not a whistle data directory ({path} is missing)")
     decode = RecordCodec().decode_record
     checker = _Checker(path)
-    seq = -1
-    payloads = _payloads(path)
-    while True:
-        try:
-            item = next(payloads, None)
-        except JournalError as exc:
-            raise JournalDamaged(
-                _journal_reason(exc),
-                path=exc.path or path,
-                offset=exc.offset,
-                first_enq_seq=checker.enq_seq + 1,
-                last_enq_seq=_last_lost_enq_seq(path, exc, decode),
-            ) from exc
-        except OSError as exc:
-            raise JournalDamaged(
-                f"cannot be read: {exc.strerror or _cause(exc)}",
-                path=exc.filename or path,
-                first_enq_seq=checker.enq_seq + 1,
-            ) from exc
-        if item is None:
-            return
-        seq, payload = item
-        try:
-            record = decode(payload)
-        except msgspec.MsgspecError as exc:
-            raise checker.damaged(f"cannot be decoded: {exc}", seq) from None
-        checker.check(record, seq)
-        yield record
+    symbols = checker.symbols
+    reader: ReadOnlyReader | None = None
+    try:
+        while True:
+            try:
+                if reader is None:
+                    reader = ReadOnlyReader(path)
+                seq = reader.next_seq
+                # read_payloads returns the records before a damage and raises at the next
+                # call, so every readable record is checked and yielded before the error.
+                batch = reader.read_payloads(4096)
+            except JournalError as exc:
+                raise JournalDamaged(
+                    _journal_reason(exc),
+                    path=exc.path or path,
+                    offset=exc.offset,
+                    first_enq_seq=checker.enq_seq + 1,
+                    last_enq_seq=_last_lost_enq_seq(path, exc, decode),
+                ) from exc
+            except OSError as exc:
+                raise JournalDamaged(
+                    f"cannot be read: {exc.strerror or _cause(exc)}",
+                    path=exc.filename or path,
+                    first_enq_seq=checker.enq_seq + 1,
+                ) from exc
+            if not batch:
+                return
+            for payload in batch:
+                try:
+                    record = decode(payload)
+                except msgspec.MsgspecError as exc:
+                    raise checker.damaged(f"cannot be decoded: {exc}", seq) from None
+                if (
+                    type(record) is Sequenced
+                    and record.enq_seq == checker.enq_seq + 1
+                    and record.command.symbol_id in symbols
+                ):
+                    checker.enq_seq = record.enq_seq  # the common case, checked inline
+                else:
+                    checker.check(record, seq)
+                seq += 1
+                yield record
+    finally:
+        if reader is not None:
+            reader.close()
 
 
 def _last_lost_enq_seq(
