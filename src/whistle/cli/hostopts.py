@@ -56,7 +56,7 @@ def host_options(command: F) -> F:
             default=5.0,
             show_default=True,
             help="A host whose last heartbeat is older than this is declared dead and killed"
-            " (its symbols: rebuilt from the journal with --data-dir, else faulted).",
+            " (its symbols: rebuilt from the journal with a data directory, else faulted).",
         ),
     ]
     for option in reversed(options):
