@@ -275,32 +275,30 @@ class MarketByOrderBook:
         self.index += 1
         self._d_count = 0
         # Dispatch on the exact type: a pointer compare. (isinstance() on a msgspec Struct
-        # class goes through its metaclass's __instancecheck__: ~450 instructions.) An add,
-        # the most frequent event, is read with one astuple() call: compiled, that is
-        # cheaper than six generic attribute reads.
+        # class goes through its metaclass's __instancecheck__: ~450 instructions.) Adds,
+        # deletes and cancels, the most frequent events, are read with one astuple() call:
+        # compiled, that is cheaper than five or six generic attribute reads.
         t = type(e)
         if t is _ADD:
             _iid, ts, _recv, _seq, flags, oid, side, price, qty = _astuple(e)
-            if ts < self.last_ts:
-                self._anomaly(e, TIME_REVERSAL, f"ts_ns {ts} < previous {self.last_ts}")
-            else:
-                self.last_ts = ts
+            self._check_ts(ts, e)
             r = self._add(oid, side, price, qty, flags, e)
             if r and flags & FLAG_LAST:
                 self._check_crossed(e)
             return r
-        ts = e.ts_ns
-        if ts < self.last_ts:
-            self._anomaly(e, TIME_REVERSAL, f"ts_ns {ts} < previous {self.last_ts}")
-        else:
-            self.last_ts = ts
-        if t is _DELETE:
-            d = cast("MboDelete", e)
-            r = self._cancel(d.order_id, -1, d.side, d.price, d)
-        elif t is _CANCEL:
-            c = cast("MboCancel", e)
-            r = self._cancel(c.order_id, c.qty, c.side, c.price, c)
-        elif t is _EXECUTE:
+        if t is _DELETE or t is _CANCEL:
+            if t is _DELETE:
+                _iid, ts, _recv, _seq, flags, oid, side, price = _astuple(e)
+                qty = -1
+            else:
+                _iid, ts, _recv, _seq, flags, oid, qty, side, price = _astuple(e)
+            self._check_ts(ts, e)
+            r = self._cancel(oid, qty, side, price, e)
+            if r and flags & FLAG_LAST:
+                self._check_crossed(e)
+            return r
+        self._check_ts(e.ts_ns, e)
+        if t is _EXECUTE:
             r = self._execute(cast("MboExecute", e))
         elif t is _MODIFY:
             r = self._modify(cast("MboModify", e))
@@ -323,6 +321,12 @@ class MarketByOrderBook:
         if r and e.flags & FLAG_LAST:
             self._check_crossed(e)
         return r
+
+    def _check_ts(self, ts: int, e: MboEvent) -> None:
+        if ts < self.last_ts:
+            self._anomaly(e, TIME_REVERSAL, f"ts_ns {ts} < previous {self.last_ts}")
+        else:
+            self.last_ts = ts
 
     def _check_crossed(self, e: MboEvent) -> None:
         # After a complete update: count a crossing once, when it starts.
@@ -391,7 +395,7 @@ class MarketByOrderBook:
             return r | CHANGED_BOOK | CHANGED_BBO
         return r | CHANGED_BOOK
 
-    def _remove(self, order_id: int, level: MboLevel) -> int:
+    def _remove(self, order_id: Any, level: MboLevel) -> int:
         # Take a resting order out of its level and out of the book.
         if level.side == BUY:
             book_side = self.bids
@@ -411,7 +415,7 @@ class MarketByOrderBook:
         return r
 
     def _reduce(
-        self, order_id: int, level: MboLevel, qty: int, src: MboEvent | None, what: str
+        self, order_id: Any, level: MboLevel, qty: int, src: MboEvent | None, what: str
     ) -> int:
         # Take ``qty`` off an order (-1: all of it), keeping its place; the remainder
         # going negative is an anomaly, and the order leaves the book.
