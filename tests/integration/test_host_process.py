@@ -614,7 +614,7 @@ def _flow(venue: Venue, oid: int) -> list[object]:
 
 
 def test_without_a_data_dir_a_stalled_host_is_killed_and_its_symbols_faulted_with_the_cause():
-    with Venue(hosts=2, placement="round-robin", host_dead_after_s=0.4) as venue:
+    with Venue(hosts=2, placement="round-robin", host_dead_after_s=1.0) as venue:
         venue.add_instrument(VA)
         venue.add_instrument(VB)
         _flow(venue, 1)
@@ -645,7 +645,7 @@ def test_with_a_data_dir_a_stalled_host_is_killed_and_its_symbols_restored(tmp_p
         placement="round-robin",
         data_dir=tmp_path / "d",
         checkpoint_every=3,
-        host_dead_after_s=0.4,
+        host_dead_after_s=1.0,
     ) as venue:
         venue.add_instrument(VA)
         venue.add_instrument(VB)
