@@ -201,3 +201,34 @@ def test_rows_match_the_books_depth_after_every_event(tmp_path: Path, depth: int
             want += [c for _, _, c in levels] + [0] * pad
         assert list(row[10:]) == want, (rows, e)
     assert rows > 1_000
+
+
+def test_on_last_publishes_once_per_event_at_its_last_record(tmp_path: Path):
+    """A synthetic DBN day (replaces as C + A, executions as T + F + C, F_LAST on each
+    event's last record): rows only at F_LAST, each the book's depth at that moment, and
+    one row for every event whose records changed the top levels or printed a trade."""
+    from whistle.bench.feed import dbn_bytes, synthetic_ops
+    from whistle.core.mbo import FLAG_LAST
+
+    path = tmp_path / "s.dbn"
+    path.write_bytes(dbn_bytes(synthetic_ops(4_000, seed=2)))
+    on_last = MbpBuilder(5, on_last=True)
+    every = MbpBuilder(5, on_last=False)
+    rows = 0
+    pending = False
+    for e in whistle.feed.open(path, format="dbn"):
+        row = on_last.push(e)
+        pending |= every.push(e) is not None
+        if not e.flags & FLAG_LAST:
+            assert row is None
+            continue
+        assert (row is not None) == pending, e
+        pending = False
+        if row is None:
+            continue
+        rows += 1
+        book = on_last.books()[e.instrument_id][2]
+        bids, asks = book.depth(5)
+        assert row[10:15] == tuple([p for p, _, _ in bids] + [None] * (5 - len(bids)))
+        assert row[25:30] == tuple([p for p, _, _ in asks] + [None] * (5 - len(asks)))
+    assert rows > 1_000
