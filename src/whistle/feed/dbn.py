@@ -281,14 +281,6 @@ def _value(member: object) -> str:
     return str(getattr(member, "value", member))
 
 
-def _side_code(side: object) -> int:
-    if side is dbn.Side.BID:
-        return _BUY
-    if side is dbn.Side.ASK:
-        return _SELL
-    return SIDE_NONE
-
-
 class _Tally:
     """Counts per instrument id and action (index in ``_ACTIONS``), plus other records."""
 
@@ -401,7 +393,9 @@ class DbnDecoder(_DecoderBase):
         add_a, cancel_c, modify_m = dbn.Action.ADD, dbn.Action.CANCEL, dbn.Action.MODIFY
         trade_t, fill_f, clear_r = dbn.Action.TRADE, dbn.Action.FILL, dbn.Action.CLEAR
         mbo_type = dbn.MBOMsg
+        bid, ask, tob = dbn.Side.BID, dbn.Side.ASK, FLAG_TOB
         counts: list[int] = []
+        n_rec = 0  # MBO records read (tally.records once the loop ends)
         last_iid = -1
         try:
             while True:
@@ -441,12 +435,12 @@ class DbnDecoder(_DecoderBase):
                         if isinstance(rec, (dbn.SystemMsg, dbn.ErrorMsg)):
                             continue
                         raise FeedFormatError(
-                            f"{name}: record {tally.records}: a {kind} (rtype"
+                            f"{name}: record {n_rec}: a {kind} (rtype"
                             f" {rec.rtype}) in an MBO stream; expected MBOMsg only",
                             path=name,
                         )
                     assert symbology is not None  # the decoder yields the metadata first
-                    tally.records += 1
+                    n_rec += 1
                     iid = rec.instrument_id
                     if iid != last_iid:
                         counts = tally.row(iid)
@@ -463,30 +457,32 @@ class DbnDecoder(_DecoderBase):
                         counts[_ACTIONS.index(_value(action))] += 1
                         continue
                     flags = rec.flags
-                    if flags & FLAG_TOB:
+                    if flags & tob:
                         if self.strict:
                             raise FeedFormatError(
-                                f"{name}: record {tally.records - 1}: a top-of-book (F_TOB)"
+                                f"{name}: record {n_rec - 1}: a top-of-book (F_TOB)"
                                 " record describes a price level, not an order: not"
                                 " order-level data",
                                 path=name,
                             )
-                        self.stats.anomaly("top_of_book", f"record {tally.records - 1}")
+                        self.stats.anomaly("top_of_book", f"record {n_rec - 1}")
                         counts[_ACTIONS.index(_value(action))] += 1
                         continue
+                    sd = rec.side
+                    side = _BUY if sd is bid else _SELL if sd is ask else SIDE_NONE
                     if action is add_a:
                         counts[_A] += 1
                         if build:
                             yield MboAdd(
                                 iid, rec.ts_event, rec.ts_recv, rec.sequence, flags,
-                                rec.order_id, _side_code(rec.side), rec.price, rec.size,
+                                rec.order_id, side, rec.price, rec.size,
                             )  # fmt: skip
                     elif action is cancel_c:
                         counts[_C] += 1
                         if build:
                             yield MboCancel(
                                 iid, rec.ts_event, rec.ts_recv, rec.sequence, flags,
-                                rec.order_id, rec.size, _side_code(rec.side), rec.price,
+                                rec.order_id, rec.size, side, rec.price,
                             )  # fmt: skip
                     elif action is modify_m:
                         counts[_M] += 1
@@ -494,7 +490,7 @@ class DbnDecoder(_DecoderBase):
                             oid = rec.order_id
                             yield MboModify(
                                 iid, rec.ts_event, rec.ts_recv, rec.sequence, flags, oid, oid,
-                                _side_code(rec.side), rec.price, rec.size,
+                                side, rec.price, rec.size,
                                 PRIORITY_KEEP_ON_DECREASE,
                             )  # fmt: skip
                     elif action is trade_t or action is fill_f:
@@ -503,7 +499,7 @@ class DbnDecoder(_DecoderBase):
                         if build:
                             yield MboTrade(
                                 iid, rec.ts_event, rec.ts_recv, rec.sequence, flags,
-                                rec.order_id, _side_code(rec.side), rec.price, rec.size,
+                                rec.order_id, side, rec.price, rec.size,
                                 TRADE_INFO, is_trade, 0,
                             )  # fmt: skip
                     elif action is clear_r:
@@ -534,6 +530,7 @@ class DbnDecoder(_DecoderBase):
                 )
         finally:
             stream.close()
+            tally.records = n_rec
             tally.publish(self.stats, names, self.filter)
 
 
