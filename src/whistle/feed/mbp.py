@@ -13,7 +13,9 @@ Row schema (:func:`mbp_columns`; the names of Databento's MBP-10 schema)::
     ts_event   exchange timestamp, ns (ITCH / LOBSTER: since midnight; DBN: UNIX epoch)
     ts_recv    receive timestamp, ns (0 where the source has none)
     symbol     the instrument's symbol
-    action     A add, C cancel or delete, M modify / replace, T trade, R clear, N other
+    action     A add, C cancel or delete, M modify / replace, T trade (a print: an
+               execution or a trade), R clear, N other; with on_last, the action of the
+               record that closed the event (F: a Databento fill, never a row by itself)
     side       B bid / A ask: the order's side; for T the *aggressor's* side (the opposite
                of the resting order's for an execution), N when unknown
     depth      the best changed level, 0 = top (0 for a trade or clear)
