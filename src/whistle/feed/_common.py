@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import gzip
 import os
+import zlib
 from typing import IO, TYPE_CHECKING, Final, cast
 
-from whistle.feed.errors import FeedError
+from whistle.feed.errors import FeedError, FeedFormatError, TruncatedFileError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
 
 __all__ = [
     "CHUNK_BYTES",
@@ -18,6 +19,8 @@ __all__ = [
     "SymbolStats",
     "check_policy",
     "open_binary",
+    "read_chunk",
+    "read_lines",
     "wanted_symbols",
 ]
 
@@ -47,6 +50,44 @@ def open_binary(path: str | os.PathLike[str]) -> IO[bytes]:
         return cast("IO[bytes]", gzip.open(name, "rb"))
     raw.seek(0)
     return raw
+
+
+def _damaged(exc: BaseException, path: str, where: str) -> FeedFormatError:
+    if isinstance(exc, EOFError):
+        return TruncatedFileError(
+            f"{path}: {where}: file ends inside its compressed stream ({exc})", path=path
+        )
+    return FeedFormatError(f"{path}: {where}: damaged compressed data ({exc})", path=path)
+
+
+def read_chunk(f: IO[bytes], size: int, path: str, offset: int) -> bytes:
+    """Read up to ``size`` bytes of ``f``; a truncated or damaged gzip stream is a
+    ``TruncatedFileError`` / ``FeedFormatError`` naming ``path`` and the (decompressed)
+    byte ``offset`` reached, not a bare ``EOFError`` / ``zlib.error``."""
+    try:
+        return f.read(size)
+    except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as exc:
+        error = _damaged(exc, path, f"byte offset {offset} (decompressed)")
+        error.offset = offset
+        raise error from None
+
+
+def read_lines(f: IO[bytes], path: str) -> Iterator[tuple[int, bytes]]:
+    """Yield (1-based line number, line without its end of line) of ``f``, with the same
+    errors as ``read_chunk`` naming the line."""
+    line_no = 0
+    it = iter(f)
+    while True:
+        try:
+            raw = next(it)
+        except StopIteration:
+            return
+        except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as exc:
+            error = _damaged(exc, path, f"line {line_no + 1}")
+            error.line = line_no + 1
+            raise error from None
+        line_no += 1
+        yield line_no, raw.rstrip(b"\r\n")
 
 
 class SymbolStats:

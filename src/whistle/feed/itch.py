@@ -80,6 +80,7 @@ from whistle.feed._common import (
     FeedStats,
     check_policy,
     open_binary,
+    read_chunk,
     wanted_symbols,
 )
 from whistle.feed.errors import FeedFormatError, TruncatedFileError
@@ -604,7 +605,7 @@ class ItchDecoder:
         try:
             buf = b""
             while True:
-                chunk = f.read(self.chunk_bytes)
+                chunk = read_chunk(f, self.chunk_bytes, self.path, st.base + len(buf))
                 if not chunk:
                     break
                 buf = buf + chunk if buf else chunk
@@ -672,7 +673,7 @@ class ItchDecoder:
             buf = b""
             st = _State(self.path, self.strict, False)
             while True:
-                chunk = f.read(self.chunk_bytes)
+                chunk = read_chunk(f, self.chunk_bytes, self.path, base + len(buf))
                 if not chunk:
                     break
                 buf = buf + chunk if buf else chunk
@@ -720,12 +721,14 @@ def frame_types(path: str | os.PathLike[str]) -> int:
     decoder (chunks, type-length table), no unpacking, no events.
     """
     lens = _LEN
+    name = os.fspath(path)
     total = 0
-    f = open_binary(path)
+    base = 0
+    f = open_binary(name)
     try:
         buf = b""
         while True:
-            chunk = f.read(CHUNK_BYTES)
+            chunk = read_chunk(f, CHUNK_BYTES, name, base + len(buf))
             if not chunk:
                 break
             buf = buf + chunk if buf else chunk
@@ -738,7 +741,10 @@ def frame_types(path: str | os.PathLike[str]) -> int:
                     size = (buf[pos] << 8) | buf[pos + 1]
                     if size == 0:
                         raise FeedFormatError(
-                            f"{os.fspath(path)}: unknown ITCH message type 0x{buf[pos + 2]:02x}"
+                            f"{name}: byte offset {base + pos}: unknown ITCH 5.0 message type"
+                            f" 0x{buf[pos + 2]:02x} with a zero length prefix",
+                            path=name,
+                            offset=base + pos,
                         )
                 end = pos + 2 + size
                 if end > n:
@@ -746,6 +752,7 @@ def frame_types(path: str | os.PathLike[str]) -> int:
                 pos = end
                 count += 1
             total += count
+            base += pos
             buf = buf[pos:]
     finally:
         f.close()

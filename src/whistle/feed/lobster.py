@@ -44,6 +44,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Final, final
 
+from whistle.core.limits import MAX_ORDER_ID, MAX_PRICE_TICKS, MAX_QTY_LOTS
 from whistle.core.mbo import (
     FLAG_LAST,
     FLAG_SNAPSHOT,
@@ -62,7 +63,13 @@ from whistle.core.mbo import (
     MboStatus,
     MboTrade,
 )
-from whistle.feed._common import FeedStats, check_policy, open_binary, wanted_symbols
+from whistle.feed._common import (
+    FeedStats,
+    check_policy,
+    open_binary,
+    read_lines,
+    wanted_symbols,
+)
 from whistle.feed.errors import FeedFormatError
 
 if TYPE_CHECKING:
@@ -97,10 +104,14 @@ def orderbook_rows(path: str | os.PathLike[str]) -> Generator[tuple[Levels, Leve
     non-empty level, best first."""
     name = os.fspath(path)
     with open_binary(name) as f:
-        for line_no, raw in enumerate(f, 1):
+        for line_no, raw in read_lines(f, name):
             line = raw.strip()
             if not line:
-                continue
+                raise FeedFormatError(
+                    f"{name}: line {line_no}: empty line; expected one row per message",
+                    path=name,
+                    line=line_no,
+                )
             cols = line.split(b",")
             if len(cols) % 4:
                 raise FeedFormatError(
@@ -183,6 +194,17 @@ class LobsterDecoder:
         if direction != 1 and direction != -1:
             self._bad(line_no, "bad_direction", f"direction {direction}; expected 1 or -1")
             return None
+        if kind != 7 and not (0 < size <= MAX_QTY_LOTS and 0 < price <= MAX_PRICE_TICKS):
+            self._bad(
+                line_no,
+                "bad_value",
+                f"size {size} / price {price} out of range; expected 1..{MAX_QTY_LOTS} shares"
+                f" at 1..{MAX_PRICE_TICKS} (dollars x 10,000)",
+            )
+            return None
+        if not -1 <= oid <= MAX_ORDER_ID or not 0 <= ts < 2 * 86_400 * 10**9:
+            self._bad(line_no, "bad_value", f"order id {oid} or time {ts} ns out of range")
+            return None
         return ts, kind, oid, size, price, direction
 
     def _seed(self, first: tuple[int, int, int, int, int, int] | None) -> list[MboEvent]:
@@ -235,12 +257,11 @@ class LobsterDecoder:
         sym = self.stats.symbol(self.symbol)
         f = open_binary(self.path)
         try:
-            line_no = 0
             first = True
-            for raw in f:
-                line_no += 1
+            for line_no, raw in read_lines(f, self.path):
                 line = raw.strip()
                 if not line:
+                    self._bad(line_no, "empty_line", "empty line; expected a message")
                     continue
                 parsed = self._parse(line_no, line)
                 if parsed is None:

@@ -380,6 +380,23 @@ def test_truncated_file_names_the_offset_after_yielding_what_was_whole(tmp_path:
     assert len(seen) == decoder.stats.messages > 0
 
 
+@needs_sample
+@pytest.mark.parametrize("cut", [50_000, 200])
+def test_a_truncated_gzip_file_is_an_error_naming_the_offset(tmp_path: Path, cut: int) -> None:
+    path = tmp_path / "cut.itch.gz"
+    path.write_bytes(gzip.compress(SAMPLE.read_bytes())[:cut])
+    for run in (lambda: list(ItchDecoder(path)), lambda: ItchDecoder(path).scan()):
+        with pytest.raises(TruncatedFileError) as info:
+            run()
+        assert str(info.value).startswith(f"{path}: byte offset ")
+        assert "file ends inside its compressed stream" in str(info.value)
+        assert info.value.offset is not None
+    with pytest.raises(TruncatedFileError, match="compressed stream"):
+        list(ItchDecoder(path).records())
+    with pytest.raises(TruncatedFileError, match="compressed stream"):
+        frame_types(path)
+
+
 def test_unknown_type_with_zero_prefix_is_an_error_whatever_the_policy(tmp_path: Path) -> None:
     path = tmp_path / "unknown.itch"
     path.write_bytes(_msg("D", 3, 1, EVERY_TYPE["D"]) + b"\x00\x00Z" + b"\x00" * 30)

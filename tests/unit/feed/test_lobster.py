@@ -176,11 +176,17 @@ def test_symbol_filter_skips_another_symbol(tmp_path: Path) -> None:
         ("34200.5,1,11,100,1000000,0", "bad_direction", "direction 0; expected 1 or -1"),
         ("34200.5,7,0,0,5,1", "bad_value", "trading halt indicator price 5"),
         ("9:30,1,11,100,1000000,1", "bad_value", "is not seconds.nanoseconds"),
+        ("", "empty_line", "empty line; expected a message"),
+        ("34200.5,1,11,99999999999999999999999999,1000000,1", "bad_value", "out of range"),
+        ("34200.5,1,11,-100,1000000,1", "bad_value", "size -100 / price 1000000 out of range"),
+        ("34200.5,4,11,100,0,1", "bad_value", "size 100 / price 0 out of range"),
+        ("34200.5,1,-7,100,1000000,1", "bad_value", "order id -7"),
     ],
 )
 def test_a_bad_line_names_file_and_line(tmp_path: Path, line: str, kind: str, message: str) -> None:
     path = _write(
-        tmp_path / "m.csv", ["34200.1,1,10,5,1000000,1", "", line, "34200.9,3,10,5,1000000,1"]
+        tmp_path / "m.csv",
+        ["34200.1,1,10,5,1000000,1", "34200.2,1,11,5,1000000,1", line, "34200.9,3,10,5,1000000,1"],
     )
     with pytest.raises(FeedFormatError) as info:
         list(LobsterDecoder(path))
@@ -189,7 +195,7 @@ def test_a_bad_line_names_file_and_line(tmp_path: Path, line: str, kind: str, me
     assert info.value.line == 3
     lenient = LobsterDecoder(path, policy="lenient")
     events = list(lenient)
-    assert [e.sequence for e in events] == [0, 1, 4]  # the bad line is skipped, counted
+    assert [e.sequence for e in events] == [0, 1, 2, 4]  # the bad line is skipped, counted
     assert lenient.stats.anomalies == {kind: 1}
     assert lenient.stats.anomaly_log[0].startswith(f"{path}: line 3: ")
 
@@ -199,9 +205,25 @@ def test_a_bad_orderbook_file_names_its_line(tmp_path: Path) -> None:
     rows = _write(tmp_path / "o.csv", ["1000100,5,1000000,5,1000200"])
     with pytest.raises(FeedFormatError, match=r"o\.csv: line 1: expected 4 columns per level"):
         list(LobsterDecoder(messages, orderbook=rows))
+    gap = _write(tmp_path / "gap.csv", ["9999999999,0,1000000,5", "", "9999999999,0,1000000,5"])
+    with pytest.raises(FeedFormatError, match=r"gap\.csv: line 2: empty line"):
+        list(orderbook_rows(gap))
     with pytest.raises(FeedFormatError, match=r"line 1: empty orderbook file"):
         list(LobsterDecoder(messages, orderbook=_write(tmp_path / "e.csv", [])))
     short = _write(tmp_path / "two.csv", ["34200.1,1,10,5,1000000,1", "34200.2,1,11,5,1000000,1"])
     one_row = _write(tmp_path / "one.csv", ["9999999999,0,1000000,5"])
     with pytest.raises(FeedFormatError, match="fewer rows than the message file"):
         compare(short, one_row, levels=1)
+
+
+def test_a_truncated_gzip_file_is_an_error_naming_the_line(tmp_path: Path) -> None:
+    text = "".join(f"34200.{i:03d},1,{i},5,1000000,1\n" for i in range(1, 400)).encode()
+    packed = gzip.compress(text)
+    path = tmp_path / "cut.csv.gz"
+    path.write_bytes(packed[: len(packed) - 30])
+    decoder = LobsterDecoder(path)
+    with pytest.raises(FeedFormatError) as info:
+        list(decoder)
+    assert str(info.value).startswith(f"{path}: line ")
+    assert "compressed stream" in str(info.value)
+    assert info.value.line is not None
