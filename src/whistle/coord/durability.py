@@ -29,6 +29,14 @@ defined before it, a checkpoint or stop that disagrees with the records before i
 ``JournalDamaged`` naming the file, the offset where known, and the acknowledged
 commands (``enq_seq`` range) that cannot be read.
 
+The event journal is checked too (``read_event_seqs``): damage is a ``DataDirError``;
+per-symbol seqs must run 1, 2, 3, ...; a gap is reported (``EventGap``) and healed only by
+the explicit ``whistle replay DIR --rebuild-events``. Snapshots are checked against their
+``Snapshotted`` record (``verified_snapshot``: size, CRC-32, decoding, symbol, anchor and
+state hash) and ``choose_checkpoint`` picks the latest kept checkpoint whose snapshots
+all verify and are not ahead of the event journal; ``Venue`` recovery and host-death
+restore both use it, falling back to an earlier checkpoint or to the start.
+
 Fsync policies (``FsyncPolicy`` of ``whistle.journal``, applied to both queues):
 
 - ``none``: an acknowledged command is in the page cache; it survives a crash of the
