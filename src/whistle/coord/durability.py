@@ -356,6 +356,16 @@ class VenueJournal:
         self.flush_events()
         return len(self._unwritten) <= self.max_unwritten_events
 
+    def unwritten_event_seqs(self) -> dict[int, int]:
+        """Return the last event seq per symbol among the events still waiting."""
+        out: dict[int, int] = {}
+        decode = self._codec.decode_event
+        for payload, _ in self._unwritten:
+            event = decode(payload)
+            if event.seq:
+                out[event.symbol_id] = event.seq
+        return out
+
     def flush_events(self) -> bool:
         """Write the events still waiting, in order; return whether none is left."""
         pending = self._unwritten

@@ -835,9 +835,11 @@ class Venue:
         journal = self._journal
         assert journal is not None
         found = scan(journal.data_dir, self.keep_checkpoints)
+        # Events already recorded, or waiting in memory to be: never delivered twice.
         journaled = read_event_seqs(journal.data_dir)[0]
+        journaled.update(journal.unwritten_event_seqs())
         # The same checkpoint choice as recovery (a damaged latest snapshot falls back).
-        choice = choose_checkpoint(journal.data_dir, found)
+        choice = choose_checkpoint(journal.data_dir, found, journaled)
         wanted = set(lost)
         engines: dict[int, Whistle] = {}
         for symbol_id in lost:
