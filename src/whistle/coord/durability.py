@@ -188,11 +188,21 @@ class JournalUnavailable(DataDirError):
 
     ``fatal`` is False when the file system is full (retry once space is freed) and True
     when the journal can no longer be written (the venue stops). ``path`` names the queue.
+    ``accepted_enq_seq`` is set when ``Venue.send`` journaled its command but not the
+    tick after it: that command is acknowledged and runs at the next tick.
     """
 
-    def __init__(self, message: str, *, path: str | os.PathLike[str], fatal: bool) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | os.PathLike[str],
+        fatal: bool,
+        accepted_enq_seq: int | None = None,
+    ) -> None:
         self.path = os.fspath(path)
         self.fatal = fatal
+        self.accepted_enq_seq = accepted_enq_seq
         super().__init__(message)
 
 

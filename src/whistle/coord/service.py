@@ -224,7 +224,8 @@ class OrderbookManagerService:
         except HostTimeout as exc:
             raise Timeout(str(exc)) from exc
         except (HostError, JournalUnavailable, DispatchError) as exc:
-            # Not journaled (or not dispatched): the command was not accepted.
+            # Not journaled (or not dispatched); or journaled but its tick was not, which
+            # the message says (accepted_enq_seq): it then runs at the next tick.
             raise ChannelSendError(str(exc)) from exc
         if len(events) == 1 and isinstance(events[0], OrderRejected) and events[0].seq == 0:
             reason = events[0].reason

@@ -714,12 +714,24 @@ class Venue:
         """Sequence ``command`` and tick now; return the events of this tick.
 
         Commands queued earlier with ``enqueue`` are processed in the same tick (in
-        ``enq_seq`` order), and their events are returned too.
+        ``enq_seq`` order), and their events are returned too. If the command is
+        journaled but the tick cannot be, the ``JournalUnavailable`` says so and carries
+        the command's ``accepted_enq_seq``: it is acknowledged and runs at the next tick
+        (sending it again would enter it twice).
         """
         result = self._route(command)
         if isinstance(result, OrderRejected):
             return self._publish([result])
-        return self.tick()
+        try:
+            return self.tick()
+        except JournalUnavailable as exc:
+            raise JournalUnavailable(
+                f"{type(command).__name__} was accepted as enq_seq {result} (journaled; it"
+                f" runs at the next tick), but the tick was not: {exc}",
+                path=exc.path,
+                fatal=exc.fatal,
+                accepted_enq_seq=result,
+            ) from exc
 
     def enqueue(self, command: Command) -> int | OrderRejected:
         """Sequence ``command`` for the next tick; return its ``enq_seq`` (or the reject)."""

@@ -114,23 +114,28 @@ def test_disk_full_while_the_command_journal_rolls_refuses_and_changes_nothing(
     assert replay(data).ok
 
 
+def refuse_ticks(venue: Venue, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The command journal is full for Ticked records only (commands still fit).
+    journal = venue._journal
+    assert journal is not None
+    commands = journal._commands
+    real = commands.append
+
+    def append(type_id: int, payload: bytes, ts_ns: int | None = None) -> int:
+        if type_id == 3:  # Ticked
+            raise JournalFull("journal is full", path=commands.path)
+        return real(type_id, payload, ts_ns=ts_ns)
+
+    monkeypatch.setattr(commands, "append", append)
+
+
 def test_a_tick_that_cannot_be_journaled_does_not_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = tmp_path / "d"
     venue = journaled_venue(data)
     venue.enqueue(NewOrder(1, 1, 1, 1, 1, 1, 10_000, 5))
-    journal = venue._journal
-    assert journal is not None
-    commands = journal._commands
-    real = commands.append
-
-    def refuse_ticks(type_id: int, payload: bytes, ts_ns: int | None = None) -> int:
-        if type_id == 3:  # Ticked
-            raise JournalFull("journal is full", path=commands.path)
-        return real(type_id, payload, ts_ns=ts_ns)
-
-    monkeypatch.setattr(commands, "append", refuse_ticks)
+    refuse_ticks(venue, monkeypatch)
     with pytest.raises(JournalUnavailable):
         venue.tick(1_000)
     assert (venue.now_ns, venue.clock.tick_number) == (0, 0)  # the clock did not move
@@ -143,6 +148,21 @@ def test_a_tick_that_cannot_be_journaled_does_not_run(
     ticks = [(r.number, r.now_ns) for r in iter_records(data) if isinstance(r, Ticked)]
     assert ticks[0] == (1, 1_000)
     assert replay(data).ok
+
+
+def test_send_says_when_its_command_was_journaled_but_its_tick_was_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    venue = journaled_venue(tmp_path / "d")
+    venue.submit("A", "buy", "1", "1.00")
+    refuse_ticks(venue, monkeypatch)
+    with pytest.raises(JournalUnavailable, match="was accepted as enq_seq 2") as info:
+        venue.submit("A", "buy", "1", "1.00")
+    assert info.value.accepted_enq_seq == 2  # acknowledged: do not send it again
+    monkeypatch.undo()
+    events = venue.tick()
+    assert [e.order_id for e in events if isinstance(e, OrderAccepted)] == [2]
+    venue.stop()
 
 
 def test_a_time_past_the_journal_range_is_refused_before_anything_is_written(
