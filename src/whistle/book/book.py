@@ -113,8 +113,17 @@ R_NO_CHANGE: Final = 3003  # MODIFY_NO_CHANGE
 MAX_PRICE: Final = (1 << 60) - 1
 MAX_ID: Final = (1 << 63) - 1
 
-INF_KEY: Final = 1 << 62
-"""Key of an empty side's best level: nothing ever crosses it."""
+INF_KEY: Final = (1 << 62) - 1
+"""Key of an empty side's best level: nothing ever crosses it.
+
+The largest int mypyc keeps unboxed (a "short" tagged int): every comparison with it stays
+a machine compare. Hashes and snapshots still write "no upper band" as 1 << 62 (the value
+this sentinel had before), so both are unchanged."""
+_SHORT_MAX: Final = (1 << 62) - 1
+"""Ids, accounts and expiries up to here are unboxed: ``x > _SHORT_MAX and x > MAX_ID``
+checks the range with one machine compare in the common case (MAX_ID itself is boxed)."""
+NO_BAND_HI: Final = 1 << 62
+"""``band_hi`` without a band, as the state hash and snapshots write it."""
 _UNLIMITED: Final = 1 << 61
 """Limit key of a market order without protection or band: crosses every level."""
 
@@ -266,10 +275,11 @@ class OrderBook:
         self.enq_seq: Any = 0
         self.ts_ns: Any = 0
         self.traded = False
-        # The last published top of book (see the ``bbo`` property).
-        self.bbo_bid_px = 0
+        # The last published top of book (see the ``bbo`` property); the prices are ints
+        # kept as the levels' boxed price objects.
+        self.bbo_bid_px: Any = 0
         self.bbo_bid_qty = 0
-        self.bbo_ask_px = 0
+        self.bbo_ask_px: Any = 0
         self.bbo_ask_qty = 0
         # Best keys of the last published BBO; dirty when a best level changed in place.
         self.bbo_bid_key = INF_KEY
@@ -462,7 +472,8 @@ class OrderBook:
                 level.b_qty = level.qty
                 level.b_count = level.count
                 touched.append(level)
-            price = level.price
+            price: int = level.price
+            price_obj = level.price  # boxed once per level, not once per event field
             m = level.head
             while m is not None:
                 if stp and m.account == t_acct:
@@ -529,6 +540,9 @@ class OrderBook:
                 trade_id += 1
                 last_px = price
                 m_id = m.order_id
+                # Each value used in several events is boxed once.
+                q_obj: Any = q
+                tid_obj: Any = trade_id
                 out.append(
                     EV.OrderFilled(
                         sid,
@@ -539,20 +553,33 @@ class OrderBook:
                         m.account,
                         m.side,
                         MAKER,
-                        price,
-                        q,
+                        price_obj,
+                        q_obj,
                         mq + m.hidden,
-                        trade_id,
+                        tid_obj,
                     )
                 )
                 out.append(
                     EV.OrderFilled(
-                        sid, seq + 2, enq, ts, t_id, t_acct, t_side, TAKER, price, q, rem, trade_id
+                        sid,
+                        seq + 2,
+                        enq,
+                        ts,
+                        t_id,
+                        t_acct,
+                        t_side,
+                        TAKER,
+                        price_obj,
+                        q_obj,
+                        rem,
+                        tid_obj,
                     )
                 )
                 seq += 3
                 out.append(
-                    EV.TradeOccurred(sid, seq, enq, ts, trade_id, price, q, t_side, m_id, t_id)
+                    EV.TradeOccurred(
+                        sid, seq, enq, ts, tid_obj, price_obj, q_obj, t_side, m_id, t_id
+                    )
                 )
                 nxt = m.next
                 if mq == 0:
@@ -756,8 +783,9 @@ class OrderBook:
         self.bbo_bid_key = bk
         self.bbo_ask_key = ak
         self.bbo_dirty = False
+        bid_px: Any = 0
+        ask_px: Any = 0
         if bk == INF_KEY:
-            bid_px = 0
             bid_qty = 0
         else:
             if bid_top is None:
@@ -765,7 +793,6 @@ class OrderBook:
             bid_px = bid_top.price
             bid_qty = bid_top.qty
         if ak == INF_KEY:
-            ask_px = 0
             ask_qty = 0
         else:
             if ask_top is None:
@@ -821,13 +848,13 @@ class OrderBook:
         protection: int = f[13]
         if (
             oid <= 0
-            or oid > MAX_ID
+            or (oid > _SHORT_MAX and oid > MAX_ID)
             or acct < 0
-            or acct > MAX_ID
+            or (acct > _SHORT_MAX and acct > MAX_ID)
             or price > MAX_PRICE
             or stop_price > MAX_PRICE
             or protection > MAX_PRICE
-            or expire > MAX_ID
+            or (expire > _SHORT_MAX and expire > MAX_ID)
         ):
             # An out-of-range id or account is not echoed back: it could not be journaled.
             return self._reject_range(c)
@@ -1370,7 +1397,7 @@ class OrderBook:
                 self.arrival,
                 self.last_price,
                 self.band_lo,
-                self.band_hi,
+                self.band_hi if self.band_hi != INF_KEY else NO_BAND_HI,
             )
         )
         for side in (BUY, SELL):

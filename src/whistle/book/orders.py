@@ -118,7 +118,8 @@ class Level:
     __slots__ = ("b_count", "b_qty", "count", "head", "key", "marked", "price", "qty", "tail")
 
     def __init__(self, price: int, key: int = 0) -> None:
-        self.price = price
+        # An int, kept as one boxed object: it goes into every event about this level.
+        self.price: Any = price
         # The book side's key for this level (-price for bids, price for asks).
         self.key = key
         self.qty = 0

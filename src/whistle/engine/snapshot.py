@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, final
 
 import msgspec
 
-from whistle.book.book import INF_KEY
+from whistle.book.book import INF_KEY, NO_BAND_HI
 from whistle.book.orders import Order
 from whistle.core.enums import Side, TimeInForce
 from whistle.core.instrument import Instrument
@@ -136,7 +136,7 @@ def capture(engine: Whistle) -> EngineSnapshot:
         prio=book.prio,
         last_price=book.last_price,
         band_lo=book.band_lo,
-        band_hi=book.band_hi,
+        band_hi=book.band_hi if book.band_hi != INF_KEY else NO_BAND_HI,
         bbo=book.bbo,
         orders=orders,
         state_hash=engine.state_hash(),
@@ -151,7 +151,7 @@ def rebuild(book: OrderBook, snap: EngineSnapshot) -> None:
     book.prio = snap.prio
     book.last_price = snap.last_price
     book.band_lo = snap.band_lo
-    book.band_hi = snap.band_hi
+    book.band_hi = snap.band_hi if snap.band_hi != NO_BAND_HI else INF_KEY
     book.bbo = snap.bbo
     # The published BBO always equals the book's top at a command boundary.
     book.bbo_bid_key = -snap.bbo[0] if snap.bbo[0] else INF_KEY
