@@ -9,11 +9,12 @@ to a level (asks: the price, bids: the negated price, so the best level is the s
 key on both sides) and a lazy min-heap of keys finds the next best level. A level's queue
 is an insertion-ordered ``dict`` {order id: qty}: adding appends, a cancel / execution
 updates the value in place (keeping the position), a delete pops, a move to the back is
-pop + insert; all O(1). ``orders`` maps an id to its level. No object is built per order
-(``MboOrder`` is a view made on demand) and the dicts hold only ints, which the garbage
-collector does not track. Against an intrusive linked list of ``__slots__`` nodes (the
-matching book's layout) on the same stream: 3-4x faster in pure Python, equal compiled,
-and less memory (docs/benchmarks.md: 1M live orders in 130 MB).
+pop + insert; all O(1). ``where`` maps an id to its level; ``orders`` is a read-only view
+of ``MboOrder`` snapshots made on demand. No object is built per order and the dicts
+hold only ints, which the garbage collector does not track. Against an intrusive linked
+list of ``__slots__`` nodes (the matching book's layout) on the same stream: 3-4x faster
+in pure Python, equal compiled, and less memory (docs/benchmarks.md: 1M live orders in
+130 MB).
 
 Bad data never raises by default: an execute / cancel / modify of an unknown order, a
 quantity going negative, a duplicate add, a crossed book after a complete update
@@ -53,7 +54,7 @@ from whistle.core.mbo import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
 
 __all__ = [
     "ANOMALY_KINDS",
@@ -64,6 +65,7 @@ __all__ = [
     "MboAnomalyError",
     "MboLevel",
     "MboOrder",
+    "OrdersView",
 ]
 
 # Literal Final ints (mypyc inlines them); tests/unit/book/test_mbo.py pins them to
@@ -207,6 +209,35 @@ class _Side:
 
 
 @final
+class OrdersView:
+    """``MarketByOrderBook.orders``: the live orders by id, as ``MboOrder`` snapshots."""
+
+    __slots__ = ("_book",)
+
+    def __init__(self, book: MarketByOrderBook) -> None:
+        self._book = book
+
+    def get(self, order_id: int) -> MboOrder | None:
+        """Return a snapshot of order ``order_id``, or None."""
+        return self._book.order(order_id)
+
+    def __getitem__(self, order_id: int) -> MboOrder:
+        o = self._book.order(order_id)
+        if o is None:
+            raise KeyError(order_id)
+        return o
+
+    def __contains__(self, order_id: object) -> bool:
+        return order_id in self._book.where
+
+    def __len__(self) -> int:
+        return len(self._book.where)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(list(self._book.where))
+
+
+@final
 class MarketByOrderBook:
     """One instrument's order-level book, built from ``whistle.core.mbo`` events."""
 
@@ -220,8 +251,8 @@ class MarketByOrderBook:
         self.max_logged = max_logged
         self.bids = _Side(BUY)
         self.asks = _Side(SELL)
-        self.orders: dict[int, MboLevel] = {}
-        """Order id -> the level it rests in."""
+        self.where: dict[int, MboLevel] = {}
+        """Order id -> the level it rests in (``orders`` is the read-only view of orders)."""
         self.synthetic: set[int] = set()
         """Ids of the synthetic (seed) orders."""
         self.index = 0
@@ -373,8 +404,8 @@ class MarketByOrderBook:
             )
             return 0
         r = 0
-        orders = self.orders
-        old = orders.get(order_id)
+        where = self.where
+        old = where.get(order_id)
         if old is not None:
             self._anomaly(src, DUPLICATE_ORDER, f"add of order {order_id}, already in the book")
             r = self._remove(order_id, old)
@@ -387,7 +418,7 @@ class MarketByOrderBook:
         level = book_side.level_for(key, price)
         level.queue[order_id] = qty
         level.qty += qty
-        orders[order_id] = level
+        where[order_id] = level
         if flags & FLAG_SYNTHETIC:
             self.synthetic.add(order_id)
         self._touch(side, key)
@@ -408,7 +439,7 @@ class MarketByOrderBook:
         level.qty -= queue.pop(order_id)
         if not queue:
             book_side.drop_level(key)
-        del self.orders[order_id]
+        del self.where[order_id]
         if self.synthetic:
             self.synthetic.discard(order_id)
         self._touch(level.side, key)
@@ -454,7 +485,7 @@ class MarketByOrderBook:
         return 0
 
     def _cancel(self, order_id: int, qty: int, side: int, price: int, src: MboEvent | None) -> int:
-        level = self.orders.get(order_id)
+        level = self.where.get(order_id)
         if level is None:
             seed = self._synthetic_at(side, price)
             if seed == 0:
@@ -465,13 +496,13 @@ class MarketByOrderBook:
             if qty < 0:
                 return 0  # the deleted order's size is unknown: leave the seed alone
             order_id = seed
-            level = self.orders[seed]
+            level = self.where[seed]
         return self._reduce(order_id, level, qty, src, "cancel")
 
     def _execute(self, e: MboExecute) -> int:
         order_id = e.order_id
         qty = e.qty
-        level = self.orders.get(order_id)
+        level = self.where.get(order_id)
         if level is None:
             seed = self._synthetic_at(e.side, e.price)
             if seed == 0:
@@ -479,7 +510,7 @@ class MarketByOrderBook:
                 return 0
             self.synthetic_hits += 1
             order_id = seed
-            level = self.orders[seed]
+            level = self.where[seed]
         price = e.price
         if price == NO_PRICE:
             price = level.price
@@ -495,7 +526,7 @@ class MarketByOrderBook:
         new_id = e.new_order_id
         qty = e.qty
         price = e.price
-        level = self.orders.get(order_id)
+        level = self.where.get(order_id)
         if level is None:
             self._anomaly(e, UNKNOWN_ORDER, f"modify of order {order_id}, not in the book")
             if e.side == BUY or e.side == SELL:
@@ -508,7 +539,7 @@ class MarketByOrderBook:
             price = level.price
         r = 0
         if new_id != order_id:
-            other = self.orders.get(new_id)
+            other = self.where.get(new_id)
             if other is not None:
                 self._anomaly(
                     e, DUPLICATE_ORDER, f"modify of {order_id} to id {new_id}, already in use"
@@ -543,14 +574,14 @@ class MarketByOrderBook:
         # A new id in the same queue position (rare: no format here renames and keeps
         # priority), so rebuilding the level's dict is fine.
         level.queue = {(new_id if k == order_id else k): v for k, v in level.queue.items()}
-        del self.orders[order_id]
-        self.orders[new_id] = level
+        del self.where[order_id]
+        self.where[new_id] = level
         if order_id in self.synthetic:
             self.synthetic.discard(order_id)
             self.synthetic.add(new_id)
 
     def _clear(self) -> int:
-        if not self.orders and not self.bids.levels and not self.asks.levels:
+        if not self.where and not self.bids.levels and not self.asks.levels:
             return 0
         many = [(BUY, k) for k in sorted(self.bids.levels)]
         many += [(SELL, k) for k in sorted(self.asks.levels)]
@@ -558,7 +589,7 @@ class MarketByOrderBook:
         self._d_count = -1
         self.bids.clear()
         self.asks.clear()
-        self.orders = {}
+        self.where = {}
         self.synthetic = set()
         self.crossed = False
         return CHANGED_BOOK | CHANGED_BBO
@@ -568,7 +599,7 @@ class MarketByOrderBook:
     def _synthetic_id(self) -> int:
         # The next negative id no live order uses (real feeds use positive ids).
         oid = self._next_synthetic - 1
-        while oid in self.orders:
+        while oid in self.where:
             oid -= 1
         self._next_synthetic = oid
         return oid
@@ -698,14 +729,19 @@ class MarketByOrderBook:
         flags = FLAG_SYNTHETIC if order_id in self.synthetic else 0
         return MboOrder(order_id, level.side, level.price, level.queue[order_id], flags)
 
+    @property
+    def orders(self) -> OrdersView:
+        """Return a read-only mapping view: order id -> ``MboOrder`` snapshot."""
+        return OrdersView(self)
+
     def order(self, order_id: int) -> MboOrder | None:
         """Return a snapshot of the live order ``order_id``, or None."""
-        level = self.orders.get(order_id)
+        level = self.where.get(order_id)
         return self._view(order_id, level) if level is not None else None
 
     def queue_position(self, order_id: int) -> tuple[int, int] | None:
         """Return (orders ahead, qty ahead) of ``order_id`` in its level, or None."""
-        level = self.orders.get(order_id)
+        level = self.where.get(order_id)
         if level is None:
             return None
         ahead = 0
@@ -718,7 +754,7 @@ class MarketByOrderBook:
         return ahead, qty
 
     def __len__(self) -> int:
-        return len(self.orders)
+        return len(self.where)
 
     def validate_internal_state(self) -> None:
         """Check every structural invariant; raise ``AssertionError`` naming the first broken."""
@@ -741,10 +777,10 @@ class MarketByOrderBook:
                 for oid, qty in level.queue.items():
                     if qty <= 0:
                         raise AssertionError(f"order {oid} has qty {qty}")
-                    if self.orders.get(oid) is not level:
+                    if self.where.get(oid) is not level:
                         raise AssertionError(f"order {oid} not in the id map")
                     seen += 1
-        if seen != len(self.orders):
+        if seen != len(self.where):
             raise AssertionError("id map holds orders that are not in any level")
-        if not self.synthetic <= set(self.orders):
+        if not self.synthetic <= set(self.where):
             raise AssertionError("synthetic ids that are not live orders")

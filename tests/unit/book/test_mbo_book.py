@@ -286,6 +286,24 @@ def test_validate_internal_state_finds_a_broken_book() -> None:
     with pytest.raises(AssertionError, match="totals do not match"):
         book.validate_internal_state()
     level.qty -= 1
-    book.orders[3] = book.orders.pop(2)
+    book.where[3] = book.where.pop(2)
     with pytest.raises(AssertionError, match="not in the id map"):
         book.validate_internal_state()
+
+
+def test_orders_view_gives_order_snapshots() -> None:
+    book = MarketByOrderBook(policy="strict")
+    book.apply(add(1, B, 100, 5))
+    book.apply(add(2, B, 100, 7))
+    view = book.orders
+    assert len(view) == 2
+    assert 2 in view
+    assert 3 not in view
+    assert list(view) == [1, 2]
+    o = view.get(2)
+    assert o is not None
+    assert (o.order_id, o.side, o.price, o.qty) == (2, B, 100, 7)  # the order's, not the level's
+    assert view[1].qty == 5
+    assert view.get(3) is None
+    with pytest.raises(KeyError):
+        view[3]
