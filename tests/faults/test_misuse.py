@@ -137,4 +137,17 @@ def test_missing_snapshot_and_event_directories(bases: Callable[[Load], Built], 
             f"{name}/ removed", SEED, [built.data_dir / name], must_refuse=name == COMMANDS_DIR
         )
         attempt(tally, built, fault)
+    # A symbol's snapshot directory replaced by a file: its checkpoints are unusable, and
+    # later ones cannot be written there; the journal is whole.
+    built = scratch(base)
+    target = built.data_dir / SNAPSHOTS_DIR / "1"
+    shutil.rmtree(target)
+    target.write_bytes(b"not a directory")
+    attempt(tally, built, Fault("snapshots/1 is a file", SEED, [target]))
+    # A journal file replaced by a symlink loop.
+    built = scratch(base)
+    target = built.data_dir / EVENTS_DIR / "queue.manifest"
+    target.unlink()
+    target.symlink_to(target)
+    attempt(tally, built, Fault("events/queue.manifest is a symlink loop", SEED, [target]))
     tally.check()
