@@ -561,10 +561,10 @@ def _check_recovered(venue: Venue, built: Built, unacked: int, faulted: list[Pat
     venue.tick()
     venue.stop()
     after = replay(data_dir)
-    named = [p.name for p in faulted]
     # A snapshot the fault made unreadable stays so (the venue does not repair files):
     # replay may go on naming it, nothing else.
-    lingering = [p for p in after.snapshot_problems if not any(name in str(p) for name in named)]
+    broken = [str(f) for f in faulted]
+    lingering = [p for p in after.snapshot_problems if not any(b in str(p) for b in broken)]
     clean = not (after.mismatches or after.event_gaps or after.event_problems or lingering)
     if not clean or not after.clean_stop:
         return (
