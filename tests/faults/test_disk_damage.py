@@ -609,3 +609,46 @@ def test_a_well_formed_segment_of_another_history_is_caught_by_replay(
         code, _ = run_cli(built.data_dir)
         assert not rep.ok, f"replay accepts {name} of another history"
         assert code != 0, f"whistle replay exits 0 with {name} of another history"
+
+
+SEAL_FIELDS = {"state": 44, "base_seq": 48, "end_offset": 57, "next_seq": 64, "sealed_ns": 72}
+"""Bytes of a segment header's mutable part (not covered by its CRC), by field."""
+
+
+_SEAL_CASES = [
+    pytest.param(
+        queue,
+        field,
+        marks=[
+            pytest.mark.xfail(
+                strict=True,
+                reason=(
+                    "issue 7: a flipped seal end_offset of a sealed DIR/events segment is"
+                    " named at a record offset (e.g. 16080), not at the header field (56)"
+                ),
+            )
+        ]
+        if (queue, field) == (EVENTS_DIR, "end_offset")
+        else [],
+        id=f"{queue}-{field}",
+    )
+    for queue in QUEUES
+    for field in sorted(SEAL_FIELDS)
+]
+
+
+@pytest.mark.parametrize(("queue", "field"), _SEAL_CASES)
+def test_a_bit_flip_in_the_seal_fields_of_a_sealed_segment(
+    bases: Callable[[Load], Built], scratch, queue: str, field: str
+) -> None:
+    # The seal (state, base_seq, end_offset, next_seq) is published after the records and
+    # is not under the header CRC: a flip there must still be refused (or be harmless) and
+    # be named at the header, not at some record the wrong seal points to.
+    base = bases(BASE)
+    tally = Tally(f"seal field {field} of {queue}")
+    built = scratch(base)
+    path = segments(built.data_dir, queue)[0]
+    offset = SEAL_FIELDS[field]
+    flip_bit(path, offset, 0)
+    attempt(tally, built, Fault(f"seal {field} bit flip", SEED, [path], offset))
+    tally.check()
