@@ -52,11 +52,12 @@ import operator
 import os
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar, final
+from typing import TYPE_CHECKING, Final, TypeVar, final
 
 import msgspec
+from msgspec.structs import astuple
 
-from whistle.coord.clock import SimulationClock, Tick
+from whistle.coord.clock import ClockMode, SimulationClock, Tick
 from whistle.coord.coordinator import SymbolCoordinator
 from whistle.coord.durability import (
     DEFAULT_MAX_UNWRITTEN_EVENTS,
@@ -110,7 +111,16 @@ from whistle.core.errors import ConversionError, InstrumentError, PrecisionError
 from whistle.core.events import EngineFaulted, OrderRejected
 from whistle.core.fixed import parse_decimal
 from whistle.core.instrument import Instrument
-from whistle.core.limits import MAX_ORDER_ID
+from whistle.core.limits import (
+    MAX_ACCOUNT,
+    MAX_ORDER_ID,
+    MAX_PRICE_TICKS,
+    MAX_QTY_LOTS,
+    MAX_SYMBOL_ID,
+    MIN_ACCOUNT,
+    MIN_ORDER_ID,
+    MIN_SYMBOL_ID,
+)
 from whistle.core.reasons import RejectReason
 from whistle.core.validate import enum_error, enum_member, show
 from whistle.engine.snapshot import decode_snapshot
@@ -162,6 +172,59 @@ def _int_or_zero(value: object) -> int:
     if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_ORDER_ID:
         return value
     return 0
+
+
+def _member_table(kind: type[E]) -> dict[object, int]:
+    # The values enum_member accepts that the fast path resolves by one dict lookup: the
+    # members, their exact int values and the NAME in lower, upper and title case. Looked
+    # up only for a value whose type is exactly str, int or the enum (a bool or a float
+    # would hash like an int); anything else takes _enum, which has the final word.
+    table: dict[object, int] = {}
+    for member in kind:
+        for key in (member, int(member), member.name, member.name.lower(), member.name.title()):
+            table[key] = int(member)
+    return table
+
+
+_SIDE_OF: Final = _member_table(Side)
+_TYPE_OF: Final = _member_table(OrderType)
+_TIF_OF: Final = _member_table(TimeInForce)
+_STP_OF: Final = _member_table(StpMode)
+_FAST_KINDS: Final = frozenset({NewOrder, CancelOrder, ModifyOrder, CancelReplace})
+_LIMIT: Final = int(OrderType.LIMIT)
+_MARKET: Final = int(OrderType.MARKET)
+_GTC: Final = int(TimeInForce.GTC)
+_IOC: Final = int(TimeInForce.IOC)
+
+
+def _fast_member(table: dict[object, int], kind: type, value: object) -> int | None:
+    # A member's int for the common spellings, None for anything else (then _enum decides).
+    vtype = type(value)
+    if vtype is str or vtype is int or vtype is kind:
+        return table.get(value)
+    return None
+
+
+def _edge_ok(command: Command) -> bool:
+    # The edge's verdict (command_error is None) for the commands send() takes fast. A
+    # ModifyOrder of exact in-range ints is accepted inline (command_error walks its field
+    # table for it; the ranges are command_error's, test_venue_fastpath proves they agree);
+    # anything else gets command_error itself.
+    if type(command) is ModifyOrder:
+        sid, oid, price, qty, acct = astuple(command)
+        if (
+            type(sid) is int
+            and type(oid) is int
+            and type(price) is int
+            and type(qty) is int
+            and MIN_SYMBOL_ID <= sid <= MAX_SYMBOL_ID
+            and MIN_ORDER_ID <= oid <= MAX_ORDER_ID
+            and -MAX_PRICE_TICKS <= price <= MAX_PRICE_TICKS
+            and -MAX_QTY_LOTS <= qty <= MAX_QTY_LOTS
+            and (acct is None or (type(acct) is int and MIN_ACCOUNT <= acct <= MAX_ACCOUNT))
+        ):
+            return True
+    return command_error(command) is None
 
 
 def _make_hosts(
@@ -362,6 +425,14 @@ class Venue:
         self.clock = SimulationClock(start_ns=start_ns, session_end_ns=session_end_ns)
         self._hosts = _make_hosts(hosts, queue_depth, host_heartbeat_s, host_dead_after_s, wait)
         self.host_processes = hosts
+        # The embedded fast path (send/submit/... without a data directory, one in-process
+        # host): see _embedded. Symbol names and ids resolved once (instruments are never
+        # removed).
+        first = self._hosts[0]
+        self._fast_host: InProcessHost | None = (
+            first if data_dir is None and isinstance(first, InProcessHost) else None
+        )
+        self._fast_symbols: dict[str | int, Instrument] = {}
         self.coordinator = SymbolCoordinator(self._hosts, policy)
         if backpressure is None:
             backpressure = Backpressure.WAIT if hosts else Backpressure.REJECT
@@ -719,6 +790,11 @@ class Venue:
         the command's ``accepted_enq_seq``: it is acknowledged and runs at the next tick
         (sending it again would enter it twice).
         """
+        kind = type(command)
+        if self._fast_host is not None and kind in _FAST_KINDS and _edge_ok(command):
+            events = self._embedded(command)
+            if events is not None:
+                return events
         result = self._route(command)
         if isinstance(result, OrderRejected):
             return self._publish([result])
@@ -732,6 +808,99 @@ class Venue:
                 fatal=exc.fatal,
                 accepted_enq_seq=result,
             ) from exc
+
+    def send_many(self, commands: Iterable[Command]) -> list[Event]:
+        """``send`` every command in order; return all their events, in order.
+
+        Exactly ``for c in commands: events += send(c)``: each command is checked at the
+        edge, sequenced and ticked on its own (a refused one is an unsequenced reject among
+        the events, and the rest go on), with the same events, ``enq_seq``s, journal
+        records and subscriber calls as sending them one by one; only faster. An exception
+        (a stopped venue, a journal that cannot be written) propagates from the command
+        that raised it; the commands before it were sent.
+        """
+        out: list[Event] = []
+        send = self.send
+        for command in commands:
+            out += send(command)
+        return out
+
+    def _embedded(self, command: Command) -> list[Event] | None:
+        # send(command) for a command the edge accepted, when the venue is embedded (one
+        # in-process host, no data directory) and the tick send would run holds exactly
+        # this command: the symbol is ACTIVE and not faulted, nothing else is queued or due
+        # on the host, the clock is virtual and no session end is due. Then this makes the
+        # very state changes of router.route + tick (enq_seq, the coordinator's activity
+        # and tick, the host's counters, the clock) and one Whistle.process call, whose
+        # events are by contract those of enqueue + tick. None (nothing changed): not that
+        # case, send takes the general path. It reads the coordinator's, host's and
+        # clock's private state (one package); tests/unit/coord/test_venue_fastpath.py
+        # compares events, that state and journals of both paths.
+        host = self._fast_host
+        symbol_id = command.symbol_id
+        coordinator = self.coordinator
+        clock = self.clock
+        if (
+            host is None
+            or self._refusal is not None
+            or symbol_id not in coordinator._ready  # ACTIVE and not faulted
+            or host._busy
+            or host._stopped
+            or clock.mode is not ClockMode.VIRTUAL
+        ):
+            return None
+        slot = host._slots.get(symbol_id)
+        now = clock._now
+        end = clock.session_end_ns
+        router = self.router
+        enq_seq = router.enq_seq + 1
+        if (
+            slot is None
+            or slot.pending >= host.queue_depth
+            or enq_seq <= slot.last_seq
+            or now < host._now_ns
+            or now < host._floor_ns
+            or (end is not None and not clock.session_ended and now >= end)
+            or coordinator._dead
+        ):
+            return None
+        timed = host._timed
+        if timed:
+            slots = host._slots
+            for other in timed:
+                heap = slots[other].engine.book.gtd_heap
+                if other != symbol_id and heap and heap[0][0] <= now:
+                    return None  # its expiry belongs in this tick
+        # router.route (no journal): stamp, dispatch, touch at the current tick.
+        router.enq_seq = enq_seq
+        slot.last_seq = enq_seq
+        host._commands += 1
+        coordinator.touch(symbol_id)
+        if type(command) is NewOrder:
+            used = command.order_id
+            next_ids = self._next_order_id
+            if used >= next_ids.get(symbol_id, 1):
+                next_ids[symbol_id] = used + 1
+        elif type(command) is CancelReplace:
+            self._note_order_id(command)
+        # tick(): the clock, then the host's tick of this one engine.
+        number = clock.tick_number + 1
+        clock.commit(Tick(number, now, False))
+        self._unticked = 0
+        router.now_ns = now
+        coordinator.update_tick(number)
+        host._now_ns = now
+        host._ticks += 1
+        host._next_tick_id += 1
+        engine = slot.engine
+        events = engine.process(enq_seq, command, now)
+        if engine.book.gtd_heap:
+            timed.add(symbol_id)
+        else:
+            timed.discard(symbol_id)
+        if self._subscribers:
+            self._publish(events)
+        return events
 
     def enqueue(self, command: Command) -> int | OrderRejected:
         """Sequence ``command`` for the next tick; return its ``enq_seq`` (or the reject)."""
@@ -1125,6 +1294,7 @@ class Venue:
                     )
                 ]
             )
+        self._fast_symbols[symbol] = instrument  # the next call resolves it in one lookup
         try:
             command = build(instrument)
         except EdgeReject as exc:
@@ -1192,6 +1362,56 @@ class Venue:
         ``order_type`` it is LIMIT when a price is given and MARKET otherwise; with no ``tif``
         it is GTC (IOC for market). ``order_id`` defaults to the symbol's next free id.
         """
+        # Fast path: a known symbol, integer units and enum values spelt the common ways
+        # build the very NewOrder the general path below builds (send() validates it
+        # completely); anything else goes the general way.
+        known = (
+            self._fast_symbols.get(symbol) if type(symbol) is str or type(symbol) is int else None
+        )
+        if (
+            known is not None
+            and qty is None
+            and price is None
+            and stop_price is None
+            and display_qty is None
+            and protection_price is None
+        ):
+            side_i = _fast_member(_SIDE_OF, Side, side)
+            if order_type is None:
+                type_i: int | None = _LIMIT if price_ticks is not None else _MARKET
+            else:
+                type_i = _fast_member(_TYPE_OF, OrderType, order_type)
+            if tif is None:
+                tif_i: int | None = _IOC if type_i == _MARKET else _GTC
+            else:
+                tif_i = _fast_member(_TIF_OF, TimeInForce, tif)
+            stp_i = 0 if stp is StpMode.NONE else _fast_member(_STP_OF, StpMode, stp)
+            if (
+                side_i is not None
+                and type_i is not None
+                and tif_i is not None
+                and stp_i is not None
+            ):
+                sid = known.symbol_id
+                self.last_reject_detail = None
+                return self.send(
+                    NewOrder(
+                        sid,
+                        self._next_order_id[sid] if order_id is None else order_id,
+                        account,
+                        side_i,
+                        type_i,
+                        tif_i,
+                        0 if price_ticks is None else price_ticks,
+                        0 if qty_lots is None else qty_lots,
+                        0 if stop_price_ticks is None else stop_price_ticks,
+                        0 if display_qty_lots is None else display_qty_lots,
+                        post_only,
+                        stp_i,
+                        expire_ts_ns,
+                        0 if protection_price_ticks is None else protection_price_ticks,
+                    )
+                )
         oid = self._auto_id(symbol, order_id)
 
         def build(inst: Instrument) -> Command:
@@ -1247,6 +1467,12 @@ class Venue:
         self, symbol: str | int, order_id: int, *, account: int | None = None
     ) -> list[Event]:
         """Cancel a live order."""
+        known = (
+            self._fast_symbols.get(symbol) if type(symbol) is str or type(symbol) is int else None
+        )
+        if known is not None:  # the general path's command, without its closure
+            self.last_reject_detail = None
+            return self.send(CancelOrder(known.symbol_id, order_id, account))
         return self._guard(
             symbol, order_id, account or 0, lambda e: CancelOrder(e.symbol_id, order_id, account)
         )
@@ -1263,6 +1489,20 @@ class Venue:
         account: int | None = None,
     ) -> list[Event]:
         """Change a resting order's price and/or remaining quantity (omitted: unchanged)."""
+        known = (
+            self._fast_symbols.get(symbol) if type(symbol) is str or type(symbol) is int else None
+        )
+        if known is not None and price is None and qty is None:  # integer units: no edge work
+            self.last_reject_detail = None
+            return self.send(
+                ModifyOrder(
+                    known.symbol_id,
+                    order_id,
+                    0 if price_ticks is None else price_ticks,
+                    0 if qty_lots is None else qty_lots,
+                    account,
+                )
+            )
 
         def build(inst: Instrument) -> Command:
             return ModifyOrder(
@@ -1289,6 +1529,21 @@ class Venue:
     ) -> list[Event]:
         """Replace a resting order by a new one (new id defaults to the next free id)."""
         new_id = self._auto_id(symbol, new_order_id)
+        known = (
+            self._fast_symbols.get(symbol) if type(symbol) is str or type(symbol) is int else None
+        )
+        if known is not None and price is None and qty is None:  # integer units: no edge work
+            self.last_reject_detail = None
+            return self.send(
+                CancelReplace(
+                    known.symbol_id,
+                    order_id,
+                    new_id,
+                    0 if price_ticks is None else price_ticks,
+                    0 if qty_lots is None else qty_lots,
+                    account,
+                )
+            )
 
         def build(inst: Instrument) -> Command:
             return CancelReplace(
