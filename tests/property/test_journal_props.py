@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from whistle.journal import Queue, QueueConfig
+from whistle.journal.segment import COMMIT_MARK
 
 SEG = 4096
 CFG = QueueConfig(segment_size=SEG, prealloc=False)
@@ -55,12 +56,23 @@ def _apply_damage(
         touched = point < end
     else:
         junk = dmg[2][: SEG - point]  # type: ignore[index]
-        with open(path, "r+b") as fh:
-            fh.seek(point)
-            fh.write(junk)
         new = bytearray(data)
         new[point : point + len(junk)] = junk
         touched = new[off:end] != data[off:end]
+        # A torn write never leaves a commit marker behind: the marker is the last field
+        # stored, so a torn record lacks it, and nothing after it was ever written. (A
+        # committed record whose bytes changed is damage: test_random_damage_... and
+        # tests/unit/journal/test_journal_damage.py.) Scrub every aligned marker the junk
+        # left at or after the torn record.
+        start = off if touched else end
+        mark = COMMIT_MARK.to_bytes(4, "little")
+        pos = new.find(mark, start)
+        while pos >= 0:
+            if pos % 4 == 0:
+                new[pos : pos + 4] = bytes(4)
+            pos = new.find(mark, pos + 1)
+        with open(path, "r+b") as fh:
+            fh.write(new)
     if touched:
         model.pop()
 

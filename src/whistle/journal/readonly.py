@@ -51,6 +51,7 @@ from .segment import (
     STATE_FRESH,
     STATE_SEALED,
     Segment,
+    find_commit_mark,
     find_valid_record_after,
     list_segment_ids,
     probe_record,
@@ -293,6 +294,19 @@ class ReadOnlyReader:
                     first_seq=self._next_seq,
                     last_seq=later_seq - 1,
                 )
+            if not lock_held(self.path):
+                # No writer is storing here: a commit marker past the last whole record
+                # belongs to a record that was committed and no longer validates.
+                mark = find_commit_mark(seg.mm, off + REC_HDR_SIZE, seg.size)
+                if mark is not None:
+                    raise CorruptRecord(
+                        f"a committed record (commit marker at offset {mark}) fails"
+                        " validation after the last whole record: damage, not a torn write",
+                        path=seg.path,
+                        offset=off,
+                        first_seq=self._next_seq,
+                        last_seq=None,
+                    )
         if rolled:
             assert succ is not None
             if succ.base_seq != self._next_seq:

@@ -71,6 +71,7 @@ __all__ = [
     "ScanResult",
     "Segment",
     "create_segment",
+    "find_commit_mark",
     "find_valid_record_after",
     "list_segment_ids",
     "parse_segment_name",
@@ -234,6 +235,24 @@ def find_valid_record_after(buf: mmap.mmap, mv: memoryview, off: int, limit: int
             (n,) = _U32.unpack_from(buf, s)
             if s + ((REC_HDR_SIZE + n + 3) & ~3) == tpos and probe_record(buf, mv, s, limit) > 0:
                 return s
+
+
+def find_commit_mark(buf: mmap.mmap, off: int, limit: int) -> int | None:
+    """Offset of the first 4-byte aligned commit marker in ``[off, limit)``, if any.
+
+    Past the last whole record a segment holds only zeros (fresh segments are zero from
+    ``fallocate``; recovery zeroes a cut tail) or the record being stored right now. A
+    commit marker there means a record *was* committed: if it no longer validates (a
+    flipped bit in its length, header or payload), that is damage, not a torn write.
+    """
+    pos = off
+    while True:
+        m = buf.find(_MARK_BYTES, pos, limit)
+        if m < 0:
+            return None
+        if m % 4 == 0:
+            return m
+        pos = m + 1
 
 
 class HeaderInfo(NamedTuple):
@@ -444,6 +463,18 @@ def scan_segment(seg: Segment, base_seq: int | None) -> ScanResult:
                     offset=off,
                     first_seq=expect,
                     last_seq=None if expect is None else later_seq - 1,
+                )
+            mark = find_commit_mark(mm, off + REC_HDR_SIZE, limit)
+            if mark is not None:
+                # Only the writer's own recovery and the tools scan a segment, never
+                # while a writer is storing into it: a marker here is a committed record.
+                raise CorruptRecord(
+                    f"a committed record (commit marker at offset {mark}) fails validation"
+                    " after the last whole record: damage, not a torn write",
+                    path=seg.path,
+                    offset=off,
+                    first_seq=expect,
+                    last_seq=None,
                 )
             break
         seq = int(_U64.unpack_from(mm, off + 8)[0])

@@ -114,11 +114,28 @@ def test_corrupt_length_in_the_middle_raises(qdir: Path) -> None:
     assert info.value.offset == offsets[1]
 
 
-@pytest.mark.parametrize("where", ["payload", "marker", "crc"])
-def test_torn_tail_is_cut_off(qdir: Path, where: str) -> None:
+@pytest.mark.parametrize("where", ["payload", "crc"])
+def test_a_committed_last_record_that_fails_its_crc_is_damage(qdir: Path, where: str) -> None:
+    # Its commit marker (stored last) is there, so the record was committed: a flip in
+    # its payload or CRC is damage, not a torn write (it was cut silently before).
     offsets = _write_records(qdir, 5)
     size = record_size(40)
-    delta = {"payload": 30, "crc": size - 8, "marker": size - 4}[where]
+    _flip(seg_path(qdir, 0), offsets[4] + {"payload": 30, "crc": size - 8}[where])
+    before = seg_path(qdir, 0).read_bytes()
+    with pytest.raises(CorruptRecord) as info:
+        Queue.open_publisher(qdir, small_config())
+    assert info.value.offset == offsets[4]
+    with pytest.raises(CorruptRecord), Queue.open_subscriber(qdir, "early") as r:
+        list(r)
+    assert seg_path(qdir, 0).read_bytes() == before
+
+
+@pytest.mark.parametrize("where", ["marker"])
+def test_torn_tail_is_cut_off(qdir: Path, where: str) -> None:
+    # A torn write: the commit marker, the last field stored, never landed.
+    offsets = _write_records(qdir, 5)
+    size = record_size(40)
+    delta = {"marker": size - 4}[where]
     _flip(seg_path(qdir, 0), offsets[4] + delta)
     with Queue.open_subscriber(qdir, "early") as r:
         assert [x.seq for x in r] == [0, 1, 2, 3]  # a reader never sees the torn record
