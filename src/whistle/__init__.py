@@ -7,12 +7,14 @@ Layers (imports only go downward; see ARCHITECTURE.md):
 3. ``whistle.engine``    ``Whistle``: one symbol's engine
 4. ``whistle.ipc``, ``whistle.journal``   shared-memory rings, persistent queue
 5. ``whistle.coord``     the venue runtime (``Venue``)
+6. ``whistle.feed``      market data in: ITCH 5.0, LOBSTER, Databento MBO; MBP-10 rows
 7. ``whistle.scenario``  JSON Lines scenarios
 -  ``whistle.bench``     benchmarks;  top: ``whistle.cli``
 
 This module re-exports the public names a user needs in a notebook or a test.
 """
 
+from whistle.book.mbo import MarketByOrderBook
 from whistle.coord.venue import Venue
 from whistle.core.commands import (
     CancelOrder,
@@ -90,6 +92,7 @@ __all__ = [
     "InstrumentError",
     "L3Order",
     "Liquidity",
+    "MarketByOrderBook",
     "MassCancel",
     "ModifyOrder",
     "NewOrder",

@@ -24,6 +24,7 @@ EXPECTED = [
     "InstrumentError",
     "L3Order",
     "Liquidity",
+    "MarketByOrderBook",
     "MassCancel",
     "ModifyOrder",
     "NewOrder",
@@ -74,9 +75,34 @@ def test_every_public_name_resolves():
 def test_subpackages_sort_their_all():
     import importlib
 
-    for pkg in ("core", "book", "engine", "ipc", "journal", "coord", "scenario", "bench"):
+    for pkg in ("core", "book", "engine", "ipc", "journal", "coord", "feed", "scenario", "bench"):
         module = importlib.import_module(f"whistle.{pkg}")
         names = list(module.__all__)
         assert names == sorted(names, key=_isort_key), pkg
         for name in names:
             assert hasattr(module, name), f"whistle.{pkg}.{name}"
+
+
+FEED_EXPECTED = [
+    "FORMATS",
+    "FeedError",
+    "FeedFormatError",
+    "FeedReader",
+    "FeedStats",
+    "ItchDecoder",
+    "ItchRecord",
+    "LobsterDecoder",
+    "MbpBuilder",
+    "SymbolStats",
+    "TruncatedFileError",
+    "mbp_rows",
+    "open",
+]
+
+
+def test_feed_surface_is_pinned():
+    import whistle.feed
+
+    assert whistle.feed.__all__ == FEED_EXPECTED
+    assert sorted(whistle.feed.FORMATS) == ["dbn", "dbn-csv", "itch", "lobster"]
+    assert whistle.MarketByOrderBook is whistle.book.MarketByOrderBook
