@@ -2,8 +2,9 @@
 
 ``OrderRejected.detail_code`` carries one of these ints (0 when the reason says it all).
 An int keeps the reject path as cheap as the rest of the hot path and the event compact in
-journals; ``detail_text(code)`` gives the words. The table is part of the contract
-(docs/matching-rules.md, "Reject details"); codes are never renumbered.
+journals; ``detail_text(code)`` gives the words. The table below is part of the engine's
+contract (codes are never renumbered); the reference matcher checks reasons, and the
+property test checks each code against its reason (``DETAIL_REASON``).
 
 | code | reason | meaning |
 |---|---|---|
