@@ -103,6 +103,7 @@ __all__ = [
     "JournalUnavailable",
     "SnapshotDamaged",
     "VenueJournal",
+    "check_data_dir",
     "choose_checkpoint",
     "events_after",
     "iter_records",
@@ -220,6 +221,49 @@ class EventGap(msgspec.Struct, frozen=True):
     last: int
 
 
+KNOWN_ENTRIES = frozenset({COMMANDS_DIR, EVENTS_DIR, SNAPSHOTS_DIR, f"{EVENTS_DIR}.rebuilding"})
+"""What a data directory may hold at its top level (plus ``events.before-rebuild-*``,
+the event journals ``whistle replay --rebuild-events`` kept aside)."""
+
+
+def check_data_dir(data_dir: object) -> Path:
+    """Return ``data_dir`` as a ``Path`` if a venue may use it; read only, never writes.
+
+    ``TypeError`` unless a ``str`` or ``os.PathLike`` of one; ``ValueError`` for ``''``
+    (it would mean the current directory); ``DataDirError`` for a path that is a file, or
+    for a directory that holds anything a whistle data directory does not (it names what
+    it found). A missing or empty directory is a new venue's.
+    """
+    if not isinstance(data_dir, (str, os.PathLike)):
+        raise TypeError(f"data_dir must be a str or os.PathLike, was {type(data_dir).__name__}")
+    text = os.fspath(data_dir)
+    if not isinstance(text, str):
+        raise TypeError(f"data_dir must be a str path, was {type(text).__name__}")
+    if not text:
+        raise ValueError("data_dir must name a directory, was '' (use '.' for this one)")
+    root = Path(text)
+    if not root.is_dir():
+        if root.exists() or root.is_symlink():
+            raise DataDirError(f"data directory {root} is a file, not a directory")
+        return root
+    try:
+        names = sorted(os.listdir(root))
+    except OSError as exc:
+        raise DataDirError(f"cannot list data directory {root}: {_cause(exc)}") from exc
+    foreign = [
+        n for n in names if n not in KNOWN_ENTRIES and not n.startswith(f"{EVENTS_DIR}.before-")
+    ]
+    if foreign:
+        shown = ", ".join(repr(n) for n in foreign[:5])
+        more = f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""
+        raise DataDirError(
+            f"{root} is not empty and not a whistle data directory: it holds {shown}{more}"
+            f" (a data directory holds only {COMMANDS_DIR}/, {EVENTS_DIR}/ and"
+            f" {SNAPSHOTS_DIR}/; use an empty or new directory)"
+        )
+    return root
+
+
 def snapshot_path(data_dir: Path, symbol_id: int, enq_seq: int) -> Path:
     """Return where the snapshot of ``symbol_id`` anchored at ``enq_seq`` lives."""
     return data_dir / SNAPSHOTS_DIR / str(symbol_id) / f"{enq_seq:020d}.snap"
@@ -250,16 +294,18 @@ class VenueJournal:
         self.data_dir = Path(data_dir)
         if self.data_dir.exists() and not self.data_dir.is_dir():
             raise DataDirError(f"data directory {self.data_dir} is a file, not a directory")
-        try:
-            (self.data_dir / SNAPSHOTS_DIR).mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise DataDirError(f"cannot create {self.data_dir / SNAPSHOTS_DIR}: {exc}") from exc
         fields: dict[str, object] = {"fsync": fsync}
         if segment_size is not None:
             fields["segment_size"] = segment_size
         if prealloc is not None:
             fields["prealloc"] = prealloc
+        # The configuration is checked before anything is created: a refused open writes
+        # nothing.
         config = QueueConfig(**fields)  # type: ignore[arg-type]  # keyword fields of QueueConfig
+        try:
+            (self.data_dir / SNAPSHOTS_DIR).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DataDirError(f"cannot create {self.data_dir / SNAPSHOTS_DIR}: {exc}") from exc
         self.fsync = fsync
         self.max_unwritten_events = max_unwritten_events
         self._codec = RecordCodec()

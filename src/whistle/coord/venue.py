@@ -70,6 +70,7 @@ from whistle.coord.durability import (
     JournalUnavailable,
     SnapshotDamaged,
     VenueJournal,
+    check_data_dir,
     choose_checkpoint,
     events_after,
     iter_records,
@@ -117,6 +118,7 @@ from whistle.core.limits import (
     MAX_PRICE_TICKS,
     MAX_QTY_LOTS,
     MAX_SYMBOL_ID,
+    MAX_TS_NS,
     MIN_ACCOUNT,
     MIN_ORDER_ID,
     MIN_SYMBOL_ID,
@@ -126,7 +128,7 @@ from whistle.core.validate import enum_error, enum_member, show
 from whistle.engine.snapshot import decode_snapshot
 from whistle.engine.whistle import Whistle
 from whistle.ipc import WaitStrategy
-from whistle.journal import FsyncPolicy, JournalError
+from whistle.journal import FsyncPolicy, JournalError, QueueConfig
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -289,6 +291,56 @@ def _existing(data_dir: str | os.PathLike[str], keep: int) -> JournalScan | None
     return found if found.records else None
 
 
+def _check_options(options: dict[str, object]) -> None:
+    # Every Venue argument, types and ranges (bool is not an int), before anything is
+    # started or touches the disk: a refused constructor leaves nothing behind.
+    def need_int(name: str, low: int, high: int | None = None) -> None:
+        value = options[name]
+        if type(value) is not int:
+            raise TypeError(f"{name} must be an int, was {show(value)}")
+        if value < low or (high is not None and value > high):
+            wanted = f">= {low}" if high is None else f"in {low}..{high}"
+            raise ValueError(f"{name} must be {wanted}, was {value}")
+
+    def need_seconds(name: str) -> None:
+        value = options[name]
+        if type(value) not in (int, float):
+            raise TypeError(f"{name} must be a number of seconds, was {show(value)}")
+        if not 0 < value < float("inf"):  # type: ignore[operator]  # int or float
+            raise ValueError(f"{name} must be > 0 and finite, was {value}")
+
+    need_int("hosts", 0)
+    need_int("start_ns", 0, MAX_TS_NS)
+    if options["session_end_ns"] is not None:
+        need_int("session_end_ns", 0, MAX_TS_NS)
+    need_int("queue_depth", 1)
+    need_seconds("wait_timeout_s")
+    need_seconds("host_heartbeat_s")
+    need_seconds("host_dead_after_s")
+    need_int("checkpoint_every", 0)
+    need_int("keep_checkpoints", 1)
+    need_int("max_unwritten_events", 0)
+    need_int("segment_size", 1)
+    placement = options["placement"]
+    if not isinstance(placement, (str, PlacementPolicy)):
+        raise TypeError(f"placement must be a str or PlacementPolicy, was {show(placement)}")
+    backpressure = options["backpressure"]
+    if backpressure is not None and not isinstance(backpressure, Backpressure):
+        raise TypeError(f"backpressure must be a Backpressure or None, was {show(backpressure)}")
+    wait = options["wait"]
+    if not isinstance(wait, (str, WaitStrategy)):
+        raise TypeError(f"wait must be a str or WaitStrategy, was {show(wait)}")
+    if type(options["prealloc"]) is not bool:
+        raise TypeError(f"prealloc must be a bool, was {show(options['prealloc'])}")
+    fsync = options["fsync"]
+    if not isinstance(fsync, (str, FsyncPolicy)):
+        raise TypeError(f"fsync must be a str or FsyncPolicy, was {show(fsync)}")
+    FsyncPolicy(fsync)  # ValueError for an unknown policy name
+    QueueConfig(segment_size=options["segment_size"])  # type: ignore[arg-type]  # an int, checked
+    if options["data_dir"] is not None:
+        check_data_dir(options["data_dir"])
+
+
 @final
 class RecoveryReport:
     """What a venue found and did when it opened an existing data directory."""
@@ -392,13 +444,18 @@ class Venue:
         With ``data_dir`` every command is journaled before it is acknowledged, events are
         recorded, and engines are checkpointed every ``checkpoint_every`` commands; an
         existing ``data_dir`` is recovered first (latest checkpoint + journal tail, state
-        hashes checked). ``fsync`` is ``"none"``, ``"interval"`` or ``"every"`` (see
-        ``whistle.coord.durability``). The snapshots of the last ``keep_checkpoints``
-        checkpoints are kept (at least 1; 2 lets recovery fall back past a damaged latest
-        one), older ones deleted. New journals use ``segment_size``-byte segment files
-        (4 MiB by default; an existing journal keeps its own), the next one prepared in the
-        background when ``prealloc``. At most ``max_unwritten_events`` events wait for an
-        event journal that cannot be written; past that the venue stops.
+        hashes checked); ``checkpoint_every=0`` never checkpoints automatically. ``data_dir``
+        must be a new or empty directory or one a venue wrote (anything else in it is
+        refused, naming what was found, and ``''`` is refused); every argument is checked,
+        types and ranges (a bool is not an int), before anything starts or touches the
+        disk, so a refused constructor creates nothing. ``fsync`` is ``"none"``,
+        ``"interval"`` or ``"every"`` (see ``whistle.coord.durability``). The snapshots
+        of the last ``keep_checkpoints`` checkpoints are kept (at least 1; 2 lets recovery
+        fall back past a damaged latest one), older ones deleted. New journals use
+        ``segment_size``-byte segment files (4 MiB by default; an existing journal keeps its
+        own), the next one prepared in the background when ``prealloc``. At most
+        ``max_unwritten_events`` events wait for an event journal that cannot be written;
+        past that the venue stops.
 
         Host processes send a heartbeat every ``host_heartbeat_s``; one whose newest
         heartbeat is older than ``host_dead_after_s`` (which must exceed the longest tick)
@@ -412,8 +469,7 @@ class Venue:
         side), optionally with thresholds (``"yield,yields=10000"``; see
         ``whistle.ipc.WaitStrategy``) or a ``WaitStrategy``.
         """
-        if hosts < 0:
-            raise ValueError(f"hosts must be >= 0, was {hosts}")
+        _check_options(locals())
         if isinstance(placement, str):
             if placement not in PLACEMENTS:
                 raise ValueError(
