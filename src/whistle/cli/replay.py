@@ -80,6 +80,14 @@ def replay(data_dir: Path, as_json: bool, rebuild_events: bool) -> None:
                 markup=False,
                 highlight=False,
             )
+        if report.pending:
+            console.print(
+                f"note: {len(report.pending):,} commands (enq_seq {report.pending[0]}.."
+                f"{report.pending[-1]}) were journaled after the last tick: acknowledged, not"
+                " yet run (a reopened venue runs them at its next tick)",
+                markup=False,
+                highlight=False,
+            )
         for gap in report.event_gaps:
             console.print(
                 f"EVENT GAP symbol {gap.symbol_id}: event seqs {gap.first}..{gap.last} are"

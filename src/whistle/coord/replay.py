@@ -97,6 +97,9 @@ class ReplayReport(msgspec.Struct, kw_only=True):
     """Snapshot files the latest checkpoint names that are not there (not damage)."""
     event_seqs_by_id: dict[int, int] = msgspec.field(default_factory=dict)
     """The last event seq the commands produce, by symbol id."""
+    pending: list[int] = msgspec.field(default_factory=list)
+    """``enq_seq`` of the commands journaled after the last tick (acknowledged, not yet
+    run: a reopened venue runs them at its next tick; ``RecoveryReport.pending``)."""
 
     @property
     def ok(self) -> bool:
@@ -119,6 +122,7 @@ def replay(
     names: dict[int, str] = {}
     mismatches: list[HashMismatch] = []
     commands = ticks = events = checks = 0
+    pending: list[int] = []
     last_was_stop = False
     checkpoint: Checkpoint | None = None
     snapshot_records: dict[tuple[int, int], Snapshotted] = {}
@@ -131,6 +135,7 @@ def replay(
         if isinstance(record, Sequenced):
             engines[record.command.symbol_id].enqueue(record.enq_seq, record.command)
             commands += 1
+            pending.append(record.enq_seq)
         elif isinstance(record, Ticked):
             now = record.now_ns
             if on_tick is None:
@@ -143,6 +148,7 @@ def replay(
                 events += len(produced)
                 on_tick(produced, now)
             ticks += 1
+            pending = []
         elif isinstance(record, Defined):
             instrument = record.instrument
             engines[instrument.symbol_id] = Whistle(instrument)
@@ -209,6 +215,7 @@ def replay(
         snapshot_problems=snapshot_problems,
         snapshots_missing=snapshots_missing,
         event_seqs_by_id={s: engines[s].book.seq for s in sorted(engines)},
+        pending=pending,
     )
 
 

@@ -353,6 +353,7 @@ class RecoveryReport:
         "event_gaps",
         "events_recorded",
         "fallbacks",
+        "pending",
         "restored",
         "ticks",
     )
@@ -378,6 +379,13 @@ class RecoveryReport:
         """Whether the journal ended with a clean stop (whose hashes were checked)."""
         self.enq_seq = 0
         """The last ``enq_seq`` in the journal: new commands continue after it."""
+        self.pending: list[int] = []
+        """The ``enq_seq`` of each command journaled (acknowledged) after the last
+        journaled tick: the crash came between its ``Sequenced`` and the next ``Ticked``
+        record. Recovery does *not* run them (the journal holds no time for their tick,
+        and inventing one would make the book differ from any replay of the journal); they
+        are queued again, in order, and run at the venue's next tick, at that tick's time.
+        A client that retries one gets ``DUPLICATE_ORDER_ID``: it is already in."""
 
     def __repr__(self) -> str:
         return (
@@ -385,7 +393,7 @@ class RecoveryReport:
             f" ticks={self.ticks}, events_recorded={self.events_recorded},"
             f" clean_stop={self.clean_stop}, enq_seq={self.enq_seq},"
             f" checkpoint_enq_seq={self.checkpoint_enq_seq}, fallbacks={self.fallbacks},"
-            f" event_gaps={self.event_gaps})"
+            f" event_gaps={self.event_gaps}, pending={self.pending})"
         )
 
 
@@ -409,7 +417,14 @@ class DurabilityStatus(msgspec.Struct, frozen=True, kw_only=True):
 
 @final
 class Venue:
-    """Many symbols, one sequencer, one virtual clock; engines in-process or on hosts."""
+    """Many symbols, one sequencer, one virtual clock; engines in-process or on hosts.
+
+    Acknowledged means journaled: after a crash, a reopened venue holds every command it
+    acknowledged. A command acknowledged but not yet ticked when the process died (its
+    ``Sequenced`` record is journaled, no ``Ticked`` record follows) is queued again and
+    runs at the next tick, like any command waiting for its tick; ``recovery.pending``
+    names those ``enq_seq``s, so a client can tell them from lost ones.
+    """
 
     def __init__(
         self,
@@ -1241,7 +1256,7 @@ class Venue:
             # No usable checkpoint: every engine from empty, every record from the start.
             tail = iter_records(data_dir) if found.trimmed else found.tail_after(-1)
         report.event_gaps = gaps
-        unticked = 0
+        pending: list[int] = []  # sequenced after the last journaled tick
         for record in tail:
             if isinstance(record, Sequenced):
                 command = record.command
@@ -1253,7 +1268,7 @@ class Venue:
                 self._note_order_id(command)
                 self._dirty.add(symbol_id)
                 report.commands += 1
-                unticked += 1
+                pending.append(record.enq_seq)
             elif isinstance(record, Ticked):
                 self.clock.restore(record.now_ns, record.number)
                 self.router.now_ns = record.now_ns
@@ -1270,7 +1285,7 @@ class Venue:
                     if event.seq:
                         produced[event.symbol_id] = event.seq
                 report.ticks += 1
-                unticked = 0
+                pending = []
             elif isinstance(record, Stopped):
                 hashes = self._healthy_hashes()
                 if hashes != record.state_hashes:
@@ -1299,7 +1314,8 @@ class Venue:
         report.clean_stop = found.stopped is not None
         report.enq_seq = self.router.enq_seq
         self._since_checkpoint = report.commands
-        self._unticked = unticked
+        report.pending = pending
+        self._unticked = len(pending)
         return report
 
     def release_idle(self, idle_ticks: int) -> list[int]:

@@ -231,3 +231,35 @@ def test_a_deleted_command_journal_is_not_a_new_venue(tmp_path: Path) -> None:
     assert tree(data) == before
     with pytest.raises(DataDirError, match="is not a whistle data directory"):
         replay(data)
+
+
+def test_commands_journaled_after_the_last_tick_are_named_pending(tmp_path: Path) -> None:
+    # The crash came between Sequenced records and the next Ticked: acknowledged, not run.
+    data = tmp_path / "d"
+    venue = Venue(data_dir=data, checkpoint_every=0)
+    venue.add_instrument(A)
+    venue.send(order(1))
+    assert venue.enqueue(order(3)) == 2  # same side as order 1: nothing trades
+    assert venue.enqueue(order(5)) == 3
+    assert venue._journal is not None
+    venue._journal.close()  # the process dies: no tick, no Stopped
+    venue._journal = None
+    venue.stop()
+    assert replay(data).pending == [2, 3]
+    cli = CliRunner().invoke(main, ["replay", str(data)])
+    assert "2 commands (enq_seq 2..3) were journaled after the last tick" in cli.output
+    reopened = Venue(data_dir=data, checkpoint_every=0)
+    report = reopened.recovery
+    assert report is not None
+    assert report.pending == [2, 3]
+    assert "pending=[2, 3]" in repr(report)
+    assert report.enq_seq == 3
+    assert [o.order_id for o in reopened.l3("A")] == [1]  # not run at recovery
+    reopened.tick(5_000)  # they run at the next tick, at its time
+    assert sorted(o.order_id for o in reopened.l3("A")) == [1, 3, 5]
+    hashes = reopened.state_hashes()
+    reopened.stop()
+    assert replay(data).state_hashes == hashes
+    with Venue(data_dir=data) as again:
+        assert again.recovery is not None
+        assert again.recovery.pending == []
