@@ -32,10 +32,14 @@ symbology mappings (or a ``SymbolMappingMsg`` in a live-style stream), else the
 instrument id as text.
 
 Refused, with the file and the byte offset (DBN) or line (CSV): a file that is not DBN; a
-DBN file of another schema (MBP-1, trades, ...); a record that is not MBO; a truncated
+DBN file of another schema (MBP-1, trades, ...); a record that is not MBO; a record header
+whose length is not its type's (checked here before databento-dbn sees the bytes, since
+databento-dbn *panics* on it -- a ``BaseException`` -- which is caught and named too, for
+compressed files where the bytes are decompressed inside databento-dbn); a truncated
 file (a partial record, or a zstd frame that stops early); top-of-book (``F_TOB``)
 records, which describe levels, not orders; a CSV without the columns of Databento's MBO
-export, or with a value that does not parse.
+export, or with a value that does not parse, or an empty line (lenient: counted as the
+``empty_line`` anomaly).
 """
 
 from __future__ import annotations
@@ -276,6 +280,102 @@ def _locate_bad_record(buf: bytes, base: int) -> str:
     return f"bytes {base}..{base + len(buf)}"
 
 
+_MBO_LEN: Final = 56  # bytes of an MBO record in every DBN version
+_HEADER_LEN: Final = 16
+# rtypes an MBO stream may hold besides MBO, and their smallest length (DBN v1, v2+)
+_OTHER_MIN_LEN: Final = {0x15: (80, 320), 0x16: (80, 176), 0x17: (80, 320)}
+_RTYPE_NAMES: Final = {
+    0x00: "TradeMsg", 0x01: "MBP1Msg", 0x0A: "MBP10Msg", 0x11: "StatusMsg",
+    0x13: "InstrumentDefMsg", 0x14: "ImbalanceMsg", 0x15: "ErrorMsg",
+    0x16: "SymbolMappingMsg", 0x17: "SystemMsg", 0x18: "StatMsg", 0x20: "OHLCVMsg",
+    0x21: "OHLCVMsg", 0x22: "OHLCVMsg", 0x23: "OHLCVMsg", 0xB1: "CMBP1Msg",
+    0xC0: "BBOMsg", 0xC1: "BBOMsg", 0xC2: "CBBOMsg", 0xC3: "CBBOMsg",
+    0xC4: "TCBBOMsg",
+}  # fmt: skip
+
+
+def _frame(name: str, buf: bytes, pos: int, base: int, version: int) -> int:
+    """Check the headers of the records in ``buf`` from index ``pos`` (file offset
+    ``base + pos``); return the index where the last whole record ends.
+
+    An MBO record must announce exactly 56 bytes; the few other records an MBO stream
+    may carry (symbol mappings, system and error messages) at least their size in this
+    DBN version; any other record type is refused. databento-dbn panics (a
+    ``BaseException``) on a record shorter than its type, so this runs before it.
+    """
+    end = len(buf)
+    k = (end - pos) // _MBO_LEN
+    if k and buf[pos : pos + k * _MBO_LEN : _MBO_LEN] == b"\x0e" * k:  # the common case
+        stop = pos + k * _MBO_LEN
+        if buf[pos + 1 : stop : _MBO_LEN] == b"\xa0" * k:
+            pos = stop
+    while pos + 2 <= end:
+        length = buf[pos] * 4
+        rtype = buf[pos + 1]
+        at = base + pos
+        if rtype == _MBO_RTYPE:
+            if length != _MBO_LEN:
+                raise FeedFormatError(
+                    f"{name}: byte offset {at}: malformed MBO record header: it announces"
+                    f" {length} bytes, an MBO record has {_MBO_LEN}",
+                    path=name,
+                    offset=at,
+                )
+        else:
+            minimum = _OTHER_MIN_LEN.get(rtype)
+            kind = _RTYPE_NAMES.get(rtype)
+            if minimum is None:
+                what = f" ({kind})" if kind else ""
+                raise FeedFormatError(
+                    f"{name}: byte offset {at}: record type 0x{rtype:02x}{what} is not MBO"
+                    " (0xa0); expected MBO records only",
+                    path=name,
+                    offset=at,
+                )
+            least = minimum[0] if version == 1 else minimum[1]
+            if length < least:
+                raise FeedFormatError(
+                    f"{name}: byte offset {at}: malformed {kind} record header: it announces"
+                    f" {length} bytes, expected at least {least} (DBN v{version})",
+                    path=name,
+                    offset=at,
+                )
+        if pos + length > end:
+            break
+        pos += length
+    return pos
+
+
+def _is_panic(exc: BaseException) -> bool:
+    """A Rust panic inside databento-dbn (``pyo3_runtime.PanicException``, a
+    ``BaseException``): malformed input, not an interrupt."""
+    kind = type(exc)
+    return kind.__name__ == "PanicException" and kind.__module__ == "pyo3_runtime"
+
+
+def _panic_text(exc: BaseException) -> str:
+    return str(exc).split(". Confirm the DBN version", 1)[0]
+
+
+def _locate_panic(meta: bytes, feed: bytes, start: int, meta_end: int) -> int:
+    """The file offset of the record in ``feed`` (at offset ``start``, headers already
+    checked by :func:`_frame`) that makes databento-dbn panic: decode them one by one with
+    a fresh decoder. Only on the error path."""
+    probe = dbn.DBNDecoder()
+    probe.write_and_decode(meta)
+    pos = max(meta_end - start, 0)
+    while pos < len(feed):
+        length = feed[pos] * 4
+        try:
+            probe.write_and_decode(feed[pos : pos + length])
+        except BaseException as exc:
+            if not _is_panic(exc) and not isinstance(exc, dbn.DBNError):
+                raise
+            return start + pos
+        pos += length
+    return start + max(meta_end - start, 0)
+
+
 def _value(member: object) -> str:
     """The text of a databento-dbn enum member (its stubs type the members as ``str``)."""
     return str(getattr(member, "value", member))
@@ -387,8 +487,15 @@ class DbnDecoder(_DecoderBase):
         symbology: _Symbology | None = None
         wanted: set[int] | None = None
         names = self.symbols_by_id = {}
-        fed = 0
-        plain = compression is dbn.Compression.NONE  # decoder.buffer() holds DBN bytes
+        fed = 0  # bytes read from the (decompressed, if gzip) stream
+        plain = compression is dbn.Compression.NONE  # we see the DBN bytes themselves
+        buf = b""  # plain: bytes read but not yet handed to the decoder, from ``base``
+        base = 0
+        meta_end = -1  # plain: where the metadata ends (the first record starts)
+        meta_bytes = b""
+        version = 0
+        consumed = 0  # compressed: decompressed record bytes decoded so far
+        at = 0
         note = " (of the decompressed stream)" if gz or not plain else ""
         add_a, cancel_c, modify_m = dbn.Action.ADD, dbn.Action.CANCEL, dbn.Action.MODIFY
         trade_t, fill_f, clear_r = dbn.Action.TRADE, dbn.Action.FILL, dbn.Action.CLEAR
@@ -405,18 +512,56 @@ class DbnDecoder(_DecoderBase):
                     raise FeedFormatError(f"{name}: byte offset {fed}: {exc}", path=name) from None
                 if not chunk:
                     break
-                pending = decoder.buffer() if plain else b""
+                if plain:
+                    # frame the records ourselves: only whole records whose header was
+                    # checked reach databento-dbn (a bad header would make it panic)
+                    buf += chunk
+                    if meta_end < 0:
+                        if len(buf) < 8:
+                            continue
+                        meta_end = 8 + int.from_bytes(buf[4:8], "little")
+                        version = buf[3]
+                    if base + len(buf) < meta_end:
+                        continue
+                    cut = _frame(name, buf, max(meta_end - base, 0), base, version)
+                    feed, buf = buf[:cut], buf[cut:]
+                    if base < meta_end:
+                        meta_bytes = feed[: meta_end - base]
+                    start, base = base, base + cut
+                else:
+                    feed, start = chunk, consumed
                 try:
-                    records = decoder.write_and_decode(chunk)
+                    records = decoder.write_and_decode(feed)
                 except dbn.DBNError as exc:
                     if not plain:
                         where = f"after byte {fed}{note}"
                     elif symbology is not None:
-                        where = _locate_bad_record(pending + chunk, fed - len(pending)) + note
+                        where = _locate_bad_record(feed, start) + note
                     else:
-                        where = _after_metadata(pending + chunk)
+                        where = _after_metadata(feed)
                     raise FeedFormatError(f"{name}: {where}: {exc}", path=name) from None
+                except BaseException as exc:
+                    if not _is_panic(exc):
+                        raise
+                    if plain:
+                        at = _locate_panic(meta_bytes, feed, start, meta_end)
+                        where = f"byte offset {at}{note}"
+                    else:
+                        where = (
+                            f"{consumed} bytes into the records of the decompressed stream"
+                            " (the bad record starts there or soon after; a compressed file"
+                            " has no file offset for it)"
+                        )
+                    raise FeedFormatError(
+                        f"{name}: {where}: malformed DBN record: {_panic_text(exc)}",
+                        path=name,
+                        offset=at if plain else None,
+                    ) from None
                 fed += len(chunk)
+                if not plain:
+                    consumed += sum(
+                        r.record_size() for r in records if not isinstance(r, dbn.Metadata)
+                    )
                 for rec in records:
                     if type(rec) is not mbo_type:
                         if isinstance(rec, dbn.Metadata):
@@ -513,20 +658,25 @@ class DbnDecoder(_DecoderBase):
                                 iid, rec.ts_event, rec.ts_recv, rec.sequence, flags,
                                 STATUS_OTHER, "N",
                             )  # fmt: skip
+            if plain and buf:
+                if base < meta_end or meta_end < 0:
+                    raise TruncatedFileError(
+                        f"{name}: byte offset {base + len(buf)}: file ends inside the DBN"
+                        " metadata header",
+                        path=name,
+                        offset=base + len(buf),
+                    )
+                raise TruncatedFileError(
+                    f"{name}: byte offset {base}{note}: file ends inside a record ({buf[0] * 4}"
+                    f" bytes announced, {len(buf)} present)",
+                    path=name,
+                    offset=base,
+                )
             if symbology is None:
                 raise TruncatedFileError(
                     f"{name}: byte offset {fed}: file ends inside the DBN metadata header",
                     path=name,
                     offset=fed,
-                )
-            left = decoder.buffer() if plain else b""
-            if left:
-                at = fed - len(left)
-                raise TruncatedFileError(
-                    f"{name}: byte offset {at}{note}: file ends inside a record ({left[0] * 4}"
-                    f" bytes announced, {len(left)} present)",
-                    path=name,
-                    offset=at,
                 )
         finally:
             stream.close()
@@ -602,7 +752,8 @@ class DbnCsvDecoder(_DecoderBase):
     integers or ISO 8601 (``pretty_ts``), prices raw 1e-9 integers or decimal strings
     (``pretty_px``; an empty price is undefined). ``ts_recv`` and ``sequence`` are
     optional. ``symbols`` matches the ``symbol`` column (or instrument ids as digits).
-    ``stats`` and ``scan()`` as for :class:`DbnDecoder`.
+    ``stats`` and ``scan()`` as for :class:`DbnDecoder`. An empty line is refused
+    (``policy="lenient"``: counted as ``stats.anomalies["empty_line"]`` and skipped).
     """
 
     format_name = "dbn-csv"
@@ -663,6 +814,9 @@ class DbnCsvDecoder(_DecoderBase):
             for row in reader:
                 line += 1
                 if not row:
+                    if self.strict:
+                        raise ValueError("an empty line (expected a record)")
+                    self.stats.anomaly("empty_line", f"line {line}")
                     continue
                 if len(row) < width:
                     raise ValueError(f"{len(row)} fields, the header has {width}")

@@ -178,7 +178,10 @@ def test_a_foreign_record_in_a_mixed_stream_is_refused(tmp_path: Path):
     path = tmp_path / "mixed.dbn"
     rec = mbo("A", "B", PX, 1, 1, ts=0)
     path.write_bytes(bytes(metadata(schema=None)) + bytes(rec) + bytes(trade))
-    with pytest.raises(FeedFormatError, match=r"mixed\.dbn: record 1: a TradeMsg"):
+    at = len(bytes(metadata(schema=None))) + 56
+    with pytest.raises(
+        FeedFormatError, match=rf"mixed\.dbn: byte offset {at}: record type 0x00 \(TradeMsg\)"
+    ):
         _events(path)
 
 
@@ -311,3 +314,119 @@ def test_every_dbn_version_decodes_alike(tmp_path: Path, version: int):
     reference = tmp_path / "ref.dbn"
     reference.write_bytes(dbn_bytes(scenario(), metadata(symbols={})))
     assert _events(path) == _events(reference)
+
+
+# -- hostile DBN: damaged record headers (review of issue 9) ----------------------------
+def _hostile(records: int = 300) -> tuple[bytearray, int]:
+    """A valid plain DBN file of ``records`` MBO records, and where its records start."""
+    meta_len = len(bytes(metadata()))
+    data = bytearray(dbn_bytes((scenario() * (records // len(scenario()) + 1))[:records]))
+    assert (len(data) - meta_len) % 56 == 0
+    return data, meta_len
+
+
+@pytest.mark.parametrize(
+    ("xor", "announced"),
+    [(0x40, 312), (0x04, 40), (0x0E, 0), (0x01, 60)],
+)
+def test_a_flipped_record_length_names_the_record(tmp_path: Path, xor: int, announced: int):
+    """One flipped bit in a record's length byte: a FeedFormatError naming the file and the
+    record's byte offset, never databento-dbn's Rust panic (a BaseException)."""
+    data, start = _hostile()
+    bad = start + 56 * 200
+    data[bad] ^= xor
+    path = tmp_path / "flip.dbn"
+    path.write_bytes(bytes(data))
+    for run in (_events, lambda p: DbnDecoder(p).scan()):
+        with pytest.raises(FeedFormatError) as info:
+            run(path)
+        assert str(info.value).startswith(
+            f"{path}: byte offset {bad}: malformed MBO record header: it announces {announced}"
+            " bytes, an MBO record has 56"
+        )
+        assert (info.value.path, info.value.offset) == (str(path), bad)
+
+
+def test_a_flipped_bit_across_chunk_boundaries(tmp_path: Path):
+    """More records than one read chunk (1 MiB): offsets stay right after the first chunk."""
+    data, start = _hostile(40_000)
+    bad = start + 56 * 30_000  # in the second chunk
+    data[bad + 1] ^= 0x40  # rtype 0xa0 -> 0xe0
+    path = tmp_path / "big.dbn"
+    path.write_bytes(bytes(data))
+    with pytest.raises(FeedFormatError, match=rf"byte offset {bad}: record type 0xe0 is not MBO"):
+        DbnDecoder(path).scan()
+    data[bad + 1] ^= 0x40
+    path.write_bytes(bytes(data))
+    assert DbnDecoder(path).scan().messages == 40_000
+
+
+def test_a_short_symbol_mapping_record_is_named(tmp_path: Path):
+    """A record type an MBO stream may carry, shorter than its type (databento-dbn panics)."""
+    data, start = _hostile(10)
+    bad = start + 56 * 4
+    short = bytes([40 // 4, 0x16]) + bytes(38)  # a SymbolMappingMsg header, 40 bytes
+    path = tmp_path / "sm.dbn"
+    path.write_bytes(bytes(data[:bad]) + short + bytes(data[bad:]))
+    with pytest.raises(
+        FeedFormatError,
+        match=rf"sm\.dbn: byte offset {bad}: malformed SymbolMappingMsg record header: it"
+        r" announces 40 bytes, expected at least 176",
+    ):
+        _events(path)
+
+
+def _zstd_raw(data: bytes) -> bytes:
+    """``data`` as one zstd frame of raw (stored) blocks: compressed bytes that the
+    decoder inflates without our seeing them, and that databento-dbn's encoder would
+    never write (it decodes what it encodes)."""
+    out = bytearray(b"\x28\xb5\x2f\xfd\x00\x38")  # magic, no FCS/checksum, 2**17 window
+    step = 1 << 16
+    for i in range(0, len(data), step):
+        block = data[i : i + step]
+        last = i + step >= len(data)
+        out += ((len(block) << 3) | int(last)).to_bytes(3, "little") + block
+    return bytes(out)
+
+
+def test_a_malformed_record_in_a_zstd_stream_is_an_error_not_a_panic(tmp_path: Path):
+    data, start = _hostile(300)
+    good = tmp_path / "ok.dbn.zst"
+    good.write_bytes(_zstd_raw(bytes(data)))
+    assert DbnDecoder(good).scan().messages == 300  # the hand-made frame itself is fine
+    data[start + 56 * 100] ^= 0x04  # MBO record announcing 40 bytes
+    path = tmp_path / "flip.dbn.zst"
+    path.write_bytes(_zstd_raw(bytes(data)))
+    with pytest.raises(FeedFormatError, match=r"flip\.dbn\.zst: \d+ bytes into the records of"):
+        _events(path)
+
+
+def test_an_interrupt_inside_databento_dbn_is_not_swallowed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Only databento-dbn's panic is translated; KeyboardInterrupt / SystemExit pass."""
+    path = write_dbn(tmp_path / "s.dbn", scenario())
+    for exc in (KeyboardInterrupt, SystemExit):
+
+        class Interrupted:
+            def __init__(self, **_: object) -> None:
+                pass
+
+            def write_and_decode(self, _: bytes, exc: type[BaseException] = exc) -> list[object]:
+                raise exc
+
+        monkeypatch.setattr(dbn, "DBNDecoder", Interrupted)
+        with pytest.raises(exc):
+            _events(path)
+
+
+def test_csv_empty_line_is_refused_or_counted(tmp_path: Path):
+    records = scenario()
+    text = write_csv(tmp_path / "ok.csv", records).read_text().splitlines(keepends=True)
+    path = tmp_path / "blank.csv"
+    path.write_text("".join(text[:5]) + "\n" + "".join(text[5:]))
+    with pytest.raises(FeedFormatError, match=r"blank\.csv: line 6: an empty line"):
+        _events(path, "dbn-csv")
+    lenient = DbnCsvDecoder(path, policy="lenient")
+    assert list(lenient) == _events(tmp_path / "ok.csv", "dbn-csv")
+    assert lenient.stats.anomalies == {"empty_line": 1}
