@@ -275,3 +275,54 @@ def test_an_unknown_symbol_is_reported(tmp_path: Path):
     assert code == 0
     assert json.loads(out)["symbols"] == {}
     assert "no symbol NOPE" in err
+
+
+# -- hostile files at the CLI (review of issue 9) -----------------------------------------
+def _flipped(tmp_path: Path) -> tuple[Path, int]:
+    """A DBN file of 3,200 MBO records with one bit flipped in a record's length byte."""
+    good = write_dbn(tmp_path / "good.dbn", scenario() * 200).read_bytes()
+    bad = len(good) - 56 * 100
+    data = bytearray(good)
+    data[bad] ^= 0x40
+    path = tmp_path / "flip.dbn"
+    path.write_bytes(bytes(data))
+    return path, bad
+
+
+@pytest.mark.parametrize("command", ["stats", "replay", "record"])
+def test_a_corrupt_dbn_record_is_one_error_line_not_a_panic(tmp_path: Path, command: str):
+    path, bad = _flipped(tmp_path)
+    extra = {"replay": ["--out", str(tmp_path / "o.csv")], "record": ["--out", str(tmp_path / "r")]}
+    code, _, err = run(command, str(path), "--format", "dbn", *extra.get(command, []))
+    assert code == 65, err
+    assert "Traceback" not in err
+    assert "PanicException" not in err
+    assert f"flip.dbn: byte offset {bad}: malformed MBO record header" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_failed_record_leaves_nothing_and_says_so(tmp_path: Path):
+    data = write_dbn(tmp_path / "s.dbn", scenario() * 200).read_bytes()
+    src = tmp_path / "cut.dbn"
+    src.write_bytes(data[:-20])
+    out = tmp_path / "out" / "rec"
+    out.parent.mkdir()
+    code, _, err = run("record", str(src), "--format", "dbn", "--out", str(out))
+    assert code == 65
+    assert "file ends inside a record" in err
+    assert f"nothing was recorded to {out}" in err
+    assert list(out.parent.iterdir()) == []
+
+
+def test_dbn_csv_strict_refuses_a_blank_line(tmp_path: Path):
+    lines = write_csv(tmp_path / "ok.csv", scenario()).read_text().splitlines(keepends=True)
+    path = tmp_path / "blank.csv"
+    path.write_text("".join(lines[:3]) + "\n" + "".join(lines[3:]))
+    code, _, err = run("stats", str(path), "--format", "dbn-csv", "--policy", "strict")
+    assert code == 65
+    assert "blank.csv: line 4: an empty line" in err
+    code, out, err = run("stats", str(path), "--format", "dbn-csv", "--policy", "lenient", "--json")
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["messages"] == len(scenario())
+    assert result["anomalies"] == {"empty_line": 1}

@@ -421,14 +421,24 @@ def record(
     out: Path,
 ) -> None:
     """Decode FILE and write its events to a recording at --out (see ``feed play``)."""
+    from whistle.feed.errors import FeedError
     from whistle.feed.record import RecordingHeader, record_events
 
     reader = open_reader(file, fmt, symbols, orderbook, policy)
     header = RecordingHeader(str(file), fmt, list(symbols) or None)
     start = time.perf_counter()
-    n = record_events(
-        reader, out, header, counts=lambda: (reader.stats.messages, reader.stats.by_type)
-    )
+    try:
+        n = record_events(
+            reader, out, header, counts=lambda: (reader.stats.messages, reader.stats.by_type)
+        )
+    except FeedError as exc:
+        # record_events removed its partial output: say so (same class, same fields)
+        raise type(exc)(
+            f"{exc} (nothing was recorded to {out})",
+            path=exc.path,
+            offset=exc.offset,
+            line=exc.line,
+        ) from None
     seconds = time.perf_counter() - start
     Console().print(
         f"{n:,} events of {reader.stats.messages:,} messages recorded to {out} in {seconds:.2f} s"

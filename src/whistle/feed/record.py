@@ -26,7 +26,10 @@ events of that instant: a strategy sees exactly the same stream at every run.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import tempfile
 import time
 from typing import TYPE_CHECKING, Final, NamedTuple, final
 
@@ -44,8 +47,9 @@ from whistle.core.mbo import (
     MboStatus,
     MboTrade,
 )
-from whistle.feed.errors import FeedFormatError
+from whistle.feed.errors import FeedError, FeedFormatError
 from whistle.journal import Queue, ReadOnlyReader
+from whistle.journal.errors import JournalError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -120,14 +124,58 @@ def record_events(
     """Write ``events`` to a new recording at ``out_dir``; return how many were written.
 
     ``counts`` (optional) returns the source's (messages, by_type) once ``events`` is
-    exhausted, for the closing record. Refuses a directory that already holds a queue:
-    a recording is written once.
+    exhausted, for the closing record. Refuses a directory that already holds a queue
+    (a recording is written once) or anything else that is not an empty directory.
+
+    The recording is written into a temporary directory beside ``out_dir`` and renamed
+    into place only once complete: if ``events`` raises (a file that fails to decode
+    half-way) or the write fails, the temporary directory is removed and ``out_dir`` is
+    left as it was -- a failed recording leaves nothing behind.
     """
     path = os.fspath(out_dir)
-    if Queue.exists(path):
-        raise FeedFormatError(
-            f"{path}: already holds a journal; record into a new directory", path=path
+    if os.path.lexists(path) and not (os.path.isdir(path) and not os.listdir(path)):
+        try:
+            holds = os.path.isdir(path) and Queue.exists(path)
+        except JournalError:  # files, but not a journal
+            holds = False
+        if holds:
+            raise FeedFormatError(
+                f"{path}: already holds a journal; record into a new directory", path=path
+            )
+        raise FeedError(
+            f"{path}: exists and is not an empty directory; record into a new directory",
+            path=path,
         )
+    parent = os.path.dirname(os.path.abspath(path))
+    try:
+        work = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.partial-", dir=parent)
+    except OSError as exc:
+        raise FeedError(
+            f"{path}: cannot create a temporary directory in {parent}: {exc.strerror}",
+            path=path,
+        ) from None
+    try:
+        written = _write_recording(events, work, header, config, counts)
+        os.replace(work, path)  # an empty directory at ``path`` is replaced atomically
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    with contextlib.suppress(OSError):  # make the rename durable
+        fd = os.open(parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    return written
+
+
+def _write_recording(
+    events: Iterable[MboEvent],
+    path: str,
+    header: RecordingHeader,
+    config: QueueConfig | None,
+    counts: Callable[[], tuple[int, dict[str, int]]] | None,
+) -> int:
     encode = msgspec.msgpack.Encoder().encode
     written = 0
     writer = Queue.open_publisher(path, config)

@@ -12,7 +12,7 @@ from whistle.bench.feed import itch_bytes, synthetic_ops
 from whistle.book.mbo import MarketByOrderBook
 from whistle.coord.clock import SimulationClock
 from whistle.core.mbo import MboEvent, MboInstrument
-from whistle.feed.errors import FeedFormatError
+from whistle.feed.errors import FeedError, FeedFormatError, TruncatedFileError
 from whistle.feed.record import (
     RECORDED_EVENT,
     RECORDING_HEADER,
@@ -23,6 +23,7 @@ from whistle.feed.record import (
 from whistle.journal import Queue
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
 
@@ -149,3 +150,59 @@ def test_a_recording_cut_short_still_plays(tmp_path: Path, itch_file: Path):
     playback = FeedPlayback(out)
     assert list(playback) == decoded[:100]
     assert not playback.complete
+
+
+# -- a failed recording leaves nothing behind (review of issue 9) -----------------------
+def _failing(tmp_path: Path) -> Iterator[MboEvent]:
+    """A truncated DBN file: a few thousand good events, then a TruncatedFileError."""
+    data = write_dbn(tmp_path / "s.dbn", scenario() * 300).read_bytes()
+    src = tmp_path / "cut.dbn"
+    src.write_bytes(data[:-20])
+    return iter(whistle.feed.open(src, format="dbn"))
+
+
+def test_a_failed_recording_leaves_nothing(tmp_path: Path):
+    out = tmp_path / "out" / "rec"
+    out.parent.mkdir()
+    with pytest.raises(TruncatedFileError, match=r"cut\.dbn: byte offset \d+"):
+        record_events(_failing(tmp_path), out, RecordingHeader("x", "dbn", None))
+    assert list(out.parent.iterdir()) == []  # neither the target nor a temporary directory
+    # an empty directory given as the target is left as it was, then used on success
+    out.mkdir()
+    with pytest.raises(TruncatedFileError):
+        record_events(_failing(tmp_path), out, RecordingHeader("x", "dbn", None))
+    assert list(out.parent.iterdir()) == [out]
+    assert list(out.iterdir()) == []
+    src = write_dbn(tmp_path / "ok.dbn", scenario())
+    assert record_events(
+        whistle.feed.open(src, format="dbn"), out, RecordingHeader("x", "dbn", None)
+    )
+    playback = FeedPlayback(out)
+    assert list(playback) == list(whistle.feed.open(src, format="dbn"))
+    assert playback.complete
+    assert [p.name for p in out.parent.iterdir()] == ["rec"]
+
+
+def test_an_interrupted_recording_leaves_nothing(tmp_path: Path):
+    def events() -> Iterator[MboEvent]:
+        yield from list(whistle.feed.open(write_dbn(tmp_path / "s.dbn", scenario()), format="dbn"))
+        raise KeyboardInterrupt
+
+    out = tmp_path / "out" / "rec"
+    out.parent.mkdir()
+    with pytest.raises(KeyboardInterrupt):
+        record_events(events(), out, RecordingHeader("x", "dbn", None))
+    assert list(out.parent.iterdir()) == []
+
+
+def test_a_target_that_is_not_an_empty_directory_is_refused(tmp_path: Path):
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    for target in (busy, afile):
+        with pytest.raises(FeedError, match="exists and is not an empty directory"):
+            record_events([], target, RecordingHeader("x", "dbn", None))
+    assert [p.name for p in busy.iterdir()] == ["notes.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "busy"]
