@@ -222,8 +222,10 @@ class EventGap(msgspec.Struct, frozen=True):
 
 
 KNOWN_ENTRIES = frozenset({COMMANDS_DIR, EVENTS_DIR, SNAPSHOTS_DIR, f"{EVENTS_DIR}.rebuilding"})
-"""What a data directory may hold at its top level (plus ``events.before-rebuild-*``,
-the event journals ``whistle replay --rebuild-events`` kept aside)."""
+"""What a data directory may hold at its top level (see ``KNOWN_PREFIXES``)."""
+KNOWN_PREFIXES = (f"{EVENTS_DIR}.before-", "damaged-")
+"""Kept-aside entries a data directory may also hold: the event journals ``whistle replay
+--rebuild-events`` moved aside, the files ``whistle journal repair`` set aside."""
 
 
 def check_data_dir(data_dir: object) -> Path:
@@ -250,9 +252,7 @@ def check_data_dir(data_dir: object) -> Path:
         names = sorted(os.listdir(root))
     except OSError as exc:
         raise DataDirError(f"cannot list data directory {root}: {_cause(exc)}") from exc
-    foreign = [
-        n for n in names if n not in KNOWN_ENTRIES and not n.startswith(f"{EVENTS_DIR}.before-")
-    ]
+    foreign = [n for n in names if n not in KNOWN_ENTRIES and not n.startswith(KNOWN_PREFIXES)]
     if foreign:
         shown = ", ".join(repr(n) for n in foreign[:5])
         more = f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""
@@ -840,7 +840,11 @@ def read_event_seqs(data_dir: str | os.PathLike[str]) -> tuple[dict[int, int], l
         try:
             item = next(payloads, None)
         except JournalError as exc:
-            raise DataDirError(f"the event journal is damaged: {exc}") from exc
+            raise DataDirError(
+                f"the event journal is damaged: {exc}; the events are a function of the"
+                f" command journal: rebuild them with `whistle replay {data_dir}"
+                " --rebuild-events` (the damaged journal is kept aside)"
+            ) from exc
         if item is None:
             return out, gaps
         seq, payload = item
