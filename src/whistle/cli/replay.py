@@ -10,10 +10,9 @@ import msgspec
 from rich.console import Console
 from rich.table import Table
 
-from whistle.coord.durability import DataDirError
+from whistle.cli.errors import describe
 from whistle.coord.replay import rebuild_events as run_rebuild
 from whistle.coord.replay import replay as run_replay
-from whistle.journal import JournalError
 
 __all__ = ["replay"]
 
@@ -31,23 +30,37 @@ def replay(data_dir: Path, as_json: bool, rebuild_events: bool) -> None:
     """Re-match every journaled command of DATA_DIR from empty books.
 
     Prints each symbol's state hash and event count; exits 1 if any state hash differs
-    from the one recorded at a snapshot or at the clean stop, if a snapshot of the latest
-    checkpoint or the event journal is damaged, and on any damage of the command journal
-    (one line naming the file, the offset and the commands that cannot be read): the
-    same reader and verdict as ``Venue(data_dir=DATA_DIR)``.
+    from the one recorded at a snapshot or at the clean stop, or if a snapshot of the
+    latest checkpoint or the event journal has a gap or runs ahead; exits 65 on any damage
+    of the command journal or an unreadable event journal, or when DATA_DIR is not a data
+    directory (one line naming the file, the offset and the commands that cannot be
+    read): the same reader and verdict as ``Venue(data_dir=DATA_DIR)``. With --json a
+    failure is one JSON object with "error" and "exit_status". --rebuild-events rebuilds
+    DATA_DIR/events from the command journal (which must be whole) even when the old
+    event journal cannot be read.
     """
     try:
         if rebuild_events:
             rebuilt = run_rebuild(data_dir)
+            damage = (
+                ""
+                if rebuilt.damage is None
+                else f" (the old one could not be read past a damage, rebuilt from there on:"
+                f" {rebuilt.damage})"
+            )
             click.echo(
                 f"rebuilt {data_dir / 'events'}: {rebuilt.events:,} events, {rebuilt.healed:,}"
                 f" of them missing before; {rebuilt.dropped_notices:,} host-death notices"
-                f" dropped; the old event journal is kept at {rebuilt.kept_at}",
+                f" dropped; the old event journal is kept at {rebuilt.kept_at}{damage}",
                 err=True,
             )
         report = run_replay(data_dir)
-    except (DataDirError, JournalError) as exc:
-        raise click.ClickException(str(exc)) from None
+    except Exception as exc:
+        if not as_json:
+            raise  # the top group prints one line and exits with the documented status
+        status, text = describe(exc)
+        click.echo(json.dumps({"ok": False, "error": text, "exit_status": status}))
+        raise click.exceptions.Exit(status) from None
     if as_json:
         payload = msgspec.to_builtins(report)
         payload["ok"] = report.ok

@@ -39,6 +39,7 @@ from whistle.coord.durability import (
     verified_snapshot,
 )
 from whistle.coord.records import (
+    COMMANDS_DIR,
     EVENT_TYPE_ID,
     EVENTS_DIR,
     Checkpoint,
@@ -50,7 +51,7 @@ from whistle.coord.records import (
     Ticked,
 )
 from whistle.engine.whistle import Whistle
-from whistle.journal import Queue, ReadOnlyReader
+from whistle.journal import JournalError, Queue, QueueWriter, ReadOnlyReader, WriterLockedError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -112,11 +113,14 @@ class ReplayReport(msgspec.Struct, kw_only=True):
 def replay(
     data_dir: str | os.PathLike[str],
     on_tick: Callable[[list[Event], int], None] | None = None,
+    *,
+    check_events: bool = True,
 ) -> ReplayReport:
     """Re-match the whole journal of ``data_dir``; check every recorded state hash.
 
     ``on_tick(events, now_ns)`` receives each tick's events, in the venue's order
-    (engines in ``symbol_id`` order).
+    (engines in ``symbol_id`` order). ``check_events=False`` leaves ``DIR/events``
+    unread (``rebuild_events`` replaces it).
     """
     engines: dict[int, Whistle] = {}
     names: dict[int, str] = {}
@@ -191,7 +195,7 @@ def replay(
                 verified_snapshot(Path(data_dir), snapshot_records, symbol_id, enq_seq)
             except SnapshotDamaged as exc:
                 (snapshots_missing if exc.missing else snapshot_problems).append(str(exc))
-    in_events, gaps = read_event_seqs(data_dir)
+    in_events, gaps = read_event_seqs(data_dir) if check_events else ({}, [])
     event_problems = [
         f"symbol {symbol_id}: DIR/events holds event seq {seq}, the commands produce"
         f" {engines[symbol_id].book.seq if symbol_id in engines else 0}"
@@ -256,25 +260,33 @@ class EventRebuild(msgspec.Struct, frozen=True, kw_only=True):
     """Seq-0 notices (host deaths) of the old recording, which no command produces."""
     kept_at: str
     """Where the old event journal was moved (kept for inspection)."""
+    damage: str | None = None
+    """Why the old event journal could not be read past some point (None: it was whole);
+    every event from there on was rebuilt from the commands alone."""
 
 
 def rebuild_events(data_dir: str | os.PathLike[str]) -> EventRebuild:
     """Rewrite ``DIR/events`` from the command journal: the explicit repair of a gap.
 
     Events are a pure function of the command journal, so a full replay produces every
-    event again, in the order the venue recorded them. Every event the old recording
-    holds must equal the replayed one with the same (symbol, seq), and none may be left
-    over, or nothing is changed (``DataDirError``). The old journal is kept next to the
-    new one. Refused (``WriterLockedError``) while a venue has the directory open.
+    event again, in the order the venue recorded them; the command journal must be whole
+    (``JournalDamaged`` otherwise, nothing changed). Every event the old recording holds
+    must equal the replayed one with the same (symbol, seq), and none may be left over,
+    or nothing is changed (``DataDirError``). An old recording that cannot be read past
+    some point (a missing segment, a bad record in a sealed one) is compared up to there
+    and rebuilt from there on (``EventRebuild.damage`` says why). The old journal is kept
+    next to the new one. Refused (``WriterLockedError``) while a venue has the directory
+    open.
     """
     root = Path(data_dir)
     events_dir = root / EVENTS_DIR
     staging = root / f"{EVENTS_DIR}.rebuilding"
     if staging.exists():
         shutil.rmtree(staging)
-    lock = Queue.open_publisher(events_dir)  # no venue may write while we rebuild
+    lock = _writer_lock(root)  # no venue may write while we rebuild
+    damage: list[str] = []
     try:
-        old = _recorded_events(events_dir)
+        old = _recorded_events(events_dir, damage)
         pending = next(old, None)
         encode = RecordCodec().encode
         counts = {"events": 0, "healed": 0, "notices": 0}
@@ -303,7 +315,7 @@ def rebuild_events(data_dir: str | os.PathLike[str]) -> EventRebuild:
                     writer.append_many(items, ts_ns=now_ns)
                     counts["events"] += len(items)
 
-            report = replay(root, on_tick=write)
+            report = replay(root, on_tick=write, check_events=False)
             if report.mismatches:
                 raise DataDirError(
                     f"{root}: replay disagrees with {len(report.mismatches)} recorded state"
@@ -335,13 +347,40 @@ def rebuild_events(data_dir: str | os.PathLike[str]) -> EventRebuild:
         healed=counts["healed"],
         dropped_notices=counts["notices"],
         kept_at=str(kept),
+        damage=damage[0] if damage else None,
     )
 
 
-def _recorded_events(path: Path) -> Iterator[tuple[tuple[int, int], bytes]]:
+def _writer_lock(root: Path) -> QueueWriter:
+    # The event journal's writer lock, which every venue holds; when that journal is too
+    # damaged to open, the command journal's (a venue holds both).
+    try:
+        return Queue.open_publisher(root / EVENTS_DIR)
+    except WriterLockedError:
+        raise
+    except (JournalError, OSError):
+        return Queue.open_publisher(root / COMMANDS_DIR)
+
+
+def _recorded_events(path: Path, damage: list[str]) -> Iterator[tuple[tuple[int, int], bytes]]:
+    # The old recording's events up to the first damage (appended to ``damage``).
+    if not path.is_dir():
+        return
     decode = RecordCodec().decode_event
-    with ReadOnlyReader(path) as reader:
-        while batch := reader.read_payloads(4096):
-            for payload in batch:
-                event = decode(payload)
-                yield (event.symbol_id, event.seq), payload
+    try:
+        with ReadOnlyReader(path) as reader:
+            while True:
+                seq = reader.next_seq
+                batch = reader.read_payloads(4096)
+                if not batch:
+                    return
+                for payload in batch:
+                    try:
+                        event = decode(payload)
+                    except msgspec.MsgspecError as exc:
+                        damage.append(f"{path}: event record {seq} cannot be decoded: {exc}")
+                        return
+                    seq += 1
+                    yield (event.symbol_id, event.seq), payload
+    except (JournalError, OSError) as exc:
+        damage.append(f"{path}: {exc}")

@@ -1309,7 +1309,10 @@ class Venue:
             # with the event journal left longer, or events of another directory).
             raise DataDirError(
                 f"{data_dir / EVENTS_DIR} is ahead of the command journal ({'; '.join(ahead)}):"
-                " cut the event journal to the commands (whistle journal repair) before opening"
+                " if a repair cut the command journal, cut the event journal to it"
+                f" (`whistle journal repair {data_dir} --at-damage`); otherwise the command"
+                " journal may have lost its tail (an older copy?): restore it, the events"
+                " hold acknowledged work"
             )
         report.clean_stop = found.stopped is not None
         report.enq_seq = self.router.enq_seq

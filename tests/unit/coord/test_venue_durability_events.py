@@ -241,3 +241,75 @@ def test_events_lost_before_the_last_checkpoint_are_rederived(tmp_path: Path) ->
             again.send(command)
     assert recorded(data) == want
     assert read_event_seqs(data)[1] == []
+
+
+def _segmented_events(data: Path) -> list[Path]:
+    # Several sealed event segments, then the process dies (no clean stop needed).
+    with new_venue(data, segment_size=16384, checkpoint_every=0) as venue:
+        venue.send_many(commands(600))
+    segments = sorted((data / EVENTS_DIR).glob("*.wseg"))
+    assert len(segments) >= 4
+    return segments
+
+
+@pytest.mark.parametrize("damage", ["deleted segment", "bit flip in a sealed segment"])
+def test_an_unreadable_event_journal_is_rebuilt_from_the_commands(
+    tmp_path: Path, damage: str
+) -> None:
+    data = tmp_path / "d"
+    segments = _segmented_events(data)
+    whole = recorded(data)
+    if damage == "deleted segment":
+        segments[1].unlink()
+    else:
+        raw = bytearray(segments[1].read_bytes())
+        raw[200] ^= 0x10
+        segments[1].write_bytes(bytes(raw))
+    # The venue refuses and names the command that fixes it.
+    with pytest.raises(DataDirError, match=r"whistle replay .* --rebuild-events"):
+        Venue(data_dir=data)
+    runner = CliRunner()
+    out = runner.invoke(main, ["replay", str(data), "--json"])
+    assert out.exit_code == 65
+    failure = msgspec.json.decode(out.stdout)
+    assert failure["ok"] is False
+    assert failure["exit_status"] == 65
+    assert "--rebuild-events" in failure["error"]
+    rebuilt = runner.invoke(main, ["replay", str(data), "--rebuild-events", "--json"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert msgspec.json.decode(rebuilt.stdout)["ok"] is True
+    assert "could not be read past a damage" in rebuilt.stderr
+    assert recorded(data) == whole  # every event back, byte for byte
+    kept = [p for p in data.iterdir() if p.name.startswith(f"{EVENTS_DIR}.before-rebuild-")]
+    assert len(kept) == 1
+    with Venue(data_dir=data) as venue:
+        assert venue.recovery is not None
+        assert venue.recovery.event_gaps == []
+
+
+def test_replay_of_a_directory_that_is_not_one_exits_65_and_json_says_why(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "x").mkdir()
+    runner = CliRunner()
+    plain = runner.invoke(main, ["replay", str(tmp_path)])
+    assert plain.exit_code == 65
+    assert "not a whistle data directory" in plain.stderr
+    out = runner.invoke(main, ["replay", str(tmp_path), "--json"])
+    assert out.exit_code == 65
+    assert "not a whistle data directory" in msgspec.json.decode(out.stdout)["error"]
+
+
+def test_no_rebuild_from_a_damaged_command_journal(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    _segmented_events(data)
+    events_before = recorded(data)
+    sealed = sorted((data / "commands").glob("*.wseg"))[0]
+    raw = bytearray(sealed.read_bytes())
+    raw[200] ^= 0x10
+    sealed.write_bytes(bytes(raw))
+    out = CliRunner().invoke(main, ["replay", str(data), "--rebuild-events", "--json"])
+    assert out.exit_code == 65
+    assert "cannot be read" in msgspec.json.decode(out.stdout)["error"]
+    assert recorded(data) == events_before
+    assert sorted(p.name for p in data.iterdir()) == ["commands", "events", "snapshots"]

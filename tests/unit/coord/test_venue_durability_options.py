@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from whistle.coord.durability import DataDirError
 from whistle.coord.venue import Venue
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def _tree(root: Path) -> list[str]:
