@@ -294,7 +294,7 @@ _RTYPE_NAMES: Final = {
 }  # fmt: skip
 
 
-def _frame(name: str, buf: bytes, pos: int, base: int, version: int) -> int:
+def _frame(name: str, buf: bytes, pos: int, base: int, version: int, note: str) -> int:
     """Check the headers of the records in ``buf`` from index ``pos`` (file offset
     ``base + pos``); return the index where the last whole record ends.
 
@@ -302,6 +302,7 @@ def _frame(name: str, buf: bytes, pos: int, base: int, version: int) -> int:
     may carry (symbol mappings, system and error messages) at least their size in this
     DBN version; any other record type is refused. databento-dbn panics (a
     ``BaseException``) on a record shorter than its type, so this runs before it.
+    ``note`` follows the offset in messages (an offset in a gzip file's decompressed bytes).
     """
     end = len(buf)
     k = (end - pos) // _MBO_LEN
@@ -316,7 +317,7 @@ def _frame(name: str, buf: bytes, pos: int, base: int, version: int) -> int:
         if rtype == _MBO_RTYPE:
             if length != _MBO_LEN:
                 raise FeedFormatError(
-                    f"{name}: byte offset {at}: malformed MBO record header: it announces"
+                    f"{name}: byte offset {at}{note}: malformed MBO record header: it announces"
                     f" {length} bytes, an MBO record has {_MBO_LEN}",
                     path=name,
                     offset=at,
@@ -327,7 +328,7 @@ def _frame(name: str, buf: bytes, pos: int, base: int, version: int) -> int:
             if minimum is None:
                 what = f" ({kind})" if kind else ""
                 raise FeedFormatError(
-                    f"{name}: byte offset {at}: record type 0x{rtype:02x}{what} is not MBO"
+                    f"{name}: byte offset {at}{note}: record type 0x{rtype:02x}{what} is not MBO"
                     " (0xa0); expected MBO records only",
                     path=name,
                     offset=at,
@@ -335,7 +336,7 @@ def _frame(name: str, buf: bytes, pos: int, base: int, version: int) -> int:
             least = minimum[0] if version == 1 else minimum[1]
             if length < least:
                 raise FeedFormatError(
-                    f"{name}: byte offset {at}: malformed {kind} record header: it announces"
+                    f"{name}: byte offset {at}{note}: malformed {kind} record header: it announces"
                     f" {length} bytes, expected at least {least} (DBN v{version})",
                     path=name,
                     offset=at,
@@ -523,7 +524,7 @@ class DbnDecoder(_DecoderBase):
                         version = buf[3]
                     if base + len(buf) < meta_end:
                         continue
-                    cut = _frame(name, buf, max(meta_end - base, 0), base, version)
+                    cut = _frame(name, buf, max(meta_end - base, 0), base, version, note)
                     feed, buf = buf[:cut], buf[cut:]
                     if base < meta_end:
                         meta_bytes = feed[: meta_end - base]

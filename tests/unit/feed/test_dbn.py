@@ -430,3 +430,19 @@ def test_csv_empty_line_is_refused_or_counted(tmp_path: Path):
     lenient = DbnCsvDecoder(path, policy="lenient")
     assert list(lenient) == _events(tmp_path / "ok.csv", "dbn-csv")
     assert lenient.stats.anomalies == {"empty_line": 1}
+
+
+def test_a_flipped_record_length_in_a_gzip_file(tmp_path: Path):
+    """gzip of plain DBN is framed the same; the offset is in the decompressed bytes."""
+    import gzip
+
+    data, start = _hostile()
+    bad = start + 56 * 7
+    data[bad] ^= 0x04
+    path = tmp_path / "flip.dbn.gz"
+    path.write_bytes(gzip.compress(bytes(data)))
+    with pytest.raises(
+        FeedFormatError,
+        match=rf"flip\.dbn\.gz: byte offset {bad} \(of the decompressed stream\): malformed MBO",
+    ):
+        _events(path)
