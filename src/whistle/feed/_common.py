@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import zlib
@@ -63,10 +64,14 @@ def _damaged(exc: BaseException, path: str, where: str) -> FeedFormatError:
 def read_chunk(f: IO[bytes], size: int, path: str, offset: int) -> bytes:
     """Read up to ``size`` bytes of ``f``; a truncated or damaged gzip stream is a
     ``TruncatedFileError`` / ``FeedFormatError`` naming ``path`` and the (decompressed)
-    byte ``offset`` reached, not a bare ``EOFError`` / ``zlib.error``."""
+    byte offset reached, not a bare ``EOFError`` / ``zlib.error``. ``offset`` is where this
+    read starts; a gzip stream that fails inside the read names how far it decompressed
+    (its ``tell()``), not the start of the read."""
     try:
         return f.read(size)
     except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as exc:
+        with contextlib.suppress(OSError, ValueError, EOFError, zlib.error):
+            offset = max(offset, f.tell())
         error = _damaged(exc, path, f"byte offset {offset} (decompressed)")
         error.offset = offset
         raise error from None

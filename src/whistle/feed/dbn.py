@@ -70,7 +70,7 @@ from whistle.core.mbo import (
     MboStatus,
     MboTrade,
 )
-from whistle.feed._common import FeedStats, check_policy, wanted_symbols
+from whistle.feed._common import FeedStats, check_policy, read_chunk, wanted_symbols
 from whistle.feed.errors import FeedError, FeedFormatError, TruncatedFileError
 
 if TYPE_CHECKING:
@@ -507,10 +507,7 @@ class DbnDecoder(_DecoderBase):
         last_iid = -1
         try:
             while True:
-                try:
-                    chunk = stream.read(_CHUNK)
-                except (OSError, EOFError) as exc:
-                    raise FeedFormatError(f"{name}: byte offset {fed}: {exc}", path=name) from None
+                chunk = read_chunk(stream, _CHUNK, name, fed) if gz else stream.read(_CHUNK)
                 if not chunk:
                     break
                 if plain:

@@ -446,3 +446,20 @@ def test_a_flipped_record_length_in_a_gzip_file(tmp_path: Path):
         match=rf"flip\.dbn\.gz: byte offset {bad} \(of the decompressed stream\): malformed MBO",
     ):
         _events(path)
+
+
+def test_a_truncated_gzip_file_names_how_far_it_decompressed(tmp_path: Path):
+    """A cut gzip download: the offset is the decompressed bytes reached, not 0."""
+    import gzip
+
+    data, _ = _hostile(40_000)
+    packed = gzip.compress(bytes(data), compresslevel=1)
+    path = tmp_path / "cut.dbn.gz"
+    path.write_bytes(packed[: len(packed) // 2])
+    with pytest.raises(TruncatedFileError) as info:
+        _events(path)
+    text = str(info.value)
+    assert "cut.dbn.gz: byte offset " in text
+    assert "file ends inside its compressed stream" in text
+    assert info.value.offset is not None
+    assert 0 < info.value.offset < len(data)
