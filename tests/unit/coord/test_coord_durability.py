@@ -139,7 +139,7 @@ def test_replay_cli_reports_a_good_journal(tmp_path):
 
 def test_replay_of_something_that_is_not_a_data_dir_is_a_clear_error(tmp_path):
     result = CliRunner().invoke(main, ["replay", str(tmp_path)])
-    assert result.exit_code == 1
+    assert result.exit_code == 65  # README "Errors": bad input or damaged data
     assert "is not a whistle data directory" in result.output
 
 
