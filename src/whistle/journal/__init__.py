@@ -98,7 +98,15 @@ from .errors import (
 from .fanin import FanInReader, MergedRecord
 from .reader import QueueReader, Record
 from .readonly import ReadOnlyReader
-from .repair import RepairError, RepairReport, last_good_seq, readable_after, truncate_after
+from .repair import (
+    RepairError,
+    RepairReport,
+    damaged_dir_name,
+    last_good_seq,
+    readable_after,
+    readable_prefix,
+    truncate_after,
+)
 from .verify import QueueReport, SegmentReport, verify
 from .writer import QueueWriter
 
@@ -139,9 +147,11 @@ __all__ = [
     "Transition",
     "WriterLockedError",
     "WriterStatus",
+    "damaged_dir_name",
     "last_good_seq",
     "probe_writer",
     "readable_after",
+    "readable_prefix",
     "truncate_after",
     "verify",
 ]

@@ -4,7 +4,9 @@ Recovery never cuts anything but a torn tail of the head segment (:mod:`.verify`
 When a queue is damaged, an operator decides what to give up and calls
 :func:`truncate_after` (``whistle journal repair``): every record after ``seq`` is
 dropped, the segment holding ``seq`` becomes the active head again, later segment
-files are deleted, the manifest and reader cursors are brought in line.  The
+files are set aside (moved, never deleted, into a ``damaged-<UTC timestamp>/`` folder,
+with a copy of the kept segment as it was before its tail was zeroed), the manifest and
+reader cursors are brought in line.  The
 :class:`RepairReport` says exactly what was (or, with ``dry_run=True``, would be)
 dropped.  :func:`last_good_seq` names the last sequence before the first damage (what
 ``--at-damage`` keeps).
@@ -18,6 +20,8 @@ from __future__ import annotations
 import contextlib
 import mmap
 import os
+import shutil
+import time
 from typing import TYPE_CHECKING, NamedTuple, final
 
 from .config import META_FLAG_MANIFEST, QueueMeta, fsync_dir, read_meta, write_meta
@@ -49,11 +53,15 @@ from .verify import survey, verify
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from .verify import Layout
+
 __all__ = [
     "RepairError",
     "RepairReport",
+    "damaged_dir_name",
     "last_good_seq",
     "readable_after",
+    "readable_prefix",
     "truncate_after",
 ]
 
@@ -72,7 +80,8 @@ class RepairReport(NamedTuple):
     dropped_first: int | None  # first dropped sequence (None: nothing dropped)
     dropped_last: int | None  # last dropped sequence, if known
     dropped_readable: int  # how many dropped records were still readable
-    files_deleted: list[str]
+    files_set_aside: list[str]  # segment files moved into set_aside_dir
+    set_aside_dir: str  # where they go (created only when something is moved or copied)
     bytes_zeroed: int
     cursors_moved: list[str]
     dry_run: bool
@@ -90,7 +99,7 @@ class RepairReport(NamedTuple):
         if self.dropped_first is None:
             what = "drops no record"
         else:
-            last = "?" if self.dropped_last is None else str(self.dropped_last)
+            last = "(unknown end)" if self.dropped_last is None else str(self.dropped_last)
             count = self.dropped_count
             n = "an unknown number of" if count is None else f"{count}"
             what = (
@@ -100,8 +109,8 @@ class RepairReport(NamedTuple):
         verb = "would keep" if self.dry_run else "kept"
         return (
             f"{self.path}: {verb} seqs through {self.kept_through}, {what}; "
-            f"{len(self.files_deleted)} segment file(s) deleted, {self.bytes_zeroed} bytes "
-            f"zeroed, {len(self.cursors_moved)} cursor(s) moved back"
+            f"{len(self.files_set_aside)} segment file(s) set aside, {self.bytes_zeroed} "
+            f"bytes zeroed, {len(self.cursors_moved)} cursor(s) moved back"
         )
 
 
@@ -214,6 +223,49 @@ def readable_after(path: str | os.PathLike[str], seq: int) -> Iterator[tuple[int
                     yield item
 
 
+def readable_prefix(path: str | os.PathLike[str], upto: int) -> Iterator[tuple[int, int, bytes]]:
+    """``(seq, type_id, payload)`` of the records ``..upto`` in sequence order, walking
+    the chain of segments from the oldest and stopping at the first damage: exactly what
+    :func:`truncate_after` keeps.  Unlike a reader it needs no whole layout, so it works
+    on the damaged queues repair is for."""
+    qdir = os.fspath(path)
+    lay = survey(qdir)
+    segs = [s for s in _segments(qdir) if s.segment_id >= lay.manifest.low]
+    for seg, walk in _chain(segs, lay.manifest.low, _low_base(lay, segs), upto):
+        for item in _valid_records(seg, payloads=True):
+            if item[0] >= walk.next_seq:
+                break
+            yield item
+
+
+def _low_base(lay: Layout, segs: list[_Seg]) -> int:
+    """The first sequence of the oldest retained segment (the manifest's, if stored)."""
+    first_info = segs[0].info if segs and segs[0].segment_id == lay.manifest.low else None
+    if lay.manifest_stored or first_info is None:
+        return lay.manifest.low_base
+    return first_info.base_seq
+
+
+def _chain(segs: list[_Seg], low: int, low_base: int, upto: int) -> Iterator[tuple[_Seg, _Walk]]:
+    """The segments a cut may keep, each walked up to seq ``upto``: consecutive ids from
+    ``low``, valid headers, in use, each starting where the previous one ends; stops
+    after the first that reaches ``upto`` or does not end whole."""
+    reached = low_base - 1
+    expect_id = low
+    for seg in segs:
+        info = seg.info
+        if seg.segment_id != expect_id or info is None or info.state == STATE_FRESH:
+            return
+        if info.base_seq != reached + 1 or upto <= reached:
+            return
+        walk = _walk(seg, upto)
+        yield seg, walk
+        reached = walk.next_seq - 1
+        if reached >= upto or not walk.whole:
+            return
+        expect_id += 1
+
+
 def _nonzero_bytes(path: str, offset: int) -> int:
     with open(path, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
@@ -246,6 +298,7 @@ def last_good_seq(path: str | os.PathLike[str]) -> int:
     segs = [s for s in _segments(qdir) if s.segment_id >= low]
     last = -1
     expect_id: int | None = None
+    stop: _Seg | None = None
     for seg in segs:
         if seg.info is None or seg.info.state == STATE_FRESH:
             break
@@ -256,8 +309,15 @@ def last_good_seq(path: str | os.PathLike[str]) -> int:
         walk = _walk(seg, None)
         last = walk.next_seq - 1
         if not walk.whole:
+            stop = seg
             break
         expect_id = seg.segment_id + 1
+    if stop is not None and stop.short:
+        # A segment cut short: its records up to the cut were each checked by the walk;
+        # the damage verify names for the file (from its base_seq on) starts after them.
+        firsts = [
+            d.first_seq for d in report.damage if d.first_seq is not None and d.path != stop.path
+        ]
     if firsts:
         last = min(last, min(firsts) - 1)
     return last
@@ -274,15 +334,26 @@ def _low(qdir: str) -> int:
     return ids[0] if ids else 0
 
 
+def damaged_dir_name() -> str:
+    """``damaged-<UTC timestamp>``: the folder repair moves dropped segment files into."""
+    return time.strftime("damaged-%Y%m%dT%H%M%SZ", time.gmtime())
+
+
 def truncate_after(
-    path: str | os.PathLike[str], seq: int, *, dry_run: bool = False
+    path: str | os.PathLike[str],
+    seq: int,
+    *,
+    dry_run: bool = False,
+    set_aside: str | os.PathLike[str] | None = None,
 ) -> RepairReport:
     """Drop every record after ``seq`` (``-1``: all of them) from queue ``path``.
 
     Raises :class:`WriterLockedError` while a writer holds the lock, and
     :class:`RepairError` when a record at or before ``seq`` is unreadable (cut earlier)
     or ``seq`` lies before the oldest retained record.  The report names the dropped
-    sequence range, the deleted files and the zeroed bytes.
+    sequence range, the files set aside and the zeroed bytes.  Dropped segment files
+    are moved into ``set_aside`` (default ``path/damaged-<UTC timestamp>/``), and the
+    kept segment is copied there before its tail is zeroed: nothing is deleted.
     """
     qdir = os.fspath(path)
     meta = read_meta(qdir)
@@ -297,22 +368,22 @@ def truncate_after(
     else:
         lock = WriterLock(qdir)
     try:
-        return _truncate(qdir, meta, seq, dry_run)
+        dest = (
+            os.fspath(set_aside)
+            if set_aside is not None
+            else os.path.join(qdir, damaged_dir_name())
+        )
+        return _truncate(qdir, meta, seq, dry_run, dest)
     finally:
         if lock is not None:
             lock.release()
 
 
-def _truncate(qdir: str, meta: QueueMeta, seq: int, dry_run: bool) -> RepairReport:
+def _truncate(qdir: str, meta: QueueMeta, seq: int, dry_run: bool, dest: str) -> RepairReport:
     lay = survey(qdir, meta)
     low = lay.manifest.low
     segs = [s for s in _segments(qdir) if s.segment_id >= low]
-    first_info = segs[0].info if segs and segs[0].segment_id == low else None
-    low_base = (
-        lay.manifest.low_base
-        if lay.manifest_stored or first_info is None
-        else (first_info.base_seq)
-    )
+    low_base = _low_base(lay, segs)
     if seq < low_base - 1:
         raise RepairError(
             f"seq {seq} is before the oldest retained record (seq {low_base})", path=qdir
@@ -321,18 +392,8 @@ def _truncate(qdir: str, meta: QueueMeta, seq: int, dry_run: bool) -> RepairRepo
     cut: _Seg | None = None
     cut_off = HEADER_SIZE
     reached = low_base - 1  # last sequence known readable so far
-    expect_id = low
-    for seg in segs:
-        info = seg.info
-        if seg.segment_id != expect_id or info is None or info.state == STATE_FRESH:
-            break
-        if info.base_seq != reached + 1 or seq <= reached:
-            break
-        walk = _walk(seg, seq)
+    for seg, walk in _chain(segs, low, low_base, seq):
         cut, cut_off, reached = seg, walk.end, walk.next_seq - 1
-        if reached >= seq or not walk.whole:
-            break
-        expect_id += 1
     if reached < seq:
         raise RepairError(
             f"cannot keep through seq {seq}: the readable records end with seq {reached}; "
@@ -372,16 +433,27 @@ def _truncate(qdir: str, meta: QueueMeta, seq: int, dry_run: bool) -> RepairRepo
         dropped_last,
         readable,
         [s.path for s in doomed],
+        dest,
         zero_bytes,
         sorted(cursors),
         dry_run,
     )
     if dry_run:
         return report
-    # 1. delete later segments, highest first
-    for seg in sorted(doomed, key=lambda s: -s.segment_id):
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(seg.path)
+    # 1. set later segments aside, highest first, and keep a copy of the cut segment
+    keeps_copy = cut is not None and keep_id is not None and (zero_bytes > 0 or cut.short)
+    if doomed or keeps_copy:
+        try:
+            os.makedirs(dest, exist_ok=True)
+            if keeps_copy:
+                assert cut is not None
+                shutil.copy2(cut.path, _free_name(dest, os.path.basename(cut.path)))
+            for seg in sorted(doomed, key=lambda s: -s.segment_id):
+                with contextlib.suppress(FileNotFoundError):
+                    os.rename(seg.path, _free_name(dest, os.path.basename(seg.path)))
+            fsync_dir(dest)
+        except OSError as exc:
+            raise wrap_os_error(exc, "setting damaged segments aside", dest) from exc
     with contextlib.suppress(FileNotFoundError):
         for name in os.listdir(qdir):
             if name.startswith(".tmp-"):
@@ -423,6 +495,16 @@ def _truncate(qdir: str, meta: QueueMeta, seq: int, dry_run: bool) -> RepairRepo
         finally:
             store.close()
     return report
+
+
+def _free_name(dest: str, name: str) -> str:
+    """``dest/name``, or ``dest/name.N`` when a repair already put one there."""
+    target = os.path.join(dest, name)
+    n = 1
+    while os.path.lexists(target):
+        target = os.path.join(dest, f"{name}.{n}")
+        n += 1
+    return target
 
 
 def _cursors_after(qdir: str, seq: int) -> list[str]:

@@ -30,3 +30,10 @@ def small_config(**kw: object) -> QueueConfig:
 
 def seg_path(qdir: Path, seg_id: int) -> Path:
     return qdir / f"{seg_id:016x}.wseg"
+
+
+def flip_bit(path: Path, offset: int) -> None:
+    """Flip bit 0 of the byte at ``offset`` of ``path`` in place."""
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 1
+    path.write_bytes(bytes(data))
