@@ -453,3 +453,135 @@ def test_repair_truncate_after_on_one_queue_and_refusals(tmp_path: Path) -> None
     assert "drops seqs 11..199 (189 records, 189 of them still readable)" in done.output
     with ReadOnlyReader(q) as r:
         assert [x.seq for x in r] == list(range(11))
+
+
+def _wseg(qdir: Path, seg_id: int) -> Path:
+    return qdir / f"{seg_id:016x}.wseg"
+
+
+def _swap_files(a: Path, b: Path) -> None:
+    tmp = a.with_name("swap.tmp")
+    os.rename(a, tmp)
+    os.rename(b, a)
+    os.rename(tmp, b)
+
+
+def _flip_at(path: Path, offset: int) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 1
+    path.write_bytes(bytes(data))
+
+
+def _head_id(qdir: Path) -> int:
+    with ReadOnlyReader(qdir) as r:
+        return max(x.segment_id for x in r)
+
+
+# Damage to whole segment files that verify names; each used to make repair exit 65.
+_SEGMENT_DAMAGE = {
+    "sealed_header_crc": lambda q, h: _flip_at(_wseg(q, 1), 10),
+    "sealed_truncated": lambda q, h: os.truncate(_wseg(q, 1), 4096),
+    "head_truncated_mid": lambda q, h: os.truncate(_wseg(q, h), 5000),
+    "head_truncated_128": lambda q, h: os.truncate(_wseg(q, h), 128),
+    "head_truncated_0": lambda q, h: os.truncate(_wseg(q, h), 0),
+    "sealed_swapped": lambda q, h: _swap_files(_wseg(q, 1), _wseg(q, 2)),
+    "old_copy_over_head": lambda q, h: _wseg(q, h).write_bytes(_wseg(q, h - 1).read_bytes()),
+    "stray_extra_segment": lambda q, h: _wseg(q, h + 4).write_bytes(_wseg(q, 1).read_bytes()),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_SEGMENT_DAMAGE))
+def test_repair_at_damage_of_a_data_dir_for_every_segment_damage(tmp_path: Path, kind: str) -> None:
+    from whistle.coord.venue import Venue
+
+    d = tmp_path / "d"
+    _venue_dir(d)
+    cmds = d / COMMANDS_DIR
+    head = _head_id(cmds)
+    assert head >= 3
+    _SEGMENT_DAMAGE[kind](cmds, head)
+    verified = run("verify", str(d))
+    assert verified.exit_code == 1
+    assert "--at-damage" in verified.output
+    before = _files(d)
+    dry = run("repair", str(d), "--at-damage")
+    assert dry.exit_code == 0, dry.output
+    assert _files(d) == before
+    kept = int(dry.output.split("last kept acknowledged command is enq_seq ")[1].split(")")[0])
+    assert "set aside" in dry.output
+    if kind.startswith("head_truncated_"):
+        assert "(unknown end)" in dry.output
+    done = run("repair", str(d), "--at-damage", "--yes")
+    assert done.exit_code == 0, done.output
+    assert run("verify", str(d)).exit_code == 0, run("verify", str(d)).output
+    aside = [p for p in d.iterdir() if p.name.startswith("damaged-")]
+    assert len(aside) == 1
+    moved = sorted(p.name for p in (aside[0] / COMMANDS_DIR).iterdir())
+    assert moved
+    for name in moved:  # nothing deleted: set aside byte for byte as the damage left it
+        assert (aside[0] / COMMANDS_DIR / name).read_bytes() == before[f"{COMMANDS_DIR}/{name}"]
+    v = Venue(data_dir=d)  # opens for writing and continues after the kept prefix
+    try:
+        assert v.enq_seq == kept
+        v.submit("AAA", "buy", "1", "100.00")
+        v.tick()
+        assert v.enq_seq == kept + 1
+    finally:
+        v.stop()
+    assert run("verify", str(d)).exit_code == 0
+
+
+def _sequenced_before_a_tick(d: Path) -> tuple[int, int]:
+    """(journal seq, enq_seq) of a Sequenced record whose next record is its Ticked."""
+    with ReadOnlyReader(d / COMMANDS_DIR) as r:
+        items = [(x.seq, CODEC.decode_record(x.payload)) for x in r]
+    for (seq, item), (_s, nxt) in itertools.pairwise(items):
+        if isinstance(item, Sequenced) and isinstance(nxt, Ticked) and item.enq_seq > 100:
+            return seq, item.enq_seq
+    raise AssertionError("no Sequenced record followed by a Ticked one")
+
+
+def test_repair_names_kept_commands_whose_tick_is_dropped(tmp_path: Path) -> None:
+    from whistle.coord.venue import Venue
+
+    d = tmp_path / "d"
+    _venue_dir(d)
+    seq, enq = _sequenced_before_a_tick(d)
+    dry = run("repair", str(d), "--truncate-after", str(seq))
+    assert dry.exit_code == 0, dry.output
+    assert f"(the last kept acknowledged command is enq_seq {enq})" in dry.output
+    assert (
+        f"keeps 1 command(s) whose Ticked record is dropped: enq_seq {enq} will run at "
+        "the venue's next tick, not at their original time" in dry.output
+    )
+    assert "--cut-pending" in dry.output
+    keep = tmp_path / "keep"
+    os.rename(d, keep)
+    d2 = tmp_path / "d"
+    _venue_dir(d2)  # the same directory again, for the --cut-pending run
+    cut = run("repair", str(d2), "--truncate-after", str(seq), "--cut-pending")
+    assert cut.exit_code == 0, cut.output
+    assert f"(the last kept acknowledged command is enq_seq {enq - 1})" in cut.output
+    assert "whose Ticked record is dropped" not in cut.output
+    assert f"enq_seq {enq}" in cut.output  # listed among the dropped commands
+    assert (
+        run("repair", str(d2), "--truncate-after", str(seq), "--cut-pending", "--yes").exit_code
+        == 0
+    )
+    assert run("repair", str(keep), "--truncate-after", str(seq), "--yes").exit_code == 0
+    v = Venue(data_dir=keep)
+    try:
+        assert v.enq_seq == enq
+        assert v.recovery is not None
+        assert v.recovery.pending == [enq]
+    finally:
+        v.stop()
+    v = Venue(data_dir=d2)
+    try:
+        assert v.enq_seq == enq - 1
+        assert v.recovery is not None
+        assert v.recovery.pending == []
+    finally:
+        v.stop()
+    one_queue = run("repair", str(d2 / EVENTS_DIR), "--at-damage", "--cut-pending")
+    assert one_queue.exit_code == 2

@@ -59,8 +59,10 @@ from whistle.journal import (
     RepairError,
     RepairReport,
     WriterLockedError,
+    damaged_dir_name,
     last_good_seq,
     readable_after,
+    readable_prefix,
     truncate_after,
     verify,
 )
@@ -612,25 +614,32 @@ def _command_label(codec: RecordCodec, payload: bytes) -> tuple[str, int | None]
 
 class _Prefix:
     """What the command journal's seqs ``..through`` hold: the last acknowledged
-    ``enq_seq``, the snapshots their ``Snapshotted`` records name, and -- replayed with
-    the engines, exactly as ``whistle replay`` does -- the last event seq each symbol
-    produces (``None`` when the journal no longer starts at seq 0)."""
+    ``enq_seq``, the snapshots their ``Snapshotted`` records name, the commands after
+    the last kept ``Ticked`` record (``pending``: recovery runs them at the next tick,
+    not at their original time) and -- replayed with the engines, exactly as ``whistle
+    replay`` does -- the last event seq each symbol produces (``None`` when the journal
+    no longer starts at seq 0).  Read with :func:`readable_prefix`, so it works on the
+    damaged journals repair is for."""
 
     def __init__(self, qpath: str, through: int, codec: RecordCodec) -> None:
         self.last_enq = 0
         self.snapshots: set[tuple[int, int]] = set()
+        self.pending: list[int] = []  # enq_seqs after the last kept Ticked record
+        self.pending_from: int | None = None  # journal seq of the first of them
         engines: dict[int, Whistle] | None = {}
-        with ReadOnlyReader(qpath, _layout=survey(qpath)) as reader:
-            if reader.first_seq() != 0:
+        first = True
+        for rec_seq, _type_id, payload in readable_prefix(qpath, through):
+            if first and rec_seq != 0:
                 engines = None  # retention dropped the start: cannot replay from scratch
-            try:
-                while batch := reader.read_batch(256):
-                    for rec in batch:
-                        if rec.seq > through:
-                            raise StopIteration
-                        self._take(codec.decode_record(rec.payload), engines)
-            except (StopIteration, JournalFormatError):
-                pass  # damage after `through` (truncate_after checked what is kept)
+            first = False
+            item = codec.decode_record(payload)
+            if isinstance(item, Sequenced):
+                if not self.pending:
+                    self.pending_from = rec_seq
+                self.pending.append(item.enq_seq)
+            elif isinstance(item, Ticked):
+                self.pending, self.pending_from = [], None
+            self._take(item, engines)
         self.produced = None if engines is None else {s: e.book.seq for s, e in engines.items()}
 
     def _take(self, item: JournalRecord, engines: dict[int, Whistle] | None) -> None:
@@ -649,25 +658,21 @@ class _Prefix:
 
 def _events_cut(qpath: str, prefix: _Prefix, codec: RecordCodec) -> int:
     """Last events seq to keep: before the first event the kept commands do not produce
-    (by replay; without one, the first with ``enq_seq`` after the last kept command)."""
+    (by replay; without one, the first with ``enq_seq`` after the last kept command),
+    and never past the first damage of the event journal."""
     keep = -1
     produced = prefix.produced
-    try:
-        with ReadOnlyReader(qpath, _layout=survey(qpath)) as reader:
-            while batch := reader.read_batch(4096):
-                for rec in batch:
-                    try:
-                        event = codec.decode_event(rec.payload)
-                    except (msgspec.DecodeError, msgspec.ValidationError):
-                        return keep
-                    if produced is not None:
-                        if event.seq > produced.get(event.symbol_id, 0):
-                            return keep
-                    elif event.enq_seq > prefix.last_enq:
-                        return keep
-                    keep = rec.seq
-    except JournalFormatError:
-        pass  # damage after `keep`: last_good_seq bounds it below
+    for rec_seq, _type_id, payload in readable_prefix(qpath, last_good_seq(qpath)):
+        try:
+            event = codec.decode_event(payload)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return keep
+        if produced is not None:
+            if event.seq > produced.get(event.symbol_id, 0):
+                return keep
+        elif event.enq_seq > prefix.last_enq:
+            return keep
+        keep = rec_seq
     return keep
 
 
@@ -687,13 +692,15 @@ def _ranges(values: list[int]) -> str:
 
 def _print_plan(name: str, report: RepairReport) -> None:
     click.echo(f"{name}: {report.describe()}")
-    for file in report.files_deleted:
-        click.echo(f"  delete {file}")
+    for file in report.files_set_aside:
+        click.echo(f"  set aside {file} -> {report.set_aside_dir}/")
 
 
-def _repair_queue(qpath: str, seq: int | None, yes: bool, name: str) -> RepairReport:
+def _repair_queue(
+    qpath: str, seq: int | None, yes: bool, name: str, dest: str | None = None
+) -> RepairReport:
     keep = last_good_seq(qpath) if seq is None else seq
-    return truncate_after(qpath, keep, dry_run=not yes)
+    return truncate_after(qpath, keep, dry_run=not yes, set_aside=dest)
 
 
 @journal.command("repair")
@@ -706,46 +713,75 @@ def _repair_queue(qpath: str, seq: int | None, yes: bool, name: str) -> RepairRe
     help="Keep records up to this sequence number (of DIR/commands for a data directory).",
 )
 @click.option("--at-damage", is_flag=True, help="Keep everything before the first damage.")
+@click.option(
+    "--cut-pending",
+    is_flag=True,
+    help="Data directory: also drop the kept commands whose Ticked record is dropped "
+    "(otherwise they are kept and run at the venue's next tick, not at their original time).",
+)
 @click.option("--yes", is_flag=True, help="Do it (without --yes: print the plan only).")
-def repair(path: str, seq: int | None, at_damage: bool, yes: bool) -> None:
+def repair(path: str, seq: int | None, at_damage: bool, cut_pending: bool, yes: bool) -> None:
     """Cut the journal(s) of DIR, printing exactly what is dropped first.
 
     The only command that may cut a damaged journal (recovery never does). Without
     --yes nothing is changed. Refuses while a writer (a running venue) holds DIR.
+    Dropped segment files are moved into DIR/damaged-<UTC timestamp>/ (never deleted),
+    with a copy of the kept segment as it was before its tail was zeroed.
+
+    For a data directory, commands kept after the last kept Ticked record (their tick
+    was dropped) are listed: the venue runs them at its next tick, at a later time than
+    they first ran; --cut-pending drops them too, so every kept command keeps its time.
     """
     if (seq is None) == (not at_damage):
         raise click.UsageError("give exactly one of --truncate-after SEQ and --at-damage")
     is_data_dir, queues = _resolve(path)
+    if cut_pending and not is_data_dir:
+        raise click.UsageError("--cut-pending needs a data directory (DIR/commands)")
     try:
         if not is_data_dir:
             name, qpath = next(iter(queues.items()))
-            plan = _repair_queue(qpath, seq, False, name)
+            dest = os.path.join(qpath, damaged_dir_name())
+            plan = _repair_queue(qpath, seq, False, name, dest)
             _print_plan(name, plan)
             if yes:
-                _print_plan(name, _repair_queue(qpath, plan.kept_through, True, name))
+                _print_plan(name, _repair_queue(qpath, plan.kept_through, True, name, dest))
             else:
                 click.echo("dry run: nothing changed (add --yes to do it)")
             return
-        _repair_data_dir(path, queues, seq, yes)
+        _repair_data_dir(path, queues, seq, yes, cut_pending)
     except WriterLockedError as exc:
         raise _fail(f"{path}: {exc.reason}; stop the venue first", 75) from exc
     except RepairError as exc:
         raise _fail(f"{path}: cannot repair: {exc}", 65) from exc
 
 
-def _repair_data_dir(path: str, queues: dict[str, str], seq: int | None, yes: bool) -> None:
+def _repair_data_dir(
+    path: str, queues: dict[str, str], seq: int | None, yes: bool, cut_pending: bool
+) -> None:
     codec = RecordCodec()
     cmds = queues.get(COMMANDS_DIR)
     if cmds is None:
         raise _fail(f"{path}: has no {COMMANDS_DIR}/ queue to repair", 65)
+    dest = os.path.join(path, damaged_dir_name())
     keep = last_good_seq(cmds) if seq is None else seq
-    plan = truncate_after(cmds, keep, dry_run=True)
+    plan = truncate_after(cmds, keep, dry_run=True)  # refuses an impossible cut first
     prefix = _Prefix(cmds, keep, codec)
+    if cut_pending and prefix.pending_from is not None:
+        keep = prefix.pending_from - 1
+        plan = truncate_after(cmds, keep, dry_run=True)
+        prefix = _Prefix(cmds, keep, codec)
+    plan = plan._replace(set_aside_dir=os.path.join(dest, COMMANDS_DIR))
     max_enq = prefix.last_enq
     click.echo(
         f"{COMMANDS_DIR}: keep seqs through {keep} (the last kept acknowledged command is "
         f"enq_seq {max_enq})"
     )
+    if prefix.pending:
+        click.echo(
+            f"  keeps {len(prefix.pending)} command(s) whose Ticked record is dropped: "
+            f"enq_seq {_ranges(prefix.pending)} will run at the venue's next tick, not at "
+            "their original time (add --cut-pending to drop them too)"
+        )
     _print_plan(COMMANDS_DIR, plan)
     acked = [
         (rs, *_command_label(codec, payload)) for rs, _t, payload in readable_after(cmds, keep)
@@ -759,14 +795,21 @@ def _repair_data_dir(path: str, queues: dict[str, str], seq: int | None, yes: bo
         click.echo(f"    ... and {len(acked) - _SHOW} more record(s)")
     unreadable = (plan.dropped_count or 0) - plan.dropped_readable
     if plan.dropped_count is None:
-        click.echo("  and an unknown number of unreadable records (the end is lost)")
+        after = max([max_enq, *enqs])
+        click.echo(
+            "  and an unknown number of unreadable records (unknown end: the damaged file's "
+            f"contents cannot be counted); any acknowledged command after enq_seq {after} "
+            "is among them"
+        )
     elif unreadable > 0:
         click.echo(f"  and {unreadable} unreadable record(s)")
     ev_plan = None
     events = queues.get(EVENTS_DIR)
     if events is not None:
         ev_keep = min(_events_cut(events, prefix, codec), last_good_seq(events))
-        ev_plan = truncate_after(events, ev_keep, dry_run=True)
+        ev_plan = truncate_after(
+            events, ev_keep, dry_run=True, set_aside=os.path.join(dest, EVENTS_DIR)
+        )
         _print_plan(EVENTS_DIR, ev_plan)
     snaps = _snapshots_dropped(path, prefix)
     for snap in snaps:
@@ -774,7 +817,7 @@ def _repair_data_dir(path: str, queues: dict[str, str], seq: int | None, yes: bo
     if not yes:
         click.echo("dry run: nothing changed (add --yes to do it)")
         return
-    truncate_after(cmds, keep)
+    truncate_after(cmds, keep, set_aside=os.path.join(dest, COMMANDS_DIR))
     if events is not None and ev_plan is not None:
         ev_keep = ev_plan.kept_through
         try:  # the venue's own rule, on the cut command journal (the same replay)
@@ -784,7 +827,7 @@ def _repair_data_dir(path: str, queues: dict[str, str], seq: int | None, yes: bo
         if exact is not None and exact != ev_keep:
             click.echo(f"{EVENTS_DIR}: keeping seqs through {exact} (replay of the cut commands)")
             ev_keep = exact
-        truncate_after(events, ev_keep)
+        truncate_after(events, ev_keep, set_aside=os.path.join(dest, EVENTS_DIR))
     for snap in snaps:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(snap)
