@@ -520,6 +520,11 @@ def test_repair_at_damage_of_a_data_dir_for_every_segment_damage(tmp_path: Path,
     assert moved
     for name in moved:  # nothing deleted: set aside byte for byte as the damage left it
         assert (aside[0] / COMMANDS_DIR / name).read_bytes() == before[f"{COMMANDS_DIR}/{name}"]
+    snaps = [ln.split()[3:6:2] for ln in dry.output.splitlines() if ln.startswith("snapshots:")]
+    for src, dst in snaps:  # dropped snapshots are set aside too, not deleted
+        assert not os.path.exists(src)
+        with open(dst, "rb") as fh:
+            assert fh.read() == before[os.path.relpath(src, d)]
     v = Venue(data_dir=d)  # opens for writing and continues after the kept prefix
     try:
         assert v.enq_seq == kept
@@ -585,3 +590,20 @@ def test_repair_names_kept_commands_whose_tick_is_dropped(tmp_path: Path) -> Non
         v.stop()
     one_queue = run("repair", str(d2 / EVENTS_DIR), "--at-damage", "--cut-pending")
     assert one_queue.exit_code == 2
+
+
+def test_repair_truncate_after_a_seq_before_the_damage(tmp_path: Path) -> None:
+    d = tmp_path / "d"
+    _venue_dir(d)
+    cmds = d / COMMANDS_DIR
+    with ReadOnlyReader(cmds) as r:
+        seq = next(x.seq for x in r if x.segment_id == 1) + 3
+    _flip_at(_wseg(cmds, 2), 10)  # a sealed segment's header CRC
+    too_far = run("repair", str(d), "--truncate-after", str(seq + 100_000))
+    assert too_far.exit_code == 65
+    done = run("repair", str(d), "--truncate-after", str(seq), "--yes")
+    assert done.exit_code == 0, done.output
+    assert f"keep seqs through {seq}, drops seqs {seq + 1}.." in done.output
+    assert run("verify", str(d)).exit_code == 0
+    with ReadOnlyReader(cmds) as r:
+        assert [x.seq for x in r] == list(range(seq + 1))

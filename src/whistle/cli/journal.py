@@ -11,7 +11,8 @@ exactly which records -- for a data directory, which acknowledged commands by
 ``enq_seq`` -- it drops; it does nothing without ``--yes``.  For a data directory, SEQ
 is a sequence number of ``DIR/commands``; ``DIR/events`` is cut after the last event
 whose ``enq_seq`` is at most the last kept command's, and snapshot files anchored after
-it are deleted.
+it are dropped.  Nothing is deleted: dropped segment and snapshot files are moved into
+``DIR/damaged-<UTC timestamp>/`` (``commands/``, ``events/``, ``snapshots/<symbol>/``).
 """
 
 from __future__ import annotations
@@ -813,7 +814,10 @@ def _repair_data_dir(
         _print_plan(EVENTS_DIR, ev_plan)
     snaps = _snapshots_dropped(path, prefix)
     for snap in snaps:
-        click.echo(f"{SNAPSHOTS_DIR}: delete {snap} (its Snapshotted record is dropped)")
+        click.echo(
+            f"{SNAPSHOTS_DIR}: set aside {snap} -> {_snap_aside(dest, snap)} "
+            "(its Snapshotted record is dropped)"
+        )
     if not yes:
         click.echo("dry run: nothing changed (add --yes to do it)")
         return
@@ -829,9 +833,17 @@ def _repair_data_dir(
             ev_keep = exact
         truncate_after(events, ev_keep, set_aside=os.path.join(dest, EVENTS_DIR))
     for snap in snaps:
+        target = _snap_aside(dest, snap)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(snap)
+            os.rename(snap, target)
     click.echo(f"{path}: repaired; whistle journal verify {path} to check")
+
+
+def _snap_aside(dest: str, snap: str) -> str:
+    """Where a dropped snapshot file goes: ``dest/snapshots/<symbol>/<file>``."""
+    sym_dir, name = os.path.split(snap)
+    return os.path.join(dest, SNAPSHOTS_DIR, os.path.basename(sym_dir), name)
 
 
 def _snapshots_dropped(path: str, prefix: _Prefix) -> list[str]:
