@@ -18,8 +18,8 @@ COMPILED = [
     "src/whistle/book/orders.py",
     "src/whistle/book/book.py",
     "src/whistle/engine/whistle.py",
-    "src/whistle/book/mbo.py",  # market-by-order book builder (H9-book)
-    "src/whistle/feed/itch.py",  # ITCH 5.0 decoder hot loop (H9-book)
+    "src/whistle/book/mbo.py",  # market-by-order book builder
+    "src/whistle/feed/itch.py",  # ITCH 5.0 decoder hot loop
 ]
 
 

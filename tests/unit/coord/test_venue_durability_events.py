@@ -216,7 +216,7 @@ def test_a_rebuild_that_disagrees_with_the_recording_changes_nothing(tmp_path: P
 
 
 def test_events_lost_before_the_last_checkpoint_are_rederived(tmp_path: Path) -> None:
-    # H7-faults F8: the event journal's last record (cut as a torn tail) was before the
+    # fault-suite finding F8: the event journal's last record (cut as a torn tail) was before the
     # last checkpoint; recovery replayed only the commands after it and never re-recorded
     # the event. Now the checkpoint is passed over and the longer tail re-derives it.
     want = reference(tmp_path, 30)

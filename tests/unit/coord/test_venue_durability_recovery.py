@@ -163,7 +163,7 @@ def test_a_command_for_an_undefined_symbol_is_damage(tmp_path: Path) -> None:
 
 
 def test_damage_in_the_event_journal_is_refused_by_both(tmp_path: Path) -> None:
-    # H7-faults F2: a bit flip in a sealed events segment was recovered silently.
+    # fault-suite finding F2: a bit flip in a sealed events segment was recovered silently.
     data = tmp_path / "d"
     segmented(data)
     segments = sorted((data / EVENTS_DIR).glob("*.wseg"))
@@ -191,7 +191,7 @@ def test_a_pre_created_empty_queue_is_a_new_data_dir(tmp_path: Path) -> None:
 
 
 def test_an_event_journal_ahead_of_the_commands_is_refused(tmp_path: Path) -> None:
-    # H7-faults F9: after the command journal was cut (a repair), DIR/events still held
+    # fault-suite finding F9: after the command journal was cut (a repair), DIR/events still held
     # later events; the venue recovered and would have issued those seqs a second time.
     data = tmp_path / "d"
     segmented(data, 40)
