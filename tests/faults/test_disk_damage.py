@@ -616,22 +616,7 @@ SEAL_FIELDS = {"state": 44, "base_seq": 48, "end_offset": 57, "next_seq": 64, "s
 
 
 _SEAL_CASES = [
-    pytest.param(
-        queue,
-        field,
-        marks=[
-            pytest.mark.xfail(
-                strict=True,
-                reason=(
-                    "issue 7: a flipped seal end_offset of a sealed DIR/events segment is"
-                    " named at a record offset (e.g. 16080), not at the header field (56)"
-                ),
-            )
-        ]
-        if (queue, field) == (EVENTS_DIR, "end_offset")
-        else [],
-        id=f"{queue}-{field}",
-    )
+    pytest.param(queue, field, id=f"{queue}-{field}")
     for queue in QUEUES
     for field in sorted(SEAL_FIELDS)
 ]

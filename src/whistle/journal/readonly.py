@@ -58,6 +58,7 @@ from .segment import (
     read_header,
     record_size,
     segment_name,
+    walk_records,
 )
 from .verify import Layout, check_layout, with_seqs
 
@@ -443,6 +444,18 @@ class ReadOnlyReader:
                     last_seq=seq - 1 if seq > expect else (seal_next - 1 if sealed else None),
                 )
             if sealed:
+                true_end, walked = walk_records(buf, mv, off, seg.size, expect, seal_next)
+                if walked == seal_next and true_end != seal_end:
+                    # Every record the seal promises is here and whole: the seal's own
+                    # end_offset (header bytes 56..63, outside the header CRC) is wrong.
+                    raise BadSegmentError(
+                        f"seal end_offset says records end at offset {seal_end}, but its"
+                        f" {seal_next - seg.base_seq} records end at offset {true_end}",
+                        path=seg.path,
+                        offset=56,
+                        first_seq=seg.base_seq,
+                        last_seq=seal_next - 1,
+                    )
                 raise CorruptRecord(
                     f"invalid record inside sealed segment (its seal says records up to "
                     f"offset {seal_end})",

@@ -81,6 +81,7 @@ __all__ = [
     "record_size",
     "scan_segment",
     "segment_name",
+    "walk_records",
     "warm_segment",
 ]
 
@@ -253,6 +254,21 @@ def find_commit_mark(buf: mmap.mmap, off: int, limit: int) -> int | None:
         if m % 4 == 0:
             return m
         pos = m + 1
+
+
+def walk_records(
+    buf: mmap.mmap, mv: memoryview, off: int, limit: int, seq: int, stop_seq: int
+) -> tuple[int, int]:
+    """Walk whole records with consecutive seqs from ``off`` (seq ``seq``) until ``stop_seq``
+    or the first invalid one; return ``(offset, seq)`` where the walk stopped (error path:
+    tells a wrong seal ``end_offset`` from damaged records)."""
+    while seq < stop_seq:
+        size = probe_record(buf, mv, off, limit)
+        if size <= 0 or int(_U64.unpack_from(buf, off + 8)[0]) != seq:
+            break
+        off += size
+        seq += 1
+    return off, seq
 
 
 class HeaderInfo(NamedTuple):

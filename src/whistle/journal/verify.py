@@ -66,6 +66,7 @@ from .segment import (
     read_record_at,
     scan_segment,
     segment_name,
+    walk_records,
 )
 
 if TYPE_CHECKING:
@@ -180,6 +181,16 @@ def _first_bad_record(path: str, base: int, end: int) -> tuple[int, int]:
         seg.close()
 
 
+def _records_end(path: str, base: int, nxt: int) -> int | None:
+    """Where the ``nxt - base`` records of a sealed segment end, if all are whole."""
+    seg = Segment(path, writable=False)
+    try:
+        off, seq = walk_records(seg.mm, seg.mv, HEADER_SIZE, seg.size, base, nxt)
+        return off if seq == nxt else None
+    finally:
+        seg.close()
+
+
 def _check_sealed(path: str, info: HeaderInfo, fd: int) -> JournalFormatError | None:
     end, nxt, base, last = info.end_offset, info.next_seq, info.base_seq, info.last_offset
     if end < HEADER_SIZE or end > info.size or end % 8 or nxt < base:
@@ -215,6 +226,17 @@ def _check_sealed(path: str, info: HeaderInfo, fd: int) -> JournalFormatError | 
             offset=56,
             first_seq=min(seq, nxt),
             last_seq=max(seq, nxt) - 1,
+        )
+    true_end = _records_end(path, base, nxt)
+    if true_end is not None and true_end != end:
+        # Every record the seal promises is whole: its end_offset field is what is wrong.
+        return BadSegmentError(
+            f"seal end_offset says records end at offset {end}, but its {nxt - base}"
+            f" records end at offset {true_end}",
+            path=path,
+            offset=56,
+            first_seq=base,
+            last_seq=nxt - 1,
         )
     return CorruptRecord(
         f"invalid record inside sealed segment (its seal says records up to offset {end})",
