@@ -298,7 +298,7 @@ class ReadOnlyReader:
             if not lock_held(self.path):
                 # No writer is storing here: a commit marker past the last whole record
                 # belongs to a record that was committed and no longer validates.
-                mark = find_commit_mark(seg.mm, off + REC_HDR_SIZE, seg.size)
+                mark = find_commit_mark(seg.mm, off, seg.size)
                 if mark is not None:
                     raise CorruptRecord(
                         f"a committed record (commit marker at offset {mark}) fails"

@@ -239,21 +239,45 @@ def find_valid_record_after(buf: mmap.mmap, mv: memoryview, off: int, limit: int
 
 
 def find_commit_mark(buf: mmap.mmap, off: int, limit: int) -> int | None:
-    """Offset of the first 4-byte aligned commit marker in ``[off, limit)``, if any.
+    """Offset of the commit marker of a *committed* record at ``off`` that no longer
+    validates, if there is one (``None``: what is at ``off`` was never committed).
 
-    Past the last whole record a segment holds only zeros (fresh segments are zero from
-    ``fallocate``; recovery zeroes a cut tail) or the record being stored right now. A
-    commit marker there means a record *was* committed: if it no longer validates (a
-    flipped bit in its length, header or payload), that is damage, not a torn write.
+    The marker is the last field a writer stores, so a record cut short by a crash (a
+    SIGKILL inside the store, a torn write) lacks it. A marker therefore proves that the
+    whole record was written, in two ways that a torn record cannot fake:
+
+    * at the trailer position the record's own length gives: its payload, CRC or header
+      changed after it was committed;
+    * at another 4-byte aligned position whose preceding 4 bytes are the CRC-32 of the
+      record's bytes with the length that position implies: its length field changed.
+
+    Marker bytes that merely occur inside a torn record's payload (user data can hold
+    any bytes) match neither, so they are not taken for a commit.
     """
-    pos = off
+    if off + REC_HDR_SIZE + 8 > limit:
+        return None
+    n = int(_U32.unpack_from(buf, off)[0])
+    tpos = off + ((REC_HDR_SIZE + n + 3) & ~3)
+    if tpos + 8 <= limit and _U32.unpack_from(buf, tpos + 4)[0] == COMMIT_MARK:
+        return tpos + 4
+    rest = bytes(buf[off + 4 : off + REC_HDR_SIZE])
+    pos = off + REC_HDR_SIZE + 4
     while True:
         m = buf.find(_MARK_BYTES, pos, limit)
         if m < 0:
             return None
-        if m % 4 == 0:
-            return m
         pos = m + 1
+        if m % 4:
+            continue
+        trailer = m - 4
+        (stored,) = _U32.unpack_from(buf, trailer)
+        for pad in range(4):
+            n2 = trailer - off - REC_HDR_SIZE - pad
+            if n2 < 0:
+                break
+            crc = zlib.crc32(_U32.pack(n2) + rest)
+            if zlib.crc32(buf[off + REC_HDR_SIZE : off + REC_HDR_SIZE + n2], crc) == stored:
+                return m
 
 
 def walk_records(
@@ -480,7 +504,7 @@ def scan_segment(seg: Segment, base_seq: int | None) -> ScanResult:
                     first_seq=expect,
                     last_seq=None if expect is None else later_seq - 1,
                 )
-            mark = find_commit_mark(mm, off + REC_HDR_SIZE, limit)
+            mark = find_commit_mark(mm, off, limit)
             if mark is not None:
                 # Only the writer's own recovery and the tools scan a segment, never
                 # while a writer is storing into it: a marker here is a committed record.

@@ -360,6 +360,33 @@ def test_torn_tail_of_head_is_still_cut(qdir: Path) -> None:
         assert w.next_seq == last_seq
 
 
+def test_a_torn_record_whose_payload_holds_marker_bytes_is_still_a_torn_tail(
+    qdir: Path,
+) -> None:
+    # User data can hold any bytes, including the commit marker at an aligned offset. A
+    # record torn before its CRC and marker were stored (a SIGKILL inside the store) is
+    # not committed, whatever its payload holds: it is cut, not reported as damage.
+    # (A reviewer's finding against the first version of the committed-record rule.)
+    from whistle.journal.segment import COMMIT_MARK
+
+    _build(qdir, records=50)
+    mark = COMMIT_MARK.to_bytes(4, "little")
+    payload = (mark + b"\x01\x02\x03\x04") * (PAYLOAD // 8) + mark[: PAYLOAD % 8]
+    with Queue.open_publisher(qdir, small_config(segment_size=SEG, prealloc=False)) as w:
+        seq = w.append(1, payload)
+        seg_id, off = w.head_segment_id, w.write_offset
+    start = off - ((((24 + len(payload) + 3) & ~3) + 8 + 7) & ~7)
+    trailer = start + ((24 + len(payload) + 3) & ~3)
+    with open(seg_path(qdir, seg_id), "r+b") as fh:
+        fh.seek(trailer)
+        fh.write(bytes(8))  # torn: header and payload stored, CRC and marker not yet
+    report = verify(qdir)
+    assert report.whole, report.findings()
+    assert report.next_seq == seq
+    with Queue.open_publisher(qdir, small_config(segment_size=SEG)) as w:
+        assert w.next_seq == seq
+
+
 @pytest.mark.parametrize("where", [2, 12, 30, 24 + PAYLOAD - 1])
 def test_flipped_bit_in_last_committed_record_of_head_is_damage(qdir: Path, where: int) -> None:
     # Its commit marker is present, so it was committed (and acknowledged): a flipped bit
