@@ -282,6 +282,11 @@ class SymbolCoordinator:
 
         Idle means no ``touch`` (nor activation) in the last ``idle_ticks`` ticks:
         ``tick - last_activity_tick >= idle_ticks``. Returns whether it was evicted.
+
+        A symbol whose engine holds live GTD orders is never evicted, however idle: an
+        evicted engine is not ticked, so its orders would not expire, while replay (which
+        does not journal evictions) keeps ticking it and expires them. It stays ACTIVE
+        until its last GTD order expires, fills or is cancelled.
         """
         if idle_ticks < 0:
             raise ValueError(f"idle_ticks must be >= 0, was {idle_ticks}")
@@ -290,17 +295,27 @@ class SymbolCoordinator:
             return False
         if self._tick - entry.last_activity_tick < idle_ticks:
             return False
+        if self._host_of[symbol_id].live_gtd(symbol_id):
+            return False
         self.evict(symbol_id)
         return True
 
     def release_idle(self, idle_ticks: int) -> list[int]:
-        """Evict every ACTIVE healthy symbol idle for ``idle_ticks``; return their ids."""
+        """Evict every ACTIVE healthy symbol idle for ``idle_ticks``; return their ids.
+
+        Skips symbols whose engine holds live GTD orders (see :meth:`release_if_idle`):
+        they have time-driven work that eviction, which is not journaled, would stop.
+        """
         if idle_ticks < 0:
             raise ValueError(f"idle_ticks must be >= 0, was {idle_ticks}")
         tick = self._tick
         registry = self.registry
+        host_of = self._host_of
         idle = sorted(
-            k for k in self._ready if tick - registry.get(k).last_activity_tick >= idle_ticks
+            k
+            for k in self._ready
+            if tick - registry.get(k).last_activity_tick >= idle_ticks
+            and not host_of[k].live_gtd(k)
         )
         for symbol_id in idle:
             self.evict(symbol_id)

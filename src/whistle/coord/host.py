@@ -74,6 +74,16 @@ class EngineHost(abc.ABC):
         """Return whether room for ``symbol_id`` can appear before the next tick."""
         return False
 
+    def live_gtd(self, symbol_id: int) -> int:
+        """Return how many live GTD orders the engine of ``symbol_id`` holds.
+
+        Taken between ticks. This default decodes a snapshot (a host round trip); hosts
+        that hold their engines in this process override it with a field read.
+        """
+        from whistle.engine import Whistle, decode_snapshot
+
+        return Whistle.restore(decode_snapshot(self.snapshot(symbol_id))).live_gtd
+
     @abc.abstractmethod
     def begin_tick(self, now_ns: int) -> int:
         """Start a tick of every engine at ``now_ns``; return its tick id."""

@@ -156,6 +156,11 @@ class InProcessHost(EngineHost):
         self._check_running()
         return self._quiet_engine(symbol_id, "snapshot").snapshot().encode()
 
+    def live_gtd(self, symbol_id: int) -> int:
+        """Return how many live GTD orders the engine of ``symbol_id`` holds (a field read)."""
+        self._check_running()
+        return self._slot(symbol_id, "count GTD orders of").engine.live_gtd
+
     def submit(self, enq_seq: int, command: Command) -> bool:
         """Queue a sequenced command; return False if its symbol's queue is full."""
         slot = self._slots.get(command.symbol_id)

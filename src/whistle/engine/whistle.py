@@ -98,6 +98,15 @@ class Whistle:
         """Return how many commands wait for the next tick."""
         return len(self._pending)
 
+    @property
+    def live_gtd(self) -> int:
+        """Return how many live GTD orders (resting or parked) this engine holds.
+
+        Each one will expire at a future tick with no command, so the engine has
+        time-driven work pending while this is non-zero.
+        """
+        return self.book.gtd_live
+
     def tick(self, now_ns: int) -> list[Event]:
         """Advance to ``now_ns``, expire due GTD orders, process queued commands."""
         self._advance(now_ns)

@@ -24,6 +24,7 @@ class FakeHost(EngineHost):
         self.fail_remove = False
         self.dead: str | None = None
         self.stopped = False
+        self.gtd: dict[int, int] = {}  # live GTD orders per symbol, for live_gtd
 
     def add_engine(self, instrument: Instrument, snapshot: bytes = b"") -> None:
         self.calls.append(("add", (instrument.symbol_id, snapshot)))
@@ -43,6 +44,9 @@ class FakeHost(EngineHost):
     def snapshot(self, symbol_id: int) -> bytes:
         self.calls.append(("snapshot", symbol_id))
         return f"snap-{symbol_id}".encode()
+
+    def live_gtd(self, symbol_id: int) -> int:
+        return self.gtd.get(symbol_id, 0)
 
     def submit(self, enq_seq: int, command: Command) -> bool:
         self.calls.append(("submit", enq_seq))

@@ -234,6 +234,50 @@ def test_release_idle_sweeps_in_symbol_order():
         coord.release_idle(-1)
 
 
+def test_release_keeps_a_symbol_holding_live_gtd_orders():
+    # An evicted engine is not ticked, so its GTD orders would never expire.
+    coord, hosts = make()
+    for sid in (10, 20):
+        coord.register(inst(f"S{sid}", sid))
+        coord.ensure_active(sid)
+    coord.host_of(10).gtd[10] = 1  # type: ignore[attr-defined]
+    coord.update_tick(10)
+    assert not coord.release_if_idle(10, 5)
+    assert coord.release_idle(5) == [20]
+    assert coord.registry.get(10).state is SymbolState.ACTIVE
+    coord.host_of(10).gtd[10] = 0  # type: ignore[attr-defined]
+    assert coord.release_if_idle(10, 5)
+    assert not any(name == "remove" and arg == 10 for name, arg in hosts[1].calls)
+
+
+@pytest.mark.parametrize("sweep", [True, False])
+def test_an_idle_symbol_with_a_resting_gtd_order_still_expires_it_as_replay_does(tmp_path, sweep):
+    from whistle import Venue
+    from whistle.coord.replay import replay
+
+    data = tmp_path / "venue"
+    venue = Venue(data_dir=data, checkpoint_every=7)
+    venue.add_instrument("X", tick_size="1", lot_size="1")
+    venue.add_instrument("Y", tick_size="1", lot_size="1")
+    x = venue.instrument("X").symbol_id
+    venue.submit("X", "buy", qty_lots=1, price_ticks=10, tif="GTD", expire_ts_ns=1000)
+    venue.advance(10)
+    venue.advance(10)
+    if sweep:
+        assert venue.release_idle(1) == []
+    else:
+        assert not venue.coordinator.release_if_idle(x, 1)
+    assert venue.coordinator.registry.get(x).state is SymbolState.ACTIVE
+    venue.advance(2000)
+    venue.advance(1)
+    assert venue.coordinator.release_idle(0) == [x]  # expired: nothing timed is left
+    hashes = venue.state_hashes()
+    venue.stop()
+    report = replay(data)
+    assert report.ok, report.mismatches
+    assert report.state_hashes == hashes
+
+
 def test_update_tick_never_goes_backwards():
     coord, _ = make()
     coord.update_tick(5)
