@@ -292,7 +292,9 @@ class VenueJournal:
         prealloc: bool | None = None,
         max_unwritten_events: int = DEFAULT_MAX_UNWRITTEN_EVENTS,
     ) -> None:
-        self.data_dir = Path(data_dir)
+        # Absolute once, here: a relative path would follow a later os.chdir of the
+        # process, splitting the journal, its segments and its snapshots across two trees.
+        self.data_dir = Path(data_dir).absolute()
         if self.data_dir.exists() and not self.data_dir.is_dir():
             raise DataDirError(f"data directory {self.data_dir} is a file, not a directory")
         fields: dict[str, object] = {"fsync": fsync}

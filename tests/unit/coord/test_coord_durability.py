@@ -88,6 +88,27 @@ def test_fsync_every_and_interval_work(tmp_path):
         assert replay(tmp_path / policy).ok
 
 
+def test_a_relative_data_dir_survives_a_chdir(tmp_path, monkeypatch):
+    # The path is made absolute when the venue opens it: after a chdir, segment rolls and
+    # snapshots still go to the directory the venue was opened on.
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    monkeypatch.chdir(first)
+    venue = Venue(data_dir="vd", segment_size=16384, checkpoint_every=50)
+    venue.add_instrument("X", tick_size="1", lot_size="1")
+    monkeypatch.chdir(second)
+    for i in range(600):
+        venue.submit("X", "buy" if i % 2 else "sell", qty_lots=1, price_ticks=100 + i % 5)
+    hashes = venue.state_hashes()
+    venue.stop()
+    assert not any(second.iterdir())
+    assert len(scan(first / "vd").checkpoints) > 1
+    report = replay(first / "vd")
+    assert report.ok, report.mismatches
+    assert report.state_hashes == hashes
+
+
 def test_a_data_dir_that_is_a_file_is_refused(tmp_path):
     target = tmp_path / "file"
     target.write_text("not a directory")
