@@ -227,6 +227,9 @@ KNOWN_ENTRIES = frozenset({COMMANDS_DIR, EVENTS_DIR, SNAPSHOTS_DIR, f"{EVENTS_DI
 KNOWN_PREFIXES = (f"{EVENTS_DIR}.before-", "damaged-")
 """Kept-aside entries a data directory may also hold: the event journals ``whistle replay
 --rebuild-events`` moved aside, the files ``whistle journal repair`` set aside."""
+IGNORED_ENTRIES = frozenset({"lost+found"})
+"""Entries a data directory may hold that are no venue's: a fresh file system's
+``lost+found``. Hidden names (``.DS_Store``, ``.nfs*``, ...) are ignored as well."""
 
 
 def check_data_dir(data_dir: object) -> Path:
@@ -235,7 +238,8 @@ def check_data_dir(data_dir: object) -> Path:
     ``TypeError`` unless a ``str`` or ``os.PathLike`` of one; ``ValueError`` for ``''``
     (it would mean the current directory); ``DataDirError`` for a path that is a file, or
     for a directory that holds anything a whistle data directory does not (it names what
-    it found). A missing or empty directory is a new venue's.
+    it found). A missing or empty directory is a new venue's; ``lost+found`` (a freshly
+    mounted volume) and hidden dot-files (``.DS_Store``) do not count.
     """
     if not isinstance(data_dir, (str, os.PathLike)):
         raise TypeError(f"data_dir must be a str or os.PathLike, was {type(data_dir).__name__}")
@@ -253,7 +257,14 @@ def check_data_dir(data_dir: object) -> Path:
         names = sorted(os.listdir(root))
     except OSError as exc:
         raise DataDirError(f"cannot list data directory {root}: {_cause(exc)}") from exc
-    foreign = [n for n in names if n not in KNOWN_ENTRIES and not n.startswith(KNOWN_PREFIXES)]
+    foreign = [
+        n
+        for n in names
+        if n not in KNOWN_ENTRIES
+        and n not in IGNORED_ENTRIES
+        and not n.startswith(KNOWN_PREFIXES)
+        and not n.startswith(".")
+    ]
     if foreign:
         shown = ", ".join(repr(n) for n in foreign[:5])
         more = f" and {len(foreign) - 5} more" if len(foreign) > 5 else ""

@@ -93,6 +93,29 @@ def test_a_directory_holding_other_files_is_refused_naming_them(tmp_path: Path) 
     assert afile.read_text() == "x"
 
 
+def test_a_fresh_volume_and_hidden_files_are_not_foreign(tmp_path: Path) -> None:
+    # A freshly mounted volume holds lost+found; desktops leave .DS_Store and the like.
+    from whistle.coord.replay import replay
+
+    mount = tmp_path / "mnt"
+    (mount / "lost+found").mkdir(parents=True)
+    (mount / ".DS_Store").write_bytes(b"\0")
+    (mount / ".hidden").mkdir()
+    with Venue(data_dir=mount, checkpoint_every=2) as venue:
+        venue.add_instrument("A", symbol_id=1)
+        for i in range(5):
+            venue.submit("A", "buy", qty_lots=1, price_ticks=100 + i)
+        hashes = venue.state_hashes()
+    with Venue(data_dir=mount) as venue:  # reopened: recovered, not refused
+        assert venue.state_hashes() == hashes
+    report = replay(mount)
+    assert report.ok, report.mismatches
+    assert {".DS_Store", ".hidden", "lost+found"} <= set(os.listdir(mount))
+    (mount / "notes.txt").write_text("mine")  # a visible foreign file is still refused
+    with pytest.raises(DataDirError, match=r"'notes.txt'"):
+        Venue(data_dir=mount)
+
+
 def test_a_venue_directory_and_an_empty_one_are_accepted(tmp_path: Path) -> None:
     empty = tmp_path / "e"
     empty.mkdir()
