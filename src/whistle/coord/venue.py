@@ -47,7 +47,6 @@ everything queued (the tick-bounded mode, and the fast one with host processes).
 
 from __future__ import annotations
 
-import contextlib
 import operator
 import os
 from decimal import Decimal
@@ -91,6 +90,7 @@ from whistle.coord.records import (
     COMMANDS_DIR,
     EVENTS_DIR,
     SNAPSHOTS_DIR,
+    Defined,
     Sequenced,
     Stopped,
     Ticked,
@@ -108,7 +108,7 @@ from whistle.core.commands import (
     command_error,
 )
 from whistle.core.enums import OrderType, Side, StpMode, TimeInForce
-from whistle.core.errors import ConversionError, InstrumentError, PrecisionError
+from whistle.core.errors import ConversionError, InstrumentError, PrecisionError, WhistleError
 from whistle.core.events import EngineFaulted, OrderRejected
 from whistle.core.fixed import parse_decimal
 from whistle.core.instrument import Instrument
@@ -188,6 +188,7 @@ def _member_table(kind: type[E]) -> dict[object, int]:
     return table
 
 
+_STOP_DRAIN_TICKS: Final = 64  # stop() ticks at most this often to drain the queues
 _SIDE_OF: Final = _member_table(Side)
 _TYPE_OF: Final = _member_table(OrderType)
 _TIF_OF: Final = _member_table(TimeInForce)
@@ -577,43 +578,71 @@ class Venue:
     def stop(self) -> None:
         """Drain, checkpoint and stop every host; a second call raises.
 
-        With a data directory, commands still queued are processed first (one tick at the
-        current time), then a checkpoint and a ``Stopped`` record with every state hash
-        are journaled.
+        With a data directory, commands still queued are processed first (ticks at the
+        current time, until none is left: a subscriber may enqueue while they run, at most
+        64 ticks), then a checkpoint and a ``Stopped`` record with every
+        state hash are journaled. Whatever fails on the way (raised after), the journal is
+        closed, every host stopped and the venue stopped; without the ``Stopped`` record
+        the next open recovers as after a crash, every acknowledged command included.
         """
         if self._stopped:
             raise HostStateError("the venue is already stopped")
-        journal = self._journal
-        failed: DataDirError | None = None
-        if journal is not None:
-            try:
-                if self._refusal is None:
-                    # Graceful drain: acknowledged commands still queued run now (at the
-                    # current time, journaled like any tick), so the checkpoint and the
-                    # hashes of the clean stop describe every acknowledged command.
-                    self.tick()
-                    self._checkpoint_quietly()
-                    journal.stopped(self.enq_seq, self._healthy_hashes(), self.now_ns)
-            except DataDirError as exc:
-                # Not a clean stop: the next open recovers from the journal as after a crash.
-                failed = exc
-            finally:
-                try:
-                    journal.close()
-                except (JournalError, OSError) as exc:
-                    failed = failed or DataDirError(f"closing the journal: {exc}")
-        self._stopped = True
-        self._refusal = "the venue is stopped"
+        failed: WhistleError | None = None
         errors: list[str] = []
-        for host in self._hosts:
-            try:
-                host.stop()
-            except HostError as exc:
-                errors.append(f"host {host.host_id}: {exc}")
+        try:
+            failed = self._stop_journal()
+        finally:
+            self._stopped = True
+            self._refusal = "the venue is stopped"
+            for host in self._hosts:
+                try:
+                    host.stop()
+                except HostError as exc:
+                    errors.append(f"host {host.host_id}: {exc}")
         if errors:
-            raise CoordError("stopping the venue: " + "; ".join(errors))
+            raise CoordError("stopping the venue: " + "; ".join(errors)) from failed
         if failed is not None:
             raise failed
+
+    def _stop_journal(self) -> WhistleError | None:
+        # Drain, checkpoint, journal the clean stop, close: what failed, or None.
+        journal = self._journal
+        if journal is None:
+            return None
+        failed: WhistleError | None = None
+        try:
+            if self._refusal is None:
+                # Graceful drain: acknowledged commands still queued run now (at the
+                # current time, journaled like any tick), so the checkpoint and the
+                # hashes of the clean stop describe every acknowledged command.
+                self._drain()
+                self._checkpoint_quietly()
+                journal.stopped(self.enq_seq, self._healthy_hashes(), self.now_ns)
+        except (DataDirError, CoordError) as exc:
+            # Not a clean stop: the next open recovers from the journal as after a crash.
+            failed = exc
+        finally:
+            try:
+                journal.close()
+            except (JournalError, OSError) as exc:
+                failed = failed or DataDirError(f"closing the journal: {exc}")
+        return failed
+
+    def _drain(self) -> None:
+        # One tick, then more while subscribers enqueued during the last one (a strategy
+        # cancelling on a fill), bounded: a subscriber enqueuing on every tick never ends.
+        self.tick()
+        ticks = 1
+        while self._unticked:
+            if ticks >= _STOP_DRAIN_TICKS:
+                raise CoordError(
+                    f"stopping the venue: {self._unticked} commands still wait for a tick"
+                    f" after {ticks} drain ticks (a subscriber enqueues at every tick?);"
+                    " they are journaled and run when the data_dir is reopened (no"
+                    " checkpoint, no clean-stop record)"
+                )
+            self.tick()
+            ticks += 1
 
     @property
     def now_ns(self) -> int:
@@ -1244,8 +1273,11 @@ class Venue:
     def _checkpoint_quietly(self) -> None:
         # A checkpoint only shortens recovery: its failure must never fail the command or
         # tick that triggered it. It is recorded (durability()) and retried next tick.
-        with contextlib.suppress(CheckpointError, JournalUnavailable, HostError):
+        # CoordError too (HostError, or commands enqueued since the tick by a subscriber).
+        try:
             self.checkpoint()
+        except (CheckpointError, JournalUnavailable, CoordError) as exc:
+            self.last_checkpoint_error = str(exc)
 
     def _write_checkpoint(self, journal: VenueJournal) -> None:
         if not journal.flush_events():
@@ -1302,6 +1334,14 @@ class Venue:
                 out[symbol_id] = self.engine_view(symbol_id).state_hash()
         return out
 
+    def _healthy_hashes_of(self, symbols: set[int]) -> dict[int, str]:
+        # The state hash of each of ``symbols`` that is not faulted (what stop() records).
+        return {
+            symbol_id: self.engine_view(symbol_id).state_hash()
+            for symbol_id in sorted(symbols)
+            if not self.coordinator.is_faulted(symbol_id)
+        }
+
     def _recover(
         self,
         data_dir: Path,
@@ -1345,6 +1385,15 @@ class Venue:
         else:
             # No usable checkpoint: every engine from empty, every record from the start.
             tail = iter_records(data_dir) if found.trimmed else found.tail_after(-1)
+        # The symbols defined so far at each point of the tail: a Stopped record holds the
+        # hashes of those only (an instrument added in a later session is not in it).
+        defined = {i.symbol_id for i in found.instruments}
+        if isinstance(tail, list):
+            defined.difference_update(
+                r.instrument.symbol_id for r in tail if isinstance(r, Defined)
+            )
+        else:
+            defined.clear()  # the whole journal from its first record
         report.event_gaps = gaps
         pending: list[int] = []  # sequenced after the last journaled tick
         for record in tail:
@@ -1376,8 +1425,10 @@ class Venue:
                         produced[event.symbol_id] = event.seq
                 report.ticks += 1
                 pending = []
+            elif isinstance(record, Defined):
+                defined.add(record.instrument.symbol_id)
             elif isinstance(record, Stopped):
-                hashes = self._healthy_hashes()
+                hashes = self._healthy_hashes_of(defined)
                 if hashes != record.state_hashes:
                     differ = sorted(
                         sid
