@@ -918,14 +918,19 @@ class Venue:
         records and subscriber calls as sending them one by one; only faster. An exception
         (a stopped venue, a journal that cannot be written) propagates from the command
         that raised it; the commands before it were sent.
+
+        ``commands`` is read whole (``list(commands)``) before the first is sent, with or
+        without subscribers: a generator that raises part way sends nothing, and one that
+        reads venue state sees it as it was before the call (``next_order_id`` claims no
+        id, so a generator calling it gets the same id each time: number the orders itself).
         """
         out: list[Event] = []
         send = self.send
+        items = list(commands)
         if self._fast_host is None or self._subscribers:
-            for command in commands:
+            for command in items:
                 out += send(command)
             return out
-        items = commands if isinstance(commands, list) else list(commands)
         i = 0
         n = len(items)
         while i < n:
@@ -1463,7 +1468,11 @@ class Venue:
         return report
 
     def release_idle(self, idle_ticks: int) -> list[int]:
-        """Retire every symbol idle for ``idle_ticks`` ticks (kept as a snapshot)."""
+        """Retire every symbol idle for ``idle_ticks`` ticks (kept as a snapshot).
+
+        A symbol holding live GTD orders is kept however idle: eviction is not journaled,
+        and an evicted book would not expire them while replay does.
+        """
         return self.coordinator.release_idle(idle_ticks)
 
     def _edge_reject(

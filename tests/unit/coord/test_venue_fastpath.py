@@ -46,6 +46,7 @@ from whistle.core.limits import MAX_ORDER_ID, MAX_PRICE_TICKS, MAX_QTY_LOTS
 from whistle.journal import ReadOnlyReader
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
 SYMBOLS = ("AAA", "BBB")
@@ -399,6 +400,37 @@ def test_send_many_reports_refusals_in_place_and_goes_on() -> None:
     assert [(e.order_id, e.seq, e.enq_seq) for e in rejects] == [(2, 0, 0), (1, 0, 0), (3, 0, 0)]
     assert venue.enq_seq == 2  # only the two valid commands were sequenced
     assert "OrderCancelled" in [type(e).__name__ for e in events]
+    venue.stop()
+
+
+@pytest.mark.parametrize("subscribed", [False, True])
+@pytest.mark.parametrize("journaled", [False, True])
+def test_send_many_reads_the_whole_iterable_before_sending(
+    tmp_path: Path, subscribed: bool, journaled: bool
+) -> None:
+    # Eager on every path: a generator that raises part way sends nothing, and one that
+    # reads venue state sees it as it was before the call.
+    venue = make_venue(tmp_path / "d" if journaled else None)
+    sid = venue.instrument("AAA").symbol_id
+    seen: list[Event] = []
+    if subscribed:
+        venue.subscribe(seen.append)
+
+    def orders(n: int, fail: bool) -> Iterator[Command]:
+        for i in range(n):
+            assert venue.enq_seq == 0
+            yield NewOrder(sid, i + 1, 0, 1, 1, 1, 100 + i, 1)
+        if fail:
+            raise RuntimeError("feed broke")
+
+    with pytest.raises(RuntimeError, match="feed broke"):
+        venue.send_many(orders(2, fail=True))
+    assert venue.enq_seq == 0
+    assert seen == []
+    events = venue.send_many(orders(3, fail=False))
+    assert not any(isinstance(e, OrderRejected) for e in events)
+    assert venue.enq_seq == 3
+    assert len(seen) == (len(events) if subscribed else 0)
     venue.stop()
 
 
