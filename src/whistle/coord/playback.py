@@ -23,20 +23,21 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING, NamedTuple, Protocol, final
+from typing import TYPE_CHECKING, Generic, NamedTuple, Protocol, TypeVar, final
 
 from whistle.coord.records import COMMANDS_DIR, EVENT_TYPE_ID, EVENTS_DIR, Defined, RecordCodec
 from whistle.journal import NotAJournalError, ReadOnlyReader
 from whistle.journal.config import read_meta
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
     from whistle.coord.clock import Tick
     from whistle.core.events import Event
     from whistle.core.instrument import Instrument
 
 __all__ = [
+    "Pacer",
     "Playback",
     "PlaybackStep",
     "VirtualClock",
@@ -78,6 +79,79 @@ def load_instruments(data_dir: str | os.PathLike[str]) -> dict[int, Instrument]:
     return found
 
 
+class _Stamped(Protocol):
+    @property
+    def ts_ns(self) -> int: ...
+
+
+S = TypeVar("S", bound=_Stamped)
+
+
+@final
+class Pacer(Generic[S]):
+    """Deliver time-stamped items at their recorded pace: the one pacing rule of every
+    playback (venue events here, recorded market data in ``whistle.feed.record``).
+
+    ``speed=None`` delivers as fast as possible; ``speed=1.0`` waits so that items are
+    delivered at the recorded pace of their ``ts_ns`` (``2.0`` twice as fast). The wait
+    before an item is ``start + (ts_ns - first_ts_ns) / speed - clock()``, ``start`` being
+    ``clock()`` when the first item was read, so pacing does not drift; a timestamp
+    earlier than the highest seen so far does not wait. ``clock``/``sleep`` are injectable.
+    """
+
+    def __init__(
+        self,
+        speed: float | None,
+        clock: Callable[[], int] = time.monotonic_ns,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if speed is not None and not speed > 0:
+            raise ValueError(f"speed must be > 0 (or None for as fast as possible), was {speed}")
+        self.speed = speed
+        self._clock = clock
+        self._sleep = sleep
+
+    def _wait(self, ts_ns: int, state: list[int]) -> None:
+        # state is [start, first_ts, high_ts] of this pass.
+        speed = self.speed
+        if speed is None:
+            return
+        if not state:
+            state.extend((self._clock(), ts_ns, ts_ns))
+            return
+        start, first, high = state
+        if ts_ns <= high:
+            return
+        state[2] = ts_ns
+        wait = start + round((ts_ns - first) / speed) - self._clock()
+        if wait > 0:
+            self._sleep(wait / 1e9)
+
+    def pace(self, items: Iterable[S]) -> Iterator[S]:
+        """Yield ``items``, each once it is due."""
+        state: list[int] = []
+        for item in items:
+            self._wait(item.ts_ns, state)
+            yield item
+
+    def steps(self, items: Iterable[S]) -> Iterator[tuple[int, tuple[S, ...]]]:
+        """``(ts_ns, items)`` for each run of consecutive items with one timestamp, each run
+        once it is due."""
+        state: list[int] = []
+        group: list[S] = []
+        ts = 0
+        for item in items:
+            if group and item.ts_ns != ts:
+                yield ts, tuple(group)
+                group.clear()
+            if not group:
+                ts = item.ts_ns
+                self._wait(ts, state)
+            group.append(item)
+        if group:
+            yield ts, tuple(group)
+
+
 class VirtualClock(Protocol):
     """What :meth:`Playback.drive` needs of a clock (``SimulationClock`` in virtual mode)."""
 
@@ -116,14 +190,11 @@ class Playback:
         clock: Callable[[], int] = time.monotonic_ns,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if speed is not None and not speed > 0:
-            raise ValueError(f"speed must be > 0 (or None for as fast as possible), was {speed}")
+        self._pacer: Pacer[Event] = Pacer(speed, clock, sleep)
         self.data_dir = os.fspath(data_dir)
         self.path = queue_path(self.data_dir, EVENTS_DIR)
         self.speed = speed
         self.symbols = None if symbols is None else frozenset(symbols)
-        self._clock = clock
-        self._sleep = sleep
         self._codec = RecordCodec()
 
     def instruments(self) -> dict[int, Instrument]:
@@ -142,44 +213,12 @@ class Playback:
                     if keep is None or event.symbol_id in keep:
                         yield event
 
-    def _pace(self, ts_ns: int, state: list[int]) -> None:
-        """Wait until ``ts_ns`` is due; ``state`` is ``[start, first_ts, high_ts]``."""
-        speed = self.speed
-        if speed is None:
-            return
-        if not state:
-            state.extend((self._clock(), ts_ns, ts_ns))
-            return
-        start, first, high = state
-        if ts_ns <= high:
-            return
-        state[2] = ts_ns
-        due = start + round((ts_ns - first) / speed)
-        wait = due - self._clock()
-        if wait > 0:
-            self._sleep(wait / 1e9)
-
     def __iter__(self) -> Iterator[Event]:
-        state: list[int] = []
-        for event in self._events():
-            self._pace(event.ts_ns, state)
-            yield event
+        return self._pacer.pace(self._events())
 
     def steps(self) -> Iterator[tuple[int, tuple[Event, ...]]]:
         """``(ts_ns, events)`` for each run of consecutive events with one timestamp."""
-        state: list[int] = []
-        group: list[Event] = []
-        ts = 0
-        for event in self._events():
-            if group and event.ts_ns != ts:
-                yield ts, tuple(group)
-                group.clear()
-            if not group:
-                ts = event.ts_ns
-                self._pace(ts, state)
-            group.append(event)
-        if group:
-            yield ts, tuple(group)
+        return self._pacer.steps(self._events())
 
     def drive(self, clock: VirtualClock) -> Iterator[PlaybackStep]:
         """Advance ``clock`` to each recorded instant (never backwards) and yield the tick

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Final, NamedTuple, final
 
 import msgspec
 
+from whistle.coord.playback import Pacer
 from whistle.core.mbo import (
     MboAdd,
     MboCancel,
@@ -224,13 +225,10 @@ class FeedPlayback:
         clock: Callable[[], int] = time.monotonic_ns,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if speed is not None and not speed > 0:
-            raise ValueError(f"speed must be > 0 (or None for as fast as possible), was {speed}")
+        self._pacer: Pacer[MboEvent] = Pacer(speed, clock, sleep)
         self.path = os.fspath(path)
         self.speed = speed
         self.symbols = None if symbols is None else frozenset(symbols)
-        self._clock = clock
-        self._sleep = sleep
         self.header = self._read_header()
         self.end: RecordingEnd | None = None
         """The closing record, once an iteration has reached it."""
@@ -285,45 +283,14 @@ class FeedPlayback:
                             continue
                     yield event
 
-    def _pace(self, ts_ns: int, state: list[int]) -> None:
-        """Wait until ``ts_ns`` is due; ``state`` is ``[start, first_ts, high_ts]``."""
-        speed = self.speed
-        if speed is None:
-            return
-        if not state:
-            state.extend((self._clock(), ts_ns, ts_ns))
-            return
-        start, first, high = state
-        if ts_ns <= high:
-            return
-        state[2] = ts_ns
-        wait = start + round((ts_ns - first) / speed) - self._clock()
-        if wait > 0:
-            self._sleep(wait / 1e9)
-
     def __iter__(self) -> Iterator[MboEvent]:
         self.end = None
-        state: list[int] = []
-        for event in self._events():
-            self._pace(event.ts_ns, state)
-            yield event
+        return self._pacer.pace(self._events())
 
     def steps(self) -> Iterator[tuple[int, tuple[MboEvent, ...]]]:
         """``(ts_ns, events)`` for each run of consecutive events with one timestamp."""
         self.end = None
-        state: list[int] = []
-        group: list[MboEvent] = []
-        ts = 0
-        for event in self._events():
-            if group and event.ts_ns != ts:
-                yield ts, tuple(group)
-                group.clear()
-            if not group:
-                ts = event.ts_ns
-                self._pace(ts, state)
-            group.append(event)
-        if group:
-            yield ts, tuple(group)
+        return self._pacer.steps(self._events())
 
     def drive(self, clock: VirtualClock) -> Iterator[FeedStep]:
         """Advance ``clock`` to each recorded instant (never backwards) and yield the tick
