@@ -20,6 +20,7 @@ COMPILED = [
     "src/whistle/engine/whistle.py",
     "src/whistle/book/mbo.py",  # market-by-order book builder
     "src/whistle/feed/itch.py",  # ITCH 5.0 decoder hot loop
+    "src/whistle/feed/mbp.py",  # MBP-10 rows from the book (the figures were measured so)
 ]
 
 
