@@ -11,6 +11,7 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "whistle"
 
 # Layer of each package; a module may import its own package or strictly lower layers.
 RANK = {
+    "metrics": 0,  # latency recorders, shared-memory block, Prometheus: any layer may call it
     "core": 1,
     "book": 2,
     "engine": 3,
@@ -29,8 +30,8 @@ RANK = {
     "cli": 12,
     "": 10,  # the `whistle` facade itself (re-exports layers 1-5); only the top may use it
 }
-# Layers that must not know about orders: only the standard library and msgspec.
-NO_WHISTLE = {"ipc", "journal"}
+# Layers that must not know about orders: only the standard library and third-party packages.
+NO_WHISTLE = {"ipc", "journal", "metrics"}
 
 
 def _modules() -> list[Path]:
