@@ -1,0 +1,46 @@
+# Layer rule: whistle.trading is layer 7. It may import whistle.core, whistle.book,
+# whistle.engine, whistle.ipc, whistle.journal, whistle.coord, whistle.feed and
+# whistle.metrics; never whistle.orchestrator, whistle.api, whistle.cluster, whistle.scenario,
+# DBOS or gRPC. It defines the gateway / exchange interfaces that those upper layers implement.
+"""Trading: pipeline messages, strategies, risk controls, gateways, backtests.
+
+The flow, one stage per step: market data (``MarketEvent``) -> strategy (``SignalEvent``)
+-> risk (``RiskDecision``, ``RiskEngine``) -> gateway (``Order``), and ``OrderUpdate`` back.
+Units everywhere: prices in ticks, quantities in lots, times in ns, money in tick-lots.
+"""
+
+from whistle.trading.messages import (
+    LEVELS,
+    ZERO_LEVELS,
+    MarketEvent,
+    MarketKind,
+    MessageFormatError,
+    Order,
+    OrderAction,
+    OrderUpdate,
+    RiskDecision,
+    RiskReason,
+    SignalEvent,
+    SignalKind,
+    UpdateKind,
+)
+
+# -- re-exports of the other trading modules (strategy, context, config, gateway, errors,
+# examples, backtest, report, pipeline): each owner adds its import block below this line
+# and its names to __all__ (kept sorted: CONSTANTS, then Classes, then functions).
+
+__all__ = [
+    "LEVELS",
+    "ZERO_LEVELS",
+    "MarketEvent",
+    "MarketKind",
+    "MessageFormatError",
+    "Order",
+    "OrderAction",
+    "OrderUpdate",
+    "RiskDecision",
+    "RiskReason",
+    "SignalEvent",
+    "SignalKind",
+    "UpdateKind",
+]
