@@ -9,6 +9,7 @@ The flow, one stage per step: market data (``MarketEvent``) -> strategy (``Signa
 Units everywhere: prices in ticks, quantities in lots, times in ns, money in tick-lots.
 """
 
+from whistle.trading.accounting import Ledger, LedgerSnapshot
 from whistle.trading.messages import (
     LEVELS,
     ZERO_LEVELS,
@@ -32,6 +33,8 @@ from whistle.trading.messages import (
 __all__ = [
     "LEVELS",
     "ZERO_LEVELS",
+    "Ledger",
+    "LedgerSnapshot",
     "MarketEvent",
     "MarketKind",
     "MessageFormatError",
