@@ -2,7 +2,8 @@
 
 The page is self-contained: the summary table, the run parameters and the four charts
 (embedded as ``data:`` URIs, also written beside it as PNG files), inline CSS, no script
-and no external asset, so it opens from a mail attachment or an artifact store. Every
+and no external asset, so it opens from a mail attachment or an artifact store.
+``fills.csv`` beside it lists every fill (equal files = identical fills). Every
 text is HTML-escaped (a strategy name or a path cannot inject markup).
 
 The directory is created when missing (with its parents); a path that exists and is not
@@ -13,7 +14,9 @@ to a temporary name and renamed, so a crash leaves either the old file or the ne
 from __future__ import annotations
 
 import base64
+import csv
 import html
+import io
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -22,13 +25,32 @@ from whistle.trading.report.stats import summarize
 from whistle.trading.report.table import summary_rows
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterable, Mapping
 
-    from whistle.trading.report.stats import ResultLike, Summary
+    from whistle.trading.report.stats import FillLike, ResultLike, Summary
 
-__all__ = ["INDEX", "ReportError", "prepare_directory", "render_html", "write_report"]
+__all__ = [
+    "FILLS_CSV",
+    "INDEX",
+    "ReportError",
+    "fills_csv",
+    "prepare_directory",
+    "render_html",
+    "write_report",
+]
 
 INDEX: Final = "index.html"
+FILLS_CSV: Final = "fills.csv"
+FILL_COLUMNS: Final = (
+    "ts_ns",
+    "client_order_id",
+    "side",
+    "price",
+    "qty",
+    "liquidity",
+    "fee",
+    "mid_x2",
+)
 
 _CSS: Final = """
 body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1040px; color: #222; }
@@ -68,6 +90,29 @@ def _write_atomic(path: Path, data: bytes) -> Path:
     tmp.write_bytes(data)
     tmp.replace(path)
     return path
+
+
+def fills_csv(fills: Iterable[FillLike]) -> bytes:
+    """Return the fills as CSV (``FILL_COLUMNS``; side 1 buy / 2 sell, liquidity 1 maker /
+    2 taker, ``mid_x2`` empty when the fill does not carry it): byte-equal for equal fills."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(FILL_COLUMNS)
+    for f in fills:
+        mid_x2 = getattr(f, "mid_x2", None)
+        writer.writerow(
+            (
+                f.ts_ns,
+                f.client_order_id,
+                int(f.side),
+                f.price,
+                f.qty,
+                int(f.liquidity),
+                f.fee,
+                "" if mid_x2 is None else mid_x2,
+            )
+        )
+    return out.getvalue().encode("utf-8")
 
 
 def _rows(rows: list[tuple[str, str]]) -> str:
@@ -115,10 +160,11 @@ def write_report(
     parameters: Mapping[str, object] | None = None,
     title: str = "whistle backtest",
 ) -> list[Path]:
-    """Write ``index.html`` and the PNG charts of ``result`` into ``directory``.
+    """Write ``index.html``, the PNG charts and ``fills.csv`` of ``result`` into ``directory``.
 
-    Return the paths written, ``index.html`` first. ``parameters`` (the run's data file,
-    strategy, latency, ...) are listed on the page as given.
+    Return the paths written: ``index.html``, the charts (``CHART_FILES``), ``fills.csv``.
+    ``parameters`` (the run's data file, strategy, latency, ...) are listed on the page as
+    given.
     """
     from whistle.trading.report.charts import render_charts
 
@@ -127,4 +173,5 @@ def write_report(
     pngs = render_charts(result, target, money_per_tick_lot=summary.tick_value)
     page = render_html(summary, {p.name: p.read_bytes() for p in pngs}, parameters, title)
     index = _write_atomic(target / INDEX, page.encode("utf-8"))
-    return [index, *pngs]
+    fills = _write_atomic(target / FILLS_CSV, fills_csv(result.fills))
+    return [index, *pngs, fills]

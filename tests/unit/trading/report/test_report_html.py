@@ -19,6 +19,7 @@ from whistle.trading.report.charts import (
     render_charts,
     spread_captured_x2,
 )
+from whistle.trading.report.html import FILLS_CSV
 
 sys.path.insert(0, str(Path(__file__).parent))
 from report_results import Fill, Result, long_run, worked_example
@@ -106,7 +107,7 @@ def test_write_report_writes_a_self_contained_page(tmp_path: Path):
     target = tmp_path / "deep" / "report"
     params = {"strategy": "evil:<script>alert(1)</script>", "latency": "entry=50us"}
     paths = write_report(worked_example(), target, parameters=params)
-    assert [p.name for p in paths] == [INDEX, *CHART_FILES]
+    assert [p.name for p in paths] == [INDEX, *CHART_FILES, FILLS_CSV]
     page = (target / INDEX).read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>")
     assert page.count('src="data:image/png;base64,') == 4
@@ -115,8 +116,14 @@ def test_write_report_writes_a_self_contained_page(tmp_path: Path):
     assert "evil:&lt;script&gt;alert(1)&lt;/script&gt;" in page
     assert "entry=50us" in page
     assert "-0.19  (-19 tick-lots)" in page
-    for p in paths[1:]:
+    for p in paths[1:-1]:
         assert_png(p)
+    assert (target / FILLS_CSV).read_text().splitlines() == [
+        "ts_ns,client_order_id,side,price,qty,liquidity,fee,mid_x2",
+        "2000,1,1,99,10,1,1,",
+        "4000,2,2,98,10,2,2,",
+        "5000,3,2,100,5,1,1,",
+    ]
 
 
 def test_write_report_overwrites_an_existing_report(tmp_path: Path):
@@ -125,7 +132,7 @@ def test_write_report_overwrites_an_existing_report(tmp_path: Path):
     other = dataclasses.replace(worked_example(), fills=[])
     write_report(other, tmp_path)
     assert (tmp_path / INDEX).read_text() != first
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([INDEX, *CHART_FILES])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([INDEX, *CHART_FILES, FILLS_CSV])
 
 
 def test_write_report_refuses_a_file(tmp_path: Path):
