@@ -218,6 +218,16 @@ def describe(exc: BaseException) -> tuple[int, str]:
         )
     if isinstance(exc, CoordError):
         return EXIT_SOFTWARE, f"the venue failed: {exc}; {_DEBUG_HINT}"
+    # Imported here: only the trading commands raise these, other commands skip the import.
+    from whistle.trading.backtest.errors import BacktestError
+    from whistle.trading.errors import StrategyConfigError
+
+    if isinstance(exc, BacktestError):
+        return EXIT_DATAERR, f"the backtest did not finish: {exc}; no figures were reported"
+    if isinstance(exc, StrategyConfigError):
+        return EXIT_DATAERR, (
+            f"the strategy cannot be loaded: {exc}; check the module:Class spec and its config"
+        )
     if isinstance(exc, WhistleError):
         return EXIT_DATAERR, f"invalid input: {exc}; correct the value and retry"
     if isinstance(exc, RecursionError):
