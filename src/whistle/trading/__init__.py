@@ -25,6 +25,7 @@ from whistle.trading.messages import (
     SignalKind,
     UpdateKind,
 )
+from whistle.trading.risk import RiskConfig, RiskConfigError, RiskEngine, RiskLimits
 
 # -- re-exports of the other trading modules (strategy, context, config, gateway, errors,
 # examples, backtest, report, pipeline): each owner adds its import block below this line
@@ -41,7 +42,11 @@ __all__ = [
     "Order",
     "OrderAction",
     "OrderUpdate",
+    "RiskConfig",
+    "RiskConfigError",
     "RiskDecision",
+    "RiskEngine",
+    "RiskLimits",
     "RiskReason",
     "SignalEvent",
     "SignalKind",
