@@ -230,6 +230,14 @@ def describe(exc: BaseException) -> tuple[int, str]:
         )
     if isinstance(exc, WhistleError):
         return EXIT_DATAERR, f"invalid input: {exc}; correct the value and retry"
+    from whistle.metrics.errors import BlockFormatError, BlockNotFound, MetricsError  # layer 0
+
+    if isinstance(exc, BlockNotFound):
+        return EXIT_IOERR, f"{exc}; check the name (`ls /dev/shm`) or the run directory"
+    if isinstance(exc, BlockFormatError):
+        return EXIT_DATAERR, f"{exc}; that block belongs to something else or another version"
+    if isinstance(exc, MetricsError):
+        return EXIT_LOCKED, f"{exc}; retry, or restart the stage that publishes it"
     if isinstance(exc, RecursionError):
         return EXIT_DATAERR, f"input nested too deeply ({exc}); simplify it"
     if isinstance(exc, MemoryError):

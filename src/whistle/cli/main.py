@@ -10,6 +10,7 @@ from whistle.cli.demo import demo
 from whistle.cli.errors import DEBUG_ENV, WhistleGroup
 from whistle.cli.feed import feed
 from whistle.cli.journal import journal
+from whistle.cli.metrics import metrics
 from whistle.cli.replay import replay
 from whistle.cli.script import script
 
@@ -43,5 +44,6 @@ main.add_command(bench)
 main.add_command(demo)
 main.add_command(feed)
 main.add_command(journal)
+main.add_command(metrics)
 main.add_command(replay)
 main.add_command(script)
