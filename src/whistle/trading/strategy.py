@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final, final
 
 import msgspec
 
+from whistle.core.validate import show
 from whistle.trading.errors import StrategyConfigError
 
 if TYPE_CHECKING:
@@ -86,10 +87,34 @@ def convert_config(
             key = path or None
         if key is None and text.startswith("Object contains unknown field `"):
             key = text[len("Object contains unknown field `") : text.rfind("`")]
+        elif key is not None and ", got " not in text:
+            seen = _lookup(data, key)
+            if seen is not _MISSING:
+                text = f"{text}, was {show(seen)}"
         where = f"{key}: " if key else ""
         raise StrategyConfigError(
             f"{source}: {spec} config: {where}{text}", key=key, source=source
         ) from None
+
+
+_MISSING: Final = object()
+
+
+def _lookup(data: object, path: str) -> object:
+    # The value at a msgspec error path ("risk.limits[2].qty"), or _MISSING.
+    for part in path.replace("[", ".[").split("."):
+        if not part:
+            continue
+        if part.startswith("["):
+            index = part.strip("[]")
+            if not isinstance(data, list) or not index.isdigit() or int(index) >= len(data):
+                return _MISSING
+            data = data[int(index)]
+        elif isinstance(data, Mapping) and part in data:
+            data = data[part]
+        else:
+            return _MISSING
+    return data
 
 
 class Strategy:
