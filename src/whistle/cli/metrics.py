@@ -10,6 +10,7 @@ A missing block is one error line and exit status 74; a block that is not a metr
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -112,29 +113,37 @@ def metrics(name_or_dir: str, once: bool, as_json: bool, interval: float) -> Non
         name = resolve_block_name(name_or_dir)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="NAME_OR_DIR") from None
+    if not (once or as_json):
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how the live table ends
+            _watch(name, interval)
+        return
     with MetricsBlock.attach(name) as block:
         snapshot = block.snapshot()
         if as_json:
             click.echo(json.dumps(_as_json(name, block, snapshot), sort_keys=True))
-            return
-        console = Console()
-        if not console.is_terminal:  # a pipe or a test: do not squeeze 11 columns into 80
-            console = Console(width=140)
-        if once:
-            console.print(metrics_table(name, snapshot))
-            return
-        previous = (time.monotonic(), snapshot)
-        try:
-            with Live(metrics_table(name, snapshot), console=console, auto_refresh=False) as live:
-                while True:
-                    time.sleep(interval)
-                    now_s = time.monotonic()
-                    current = block.snapshot()
-                    gone = not (_SHM / name).exists()
-                    note = "the pipeline has ended: its block was removed" if gone else ""
-                    live.update(metrics_table(name, current, previous, now_s, note), refresh=True)
-                    if gone:
-                        return
-                    previous = (now_s, current)
-        except KeyboardInterrupt:
-            return
+        else:
+            _console().print(metrics_table(name, snapshot))
+
+
+def _console() -> Console:
+    console = Console()
+    if not console.is_terminal:  # a pipe or a test: do not squeeze 11 columns into 80
+        console = Console(width=140)
+    return console
+
+
+def _watch(name: str, interval: float) -> None:
+    with MetricsBlock.attach(name) as block:
+        previous = (time.monotonic(), block.snapshot())
+        table = metrics_table(name, previous[1])
+        with Live(table, console=_console(), auto_refresh=False) as live:
+            while True:
+                time.sleep(interval)
+                now_s = time.monotonic()
+                current = block.snapshot()
+                gone = not (_SHM / name).exists()
+                note = "the pipeline has ended: its block was removed" if gone else ""
+                live.update(metrics_table(name, current, previous, now_s, note), refresh=True)
+                if gone:
+                    return
+                previous = (now_s, current)
