@@ -58,11 +58,14 @@ from typing import TYPE_CHECKING, final
 import msgspec
 
 from whistle.coord.records import (
+    CLIENT_ORDERS_SNAPSHOT_ID,
     COMMANDS_DIR,
     EVENT_TYPE_ID,
     EVENTS_DIR,
     SNAPSHOTS_DIR,
     Checkpoint,
+    ClientOrdersSaved,
+    ClientOrderTableFile,
     Defined,
     JournalRecord,
     RecordCodec,
@@ -70,6 +73,8 @@ from whistle.coord.records import (
     Snapshotted,
     Stopped,
     Ticked,
+    decode_client_order_table,
+    table_hash,
 )
 from whistle.core.errors import WhistleError
 from whistle.engine.snapshot import decode_snapshot
@@ -105,6 +110,7 @@ __all__ = [
     "VenueJournal",
     "check_data_dir",
     "choose_checkpoint",
+    "decode_client_order_table",
     "events_after",
     "iter_record_batches",
     "iter_records",
@@ -114,6 +120,8 @@ __all__ = [
     "scan",
     "snapshot_crc",
     "snapshot_path",
+    "table_hash",
+    "verified_client_orders",
     "verified_snapshot",
 ]
 
@@ -288,6 +296,31 @@ def snapshot_crc(data: bytes) -> int:
 
 def _cause(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    # To a temporary name, fsynced, renamed, the directory fsynced: a record written after
+    # this never names a file that is not whole on disk. CheckpointError on failure (the
+    # temporary removed).
+    tmp = path.with_suffix(f".tmp-{os.getpid()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise CheckpointError(
+            f"cannot write snapshot {path}: {exc.strerror or _cause(exc)}"
+        ) from exc
 
 
 @final
@@ -469,27 +502,22 @@ class VenueJournal:
         removed, nothing is journaled); ``JournalUnavailable`` if the record cannot be.
         """
         path = snapshot_path(self.data_dir, symbol_id, enq_seq)
-        tmp = path.with_suffix(f".tmp-{os.getpid()}")
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-            fd = os.open(path.parent, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise CheckpointError(
-                f"cannot write snapshot {path}: {exc.strerror or _cause(exc)}"
-            ) from exc
+        _write_durably(path, data)
         record = Snapshotted(
             symbol_id, enq_seq, event_seq, state_hash, len(data), snapshot_crc(data)
+        )
+        self._append(record, now_ns)
+
+    def client_orders(self, enq_seq: int, entries: int, data: bytes, now_ns: int) -> None:
+        """Write a client-order table file durably, then journal ``ClientOrdersSaved``.
+
+        The same rules as ``snapshot``: ``CheckpointError`` (nothing journaled) if the
+        file cannot be written, ``JournalUnavailable`` if the record cannot be.
+        """
+        path = snapshot_path(self.data_dir, CLIENT_ORDERS_SNAPSHOT_ID, enq_seq)
+        _write_durably(path, data)
+        record = ClientOrdersSaved(
+            enq_seq, entries, table_hash(data), len(data), snapshot_crc(data)
         )
         self._append(record, now_ns)
 
@@ -500,10 +528,19 @@ class VenueJournal:
         now_ns: int,
         snapshots: dict[int, int],
         next_order_ids: dict[int, int],
+        client_orders: int = -1,
     ) -> None:
-        """Journal a consistent cut: the snapshot each active symbol restores from."""
+        """Journal a consistent cut: the snapshot each active symbol restores from, and
+        the client-order table file (``client_orders``: its anchor; -1: empty table)."""
         self._append(
-            Checkpoint(enq_seq, tick_number, now_ns, dict(snapshots), dict(next_order_ids)),
+            Checkpoint(
+                enq_seq,
+                tick_number,
+                now_ns,
+                dict(snapshots),
+                dict(next_order_ids),
+                client_orders,
+            ),
             now_ns,
         )
         try:
@@ -601,6 +638,8 @@ class JournalScan:
         self._records: list[JournalRecord] = []
         self._starts: list[int] = []
         self.snapshot_records: dict[tuple[int, int], Snapshotted] = {}
+        self.client_order_records: dict[int, ClientOrdersSaved] = {}
+        """Each ``ClientOrdersSaved`` record, by its ``enq_seq`` anchor."""
         self.stopped: Stopped | None = None
         """The last record, when it is a clean stop."""
         self.records = 0
@@ -708,9 +747,21 @@ class _Checker:
                     f" not fit (last enq_seq {self.enq_seq})",
                     seq,
                 )
+        elif isinstance(record, ClientOrdersSaved):
+            if record.enq_seq > self.enq_seq:
+                raise self.damaged(
+                    f"client-order table at enq_seq {record.enq_seq} does not fit (last"
+                    f" enq_seq {self.enq_seq})",
+                    seq,
+                )
         elif isinstance(record, Checkpoint):
             unknown = sorted(set(record.snapshots) - self.symbols)
-            if record.enq_seq != self.enq_seq or record.tick_number != self.tick or unknown:
+            if (
+                record.enq_seq != self.enq_seq
+                or record.tick_number != self.tick
+                or unknown
+                or record.client_orders > record.enq_seq
+            ):
                 raise self.damaged(
                     f"checkpoint at enq_seq {record.enq_seq} / tick {record.tick_number}"
                     f" disagrees with the records before it (enq_seq {self.enq_seq} / tick"
@@ -861,6 +912,8 @@ def scan(data_dir: str | os.PathLike[str], keep: int = 2) -> JournalScan:
             result.ticks += 1
         elif isinstance(record, Snapshotted):
             result.snapshot_records[(record.symbol_id, record.enq_seq)] = record
+        elif isinstance(record, ClientOrdersSaved):
+            result.client_order_records[record.enq_seq] = record
         result._add(record)
     result.stopped = last if isinstance(last, Stopped) else None
     return result
@@ -925,12 +978,20 @@ class CheckpointChoice:
     -1: none, replay from the start), its verified snapshots by symbol, and why each
     later checkpoint was passed over."""
 
-    __slots__ = ("fallbacks", "index", "snapshots")
+    __slots__ = ("client_orders", "fallbacks", "index", "snapshots")
 
-    def __init__(self, index: int, snapshots: dict[int, bytes], fallbacks: list[str]) -> None:
+    def __init__(
+        self,
+        index: int,
+        snapshots: dict[int, bytes],
+        fallbacks: list[str],
+        client_orders: ClientOrderTableFile | None = None,
+    ) -> None:
         self.index = index
         self.snapshots = snapshots
         self.fallbacks = fallbacks
+        self.client_orders = client_orders
+        """The checkpoint's client-order table, verified (None: an empty table)."""
 
 
 def verified_snapshot(
@@ -965,6 +1026,39 @@ def verified_snapshot(
         except ValueError as exc:
             raise SnapshotDamaged(str(exc), path=path) from None
     return data
+
+
+def verified_client_orders(
+    data_dir: Path, records: dict[int, ClientOrdersSaved], enq_seq: int
+) -> ClientOrderTableFile:
+    """Return the client-order table a checkpoint names, checked against its record.
+
+    Size and CRC-32, the table hash, the format version, decoding: ``SnapshotDamaged``
+    naming the file otherwise.
+    """
+    path = snapshot_path(data_dir, CLIENT_ORDERS_SNAPSHOT_ID, enq_seq)
+    record = records.get(enq_seq)
+    if record is None:
+        raise SnapshotDamaged(
+            "no ClientOrdersSaved record precedes the checkpoint naming it", path=path
+        )
+    data = read_snapshot(
+        data_dir,
+        Snapshotted(CLIENT_ORDERS_SNAPSHOT_ID, enq_seq, 0, "", record.size, record.crc32),
+    )
+    if table_hash(data) != record.table_hash:
+        raise SnapshotDamaged(
+            f"hashes to {table_hash(data)}, its record says {record.table_hash}", path=path
+        )
+    try:
+        table = decode_client_order_table(data)
+    except ValueError as exc:
+        raise SnapshotDamaged(str(exc), path=path) from None
+    if len(table.entries) != record.entries:
+        raise SnapshotDamaged(
+            f"holds {len(table.entries)} entries, its record says {record.entries}", path=path
+        )
+    return table
 
 
 def choose_checkpoint(
@@ -1003,10 +1097,15 @@ def choose_checkpoint(
                 symbol_id: verified_snapshot(root, found.snapshot_records, symbol_id, enq_seq)
                 for symbol_id, enq_seq in sorted(checkpoint.snapshots.items())
             }
+            table = (
+                verified_client_orders(root, found.client_order_records, checkpoint.client_orders)
+                if checkpoint.client_orders >= 0
+                else None
+            )
         except SnapshotDamaged as exc:
             fallbacks.append(f"checkpoint at enq_seq {checkpoint.enq_seq} not used: {exc}")
             continue
-        return CheckpointChoice(index, snapshots, fallbacks)
+        return CheckpointChoice(index, snapshots, fallbacks, table)
     if fallbacks:
         fallbacks.append("no checkpoint usable: every engine replayed from the start")
     return CheckpointChoice(-1, {}, fallbacks)

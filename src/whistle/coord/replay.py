@@ -3,8 +3,10 @@
 No snapshot is used: every engine starts empty and re-matches every journaled command
 at its journaled tick. Each ``Snapshotted`` record is a check (the rebuilt engine must
 hash as the snapshot did at that point of the journal), and so is a ``Stopped`` record
-(every symbol's hash at the clean stop). ``whistle replay DIR`` prints the report and
-exits non-zero when any check fails.
+(every symbol's hash at the clean stop). The client-order table (idempotent order entry,
+``whistle.coord.client_orders``) is rebuilt by the venue's own rule, and each
+``ClientOrdersSaved`` record is a check of it too (symbol ``client-orders``, id 0).
+``whistle replay DIR`` prints the report and exits non-zero when any check fails.
 
 Replay reads the command journal through the same checked reader as
 ``Venue(data_dir=...)`` recovery (``whistle.coord.durability.iter_records``, here a batch at a time:
@@ -31,12 +33,14 @@ from typing import TYPE_CHECKING, final
 
 import msgspec
 
+from whistle.coord.client_orders import ClientOrderTable
 from whistle.coord.durability import (
     DataDirError,
     EventGap,
     SnapshotDamaged,
     iter_record_batches,
     read_event_seqs,
+    verified_client_orders,
     verified_snapshot,
 )
 from whistle.coord.records import (
@@ -44,6 +48,7 @@ from whistle.coord.records import (
     EVENT_TYPE_ID,
     EVENTS_DIR,
     Checkpoint,
+    ClientOrdersSaved,
     Defined,
     JournalRecord,
     RecordCodec,
@@ -104,6 +109,10 @@ class ReplayReport(msgspec.Struct, kw_only=True):
     pending: list[int] = msgspec.field(default_factory=list)
     """``enq_seq`` of the commands journaled after the last tick (acknowledged, not yet
     run: a reopened venue runs them at its next tick; ``RecoveryReport.pending``)."""
+    client_orders: int = 0
+    """The (account, client_order_id) the journal leaves remembered (idempotent entry)."""
+    client_orders_hash: str = ""
+    """``Venue.client_orders_hash()`` of the rebuilt table (a recovered venue's equals it)."""
 
     @property
     def ok(self) -> bool:
@@ -132,6 +141,9 @@ def replay(
     last: list[JournalRecord] = []  # the last batch: does the journal end in a Stopped?
     checkpoint: Checkpoint | None = None
     snapshot_records: dict[tuple[int, int], Snapshotted] = {}
+    table_records: dict[int, ClientOrdersSaved] = {}
+    table = ClientOrderTable()
+    on_sequenced = table.on_sequenced
     # Each symbol's commands since the last tick, as (enq_seq, command) pairs; a tick runs
     # them with one Whistle.process_many call (the same events as enqueue + tick: the
     # engine advances to now first, and takes no GTD order already due). ``order`` is
@@ -145,6 +157,7 @@ def replay(
             if type(record) is Sequenced:
                 command = record.command
                 queued[command.symbol_id].append((record.enq_seq, command))
+                on_sequenced(record.enq_seq, command)
                 continue
             if type(record) is Ticked:
                 now = record.now_ns
@@ -157,6 +170,8 @@ def replay(
                     else:
                         produced += engine.tick(now)
                 events += len(produced)
+                if table.pending:
+                    table.capture(produced)
                 if on_tick is not None:
                     on_tick(produced, now)
                 ticks += 1
@@ -179,6 +194,20 @@ def replay(
                             symbol=names[record.symbol_id],
                             symbol_id=record.symbol_id,
                             recorded=record.state_hash,
+                            replayed=got,
+                        )
+                    )
+            elif type(record) is ClientOrdersSaved:
+                table_records[record.enq_seq] = record
+                checks += 1
+                got = table.state_hash()
+                if got != record.table_hash:
+                    mismatches.append(
+                        HashMismatch(
+                            where=f"client-order table at enq_seq {record.enq_seq}",
+                            symbol="client-orders",
+                            symbol_id=0,
+                            recorded=record.table_hash,
                             replayed=got,
                         )
                     )
@@ -208,6 +237,11 @@ def replay(
                 verified_snapshot(Path(data_dir), snapshot_records, symbol_id, enq_seq)
             except SnapshotDamaged as exc:
                 (snapshots_missing if exc.missing else snapshot_problems).append(str(exc))
+        if checkpoint.client_orders >= 0:
+            try:
+                verified_client_orders(Path(data_dir), table_records, checkpoint.client_orders)
+            except SnapshotDamaged as exc:
+                (snapshots_missing if exc.missing else snapshot_problems).append(str(exc))
     in_events, gaps = read_event_seqs(data_dir) if check_events else ({}, [])
     event_problems = [
         f"symbol {symbol_id}: DIR/events holds event seq {seq}, the commands produce"
@@ -233,6 +267,8 @@ def replay(
         snapshots_missing=snapshots_missing,
         event_seqs_by_id={s: engines[s].book.seq for s in sorted(engines)},
         pending=pending,
+        client_orders=len(table),
+        client_orders_hash=table.state_hash(),
     )
 
 

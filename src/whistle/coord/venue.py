@@ -56,6 +56,11 @@ from typing import TYPE_CHECKING, Final, TypeVar, final
 import msgspec
 from msgspec.structs import astuple
 
+from whistle.coord.client_orders import (
+    DEFAULT_MAX_CLIENT_ORDERS,
+    ClientOrderInfo,
+    ClientOrderTable,
+)
 from whistle.coord.clock import ClockMode, SimulationClock, Tick
 from whistle.coord.coordinator import SymbolCoordinator
 from whistle.coord.durability import (
@@ -87,6 +92,7 @@ from whistle.coord.placement import (
     RoundRobinPolicy,
 )
 from whistle.coord.records import (
+    CLIENT_ORDERS_SNAPSHOT_ID,
     COMMANDS_DIR,
     EVENTS_DIR,
     SNAPSHOTS_DIR,
@@ -109,7 +115,7 @@ from whistle.core.commands import (
 )
 from whistle.core.enums import OrderType, Side, StpMode, TimeInForce
 from whistle.core.errors import ConversionError, InstrumentError, PrecisionError, WhistleError
-from whistle.core.events import EngineFaulted, OrderRejected
+from whistle.core.events import DuplicateClientOrder, EngineFaulted, OrderRejected
 from whistle.core.fixed import parse_decimal
 from whistle.core.instrument import Instrument
 from whistle.core.limits import (
@@ -292,6 +298,15 @@ def _existing(data_dir: str | os.PathLike[str], keep: int) -> JournalScan | None
     return found if found.records else None
 
 
+def _cut(snapshots: dict[int, int], client_orders: int) -> dict[int, int]:
+    # The snapshot files one checkpoint names, by folder: each symbol's, and the
+    # client-order table's (folder 0) when it names one.
+    cut = dict(snapshots)
+    if client_orders >= 0:
+        cut[CLIENT_ORDERS_SNAPSHOT_ID] = client_orders
+    return cut
+
+
 def _check_options(options: dict[str, object]) -> None:
     # Every Venue argument, types and ranges (bool is not an int), before anything is
     # started or touches the disk: a refused constructor leaves nothing behind.
@@ -322,6 +337,7 @@ def _check_options(options: dict[str, object]) -> None:
     need_int("keep_checkpoints", 1)
     need_int("max_unwritten_events", 0)
     need_int("segment_size", 1)
+    need_int("max_client_orders", 0)
     placement = options["placement"]
     if not isinstance(placement, (str, PlacementPolicy)):
         raise TypeError(f"placement must be a str or PlacementPolicy, was {show(placement)}")
@@ -447,6 +463,7 @@ class Venue:
         host_heartbeat_s: float = 0.05,
         host_dead_after_s: float = 5.0,
         wait: str | WaitStrategy = "sleep",
+        max_client_orders: int = DEFAULT_MAX_CLIENT_ORDERS,
     ) -> None:
         """Create a venue.
 
@@ -484,6 +501,11 @@ class Venue:
         ``"yield"`` (low latency on a shared machine), ``"spin"`` (a core per waiting
         side), optionally with thresholds (``"yield,yields=10000"``; see
         ``whistle.ipc.WaitStrategy``) or a ``WaitStrategy``.
+
+        ``max_client_orders`` bounds the (account, client_order_id) pairs remembered for
+        idempotent order entry until their symbols' sessions end (``client_order``); a new
+        one past it is refused with ``CLIENT_ORDER_IDS_FULL`` (0: every client order id is
+        refused; orders without one are never affected).
         """
         _check_options(locals())
         if isinstance(placement, str):
@@ -532,6 +554,9 @@ class Venue:
         self._unticked = 0
         self._snapshots: dict[int, int] = {}
         self._kept_cuts: list[dict[int, int]] = []
+        self._client_orders = ClientOrderTable(max_client_orders)
+        self._client_orders_anchor = -1  # the table file the last checkpoint named
+        self._client_orders_saved = 0  # the table's ``changes`` when it was last saved
         self.recovery: RecoveryReport | None = None
         if data_dir is not None:
             sync_policy = FsyncPolicy(fsync) if isinstance(fsync, str) else fsync
@@ -856,8 +881,14 @@ class Venue:
             next_ids = self._next_order_id
             if used >= next_ids.get(command.symbol_id, 1):
                 next_ids[command.symbol_id] = used + 1
+            if command.client_order_id:  # type: ignore[union-attr]  # checked: a NewOrder
+                self._client_orders.add(result, command)  # type: ignore[arg-type]  # a NewOrder
         elif kind is CancelReplace:
             self._note_order_id(command)
+            if command.client_order_id:  # type: ignore[union-attr]  # a CancelReplace
+                self._client_orders.add(result, command)  # type: ignore[arg-type]  # checked
+        elif kind is EndSession:
+            self._client_orders.end_session(command.symbol_id)
         if self._journal is not None:
             self._dirty.add(command.symbol_id)
             self._since_checkpoint += 1
@@ -891,6 +922,8 @@ class Venue:
         (sending it again would enter it twice).
         """
         kind = type(command)
+        if (kind is NewOrder or kind is CancelReplace) and command.client_order_id:  # type: ignore[union-attr]  # checked
+            return self._send_client_order(command)  # type: ignore[arg-type]  # checked
         if self._fast_host is not None and kind in _FAST_KINDS and _edge_ok(command):
             events = self._embedded(command)
             if events is not None:
@@ -898,6 +931,56 @@ class Venue:
         result = self._route(command)
         if isinstance(result, OrderRejected):
             return self._publish([result])
+        return self._tick_after(command, result)
+
+    def _client_order_gate(
+        self, command: NewOrder | CancelReplace
+    ) -> list[Event] | OrderRejected | None:
+        # Before a command with a client order id is sequenced: the edge (a refusal uses
+        # no id), then its key: a repeat's answer ([DuplicateClientOrder, *events]), a
+        # reject (a different command under the key, or a full table), or None: new, go on.
+        problem = command_error(command)
+        if problem is not None:
+            self.last_reject_detail = problem[1]
+            return self._edge_reject(command, problem[0])
+        if self._refusal is not None:
+            raise HostStateError(self._refusal)
+        table = self._client_orders
+        answer = table.repeat(command, self.now_ns)
+        if answer is not None:
+            events, detail = answer
+            self.last_reject_detail = detail
+            first = events[0]
+            return first if isinstance(first, OrderRejected) else events
+        if table.full:
+            self.last_reject_detail = (
+                f"the venue remembers max_client_orders={table.capacity} client order ids"
+                " until their symbols' sessions end; refused (not sequenced)"
+            )
+            return self._edge_reject(command, RejectReason.CLIENT_ORDER_IDS_FULL)
+        return None
+
+    def _send_client_order(self, command: NewOrder | CancelReplace) -> list[Event]:
+        # send() of a command with a client order id: the gate, then the usual paths (the
+        # key is remembered when the command is sequenced, and its events when it ran).
+        gate = self._client_order_gate(command)
+        if isinstance(gate, OrderRejected):
+            return self._publish([gate])
+        if gate is not None:
+            self._publish(gate[:1])  # the repeat's original events were published once
+            return gate
+        self.last_reject_detail = None
+        if self._fast_host is not None:
+            events = self._embedded(command)
+            if events is not None:
+                return events
+        result = self._sequence(command)
+        if isinstance(result, OrderRejected):
+            return self._publish([result])
+        return self._tick_after(command, result)
+
+    def _tick_after(self, command: Command, result: int) -> list[Event]:
+        # send()'s tick after its command was sequenced as enq_seq ``result``.
         try:
             return self.tick()
         except JournalUnavailable as exc:
@@ -985,9 +1068,10 @@ class Venue:
                 if (
                     not (kind is ModifyOrder or kind is NewOrder or kind is CancelOrder)
                     or command.symbol_id != symbol_id
+                    or (kind is NewOrder and command.client_order_id)  # type: ignore[union-attr]  # a NewOrder
                     or not _edge_ok(command)
                 ):
-                    break
+                    break  # a client order id goes through send(), which checks its key
                 enq_seq += 1
                 out += process(enq_seq, command, now)
                 if kind is NewOrder:
@@ -1071,13 +1155,19 @@ class Venue:
         slot.last_seq = enq_seq
         host._commands += 1
         coordinator.touch(symbol_id)
+        coid = 0
         if type(command) is NewOrder:
             used = command.order_id
             next_ids = self._next_order_id
             if used >= next_ids.get(symbol_id, 1):
                 next_ids[symbol_id] = used + 1
+            coid = command.client_order_id
         elif type(command) is CancelReplace:
             self._note_order_id(command)
+            coid = command.client_order_id
+        if coid:
+            # Sequenced: the key is taken (the caller's gate found it new).
+            self._client_orders.add(enq_seq, command)  # type: ignore[arg-type]  # checked
         # tick(): the clock, then the host's tick of this one engine.
         number = clock.tick_number + 1
         clock.commit(Tick(number, now, False))
@@ -1089,6 +1179,8 @@ class Venue:
         host._next_tick_id += 1
         engine = slot.engine
         events = engine.process(enq_seq, command, now)
+        if coid:
+            self._client_orders.capture(events)
         if engine.book.gtd_heap:
             timed.add(symbol_id)
         else:
@@ -1098,7 +1190,23 @@ class Venue:
         return events
 
     def enqueue(self, command: Command) -> int | OrderRejected:
-        """Sequence ``command`` for the next tick; return its ``enq_seq`` (or the reject)."""
+        """Sequence ``command`` for the next tick; return its ``enq_seq`` (or the reject).
+
+        A repeat of a client order id already taken with an equal command returns the
+        original's ``enq_seq`` (nothing new is sequenced: it is <= ``enq_seq`` as it was
+        before the call); ``client_order`` tells its outcome.
+        """
+        kind = type(command)
+        if (kind is NewOrder or kind is CancelReplace) and command.client_order_id:  # type: ignore[union-attr]  # checked
+            gate = self._client_order_gate(command)  # type: ignore[arg-type]  # checked
+            if isinstance(gate, OrderRejected):
+                self._publish([gate])
+                return gate
+            if gate is not None:
+                self._publish(gate[:1])
+                marker = gate[0]
+                assert isinstance(marker, DuplicateClientOrder)
+                return marker.original_enq_seq
         result = self._route(command)
         if isinstance(result, OrderRejected):
             self._publish([result])
@@ -1146,9 +1254,15 @@ class Venue:
         self._unticked = 0
         self.router.now_ns = tick.now_ns
         self.coordinator.update_tick(tick.number)
+        client_orders = self._client_orders
         if journal is None:
-            return self._publish(self._run_tick(tick.now_ns))
+            events = self._run_tick(tick.now_ns)
+            if client_orders.pending:
+                client_orders.capture(events)
+            return self._publish(events)
         events = self._run_tick(tick.now_ns)
+        if client_orders.pending:
+            client_orders.capture(events)
         if not journal.events(events, tick.now_ns):
             # More events than the journal may keep waiting: the recording would have a
             # gap, so the venue goes no further (a restart re-derives them).
@@ -1308,15 +1422,30 @@ class Venue:
             journal.snapshot(symbol_id, snap.last_enq_seq, snap.seq, snap.state_hash, data, now)
             self._snapshots[symbol_id] = snap.last_enq_seq
             done.append(symbol_id)
+        table = self._client_orders
+        if table.changes != self._client_orders_saved:
+            # The client-order table moved since the last cut: saved whole (file, then its
+            # ClientOrdersSaved record), or named as empty (-1).
+            if len(table):
+                journal.client_orders(self.enq_seq, len(table), table.encode(), now)
+                self._client_orders_anchor = self.enq_seq
+            else:
+                self._client_orders_anchor = -1
         journal.checkpoint(
-            self.enq_seq, self.clock.tick_number, now, self._snapshots, self._next_order_id
+            self.enq_seq,
+            self.clock.tick_number,
+            now,
+            self._snapshots,
+            self._next_order_id,
+            self._client_orders_anchor,
         )
+        self._client_orders_saved = table.changes
         self._dirty.difference_update(done)
         self._since_checkpoint = 0
         # Retention: keep the snapshots of the last keep_checkpoints cuts (recovery may fall
-        # back to any of them), delete the rest.
+        # back to any of them), delete the rest (the client-order tables are folder 0's).
         cuts = self._kept_cuts
-        cuts.append(dict(self._snapshots))
+        cuts.append(_cut(self._snapshots, self._client_orders_anchor))
         del cuts[: -self.keep_checkpoints]
         journal.prune_snapshots({item for cut in cuts for item in cut.items()})
 
@@ -1363,7 +1492,7 @@ class Venue:
         registry = coordinator.registry
         report = RecoveryReport()
         report.fallbacks = list(choice.fallbacks)
-        self._kept_cuts = [dict(c.snapshots) for c in found.checkpoints]
+        self._kept_cuts = [_cut(c.snapshots, c.client_orders) for c in found.checkpoints]
         produced: dict[int, int] = {}  # the last event seq each symbol's engine issued
         tail: Iterable[JournalRecord]
         if choice.index >= 0:
@@ -1385,6 +1514,9 @@ class Venue:
             for symbol_id, next_id in checkpoint.next_order_ids.items():
                 if next_id > self._next_order_id.get(symbol_id, 1):
                     self._next_order_id[symbol_id] = next_id
+            if choice.client_orders is not None:
+                self._client_orders.load(choice.client_orders)
+            self._client_orders_anchor = checkpoint.client_orders
             report.checkpoint_enq_seq = checkpoint.enq_seq
             tail = found.tail_after(choice.index)
         else:
@@ -1410,6 +1542,7 @@ class Venue:
                     raise DataDirError(f"replaying enq_seq {record.enq_seq}: host queue full")
                 self.router.enq_seq = record.enq_seq
                 self._note_order_id(command)
+                self._client_orders.on_sequenced(record.enq_seq, command)
                 self._dirty.add(symbol_id)
                 report.commands += 1
                 pending.append(record.enq_seq)
@@ -1418,6 +1551,7 @@ class Venue:
                 self.router.now_ns = record.now_ns
                 coordinator.update_tick(record.number)
                 events = self._run_tick(record.now_ns)
+                self._client_orders.capture(events)
                 # seq-0 events (host-death notices) are not part of any symbol's stream:
                 # never re-recorded, so a recovery cannot duplicate them.
                 missing = events_after(events, journaled)
@@ -1465,6 +1599,7 @@ class Venue:
         self._since_checkpoint = report.commands
         report.pending = pending
         self._unticked = len(pending)
+        self._client_orders_saved = -1  # the next checkpoint saves the recovered table
         return report
 
     def release_idle(self, idle_ticks: int) -> list[int]:
@@ -1580,13 +1715,21 @@ class Venue:
         stop_price_ticks: int | None = None,
         display_qty_lots: int | None = None,
         protection_price_ticks: int | None = None,
+        client_order_id: int = 0,
     ) -> list[Event]:
         """Enter a new order; return its events.
 
         Decimal ``qty``/``price``/... or integer ``qty_lots``/``price_ticks``/...; with no
         ``order_type`` it is LIMIT when a price is given and MARKET otherwise; with no ``tif``
         it is GTC (IOC for market). ``order_id`` defaults to the symbol's next free id.
+
+        ``client_order_id`` (0: none) makes the entry idempotent for ``account``: a repeat
+        of an order entry already taken returns ``[DuplicateClientOrder, *its events]``
+        and changes nothing; without ``order_id`` a repeat reuses the original's, so a
+        plain resubmission matches (``whistle.coord.client_orders``).
         """
+        if client_order_id and order_id is None:
+            order_id = self._client_order_id_of(account, client_order_id)
         # Fast path: a known symbol, integer units and enum values spelt the common ways
         # build the very NewOrder the general path below builds (send() validates it
         # completely); anything else goes the general way.
@@ -1635,6 +1778,7 @@ class Venue:
                         stp_i,
                         expire_ts_ns,
                         0 if protection_price_ticks is None else protection_price_ticks,
+                        client_order_id,
                     )
                 )
         oid = self._auto_id(symbol, order_id)
@@ -1671,9 +1815,36 @@ class Venue:
                     protection_price_ticks,
                     "protection_price",
                 ),
+                client_order_id,
             )
 
         return self._guard(symbol, oid, account, build)
+
+    def _client_order_id_of(self, account: object, client_order_id: object) -> int | None:
+        # The order id a repeat of (account, client_order_id) reuses (None: not held, or
+        # ill-typed: the edge refuses those).
+        if type(account) is int and type(client_order_id) is int:
+            return self._client_orders.order_id_of(account, client_order_id)
+        return None
+
+    def client_order(self, account: int, client_order_id: int) -> ClientOrderInfo | None:
+        """Return what the venue remembers of (account, client_order_id), or None.
+
+        The command taken with it (symbol, venue order id, ``enq_seq``), its outcome
+        (PENDING until its tick ran, ACCEPTED or REJECTED with the engine's reason) and its
+        events about its order as first produced. None: never taken, refused before
+        sequencing (it can be used), or let go when its symbol's session ended.
+        """
+        return self._client_orders.info(account, client_order_id)
+
+    @property
+    def client_orders(self) -> int:
+        """Return how many (account, client_order_id) the venue remembers."""
+        return len(self._client_orders)
+
+    def client_orders_hash(self) -> str:
+        """Return a digest of the client-order table (equal after recovery and replay)."""
+        return self._client_orders.state_hash()
 
     def _pick(
         self, convert: Callable[[Number], int], value: Number | None, units: int | None, what: str
@@ -1751,8 +1922,15 @@ class Venue:
         price_ticks: int | None = None,
         qty_lots: int | None = None,
         account: int | None = None,
+        client_order_id: int = 0,
     ) -> list[Event]:
-        """Replace a resting order by a new one (new id defaults to the next free id)."""
+        """Replace a resting order by a new one (new id defaults to the next free id).
+
+        ``client_order_id`` (0: none; needs ``account``) is the replacement's, idempotent
+        like ``submit``'s: without ``new_order_id`` a repeat reuses the original's.
+        """
+        if client_order_id and new_order_id is None:
+            new_order_id = self._client_order_id_of(account, client_order_id)
         new_id = self._auto_id(symbol, new_order_id)
         known = (
             self._fast_symbols.get(symbol) if type(symbol) is str or type(symbol) is int else None
@@ -1767,6 +1945,7 @@ class Venue:
                     0 if price_ticks is None else price_ticks,
                     0 if qty_lots is None else qty_lots,
                     account,
+                    client_order_id,
                 )
             )
 
@@ -1778,6 +1957,7 @@ class Venue:
                 self._pick(inst.price_to_ticks, price, price_ticks, "price"),
                 self._pick(inst.qty_to_lots, qty, qty_lots, "qty"),
                 account,
+                client_order_id,
             )
 
         return self._guard(symbol, order_id, account or 0, build)

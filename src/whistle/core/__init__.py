@@ -14,6 +14,7 @@ from whistle.core.commands import (
 )
 from whistle.core.enums import (
     CancelCause,
+    ClientOrderOutcome,
     Liquidity,
     OrderType,
     Side,
@@ -32,6 +33,7 @@ from whistle.core.events import (
     EVENT_TYPES,
     BestBidOfferChanged,
     BookLevelChanged,
+    DuplicateClientOrder,
     EngineFaulted,
     Event,
     OrderAccepted,
@@ -56,8 +58,10 @@ __all__ = [
     "CancelCause",
     "CancelOrder",
     "CancelReplace",
+    "ClientOrderOutcome",
     "Command",
     "ConversionError",
+    "DuplicateClientOrder",
     "EndSession",
     "EngineFaulted",
     "Event",

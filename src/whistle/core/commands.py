@@ -19,6 +19,7 @@ from msgspec.structs import astuple
 from whistle.core.enums import OrderType, Side, StpMode, TimeInForce
 from whistle.core.limits import (
     MAX_ACCOUNT,
+    MAX_CLIENT_ORDER_ID,
     MAX_ORDER_ID,
     MAX_PRICE_TICKS,
     MAX_QTY_LOTS,
@@ -58,7 +59,10 @@ class NewOrder(_Command, frozen=True, gc=False, array_like=True, tag=1):
     ``price_ticks`` is the limit (0 for MARKET and STOP); ``stop_price_ticks`` the trigger
     of STOP / STOP_LIMIT; ``display_qty_lots`` > 0 makes an iceberg showing that slice;
     ``protection_price_ticks`` bounds how far a MARKET or STOP order may trade;
-    ``expire_ts_ns`` is the GTD expiry on the simulation clock.
+    ``expire_ts_ns`` is the GTD expiry on the simulation clock. ``client_order_id`` (0:
+    none) makes the entry idempotent for its account: the venue takes one command per
+    (account, client_order_id) and answers a repeat with the original outcome
+    (``whistle.coord.client_orders``); the engine ignores it.
     """
 
     order_id: int
@@ -74,6 +78,7 @@ class NewOrder(_Command, frozen=True, gc=False, array_like=True, tag=1):
     stp: int = StpMode.NONE
     expire_ts_ns: int = 0
     protection_price_ticks: int = 0
+    client_order_id: int = 0
 
 
 @final
@@ -104,6 +109,8 @@ class CancelReplace(_Command, frozen=True, gc=False, array_like=True, tag=4):
 
     The replacement keeps the original's side, type, time in force and flags, and always
     takes a new time priority. If the replacement is refused, the original is untouched.
+    ``client_order_id`` (0: none) is the replacement's, idempotent like a ``NewOrder``'s;
+    it needs ``account`` (the key is (account, client_order_id)).
     """
 
     order_id: int
@@ -111,6 +118,7 @@ class CancelReplace(_Command, frozen=True, gc=False, array_like=True, tag=4):
     price_ticks: int
     qty_lots: int
     account: int | None = None
+    client_order_id: int = 0
 
 
 @final
@@ -182,6 +190,7 @@ _RANGES: dict[str, tuple[int, int, int]] = {
     "qty_lots": (_INT, -MAX_QTY_LOTS, MAX_QTY_LOTS),
     "display_qty_lots": (_INT, -MAX_QTY_LOTS, MAX_QTY_LOTS),
     "expire_ts_ns": (_INT, 0, MAX_TS_NS),  # a time on the simulation clock
+    "client_order_id": (_INT, 0, MAX_CLIENT_ORDER_ID),  # 0: none
 }
 _ENUMS: dict[str, tuple[type[IntEnum], RejectReason]] = {
     "side": (Side, RejectReason.INVALID_SIDE),
@@ -227,7 +236,9 @@ def command_error(command: object) -> tuple[RejectReason, str] | None:
       symbol id an unsigned 32-bit int, times (GTD expiry) 0..``MAX_TS_NS``, prices and
       quantities bounded by their maxima in magnitude): ``VALUE_OUT_OF_RANGE``;
     - ``side``, ``order_type``, ``tif`` or ``stp`` an int that is no member of its enum:
-      ``INVALID_SIDE``, ``INVALID_ORDER_TYPE``, ``INVALID_TIF``, ``INVALID_STP_MODE``.
+      ``INVALID_SIDE``, ``INVALID_ORDER_TYPE``, ``INVALID_TIF``, ``INVALID_STP_MODE``;
+    - a ``CancelReplace`` with a ``client_order_id`` but no ``account`` (the id is scoped
+      by account): ``MALFORMED_COMMAND``.
 
     Messages name the field, the expected range and the value seen (cut to ~80 chars).
     """
@@ -237,6 +248,21 @@ def command_error(command: object) -> tuple[RejectReason, str] | None:
     elif isinstance(command, CancelOrder) and _cancel_ok(command):
         return None
     checks = _CHECKS.get(type(command))
+    problem = _walk(command, checks)
+    if (
+        problem is None
+        and type(command) is CancelReplace
+        and command.client_order_id
+        and command.account is None
+    ):
+        return _MALFORMED, (
+            f"client_order_id {command.client_order_id} needs an account (it is unique per"
+            " account), was account None"
+        )
+    return problem
+
+
+def _walk(command: object, checks: tuple[_Check, ...] | None) -> tuple[RejectReason, str] | None:
     if checks is None:
         names = ", ".join(c.__name__ for c in COMMAND_TYPES)
         return _MALFORMED, f"expected one of {names}, was {type(command).__name__}"
@@ -286,7 +312,7 @@ def _new_order_ok(c: NewOrder) -> bool:
     # The hot path (every submit): plain ints in range, the venue's own shape. Anything
     # else (enum members, a bad value) takes the table walk, which also builds the message.
     # tests/unit/core/test_core_commands_check.py proves both paths agree.
-    sid, oid, acct, side, ot, tif, price, qty, stop, disp, post, stp, exp, prot = astuple(c)
+    sid, oid, acct, side, ot, tif, price, qty, stop, disp, post, stp, exp, prot, coid = astuple(c)
     return (
         type(sid) is int
         and type(oid) is int
@@ -302,6 +328,7 @@ def _new_order_ok(c: NewOrder) -> bool:
         and (type(stp) is int or type(stp) is StpMode)  # the field's default is a member
         and type(exp) is int
         and type(prot) is int
+        and type(coid) is int
         and MIN_SYMBOL_ID <= sid <= MAX_SYMBOL_ID
         and MIN_ORDER_ID <= oid <= MAX_ORDER_ID
         and MIN_ACCOUNT <= acct <= MAX_ACCOUNT
@@ -315,6 +342,7 @@ def _new_order_ok(c: NewOrder) -> bool:
         and -MAX_QTY_LOTS <= qty <= MAX_QTY_LOTS
         and -MAX_QTY_LOTS <= disp <= MAX_QTY_LOTS
         and 0 <= exp <= MAX_TS_NS
+        and 0 <= coid <= MAX_CLIENT_ORDER_ID
     )
 
 

@@ -10,6 +10,7 @@ from enum import IntEnum, unique
 
 __all__ = [
     "CancelCause",
+    "ClientOrderOutcome",
     "Liquidity",
     "OrderType",
     "Side",
@@ -112,3 +113,15 @@ class TradingState(IntEnum):
     """New orders, modifies and replaces are rejected; cancels are allowed."""
     FAULTED = 3
     """An internal error stopped the engine; every command is rejected."""
+
+
+@unique
+class ClientOrderOutcome(IntEnum):
+    """What became of the first command a venue took with an (account, client_order_id)."""
+
+    PENDING = 0
+    """Sequenced (journaled, acknowledged), but its tick has not run yet."""
+    ACCEPTED = 1
+    """The engine accepted it (``OrderAccepted``; a CancelReplace: ``OrderReplaced``)."""
+    REJECTED = 2
+    """The engine rejected it (``OrderRejected``; the reason is kept)."""

@@ -4,7 +4,8 @@ Every event starts with the same four fields:
 
 - ``symbol_id``: the symbol whose engine emitted it;
 - ``seq``: that engine's event sequence number, 1, 2, 3, ... without gaps
-  (0 only for ``OrderRejected`` issued before sequencing, e.g. unknown symbol);
+  (0 only for ``OrderRejected`` issued before sequencing, e.g. unknown symbol, and for
+  ``DuplicateClientOrder``, the venue's answer to a repeated client order id);
 - ``enq_seq``: the router's sequence number of the command that caused it
   (0 when the clock caused it: GTD expiry on ``tick``);
 - ``ts_ns``: simulation time of the tick in which it happened.
@@ -23,6 +24,7 @@ __all__ = [
     "EVENT_TYPES",
     "BestBidOfferChanged",
     "BookLevelChanged",
+    "DuplicateClientOrder",
     "EngineFaulted",
     "Event",
     "OrderAccepted",
@@ -188,6 +190,26 @@ class EngineFaulted(_Event, frozen=True, gc=False, array_like=True, tag=13):
     detail: str
 
 
+@final
+class DuplicateClientOrder(_Event, frozen=True, gc=False, array_like=True, tag=14):
+    """A repeat of an order entry the venue already took for (account, client_order_id).
+
+    Nothing was sequenced or journaled (``seq`` and ``enq_seq`` are 0, like an edge
+    reject); the venue returns it first, then the original command's events about its
+    order. ``order_id`` is the original's (a CancelReplace's: its ``new_order_id``),
+    ``original_enq_seq`` the ``enq_seq`` it was sequenced with, ``outcome`` a
+    ``ClientOrderOutcome`` (PENDING: its tick has not run yet) and ``reason`` the engine's
+    ``RejectReason`` when it was REJECTED (else 0).
+    """
+
+    order_id: int
+    account: int
+    client_order_id: int
+    original_enq_seq: int
+    outcome: int
+    reason: int
+
+
 Event = (
     OrderAccepted
     | OrderRejected
@@ -202,6 +224,7 @@ Event = (
     | BestBidOfferChanged
     | TradingStatusChanged
     | EngineFaulted
+    | DuplicateClientOrder
 )
 
 EVENT_TYPES: tuple[type[Event], ...] = (
@@ -218,4 +241,5 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     BestBidOfferChanged,
     TradingStatusChanged,
     EngineFaulted,
+    DuplicateClientOrder,
 )

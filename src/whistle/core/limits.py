@@ -18,6 +18,7 @@ from typing import Final
 
 __all__ = [
     "MAX_ACCOUNT",
+    "MAX_CLIENT_ORDER_ID",
     "MAX_DECIMAL_CHARS",
     "MAX_ORDER_ID",
     "MAX_PRICE_TICKS",
@@ -26,6 +27,7 @@ __all__ = [
     "MAX_SYMBOL_LEN",
     "MAX_TS_NS",
     "MIN_ACCOUNT",
+    "MIN_CLIENT_ORDER_ID",
     "MIN_ORDER_ID",
     "MIN_SYMBOL_ID",
 ]
@@ -42,6 +44,10 @@ MIN_ACCOUNT: Final = 0
 """Smallest account id."""
 MAX_ACCOUNT: Final = (1 << 63) - 1
 """Largest account id; accounts are >= 0."""
+MIN_CLIENT_ORDER_ID: Final = 1
+"""Smallest client order id; ``0`` in a command's ``client_order_id`` means "none"."""
+MAX_CLIENT_ORDER_ID: Final = (1 << 63) - 1
+"""Largest client order id (a signed 64-bit int, like order ids); unique per account."""
 MAX_TS_NS: Final = (1 << 63) - 1
 """Largest timestamp (GTD expiry, simulation time) in ns on the simulation clock."""
 MIN_SYMBOL_ID: Final = 1

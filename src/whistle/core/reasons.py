@@ -85,6 +85,12 @@ class RejectReason(IntEnum):
         "An order id, account, symbol id, price, quantity or time is outside its "
         "documented range (whistle.core.limits); refused before sequencing at the venue.",
     )
+    DUPLICATE_CLIENT_ORDER_ID = (
+        1025,
+        "The account already used this client_order_id for a different order (another "
+        "symbol, side, price, quantity, order id...); refused before sequencing, the "
+        "original is untouched.",
+    )
 
     # -- 2xxx: state -------------------------------------------------------------------
     TRADING_HALTED = (2001, "The symbol is halted: only cancels are accepted.")
@@ -94,6 +100,11 @@ class RejectReason(IntEnum):
     )
     SYMBOL_NOT_ACTIVE = (2003, "The symbol is being retired or was retired.")
     QUEUE_FULL = (2004, "The symbol's inbound queue is full (backpressure).")
+    CLIENT_ORDER_IDS_FULL = (
+        2005,
+        "The venue remembers max_client_orders client order ids until their symbols' "
+        "sessions end: a new one is refused before sequencing (orders without one are not).",
+    )
 
     # -- 3xxx: matching ------------------------------------------------------------------
     UNKNOWN_ORDER_ID = (3001, "No live order has this id.")

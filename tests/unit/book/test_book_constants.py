@@ -85,6 +85,7 @@ def test_fast_path_command_field_order_is_pinned():
         "stp",
         "expire_ts_ns",
         "protection_price_ticks",
+        "client_order_id",  # read by the venue only (the book reads f[0..13])
     )
     assert ModifyOrder.__struct_fields__ == (
         "symbol_id",

@@ -5,7 +5,7 @@ general path's closures, ``Venue.send`` runs an accepted hot command on an embed
 with one engine call instead of route + tick (``Venue._embedded``), and
 ``Venue.send_many`` is ``send`` in a loop. These tests drive one seeded stream (valid and
 refused commands, ids chosen by the venue, GTD orders expiring, ``enqueue`` mixed in, a
-halt, a session end) through:
+halt, a session end, client order ids with exact and altered repeats) through:
 
 - the fast API (``submit``/``cancel``/...), as a user writes it;
 - the general path: the same API with both fast paths switched off;
@@ -13,7 +13,8 @@ halt, a session end) through:
 
 without and with a data directory, and require identical events (every field), the same
 ``enq_seq``s, clock, coordinator and host state, state hashes and byte-identical command
-and event journals. A venue with a data directory never takes ``_embedded`` (the journal
+and event journals, and the same client-order table (``client_orders_hash``). A venue
+with a data directory never takes ``_embedded`` (the journal
 path is the general one), so with/without compares the embedded shortcut to the path
 that journals every step.
 """
@@ -43,6 +44,7 @@ from whistle.core.commands import (
 from whistle.core.enums import OrderType, Side, StpMode, TimeInForce
 from whistle.core.events import Event, OrderExpired, OrderRejected
 from whistle.core.limits import MAX_ORDER_ID, MAX_PRICE_TICKS, MAX_QTY_LOTS
+from whistle.core.reasons import RejectReason
 from whistle.journal import ReadOnlyReader
 
 if TYPE_CHECKING:
@@ -70,12 +72,15 @@ def make_venue(data_dir: Path | None, *, general: bool = False, **kw: Any) -> Ve
     return venue
 
 
-# One op: ("new", symbol, side, price, qty, tif, order_id|None, account, expire)
+# One op: ("new", symbol, side, price, qty, tif, order_id|None, account, expire, coid)
 #         ("cancel", symbol, order_id) ("modify", symbol, order_id, price, qty)
 #         ("replace", symbol, order_id, new_id|None, price, qty) ("advance", ns)
 #         ("enqueue_new", ...same as new) ("halt", symbol) ("resume", symbol)
 def stream(n: int, seed: int = SEED) -> list[tuple[Any, ...]]:
     rng = random.Random(seed)
+    crng = random.Random(seed + 1)  # client order ids: the main draws stay as they were
+    coids = 0
+    with_coid: list[tuple[Any, ...]] = []
     ops: list[tuple[Any, ...]] = []
     live: dict[str, list[int]] = {s: [] for s in SYMBOLS}
     next_id = {s: 1 for s in SYMBOLS}
@@ -92,7 +97,18 @@ def stream(n: int, seed: int = SEED) -> list[tuple[Any, ...]]:
                 price = MAX_PRICE_TICKS + 1  # refused at the edge: VALUE_OUT_OF_RANGE
             kind = "enqueue_new" if rng.random() < 0.05 else "new"
             side = rng.choice(["buy", "SELL", Side.BUY, 2])
-            ops.append((kind, sym, side, price, rng.randrange(1, 20), tif, oid, 1, expire))
+            coid = 0
+            if crng.random() < 0.3:
+                coids += 1
+                coid = coids
+            ops.append((kind, sym, side, price, rng.randrange(1, 20), tif, oid, 1, expire, coid))
+            if coid:
+                with_coid.append(ops[-1])
+            if with_coid and crng.random() < 0.08:
+                again = crng.choice(with_coid)
+                if crng.random() < 0.25:  # altered: DUPLICATE_CLIENT_ORDER_ID
+                    again = (*again[:4], again[4] + 1, *again[5:])
+                ops.append(("new", *again[1:]))
             # the id the venue will use (a guess: only drives cancels/modifies to live ids)
             used = oid if oid is not None else next_id[sym]
             next_id[sym] = max(next_id[sym], used + 1)
@@ -130,7 +146,7 @@ def drive_api_calls(venue: Venue, ops: list[tuple[Any, ...]]) -> list[list[Event
     for op in ops:
         kind = op[0]
         if kind == "new":
-            _, sym, side, price, qty, tif, oid, acct, expire = op
+            _, sym, side, price, qty, tif, oid, acct, expire, coid = op
             out.append(
                 venue.submit(
                     sym,
@@ -141,6 +157,7 @@ def drive_api_calls(venue: Venue, ops: list[tuple[Any, ...]]) -> list[list[Event
                     order_id=oid,
                     account=acct,
                     expire_ts_ns=expire,
+                    client_order_id=coid,
                 )
             )
         elif kind == "enqueue_new":
@@ -166,7 +183,7 @@ def to_command(venue: Venue, op: tuple[Any, ...]) -> Command:
     kind, sym = op[0], op[1]
     sid = venue.instrument(sym).symbol_id
     if kind in ("new", "enqueue_new"):
-        _, _, side, price, qty, tif, oid, acct, expire = op
+        _, _, side, price, qty, tif, oid, acct, expire, coid = op
         side_i = int(side) if not isinstance(side, str) else int(Side[side.upper()])
         if tif is None:
             tif_i = int(TimeInForce.GTC)
@@ -175,9 +192,12 @@ def to_command(venue: Venue, op: tuple[Any, ...]) -> Command:
         else:
             tif_i = int(tif)
         order_id = venue.next_order_id(sym) if oid is None else oid
+        held = venue.client_order(acct, coid) if coid else None
+        if oid is None and held is not None:
+            order_id = held.order_id  # what submit() does for a repeat without an id
         return NewOrder(
             sid, order_id, acct, side_i, int(OrderType.LIMIT), tif_i, price, qty, 0, 0, False,
-            int(StpMode.NONE), expire, 0,
+            int(StpMode.NONE), expire, 0, coid,
         )  # fmt: skip
     if kind == "cancel":
         return CancelOrder(sid, op[2], None)
@@ -235,6 +255,7 @@ def state(venue: Venue) -> dict[str, Any]:
         "next_ids": [venue.next_order_id(s) for s in SYMBOLS],
         "hashes": venue.state_hashes(),
         "detail": venue.last_reject_detail,
+        "client_orders": (venue.client_orders, venue.client_orders_hash()),
     }
 
 
@@ -274,6 +295,9 @@ def test_the_stream_exercises_every_case() -> None:
     rejected = [e for e in events if isinstance(e, OrderRejected)]
     assert any(e.seq == 0 for e in rejected)  # refused at the edge, unsequenced
     assert any(e.seq > 0 for e in rejected)  # refused by the engine
+    # client order ids: exact repeats answered, altered ones refused, some still held
+    assert "DuplicateClientOrder" in names
+    assert any(e.reason == RejectReason.DUPLICATE_CLIENT_ORDER_ID for e in rejected)
     venue.stop()
 
 

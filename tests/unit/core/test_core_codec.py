@@ -14,6 +14,7 @@ from whistle.core import (
     CancelOrder,
     CancelReplace,
     Command,
+    DuplicateClientOrder,
     EndSession,
     EngineFaulted,
     Event,
@@ -44,6 +45,7 @@ COMMANDS = [
     NewOrder(7, 11, 3, 2, 4, 4, 1050, 25, 1000, 0, False, 2, 5_000, 0),
     NewOrder(7, 12, 3, 1, 1, 5, 990, 30, display_qty_lots=5, post_only=True),
     NewOrder(7, 13, 3, 1, 2, 2, 0, 30, protection_price_ticks=1_200),
+    NewOrder(7, 14, 3, 1, 1, 1, 990, 30, client_order_id=(1 << 63) - 1),
     CancelOrder(7, 11, 3),
     CancelOrder(7, 11),
     ModifyOrder(7, 11, 1000, 20, 3),
@@ -71,6 +73,7 @@ EVENTS = [
     BestBidOfferChanged(7, 11, 2, 3, 100, 5, 101, 6),
     TradingStatusChanged(7, 12, 2, 3, 2),
     EngineFaulted(7, 13, 2, 3, "RuntimeError: boom ✓"),
+    DuplicateClientOrder(7, 0, 0, 3, 11, 4, 99, 2, 1, 0),
 ]
 
 
@@ -106,7 +109,7 @@ def test_tags_are_unique_and_stable():
     command_tags = [msgspec.inspect.type_info(t).tag for t in COMMAND_TYPES]
     event_tags = [msgspec.inspect.type_info(t).tag for t in EVENT_TYPES]
     assert command_tags == [1, 2, 3, 4, 5, 6, 7, 8]
-    assert event_tags == list(range(1, 14))
+    assert event_tags == list(range(1, 15))
 
 
 def test_order_expired_carries_the_expired_cause():

@@ -42,6 +42,8 @@ NOT_FROM_THE_ENGINE = {
     R.INVALID_QTY_PRECISION,
     R.SYMBOL_NOT_ACTIVE,
     R.QUEUE_FULL,
+    R.DUPLICATE_CLIENT_ORDER_ID,  # the venue's client-order table (tests/unit/coord)
+    R.CLIENT_ORDER_IDS_FULL,
 }
 
 
