@@ -1,0 +1,211 @@
+"""Stage 1, market data: order-level feed events -> books -> ``MarketEvent``.
+
+``MarketDataStage`` keeps one ``MarketByOrderBook`` per pipeline symbol (keyed by the
+feed's instrument id, which is the pipeline's ``symbol_id``) and turns each complete
+exchange event (``FLAG_LAST``) into the ``MarketEvent`` values the strategies subscribed
+to:
+
+- ``TRADE`` for an execution or a non-displayed trade (``price``, ``qty``, ``side`` = the
+  aggressor, i.e. the opposite of the resting order's side, 0 when unknown);
+- ``BOOK`` (the top ``LEVELS`` levels of each side) when the book changed and some strategy
+  subscribed to ``"book"``; otherwise ``BBO`` (level 1 only, cheaper to build) when the best
+  bid or offer changed and some strategy subscribed to ``"bbo"``;
+- ``STATUS`` for a trading-status event (``qty`` carries the status code).
+
+Events of other instruments are dropped (counted in ``ignored``). A ``MarketEvent`` given
+as input (a recorded ``DISCONNECT``, an ``END``, a BBO) passes through unchanged, with its
+``recv_ts_ns`` set to the origin time. Partial exchange events (no ``FLAG_LAST``) only
+accumulate: a strategy never sees a half-applied book.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final, final
+
+from whistle.book.mbo import (
+    CHANGED_BBO,
+    CHANGED_BOOK,
+    CHANGED_TRADE,
+    MarketByOrderBook,
+)
+from whistle.core.mbo import FLAG_LAST, NO_PRICE, MboExecute, MboStatus, MboTrade
+from whistle.trading.messages import LEVELS, ZERO_LEVELS, MarketEvent, MarketKind
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from whistle.core.mbo import MboEvent
+
+__all__ = ["MarketDataStage"]
+
+_EXECUTE: Final = MboExecute
+_TRADE: Final = MboTrade
+_STATUS: Final = MboStatus
+_MARKET: Final = MarketEvent
+_PAD: Final = ZERO_LEVELS
+
+
+def _levels(
+    side: list[tuple[int, int, int]],
+) -> tuple[int, tuple[int, ...], tuple[int, ...]]:
+    n = len(side)
+    px = [lv[0] for lv in side]
+    qty = [lv[1] for lv in side]
+    if n < LEVELS:
+        pad = _PAD[: LEVELS - n]
+        return n, (*px, *pad), (*qty, *pad)
+    return n, tuple(px), tuple(qty)
+
+
+@final
+class MarketDataStage:
+    """Books per symbol; ``on_event`` turns a feed event into subscribed ``MarketEvent``s."""
+
+    __slots__ = ("_bits", "_seq", "books", "ignored", "want_bbo", "want_book", "want_trade")
+
+    def __init__(
+        self,
+        symbol_ids: Iterable[int],
+        *,
+        want_book: bool = True,
+        want_bbo: bool = True,
+        want_trade: bool = True,
+    ) -> None:
+        self.books: dict[int, MarketByOrderBook] = {
+            sid: MarketByOrderBook(sid) for sid in sorted(symbol_ids)
+        }
+        self.want_book = want_book
+        self.want_bbo = want_bbo
+        self.want_trade = want_trade
+        self.ignored = 0
+        """Feed events of instruments that are not pipeline symbols."""
+        self._bits: dict[int, int] = dict.fromkeys(self.books, 0)
+        self._seq = 0
+
+    def on_event(self, event: MboEvent | MarketEvent, origin_ns: int) -> list[MarketEvent]:
+        """Apply one feed event; return the ``MarketEvent``s it completes (often none)."""
+        if type(event) is _MARKET:
+            self._seq += 1
+            return [_with_origin(event, origin_ns, self._seq)]
+        iid = event.instrument_id  # type: ignore[union-attr]
+        book = self.books.get(iid)
+        if book is None:
+            self.ignored += 1
+            return []
+        t = type(event)
+        aggressor = 0
+        if t is _EXECUTE:
+            level = book.where.get(event.order_id)  # type: ignore[union-attr]
+            resting = level.side if level is not None else event.side  # type: ignore[union-attr]
+            aggressor = 3 - resting if resting else 0
+        elif t is _TRADE:
+            resting = event.side  # type: ignore[union-attr]
+            aggressor = 3 - resting if resting else 0
+        bits = book.apply(event) | self._bits[iid]  # type: ignore[arg-type]
+        if not event.flags & FLAG_LAST:  # type: ignore[union-attr]
+            self._bits[iid] = bits
+            return []
+        self._bits[iid] = 0
+        out: list[MarketEvent] = []
+        ts = event.ts_ns
+        if t is _STATUS:
+            self._seq += 1
+            out.append(
+                _MARKET(
+                    MarketKind.STATUS,
+                    iid,
+                    ts,
+                    origin_ns,
+                    self._seq,
+                    0,
+                    event.status,  # type: ignore[union-attr]
+                )
+            )
+            return out
+        if bits & CHANGED_TRADE and self.want_trade:
+            price = book.last_trade_price
+            if price != NO_PRICE:
+                self._seq += 1
+                out.append(
+                    _MARKET(
+                        MarketKind.TRADE,
+                        iid,
+                        ts,
+                        origin_ns,
+                        self._seq,
+                        price,
+                        book.last_trade_qty,
+                        aggressor,
+                    )
+                )
+        if bits & CHANGED_BOOK and self.want_book:
+            bids, asks = book.depth(LEVELS)
+            nb, bpx, bqty = _levels(bids)
+            na, apx, aqty = _levels(asks)
+            self._seq += 1
+            out.append(
+                _MARKET(
+                    MarketKind.BOOK,
+                    iid,
+                    ts,
+                    origin_ns,
+                    self._seq,
+                    0,
+                    0,
+                    0,
+                    nb,
+                    na,
+                    bpx,
+                    bqty,
+                    apx,
+                    aqty,
+                )
+            )
+        elif bits & CHANGED_BBO and self.want_bbo:
+            bp, bq, _bc, ap, aq, _ac = book.bbo()
+            nb = 0 if bp == NO_PRICE else 1
+            na = 0 if ap == NO_PRICE else 1
+            self._seq += 1
+            out.append(
+                _MARKET(
+                    MarketKind.BBO,
+                    iid,
+                    ts,
+                    origin_ns,
+                    self._seq,
+                    0,
+                    0,
+                    0,
+                    nb,
+                    na,
+                    (bp, *_PAD[1:]) if nb else _PAD,
+                    (bq, *_PAD[1:]) if nb else _PAD,
+                    (ap, *_PAD[1:]) if na else _PAD,
+                    (aq, *_PAD[1:]) if na else _PAD,
+                )
+            )
+        return out
+
+    def end(self, ts_ns: int, origin_ns: int) -> MarketEvent:
+        """Return the ``END`` event that closes the stream (symbol 0: every symbol)."""
+        self._seq += 1
+        return _MARKET(MarketKind.END, 0, ts_ns, origin_ns, self._seq)
+
+
+def _with_origin(event: MarketEvent, origin_ns: int, seq: int) -> MarketEvent:
+    return MarketEvent(
+        event.kind,
+        event.symbol_id,
+        event.ts_ns,
+        origin_ns,
+        seq,
+        event.price,
+        event.qty,
+        event.side,
+        event.n_bid,
+        event.n_ask,
+        event.bid_px,
+        event.bid_qty,
+        event.ask_px,
+        event.ask_qty,
+    )
