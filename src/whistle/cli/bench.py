@@ -274,3 +274,49 @@ def feed(
         _emit_json(result)
         return
     Console().print(key_value_table(f"whistle bench feed --format {fmt}", result))
+
+
+@bench.command("metrics")
+@click.option("--events", type=click.IntRange(min=1_000), default=200_000, show_default=True)
+@click.option("--rounds", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def metrics(events: int, rounds: int, as_json: bool) -> None:
+    """Metrics cost: a stage loop with metrics on vs off (same run), per-call and publish costs."""
+    from whistle.bench.metrics import run_metrics_bench
+    from whistle.bench.report import key_value_table
+
+    result = run_metrics_bench(events, rounds)
+    if as_json:
+        _emit_json(result)
+        return
+    Console().print(key_value_table("whistle bench metrics", result))
+
+
+@bench.command("backtest")
+@click.option(
+    "--events",
+    type=click.IntRange(min=1_000),
+    default=500_000,
+    show_default=True,
+    help="Messages of the seeded synthetic ITCH stream (one liquid stock).",
+)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--repeat", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option(
+    "--latency-ns",
+    type=click.IntRange(min=0),
+    default=10_000,
+    show_default=True,
+    help="Every latency of the backtest runs (feed, entry, modify, cancel, ack).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def backtest(events: int, seed: int, repeat: int, latency_ns: int, as_json: bool) -> None:
+    """Backtest events/s (no-op strategy, market maker) against decode + book, same run."""
+    from whistle.bench.backtest import run_backtest_bench
+    from whistle.bench.report import key_value_table
+
+    result = run_backtest_bench(events, seed=seed, repeat=repeat, latency_ns=latency_ns)
+    if as_json:
+        _emit_json(result)
+        return
+    Console().print(key_value_table("whistle bench backtest", result))

@@ -167,6 +167,8 @@ class BacktestExchange:
     """What every queue model shares: order entry, taking, resting bookkeeping, updates."""
 
     model_name = "base"
+    needs_settle = False
+    """True for models whose ``settle`` must run after every applied event."""
 
     def __init__(self, book: MarketByOrderBook, symbol_id: int, fees: FeeModel) -> None:
         self.book = book
