@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from whistle import __version__
+from whistle.cli.backtest import backtest
 from whistle.cli.bench import bench
 from whistle.cli.demo import demo
 from whistle.cli.errors import DEBUG_ENV, WhistleGroup
@@ -40,6 +41,7 @@ def main(debug: bool) -> None:
     """
 
 
+main.add_command(backtest)
 main.add_command(bench)
 main.add_command(demo)
 main.add_command(feed)
