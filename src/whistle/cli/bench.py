@@ -277,8 +277,8 @@ def feed(
 
 
 @bench.command("metrics")
-@click.option("--events", type=click.IntRange(min=1_000), default=200_000, show_default=True)
-@click.option("--rounds", type=click.IntRange(min=1), default=5, show_default=True)
+@click.option("--events", type=click.IntRange(min=1_000), default=50_000, show_default=True)
+@click.option("--rounds", type=click.IntRange(min=1), default=21, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def metrics(events: int, rounds: int, as_json: bool) -> None:
     """Metrics cost: a stage loop with metrics on vs off (same run), per-call and publish costs."""
