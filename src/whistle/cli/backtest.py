@@ -326,9 +326,10 @@ def _print(summary: Summary, result: BacktestResult, written: list[Path]) -> Non
 @click.option(
     "--fees",
     type=_Parsed("maker=RATE,taker=RATE", parse_fees),
+    metavar="maker=RATE,taker=RATE",
     default=None,
-    help="maker=RATE,taker=RATE in ppm or bps of notional, negative = rebate (e.g."
-    " maker=-20ppm,taker=0.3bps; default 0).",
+    help="Fee rates in ppm or bps of notional, negative = rebate, e.g."
+    " maker=-20ppm,taker=0.3bps (default 0).",
 )
 @click.option(
     "--risk",
@@ -337,7 +338,13 @@ def _print(summary: Summary, result: BacktestResult, written: list[Path]) -> Non
     default=None,
     help="Risk limits: a RiskConfig as TOML or JSON (default: every limit off).",
 )
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Seed of the probabilistic queue models (power, log).",
+)
 @click.option(
     "--interactive",
     is_flag=True,
@@ -393,12 +400,15 @@ def backtest(
 ) -> None:
     """Backtest a strategy on recorded market data; print the figures, write a report.
 
-    The figures: PnL (realised, unrealised, fees, total) in money and tick-lots, traded
-    volume, fills maker / taker, orders, modifies, cancels, cancel ratio, rejects by
-    reason, max position, max drawdown, order-to-fill p50 / p99, events/s. ``--json``
-    prints them as one object (``events``, ``seconds``, ``events_per_sec``, ``fills``,
-    ``pnl`` {realised, unrealised, fees, total} in tick-lots, ``pnl_money``, ...,
-    ``fills_digest``: equal digests mean identical fills).
+    \b
+    The figures: PnL (realised, unrealised, fees, total) in money and tick-lots,
+    traded volume, fills maker / taker, orders, modifies, cancels, cancel ratio,
+    rejects by reason, max position, max drawdown, order-to-fill p50 / p99, events/s.
+    --json prints one object instead: events, seconds, events_per_sec, fills (count),
+    pnl {realised, unrealised, fees, total} in tick-lots, pnl_money, the other figures,
+    and fills_digest (equal digests: identical fills).
+
+    A run that does not finish prints no figures and exits non-zero.
     """
     from whistle.trading.backtest import BacktestConfig, FeeConfig, LatencyConfig
     from whistle.trading.config import load_strategy
