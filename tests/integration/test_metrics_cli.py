@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from multiprocessing.shared_memory import SharedMemory
 from pathlib import Path
 
@@ -167,3 +168,45 @@ def test_live_table_stops_quietly_on_ctrl_c():
 )
 def test_format_ns(ns: int, text: str):
     assert format_ns(ns) == text
+
+
+def test_live_command_serves_the_block_to_prometheus_from_its_own_process():
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with MetricsBlock.create(make_block_name("promcli"), STAGES) as block:
+        recorder = block.recorder()
+        publisher = block.publisher(recorder)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "whistle.cli", "metrics", block.name, "--prometheus", "0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert process.stderr is not None
+            line = process.stderr.readline()
+            assert line.startswith("serving Prometheus on http://127.0.0.1:"), line
+            url = line.split()[-1]
+            for value in (2_000, 4_000, 8_000):
+                recorder.record(STAGES.index("risk"), value)
+            publisher.publish()  # the pipeline side: memory writes only
+            with urllib.request.urlopen(url, timeout=DEADLINE_S) as response:
+                text = response.read().decode()
+            samples = {
+                (s.name, s.labels.get("stage"), s.labels.get("le")): s.value
+                for family in text_string_to_metric_families(text)
+                for s in family.samples
+            }
+            assert samples[("whistle_stage_latency_seconds_count", "risk", None)] == 3
+            assert samples[("whistle_stage_latency_seconds_bucket", "risk", "5e-06")] == 2
+            assert samples[("whistle_stage_events_total", "md", None)] == 0
+        finally:
+            process.send_signal(signal.SIGINT)
+            process.communicate(timeout=DEADLINE_S)
+        assert process.returncode == 0
+
+
+def test_prometheus_needs_the_live_view(block: MetricsBlock):
+    code, _, err = run(block.name, "--once", "--prometheus", "0")
+    assert code == 2
+    assert "--prometheus" in err

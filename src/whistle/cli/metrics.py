@@ -3,8 +3,10 @@
 The pipeline publishes per-stage latency into a :class:`whistle.metrics.MetricsBlock`; this
 command attaches to it from another process (the pipeline does no I/O for it) and prints a
 table refreshed every ``--interval`` seconds until Ctrl-C, or once (``--once``), or one JSON
-object (``--json``, implies ``--once``). NAME_OR_DIR is a block name (``whistle-<pid>-...``,
-``/dev/shm/<name>``) or a run directory holding a ``metrics.block`` file naming it.
+object (``--json``, implies ``--once``); ``--prometheus PORT`` also serves the block to
+Prometheus from this process while the live table runs (the seed's monitor process).
+NAME_OR_DIR is a block name (``whistle-<pid>-...``, ``/dev/shm/<name>``) or a run directory
+holding a ``metrics.block`` file naming it.
 A missing block is one error line and exit status 74; a block that is not a metrics block, 65.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,7 +24,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from whistle.metrics import MetricsBlock, resolve_block_name
+from whistle.metrics import MetricsBlock, resolve_block_name, start_prometheus
 
 if TYPE_CHECKING:
     from whistle.metrics import Snapshot
@@ -103,19 +106,43 @@ def _as_json(name: str, block: MetricsBlock, snapshot: Snapshot) -> dict[str, An
     show_default=True,
     help="Seconds between refreshes of the live table.",
 )
-def metrics(name_or_dir: str, once: bool, as_json: bool, interval: float) -> None:
+@click.option(
+    "--prometheus",
+    "prometheus_port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="While the live table runs, also serve the block to Prometheus on this port"
+    " (0: any free port; the URL is printed on stderr).",
+)
+@click.option(
+    "--addr",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address the Prometheus endpoint listens on.",
+)
+def metrics(
+    name_or_dir: str,
+    once: bool,
+    as_json: bool,
+    interval: float,
+    prometheus_port: int | None,
+    addr: str,
+) -> None:
     """Show per-stage latency (p50 ... p99.99, max, rate) of a running pipeline.
 
     NAME_OR_DIR is the shared-memory block name or the pipeline's run directory.
-    Refreshes until Ctrl-C unless --once or --json.
+    Refreshes until Ctrl-C unless --once or --json; --prometheus also exports the block
+    (whistle_stage_latency_seconds and counters) from this process, not the pipeline's.
     """
     try:
         name = resolve_block_name(name_or_dir)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="NAME_OR_DIR") from None
+    if prometheus_port is not None and (once or as_json):
+        raise click.UsageError("--prometheus serves while the live table runs: drop --once/--json")
     if not (once or as_json):
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how the live table ends
-            _watch(name, interval)
+            _watch(name, interval, prometheus_port, addr)
         return
     with MetricsBlock.attach(name) as block:
         snapshot = block.snapshot()
@@ -132,8 +159,12 @@ def _console() -> Console:
     return console
 
 
-def _watch(name: str, interval: float) -> None:
-    with MetricsBlock.attach(name) as block:
+def _watch(name: str, interval: float, prometheus_port: int | None, addr: str) -> None:
+    with MetricsBlock.attach(name) as block, contextlib.ExitStack() as stack:
+        if prometheus_port is not None:
+            exporter = stack.enter_context(start_prometheus(prometheus_port, block, addr=addr))
+            click.echo(f"serving Prometheus on {exporter.url}", err=True)
+            sys.stderr.flush()
         previous = (time.monotonic(), block.snapshot())
         table = metrics_table(name, previous[1])
         with Live(table, console=_console(), auto_refresh=False) as live:
