@@ -4,7 +4,8 @@ Layout: unsigned 64-bit words (``memoryview.cast("Q")``; aligned 8-byte stores a
 x86-64, see ``whistle.ipc.ring``)::
 
     word 0  GO       0 until every stage is up; then the monotonic ns the source starts at
-    word 1  ABORT    1: market data and strategy stages stop now (a stage died / timeout)
+    word 1  ABORT    ABORT_FEED (1): market data and strategy stop now; ABORT_ALL (2): every
+                     stage stops now (a stage died, a timeout)
     word 2  KILL     1: the strategy stage is gone; risk trips its kill switch, cancels every
                      open order through the gateway, then ends the stream
     word 8 + 8*i     stage i: heartbeat (monotonic ns), state, pid, events handled
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ABORT",
+    "ABORT_ALL",
+    "ABORT_FEED",
     "GO",
     "KILL",
     "STATE_DONE",
@@ -34,6 +37,8 @@ __all__ = [
 
 GO: Final = 0
 ABORT: Final = 1
+ABORT_FEED: Final = 1
+ABORT_ALL: Final = 2
 KILL: Final = 2
 _BASE: Final = 8
 _STRIDE: Final = 8

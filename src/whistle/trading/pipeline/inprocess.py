@@ -38,7 +38,8 @@ if TYPE_CHECKING:
 __all__ = ["InProcessPipeline", "run_inprocess"]
 
 _END: Final = MarketKind.END
-_MAX_ROUNDS: Final = 1000
+_MAX_ROUNDS: Final = 100
+"""Rounds one market event may run before its looping strategies are stopped."""
 
 
 class InProcessPipeline:
@@ -70,7 +71,9 @@ class InProcessPipeline:
         gateway = self.gateway
         rec = self.recorder
         counts = self.counts
-        for n in range(_MAX_ROUNDS):
+        for n in range(_MAX_ROUNDS + 2):
+            if n == _MAX_ROUNDS:  # a feedback loop: stop the strategies still answering
+                signals = strategy.break_loop(signals, n)
             self.rounds += 1
             if rec is not None and n == 0:
                 rec.record(2, time.monotonic_ns() - origin)
@@ -101,10 +104,7 @@ class InProcessPipeline:
             signals = strategy.on_updates(updates)
             if not signals:
                 return
-        raise RuntimeError(
-            f"a market event at {now_ns} ns ran {_MAX_ROUNDS} rounds: strategies keep answering "
-            "their own updates with new signals"
-        )
+        raise RuntimeError(f"a market event at {now_ns} ns did not end after its loop was broken")
 
     def _event(self, ev: MarketEvent, origin: int) -> None:
         self.market_events += 1

@@ -54,6 +54,8 @@ from whistle.metrics.recorder import LatencyRecorder
 from whistle.trading.pipeline.config import STAGES
 from whistle.trading.pipeline.control import (
     ABORT,
+    ABORT_ALL,
+    ABORT_FEED,
     GO,
     KILL,
     STATE_DONE,
@@ -250,8 +252,7 @@ class _Supervisor:
         words = self.ctl.words
         if stage == _STRATEGY:
             words[KILL] = 1
-        words[ABORT] = 1
-        if stage == _STRATEGY:
+            words[ABORT] = ABORT_FEED
             # Risk and the gateway cancel every open order, then end: give them time.
             deadline = time.monotonic() + self.stop_timeout_s
             for i in (2, 3):
@@ -263,13 +264,12 @@ class _Supervisor:
 
     def _abort_all(self) -> None:
         assert self.ctl is not None
-        self.ctl.words[ABORT] = 1
+        self.ctl.words[ABORT] = ABORT_ALL
         deadline = time.monotonic() + self.stop_timeout_s
         for proc in self.procs:
             while proc.poll() is None and time.monotonic() < deadline:
                 time.sleep(_POLL_S)
-        # Risk and the gateway do not stop on ABORT alone (they wait for the stream's end);
-        # whatever is still running now is killed.
+        # Whatever did not stop in time (stuck, or waiting on a dead peer) is killed.
         self._kill_all()
 
     def _kill_all(self) -> None:

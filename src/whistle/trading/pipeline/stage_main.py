@@ -48,6 +48,8 @@ from whistle.trading.messages import (
 from whistle.trading.pipeline.config import STAGES, PipelineConfig
 from whistle.trading.pipeline.control import (
     ABORT,
+    ABORT_ALL,
+    ABORT_FEED,
     GO,
     KILL,
     STATE_DONE,
@@ -92,7 +94,7 @@ EXIT_ABORTED: Final = 4
 RINGS: Final = ("md", "sig", "ord", "gu", "fb")
 _POP: Final = 256
 _END: Final = MarketKind.END
-_MAX_ROUNDS: Final = 1000
+_MAX_ROUNDS: Final = 100  # as in inprocess: the same rule in both runtimes
 
 
 class ProcessSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -164,7 +166,9 @@ class _StageProcess:
         self.report = StageReport(stage=stage)
         self.recorder = LatencyRecorder(STAGES) if spec.metrics else None
         self.abortable = True
-        """False for risk and gateway: they keep running on ABORT until the stream ends."""
+        """False for risk and gateway: they stop only on ``ABORT_ALL`` (on ``ABORT_FEED`` they
+        go on until the stream ends, e.g. to cancel every order after the strategy stage
+        died)."""
 
     def attach(self, *names: str) -> None:
         for name in names:
@@ -175,7 +179,7 @@ class _StageProcess:
 
     def check(self) -> None:
         words = self.words
-        if words[ABORT] and self.abortable:
+        if words[ABORT] >= (ABORT_FEED if self.abortable else ABORT_ALL):
             raise _Aborted("aborted by the supervisor")
         if os.getppid() != self.spec.parent_pid:
             raise _Aborted("the supervisor process is gone")
@@ -352,7 +356,9 @@ class _StrategyProcess(_StageProcess):
         counts = self.report.counts
         packed = marker.pack()
         unpack = OrderUpdate.unpack_from
-        for _ in range(_MAX_ROUNDS):
+        for n in range(_MAX_ROUNDS + 2):
+            if n == _MAX_ROUNDS:  # a feedback loop: stop the strategies still answering
+                signals = stage.break_loop(signals, n)
             counts["rounds"] = counts.get("rounds", 0) + 1
             if signals:
                 counts["signals"] = counts.get("signals", 0) + len(signals)
@@ -376,10 +382,7 @@ class _StrategyProcess(_StageProcess):
             signals = stage.on_updates(updates)
             if not signals:
                 return
-        raise RuntimeError(
-            f"market event {marker.seq} ran {_MAX_ROUNDS} rounds: strategies keep answering "
-            "their own updates with new signals"
-        )
+        raise RuntimeError(f"market event {marker.seq} did not end after its loop was broken")
 
     def _await_end(self) -> None:
         fb = self.rings["fb"]

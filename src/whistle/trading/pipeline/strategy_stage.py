@@ -293,6 +293,27 @@ class StrategyStage:
                 call(slot, "on_order_update", slot.on_update, u, out)
         return out
 
+    def break_loop(self, signals: Sequence[SignalEvent], rounds: int) -> list[SignalEvent]:
+        """Stop the slots that emitted ``signals`` in an event's ``rounds``-th round.
+
+        A strategy that answers every update of its own orders with new signals (a refusal
+        answered with the same order, again and again) would never let the event end. The
+        runtimes call this when an event reaches its round limit: those slots are stopped
+        like a strategy that raised, and their open orders cancelled (returned).
+        """
+        out: list[SignalEvent] = []
+        by_id = {slot.strategy_id: slot for slot in self.slots}
+        for strategy_id in sorted({s.strategy_id for s in signals}):
+            slot = by_id.get(strategy_id)
+            if slot is None or not slot.running:
+                continue
+            loop = RuntimeError(
+                f"it answered its own order updates with new signals for {rounds} rounds "
+                "of one market event (a feedback loop)"
+            )
+            self._fail(slot, "on_order_update", loop, out)
+        return out
+
     def stop(self, now_ns: int) -> list[SignalEvent]:
         """Call ``on_stop`` of every running slot, then cancel every open order."""
         out: list[SignalEvent] = []

@@ -21,7 +21,8 @@ refuses some (their REJECTED updates first), the approved orders (kill-switch ca
 ahead of them) go to the gateway in order, the gateway polls once at the event's time, risk
 applies the gateway's updates, and the strategies get all the round's updates (rejects,
 then the gateway's). The signals those ``on_order_update`` callbacks emit form the next
-round of the same event; the event is done when a round emits nothing. Only then does the
+round of the same event; the event is done when a round emits nothing (after 100 rounds
+the strategies still answering are stopped as a feedback loop, ``break_loop``). Only then does the
 next market event reach the strategies. Across processes the strategy stage therefore
 waits for a round's updates before it goes on (the round's *marker* comes back), which
 costs a round trip per event that trades but keeps every decision identical.

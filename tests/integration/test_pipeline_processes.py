@@ -1,0 +1,246 @@
+"""The process runtime: four pinned stage processes decide exactly what one process does;
+hostile strategies, dead stages and hung stages end the run with a cause, never a hang.
+
+The strategies and the risk-engine factory used here live in this module: the stage
+processes import it by name (the supervisor passes its ``sys.path`` on).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from whistle.bench.pipeline import synthetic_events
+from whistle.ipc import list_blocks
+from whistle.trading.messages import MarketEvent, MarketKind, UpdateKind
+from whistle.trading.pipeline import (
+    PipelineConfig,
+    StageFailed,
+    StrategySpec,
+    run_inprocess,
+    run_processes,
+    stage_cpus,
+)
+from whistle.trading.pipeline.wiring import risk_engine
+from whistle.trading.strategy import Strategy
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from whistle.core.mbo import MboEvent
+    from whistle.trading.context import Context
+    from whistle.trading.strategy import BookView
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux only")
+
+CHASER = "whistle.bench.pipeline:QuoteChaser"
+MM = "whistle.trading.examples:MarketMaker"
+SYMBOLS = {"A": 1, "B": 2}
+DEADLINE_S = 60.0
+
+
+def name(cls: type[Any]) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+def two_symbols(n: int) -> list[MboEvent]:
+    a = synthetic_events(n, seed=3, instrument_id=1)
+    b = synthetic_events(n, seed=4, instrument_id=2)
+    out: list[MboEvent] = []
+    for x, y in zip(a, b, strict=True):
+        out += (x, y)
+    return out
+
+
+class RaiseLater(Strategy):
+    """Quotes, then raises on its 40th BBO change."""
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        self.n = 0
+
+    def on_bbo(self, ctx: Context, book: BookView) -> None:
+        if not (book.best_bid and book.best_ask):
+            return
+        self.n += 1
+        if self.n == 1:
+            ctx.buy(2, book.best_bid - 200)
+        if self.n == 40:
+            raise RuntimeError("strategy bug")
+
+
+class Burst(Strategy):
+    """Ten orders on every BBO change (against a rate limit on its symbol)."""
+
+    def on_bbo(self, ctx: Context, book: BookView) -> None:
+        if book.best_bid:
+            for i in range(10):
+                ctx.buy(1, book.best_bid - 2000 - i)
+
+
+class SpinOnce(Strategy):
+    """Rests an order, then spins in its tenth callback until interrupted."""
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        self.n = 0
+
+    def on_bbo(self, ctx: Context, book: BookView) -> None:
+        if not (book.best_bid and book.best_ask):
+            return
+        self.n += 1
+        if self.n == 1:
+            ctx.buy(1, book.best_bid - 300)
+        if self.n == 10:
+            while True:
+                pass
+
+
+class Unstoppable(Strategy):
+    """Rests two orders, then blocks SIGALRM (the budget's timer) and spins forever."""
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        self.n = 0
+
+    def on_bbo(self, ctx: Context, book: BookView) -> None:
+        if not (book.best_bid and book.best_ask):
+            return
+        self.n += 1
+        if self.n == 1:
+            ctx.buy(1, book.best_bid - 300)
+            ctx.sell(1, book.best_ask + 300)
+        if self.n == 20:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+            while True:
+                pass
+
+
+class DyingRisk:
+    """A real RiskEngine whose process SIGKILLs itself at the 30th check."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.calls = 0
+        self.on_update = engine.on_update
+        self.on_market = engine.on_market
+        self.kill = engine.kill
+
+    @property
+    def killed(self) -> bool:
+        return bool(self.engine.killed)
+
+    @property
+    def kill_cause(self) -> str:
+        return str(self.engine.kill_cause)
+
+    def check_order(self, signal_event: Any, account: int, now_ns: int) -> Any:
+        self.calls += 1
+        if self.calls == 30:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return self.engine.check_order(signal_event, account, now_ns)
+
+
+def dying_risk(risk: Mapping[str, Any], symbols: Mapping[int, str]) -> DyingRisk:
+    return DyingRisk(risk_engine(risk, symbols))
+
+
+def our_blocks() -> set[str]:
+    return set(list_blocks(f"whistle-{os.getpid()}-"))
+
+
+def test_stages_are_spread_over_the_cpus() -> None:
+    assert stage_cpus([0, 1]) == [0, 0, 1, 1]
+    assert stage_cpus([3]) == [3, 3, 3, 3]
+    assert stage_cpus([0, 1, 2, 3, 4, 5]) == [0, 1, 3, 4]
+    assert stage_cpus([]) == [-1, -1, -1, -1]
+
+
+def test_processes_decide_exactly_what_one_process_decides() -> None:
+    cfg = PipelineConfig(
+        symbols=SYMBOLS,
+        strategies=[
+            StrategySpec(name(RaiseLater), "A"),
+            StrategySpec(CHASER, "A"),
+            StrategySpec(MM, "B", config={"half_spread_ticks": 100}),
+            StrategySpec(name(Burst), "B"),
+            StrategySpec(name(SpinOnce), "B"),
+        ],
+        risk={"per_symbol": {"B": {"max_order_rate": 2000, "order_burst": 10}}},
+        callback_budget_ns=50_000_000,
+    )
+    events: list[MboEvent | MarketEvent] = list(two_symbols(350))
+    events.insert(600, MarketEvent(MarketKind.DISCONNECT, 2, events[599].ts_ns))
+    before = our_blocks()
+    t0 = time.monotonic()
+    across = run_processes(cfg, events, timeout_s=DEADLINE_S, metrics=True)
+    assert time.monotonic() - t0 < DEADLINE_S
+    local = run_inprocess(cfg, events)
+    signals, decisions, orders, updates = across.decisions_stream()
+    assert signals == local.signals
+    assert decisions == local.decisions
+    assert orders == local.orders
+    assert updates == local.decisions_stream()[3]
+    assert across.failures == local.failures
+    # the market maker answers every ORDER_RATE refusal with a new quote: stopped as a loop;
+    # the spinning strategy is interrupted by its budget; the raising one stopped
+    causes = {f["strategy_id"]: f["cause"] for f in across.failures}
+    assert sorted(causes) == [1, 3, 5]
+    assert "feedback loop" in causes[3]
+    assert "CallbackTimeout" in causes[5]
+    assert "RuntimeError: strategy bug" in causes[1]
+    ended = {u.client_order_id for u in updates if u.kind is not UpdateKind.ACCEPTED}
+    for sid in causes:  # every order a stopped strategy had at the venue ended
+        sent = {o.client_order_id for o in orders if o.client_order_id >> 32 == sid}
+        assert sent <= ended
+    assert sum(s.strategy_id == 2 for s in signals) > 100  # the others went on
+    assert across.counts.get("rejects_ORDER_RATE", 0) > 0
+    assert across.counts.get("rejects_KILL_SWITCH", 0) > 0
+    assert across.open_orders == local.open_orders == 0
+    assert across.latency_ns["tick_to_order"]["count"] > 0
+    assert our_blocks() <= before  # rings and control block unlinked
+
+
+def test_a_hung_strategy_stage_is_killed_and_risk_cancels_every_open_order() -> None:
+    cfg = PipelineConfig(
+        symbols=SYMBOLS,
+        strategies=[StrategySpec(name(Unstoppable), "A"), StrategySpec(CHASER, "B")],
+        callback_budget_ns=20_000_000,
+    )
+    t0 = time.monotonic()
+    with pytest.raises(StageFailed) as caught:
+        run_processes(cfg, two_symbols(400), timeout_s=DEADLINE_S, dead_after_s=1.5)
+    assert time.monotonic() - t0 < DEADLINE_S
+    err = caught.value
+    assert err.stage == "strategy"
+    assert "no heartbeat" in err.cause
+    result = err.result
+    accepted = {u.client_order_id for u in result.updates if u.kind is UpdateKind.ACCEPTED}
+    done = {
+        u.client_order_id
+        for u in result.updates
+        if u.kind in (UpdateKind.CANCELLED, UpdateKind.FILLED, UpdateKind.EXPIRED)
+    }
+    assert accepted
+    assert accepted <= done  # every order that rested was cancelled by the kill switch
+    assert result.counts["kill_cancels"] >= 2
+
+
+def test_a_killed_stage_is_reported_and_nothing_is_left_running() -> None:
+    cfg = PipelineConfig(
+        symbols=SYMBOLS,
+        strategies=[StrategySpec(CHASER, "A")],
+        risk_engine=f"{dying_risk.__module__}:dying_risk",
+    )
+    before = our_blocks()
+    t0 = time.monotonic()
+    with pytest.raises(StageFailed) as caught:
+        run_processes(cfg, two_symbols(300), timeout_s=DEADLINE_S, stop_timeout_s=5.0)
+    assert time.monotonic() - t0 < DEADLINE_S
+    assert caught.value.stage == "risk"
+    assert "SIGKILL" in caught.value.cause
+    assert our_blocks() <= before
