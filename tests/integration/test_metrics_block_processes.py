@@ -55,7 +55,7 @@ def test_snapshots_taken_during_a_hot_writer_are_never_torn(highest_ns: int, fig
             assert ready.wait(DEADLINE_S)
             with MetricsBlock.attach(block.name) as reader:
                 last = {stage: 0 for stage in STAGES}
-                rounds = SNAPSHOTS if figures == 2 else SNAPSHOTS // 4
+                rounds = SNAPSHOTS if figures == 2 else SNAPSHOTS // 10
                 moving = 0
                 for _ in range(rounds):
                     snap = reader.snapshot(timeout_s=DEADLINE_S)

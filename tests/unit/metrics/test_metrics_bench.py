@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from whistle.bench.metrics import _bare, _events, build_stage, run_metrics_bench
+from whistle.bench.metrics import _bare, _events, build_stage
 from whistle.cli.main import main
 from whistle.metrics import NULL_RECORDER, LatencyRecorder
 
@@ -48,9 +48,3 @@ def test_cli_json_reports_every_figure():
     assert set(data) >= KEYS
     assert all(data[key] > 0 for key in KEYS)
     assert not [p for p in Path("/dev/shm").iterdir() if "-bench-" in p.name]
-
-
-def test_run_directly():
-    data = run_metrics_bench(events=1000, rounds=1)
-    assert data["events"] == 1000
-    assert data["stages"] == 5
