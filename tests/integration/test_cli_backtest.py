@@ -292,3 +292,18 @@ def test_summary_table_and_options():
     assert err == ""  # no progress bar when stderr is not a terminal
     rebate = next(line for line in out.splitlines() if line.lstrip("│┃ ").startswith("fees"))
     assert "-" in rebate  # maker fills at -20 ppm: a rebate
+
+
+@needs_itch
+def test_the_readme_strategy_runs_with_its_config(tmp_path: Path):
+    config = tmp_path / "quoter.toml"
+    config.write_text("offset_ticks = 0\nmax_position_lots = 3\n")
+    code, out, err = run(
+        *itch_args("--config", str(config), "--latency", "entry=50us,ack=20us", "--json",
+                   strategy="cli_backtest_strategies:Quoter")
+    )  # fmt: skip
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["fills"] > 0
+    assert result["rejects_total"] == 0  # it never quotes into a crossed book
+    assert result["max_position"] <= 3
