@@ -320,3 +320,56 @@ def backtest(events: int, seed: int, repeat: int, latency_ns: int, as_json: bool
         _emit_json(result)
         return
     Console().print(key_value_table("whistle bench backtest", result))
+
+
+@bench.command("pipeline")
+@click.option("--messages", type=click.IntRange(min=1), default=10_000, show_default=True)
+@click.option(
+    "--rate",
+    type=click.IntRange(min=0),
+    default=2_000,
+    show_default=True,
+    help="Offered rate in process, events/s (0: as fast as possible).",
+)
+@click.option("--process-messages", type=click.IntRange(min=1), default=3_000, show_default=True)
+@click.option(
+    "--process-rate",
+    type=click.IntRange(min=0),
+    default=500,
+    show_default=True,
+    help="Offered rate across processes, events/s.",
+)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--repeat", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option("--processes/--no-processes", default=True, show_default=True)
+@click.option("--wait", default="yield", show_default=True, help="WaitStrategy spec of stages.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def pipeline(
+    messages: int,
+    rate: int,
+    process_messages: int,
+    process_rate: int,
+    seed: int,
+    repeat: int,
+    processes: bool,
+    wait: str,
+    as_json: bool,
+) -> None:
+    """Tick-to-order and per-stage latency at a fixed rate, in process and across processes."""
+    from whistle.bench.pipeline import run_pipeline_bench
+    from whistle.bench.report import key_value_table
+
+    result = run_pipeline_bench(
+        messages,
+        rate=rate,
+        process_messages=process_messages,
+        process_rate=process_rate,
+        seed=seed,
+        repeat=repeat,
+        processes=processes,
+        wait=wait,
+    )
+    if as_json:
+        _emit_json(result)
+        return
+    Console().print(key_value_table("whistle bench pipeline", result))

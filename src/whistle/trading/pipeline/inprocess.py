@@ -198,6 +198,7 @@ class InProcessPipeline:
             market_events=self.market_events,
             rounds=self.rounds,
             seconds=self.seconds,
+            active_seconds=self.seconds,
             signals=list(self.signals),
             decisions=list(self.risk.decisions),
             orders=list(self.gateway.orders),

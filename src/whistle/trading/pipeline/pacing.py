@@ -23,7 +23,7 @@ class Pacer:
 
     __slots__ = ("_i", "period_ns", "rate", "spin_ns", "start_ns")
 
-    def __init__(self, rate: int, start_ns: int | None = None, spin_ns: int = 200_000) -> None:
+    def __init__(self, rate: int, start_ns: int | None = None, spin_ns: int = 2_000_000) -> None:
         if type(rate) is not int or rate < 0:
             raise ValueError(f"rate must be an int >= 0 (events per second), was {rate!r}")
         self.rate = rate

@@ -319,6 +319,10 @@ class _Supervisor:
         out.rounds = counts.pop("rounds", 0)
         out.open_orders = counts.pop("open_orders", 0)
         counts.pop("ignored", None)
+        t_start = counts.pop("t_start_ns", 0)
+        t_end = counts.pop("t_end_ns", 0)
+        if t_start and t_end > t_start:
+            out.active_seconds = (t_end - t_start) / 1e9
         out.counts = counts
         out.seconds = time.perf_counter() - t0
         out.latency_ns = latency_summary(recorder) if recorder is not None else {}

@@ -73,6 +73,9 @@ class PipelineResult(msgspec.Struct, kw_only=True):
     market_events: int = 0
     rounds: int = 0
     seconds: float = 0.0
+    """Wall time of the whole run (process start-up and shutdown included)."""
+    active_seconds: float = 0.0
+    """From the first feed event to the end of the stream (no start-up): events/s use it."""
     signals: list[SignalEvent] = msgspec.field(default_factory=list)
     decisions: list[RiskDecision] = msgspec.field(default_factory=list)
     orders: list[Order] = msgspec.field(default_factory=list)
@@ -103,6 +106,7 @@ class PipelineResult(msgspec.Struct, kw_only=True):
             "market_events": self.market_events,
             "rounds": self.rounds,
             "seconds": self.seconds,
+            "active_seconds": self.active_seconds,
             "signals": len(self.signals) if self.signals else self.counts.get("signals", 0),
             "orders": len(self.orders) if self.orders else self.counts.get("orders", 0),
             "updates": len(self.updates) if self.updates else self.counts.get("updates", 0),

@@ -252,6 +252,7 @@ class _MarketDataProcess(_StageProcess):
             self.check()
             time.sleep(0.0005)
         pacer = Pacer(self.spec.rate, start_ns=int(words[GO]))
+        self.report.counts["t_start_ns"] = int(words[GO])
         nxt = pacer.next
         on_event = md.on_event
         rec = self.recorder
@@ -338,6 +339,7 @@ class _StrategyProcess(_StageProcess):
                     push(sig, Marker(MARKER_END, ev.seq, 0, ev.ts_ns).pack())
                     self._await_end()
                     self.report.counts["market_events"] = events
+                    self.report.counts["t_end_ns"] = monotonic_ns()
                     return
                 signals = on_market(ev)
                 push(sig, raw)
