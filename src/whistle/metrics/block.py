@@ -362,7 +362,9 @@ class MetricsBlock:
 
         The recorder must use ``storage="array"`` and this block's layout; each stage is
         matched by name and claimed for this process (StageClaimed if another live process
-        publishes it already; a dead one's claim is taken over).
+        publishes it already; a dead one's claim is taken over). The claim guards against
+        wiring mistakes (two processes configured for one stage); it is not a lock: two
+        processes claiming the same stage at the same instant may both succeed.
         """
         self._check_open()
         if recorder.storage != "array":
@@ -385,6 +387,15 @@ class MetricsBlock:
             self._q[self._line_slot(block_index) + _WRITER_PID] = pid
         return Publisher(self, recorder, pairs, interval_ns)
 
+    def _stage_index(self, stage: int | str) -> int:
+        if isinstance(stage, str):
+            if stage not in self.stages:
+                raise KeyError(f"{self.name} has no stage {stage!r} (it has {list(self.stages)})")
+            return self.stages.index(stage)
+        if not 0 <= stage < len(self.stages):
+            raise IndexError(f"stage index must be in 0..{len(self.stages) - 1}, was {stage}")
+        return stage
+
     def _line_slot(self, stage: int) -> int:
         return (self.header_size + stage * self.stage_stride) // 8
 
@@ -397,9 +408,7 @@ class MetricsBlock:
     def read_stage(self, stage: int | str, *, timeout_s: float = 1.0) -> StageSnapshot:
         """One stage, copied consistently (SnapshotBusy if no clean copy within timeout_s)."""
         self._check_open()
-        index = self.stages.index(stage) if isinstance(stage, str) else stage
-        if not 0 <= index < len(self.stages):
-            raise IndexError(f"stage index must be in 0..{len(self.stages) - 1}, was {index}")
+        index = self._stage_index(stage)
         q, buf = self._q, self._buf
         line = self._line_slot(index)
         start = (line + _LINE_SLOTS) * 8
@@ -440,7 +449,7 @@ class MetricsBlock:
     def writer_pid(self, stage: int | str) -> int:
         """The pid that claimed ``stage`` for publishing (0 if none)."""
         self._check_open()
-        index = self.stages.index(stage) if isinstance(stage, str) else stage
+        index = self._stage_index(stage)
         pid: int = self._q[self._line_slot(index) + _WRITER_PID]
         return pid
 

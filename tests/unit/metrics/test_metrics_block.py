@@ -98,6 +98,15 @@ def test_publish_if_due_and_partial_publishers(block: MetricsBlock):
     assert block.writer_pid("risk") == 0
 
 
+def test_unknown_stages_are_named(block: MetricsBlock):
+    with pytest.raises(KeyError, match="has no stage 'zz'"):
+        block.read_stage("zz")
+    with pytest.raises(IndexError, match=r"0\.\.3, was 4"):
+        block.read_stage(4)
+    with pytest.raises(KeyError, match="has no stage 'zz'"):
+        block.writer_pid("zz")
+
+
 def test_publisher_refusals(block: MetricsBlock):
     with pytest.raises(ValueError, match="storage='array'"):
         block.publisher(LatencyRecorder(STAGES))
