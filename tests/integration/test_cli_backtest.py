@@ -199,7 +199,14 @@ def test_a_strategy_that_raises_reports_nothing(tmp_path: Path):
         )
     )
     assert_refused(code, out, err, "did not finish", "boom in on_book", status=65)
-    assert not (tmp_path / "r" / "index.html").exists()
+    assert not (tmp_path / "r").exists()  # the directory it made for the report is gone
+    (tmp_path / "kept").mkdir()
+    code, out, err = run(
+        *itch_args("--report", str(tmp_path / "kept"), strategy="cli_backtest_strategies:Raises")
+    )
+    assert_refused(code, out, err, "did not finish", status=65)
+    assert (tmp_path / "kept").is_dir()  # a directory that was there is left alone
+    assert list((tmp_path / "kept").iterdir()) == []
 
 
 @needs_itch

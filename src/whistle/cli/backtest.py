@@ -27,6 +27,7 @@ group maps the error to one line (``whistle.cli.errors``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -440,11 +441,18 @@ def backtest(
         **extra,
     )
     strategy = load_strategy(spec, config_file)
+    created = report_dir is not None and not report_dir.exists()
     if report_dir is not None:
         prepare_directory(report_dir)  # refuse an unusable directory before the run
     err = Console(stderr=True)
     show = (err.is_terminal and not as_json) if progress is None else progress
-    result = _run(config, strategy, data, err if show else None)
+    try:
+        result = _run(config, strategy, data, err if show else None)
+    except BaseException:
+        if created and report_dir is not None:
+            with contextlib.suppress(OSError):
+                report_dir.rmdir()  # ours and still empty: leave nothing behind
+        raise
     summary = summarize(result)
     written: list[Path] = []
     if report_dir is not None:
