@@ -243,3 +243,47 @@ def test_owner_that_exits_without_close_leaves_nothing():
     assert name.startswith("whistle-")
     assert not _leftovers(name)
     assert done.stderr == ""  # no resource-tracker warning either
+
+
+class _SeqMovesOnce:
+    """A view of the block's int64 words where the seq word moves once, mid-read."""
+
+    def __init__(self, words: memoryview, seq_slot: int, on_move) -> None:
+        self.words = words
+        self.seq_slot = seq_slot
+        self.on_move = on_move
+        self.seq_reads = 0
+
+    def __getitem__(self, index: int) -> int:
+        value = self.words[index]
+        if index == self.seq_slot:
+            self.seq_reads += 1
+            if self.seq_reads == 2:  # the check after the first copy: a publish happened
+                self.on_move()
+                value = self.words[index]
+        return value
+
+    def __setitem__(self, index: int, value: int) -> None:
+        self.words[index] = value
+
+
+def test_a_publish_during_the_copy_makes_the_reader_retry(block: MetricsBlock):
+    recorder = block.recorder()
+    publisher = block.publisher(recorder)
+    recorder.record(0, 10)
+    publisher.publish()
+
+    def publish_again() -> None:
+        recorder.record(0, 20)
+        publisher.publish()
+
+    real = block._q
+    fake = _SeqMovesOnce(real, block._line_slot(0), publish_again)
+    block._q = fake  # type: ignore[assignment]
+    try:
+        stage = block.read_stage("md")
+    finally:
+        block._q = real
+    assert fake.seq_reads >= 3  # read, moved, re-read
+    assert stage.count == 2  # the copy taken before the move was thrown away
+    assert stage.consistent
