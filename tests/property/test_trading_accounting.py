@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from property.strategies import PROFILE
 from whistle.core.enums import Side
 from whistle.trading.accounting import Ledger
+
+HALF = settings(PROFILE, max_examples=max(PROFILE.max_examples // 2, 10))
 
 fills = st.lists(
     st.tuples(
@@ -52,7 +54,7 @@ class UnitLots:
         return sum(mark - p for p in self.longs) + sum(p - mark for p in self.shorts)
 
 
-@PROFILE
+@HALF
 @given(fills, marks)
 def test_ledger_matches_unit_lots(stream, mark):
     ledger = Ledger()
@@ -79,7 +81,7 @@ def test_ledger_matches_unit_lots(stream, mark):
     assert ledger.fills == len(stream)
 
 
-@PROFILE
+@HALF
 @given(fills, marks)
 def test_pnl_equals_cash_flow_plus_marked_position(stream, mark):
     ledger = Ledger()

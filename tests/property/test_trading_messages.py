@@ -6,7 +6,7 @@ from __future__ import annotations
 import struct
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from property.strategies import PROFILE
@@ -105,9 +105,11 @@ updates = st.builds(
     venue_order_id=u64,
 )
 any_message = st.one_of(market_events, signals, decisions, orders, updates)
+# Half the profile's examples: a MarketEvent draws 47 ints; the long profile still scales it.
+HALF = settings(PROFILE, max_examples=max(PROFILE.max_examples // 2, 10))
 
 
-@PROFILE
+@HALF
 @given(any_message, st.integers(0, 64), st.binary(min_size=0, max_size=64))
 def test_round_trip_at_any_offset(message, offset, junk):
     cls = type(message)
@@ -120,24 +122,16 @@ def test_round_trip_at_any_offset(message, offset, junk):
     # It also reads back from an immutable copy and a memoryview.
     assert cls.unpack_from(bytes(buf), offset) == message
     assert cls.unpack_from(memoryview(buf), offset) == message
-
-
-@PROFILE
-@given(any_message)
-def test_enum_fields_come_back_as_enum_members(message):
-    buf = bytearray(type(message).SIZE)
-    message.pack_into(buf)
-    back = type(message).unpack_from(buf)
+    # Enum fields come back as members of their enum, flags as bools.
     for name in ("kind", "action", "reason"):
-        value = getattr(back, name, None)
-        if value is not None and not isinstance(back, OrderUpdate):
-            assert type(value) is type(getattr(message, name))
+        if name in cls.__struct_fields__ and cls is not OrderUpdate:
+            assert type(getattr(back, name)) is type(getattr(message, name))
     if isinstance(back, RiskDecision):
         assert type(back.signal.kind) is SignalKind
         assert back.approved is message.approved
 
 
-@PROFILE
+@HALF
 @given(
     signals,
     st.sampled_from(["strategy_id", "symbol_id", "client_order_id", "price", "qty", "ts_ns"]),
@@ -157,17 +151,6 @@ def test_out_of_range_values_are_refused_naming_the_field(signal, field, value):
     assert buf[0] == 0
     with pytest.raises(MessageFormatError, match="found type code 0"):
         SignalEvent.unpack_from(buf)
-
-
-@PROFILE
-@given(any_message, st.integers(0, 400))
-def test_short_buffers_are_refused(message, size):
-    cls = type(message)
-    size = size % cls.SIZE
-    buf = bytearray(cls.SIZE)
-    message.pack_into(buf)
-    with pytest.raises(MessageFormatError, match=f"needs {cls.SIZE} bytes"):
-        cls.unpack_from(buf[:size])
 
 
 def test_sizes_are_the_struct_sizes():

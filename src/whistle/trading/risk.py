@@ -227,6 +227,7 @@ _SELL: Final = int(SignalKind.SELL)
 _CANCEL: Final = int(SignalKind.CANCEL)
 _MODIFY: Final = int(SignalKind.MODIFY)
 _SIDE_BUY: Final = int(Side.BUY)
+_SIDE_SELL: Final = int(Side.SELL)
 _TIFS: Final = frozenset(int(t) for t in TimeInForce)
 _TOKEN: Final = 1_000_000_000  # one order, in token-ns: a rate of r/s refills r units per ns
 
@@ -266,6 +267,7 @@ class _Pair:
     __slots__ = (
         "account",
         "buy_qty",
+        "checks",
         "collar_bps",
         "last_ns",
         "level",
@@ -304,6 +306,17 @@ class _Pair:
         self.sell_qty = 0
         self.open_notional = 0
         self.orders: dict[int, _Open] = {}  # coid -> order, in the order they were opened
+        # Whether any of checks 5-12 is on: a pair without limits skips them in one test.
+        self.checks = bool(
+            self.max_order_qty
+            or self.max_order_notional
+            or self.collar_bps
+            or self.self_cross
+            or self.max_open_orders
+            or self.max_open_notional
+            or self.max_position
+            or self.rate
+        )
 
     def change(self, order: _Open, price: int, qty: int) -> None:
         """Set an open order's price and leaves, keeping the pair's sums true."""
@@ -390,18 +403,27 @@ class RiskEngine:
 
     def check(self, signal: SignalEvent, account: int, now_ns: int) -> RiskDecision:
         """Approve or refuse ``signal`` of ``account`` at ``now_ns``; never raises on bad input."""
-        return RiskDecision(signal, *self._check(signal, account, now_ns))
+        if type(now_ns) is int:
+            self._now = now_ns
+        else:
+            now_ns = self._now
+        reason = self._check(signal, account, now_ns)
+        return RiskDecision(signal, reason is _NONE, reason, now_ns)
 
     def check_order(
         self, signal: SignalEvent, account: int, now_ns: int
     ) -> tuple[RiskDecision, Order | None]:
         """``check``, and the ``Order`` to send when approved (``None`` when refused)."""
-        approved, reason, ts = self._check(signal, account, now_ns)
-        decision = RiskDecision(signal, approved, reason, ts)
-        if not approved:
-            return decision, None
+        if type(now_ns) is int:
+            self._now = now_ns
+        else:
+            now_ns = self._now
+        reason = self._check(signal, account, now_ns)
+        if reason is not _NONE:
+            return RiskDecision(signal, False, reason, now_ns), None
+        decision = RiskDecision(signal, True, reason, now_ns)
         kind = signal.kind
-        if kind in (_BUY, _SELL):
+        if kind == _BUY or kind == _SELL:  # noqa: SIM109 - two == beat `in` on IntEnum
             return decision, Order(
                 OrderAction.NEW,
                 signal.client_order_id,
@@ -435,91 +457,93 @@ class RiskEngine:
             ts_ns=now_ns,
         )
 
-    def _check(
-        self, signal: SignalEvent, account: int, now_ns: int
-    ) -> tuple[bool, RiskReason, int]:
-        if type(now_ns) is not int:
-            now_ns = self._now
-        else:
-            self._now = now_ns
+    def _check(self, signal: SignalEvent, account: int, now_ns: int) -> RiskReason:
         if type(signal) is not SignalEvent:
-            return False, _MALFORMED, now_ns
-        kind = signal.kind
+            return _MALFORMED
         symbol_id = signal.symbol_id
         coid = signal.client_order_id
         if (
             type(account) is not int
-            or not 0 <= account <= MAX_ACCOUNT
             or type(coid) is not int
-            or not 1 <= coid <= MAX_ORDER_ID
             or type(symbol_id) is not int
+            or not 0 <= account <= MAX_ACCOUNT
+            or not 0 < coid <= MAX_ORDER_ID
             or symbol_id not in self._symbols
         ):
-            return False, _MALFORMED, now_ns
+            return _MALFORMED
         key = coid << 32 | symbol_id
+        kind = signal.kind
         price = signal.price
         qty = signal.qty
+        orders = self._orders
 
-        if kind in (_BUY, _SELL):
+        if kind == _BUY or kind == _SELL:  # noqa: SIM109 - see check_order
             if (
                 type(qty) is not int
-                or not 0 < qty <= MAX_QTY_LOTS
                 or type(price) is not int
+                or not 0 < qty <= MAX_QTY_LOTS
                 or not 0 < price <= MAX_PRICE_TICKS
                 or signal.tif not in _TIFS
                 or type(signal.post_only) is not bool
-                or key in self._orders
+                or key in orders
             ):
-                return False, _MALFORMED, now_ns
+                return _MALFORMED
             if self.killed:
-                return False, _KILL_SWITCH, now_ns
+                return _KILL_SWITCH
             pair = self._pairs.get(account << 32 | symbol_id)
             if pair is None:
                 pair = self._pair(account, symbol_id)
             buy = kind == _BUY
-            reason = self._limits(pair, symbol_id, buy, price, qty, None, now_ns)
-            if reason is not _NONE:
-                return False, reason, now_ns
-            opened = _Open(pair, coid, _SIDE_BUY if buy else 2, 0, 0)
-            pair.change(opened, price, qty)
+            if pair.checks:
+                reason = self._limits(pair, symbol_id, buy, price, qty, None, now_ns)
+                if reason is not _NONE:
+                    return reason
+            # Open it now (inline _Pair.change from nothing: the hot path).
+            opened = _Open(pair, coid, _SIDE_BUY if buy else _SIDE_SELL, price, qty)
+            pair.open_notional += price * qty
+            if buy:
+                pair.buy_qty += qty
+            else:
+                pair.sell_qty += qty
             pair.orders[coid] = opened
-            self._orders[key] = opened
-            return True, _NONE, now_ns
+            orders[key] = opened
+            return _NONE
 
         if kind == _CANCEL:
-            found = self._orders.get(key)
+            found = orders.get(key)
             if found is None or found.pair.account != account:
-                return False, _UNKNOWN_ORDER, now_ns
-            return True, _NONE, now_ns
+                return _UNKNOWN_ORDER
+            return _NONE
 
         if kind == _MODIFY:
             if (
                 type(qty) is not int
-                or not 0 <= qty <= MAX_QTY_LOTS
                 or type(price) is not int
+                or not 0 <= qty <= MAX_QTY_LOTS
                 or not 0 <= price <= MAX_PRICE_TICKS
                 or (qty == 0 and price == 0)
             ):
-                return False, _MALFORMED, now_ns
-            order = self._orders.get(key)
+                return _MALFORMED
+            order = orders.get(key)
             if order is None or order.pair.account != account:
-                return False, _UNKNOWN_ORDER, now_ns
+                return _UNKNOWN_ORDER
             if self.killed:
-                return False, _KILL_SWITCH, now_ns
+                return _KILL_SWITCH
             pair = order.pair
             new_price = price or order.price
             new_qty = qty or order.qty
-            reason = self._limits(
-                pair, symbol_id, order.side == _SIDE_BUY, new_price, new_qty, order, now_ns
-            )
-            if reason is not _NONE:
-                return False, reason, now_ns
+            if pair.checks:
+                reason = self._limits(
+                    pair, symbol_id, order.side == _SIDE_BUY, new_price, new_qty, order, now_ns
+                )
+                if reason is not _NONE:
+                    return reason
             if order.prev is None:
                 order.prev = (order.price, order.qty)
             pair.change(order, new_price, new_qty)
-            return True, _NONE, now_ns
+            return _NONE
 
-        return False, _MALFORMED, now_ns
+        return _MALFORMED
 
     def _limits(
         self,

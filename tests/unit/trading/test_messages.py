@@ -174,6 +174,11 @@ def test_bad_flags_and_level_counts_in_a_record_are_refused():
 def test_short_buffer_and_bad_offsets(message):
     cls = type(message)
     buf = _packed(message)
+    for size in range(cls.SIZE):  # every truncation, not only one byte short
+        with pytest.raises(MessageFormatError, match=f"needs {cls.SIZE} bytes at offset 0"):
+            cls.unpack_from(buf[:size])
+        with pytest.raises(MessageFormatError, match=f"needs {cls.SIZE} bytes at offset 0"):
+            message.pack_into(bytearray(size))
     with pytest.raises(
         MessageFormatError,
         match=f"needs {cls.SIZE} bytes at offset 0, the buffer has {cls.SIZE - 1}",
