@@ -1,12 +1,16 @@
 """Latency models: constant, or interpolated from a recorded latency file.
 
-Five latencies, all in ns and never negative:
+Six latencies, all in ns and never negative:
 
 - ``feed_ns``: exchange event -> the strategy sees it (the strategy's clock is the event's
   exchange time plus this);
 - ``entry_ns``: the strategy sends a new order -> it arrives at the exchange;
 - ``modify_ns`` / ``cancel_ns``: the same for a modify / a cancel;
-- ``ack_ns``: the exchange acts (accept, fill, cancel, reject) -> the strategy hears it.
+- ``ack_ns``: the exchange acts (accept, fill, cancel, reject) -> the strategy hears it;
+- ``risk_ns``: the pre-trade risk check: a refusal reaches the strategy this long after
+  the signal, an approved order leaves for the exchange this long after it (then its
+  entry / modify / cancel latency). Default 1 us: with 0, a strategy that answers a
+  refusal by sending the same order again would loop without time passing.
 
 Recorded latency file (CSV, UTF-8)::
 
@@ -17,7 +21,7 @@ Recorded latency file (CSV, UTF-8)::
 
 The header is required; its first column is ``ts_ns`` (the data's exchange clock: ITCH /
 LOBSTER ns since midnight, Databento ns since the UNIX epoch); the other columns are any
-non-empty subset of the five names, each at most once, in any order. Values are
+non-empty subset of the six names, each at most once, in any order. Values are
 non-negative integers; ``ts_ns`` strictly increases. A latency at time ``t`` is the linear
 interpolation (integer, rounded down) between the rows around ``t``, the first row's value
 before it and the last row's after it. A latency the file has no column for comes from
@@ -45,7 +49,7 @@ __all__ = [
     "read_latency_file",
 ]
 
-LATENCY_COLUMNS: Final = ("feed_ns", "entry_ns", "modify_ns", "cancel_ns", "ack_ns")
+LATENCY_COLUMNS: Final = ("feed_ns", "entry_ns", "modify_ns", "cancel_ns", "ack_ns", "risk_ns")
 _MAX_NS: Final = 1 << 62
 
 
@@ -57,6 +61,7 @@ class LatencyConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     modify_ns: int = 0
     cancel_ns: int = 0
     ack_ns: int = 0
+    risk_ns: int = 1_000
     file: str | None = None
 
     def check(self) -> None:
@@ -96,7 +101,7 @@ class _Series:
 
 
 class LatencyModel:
-    """The five latencies as functions of the exchange time ``t`` (ns)."""
+    """The latencies as functions of the time ``t`` (ns)."""
 
     constant: bool = False
 
@@ -120,10 +125,14 @@ class LatencyModel:
         """Return the ack latency at ``t``."""
         raise NotImplementedError
 
+    def risk(self, t: int) -> int:
+        """Return the risk check's latency at ``t``."""
+        raise NotImplementedError
+
 
 @final
 class ConstantLatency(LatencyModel):
-    """The same five latencies at every time."""
+    """The same latencies at every time."""
 
     constant = True
 
@@ -134,12 +143,14 @@ class ConstantLatency(LatencyModel):
         modify_ns: int = 0,
         cancel_ns: int = 0,
         ack_ns: int = 0,
+        risk_ns: int = 0,
     ) -> None:
         self.feed_ns = feed_ns
         self.entry_ns = entry_ns
         self.modify_ns = modify_ns
         self.cancel_ns = cancel_ns
         self.ack_ns = ack_ns
+        self.risk_ns = risk_ns
 
     def feed(self, t: int) -> int:
         """Return the feed latency."""
@@ -160,6 +171,10 @@ class ConstantLatency(LatencyModel):
     def ack(self, t: int) -> int:
         """Return the ack latency."""
         return self.ack_ns
+
+    def risk(self, t: int) -> int:
+        """Return the risk check's latency."""
+        return self.risk_ns
 
 
 @final
@@ -199,6 +214,10 @@ class InterpolatedLatency(LatencyModel):
     def ack(self, t: int) -> int:
         """Return the ack latency at ``t``."""
         return self._get("ack_ns", t)
+
+    def risk(self, t: int) -> int:
+        """Return the risk check's latency at ``t``."""
+        return self._get("risk_ns", t)
 
 
 def _int(text: str, path: str, line: int, column: str) -> int:
@@ -277,6 +296,11 @@ def latency_model(config: LatencyConfig) -> LatencyModel:
     config.check()
     if config.file is None:
         return ConstantLatency(
-            config.feed_ns, config.entry_ns, config.modify_ns, config.cancel_ns, config.ack_ns
+            config.feed_ns,
+            config.entry_ns,
+            config.modify_ns,
+            config.cancel_ns,
+            config.ack_ns,
+            config.risk_ns,
         )
     return InterpolatedLatency(read_latency_file(config.file), config)

@@ -194,11 +194,11 @@ class _Run:
     def _route(self, signals: list[SignalEvent]) -> None:
         # Risk, then the exchange after the latency of the action (a refusal comes back now).
         risk = self.risk
-        local = self.local
         latency = self.latency
+        local = self.local + latency.risk(self.local)  # when the check is done
         self._sync_risk_market()
         for s in signals:
-            d = risk.check(s, self.account, local)
+            d = risk.check(s, self.account, self.local)
             kind = int(s.kind)
             if not d.approved:
                 reason = RiskReason(d.reason)
@@ -223,7 +223,7 @@ class _Run:
             coid = s.client_order_id
             if kind in (_BUY_SIGNAL, _SELL_SIGNAL):
                 self.orders += 1
-                self.sent[coid] = local
+                self.sent[coid] = self.local
                 payload: Any = (
                     coid,
                     1 if kind == _BUY_SIGNAL else 2,

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from whistle.bench.feed import OP_ADD, OP_EXECUTE, SyntheticOp, itch_bytes, synthetic_ops
 from whistle.core.enums import TimeInForce
-from whistle.trading.backtest import BacktestConfig
+from whistle.trading.backtest import BacktestConfig, LatencyConfig
 from whistle.trading.backtest.runner import run_backtest
 from whistle.trading.examples import MarketMaker, Noop
 from whistle.trading.strategy import Strategy
@@ -46,7 +46,10 @@ def test_a_strategy_order_ahead_takes_the_recorded_execution(tmp_path: Path) -> 
     ]
     path = tmp_path / "f.itch"
     path.write_bytes(itch_bytes(ops, symbol=SYM))
-    result = run_backtest(BacktestConfig(data=str(path), symbol=SYM, interactive=True), Front())
+    cfg = BacktestConfig(
+        data=str(path), symbol=SYM, interactive=True, latency=LatencyConfig(risk_ns=0)
+    )
+    result = run_backtest(cfg, Front())
     # The replayed seller meets the strategy's bid at 100.01 first: 100 fill it there
     # (the engine trades at the resting order's price), the other 50 hit order 1.
     assert [(f.price, f.qty, f.liquidity) for f in result.fills] == [(1_000_100, 100, 1)]
@@ -58,7 +61,7 @@ def test_a_strategy_order_ahead_takes_the_recorded_execution(tmp_path: Path) -> 
 
 def test_interactive_market_maker_is_deterministic(tmp_path: Path) -> None:
     path = tmp_path / "m.itch"
-    path.write_bytes(itch_bytes(synthetic_ops(5_000, 5), symbol=SYM))
+    path.write_bytes(itch_bytes(synthetic_ops(3_000, 5), symbol=SYM))
     cfg = BacktestConfig(data=str(path), symbol=SYM, interactive=True)
     a = run_backtest(cfg, MarketMaker())
     b = run_backtest(cfg, MarketMaker())

@@ -60,7 +60,7 @@ def delete(ts: int, ref: int) -> SyntheticOp:
 @pytest.fixture(scope="module")
 def stream(tmp_path_factory: pytest.TempPathFactory) -> str:
     path = tmp_path_factory.mktemp("bt") / "synthetic.itch"
-    path.write_bytes(itch_bytes(synthetic_ops(20_000, 7), symbol=SYM))
+    path.write_bytes(itch_bytes(synthetic_ops(6_000, 7), symbol=SYM))
     return str(path)
 
 
@@ -185,16 +185,16 @@ def test_entry_and_ack_latency_place_the_fill_and_its_report(tmp_path: Path) -> 
         add(T0 + 10_000, 2, b"B", 100, 1_000_000),  # the strategy sees this one at +1_000
         delete(T0 + 12_000, 1),  # the ask goes before our buy arrives (T0+10_000+1_000+2_500)?
     ]
-    lat = LatencyConfig(feed_ns=1_000, entry_ns=2_500, ack_ns=700)
+    lat = LatencyConfig(feed_ns=1_000, entry_ns=2_500, ack_ns=700, risk_ns=300)
     s = Taker()
     result = run_backtest(config(write(tmp_path, ops), latency=lat), s)
-    # Sent at T0 + 1_000 (the first event, seen after the feed latency); arrives at the
-    # exchange at T0 + 3_500 and takes the 50 then; acks heard 700 ns later.
-    arrive = T0 + 1_000 + 2_500
+    # Sent at T0 + 1_000 (the first event, seen after the feed latency); risk takes 300,
+    # it arrives at the exchange at T0 + 3_800 and takes the 50 then; acks 700 ns later.
+    arrive = T0 + 1_000 + 300 + 2_500
     assert [(f.ts_ns, f.qty, f.price) for f in result.fills] == [(arrive, 50, 1_010_000)]
     assert s.heard[0] == (arrive + 700, UpdateKind.ACCEPTED, 0, arrive)
     assert s.heard[1] == (arrive + 700, UpdateKind.FILLED, 50, arrive)
-    assert result.order_to_fill_ns == [2_500]
+    assert result.order_to_fill_ns == [2_800]
 
 
 def test_an_order_that_arrives_after_the_liquidity_left_does_not_fill(tmp_path: Path) -> None:
@@ -203,7 +203,7 @@ def test_an_order_that_arrives_after_the_liquidity_left_does_not_fill(tmp_path: 
         delete(T0 + 3_000, 1),  # gone before the order arrives at T0 + 3_500
         add(T0 + 10_000, 2, b"B", 100, 1_000_000),
     ]
-    lat = LatencyConfig(feed_ns=1_000, entry_ns=2_500, ack_ns=700)
+    lat = LatencyConfig(feed_ns=1_000, entry_ns=2_500, ack_ns=700, risk_ns=0)
     s = Taker()
     result = run_backtest(config(write(tmp_path, ops), latency=lat), s)
     assert result.fills == []
@@ -242,7 +242,9 @@ def test_queue_position_through_the_runner(tmp_path: Path) -> None:
         execute(T0 + 5_000, 3, 60),
     ]
     s = Quoter()
-    result = run_backtest(config(write(tmp_path, ops), latency=LatencyConfig(entry_ns=10)), s)
+    result = run_backtest(
+        config(write(tmp_path, ops), latency=LatencyConfig(entry_ns=10, risk_ns=0)), s
+    )
     # ...but in the record it did: an execution behind us while 100 are still counted
     # ahead goes FIFO: the 40 eat into what is ahead; then the 60 fill us.
     assert [(f.ts_ns, f.qty) for f in result.fills] == [(T0 + 5_000, 60)]
@@ -297,6 +299,30 @@ def test_risk_refusals_come_back_as_rejected_updates(tmp_path: Path) -> None:
     assert result.rejects == {"MAX_ORDER_QTY": 1}
     assert result.orders == 0
     assert [(u.kind, u.reason) for u in s.updates] == [(UpdateKind.REJECTED, 2002)]
+    assert s.updates[0].ts_ns == T0 + 1_000  # the refusal comes after the risk latency
+
+
+class Pinger(Strategy):
+    """Answers every refusal by sending the same order again (a livelock at zero latency)."""
+
+    def on_book(self, ctx: Context, book: BookView) -> None:
+        if not ctx.open_orders:
+            ctx.buy(5, 1_000_000)
+
+    def on_order_update(self, ctx: Context, update: OrderUpdate) -> None:
+        if update.kind == UpdateKind.REJECTED:
+            ctx.buy(5, 1_000_000)
+
+
+def test_a_strategy_that_stops_time_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    ops = [add(T0 + i, i + 1, b"S", 100, 1_010_000) for i in range(3)]
+    cfg = config(
+        write(tmp_path, ops),
+        risk={"default": {"max_order_qty": 2}},
+        latency=LatencyConfig(risk_ns=0),
+    )
+    with pytest.raises(BacktestError, match="does not let time pass"):
+        run_backtest(cfg, Pinger())
 
 
 class TradeWatcher(Strategy):
