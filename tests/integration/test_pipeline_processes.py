@@ -16,8 +16,10 @@ import pytest
 
 from whistle.bench.pipeline import synthetic_events
 from whistle.ipc import list_blocks
+from whistle.metrics.block import MetricsBlock, make_block_name
 from whistle.trading.messages import MarketEvent, MarketKind, UpdateKind
 from whistle.trading.pipeline import (
+    STAGES,
     PipelineConfig,
     StageFailed,
     StrategySpec,
@@ -177,8 +179,13 @@ def test_processes_decide_exactly_what_one_process_decides() -> None:
     events.insert(600, MarketEvent(MarketKind.DISCONNECT, 2, events[599].ts_ns))
     before = our_blocks()
     t0 = time.monotonic()
-    across = run_processes(cfg, events, timeout_s=DEADLINE_S, metrics=True)
+    with MetricsBlock.create(make_block_name("pipetest"), STAGES) as block:
+        across = run_processes(cfg, events, timeout_s=DEADLINE_S, metrics_block=block.name)
+        live = block.snapshot()
     assert time.monotonic() - t0 < DEADLINE_S
+    # every stage published its histograms into the shared block (what `whistle metrics` reads)
+    for stage in STAGES:
+        assert live[stage].count == across.latency_ns[stage]["count"] > 0
     local = run_inprocess(cfg, events)
     signals, decisions, orders, updates = across.decisions_stream()
     assert signals == local.signals

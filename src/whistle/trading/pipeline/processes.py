@@ -121,11 +121,13 @@ class _Supervisor:
         timeout_s: float | None,
         stop_timeout_s: float,
         cpus: Iterable[int] | None,
+        metrics_block: str,
     ) -> None:
         WaitStrategy.parse(wait)  # refuse a bad spec here, not in four children
         if not dead_after_s > 0:
             raise ValueError(f"dead_after_s must be positive, was {dead_after_s}")
         self.config = config
+        self.metrics_block = metrics_block
         self.rate = rate
         self.metrics = metrics
         self.wait = wait
@@ -163,6 +165,7 @@ class _Supervisor:
             rate=self.rate,
             metrics=self.metrics,
             report_dir=self.dir,
+            metrics_block=self.metrics_block,
         )
         spec_path = os.path.join(self.dir, "spec.msgpack")
         with open(spec_path, "wb") as f:
@@ -354,15 +357,21 @@ def run_processes(
     timeout_s: float | None = None,
     stop_timeout_s: float = 10.0,
     cpus: Iterable[int] | None = None,
+    metrics_block: str | None = None,
 ) -> PipelineResult:
     """Run ``source`` through four stage processes; see the module docstring.
 
     ``rate`` > 0 paces the source (events per second, latency from intended send times);
     ``metrics`` records per-stage latency in every stage (the stage loops choose their
     metric code once, at start); ``wait`` is the idle ``WaitStrategy`` spec; ``ring_capacity``
-    the bytes of each ring. Raises ``StageFailed`` (with ``.result``) when a stage dies.
+    the bytes of each ring. ``metrics_block`` names a ``whistle.metrics.MetricsBlock`` the
+    caller created with ``STAGES`` (it implies ``metrics``): every stage publishes its
+    histograms there every 100 ms, for ``whistle metrics NAME`` or Prometheus, with no I/O.
+    Raises ``StageFailed`` (with ``.result``) when a stage dies.
     """
     config.check()
+    if metrics_block:
+        metrics = True
     sup = _Supervisor(
         config,
         source,
@@ -375,6 +384,7 @@ def run_processes(
         timeout_s=timeout_s,
         stop_timeout_s=stop_timeout_s,
         cpus=cpus,
+        metrics_block=metrics_block or "",
     )
     try:
         t0 = time.perf_counter()

@@ -36,6 +36,7 @@ import msgspec
 
 from whistle.core.mbo import MBO_EVENT_TYPES, MboEvent
 from whistle.ipc import SpscRing, WaitStrategy
+from whistle.metrics.block import MetricsBlock, Publisher
 from whistle.metrics.recorder import LatencyRecorder
 from whistle.trading.messages import (
     MarketEvent,
@@ -94,6 +95,13 @@ EXIT_ABORTED: Final = 4
 RINGS: Final = ("md", "sig", "ord", "gu", "fb")
 _POP: Final = 256
 _END: Final = MarketKind.END
+_OWNED: Final = (
+    (STAGES[0],),
+    (STAGES[1],),
+    (STAGES[2],),
+    (STAGES[3], STAGES[4]),
+)
+"""The latency stages each stage process records (and publishes to a metrics block)."""
 _MAX_ROUNDS: Final = 100  # as in inprocess: the same rule in both runtimes
 
 
@@ -111,6 +119,8 @@ class ProcessSpec(msgspec.Struct, frozen=True, kw_only=True):
     rate: int
     metrics: bool
     report_dir: str
+    metrics_block: str = ""
+    """A ``whistle.metrics.MetricsBlock`` (stages ``STAGES``) each stage publishes into."""
 
 
 _ITEM_MARKET: Final = b"M"
@@ -164,7 +174,19 @@ class _StageProcess:
         self.wait = WaitStrategy.parse(spec.wait)
         self.rings: dict[str, SpscRing] = {}
         self.report = StageReport(stage=stage)
-        self.recorder = LatencyRecorder(STAGES) if spec.metrics else None
+        self.recorder: LatencyRecorder | None = None
+        self.block: MetricsBlock | None = None
+        self.publisher: Publisher | None = None
+        self.publish: Callable[[int], object] = _no_publish
+        if spec.metrics and spec.metrics_block:
+            # Live metrics: record into the block's layout, publish this stage's histograms
+            # every 100 ms (from the metered steps only) for `whistle metrics NAME`.
+            self.block = MetricsBlock.attach(spec.metrics_block)
+            self.recorder = self.block.recorder()
+            self.publisher = self.block.publisher(self.recorder, stages=_OWNED[stage])
+            self.publish = self.publisher.publish_if_due
+        elif spec.metrics:
+            self.recorder = LatencyRecorder(STAGES)
         self.abortable = True
         """False for risk and gateway: they stop only on ``ABORT_ALL`` (on ``ABORT_FEED`` they
         go on until the stream ends, e.g. to cancel every order after the strategy stage
@@ -228,9 +250,17 @@ class _StageProcess:
         counts[key] = counts.get(key, 0) + n
 
     def close(self) -> None:
+        if self.publisher is not None:
+            self.publisher.close()  # a final publish, and the claim released
+        if self.block is not None:
+            self.block.close()
         for ring in self.rings.values():
             ring.close()
         self.ctl.close()
+
+
+def _no_publish(now_ns: int) -> None:
+    """No metrics block: nothing to publish."""
 
 
 # -- 1. market data ------------------------------------------------------------------------
@@ -253,11 +283,9 @@ class _MarketDataProcess(_StageProcess):
             time.sleep(0.0005)
         pacer = Pacer(self.spec.rate, start_ns=int(words[GO]))
         self.report.counts["t_start_ns"] = int(words[GO])
-        nxt = pacer.next
         on_event = md.on_event
-        rec = self.recorder
-        record = rec.record if rec is not None else None
         monotonic_ns = time.monotonic_ns
+        nxt = self.metered_origin(pacer.next) if self.recorder is not None else pacer.next
         n = 0
         last_ts = 0
         ended = False
@@ -265,8 +293,6 @@ class _MarketDataProcess(_StageProcess):
             if words[ABORT]:
                 raise _Aborted("aborted by the supervisor")
             origin = nxt()
-            if record is not None:
-                record(0, monotonic_ns() - origin)
             n += 1
             for ev in on_event(item, origin):
                 ev.pack_into(buf)
@@ -286,6 +312,23 @@ class _MarketDataProcess(_StageProcess):
         words[self.handled_word] = n
         self.report.counts["feed_events"] = n
         self.report.counts["ignored"] = md.ignored
+
+    def metered_origin(self, nxt: Callable[[], int]) -> Callable[[], int]:
+        """``nxt`` that also records the time into this stage (the metered loop only)."""
+        rec = self.recorder
+        assert rec is not None
+        record = rec.record
+        publish = self.publish
+        monotonic_ns = time.monotonic_ns
+
+        def origin() -> int:
+            t = nxt()
+            now = monotonic_ns()
+            record(0, now - t)
+            publish(now)
+            return t
+
+        return origin
 
 
 # -- 2. strategy ---------------------------------------------------------------------------
@@ -317,9 +360,7 @@ class _StrategyProcess(_StageProcess):
         pop = self.pop
         rounds = self._rounds
         on_market = stage.on_market
-        unpack = MarketEvent.unpack_from
-        rec = self.recorder
-        record = rec.record if rec is not None else None
+        unpack = self._metered_unpack() if self.recorder is not None else MarketEvent.unpack_from
         monotonic_ns = time.monotonic_ns
         barrier = BARRIER_KINDS
         start = stage.start(0)
@@ -329,8 +370,6 @@ class _StrategyProcess(_StageProcess):
         while True:
             for raw in pop(md):
                 ev = unpack(raw)
-                if record is not None:
-                    record(1, monotonic_ns() - ev.recv_ts_ns)
                 events += 1
                 if ev.kind is _END:
                     signals = stage.stop(ev.ts_ns)
@@ -346,6 +385,23 @@ class _StrategyProcess(_StageProcess):
                 if signals or ev.kind in barrier:
                     rounds(signals, Marker(MARKER_ROUND, ev.seq, ev.recv_ts_ns, ev.ts_ns))
             self.words[self.handled_word] = events
+
+    def _metered_unpack(self) -> Callable[[bytes], MarketEvent]:
+        rec = self.recorder
+        assert rec is not None
+        record = rec.record
+        publish = self.publish
+        unpack_from = MarketEvent.unpack_from
+        monotonic_ns = time.monotonic_ns
+
+        def unpack(raw: bytes) -> MarketEvent:
+            now = monotonic_ns()
+            ev = unpack_from(raw)
+            record(1, now - ev.recv_ts_ns)
+            publish(now)
+            return ev
+
+        return unpack
 
     def _rounds(self, signals: list[SignalEvent], marker: Marker) -> None:
         sig = self.rings["sig"]
@@ -434,13 +490,16 @@ class _RiskProcess(_StageProcess):
         sig = self.rings["sig"]
         risk = self.risk
         signals: list[SignalEvent] = []
-        unpack_market = MarketEvent.unpack_from
         unpack_signal = SignalEvent.unpack_from
-        rec = self.recorder
-        record = rec.record if rec is not None else None
-        monotonic_ns = time.monotonic_ns
-        t_in = 0
-        last_seq = -1
+        unpack_market: Callable[[bytes], MarketEvent]
+        on_market: Callable[[MarketEvent], None]
+        do_round: Callable[[list[SignalEvent], Marker], None]
+        if self.recorder is None:
+            unpack_market = MarketEvent.unpack_from
+            on_market = risk.on_market
+            do_round = self._round
+        else:
+            unpack_market, on_market, do_round = self._metered()
         try:
             while True:
                 for raw in self.pop(sig, watch_kill=True):
@@ -448,23 +507,49 @@ class _RiskProcess(_StageProcess):
                     if tag == TAG_SIGNAL:
                         signals.append(unpack_signal(raw))
                     elif tag == TAG_MARKET:
-                        if record is not None:
-                            t_in = monotonic_ns()
-                        ev = unpack_market(raw)
-                        last_seq = ev.seq
-                        risk.on_market(ev)
+                        on_market(unpack_market(raw))
                     else:
                         m = Marker.unpack(raw)
                         if m.kind == MARKER_END:
                             self._end(m)
                             return
-                        if record is not None and m.seq == last_seq:
-                            record(2, t_in - m.origin_ns)
-                            last_seq = -1
-                        self._round(signals, m)
+                        do_round(signals, m)
                         signals = []
         except _StrategyGone:
             self._kill()
+
+    def _metered(
+        self,
+    ) -> tuple[
+        Callable[[bytes], MarketEvent],
+        Callable[[MarketEvent], None],
+        Callable[[list[SignalEvent], Marker], None],
+    ]:
+        """The metered loop's steps: stamp an event's arrival, record it at its round."""
+        rec = self.recorder
+        assert rec is not None
+        record = rec.record
+        publish = self.publish
+        monotonic_ns = time.monotonic_ns
+        unpack_from = MarketEvent.unpack_from
+        on_market = self.risk.on_market
+        do_round = self._round
+        seen = [0, -1]  # arrival time and seq of the last market event
+
+        def unpack(raw: bytes) -> MarketEvent:
+            seen[0] = monotonic_ns()
+            ev = unpack_from(raw)
+            seen[1] = ev.seq
+            return ev
+
+        def metered_round(signals: list[SignalEvent], m: Marker) -> None:
+            if m.seq == seen[1]:  # the event's first round: time into risk
+                record(2, seen[0] - m.origin_ns)
+                seen[1] = -1
+                publish(seen[0])
+            do_round(signals, m)
+
+        return unpack, on_market, metered_round
 
     def _round(self, signals: list[SignalEvent], m: Marker) -> None:
         orders, rejects = self.risk.check(signals)
@@ -551,39 +636,68 @@ class _GatewayProcess(_StageProcess):
         gu = self.rings["gu"]
         push = self.push
         ubuf = bytearray(OrderUpdate.SIZE)
-        unpack = Order.unpack_from
+        unpack: Callable[[bytes], Order]
+        poll: Callable[[Marker], list[OrderUpdate]]
+        if self.recorder is None:
+            unpack = Order.unpack_from
+            gw_poll = gw.poll
+
+            def plain_poll(m: Marker) -> list[OrderUpdate]:
+                return gw_poll(m.now_ns)
+
+            poll = plain_poll
+        else:
+            unpack, poll = self._metered(gw)
         send_one = gw.send_one
-        rec = self.recorder
-        record = rec.record if rec is not None else None
-        monotonic_ns = time.monotonic_ns
-        first = 0
         orders = 0
         while True:
             for raw in self.pop(ord_ring):
                 if raw[0] == TAG_ORDER:
-                    order = unpack(raw)
-                    if record is not None and not first:
-                        first = monotonic_ns()
                     orders += 1
-                    out = send_one(order)
+                    out = send_one(unpack(raw))
                 else:
                     m = Marker.unpack(raw)
                     if m.kind == MARKER_END:
                         push(gu, raw)
                         self.report.counts["orders"] = orders
                         return
-                    out = gw.poll(m.now_ns)
-                    if record is not None and first:
-                        if m.seq:
-                            record(3, first - m.origin_ns)
-                            record(4, first - m.origin_ns)
-                        first = 0
+                    out = poll(m)
                 for u in out:
                     u.pack_into(ubuf)
                     push(gu, ubuf)
                 if raw[0] == MARKER_TAG:
                     push(gu, raw)
             self.words[self.handled_word] = orders
+
+    def _metered(
+        self, gw: GatewayStage
+    ) -> tuple[Callable[[bytes], Order], Callable[[Marker], list[OrderUpdate]]]:
+        """The metered loop's steps: stamp a round's first order, record it at the marker."""
+        rec = self.recorder
+        assert rec is not None
+        record = rec.record
+        publish = self.publish
+        monotonic_ns = time.monotonic_ns
+        unpack_from = Order.unpack_from
+        gw_poll = gw.poll
+        first = [0]
+
+        def unpack(raw: bytes) -> Order:
+            if not first[0]:
+                first[0] = monotonic_ns()
+            return unpack_from(raw)
+
+        def poll(m: Marker) -> list[OrderUpdate]:
+            t = first[0]
+            if t:
+                first[0] = 0
+                if m.seq:  # a market event's round (not the start's or the kill switch's)
+                    record(3, t - m.origin_ns)
+                    record(4, t - m.origin_ns)
+                    publish(t)
+            return gw_poll(m.now_ns)
+
+        return unpack, poll
 
 
 def _reason_name(code: int) -> str:
