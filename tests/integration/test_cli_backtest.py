@@ -180,6 +180,20 @@ def test_bad_risk_file_is_refused(tmp_path: Path):
     assert_refused(code, out, err, "--risk", "max_positon", status=2)
 
 
+@needs_itch
+def test_latency_file_is_used_and_a_bad_one_refused(tmp_path: Path):
+    good = tmp_path / "lat.csv"
+    good.write_text("ts_ns,entry_ns,ack_ns\n0,50000,20000\n86400000000000,50000,20000\n")
+    code, out, err = run(*itch_args("--latency-file", str(good), "--json"))
+    assert code == 0, err
+    constant = json.loads(run(*itch_args("--latency", "entry=50us,ack=20us", "--json"))[1])
+    assert json.loads(out)["fills_digest"] == constant["fills_digest"]  # same latencies
+    bad = tmp_path / "bad.csv"
+    bad.write_text("ts_ns,entry_ns\n0,-5\n")
+    code, out, err = run(*itch_args("--latency-file", str(bad), "--json"))
+    assert_refused(code, out, err, "bad.csv", "line 2", status=65)
+
+
 # -- runs that do not finish: no figures ------------------------------------------------
 @needs_itch
 def test_wrong_format_for_the_file_reports_nothing(tmp_path: Path):

@@ -8,6 +8,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from whistle.core.enums import Liquidity, Side
 from whistle.trading.report import summarize, summary_rows
@@ -170,3 +172,13 @@ def test_summary_rows_show_money_and_tick_lots():
     assert rows["fills (maker / taker)"] == "3 (2 / 1)"
     assert rows["rejects"] == "2 (MAX_POSITION 2)"
     assert rows["order-to-fill p99"] == "500 ns"
+
+
+@given(st.lists(st.integers(-(10**12), 10**12), max_size=40))
+def test_drawdown_is_the_worst_fall_from_any_earlier_peak(equity: list[int]):
+    points = [0, *equity]  # the equity before the first event is 0
+    brute = max(
+        (points[i] - points[j] for i in range(len(points)) for j in range(i, len(points))),
+        default=0,
+    )
+    assert drawdown(equity) == brute
