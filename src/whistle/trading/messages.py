@@ -489,7 +489,11 @@ class SignalEvent(msgspec.Struct, frozen=True, gc=False):
             raise _short("SignalEvent", _SIGNAL.size, buf, offset) from None
         if r[0] != _SIGNAL_TAG:
             raise _bad_tag("SignalEvent", r[0], offset)
-        return cls._from_fields(r, 1)
+        kind = _SIGNAL_KINDS.get(r[1])
+        tif = _TIFS_OR_0.get(r[7])
+        if kind is None or tif is None or r[8] > 1:
+            return cls._from_fields(r, 1)  # raises, naming the field
+        return cls(kind, r[2], r[3], r[4], r[5], r[6], tif, r[8] == 1, r[9])
 
     @classmethod
     def _from_fields(cls, r: tuple[Any, ...], i: int) -> Self:
