@@ -14,6 +14,7 @@ magnitude, ``mask`` sub-bucket mask)::
 
     bucket = (v | mask).bit_length() - um - h - 1
     index  = ((bucket + 1) << h) + (v >> (bucket + um)) - (1 << h)
+           = (bucket << h) + (v >> (bucket + um))
 """
 
 from __future__ import annotations
@@ -98,11 +99,8 @@ class HdrLayout:
         """The counts slot of ``value`` (0 <= value <= highest_ns; not range-checked)."""
         shift = self.unit_magnitude + self.half_count_magnitude + 1
         bucket = (value | self.sub_bucket_mask).bit_length() - shift
-        return (
-            ((bucket + 1) << self.half_count_magnitude)
-            + (value >> (bucket + self.unit_magnitude))
-            - self.half_count
-        )
+        # HDR's ((bucket + 1) << h) + sub_bucket - half_count, with half_count == 1 << h
+        return (bucket << self.half_count_magnitude) + (value >> (bucket + self.unit_magnitude))
 
     def value_at(self, index: int) -> int:
         """The lowest value that lands in slot ``index``."""

@@ -82,35 +82,62 @@ def check_stages(stages: Sequence[str]) -> tuple[str, ...]:
 def _make_recorders(
     arrays: tuple[MutableSequence[int], ...], layout: HdrLayout
 ) -> tuple[Callable[[int, int], None], Callable[[int, int, int], None]]:
-    # Cell variables, not attributes: the hot path reads no `self`.
+    # Cell variables, not attributes: the hot path reads no `self`. The HDR index
+    # ((b + 1) << h) + sub - half reduces to (b << h) + sub because half == 1 << h; the
+    # 8 header slots are added as a constant. unit == 0 (lowest_ns == 1, the default) gets
+    # closures without the unit shift.
     top = layout.highest_ns
     mask = layout.sub_bucket_mask
     shift = layout.unit_magnitude + layout.half_count_magnitude + 1
     unit = layout.unit_magnitude
-    half_magnitude = layout.half_count_magnitude
-    base = layout.half_count - COUNTS_OFFSET  # folds the 8 header slots into the index
+    h = layout.half_count_magnitude
+    off = COUNTS_OFFSET
 
-    def record(stage: int, ns: int) -> None:
+    if unit == 0:
+
+        def record(stage: int, ns: int) -> None:
+            c = arrays[stage]
+            if ns > top or ns < 0:
+                ns = top if ns > 0 else 0
+                c[2] += 1  # SLOT_CLAMPED
+            c[0] += 1  # SLOT_COUNT
+            b = (ns | mask).bit_length() - shift
+            c[(b << h) + (ns >> b) + off] += 1
+
+        def record_from_intended(stage: int, intended_ns: int, now_ns: int) -> None:
+            c = arrays[stage]
+            c[3] = now_ns  # SLOT_LAST_NS
+            ns = now_ns - intended_ns
+            if ns > top or ns < 0:
+                ns = top if ns > 0 else 0
+                c[2] += 1
+            c[0] += 1
+            b = (ns | mask).bit_length() - shift
+            c[(b << h) + (ns >> b) + off] += 1
+
+        return record, record_from_intended
+
+    def record_units(stage: int, ns: int) -> None:
         c = arrays[stage]
         if ns > top or ns < 0:
             ns = top if ns > 0 else 0
-            c[2] += 1  # SLOT_CLAMPED
-        c[0] += 1  # SLOT_COUNT
+            c[2] += 1
+        c[0] += 1
         b = (ns | mask).bit_length() - shift
-        c[((b + 1) << half_magnitude) + (ns >> (b + unit)) - base] += 1
+        c[(b << h) + (ns >> (b + unit)) + off] += 1
 
-    def record_from_intended(stage: int, intended_ns: int, now_ns: int) -> None:
+    def record_units_from_intended(stage: int, intended_ns: int, now_ns: int) -> None:
         c = arrays[stage]
-        c[3] = now_ns  # SLOT_LAST_NS
+        c[3] = now_ns
         ns = now_ns - intended_ns
         if ns > top or ns < 0:
             ns = top if ns > 0 else 0
             c[2] += 1
         c[0] += 1
         b = (ns | mask).bit_length() - shift
-        c[((b + 1) << half_magnitude) + (ns >> (b + unit)) - base] += 1
+        c[(b << h) + (ns >> (b + unit)) + off] += 1
 
-    return record, record_from_intended
+    return record_units, record_units_from_intended
 
 
 @final

@@ -20,22 +20,33 @@ def _values(seed: int, n: int = 5000) -> list[int]:
 
 
 @pytest.mark.parametrize("storage", ["list", "array"])
-def test_record_matches_hdrh(storage: str):
-    recorder = LatencyRecorder(STAGES, storage=storage)  # type: ignore[arg-type]
-    oracle = HdrHistogram(1, 60 * 10**9, 3)
-    record = recorder.record
+@pytest.mark.parametrize(("lowest", "figures"), [(1, 3), (1, 2), (1000, 3), (3, 4)])
+@pytest.mark.parametrize("intended", [False, True])
+def test_record_matches_hdrh(storage: str, lowest: int, figures: int, intended: bool):
+    top = 60 * 10**9
+    recorder = LatencyRecorder(STAGES, lowest, top, figures, storage=storage)  # type: ignore[arg-type]
+    oracle = HdrHistogram(lowest, top, figures)
+    record, record_from_intended = recorder.record, recorder.record_from_intended
     for value in _values(1):
-        value = min(value, 60 * 10**9)
-        record(2, value)
+        value = min(value, top)
+        if intended:
+            record_from_intended(2, 10**12, 10**12 + value)
+        else:
+            record(2, value)
         oracle.record_value(value)
     got = recorder.percentiles("risk")
     assert got["count"] == oracle.get_total_count()
     for key, percentile in PERCENTILES:
         assert got[key] == oracle.get_value_at_percentile(percentile)
     assert got["max"] == oracle.get_max_value()
+    assert got["min"] == oracle.get_min_value()
     assert recorder.percentiles(2) == got
     assert recorder.count("md") == 0
     assert recorder.histogram("risk").get_value_at_percentile(99) == got["p99"]
+    counts = recorder.slots(2)[8:]
+    assert [i for i, c in enumerate(counts) if c] == [
+        i for i in range(oracle.counts_len) if oracle.get_count_at_index(i)
+    ]
 
 
 def test_record_never_raises_and_clamps_out_of_range_ints():
