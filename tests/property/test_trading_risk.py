@@ -16,12 +16,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from property.strategies import PROFILE
-from whistle.core.enums import Side
+from whistle.core.enums import Side, TimeInForce
 from whistle.trading.messages import (
     ZERO_LEVELS,
     MarketEvent,
     MarketKind,
+    Order,
     OrderUpdate,
+    RiskDecision,
     RiskReason,
     SignalEvent,
     SignalKind,
@@ -380,3 +382,47 @@ def test_the_random_streams_reach_every_reason():
         for seed in range(8):
             seen += _run(config, 1_000 * i + seed, 150)
     assert set(seen) == set(RiskReason), seen
+
+
+hostile = st.one_of(
+    st.integers(-(2**70), 2**70),
+    st.integers(-3, 120),
+    st.floats(allow_nan=True),
+    st.none(),
+    st.text(max_size=3),
+    st.booleans(),
+    st.sampled_from([SignalKind.BUY, Side.SELL, TimeInForce.IOC]),
+)
+
+
+@HALF
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.sampled_from([*SignalKind]), hostile),  # kind
+            st.one_of(st.sampled_from([1, 2]), hostile),  # symbol
+            st.one_of(st.integers(1, 5), hostile),  # client order id
+            st.one_of(st.integers(95, 105), hostile),  # price
+            st.one_of(st.integers(1, 5), hostile),  # qty
+            st.one_of(st.sampled_from([*TimeInForce]), hostile),  # tif
+            st.one_of(st.booleans(), hostile),  # post_only
+            st.one_of(st.sampled_from([1, 2]), hostile),  # account
+            st.one_of(st.integers(0, 10**10), hostile),  # now
+        ),
+        max_size=30,
+    )
+)
+def test_hostile_signals_never_raise_and_approved_orders_always_pack(items):
+    engine = RiskEngine(RiskConfig(default=RiskLimits(max_order_rate=5)), SYMBOLS)
+    buf = bytearray(max(Order.SIZE, RiskDecision.SIZE))
+    for kind, symbol, coid, price, qty, tif, post_only, account, now in items:
+        signal = SignalEvent(kind, 1, symbol, coid, price, qty, tif, post_only, 0)
+        decision, order = engine.check_order(signal, account, now)
+        assert isinstance(decision.reason, RiskReason)
+        assert decision.approved == (order is not None) == (decision.reason is R.NONE)
+        assert type(decision.ts_ns) is int
+        if order is not None:
+            order.pack_into(buf)  # whatever risk approves can cross a ring to the gateway
+            assert Order.unpack_from(buf) == order
+            decision.pack_into(buf)
+            assert RiskDecision.unpack_from(buf) == decision

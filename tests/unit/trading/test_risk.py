@@ -745,3 +745,20 @@ def test_direct_construction_refuses_negative_limits():
         RiskLimits(self_cross_check=1)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="must be a RiskConfig"):
         RiskEngine({"default": {}}, SYMBOLS)  # type: ignore[arg-type]
+
+
+def test_plain_int_kinds_and_sides_work_like_the_enums():
+    desk = Desk()
+    buy = SignalEvent(1, 1, SYM, 1, 100, 2)  # type: ignore[arg-type]
+    decision, order = desk.risk.check_order(buy, ACCT, 5)
+    assert decision.approved
+    assert order is not None
+    assert order.side is Side.BUY
+    assert order.action is OrderAction.NEW
+    cancel = SignalEvent(3, 1, SYM, 1)  # type: ignore[arg-type]
+    assert desk.risk.check_order(cancel, ACCT, 6)[1] == Order(
+        OrderAction.CANCEL, 1, ACCT, SYM, Side.BUY, ts_ns=6
+    )
+    # An update whose kind is a plain int is applied too.
+    desk.risk.on_update(OrderUpdate(3, 1, SYM))  # type: ignore[arg-type]
+    assert desk.risk.open_orders(ACCT, SYM) == {}
