@@ -191,7 +191,7 @@ def _progress_bar(console: Console) -> Progress:
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         TaskProgressColumn(),
-        TextColumn("{task.fields[events]:>12,} events"),
+        TextColumn("{task.fields[messages]:>12,} messages"),
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
@@ -209,14 +209,14 @@ def _run(
         return run_backtest(config, strategy)
     size = max(os.path.getsize(data), 1)
     with _progress_bar(console) as bar:
-        task = bar.add_task(data.name, total=size, events=0)
+        task = bar.add_task(data.name, total=size, messages=0)
 
         def progress(done: int, total: int) -> None:
-            # The runner does not know the event total in advance: show the bytes of the
-            # data file read so far (the ETA follows from them), and the events.
+            # The runner reports messages read and does not know their total in advance:
+            # the bar shows the bytes of the data file read so far (the ETA follows).
             finished = total and done >= total
             where = size if finished else (_read_position(str(data)) or 0)
-            bar.update(task, completed=where, events=done)
+            bar.update(task, completed=where, messages=done)
 
         return run_backtest(config, strategy, progress=progress)
 
