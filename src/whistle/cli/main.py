@@ -12,6 +12,8 @@ from whistle.cli.errors import DEBUG_ENV, WhistleGroup
 from whistle.cli.feed import feed
 from whistle.cli.journal import journal
 from whistle.cli.metrics import metrics
+from whistle.cli.orchestrator import orchestrator
+from whistle.cli.pipeline import pipeline
 from whistle.cli.replay import replay
 from whistle.cli.script import script
 
@@ -47,5 +49,7 @@ main.add_command(demo)
 main.add_command(feed)
 main.add_command(journal)
 main.add_command(metrics)
+main.add_command(orchestrator)
+main.add_command(pipeline)
 main.add_command(replay)
 main.add_command(script)

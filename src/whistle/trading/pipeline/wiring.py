@@ -33,8 +33,6 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any, Final
 
-import msgspec
-
 from whistle.trading.config import load_strategy
 from whistle.trading.context import Context
 from whistle.trading.messages import MarketKind
@@ -114,10 +112,12 @@ def build_risk(config: PipelineConfig) -> RiskStage:
 
 
 def risk_engine(risk: Mapping[str, Any], symbols: Mapping[int, str]) -> RiskEngineLike:
-    """Return ``whistle.trading.risk.RiskEngine`` with ``risk`` converted to its config."""
-    engine: RiskEngineLike = RiskEngine(
-        msgspec.convert(dict(risk), RiskConfig, strict=True), symbols
-    )
+    """Return ``whistle.trading.risk.RiskEngine`` with ``risk`` as its ``RiskConfig``.
+
+    ``RiskConfig.from_dict`` converts it (TOML / JSON keys of ``per_account`` may be decimal
+    strings) and raises ``RiskConfigError`` naming the key.
+    """
+    engine: RiskEngineLike = RiskEngine(RiskConfig.from_dict(risk, source="pipeline risk"), symbols)
     return engine
 
 
