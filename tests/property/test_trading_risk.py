@@ -167,6 +167,8 @@ class Reference:
             order.qty = u.leaves_qty
             if order.qty <= 0:
                 self.orders.remove(order)
+            else:
+                order.accepted = True
             lim = self.limits(*key)
             if lim.max_position and not self.killed and abs(self.position[key]) > lim.max_position:
                 return self.kill()
@@ -179,7 +181,7 @@ class Reference:
                 self.orders.remove(order)
         elif u.kind == UpdateKind.CANCELLED:
             if u.leaves_qty > 0:
-                order.qty = u.leaves_qty
+                order.qty, order.accepted = u.leaves_qty, True
             else:
                 self.orders.remove(order)
         elif u.kind == UpdateKind.EXPIRED:

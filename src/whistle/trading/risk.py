@@ -45,7 +45,9 @@ The checks, in the order they run (the first that fails is the reason reported):
 Exactly at a limit is allowed. Open-order state: an approved new order counts as open at
 once (before the venue acknowledges it); a modify takes effect at once (undone if the
 venue rejects it); an order leaves on ``CANCELLED`` (unless it only shrank), ``EXPIRED``,
-``FILLED`` with no leaves, or ``REJECTED`` before it was accepted. Fills move the pair's
+``FILLED`` with no leaves, or ``REJECTED`` before it was accepted (``ACCEPTED``, a partial
+fill, a reduction or a ``MODIFIED`` prove acceptance; a ``REJECTED`` after that refused a
+modify, which is undone, or a cancel). Fills move the pair's
 position. Client order ids must be unique per symbol within one engine (across accounts).
 """
 
@@ -646,6 +648,7 @@ class RiskEngine:
                 # A modify is in flight: whichever way the venue decides, these are the leaves.
                 order.prev = (order.prev[0], leaves)
             if leaves > 0:
+                order.accepted = True  # a fill proves the venue took it, ack or not
                 pair.change(order, order.price, leaves)
             else:
                 self._close(order)
@@ -666,6 +669,7 @@ class RiskEngine:
         elif kind == _CANCELLED:
             # A cancel with leaves left only shrank the order.
             if update.leaves_qty > 0:
+                order.accepted = True
                 pair.change(order, order.price, update.leaves_qty)
             else:
                 self._close(order)

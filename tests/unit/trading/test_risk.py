@@ -762,3 +762,16 @@ def test_plain_int_kinds_and_sides_work_like_the_enums():
     # An update whose kind is a plain int is applied too.
     desk.risk.on_update(OrderUpdate(3, 1, SYM))  # type: ignore[arg-type]
     assert desk.risk.open_orders(ACCT, SYM) == {}
+
+
+def test_a_partial_fill_proves_acceptance_without_an_ack():
+    desk = Desk()
+    assert ok(desk.buy(price=100, qty=5, coid=1))
+    desk.fill(1, 1, leaves=4)  # no ACCEPTED first
+    assert ok(desk.check(desk.signal(SignalKind.MODIFY, 101, 0, coid=1)))
+    desk.update(UpdateKind.REJECTED, 1)  # the modify was refused, the order lives
+    assert desk.risk.open_orders(ACCT, SYM) == {1: (Side.BUY, 100, 4)}
+    assert ok(desk.buy(price=100, qty=5, coid=2))
+    desk.update(UpdateKind.CANCELLED, 2, leaves_qty=3)  # a reduction: accepted too
+    desk.update(UpdateKind.REJECTED, 2)
+    assert desk.risk.open_orders(ACCT, SYM)[2] == (Side.BUY, 100, 3)
