@@ -330,3 +330,15 @@ def test_the_readme_strategy_runs_with_its_config(tmp_path: Path):
     assert result["fills"] > 0
     assert result["rejects_total"] == 0  # it never quotes into a crossed book
     assert result["max_position"] <= 3
+
+
+@needs_itch
+def test_interactive_mode_reports_its_divergence():
+    code, out, err = run(*itch_args("--interactive", "--json"))
+    assert code == 0, err
+    divergence = json.loads(out)["divergence"]
+    assert divergence["recorded_executions"] > 0
+    assert {"reproduced_executions", "skipped_executions", "extra_fills"} <= divergence.keys()
+    code, out, err = run(*itch_args("--interactive"))
+    assert code == 0, err
+    assert "divergence from the record" in out
