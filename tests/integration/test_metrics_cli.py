@@ -210,3 +210,23 @@ def test_prometheus_needs_the_live_view(block: MetricsBlock):
     code, _, err = run(block.name, "--once", "--prometheus", "0")
     assert code == 2
     assert "--prometheus" in err
+
+
+def test_table_rate_is_the_count_delta_over_the_refresh_interval():
+    from rich.console import Console
+
+    from whistle.cli.metrics import metrics_table
+    from whistle.metrics import LatencyRecorder
+
+    recorder = LatencyRecorder(["risk"])
+    before = recorder.snapshot()
+    for _ in range(500):
+        recorder.record(0, 1_500)
+    after = recorder.snapshot()
+    console = Console(width=160, record=True)
+    console.print(metrics_table("x", after, (10.0, before), 12.0, "a note"))
+    text = console.export_text()
+    assert "250" in text  # 500 events in 2 s
+    assert "1.5 us" in text
+    assert "never" in text  # a recorder snapshot was never published
+    assert "a note" in text
