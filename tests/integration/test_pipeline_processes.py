@@ -162,6 +162,14 @@ def test_stages_are_spread_over_the_cpus() -> None:
     assert stage_cpus([]) == [-1, -1, -1, -1]
 
 
+def test_a_budget_longer_than_the_heartbeat_timeout_is_refused() -> None:
+    cfg = PipelineConfig(
+        symbols=SYMBOLS, strategies=[StrategySpec(CHASER, "A")], callback_budget_ns=2_000_000_000
+    )
+    with pytest.raises(ValueError, match="must exceed the callback budget"):
+        run_processes(cfg, two_symbols(10), dead_after_s=1.0)
+
+
 def test_processes_decide_exactly_what_one_process_decides() -> None:
     cfg = PipelineConfig(
         symbols=SYMBOLS,
@@ -210,6 +218,8 @@ def test_processes_decide_exactly_what_one_process_decides() -> None:
     assert across.open_orders == local.open_orders == 0
     assert across.latency_ns["tick_to_order"]["count"] > 0
     assert our_blocks() <= before  # rings and control block unlinked
+    # each stage ran pinned to its CPU (where this machine lets a process pin itself)
+    assert across.stage_cpus == [[cpu] for cpu in stage_cpus()]
 
 
 def test_a_hung_strategy_stage_is_killed_and_risk_cancels_every_open_order() -> None:

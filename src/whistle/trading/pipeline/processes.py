@@ -126,6 +126,12 @@ class _Supervisor:
         WaitStrategy.parse(wait)  # refuse a bad spec here, not in four children
         if not dead_after_s > 0:
             raise ValueError(f"dead_after_s must be positive, was {dead_after_s}")
+        if config.callback_budget_ns >= dead_after_s * 1e9:
+            raise ValueError(
+                f"dead_after_s ({dead_after_s} s) must exceed the callback budget "
+                f"({config.callback_budget_ns / 1e9} s): a strategy stage inside a long "
+                "callback sends no heartbeat"
+            )
         self.config = config
         self.metrics_block = metrics_block
         self.rate = rate
@@ -308,6 +314,7 @@ class _Supervisor:
                 counts[key] = counts.get(key, 0) + n
             if recorder is not None and rep.latency:
                 merge_slots(recorder, rep.latency)
+        out.stage_cpus = [rep.cpus if rep is not None else [] for rep in reports]
         _md, st, rk, gw = reports
         if st is not None:
             out.signals = st.signals

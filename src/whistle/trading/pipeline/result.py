@@ -60,6 +60,8 @@ class StageReport(msgspec.Struct, kw_only=True):
     updates: list[OrderUpdate] = msgspec.field(default_factory=list)
     failures: list[dict[str, Any]] = msgspec.field(default_factory=list)
     counts: dict[str, int] = msgspec.field(default_factory=dict)
+    cpus: list[int] = msgspec.field(default_factory=list)
+    """The CPUs the stage process ran on (after pinning)."""
     latency: dict[str, list[int]] = msgspec.field(default_factory=dict)
     """Stage name -> the slots of the latencies this stage recorded (``recorder_slots``)."""
     error: str = ""
@@ -87,6 +89,8 @@ class PipelineResult(msgspec.Struct, kw_only=True):
     """signals, orders, updates, rejects_<REASON>..."""
     open_orders: int = 0
     """Open orders of every strategy at the end (0 after a clean shutdown)."""
+    stage_cpus: list[list[int]] = msgspec.field(default_factory=list)
+    """Processes only: the CPUs each stage process ran on (its affinity after pinning)."""
     latency_ns: dict[str, dict[str, int]] = msgspec.field(default_factory=dict)
     """Stage name -> count, min, p50, p90, p99, p999, p9999, max (ns); empty when metrics
     were off."""

@@ -285,6 +285,7 @@ class _MarketDataProcess(_StageProcess):
         self.report.counts["t_start_ns"] = int(words[GO])
         on_event = md.on_event
         monotonic_ns = time.monotonic_ns
+        hb = self.hb
         nxt = self.metered_origin(pacer.next) if self.recorder is not None else pacer.next
         n = 0
         last_ts = 0
@@ -293,6 +294,7 @@ class _MarketDataProcess(_StageProcess):
             if words[ABORT]:
                 raise _Aborted("aborted by the supervisor")
             origin = nxt()
+            words[hb] = origin  # a heartbeat per event (at a slow offered rate too): one store
             n += 1
             for ev in on_event(item, origin):
                 ev.pack_into(buf)
@@ -304,7 +306,6 @@ class _MarketDataProcess(_StageProcess):
             if ended:
                 break
             if n & 255 == 0:
-                words[self.hb] = monotonic_ns()
                 words[self.handled_word] = n
         if not ended:
             md.end(last_ts, monotonic_ns()).pack_into(buf)
@@ -725,6 +726,8 @@ def run_stage(spec: ProcessSpec, stage: int) -> int:
     """Run stage ``stage`` (0-3) of ``spec``; return the exit status."""
     _pin(spec.cpus[stage])
     proc = _PROCESSES[stage](spec, stage)
+    if hasattr(os, "sched_getaffinity"):
+        proc.report.cpus = sorted(os.sched_getaffinity(0))
     words = proc.words
     words[ControlBlock.word(stage, 2)] = os.getpid()
     proc.beat()
