@@ -75,12 +75,13 @@ def test_durations_parse_strictly():
 
 
 def test_latency_and_fees_parse_strictly():
-    assert parse_latency("entry=50us,ack=20us,feed=10us,cancel=1ms,modify=3us") == {
+    assert parse_latency("entry=50us,ack=20us,feed=10us,cancel=1ms,modify=3us,risk=2us") == {
         "entry_ns": 50_000,
         "ack_ns": 20_000,
         "feed_ns": 10_000,
         "cancel_ns": 1_000_000,
         "modify_ns": 3_000,
+        "risk_ns": 2_000,
     }
     for bad, word in (
         ("entry=50us,entry=1us", "twice"),

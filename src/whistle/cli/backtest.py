@@ -13,8 +13,9 @@ then holds nothing else). ``--report DIR`` writes ``index.html``, four PNG chart
 Option syntax is strict, and a bad value is a usage error (exit 2) naming the option:
 
 - ``--latency KEY=DURATION,...``: keys ``feed``, ``entry``, ``modify``, ``cancel``,
-  ``ack`` (each at most once); a duration is a non-negative number with a unit ``ns``,
-  ``us`` (or ``µs``), ``ms`` or ``s`` that comes to a whole number of ns (``1.5us``);
+  ``ack``, ``risk`` (those of ``LatencyConfig``, each at most once); a duration is a
+  non-negative number with a unit ``ns``, ``us`` (or ``µs``), ``ms`` or ``s`` that comes
+  to a whole number of ns (``1.5us``);
   ``--latency-file CSV`` reads recorded latencies (``whistle.trading.backtest.latency``);
 - ``--fees maker=RATE,taker=RATE``: a rate in ``ppm`` or ``bps`` of notional (1 bps =
   100 ppm), negative for a rebate, a whole number of ppm (``-0.25bps``);
@@ -51,16 +52,14 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FEE_KEYS",
-    "LATENCY_KEYS",
     "QUEUE_MODELS",
     "backtest",
+    "latency_keys",
     "parse_duration_ns",
     "parse_fees",
     "parse_latency",
 ]
 
-LATENCY_KEYS: Final = ("feed", "entry", "modify", "cancel", "ack")
-"""``--latency`` keys; each sets ``LatencyConfig.<key>_ns``."""
 FEE_KEYS: Final = ("maker", "taker")
 QUEUE_MODELS: Final = ("fifo", "risk_averse", "power", "log")
 
@@ -107,10 +106,17 @@ def _pairs(text: str, keys: tuple[str, ...], what: str) -> Iterator[tuple[str, s
         yield key, value.strip()
 
 
+def latency_keys() -> tuple[str, ...]:
+    """Return the ``--latency`` keys: each ``LatencyConfig.<key>_ns`` (feed, entry, ...)."""
+    from whistle.trading.backtest.latency import LATENCY_COLUMNS
+
+    return tuple(name.removesuffix("_ns") for name in LATENCY_COLUMNS)
+
+
 def parse_latency(text: str) -> dict[str, int]:
-    """Return ``{"entry_ns": 50000, ...}`` from ``entry=50us,...`` (keys ``LATENCY_KEYS``)."""
+    """Return ``{"entry_ns": 50000, ...}`` from ``entry=50us,...`` (keys ``latency_keys()``)."""
     out: dict[str, int] = {}
-    for key, value in _pairs(text, LATENCY_KEYS, "latency"):
+    for key, value in _pairs(text, latency_keys(), "latency"):
         try:
             out[f"{key}_ns"] = parse_duration_ns(value)
         except ValueError as exc:
@@ -299,8 +305,8 @@ def _print(summary: Summary, result: BacktestResult, written: list[Path]) -> Non
     "--latency",
     type=_Parsed("KEY=DURATION,...", parse_latency),
     default=None,
-    help="Constant latencies: feed, entry, modify, cancel, ack, e.g. entry=50us,ack=20us"
-    " (units ns, us, ms, s; default 0).",
+    help="Constant latencies: feed, entry, modify, cancel, ack, risk, e.g."
+    " entry=50us,ack=20us (units ns, us, ms, s; default: LatencyConfig's).",
 )
 @click.option(
     "--latency-file",
