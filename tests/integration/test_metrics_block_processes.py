@@ -6,6 +6,8 @@ import multiprocessing
 import os
 import random
 import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -107,3 +109,23 @@ def test_writer_killed_with_sigkill_readers_recover_and_nothing_is_left():
         assert all(stage.consistent for stage in snap)
         publisher.close()
     assert not (Path("/dev/shm") / block.name).exists()
+
+
+def test_a_block_whose_owner_was_sigkilled_is_reclaimed_by_cleanup_stale():
+    from whistle.ipc import cleanup_stale
+
+    code = (
+        "import os, signal, sys\n"
+        "from whistle.metrics import MetricsBlock, make_block_name\n"
+        "b = MetricsBlock.create(make_block_name('orphan'), ['a'])\n"
+        "print(b.name, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=DEADLINE_S
+    )
+    assert done.returncode == -signal.SIGKILL
+    name = done.stdout.strip()
+    assert (Path("/dev/shm") / name).exists()  # SIGKILL runs no finaliser
+    assert name in cleanup_stale()
+    assert not (Path("/dev/shm") / name).exists()
