@@ -304,6 +304,10 @@ def _run(config: RiskConfig, seed: int, n_steps: int) -> Counter[RiskReason]:
             assert got.reason is expected, (signal, account, got)
             assert got.approved == (expected is R.NONE)
             seen[expected] += 1
+            if not got.approved and rng.random() < 0.5 and isinstance(symbol, int):
+                # A runtime may echo the refusal back as an update: it must change nothing.
+                echo = OrderUpdate(UpdateKind.REJECTED, coid, symbol, reason=int(got.reason))
+                assert engine.on_update(echo) == []
         elif what == "update":
             kind = _pick(rng, UPDATES)
             coid = rng.randint(max(1, fresh - 6), max(1, fresh))

@@ -47,8 +47,10 @@ once (before the venue acknowledges it); a modify takes effect at once (undone i
 venue rejects it); an order leaves on ``CANCELLED`` (unless it only shrank), ``EXPIRED``,
 ``FILLED`` with no leaves, or ``REJECTED`` before it was accepted (``ACCEPTED``, a partial
 fill, a reduction or a ``MODIFIED`` prove acceptance; a ``REJECTED`` after that refused a
-modify, which is undone, or a cancel). Fills move the pair's
-position. Client order ids must be unique per symbol within one engine (across accounts).
+modify, which is undone, or a cancel). A ``REJECTED`` update that echoes one of risk's own
+refusals of a signal naming an open order (same client order id and symbol, same reason
+code) changes nothing, so a runtime may feed risk every update the strategy sees. Fills move
+the pair's position. Client order ids must be unique per symbol within one engine (across accounts).
 """
 
 from __future__ import annotations
@@ -231,6 +233,7 @@ _MODIFY: Final = int(SignalKind.MODIFY)
 _SIDE_BUY: Final = int(Side.BUY)
 _SIDE_SELL: Final = int(Side.SELL)
 _TIFS: Final = frozenset(int(t) for t in TimeInForce)
+_MAX_REFUSALS: Final = 16  # un-echoed refusals remembered per open order
 _TOKEN: Final = 1_000_000_000  # one order, in token-ns: a rate of r/s refills r units per ns
 
 _NONE: Final = RiskReason.NONE
@@ -250,7 +253,7 @@ _MODIFIED: Final = int(UpdateKind.MODIFIED)
 class _Open:
     """One open order as risk sees it."""
 
-    __slots__ = ("accepted", "coid", "pair", "prev", "price", "qty", "side")
+    __slots__ = ("accepted", "coid", "pair", "prev", "price", "qty", "refused", "side")
 
     def __init__(self, pair: _Pair, coid: int, side: int, price: int, qty: int) -> None:
         self.pair = pair
@@ -260,6 +263,7 @@ class _Open:
         self.qty = qty  # leaves
         self.accepted = False
         self.prev: tuple[int, int] | None = None  # (price, qty) before an unconfirmed modify
+        self.refused: list[int] | None = None  # risk's refusals naming it, not yet echoed back
 
 
 @final
@@ -410,6 +414,8 @@ class RiskEngine:
         else:
             now_ns = self._now
         reason = self._check(signal, account, now_ns)
+        if reason is not _NONE:
+            self._refused(signal, reason)
         return RiskDecision(signal, reason is _NONE, reason, now_ns)
 
     def check_order(
@@ -422,6 +428,7 @@ class RiskEngine:
             now_ns = self._now
         reason = self._check(signal, account, now_ns)
         if reason is not _NONE:
+            self._refused(signal, reason)
             return RiskDecision(signal, False, reason, now_ns), None
         decision = RiskDecision(signal, True, reason, now_ns)
         kind = signal.kind
@@ -458,6 +465,25 @@ class RiskEngine:
             signal.qty,
             ts_ns=now_ns,
         )
+
+    def _refused(self, signal: SignalEvent, reason: RiskReason) -> None:
+        # A runtime may hand risk's own refusal back to on_update as a REJECTED update (the
+        # strategy hears of it that way). Remember the refusals that name an open order, so
+        # that their echo is not taken for the venue refusing that order or its modify.
+        if type(signal) is not SignalEvent:
+            return
+        coid = signal.client_order_id
+        symbol_id = signal.symbol_id
+        if type(coid) is not int or type(symbol_id) is not int or coid < 0:
+            return
+        order = self._orders.get(coid << 32 | symbol_id)
+        if order is not None:
+            refused = order.refused
+            if refused is None:
+                refused = order.refused = []
+            elif len(refused) >= _MAX_REFUSALS:
+                del refused[0]  # a runtime that never echoes must not grow this without bound
+            refused.append(int(reason))
 
     def _check(self, signal: SignalEvent, account: int, now_ns: int) -> RiskReason:
         if type(signal) is not SignalEvent:
@@ -676,7 +702,10 @@ class RiskEngine:
         elif kind == _EXPIRED:
             self._close(order)
         elif kind == _REJECTED:
-            if not order.accepted:
+            refused = order.refused
+            if refused is not None and update.reason in refused:
+                refused.remove(update.reason)  # the echo of risk's own refusal: not the venue's
+            elif not order.accepted:
                 self._close(order)  # the new order itself was refused
             elif order.prev is not None:
                 price, qty = order.prev  # the modify was refused: the order is as it was

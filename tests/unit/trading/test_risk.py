@@ -775,3 +775,50 @@ def test_a_partial_fill_proves_acceptance_without_an_ack():
     desk.update(UpdateKind.CANCELLED, 2, leaves_qty=3)  # a reduction: accepted too
     desk.update(UpdateKind.REJECTED, 2)
     assert desk.risk.open_orders(ACCT, SYM)[2] == (Side.BUY, 100, 3)
+
+
+def test_the_echo_of_risks_own_refusals_changes_nothing():
+    # A backtest hands every update to risk, its own refusals included (as REJECTED updates).
+    desk = Desk(RiskConfig())  # self-cross on
+    assert ok(desk.sell(price=101, qty=2, coid=1))  # pending: no ACCEPTED yet
+    assert ok(desk.buy(price=99, qty=2, coid=2))
+    desk.update(UpdateKind.ACCEPTED, 2)
+    assert ok(desk.check(desk.signal(SignalKind.MODIFY, 98, 0, coid=2)))  # in flight
+    refusals = [
+        desk.check(desk.signal(SignalKind.MODIFY, 101, 0, coid=2)),  # crosses its own ask
+        desk.check(desk.signal(SignalKind.MODIFY, 98, 0, coid=1)),  # the ask crosses the bid
+        desk.sell(price=105, coid=1),  # a duplicate id of the pending ask
+        desk.check(desk.signal(SignalKind.CANCEL, coid=1), account=2),  # someone else's order
+    ]
+    assert [d.reason for d in refusals] == [
+        R.SELF_CROSS,
+        R.SELF_CROSS,
+        R.MALFORMED,
+        R.UNKNOWN_ORDER,
+    ]
+    before = desk.risk.open_orders(ACCT, SYM)
+    for d in refusals:
+        desk.update(UpdateKind.REJECTED, d.signal.client_order_id, reason=int(d.reason))
+    assert (
+        desk.risk.open_orders(ACCT, SYM)
+        == before
+        == {
+            1: (Side.SELL, 101, 2),
+            2: (Side.BUY, 98, 2),
+        }
+    )
+    # The venue's own refusals still count: the in-flight modify of 2 is undone, the
+    # unacknowledged ask 1 is forgotten.
+    desk.update(UpdateKind.REJECTED, 2, reason=3003)
+    desk.update(UpdateKind.REJECTED, 1, reason=2001)  # TRADING_HALTED, same code as MAX_POSITION
+    assert desk.risk.open_orders(ACCT, SYM) == {2: (Side.BUY, 99, 2)}
+
+
+def test_unechoed_refusals_are_bounded_per_order():
+    desk = Desk(max_order_qty=5)
+    assert ok(desk.buy(qty=1, coid=1))
+    for _ in range(1_000):  # a runtime that never echoes refusals back
+        assert reason(desk.check(desk.signal(SignalKind.MODIFY, 0, 6, coid=1))) is R.MAX_ORDER_QTY
+    order = desk.risk._orders[1 << 32 | SYM]
+    assert order.refused is not None
+    assert len(order.refused) == 16
