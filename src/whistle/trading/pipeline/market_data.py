@@ -43,6 +43,7 @@ _TRADE: Final = MboTrade
 _STATUS: Final = MboStatus
 _MARKET: Final = MarketEvent
 _PAD: Final = ZERO_LEVELS
+_PAD9: Final = ZERO_LEVELS[1:]
 
 
 def _levels(
@@ -61,7 +62,16 @@ def _levels(
 class MarketDataStage:
     """Books per symbol; ``on_event`` turns a feed event into subscribed ``MarketEvent``s."""
 
-    __slots__ = ("_bits", "_seq", "books", "ignored", "want_bbo", "want_book", "want_trade")
+    __slots__ = (
+        "_bits",
+        "_partial",
+        "_seq",
+        "books",
+        "ignored",
+        "want_bbo",
+        "want_book",
+        "want_trade",
+    )
 
     def __init__(
         self,
@@ -80,6 +90,7 @@ class MarketDataStage:
         self.ignored = 0
         """Feed events of instruments that are not pipeline symbols."""
         self._bits: dict[int, int] = dict.fromkeys(self.books, 0)
+        self._partial = False  # some symbol has bits of an unfinished exchange event
         self._seq = 0
 
     def on_event(self, event: MboEvent | MarketEvent, origin_ns: int) -> list[MarketEvent]:
@@ -101,11 +112,14 @@ class MarketDataStage:
         elif t is _TRADE:
             resting = event.side  # type: ignore[union-attr]
             aggressor = 3 - resting if resting else 0
-        bits = book.apply(event) | self._bits[iid]  # type: ignore[arg-type]
+        bits = book.apply(event)  # type: ignore[arg-type]
+        if self._partial:  # an exchange event is being assembled (rare: MBO feeds only)
+            bits |= self._bits[iid]
+            self._bits[iid] = 0
         if not event.flags & FLAG_LAST:  # type: ignore[union-attr]
             self._bits[iid] = bits
+            self._partial = True
             return []
-        self._bits[iid] = 0
         out: list[MarketEvent] = []
         ts = event.ts_ns
         if t is _STATUS:
@@ -178,10 +192,10 @@ class MarketDataStage:
                     0,
                     nb,
                     na,
-                    (bp, *_PAD[1:]) if nb else _PAD,
-                    (bq, *_PAD[1:]) if nb else _PAD,
-                    (ap, *_PAD[1:]) if na else _PAD,
-                    (aq, *_PAD[1:]) if na else _PAD,
+                    (bp,) + _PAD9 if nb else _PAD,  # noqa: RUF005 - concatenation is faster
+                    (bq,) + _PAD9 if nb else _PAD,  # noqa: RUF005
+                    (ap,) + _PAD9 if na else _PAD,  # noqa: RUF005
+                    (aq,) + _PAD9 if na else _PAD,  # noqa: RUF005
                 )
             )
         return out
