@@ -174,6 +174,18 @@ def test_bad_config_key_is_refused(tmp_path: Path):
 
 
 @needs_itch
+def test_risk_file_limits_the_run(tmp_path: Path):
+    for name, text in (("risk.toml", "[default]\nmax_position = 2\n"),
+                       ("risk.json", '{"default": {"max_position": 2}}')):  # fmt: skip
+        (tmp_path / name).write_text(text)
+        code, out, err = run(*itch_args("--risk", str(tmp_path / name), "--json"))
+        assert code == 0, err
+        result = json.loads(out)
+        assert result["rejects"]["MAX_POSITION"] > 0
+        assert result["max_position"] <= 2
+
+
+@needs_itch
 def test_bad_risk_file_is_refused(tmp_path: Path):
     risk = tmp_path / "risk.toml"
     risk.write_text("[default]\nmax_positon = 5\n")  # typo
