@@ -219,6 +219,14 @@ def test_wrong_format_for_the_file_reports_nothing(tmp_path: Path):
 
 
 @needs_itch
+def test_a_symbol_the_file_does_not_have_reports_nothing():
+    args = itch_args("--json")
+    args[args.index("BOB")] = "NOPE"
+    code, out, err = run(*args)
+    assert_refused(code, out, err, "did not finish", "NOPE", status=65)
+
+
+@needs_itch
 def test_a_strategy_that_raises_reports_nothing(tmp_path: Path):
     code, out, err = run(
         *itch_args(
