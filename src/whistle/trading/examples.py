@@ -16,12 +16,12 @@ import msgspec
 
 from whistle.core.enums import Side, TimeInForce
 from whistle.trading.context import OrderState
-from whistle.trading.strategy import Strategy
+from whistle.trading.messages import UpdateKind
+from whistle.trading.strategy import BookView, Strategy
 
 if TYPE_CHECKING:
     from whistle.trading.context import Context
     from whistle.trading.messages import OrderUpdate
-    from whistle.trading.strategy import BookView
 
 __all__ = [
     "EXIT_TIMER",
@@ -82,8 +82,10 @@ class MarketMaker(Strategy):
     A side with no target is cancelled; a quote in flight (not yet accepted, or with a
     cancel / modify unanswered) is left alone until its answer arrives; a resting quote at
     another price is modified (price, and size if it differs); one at the right price but
-    too large for the inventory room is cut. With an empty side of the book it cancels
-    everything. It cancels all its quotes at the end.
+    too large for the inventory room is cut; a refused quote is replaced at the next BBO
+    change (not at once, which could loop). With an empty side of the book it cancels
+    everything. It cancels all its quotes at the end. Its own quotes at the touch are left
+    out of the mid (``market``), so on a live venue it does not quote around itself.
     """
 
     Config = MarketMakerConfig
@@ -105,8 +107,13 @@ class MarketMaker(Strategy):
         self.requote(ctx, book)
 
     def on_order_update(self, ctx: Context, update: OrderUpdate) -> None:
-        """Requote after any change to a quote (a fill moves the skew)."""
-        self.requote(ctx, ctx.book)
+        """Requote after a change to a quote (a fill moves the skew); not after a refusal.
+
+        A refused quote is replaced at the next BBO change: requoting at once against the
+        same book would be refused again, for ever.
+        """
+        if update.kind != UpdateKind.REJECTED:
+            self.requote(ctx, ctx.book)
 
     def on_stop(self, ctx: Context) -> None:
         """Cancel every quote."""
@@ -135,9 +142,40 @@ class MarketMaker(Strategy):
             ask_px = ask_qty = 0
         return (bid_px, bid_qty, ask_px, ask_qty)
 
+    def market(self, ctx: Context, book: BookView) -> BookView:
+        """Return the book without this maker's own quotes at the touch.
+
+        On a live venue the book holds the maker's quotes; quoting around them would chase
+        its own tail. A touch level that is no more than the maker's order at that price
+        is replaced by the next level (``depth(2)``); otherwise ``book`` itself is returned.
+        """
+        bid, bid_qty, ask, ask_qty = book.best_bid, book.bid_qty, book.best_ask, book.ask_qty
+        own_bid = own_ask = False
+        for order in ctx.open_orders.values():
+            if order.side is Side.BUY:
+                if bid and order.price == bid and order.leaves_qty >= bid_qty:
+                    own_bid = True
+            elif ask and order.price == ask and order.leaves_qty >= ask_qty:
+                own_ask = True
+        if not own_bid and not own_ask:
+            return book
+        bids, asks = book.depth(2)
+        if own_bid:
+            bid, bid_qty = bids[1] if len(bids) > 1 else (0, 0)
+        if own_ask:
+            ask, ask_qty = asks[1] if len(asks) > 1 else (0, 0)
+        return BookView(book.symbol_id, book.ts_ns, bid, bid_qty, ask, ask_qty)
+
     def requote(self, ctx: Context, book: BookView) -> None:
         """Move the quotes to their targets (see the class docstring)."""
-        bid_px, bid_qty, ask_px, ask_qty = self.targets(ctx.position, book)
+        bid_px, bid_qty, ask_px, ask_qty = self.targets(ctx.position, self.market(ctx, book))
+        if self.config.post_only:
+            # Clamped inside the whole book's touch too, own quotes included (a post-only
+            # bid at the maker's own ask would be refused).
+            if bid_qty and book.best_ask and bid_px >= book.best_ask:
+                bid_px = book.best_ask - 1  # >= 1: the market's bid is below it
+            if ask_qty and book.best_bid and ask_px <= book.best_bid:
+                ask_px = book.best_bid + 1
         self.bid_id = self._quote(ctx, Side.BUY, self.bid_id, bid_px, bid_qty)
         self.ask_id = self._quote(ctx, Side.SELL, self.ask_id, ask_px, ask_qty)
 

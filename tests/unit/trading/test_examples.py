@@ -187,6 +187,83 @@ def test_market_maker_targets_never_cross_the_touch():
     assert mm.targets(0, BookView(SYM)) == (0, 0, 0, 0)
 
 
+def test_market_maker_leaves_its_own_quotes_out_of_the_mid():
+    d = maker(skew_ticks=0)
+    d.market(bbo(100, 5, 104, 5, ts=1))
+    d.update(accepted(1, Side.BUY, 101, 2), ts=2)
+    d.update(accepted(2, Side.SELL, 103, 2), ts=2)
+    pad = (0,) * (LEVELS - 2)
+    # The venue's book now shows the maker's own quotes at the touch: its mid stays 102.
+    own = MarketEvent(
+        MarketKind.BOOK,
+        SYM,
+        3,
+        n_bid=2,
+        n_ask=2,
+        bid_px=(101, 100, *pad),
+        bid_qty=(2, 5, *pad),
+        ask_px=(103, 104, *pad),
+        ask_qty=(2, 5, *pad),
+    )
+    assert d.market(own) == []
+    assert d.strategy.market(d.ctx, d.view).top() == (100, 5, 104, 5)
+    # Someone else joins the maker's bid: that level is the market's too.
+    joined = MarketEvent(
+        MarketKind.BOOK,
+        SYM,
+        4,
+        n_bid=2,
+        n_ask=1,
+        bid_px=(101, 100, *pad),
+        bid_qty=(3, 5, *pad),
+        ask_px=(103, *pad, 0),
+        ask_qty=(2, *pad, 0),
+    )
+    # The ask side is only the maker: no market ask is left, so every quote is cancelled.
+    assert [s.kind for s in d.market(joined)] == [CANCEL, CANCEL]
+    assert d.strategy.market(d.ctx, d.view).top() == (101, 3, 0, 0)
+
+
+def two_level_book(bids, asks, ts):
+    def side(levels):
+        px = tuple(p for p, _ in levels) + (0,) * (LEVELS - len(levels))
+        qty = tuple(q for _, q in levels) + (0,) * (LEVELS - len(levels))
+        return px, qty
+
+    bid_px, bid_qty = side(bids)
+    ask_px, ask_qty = side(asks)
+    return MarketEvent(
+        MarketKind.BOOK,
+        SYM,
+        ts,
+        n_bid=len(bids),
+        n_ask=len(asks),
+        bid_px=bid_px,
+        bid_qty=bid_qty,
+        ask_px=ask_px,
+        ask_qty=ask_qty,
+    )
+
+
+def test_market_maker_post_only_quotes_stay_inside_its_own_opposite_quote():
+    d = maker(skew_ticks=0)
+    d.market(bbo(100, 5, 104, 5, ts=1))
+    d.update(accepted(1, Side.BUY, 101, 2), ts=2)
+    d.update(accepted(2, Side.SELL, 103, 2), ts=2)
+    # Without its own quotes the market is 100 / 110 (mid 105): the bid target 104 would
+    # cross the maker's own ask at 103, so it stops at 102.
+    event = two_level_book([(101, 2), (100, 5)], [(103, 2), (110, 5)], ts=3)
+    assert d.market(event) == [sig(MODIFY, 1, 102, 0, 0, ts=3), sig(MODIFY, 2, 106, 0, 0, ts=3)]
+    # The mirror image: the market is 90 / 104 (mid 97); the ask target 98 would cross the
+    # maker's own bid at 101, so it stops at 102.
+    d = maker(skew_ticks=0)
+    d.market(bbo(100, 5, 104, 5, ts=1))
+    d.update(accepted(1, Side.BUY, 101, 2), ts=2)
+    d.update(accepted(2, Side.SELL, 103, 2), ts=2)
+    event = two_level_book([(101, 2), (90, 5)], [(104, 5)], ts=3)
+    assert d.market(event) == [sig(MODIFY, 1, 96, 0, 0, ts=3), sig(MODIFY, 2, 102, 0, 0, ts=3)]
+
+
 def test_market_maker_cancels_everything_at_stop():
     d = maker()
     d.market(bbo(100, 5, 104, 5, ts=1))
@@ -194,11 +271,12 @@ def test_market_maker_cancels_everything_at_stop():
     assert d.ctx.drain_signals() == [sig(CANCEL, 1, 0, 0, 0, ts=1), sig(CANCEL, 2, 0, 0, 0, ts=1)]
 
 
-def test_market_maker_replaces_a_rejected_quote():
+def test_market_maker_replaces_a_rejected_quote_at_the_next_bbo_change():
     d = maker()
     d.market(bbo(100, 5, 104, 5, ts=1))
-    reject = OrderUpdate(UpdateKind.REJECTED, 1, SYM, Side.BUY, 101, 2, 0, reason=2001)
-    assert d.update(reject, ts=2) == [sig(BUY, 3, 101, 2, post_only=True, ts=2)]
+    reject = OrderUpdate(UpdateKind.REJECTED, 1, SYM, Side.BUY, 101, 2, 0, reason=3004)
+    assert d.update(reject, ts=2) == []  # not at once: the same book would refuse it again
+    assert d.market(bbo(100, 6, 104, 5, ts=3)) == [sig(BUY, 3, 101, 2, post_only=True, ts=3)]
 
 
 # -- ImbalanceTaker --------------------------------------------------------------------
