@@ -30,18 +30,39 @@ from whistle.trading.risk import RiskConfig, RiskConfigError, RiskEngine, RiskLi
 # -- re-exports of the other trading modules (strategy, context, config, gateway, errors,
 # examples, backtest, report, pipeline): each owner adds its import block below this line
 # and its names to __all__ (kept sorted: CONSTANTS, then Classes, then functions).
+# isort: split
+from whistle.trading.config import load_strategy
+from whistle.trading.context import Context, OpenOrder, OrderState, PnL
+from whistle.trading.errors import (
+    GatewayError,
+    OrderStateError,
+    StrategyConfigError,
+    StrategyError,
+    TradingError,
+)
+from whistle.trading.gateway import Exchange, Gateway, VenueExchange, VenueGateway
+from whistle.trading.strategy import BookView, Strategy, subscriptions
 
 __all__ = [
     "LEVELS",
     "ZERO_LEVELS",
+    "BookView",
+    "Context",
+    "Exchange",
+    "Gateway",
+    "GatewayError",
     "Ledger",
     "LedgerSnapshot",
     "MarketEvent",
     "MarketKind",
     "MessageFormatError",
+    "OpenOrder",
     "Order",
     "OrderAction",
+    "OrderState",
+    "OrderStateError",
     "OrderUpdate",
+    "PnL",
     "RiskConfig",
     "RiskConfigError",
     "RiskDecision",
@@ -50,5 +71,13 @@ __all__ = [
     "RiskReason",
     "SignalEvent",
     "SignalKind",
+    "Strategy",
+    "StrategyConfigError",
+    "StrategyError",
+    "TradingError",
     "UpdateKind",
+    "VenueExchange",
+    "VenueGateway",
+    "load_strategy",
+    "subscriptions",
 ]
