@@ -85,7 +85,9 @@ class MarketMaker(Strategy):
     too large for the inventory room is cut; a refused quote is replaced at the next BBO
     change (not at once, which could loop). With an empty side of the book it cancels
     everything. It cancels all its quotes at the end. Its own quotes at the touch are left
-    out of the mid (``market``), so on a live venue it does not quote around itself.
+    out of the mid (``market``), so on a live venue it does not quote around itself, and
+    a quote never reaches its own opposite order (risk would refuse a self-cross): when
+    the mid jumps, the far quote moves first and the near one follows.
     """
 
     Config = MarketMakerConfig
@@ -97,10 +99,13 @@ class MarketMaker(Strategy):
         """Client order id of the current bid quote (0: none)."""
         self.ask_id = 0
         """Client order id of the current ask quote (0: none)."""
+        self._sent: dict[int, int] = {}
+        # coid -> the price last asked for (a modify in flight has not changed order.price)
 
     def on_start(self, ctx: Context) -> None:
         """Start with no quotes."""
         self.bid_id = self.ask_id = 0
+        self._sent = {}
 
     def on_bbo(self, ctx: Context, book: BookView) -> None:
         """Requote against the new best bid and offer."""
@@ -176,6 +181,27 @@ class MarketMaker(Strategy):
                 bid_px = book.best_ask - 1  # >= 1: the market's bid is below it
             if ask_qty and book.best_bid and ask_px <= book.best_bid:
                 ask_px = book.best_bid + 1
+        # Never at or through its own opposite order, at the price it rests at or the one a
+        # modify in flight asked for: risk refuses a self-cross (SELF_CROSS). When the mid
+        # jumps, the far quote moves first and the near one follows at its next requote.
+        sent = self._sent
+        ask_floor = bid_ceiling = 0
+        for coid, order in ctx.open_orders.items():
+            asked = sent.get(coid, order.price)
+            if order.side is Side.SELL:
+                low = min(order.price, asked)
+                if not ask_floor or low < ask_floor:
+                    ask_floor = low
+            else:
+                bid_ceiling = max(bid_ceiling, order.price, asked)
+        if bid_qty and ask_floor and bid_px >= ask_floor:
+            bid_px = ask_floor - 1
+            if bid_px < 1:
+                bid_px = bid_qty = 0
+        if ask_qty and bid_ceiling and ask_px <= bid_ceiling:
+            ask_px = bid_ceiling + 1
+        if len(sent) > 4:  # forget the orders that are done (at most a few are live)
+            self._sent = {c: p for c, p in sent.items() if c in ctx.open_orders}
         self.bid_id = self._quote(ctx, Side.BUY, self.bid_id, bid_px, bid_qty)
         self.ask_id = self._quote(ctx, Side.SELL, self.ask_id, ask_px, ask_qty)
 
@@ -187,11 +213,14 @@ class MarketMaker(Strategy):
                 return coid
             return 0
         if order is None:
-            return ctx.submit(side, qty, price, TimeInForce.DAY, self.config.post_only)
+            coid = ctx.submit(side, qty, price, TimeInForce.DAY, self.config.post_only)
+            self._sent[coid] = price
+            return coid
         if order.state is OrderState.PENDING_NEW or order.pending:
             return coid  # in flight: requote when its answer arrives
         if order.price != price:
             ctx.modify(coid, qty=qty if qty != order.leaves_qty else None, price=price)
+            self._sent[coid] = price
         elif qty < order.leaves_qty:
             ctx.modify(coid, qty=qty)
         return coid

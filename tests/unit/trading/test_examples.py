@@ -264,6 +264,29 @@ def test_market_maker_post_only_quotes_stay_inside_its_own_opposite_quote():
     assert d.market(event) == [sig(MODIFY, 1, 96, 0, 0, ts=3), sig(MODIFY, 2, 102, 0, 0, ts=3)]
 
 
+def test_market_maker_never_crosses_its_own_quotes_when_the_mid_jumps():
+    d = maker()
+    d.market(bbo(100, 5, 104, 5, ts=1))
+    d.update(accepted(1, Side.BUY, 101, 2), ts=2)
+    d.update(accepted(2, Side.SELL, 103, 2), ts=2)
+    # Mid 112: targets 111 / 113. The bid may not reach the maker's own ask at 103 yet.
+    assert d.market(bbo(110, 5, 114, 5, ts=3)) == [
+        sig(MODIFY, 1, 102, 0, 0, ts=3),
+        sig(MODIFY, 2, 113, 0, 0, ts=3),
+    ]
+    assert d.update(modified(2, Side.SELL, 113, 2), ts=4) == []  # the bid is in flight
+    assert d.update(modified(1, Side.BUY, 102, 2), ts=5) == [sig(MODIFY, 1, 111, 0, 0, ts=5)]
+    # The mirror: the mid drops to 92 (targets 91 / 93); the ask may not reach the bid at 111,
+    # nor the price a modify in flight asked for.
+    assert d.update(modified(1, Side.BUY, 111, 2), ts=6) == []
+    assert d.market(bbo(90, 5, 94, 5, ts=7)) == [
+        sig(MODIFY, 1, 91, 0, 0, ts=7),
+        sig(MODIFY, 2, 112, 0, 0, ts=7),
+    ]
+    assert d.update(modified(2, Side.SELL, 112, 2), ts=8) == []
+    assert d.update(modified(1, Side.BUY, 91, 2), ts=9) == [sig(MODIFY, 2, 93, 0, 0, ts=9)]
+
+
 def test_market_maker_cancels_everything_at_stop():
     d = maker()
     d.market(bbo(100, 5, 104, 5, ts=1))
