@@ -340,6 +340,23 @@ def test_updates_keep_a_context_true(venue):
     assert not ctx.open_orders
 
 
+def test_gateway_on_a_journaled_venue(tmp_path):
+    with Venue(data_dir=tmp_path / "venue") as v:
+        v.add_instrument("BOB")
+        g = VenueGateway(v, ME, ["BOB"], taker_ppm=1000)
+        assert kinds(g.send(new(v, 1, SELL, 100, 5))) == [UpdateKind.ACCEPTED]
+        v.submit("BOB", "buy", qty_lots=5, price_ticks=100, account=OTHER)
+        (fill,) = g.poll(0)
+        assert (fill.kind, fill.fill_qty, fill.leaves_qty, fill.liquidity) == (
+            UpdateKind.FILLED,
+            5,
+            0,
+            Liquidity.MAKER,
+        )
+        (rej,) = g.send(new(v, 2, SELL, 100, 0))
+        assert rej.reason == RejectReason.QTY_NOT_POSITIVE
+
+
 def test_gateway_with_a_host_process():
     with Venue(hosts=1) as v:
         v.add_instrument("BOB")

@@ -7,7 +7,7 @@ import pytest
 
 from whistle.book.mbo import MarketByOrderBook
 from whistle.core.mbo import FLAG_LAST, MboAdd, MboDelete
-from whistle.trading.errors import StrategyConfigError
+from whistle.trading.errors import StrategyConfigError, StrategyError, TradingError
 from whistle.trading.examples import ImbalanceTaker, MarketMaker, Noop
 from whistle.trading.messages import LEVELS, MarketEvent, MarketKind
 from whistle.trading.strategy import CALLBACKS, BookView, EmptyConfig, Strategy, subscriptions
@@ -195,3 +195,19 @@ def test_view_of_an_empty_live_book_and_switching_sources():
     view.load_event(book_event([(60, 1)], []))
     assert view.depth() == ([(60, 1)], [])  # the event's levels now, not the book's
     assert "bid=60x1" in repr(view)
+
+
+def test_strategy_error_carries_the_callback_and_the_cause():
+    cause = ZeroDivisionError("division by zero")
+    err = StrategyError("on_book", cause, "MarketMaker")
+    assert isinstance(err, TradingError)
+    assert (err.callback, err.cause, err.strategy) == ("on_book", cause, "MarketMaker")
+    assert err.__cause__ is cause
+    assert (
+        str(err)
+        == "strategy callback MarketMaker.on_book raised ZeroDivisionError: division by zero"
+    )
+    assert (
+        str(StrategyError("on_timer", KeyError(3)))
+        == "strategy callback on_timer raised KeyError: 3"
+    )
