@@ -51,6 +51,7 @@ from __future__ import annotations
 import heapq
 from collections import deque
 from enum import IntEnum, unique
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, final
 
 import msgspec
@@ -283,6 +284,7 @@ class Context:
         """The symbol's book as of the last market event (the runtime refreshes it)."""
         self.ledger = ledger if ledger is not None else Ledger(symbol_id)
         self._orders: dict[int, OpenOrder] = {}
+        self._orders_view: Mapping[int, OpenOrder] = MappingProxyType(self._orders)
         self._signals: list[SignalEvent] = []
         self._timers: list[tuple[int, int, int]] = []
         self._timer_seq = 0
@@ -301,8 +303,8 @@ class Context:
 
     @property
     def open_orders(self) -> Mapping[int, OpenOrder]:
-        """Return the live orders by client order id (read-only; in submission order)."""
-        return self._orders
+        """Return the live orders by client order id (a read-only view, in submission order)."""
+        return self._orders_view
 
     def pnl(self, mark: int | None = None) -> PnL:
         """Return realised, unrealised (marked at ``mark``), fees and total PnL in tick-lots.

@@ -177,6 +177,16 @@ def test_negative_modify_values_are_sent_for_risk_to_refuse():
     assert ctx.drain_signals()[-1].qty == -1
 
 
+def test_open_orders_cannot_be_changed_through_the_mapping():
+    ctx = ctx_at()
+    coid = ctx.buy(1, 100)
+    with pytest.raises(TypeError):
+        ctx.open_orders[coid] = None  # type: ignore[index]
+    with pytest.raises(TypeError):
+        del ctx.open_orders[coid]  # type: ignore[attr-defined]
+    assert list(ctx.open_orders) == [coid]
+
+
 def test_cancel_all_counts_what_it_sent():
     ctx = ctx_at()
     a = ctx.buy(1, 100)
