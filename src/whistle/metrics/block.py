@@ -233,6 +233,7 @@ class MetricsBlock:
         try:
             self._read_header(buf)
         except BaseException:
+            self._closed = True
             shm.close()
             raise
         self._buf = buf
@@ -470,6 +471,18 @@ class MetricsBlock:
         self._shm.close()
         if self.owner:
             self.unlink()
+
+    def __del__(self) -> None:
+        # Dropped without close(): release our views of the mapping first, or the
+        # SharedMemory's own finaliser fails with "BufferError: cannot close exported
+        # pointers exist" (printed at exit, e.g. by a stage process that failed). The owner's
+        # name is unlinked by its weakref finaliser, not here.
+        if getattr(self, "_closed", True):
+            return
+        self._closed = True
+        with contextlib.suppress(Exception):
+            self._q.release()
+            self._shm.close()
 
     def unlink(self) -> bool:
         """Remove the block's name now (mappings stay valid); False if it was already gone."""

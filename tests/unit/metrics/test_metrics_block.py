@@ -287,3 +287,29 @@ def test_a_publish_during_the_copy_makes_the_reader_retry(block: MetricsBlock):
     assert fake.seq_reads >= 3  # read, moved, re-read
     assert stage.count == 2  # the copy taken before the move was thrown away
     assert stage.consistent
+
+
+@pytest.mark.parametrize("role", ["attach", "create"])
+def test_a_block_dropped_without_close_in_a_cycle_exits_silently(block: MetricsBlock, role: str):
+    # A stage process that fails keeps its block alive in a traceback / cycle until exit:
+    # the SharedMemory finaliser must not print "BufferError: cannot close exported pointers".
+    code = (
+        "import sys\n"
+        "from whistle.metrics import MetricsBlock, make_block_name\n"
+        + (
+            "b = MetricsBlock.attach(sys.argv[1])\n"
+            if role == "attach"
+            else "b = MetricsBlock.create(make_block_name('cycle'), ['a'])\nprint(b.name)\n"
+        )
+        + "cycle = [b]\ncycle.append(cycle)\ndel b\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, block.name],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert done.stderr == ""
+    if role == "create":
+        assert not _leftovers(done.stdout.strip())
