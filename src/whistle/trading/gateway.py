@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import heapq
 from collections import deque
-from typing import TYPE_CHECKING, Any, Final, Protocol, final, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, Protocol, cast, final, runtime_checkable
 
 from whistle.coord.durability import JournalUnavailable
 from whistle.core.enums import CancelCause, Liquidity, Side
@@ -77,7 +77,7 @@ from whistle.trading.messages import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, MutableSequence
 
     from whistle.coord.venue import Venue
     from whistle.core.events import Event
@@ -90,6 +90,12 @@ __all__ = [
     "fee_of",
 ]
 
+_OrderEvent = (
+    OrderAccepted | OrderFilled | OrderCancelled | OrderExpired | OrderModified | OrderRejected
+)
+_ORDER_KINDS: Final = frozenset(
+    {OrderAccepted, OrderFilled, OrderCancelled, OrderExpired, OrderModified, OrderRejected}
+)
 _PPM: Final = 1_000_000
 _TEXT_MAX: Final = 160
 _PAD: Final = (0,) * LEVELS
@@ -228,30 +234,29 @@ class _VenueOrders:
         inbox.clear()
         return events
 
-    def _market(self, event: Event, index: int, events: list[Event], out: list[Any]) -> None:
+    def _market(
+        self, event: Event, index: int, events: list[Event], out: MutableSequence[Any]
+    ) -> None:
         """Handle a non-order event (the exchange appends market data to ``out``)."""
         return
 
-    def _translate(self, events: list[Event], out: list[Any]) -> None:
+    def _translate(self, events: list[Event], out: MutableSequence[Any]) -> None:
         account = self.account
         by_oid = self._by_oid
-        for index, ev in enumerate(events):
-            kind = type(ev)
-            if kind is OrderFilled:
-                if ev.account != account:  # type: ignore[union-attr]
-                    continue
-                live = by_oid.get((ev.symbol_id, ev.order_id))  # type: ignore[union-attr]
-                if live is None:
-                    self.unmatched_events += 1
-                    continue
-                self._filled(live, ev, out)  # type: ignore[arg-type]
-            elif kind is OrderAccepted:
-                if ev.account != account:  # type: ignore[union-attr]
-                    continue
-                live = by_oid.get((ev.symbol_id, ev.order_id))  # type: ignore[union-attr]
-                if live is None:
-                    self.unmatched_events += 1
-                    continue
+        order_kinds = _ORDER_KINDS
+        for index, event in enumerate(events):
+            if type(event) not in order_kinds:
+                self._market(event, index, events, out)
+                continue
+            ev = cast("_OrderEvent", event)
+            if ev.account != account:
+                continue
+            live = by_oid.get((ev.symbol_id, ev.order_id))
+            if live is None:
+                self.unmatched_events += 1
+            elif type(ev) is OrderFilled:
+                self._filled(live, ev, out)
+            elif type(ev) is OrderAccepted:
                 live.accepted = True
                 out.append(
                     OrderUpdate(
@@ -266,23 +271,9 @@ class _VenueOrders:
                         venue_order_id=live.oid,
                     )
                 )
-            elif kind is OrderCancelled or kind is OrderExpired:
-                if ev.account != account:  # type: ignore[union-attr]
-                    continue
-                live = by_oid.get((ev.symbol_id, ev.order_id))  # type: ignore[union-attr]
-                if live is None:
-                    self.unmatched_events += 1
-                    continue
-                self._removed(live, ev, out)  # type: ignore[arg-type]
-            elif kind is OrderModified:
-                if ev.account != account:  # type: ignore[union-attr]
-                    continue
-                live = by_oid.get((ev.symbol_id, ev.order_id))  # type: ignore[union-attr]
-                if live is None:
-                    self.unmatched_events += 1
-                    continue
-                live.price = ev.price_ticks  # type: ignore[union-attr]
-                live.leaves = ev.qty_lots  # type: ignore[union-attr]
+            elif type(ev) is OrderModified:
+                live.price = ev.price_ticks
+                live.leaves = ev.qty_lots
                 out.append(
                     OrderUpdate(
                         UpdateKind.MODIFIED,
@@ -296,22 +287,16 @@ class _VenueOrders:
                         venue_order_id=live.oid,
                     )
                 )
-            elif kind is OrderRejected:
-                if ev.account != account:  # type: ignore[union-attr]
-                    continue
-                live = by_oid.get((ev.symbol_id, ev.order_id))  # type: ignore[union-attr]
-                if live is None:
-                    self.unmatched_events += 1
-                    continue
-                self._rejected(live, ev, out)  # type: ignore[arg-type]
-            else:
-                self._market(ev, index, events, out)
+            elif type(ev) is OrderRejected:
+                self._rejected(live, ev, out)
+            else:  # OrderCancelled or OrderExpired
+                self._removed(live, ev, out)
 
     def _forget(self, live: _Live) -> None:
         self._by_oid.pop((live.symbol_id, live.oid), None)
         self._by_coid.pop((live.symbol_id, live.coid), None)
 
-    def _filled(self, live: _Live, ev: OrderFilled, out: list[OrderUpdate]) -> None:
+    def _filled(self, live: _Live, ev: OrderFilled, out: MutableSequence[Any]) -> None:
         price = ev.price_ticks
         qty = ev.qty_lots
         liquidity = ev.liquidity
@@ -340,7 +325,7 @@ class _VenueOrders:
         )
 
     def _removed(
-        self, live: _Live, ev: OrderCancelled | OrderExpired, out: list[OrderUpdate]
+        self, live: _Live, ev: OrderCancelled | OrderExpired, out: MutableSequence[Any]
     ) -> None:
         if type(ev) is OrderExpired:
             kind = UpdateKind.EXPIRED
@@ -368,7 +353,7 @@ class _VenueOrders:
             )
         )
 
-    def _rejected(self, live: _Live, ev: OrderRejected, out: list[OrderUpdate]) -> None:
+    def _rejected(self, live: _Live, ev: OrderRejected, out: MutableSequence[Any]) -> None:
         # A refusal of the new order itself (never accepted) ends it; a refusal of a cancel
         # or modify of an accepted order leaves it live.
         if not live.accepted:
@@ -734,20 +719,21 @@ class VenueExchange(_VenueOrders):
         # Everything the venue said since the last call waits for pump, in its order.
         events = self._take_inbox()
         if events:
-            self._translate(events, self._queue)  # type: ignore[arg-type]  # appends only
+            self._translate(events, self._queue)
 
-    def _market(self, event: Event, index: int, events: list[Event], out: list[Any]) -> None:
+    def _market(
+        self, event: Event, index: int, events: list[Event], out: MutableSequence[Any]
+    ) -> None:
         book = self._books.get(event.symbol_id)
         if book is None:
             return
-        kind = type(event)
-        if kind is BookLevelChanged:
-            side = book.bids if event.side == Side.BUY else book.asks  # type: ignore[union-attr]
-            if event.qty_lots > 0:  # type: ignore[union-attr]
-                side[event.price_ticks] = event.qty_lots  # type: ignore[union-attr]
+        if type(event) is BookLevelChanged:
+            side = book.bids if event.side == Side.BUY else book.asks
+            if event.qty_lots > 0:
+                side[event.price_ticks] = event.qty_lots
             else:
-                side.pop(event.price_ticks, None)  # type: ignore[union-attr]
-        elif kind is TradeOccurred:
+                side.pop(event.price_ticks, None)
+        elif type(event) is TradeOccurred:
             out.append(
                 MarketEvent(
                     MarketKind.TRADE,
@@ -755,26 +741,20 @@ class VenueExchange(_VenueOrders):
                     event.ts_ns,
                     0,
                     event.seq,
-                    event.price_ticks,  # type: ignore[union-attr]
-                    event.qty_lots,  # type: ignore[union-attr]
-                    event.aggressor_side,  # type: ignore[union-attr]
+                    event.price_ticks,
+                    event.qty_lots,
+                    event.aggressor_side,
                 )
             )
             return
-        elif kind is TradingStatusChanged:
+        elif type(event) is TradingStatusChanged:
             out.append(
                 MarketEvent(
-                    MarketKind.STATUS,
-                    event.symbol_id,
-                    event.ts_ns,
-                    0,
-                    event.seq,
-                    0,
-                    event.state,  # type: ignore[union-attr]
+                    MarketKind.STATUS, event.symbol_id, event.ts_ns, 0, event.seq, 0, event.state
                 )
             )
             return
-        elif kind is not BestBidOfferChanged:
+        elif type(event) is not BestBidOfferChanged:
             return
         # A command's level changes (and its BBO change) come together, after its order
         # events: publish the book once, at the end of that run.
