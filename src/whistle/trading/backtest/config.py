@@ -30,7 +30,8 @@ class BacktestConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw
     symbol: str
     """The symbol to trade (the feed is filtered to it)."""
     format: str = "itch"
-    """A format ``whistle.feed.open`` takes: itch, lobster, dbn, dbn-csv."""
+    """A format ``whistle.feed.open`` takes (itch, lobster, dbn, dbn-csv), or ``mbp``: MBP-N
+    rows as ``whistle feed replay`` writes them (``mbp_source``; L2 queue models only)."""
     account: int = 1
     queue_model: str = "fifo"
     """``fifo`` (L3), ``risk_averse``, ``power`` or ``log`` (L2: queue ahead as one number)."""
@@ -63,6 +64,12 @@ class BacktestConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw
             raise BacktestConfigError(
                 "interactive mode matches recorded orders in an engine: it needs queue_model"
                 f" 'fifo' (L3 data), was {self.queue_model!r}"
+            )
+        if self.format == "mbp" and (self.queue_model == "fifo" or self.interactive):
+            raise BacktestConfigError(
+                "format 'mbp' (MBP-N rows) has no order ids: use an L2 queue_model"
+                f" ({', '.join(L2_QUEUE_MODELS)}), not {self.queue_model!r}"
+                + (" in interactive mode" if self.interactive else "")
             )
         if type(self.queue_power) not in (int, float) or not 0 < self.queue_power <= 100:
             raise BacktestConfigError(f"queue_power must be in (0, 100], was {self.queue_power!r}")

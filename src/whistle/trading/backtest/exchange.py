@@ -686,7 +686,10 @@ class FifoExchange(BacktestExchange):
                 self._cross(a.side, a.price, a.qty, a.order_id)
         elif t is _CANCEL or t is _DELETE:
             c: Any = e
-            rid, lvl = self._resolve(c.order_id, c.side, c.price)
+            oid = c.order_id
+            if oid not in self.watch and oid not in self.consumed and not self.book.synthetic:
+                return  # neither ahead of the strategy nor taken by it: nothing to count
+            rid, lvl = self._resolve(oid, c.side, c.price)
             if lvl is None or (t is _DELETE and rid != c.order_id):
                 return
             after = 0 if t is _DELETE else lvl.queue[rid] - c.qty

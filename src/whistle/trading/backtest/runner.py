@@ -422,12 +422,18 @@ class _Run:
     def run(self, progress: Callable[[int, int], None] | None) -> BacktestResult:
         config = self.config
         try:
-            reader = whistle.feed.open(
-                config.data,
-                config.format,
-                [config.symbol],
-                **{k: v for k, v in config.feed_options.items() if k != "book_policy"},
-            )
+            reader: Any
+            if config.format == "mbp":
+                from whistle.trading.backtest.mbp_source import MbpRowReader
+
+                reader = MbpRowReader(config.data, config.symbol)
+            else:
+                reader = whistle.feed.open(
+                    config.data,
+                    config.format,
+                    [config.symbol],
+                    **{k: v for k, v in config.feed_options.items() if k != "book_policy"},
+                )
         except (FeedError, TypeError, OSError) as exc:
             raise BacktestError(f"cannot open the market data: {exc}") from exc
         t0 = time.perf_counter()
@@ -500,10 +506,11 @@ class _Run:
                 next_sample = ts
                 self._start(ts)
             if (heap and heap[0][0] < ts) or sub_timer:
+                self.now = ts
                 pump(ts)
             n += 1
-            self.now = ts
             if ex.active:
+                self.now = ts
                 observe(e)
                 bits = apply(e)
                 if needs_settle:
@@ -513,13 +520,19 @@ class _Run:
             else:
                 bits = apply(e)
             if heap and heap[0][0] <= ts:
+                self.now = ts
                 pump(ts + 1)  # what is due at this very ns: after the recorded event
             if bits and sub_any:
                 local = ts + (feed_const if feed_const >= 0 else feed(ts))
                 if local > self.local:
                     self.local = local
                 ctx.now_ns = self.local
-                load(book, ts)
+                # The view holds the top of book only (depth() reads the live book): it
+                # can differ from the book's only after a CHANGED_BBO event.
+                if bits & CHANGED_BBO:
+                    load(book, ts)
+                else:
+                    view.ts_ns = ts
                 if sub_book and bits & CHANGED_BOOK:
                     try:
                         on_book(ctx, view)
@@ -527,6 +540,7 @@ class _Run:
                         raise StrategyError("on_book", exc, name) from exc
                     signals = drain()
                     if signals:
+                        self.now = ts
                         route(signals)
                 if sub_bbo and bits & CHANGED_BBO:
                     now_top = (view.best_bid, view.bid_qty, view.best_ask, view.ask_qty)
@@ -538,8 +552,10 @@ class _Run:
                             raise StrategyError("on_bbo", exc, name) from exc
                         signals = drain()
                         if signals:
+                            self.now = ts
                             route(signals)
                 if sub_trade and bits & CHANGED_TRADE:
+                    self.now = ts
                     self._trade(e, ts)
             if ts >= next_sample:
                 self._sample(ts)
@@ -548,7 +564,7 @@ class _Run:
                 break
             if progress is not None and not n & (PROGRESS_EVERY - 1):
                 progress(reader.stats.messages, 0)
-        self.last_ts = self.now
+        self.now = self.last_ts = max(self.now, ts if started else 0)
         if not started or not named:
             raise BacktestError(
                 f"{self.config.data}: no events for symbol {symbol!r} in the data"
