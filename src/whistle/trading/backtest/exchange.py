@@ -682,8 +682,13 @@ class FifoExchange(BacktestExchange):
         self.now = e.ts_ns
         if t is _ADD:
             a: Any = e
-            if self.orders and a.side in (BUY, SELL) and a.qty > 0:
-                self._cross(a.side, a.price, a.qty, a.order_id)
+            side = a.side
+            # Most adds cross nothing: test that before any call.
+            if side == SELL:
+                if self.best_bid and a.price <= self.best_bid and a.qty > 0:
+                    self._cross(side, a.price, a.qty, a.order_id)
+            elif side == BUY and self.best_ask and a.price >= self.best_ask and a.qty > 0:
+                self._cross(side, a.price, a.qty, a.order_id)
         elif t is _CANCEL or t is _DELETE:
             c: Any = e
             oid = c.order_id

@@ -60,7 +60,7 @@ def delete(ts: int, ref: int) -> SyntheticOp:
 @pytest.fixture(scope="module")
 def stream(tmp_path_factory: pytest.TempPathFactory) -> str:
     path = tmp_path_factory.mktemp("bt") / "synthetic.itch"
-    path.write_bytes(itch_bytes(synthetic_ops(6_000, 7), symbol=SYM))
+    path.write_bytes(itch_bytes(synthetic_ops(3_000, 7), symbol=SYM))
     return str(path)
 
 
@@ -351,3 +351,35 @@ def test_progress_and_max_events(stream: str) -> None:
     )
     assert result.events == 1_000
     assert seen[-1] == (1_000, 1_000)
+
+
+class BadPrice(Strategy):
+    def on_start(self, ctx: Context) -> None:
+        ctx.buy(1, 100.5)  # type: ignore[arg-type]
+
+
+class BadStop(Strategy):
+    def on_stop(self, ctx: Context) -> None:
+        raise RuntimeError("cannot stop")
+
+
+@pytest.mark.parametrize(("strategy", "callback"), [(BadPrice, "on_start"), (BadStop, "on_stop")])
+def test_hostile_strategies_give_no_result(
+    stream: str, strategy: type[Strategy], callback: str
+) -> None:
+    with pytest.raises(BacktestError, match=callback):
+        run_backtest(config(stream, max_events=200), strategy())
+
+
+class Flooder(Strategy):
+    """Sends a new order on every book event: the order-rate limit refuses the excess."""
+
+    def on_book(self, ctx: Context, book: BookView) -> None:
+        ctx.buy(1, 900_000)
+
+
+def test_a_flooding_strategy_is_refused_by_the_rate_limit(stream: str) -> None:
+    cfg = config(stream, max_events=2_000, risk={"default": {"max_order_rate": 5}})
+    result = run_backtest(cfg, Flooder())
+    assert result.rejects.get("ORDER_RATE", 0) > 1_000
+    assert 0 < result.orders < 100
