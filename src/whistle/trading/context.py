@@ -37,13 +37,19 @@ Bad actions (documented here, tested in tests/unit/trading/test_context.py):
 
 Order states are a transition table (``TRANSITIONS``), keyed by (state, trigger) where the
 trigger is the update's kind, a FILLED update split into PARTIAL (leaves > 0) and FILL
-(leaves 0), and a CANCELLED update with leaves > 0 (a reduction) into REDUCED. A REJECTED
-update for an accepted order is the refusal of a cancel or modify (updates arrive in the
-order the signals were sent, so an order's own refusal always comes before its ACCEPTED):
-the order stays open and its pending request is cleared. An update the table does not
-allow raises ``OrderStateError``; an update for a client order id that is not open is
-ignored by ``open_orders`` (counted in ``unmatched_updates``) but its fill still goes to
-the ledger: money is money.
+(leaves 0), a CANCELLED update with leaves > 0 (a reduction) into REDUCED, and a REJECTED
+update into REFUSED when the order has a cancel or modify unanswered (``pending``) and
+REJECTED when it has none. A REFUSED answers the *newest* pending request, and the order
+stays as it was: every request gets exactly one answer (risk refuses it, or the gateway
+answers it, a cancel or modify of an order that is gone included), but a refusal by risk
+may overtake the gateway's answers to earlier requests in a multi-process pipeline, so
+only when nothing else is pending can a REJECTED of a PENDING_NEW order be the new
+order's own refusal. (Newest, not oldest: a cancel is always the last request, and taking
+a modify's refusal for the cancel's costs at most a second cancel, while the other way
+round would leave a cancel marked pending for good.) An update the table does not allow
+raises ``OrderStateError``; an update for a client order id that is not open is ignored
+by ``open_orders`` (counted in ``unmatched_updates``) but its fill still goes to the
+ledger: money is money.
 """
 
 from __future__ import annotations
@@ -114,8 +120,11 @@ class Trigger(IntEnum):
     REDUCED = 5
     """A CANCELLED update that leaves quantity open (part of the order was taken away)."""
     REJECTED = 6
+    """A REJECTED update while no cancel or modify is pending: the order's own refusal."""
     EXPIRED = 7
     MODIFIED = 8
+    REFUSED = 9
+    """A REJECTED update while a cancel or modify is pending: that request was refused."""
 
 
 _P = OrderState.PENDING_NEW
@@ -129,18 +138,21 @@ TRANSITIONS: Final[Mapping[tuple[OrderState, Trigger], OrderState]] = {
     (_P, Trigger.CANCELLED): OrderState.CANCELLED,
     (_P, Trigger.REDUCED): _O,
     (_P, Trigger.REJECTED): OrderState.REJECTED,
+    (_P, Trigger.REFUSED): _P,
     (_P, Trigger.EXPIRED): OrderState.EXPIRED,
     (_O, Trigger.PARTIAL): _F,
     (_O, Trigger.FILL): OrderState.FILLED,
     (_O, Trigger.CANCELLED): OrderState.CANCELLED,
     (_O, Trigger.REDUCED): _O,
-    (_O, Trigger.REJECTED): _O,  # a cancel or modify was refused: the order stays
+    (_O, Trigger.REFUSED): _O,  # a cancel or modify was refused: the order stays
+    (_O, Trigger.REJECTED): _O,  # a request the context did not make (a kill-switch cancel)
     (_O, Trigger.EXPIRED): OrderState.EXPIRED,
     (_O, Trigger.MODIFIED): _O,
     (_F, Trigger.PARTIAL): _F,
     (_F, Trigger.FILL): OrderState.FILLED,
     (_F, Trigger.CANCELLED): OrderState.CANCELLED,
     (_F, Trigger.REDUCED): _F,
+    (_F, Trigger.REFUSED): _F,
     (_F, Trigger.REJECTED): _F,
     (_F, Trigger.EXPIRED): OrderState.EXPIRED,
     (_F, Trigger.MODIFIED): _F,
@@ -152,7 +164,6 @@ _DONE: Final = frozenset(
 )
 _SIMPLE: Final = {
     UpdateKind.ACCEPTED: Trigger.ACCEPTED,
-    UpdateKind.REJECTED: Trigger.REJECTED,
     UpdateKind.EXPIRED: Trigger.EXPIRED,
     UpdateKind.MODIFIED: Trigger.MODIFIED,
 }
@@ -531,6 +542,8 @@ class Context:
             trigger = Trigger.PARTIAL if update.leaves_qty > 0 else Trigger.FILL
         elif kind == UpdateKind.CANCELLED:
             trigger = Trigger.REDUCED if update.leaves_qty > 0 else Trigger.CANCELLED
+        elif kind == UpdateKind.REJECTED:
+            trigger = Trigger.REFUSED if order.pending else Trigger.REJECTED
         else:
             trigger = _SIMPLE[kind]
         state = TRANSITIONS.get((order.state, trigger))
@@ -553,11 +566,8 @@ class Context:
             pending = order.pending
             if SignalKind.MODIFY in pending:
                 pending.remove(SignalKind.MODIFY)  # the oldest modify took effect
-        elif trigger is Trigger.REJECTED and state is not OrderState.REJECTED:
-            # The refusal of the oldest pending request (answers come back in the order the
-            # requests were sent); a refused cancel may be sent again.
-            if order.pending:
-                del order.pending[0]
+        elif trigger is Trigger.REFUSED:
+            order.pending.pop()  # the newest request (module docstring); a cancel may be resent
         elif trigger is Trigger.ACCEPTED:
             order.leaves_qty = update.leaves_qty or order.leaves_qty
         order.state = state

@@ -227,13 +227,42 @@ def test_rejected_cancel_keeps_the_order_and_allows_a_new_cancel():
     ctx.modify(coid, price=101)
     ctx.cancel(coid)
     assert ctx.open_orders[coid].pending == [SignalKind.MODIFY, SignalKind.CANCEL]
-    # The modify's refusal comes first (answers follow the order of the requests).
-    order = ctx.apply_update(upd(UpdateKind.REJECTED, coid, reason=3003))
+    # A refusal answers the newest request: the cancel may be sent again at once.
+    order = ctx.apply_update(upd(UpdateKind.REJECTED, coid, reason=RiskReason.ORDER_RATE))
     assert order.state is OrderState.OPEN
-    assert order.pending == [SignalKind.CANCEL]
-    ctx.apply_update(upd(UpdateKind.REJECTED, coid, reason=RiskReason.ORDER_RATE))
-    assert ctx.open_orders[coid].pending == []
+    assert order.pending == [SignalKind.MODIFY]
     assert ctx.cancel(coid)
+    ctx.apply_update(upd(UpdateKind.REJECTED, coid, reason=3003))
+    ctx.apply_update(upd(UpdateKind.REJECTED, coid, reason=3003))
+    assert ctx.open_orders[coid].pending == []
+    # A refusal of a request the context did not make (risk's kill switch) changes nothing.
+    assert ctx.apply_update(upd(UpdateKind.REJECTED, coid, reason=3001)).state is OrderState.OPEN
+    assert ctx.cancel(coid)
+
+
+def test_a_risk_refusal_overtaking_the_ack_does_not_end_a_live_order():
+    # Multi-process pipeline: the NEW goes to the venue, the MODIFY right after it is refused
+    # by risk, and that refusal comes back before the venue's ACCEPTED.
+    ctx = ctx_at()
+    coid = ctx.buy(5, 100)
+    ctx.modify(coid, price=1_000_000)
+    order = ctx.apply_update(upd(UpdateKind.REJECTED, coid, reason=RiskReason.PRICE_COLLAR))
+    assert (order.state, order.pending) == (OrderState.PENDING_NEW, [])
+    assert ctx.apply_update(accepted(coid)).state is OrderState.OPEN
+    assert ctx.open_orders[coid].price == 100
+
+
+def test_a_refused_new_with_a_cancel_behind_it_ends_at_the_second_refusal():
+    ctx = ctx_at()
+    coid = ctx.buy(5, 100)
+    ctx.cancel(coid)
+    # Both requests are answered: the new one refused, the cancel refused (no such order),
+    # in either order.
+    ctx.apply_update(upd(UpdateKind.REJECTED, coid, reason=RiskReason.MAX_POSITION))
+    assert ctx.open_orders[coid].state is OrderState.PENDING_NEW
+    order = ctx.apply_update(upd(UpdateKind.REJECTED, coid, reason=RiskReason.UNKNOWN_ORDER))
+    assert order.state is OrderState.REJECTED
+    assert not ctx.open_orders
 
 
 def test_modified_and_reduced_updates_change_the_order():
@@ -307,8 +336,17 @@ def test_the_table_has_no_way_out_of_a_done_state():
         assert state not in done
     live = set(OrderState) - done
     for state in live:
-        for trigger in (Trigger.FILL, Trigger.CANCELLED, Trigger.EXPIRED, Trigger.PARTIAL):
+        for trigger in (
+            Trigger.FILL,
+            Trigger.CANCELLED,
+            Trigger.EXPIRED,
+            Trigger.PARTIAL,
+            Trigger.REFUSED,
+            Trigger.REJECTED,
+        ):
             assert (state, trigger) in TRANSITIONS
+    # A refused request never changes the state.
+    assert all(TRANSITIONS[(state, Trigger.REFUSED)] is state for state in live)
 
 
 # -- pnl -------------------------------------------------------------------------------
