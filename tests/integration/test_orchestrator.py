@@ -6,6 +6,7 @@ import time
 from typing import TYPE_CHECKING
 
 import pytest
+import sqlalchemy as sa
 from test_orchestrator_support import BACKENDS, database
 
 from whistle.orchestrator import (
@@ -170,3 +171,31 @@ def test_positions_come_back_after_a_restart(tmp_path: Path) -> None:
             assert o2.snapshot(s).fills == fills[s]
     finally:
         o2.stop()
+
+
+@pytest.mark.parametrize("orch", ["postgres"], indirect=True)
+def test_the_database_dropping_every_connection_is_ridden_out(orch: Orchestrator) -> None:
+    orch.add_trading_pair("BEFORE", MM, {"qty_lots": 1}, engine="durable")
+    name = sa.make_url(orch.url).database
+    admin = sa.create_engine(
+        sa.make_url(orch.url).set(drivername="postgresql+psycopg", database="postgres"),
+        isolation_level="AUTOCOMMIT",
+        poolclass=sa.NullPool,
+    )
+    try:
+        with admin.connect() as conn:
+            killed = conn.execute(
+                sa.text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                    " WHERE datname = :n AND pid <> pg_backend_pid()"
+                ),
+                {"n": name},
+            ).scalar()
+    finally:
+        admin.dispose()
+    assert killed
+    # Every pooled connection is dead: the next registry write and durable orders reconnect.
+    assert orch.add_trading_pair("AFTER", MM, {"qty_lots": 1})["outcome"] == "added"
+    before = orch.snapshot("BEFORE").orders_sent
+    wait_for(lambda: orch.snapshot("BEFORE").orders_sent > before + 2, "durable orders again")
+    assert orch.registry.get("BEFORE").status == "ACTIVE"

@@ -373,3 +373,37 @@ def pipeline(
         _emit_json(result)
         return
     Console().print(key_value_table("whistle bench pipeline", result))
+
+
+@bench.command("orchestrator")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option(
+    "--pg",
+    "pg_url",
+    default=None,
+    metavar="URL",
+    help="PostgreSQL server for the PostgreSQL figures (a fresh database is created on it and"
+    " dropped); default $WHISTLE_TEST_PG_URL or postgresql://postgres@127.0.0.1:5432/test.",
+)
+@click.option("--no-pg", is_flag=True, help="SQLite only.")
+@click.option("--adds", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--symbols", type=click.IntRange(min=1), default=1000, show_default=True)
+@click.option("--orders", type=click.IntRange(min=4), default=2000, show_default=True)
+def orchestrator_cmd(
+    as_json: bool, pg_url: str | None, no_pg: bool, adds: int, symbols: int, orders: int
+) -> None:
+    """Orchestrator: add_trading_pair p50/p99, recovery of N symbols, engines, snapshots."""
+    from whistle.bench.orchestrator import DEFAULT_PG_URL, run_orchestrator_bench
+
+    console = Console(stderr=True)
+    result = run_orchestrator_bench(
+        pg_url=None if no_pg else (pg_url or DEFAULT_PG_URL),
+        adds=adds,
+        symbols=symbols,
+        orders=orders,
+        progress=lambda msg: console.print(f"[dim]{msg}...[/dim]"),
+    )
+    if as_json:
+        _emit_json(result)
+    else:
+        Console().print_json(data=result)

@@ -160,6 +160,7 @@ class SymbolManager:
         self._updates: deque[OrderUpdate] = deque()
         self._wake = threading.Event()
         self._stop = False
+        self._quiet = False
         self._abandoned = False
         self.inbox_capacity = inbox_capacity
         self.state = STARTING
@@ -255,12 +256,15 @@ class SymbolManager:
                         self.ctx.now_ns = now
                         self._call("on_timer", self.strategy.on_timer, tag)
             if not self._abandoned:
-                # Stopping: the book no longer matters, the order updates still do.
+                # Stopping: the book no longer matters; the order updates are booked
+                # (positions, context) without asking the strategy for more orders.
                 self._market.clear()
-                self._drain()
+                self._quiet = True
+                self._book_updates()
                 if not self.paused:
                     callback = "on_stop"
                     self._call("on_stop", self.strategy.on_stop)
+                self._book_updates()
                 self.state = STOPPED
         except AbandonedError:
             self.state = HUNG
@@ -273,6 +277,11 @@ class SymbolManager:
                 self.state = CRASHED
         finally:
             self.busy_since_ns = 0
+
+    def _book_updates(self) -> None:
+        updates = self._updates
+        while updates:
+            self._apply(updates.popleft())
 
     def _call(self, name: str, func: Callable[..., None], *args: object) -> None:
         ctx = self.ctx
@@ -297,6 +306,8 @@ class SymbolManager:
             # a stale book always sees the newer book first.
             for _ in range(len(updates)):
                 self._apply(updates.popleft())
+            if self._stop:
+                return  # the stop path drains the updates; the book no longer matters
             if market:
                 event = market.popleft()
                 now = clock()
@@ -344,7 +355,7 @@ class SymbolManager:
         ctx = self.ctx
         ctx.now_ns = self._clock()
         ctx.apply_update(update)
-        if not self.paused and "order_update" in self._subs:
+        if not self.paused and not self._quiet and "order_update" in self._subs:
             self._call("on_order_update", self.strategy.on_order_update, update)
 
     def _kill_orders(self, orders: list[Order]) -> None:

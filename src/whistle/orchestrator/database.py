@@ -10,6 +10,12 @@ workflow code, so any code change would strand the workflows a crash left pendin
 version is pinned to ``APP_VERSION``; change it only together with a migration note (a
 workflow whose steps changed shape must not be replayed by new code).
 
+**SQLite durability.** The SQLite file runs in WAL mode with ``synchronous=NORMAL``
+(``sqlite_engine``): a committed transaction survives a crash of the process (what the
+SIGKILL tests attack) without an fsync per commit, but the last commits may be lost if
+the machine loses power. PostgreSQL keeps the server's own setting (``synchronous_commit``
+on by default): use it where power loss matters.
+
 **Spawn, never fork.** DBOS owns threads and database connections; a process forked
 after DBOS is initialised inherits locked mutexes and shared sockets. Workers are started
 with the ``spawn`` start method (``spawn_context()``); ``guard_fork()`` (called when the
@@ -26,7 +32,7 @@ import random
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -49,6 +55,7 @@ __all__ = [
     "resolve_url",
     "retry",
     "spawn_context",
+    "sqlite_engine",
 ]
 
 APP_NAME = "whistle-orchestrator"
@@ -98,6 +105,24 @@ def is_postgres(url: str) -> bool:
 def printable(url: str) -> str:
     """``url`` with its password hidden."""
     return sa.make_url(url).render_as_string(hide_password=True)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # DBOS's own SQLite settings (serialized writers, a long busy timeout, foreign keys),
+    # plus WAL with synchronous=NORMAL (see the module docstring).
+    dbapi_conn.isolation_level = "IMMEDIATE"
+    dbapi_conn.execute("PRAGMA busy_timeout=30000")
+    dbapi_conn.execute("PRAGMA foreign_keys=ON")
+    dbapi_conn.execute("PRAGMA synchronous=NORMAL")
+
+
+def sqlite_engine(url: str) -> sa.Engine:
+    """A SQLite engine for DBOS and the registry (WAL, synchronous=NORMAL)."""
+    engine = sa.create_engine(url)
+    sa.event.listen(engine, "connect", _sqlite_pragmas)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+    return engine
 
 
 def _engine_url(url: str) -> sa.URL:

@@ -36,7 +36,7 @@ from types import MappingProxyType
 from typing import IO, TYPE_CHECKING, Any, Final, final
 
 import msgspec
-from dbos import DBOS, SetWorkflowID, SQLAlchemyDatasource
+from dbos import DBOS, DBOSConfig, SetWorkflowID, SQLAlchemyDatasource
 
 from whistle.coord.venue import Venue
 from whistle.orchestrator.actor import CRASHED, HUNG, STOPPED, SymbolManager
@@ -50,6 +50,7 @@ from whistle.orchestrator.database import (
     is_postgres,
     printable,
     resolve_url,
+    sqlite_engine,
 )
 from whistle.orchestrator.engines import make_engine
 from whistle.orchestrator.errors import (
@@ -265,18 +266,22 @@ class Orchestrator:
             )
             if self.simulate is not None:
                 self.simulator = MarketSimulator(self._link, self.simulate)
-            DBOS(
-                config={
-                    "name": APP_NAME,
-                    "system_database_url": self.url,
-                    "application_version": APP_VERSION,
-                    "log_level": os.environ.get("WHISTLE_DBOS_LOG", "WARNING"),
-                    "db_engine_kwargs": _engine_kwargs(self.url),
-                }
-            )
+            config: DBOSConfig = {
+                "name": APP_NAME,
+                "system_database_url": self.url,
+                "application_version": APP_VERSION,
+                "log_level": os.environ.get("WHISTLE_DBOS_LOG", "WARNING"),
+                "db_engine_kwargs": _engine_kwargs(self.url),
+            }
+            sqlite = not is_postgres(self.url)
+            if sqlite:
+                config["system_database_engine"] = sqlite_engine(self.url)
+            DBOS(config=config)
             guard_fork()
             datasource = SQLAlchemyDatasource.create(
-                self.url, engine_kwargs=_engine_kwargs(self.url)
+                self.url,
+                engine_kwargs=_engine_kwargs(self.url),
+                engine=sqlite_engine(self.url) if sqlite else None,
             )
             self._registry = Registry(self.url, datasource)
             install(self)
