@@ -50,7 +50,9 @@ class BacktestConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw
     max_events: int = 0
     """Stop after this many events of the symbol (0: the whole file)."""
     feed_options: dict[str, Any] = msgspec.field(default_factory=dict)
-    """Extra options for ``whistle.feed.open`` (LOBSTER ``orderbook=``; ``policy=``)."""
+    """Extra options for ``whistle.feed.open`` (LOBSTER ``orderbook=``; ``policy=``), and
+    ``book_policy``: the recorded book's ``lenient`` (default: anomalies counted in
+    ``BacktestResult.book_anomalies``) or ``strict`` (the first one fails the run)."""
     strategy_id: int = 1
     """The strategy's id in its signals; its client order ids are ``strategy_id << 32`` + n."""
 

@@ -75,7 +75,7 @@ from whistle.trading.risk import RiskConfig, RiskConfigError, RiskEngine
 from whistle.trading.strategy import subscriptions
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from whistle.core.mbo import MboEvent
     from whistle.trading.backtest.config import BacktestConfig
@@ -119,6 +119,13 @@ def make_exchange(
     if model == "fifo":
         return FifoExchange(book, symbol_id, fees)
     return L2Exchange(book, symbol_id, fees, queue_model(model, config.queue_power, config.seed))
+
+
+def _failed(what: str, exc: BaseException) -> BacktestError:
+    # The cause is set by hand as well: compiled (mypyc), ``raise ... from`` may not set it.
+    error = BacktestError(f"{what}: {exc}")
+    error.__cause__ = exc
+    return error
 
 
 def _risk_config(value: Any) -> RiskConfig:
@@ -435,26 +442,32 @@ class _Run:
                     **{k: v for k, v in config.feed_options.items() if k != "book_policy"},
                 )
         except (FeedError, TypeError, OSError) as exc:
-            raise BacktestError(f"cannot open the market data: {exc}") from exc
+            raise _failed("cannot open the market data", exc) from exc
         t0 = time.perf_counter()
+        events = iter(reader)
         try:
-            n = self._loop(reader, progress)
+            n = self._loop(reader, events, progress)
             self._finish()
         except StrategyError as exc:
-            raise BacktestError(f"the strategy failed, the run has no result: {exc}") from exc
+            raise _failed("the strategy failed, the run has no result", exc) from exc
         except FeedError as exc:
-            raise BacktestError(f"the market data failed, the run has no result: {exc}") from exc
+            raise _failed("the market data failed, the run has no result", exc) from exc
         except MboAnomalyError as exc:
-            raise BacktestError(
-                f"the recorded book is inconsistent (strict policy): {exc}"
-            ) from exc
+            raise _failed("the recorded book is inconsistent (strict policy)", exc) from exc
+        finally:
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()  # a run stopped early must not leave the file open
         seconds = time.perf_counter() - t0
         if progress is not None:
             progress(n, n)
         return self._result(n, seconds)
 
     def _loop(
-        self, reader: whistle.feed.FeedReader, progress: Callable[[int, int], None] | None
+        self,
+        reader: whistle.feed.FeedReader,
+        events: Iterator[MboEvent],
+        progress: Callable[[int, int], None] | None,
     ) -> int:
         # The per-event path: locals only; a strategy that does not subscribe to a kind
         # costs one int test per event for it.
@@ -493,7 +506,7 @@ class _Run:
         started = False
         named = False  # every decoder names an instrument before its first event
         symbol = self.config.symbol
-        for e in reader:
+        for e in events:
             if type(e) is instrument_t:
                 if e.symbol == symbol:
                     self.price_decimals = e.price_decimals
