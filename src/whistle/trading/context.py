@@ -50,6 +50,12 @@ round would leave a cancel marked pending for good.) An update the table does no
 raises ``OrderStateError``; an update for a client order id that is not open is ignored
 by ``open_orders`` (counted in ``unmatched_updates``) but its fill still goes to the
 ledger: money is money.
+
+A refusal saying the order is not known downstream (``RiskReason.UNKNOWN_ORDER``, the
+venue's ``RejectReason.UNKNOWN_ORDER_ID``) is the trigger UNKNOWN and ends the order, pending
+or not: a PENDING_NEW order whose new request never reached risk or the venue (a runtime
+that dropped it, a refusal that was lost) is REJECTED, a live one the venue no longer knows
+is CANCELLED. A fill of it that comes later still reaches the ledger.
 """
 
 from __future__ import annotations
@@ -63,9 +69,10 @@ from typing import TYPE_CHECKING, Final, final
 import msgspec
 
 from whistle.core.enums import Side, TimeInForce
+from whistle.core.reasons import RejectReason
 from whistle.trading.accounting import Ledger
 from whistle.trading.errors import OrderStateError
-from whistle.trading.messages import SignalEvent, SignalKind, UpdateKind
+from whistle.trading.messages import RiskReason, SignalEvent, SignalKind, UpdateKind
 from whistle.trading.strategy import BookView
 
 if TYPE_CHECKING:
@@ -125,6 +132,8 @@ class Trigger(IntEnum):
     MODIFIED = 8
     REFUSED = 9
     """A REJECTED update while a cancel or modify is pending: that request was refused."""
+    UNKNOWN = 10
+    """A REJECTED update saying the order is unknown downstream: it is gone."""
 
 
 _P = OrderState.PENDING_NEW
@@ -139,6 +148,7 @@ TRANSITIONS: Final[Mapping[tuple[OrderState, Trigger], OrderState]] = {
     (_P, Trigger.REDUCED): _O,
     (_P, Trigger.REJECTED): OrderState.REJECTED,
     (_P, Trigger.REFUSED): _P,
+    (_P, Trigger.UNKNOWN): OrderState.REJECTED,
     (_P, Trigger.EXPIRED): OrderState.EXPIRED,
     (_O, Trigger.PARTIAL): _F,
     (_O, Trigger.FILL): OrderState.FILLED,
@@ -146,6 +156,7 @@ TRANSITIONS: Final[Mapping[tuple[OrderState, Trigger], OrderState]] = {
     (_O, Trigger.REDUCED): _O,
     (_O, Trigger.REFUSED): _O,  # a cancel or modify was refused: the order stays
     (_O, Trigger.REJECTED): _O,  # a request the context did not make (a kill-switch cancel)
+    (_O, Trigger.UNKNOWN): OrderState.CANCELLED,
     (_O, Trigger.EXPIRED): OrderState.EXPIRED,
     (_O, Trigger.MODIFIED): _O,
     (_F, Trigger.PARTIAL): _F,
@@ -154,6 +165,7 @@ TRANSITIONS: Final[Mapping[tuple[OrderState, Trigger], OrderState]] = {
     (_F, Trigger.REDUCED): _F,
     (_F, Trigger.REFUSED): _F,
     (_F, Trigger.REJECTED): _F,
+    (_F, Trigger.UNKNOWN): OrderState.CANCELLED,
     (_F, Trigger.EXPIRED): OrderState.EXPIRED,
     (_F, Trigger.MODIFIED): _F,
 }
@@ -168,6 +180,10 @@ _SIMPLE: Final = {
     UpdateKind.MODIFIED: Trigger.MODIFIED,
 }
 _TIFS: Final = {int(m): m for m in TimeInForce}
+# "No such order" from risk (2010) or the venue (3001): the codes do not overlap elsewhere.
+_UNKNOWN_ORDER: Final = frozenset(
+    {int(RiskReason.UNKNOWN_ORDER), int(RejectReason.UNKNOWN_ORDER_ID)}
+)
 
 
 @final
@@ -543,7 +559,10 @@ class Context:
         elif kind == UpdateKind.CANCELLED:
             trigger = Trigger.REDUCED if update.leaves_qty > 0 else Trigger.CANCELLED
         elif kind == UpdateKind.REJECTED:
-            trigger = Trigger.REFUSED if order.pending else Trigger.REJECTED
+            if update.reason in _UNKNOWN_ORDER:
+                trigger = Trigger.UNKNOWN
+            else:
+                trigger = Trigger.REFUSED if order.pending else Trigger.REJECTED
         else:
             trigger = _SIMPLE[kind]
         state = TRANSITIONS.get((order.state, trigger))
@@ -568,6 +587,8 @@ class Context:
                 pending.remove(SignalKind.MODIFY)  # the oldest modify took effect
         elif trigger is Trigger.REFUSED:
             order.pending.pop()  # the newest request (module docstring); a cancel may be resent
+        elif trigger is Trigger.UNKNOWN:
+            order.pending.clear()
         elif trigger is Trigger.ACCEPTED:
             order.leaves_qty = update.leaves_qty or order.leaves_qty
         order.state = state

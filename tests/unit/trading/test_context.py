@@ -236,7 +236,7 @@ def test_rejected_cancel_keeps_the_order_and_allows_a_new_cancel():
     ctx.apply_update(upd(UpdateKind.REJECTED, coid, reason=3003))
     assert ctx.open_orders[coid].pending == []
     # A refusal of a request the context did not make (risk's kill switch) changes nothing.
-    assert ctx.apply_update(upd(UpdateKind.REJECTED, coid, reason=3001)).state is OrderState.OPEN
+    assert ctx.apply_update(upd(UpdateKind.REJECTED, coid, reason=2001)).state is OrderState.OPEN
     assert ctx.cancel(coid)
 
 
@@ -252,17 +252,46 @@ def test_a_risk_refusal_overtaking_the_ack_does_not_end_a_live_order():
     assert ctx.open_orders[coid].price == 100
 
 
-def test_a_refused_new_with_a_cancel_behind_it_ends_at_the_second_refusal():
+@pytest.mark.parametrize("unknown", [RiskReason.UNKNOWN_ORDER, 3001])
+def test_a_refused_new_with_a_cancel_behind_it_ends_in_either_order(unknown):
+    # Both requests are answered: the new one refused, the cancel refused (no such order).
     ctx = ctx_at()
     coid = ctx.buy(5, 100)
     ctx.cancel(coid)
-    # Both requests are answered: the new one refused, the cancel refused (no such order),
-    # in either order.
     ctx.apply_update(upd(UpdateKind.REJECTED, coid, reason=RiskReason.MAX_POSITION))
     assert ctx.open_orders[coid].state is OrderState.PENDING_NEW
-    order = ctx.apply_update(upd(UpdateKind.REJECTED, coid, reason=RiskReason.UNKNOWN_ORDER))
+    order = ctx.apply_update(upd(UpdateKind.REJECTED, coid, reason=unknown))
     assert order.state is OrderState.REJECTED
     assert not ctx.open_orders
+    ctx = ctx_at()
+    coid = ctx.buy(5, 100)
+    ctx.cancel(coid)
+    order = ctx.apply_update(upd(UpdateKind.REJECTED, coid, reason=unknown))
+    assert order.state is OrderState.REJECTED
+    assert ctx.apply_update(upd(UpdateKind.REJECTED, coid, reason=2006)) is None
+
+
+def test_a_new_that_never_reached_risk_ends_at_the_cancels_unknown_order():
+    # A runtime dropped the new order's signal (a feedback-loop breaker): only the cancel's
+    # "no such order" ever comes back.
+    ctx = ctx_at()
+    coid = ctx.buy(5, 100)
+    ctx.cancel(coid)
+    order = ctx.apply_update(upd(UpdateKind.REJECTED, coid, reason=RiskReason.UNKNOWN_ORDER))
+    assert (order.state, order.pending) == (OrderState.REJECTED, [])
+    assert not ctx.open_orders
+
+
+def test_a_live_order_the_venue_no_longer_knows_is_cancelled_and_a_late_fill_still_counts():
+    ctx = ctx_at()
+    coid = ctx.buy(5, 100)
+    ctx.apply_update(accepted(coid))
+    ctx.modify(coid, price=101)
+    order = ctx.apply_update(upd(UpdateKind.REJECTED, coid, reason=3001))
+    assert order.state is OrderState.CANCELLED
+    ctx.apply_update(filled(coid, 100, 5, 0))
+    assert ctx.position == 5
+    assert ctx.unmatched_updates == 1
 
 
 def test_modified_and_reduced_updates_change_the_order():
@@ -343,6 +372,7 @@ def test_the_table_has_no_way_out_of_a_done_state():
             Trigger.PARTIAL,
             Trigger.REFUSED,
             Trigger.REJECTED,
+            Trigger.UNKNOWN,
         ):
             assert (state, trigger) in TRANSITIONS
     # A refused request never changes the state.
