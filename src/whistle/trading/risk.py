@@ -250,20 +250,17 @@ _MODIFIED: Final = int(UpdateKind.MODIFIED)
 
 
 @final
-class _Open:
-    """One open order as risk sees it."""
+class _Open(msgspec.Struct):
+    """One open order as risk sees it (a Struct: built in C, a third of a slotted __init__)."""
 
-    __slots__ = ("accepted", "coid", "pair", "prev", "price", "qty", "refused", "side")
-
-    def __init__(self, pair: _Pair, coid: int, side: int, price: int, qty: int) -> None:
-        self.pair = pair
-        self.coid = coid
-        self.side = side
-        self.price = price
-        self.qty = qty  # leaves
-        self.accepted = False
-        self.prev: tuple[int, int] | None = None  # (price, qty) before an unconfirmed modify
-        self.refused: list[int] | None = None  # risk's refusals naming it, not yet echoed back
+    pair: _Pair
+    coid: int
+    side: int
+    price: int
+    qty: int  # leaves
+    accepted: bool = False
+    prev: tuple[int, int] | None = None  # (price, qty) before an unconfirmed modify
+    refused: list[int] | None = None  # risk's refusals naming it, not yet echoed back
 
 
 @final
