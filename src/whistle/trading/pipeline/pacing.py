@@ -5,8 +5,8 @@ At ``rate`` events per second event ``i`` is *intended* for ``start + i * 1e9 / 
 ``spin_ns``, sleeping before; see ``_default_spin_ns``), and latency is measured from the
 intended time, not from when the event was actually read: if the pipeline falls behind,
 the events that queue up behind a slow one carry their waiting time in their latency,
-instead of the slow moment being recorded once (coordinated omission). ``rate == 0`` means "as fast as possible":
-the origin is then the time the event was read.
+instead of the slow moment being recorded once (coordinated omission). ``rate == 0``
+means "as fast as possible": the origin is then the time the event was read.
 """
 
 from __future__ import annotations
