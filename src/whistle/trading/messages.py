@@ -240,20 +240,24 @@ def _pack_failed(
 ) -> MessageFormatError:
     try:
         view = memoryview(buf)
-        room = view.nbytes - offset
     except TypeError:
         return MessageFormatError(f"{cls_name} record: a writable bytes-like buffer is required")
     if view.readonly:
         return MessageFormatError(f"{cls_name} record: the buffer is read-only")
-    if 0 <= room < size or offset < 0:
+    start = offset + view.nbytes if offset < 0 else offset  # struct counts < 0 from the end
+    room = view.nbytes - start
+    if start < 0 or room < size:
         return MessageFormatError(
             f"{cls_name} record needs {size} bytes at offset {offset}, the buffer has"
-            f" {max(room, 0)} there"
+            f" {max(room, 0) if start >= 0 else 0} there"
         )
     # struct writes field by field: the bytes before the bad field are already in the buffer.
     # Clear the type code so that the half-written record can never be read as a valid one.
-    flat = view if view.format == "B" else view.cast("B")
-    flat[offset] = 0
+    try:
+        flat = view if view.format == "B" else view.cast("B")
+        flat[start] = 0
+    except (TypeError, ValueError):  # a view that cannot be cast to bytes: nothing was written
+        pass
     message = _field_error(cls_name, fields, values)
     if message.endswith("does not fit its record"):
         message = f"{message} ({error})"

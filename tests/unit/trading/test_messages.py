@@ -350,3 +350,44 @@ def test_spec_enum_values():
         ("EXPIRED", 5),
         ("MODIFIED", 6),
     ]
+
+
+@pytest.mark.parametrize("message", SAMPLES, ids=lambda m: type(m).__name__)
+def test_offsets_past_the_end_and_negative_offsets(message):
+    cls = type(message)
+    with pytest.raises(
+        MessageFormatError, match=f"needs {cls.SIZE} bytes at offset 1000, the buffer has 0"
+    ):
+        message.pack_into(bytearray(cls.SIZE), 1_000)
+    with pytest.raises(MessageFormatError, match=f"needs {cls.SIZE} bytes at offset 1000"):
+        cls.unpack_from(bytearray(cls.SIZE), 1_000)
+    # Negative offsets count from the end, as in struct: the last SIZE bytes of the buffer.
+    buf = bytearray(cls.SIZE + 5)
+    message.pack_into(buf, -cls.SIZE)
+    assert cls.unpack_from(buf, 5) == message
+    assert cls.unpack_from(buf, -cls.SIZE) == message
+
+
+def test_a_bad_field_at_a_negative_offset_leaves_no_readable_record():
+    buf = bytearray(SignalEvent.SIZE + 3)
+    SIGNAL.pack_into(buf, 3)
+    bad = msgspec.structs.replace(SIGNAL, ts_ns=2**63)
+    with pytest.raises(MessageFormatError, match=r"SignalEvent\.ts_ns must fit"):
+        bad.pack_into(buf, -SignalEvent.SIZE)
+    with pytest.raises(MessageFormatError, match="found type code 0"):
+        SignalEvent.unpack_from(buf, 3)
+
+
+def test_packing_into_other_buffer_types():
+    import array
+    import mmap
+
+    words = array.array("q", [0] * 8)  # a memoryview of format "q": cleared through a byte cast
+    SIGNAL.pack_into(words)
+    assert SignalEvent.unpack_from(words) == SIGNAL
+    with pytest.raises(MessageFormatError, match="qty must fit"):
+        msgspec.structs.replace(SIGNAL, qty=2**64).pack_into(words)
+    assert bytes(words)[0] == 0
+    with mmap.mmap(-1, 4096) as block:
+        ORDER.pack_into(block, 100)
+        assert Order.unpack_from(block, 100) == ORDER
