@@ -211,7 +211,7 @@ def test_processes_decide_exactly_what_one_process_decides() -> None:
     # every stage published its histograms into the shared block (what `whistle metrics` reads)
     for stage in STAGES:
         assert live[stage].count == across.latency_ns[stage]["count"] > 0
-    local = run_inprocess(cfg, events)
+    local = run_inprocess(cfg, events, metrics=True)
     signals, decisions, orders, updates = across.decisions_stream()
     assert signals == local.signals
     assert decisions == local.decisions
@@ -235,6 +235,8 @@ def test_processes_decide_exactly_what_one_process_decides() -> None:
     assert across.counts.get("rejects_KILL_SWITCH", 0) > 0
     assert across.open_orders == local.open_orders == 0
     assert across.latency_ns["tick_to_order"]["count"] > 0
+    for stage in ("market_data", "risk", "gateway", "tick_to_order"):  # the same samples
+        assert across.latency_ns[stage]["count"] == local.latency_ns[stage]["count"]
     assert our_blocks() <= before  # rings and control block unlinked
     # each stage ran pinned to its CPU (where this machine lets a process pin itself)
     assert across.stage_cpus == [[cpu] for cpu in stage_cpus()]

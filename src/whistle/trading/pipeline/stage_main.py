@@ -427,6 +427,8 @@ class _StrategyProcess(_StageProcess):
                     s.pack_into(buf)
                     push(sig, buf)
             push(sig, packed)
+            if n == 0:  # later rounds of the event carry no origin: latency is the first's
+                packed = Marker(marker.kind, marker.seq, 0, marker.now_ns).pack()
             updates: list[OrderUpdate] = []
             done = False
             while not done:
@@ -692,7 +694,7 @@ class _GatewayProcess(_StageProcess):
             t = first[0]
             if t:
                 first[0] = 0
-                if m.seq:  # a market event's round (not the start's or the kill switch's)
+                if m.seq and m.origin_ns:  # an event's first round (not start, kill, later)
                     record(3, t - m.origin_ns)
                     record(4, t - m.origin_ns)
                     publish(t)
