@@ -102,6 +102,7 @@ class StrategySlot:
         self.symbol_id = symbol_id
         self.name = strategy.name
         self.view = BookView(symbol_id)
+        ctx.book = self.view  # one view per context, reloaded in place by every event
         self.on_book = strategy.on_book if "book" in subs else None
         self.on_bbo = strategy.on_bbo if "bbo" in subs else None
         self.on_trade = strategy.on_trade if "trade" in subs else None
@@ -230,35 +231,43 @@ class StrategyStage:
         kind = ev.kind
         ts = ev.ts_ns
         call = self._call
-        changed = False
         if kind is _BOOK or kind is _BBO:
-            top = (
-                ev.bid_px[0] if ev.n_bid else 0,
-                ev.bid_qty[0] if ev.n_bid else 0,
-                ev.ask_px[0] if ev.n_ask else 0,
-                ev.ask_qty[0] if ev.n_ask else 0,
-            )
-            if self._tops.get(ev.symbol_id) != top:
-                self._tops[ev.symbol_id] = top
-                changed = True
+            if ev.n_bid:
+                top = (ev.bid_px[0], ev.bid_qty[0], ev.ask_px[0], ev.ask_qty[0])
+            else:
+                top = (0, 0, ev.ask_px[0], ev.ask_qty[0])
+            if not ev.n_ask:
+                top = (top[0], top[1], 0, 0)
+            tops = self._tops
+            changed = tops.get(ev.symbol_id) != top
+            if changed:
+                tops[ev.symbol_id] = top
+            book = kind is _BOOK
+            for slot in slots:
+                if not slot.running:
+                    continue
+                if slot.on_timer is not None:
+                    self._timers(slot, ts, out)
+                    if not slot.running:
+                        continue
+                slot.ctx.now_ns = ts
+                view = slot.view
+                view.load_event(ev)
+                if book and slot.on_book is not None:
+                    call(slot, "on_book", slot.on_book, view, out)
+                if changed and slot.on_bbo is not None and slot.running:
+                    call(slot, "on_bbo", slot.on_bbo, view, out)
+            return out
+        trade = kind is _TRADE
         for slot in slots:
             if not slot.running:
                 continue
-            ctx = slot.ctx
             if slot.on_timer is not None:
                 self._timers(slot, ts, out)
                 if not slot.running:
                     continue
-            ctx.now_ns = ts
-            if kind is _BOOK or kind is _BBO:
-                view = slot.view
-                view.load_event(ev)
-                ctx.book = view
-                if kind is _BOOK and slot.on_book is not None:
-                    call(slot, "on_book", slot.on_book, view, out)
-                if changed and slot.on_bbo is not None and slot.running:
-                    call(slot, "on_bbo", slot.on_bbo, view, out)
-            elif kind is _TRADE and slot.on_trade is not None:
+            slot.ctx.now_ns = ts
+            if trade and slot.on_trade is not None:
                 call(slot, "on_trade", slot.on_trade, ev, out)
         return out
 
