@@ -314,7 +314,12 @@ class Pinger(Strategy):
             ctx.buy(5, 1_000_000)
 
 
-def test_a_strategy_that_stops_time_is_an_error_not_a_hang(tmp_path: Path) -> None:
+def test_a_strategy_that_stops_time_is_an_error_not_a_hang(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import whistle.trading.backtest.runner as runner
+
+    monkeypatch.setattr(runner, "_END_LIMIT", 2_000)  # 1,000,000 by default: a long wait here
     ops = [add(T0 + i, i + 1, b"S", 100, 1_010_000) for i in range(3)]
     cfg = config(
         write(tmp_path, ops),
