@@ -11,6 +11,8 @@ server given and dropped after):
   order) on the in-process venue with a data directory, and their ratio;
 - ``PositionManager.snapshot()`` latency while a writer thread and reader threads
   contend for its lock;
+- isolation: the fill rate and inbox latency of 10 market makers, then again while an
+  eleventh actor hangs inside ``on_book``;
 - actor inbox latency (post to handled) of a thread actor, against the same hand-off
   to an asyncio loop (``call_soon_threadsafe``): the thread-or-asyncio measurement.
 """
@@ -187,6 +189,46 @@ def _snapshots(readers: int, samples: int) -> dict[str, float]:
     return {"reader_threads": readers, "samples": samples, **_summary(ns)}
 
 
+def _isolation(root: Path, seconds: float, symbols: int = 10) -> dict[str, Any]:
+    # Fill rate and inbox latency of N market makers, then again while one more actor
+    # hangs inside on_book (hang detection off for the window, so it stays hung).
+    orch = Orchestrator(root, simulate=5, hang_timeout_s=3600.0)
+    orch.start()
+    names = [f"I{i:02d}" for i in range(symbols)]
+    try:
+        for name in names:
+            orch.add_trading_pair(name, "whistle.trading.examples:MarketMaker", {"qty_lots": 1})
+        time.sleep(1.0)
+
+        def window() -> dict[str, float]:
+            managers = [orch.managers[n] for n in names]
+            fills0 = sum(orch.snapshot(n).fills for n in names)
+            lat0 = sum(m.latency_ns_sum for m in managers)
+            handled0 = sum(m.market_handled for m in managers)
+            time.sleep(seconds)
+            fills = sum(orch.snapshot(n).fills for n in names) - fills0
+            handled = sum(m.market_handled for m in managers) - handled0
+            lat = sum(m.latency_ns_sum for m in managers) - lat0
+            return {
+                "fills_per_s": round(fills / seconds, 1),
+                "market_events_per_s": round(handled / seconds, 1),
+                "mean_inbox_latency_us": round(lat / max(handled, 1) / 1e3, 1),
+            }
+
+        before = window()
+        orch.add_trading_pair(
+            "HANG", "whistle.orchestrator.testing:Hanger", {"after": 1, "seconds": 3600.0}
+        )
+        hung = orch.managers["HANG"]
+        deadline = time.monotonic() + 30
+        while not hung.busy_since_ns and time.monotonic() < deadline:
+            time.sleep(0.01)
+        during = window()
+    finally:
+        orch.stop()
+    return {"symbols": symbols, "window_s": seconds, "before": before, "one_actor_hung": during}
+
+
 class _Nothing:
     name = "nothing"
 
@@ -263,6 +305,8 @@ def run_orchestrator_bench(
             say(f"engines on {backend}")
             with _database(backend, pg_url or "") as db:
                 result[f"engines_{backend}"] = _engines(root / f"eng-{backend}", db, orders)
+        say("isolation (a hung actor)")
+        result["isolation"] = _isolation(root / "isolation", 3.0)
     say("snapshots")
     result["snapshot"] = _snapshots(readers, 20_000)
     say("inbox")
