@@ -307,8 +307,11 @@ class StrategyStage:
 
         A strategy that answers every update of its own orders with new signals (a refusal
         answered with the same order, again and again) would never let the event end. The
-        runtimes call this when an event reaches its round limit: those slots are stopped
-        like a strategy that raised, and their open orders cancelled (returned).
+        runtimes call this when an event reaches its round limit: every slot that emitted in
+        that round is stopped like a strategy that raised, the round's ``signals`` are NOT
+        sent (that breaks the loop), and the cancels of the slots' open orders are returned
+        instead (an order whose new-order signal was dropped is refused ``UNKNOWN_ORDER``
+        by risk, which ends it in the context).
         """
         out: list[SignalEvent] = []
         by_id = {slot.strategy_id: slot for slot in self.slots}
