@@ -25,10 +25,11 @@ Bad actions (documented here, tested in tests/unit/trading/test_context.py):
   with ``RiskReason.MALFORMED``; the strategy gets a REJECTED ``OrderUpdate`` (the order is
   in ``open_orders`` as PENDING_NEW until then). That is what risk checks anyway, and a
   strategy learns of it the way it learns of every refusal;
-- a value of the wrong type (a float or bool quantity or price, a str, a bool
-  ``post_only`` that is not a bool) or a ``tif`` that is not a ``TimeInForce``: ``TypeError`` /
-  ``ValueError`` at the call, nothing sent (a bug in the strategy: the runtime stops it with
-  a ``StrategyError``); an int too large for the 64-bit record is a ``ValueError`` too;
+- a value of the wrong type (a float, bool or str quantity or price, a ``post_only`` that
+  is not a bool, a ``side`` that is not a ``Side``, a ``tif`` that is not a
+  ``TimeInForce``): ``TypeError`` at the call, nothing sent (a bug in the strategy: the
+  runtime stops it with a ``StrategyError``); an int too large for the signed 64-bit
+  record is a ``ValueError``;
 - ``cancel`` / ``modify`` of a client order id that is not open (unknown, already done, or
   with a cancel already sent): ``False``, nothing sent;
 - ``modify`` with neither a new quantity nor a new price (``None`` or 0 both mean
