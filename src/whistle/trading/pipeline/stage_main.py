@@ -199,6 +199,13 @@ class _StageProcess:
     def beat(self) -> None:
         self.words[self.hb] = time.monotonic_ns()
 
+    def running(self) -> None:
+        """Say the stage is built and running, with a fresh heartbeat (building it, e.g.
+        importing a strategy's module or starting a venue, may take longer than
+        ``dead_after_s`` on a loaded machine)."""
+        self.beat()
+        self.words[ControlBlock.word(self.stage, 1)] = STATE_RUNNING
+
     def check(self) -> None:
         words = self.words
         if words[ABORT] >= (ABORT_FEED if self.abortable else ABORT_ALL):
@@ -276,7 +283,7 @@ class _MarketDataProcess(_StageProcess):
         push = self.push
         buf = bytearray(MarketEvent.SIZE)
         words = self.words
-        self.words[ControlBlock.word(self.stage, 1)] = STATE_RUNNING
+        self.running()
         while not words[GO]:
             self.beat()
             self.check()
@@ -344,7 +351,7 @@ class _StrategyProcess(_StageProcess):
         budget = stage.budget
         if budget is not None:
             budget.arm()
-        self.words[ControlBlock.word(self.stage, 1)] = STATE_RUNNING
+        self.running()
         try:
             self._loop(stage)
         finally:
@@ -464,7 +471,7 @@ class _RiskProcess(_StageProcess):
         self.obuf = bytearray(Order.SIZE)
         self.ubuf = bytearray(OrderUpdate.SIZE)
         self.killed = False
-        self.words[ControlBlock.word(self.stage, 1)] = STATE_RUNNING
+        self.running()
         try:
             self._loop()
         finally:
@@ -625,7 +632,7 @@ class _GatewayProcess(_StageProcess):
         self.abortable = False
         self.attach("ord", "gu")
         gw: GatewayStage = STAGE_BUILDERS[3](self.spec.config)
-        self.words[ControlBlock.word(self.stage, 1)] = STATE_RUNNING
+        self.running()
         try:
             self._loop(gw)
         finally:
