@@ -541,3 +541,78 @@ def test_a_market_maker_trades_through_the_exchange(venue):
     assert ctx.ledger.realised == 0
     assert all(o.state is OrderState.OPEN for o in ctx.open_orders.values())
     assert len(ctx.open_orders) == 2
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_context_fed_by_the_gateway_agrees_with_the_venue_step_by_step(venue, seed):
+    """Seeded random strategy actions and other accounts' flow: after every step the
+    context's open orders, prices and leaves are the venue's resting orders of the account,
+    and its position is the sum of the account's fills on the venue."""
+    import random
+
+    rng = random.Random(seed)
+    s = sid(venue)
+    g = VenueGateway(venue, ME, ["BOB"], maker_ppm=-50, taker_ppm=200)
+    ctx = Context("BOB", s, account=ME)
+    fills: list[int] = []
+    venue.subscribe(
+        lambda e: (
+            fills.append(e.qty_lots if e.side == BUY else -e.qty_lots)
+            if type(e).__name__ == "OrderFilled" and e.account == ME
+            else None
+        )
+    )
+
+    seen: set[UpdateKind] = set()
+
+    def deliver(updates):
+        for u in updates:
+            seen.add(u.kind)
+            ctx.apply_update(u)
+
+    def send(sig):
+        if sig.kind in (SignalKind.BUY, SignalKind.SELL):
+            side = BUY if sig.kind is SignalKind.BUY else SELL
+            return g.send(Order(NEW, sig.client_order_id, ME, s, side, sig.price, sig.qty, sig.tif))
+        action = CANCEL if sig.kind is SignalKind.CANCEL else MODIFY
+        return g.send(Order(action, sig.client_order_id, ME, s, BUY, sig.price, sig.qty))
+
+    for _ in range(150):
+        roll = rng.random()
+        live = list(ctx.open_orders)
+        if roll < 0.35:
+            side = rng.choice((BUY, SELL))
+            qty = rng.randint(0, 5)  # 0: the venue refuses it (QTY_NOT_POSITIVE)
+            ctx.submit(side, qty, rng.randint(95, 105), rng.choice((DAY, IOC)))
+        elif roll < 0.5 and live:
+            ctx.cancel(rng.choice(live))
+        elif roll < 0.65 and live:
+            ctx.modify(rng.choice(live), qty=rng.randint(0, 4), price=rng.randint(95, 105))
+        elif roll < 0.7:
+            ctx.cancel(rng.randint(1, 400))  # mostly not open: False, nothing sent
+        else:
+            venue.submit(
+                "BOB",
+                rng.choice(("buy", "sell")),
+                qty_lots=rng.randint(1, 6),
+                price_ticks=rng.randint(95, 105),
+                account=OTHER,
+                tif=rng.choice(("gtc", "ioc")),
+            )
+        for sig in ctx.drain_signals():
+            deliver(g.poll(0))
+            deliver(send(sig))
+        deliver(g.poll(0))
+        resting = {o.order_id: o for o in venue.l3("BOB") if o.account == ME}
+        assert g.live_orders == len(resting) == len(ctx.open_orders)
+        for coid, order in ctx.open_orders.items():
+            venue_order = resting[g.venue_order_id(s, coid)]
+            assert (order.price, order.leaves_qty) == (
+                venue_order.price_ticks,
+                venue_order.qty_lots,
+            )
+            assert order.side == venue_order.side
+            assert not order.pending  # every request was answered
+        assert ctx.position == sum(fills)
+    assert ctx.ledger.fills == len(fills) > 0
+    assert seen == set(UpdateKind) - {UpdateKind.EXPIRED}  # every kind the run can produce
