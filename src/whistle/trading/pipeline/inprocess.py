@@ -28,6 +28,7 @@ from whistle.trading.pipeline.wiring import BARRIER_KINDS, STAGE_BUILDERS
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from whistle.core.events import Event
     from whistle.core.mbo import MboEvent
     from whistle.trading.messages import MarketEvent, OrderUpdate, SignalEvent
     from whistle.trading.pipeline.config import PipelineConfig
@@ -118,7 +119,7 @@ class InProcessPipeline:
 
     # ------------------------------------------------------------------ loops
 
-    def _loop_plain(self, source: Iterable[MboEvent | MarketEvent], pacer: Pacer) -> int:
+    def _loop_plain(self, source: Iterable[MboEvent | MarketEvent | Event], pacer: Pacer) -> int:
         on_feed = self.market_data.on_event
         strategy_on_market = self.strategy.on_market
         risk_on_market = self.risk.on_market
@@ -146,7 +147,7 @@ class InProcessPipeline:
         self._finish(self.market_data.end(last_ts, time.monotonic_ns()))
         return n
 
-    def _loop_metered(self, source: Iterable[MboEvent | MarketEvent], pacer: Pacer) -> int:
+    def _loop_metered(self, source: Iterable[MboEvent | MarketEvent | Event], pacer: Pacer) -> int:
         rec = self.recorder
         assert rec is not None
         record = rec.record
@@ -176,7 +177,9 @@ class InProcessPipeline:
         self.risk.on_market(end)
         self._rounds(signals, end.ts_ns, end.recv_ts_ns)
 
-    def run(self, source: Iterable[MboEvent | MarketEvent], rate: int = 0) -> PipelineResult:
+    def run(
+        self, source: Iterable[MboEvent | MarketEvent | Event], rate: int = 0
+    ) -> PipelineResult:
         """Run ``source`` through the pipeline; return the result."""
         t0 = time.perf_counter()
         start = self.strategy.start(0)
@@ -219,7 +222,7 @@ def _reason_name(code: int) -> str:
 
 def run_inprocess(
     config: PipelineConfig,
-    source: Iterable[MboEvent | MarketEvent],
+    source: Iterable[MboEvent | MarketEvent | Event],
     *,
     metrics: bool | LatencyRecorder = False,
     rate: int = 0,

@@ -12,6 +12,13 @@ to:
   bid or offer changed and some strategy subscribed to ``"bbo"``;
 - ``STATUS`` for a trading-status event (``qty`` carries the status code).
 
+A whistle venue's own market data works too (``whistle.core.events``, e.g. what
+``Venue.subscribe`` delivers): ``BestBidOfferChanged`` -> ``BBO`` (level 1: the venue
+publishes level changes, not a ten-level snapshot, so ``"book"`` subscribers get nothing
+from it), ``TradeOccurred`` ->
+``TRADE`` and ``TradingStatusChanged`` -> ``STATUS``, keyed by the venue's ``symbol_id``;
+the venue's other events (order events, level changes) are ignored.
+
 Events of other instruments are dropped (counted in ``ignored``). A ``MarketEvent`` given
 as input (a recorded ``DISCONNECT``, an ``END``, a BBO) passes through unchanged, with its
 ``recv_ts_ns`` set to the origin time. Partial exchange events (no ``FLAG_LAST``) only
@@ -20,7 +27,7 @@ accumulate: a strategy never sees a half-applied book.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final, final
+from typing import TYPE_CHECKING, Final, cast, final
 
 from whistle.book.mbo import (
     CHANGED_BBO,
@@ -28,13 +35,14 @@ from whistle.book.mbo import (
     CHANGED_TRADE,
     MarketByOrderBook,
 )
-from whistle.core.mbo import FLAG_LAST, NO_PRICE, MboExecute, MboStatus, MboTrade
+from whistle.core.events import BestBidOfferChanged, TradeOccurred, TradingStatusChanged
+from whistle.core.mbo import FLAG_LAST, NO_PRICE, MboEvent, MboExecute, MboStatus, MboTrade
 from whistle.trading.messages import LEVELS, ZERO_LEVELS, MarketEvent, MarketKind
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from whistle.core.mbo import MboEvent
+    from whistle.core.events import Event
 
 __all__ = ["MarketDataStage"]
 
@@ -44,6 +52,7 @@ _STATUS: Final = MboStatus
 _MARKET: Final = MarketEvent
 _PAD: Final = ZERO_LEVELS
 _PAD9: Final = ZERO_LEVELS[1:]
+_VENUE_KINDS: Final = frozenset({BestBidOfferChanged, TradeOccurred, TradingStatusChanged})
 
 
 def _levels(
@@ -93,12 +102,14 @@ class MarketDataStage:
         self._partial = False  # some symbol has bits of an unfinished exchange event
         self._seq = 0
 
-    def on_event(self, event: MboEvent | MarketEvent, origin_ns: int) -> list[MarketEvent]:
+    def on_event(self, event: MboEvent | MarketEvent | Event, origin_ns: int) -> list[MarketEvent]:
         """Apply one feed event; return the ``MarketEvent``s it completes (often none)."""
         if type(event) is _MARKET:
             self._seq += 1
             return [_with_origin(event, origin_ns, self._seq)]
-        iid = event.instrument_id  # type: ignore[union-attr]
+        if not isinstance(event, MboEvent):
+            return self._venue_event(event, origin_ns)  # type: ignore[arg-type]
+        iid = event.instrument_id
         book = self.books.get(iid)
         if book is None:
             self.ignored += 1
@@ -106,17 +117,18 @@ class MarketDataStage:
         t = type(event)
         aggressor = 0
         if t is _EXECUTE:
-            level = book.where.get(event.order_id)  # type: ignore[union-attr]
-            resting = level.side if level is not None else event.side  # type: ignore[union-attr]
+            ex = cast("MboExecute", event)
+            level = book.where.get(ex.order_id)
+            resting = level.side if level is not None else ex.side
             aggressor = 3 - resting if resting else 0
         elif t is _TRADE:
-            resting = event.side  # type: ignore[union-attr]
+            resting = cast("MboTrade", event).side
             aggressor = 3 - resting if resting else 0
-        bits = book.apply(event)  # type: ignore[arg-type]
+        bits = book.apply(event)
         if self._partial:  # an exchange event is being assembled (rare: MBO feeds only)
             bits |= self._bits[iid]
             self._bits[iid] = 0
-        if not event.flags & FLAG_LAST:  # type: ignore[union-attr]
+        if not event.flags & FLAG_LAST:
             self._bits[iid] = bits
             self._partial = True
             return []
@@ -132,7 +144,7 @@ class MarketDataStage:
                     origin_ns,
                     self._seq,
                     0,
-                    event.status,  # type: ignore[union-attr]
+                    cast("MboStatus", event).status,
                 )
             )
             return out
@@ -199,6 +211,45 @@ class MarketDataStage:
                 )
             )
         return out
+
+    def _venue_event(self, event: Event, origin_ns: int) -> list[MarketEvent]:
+        """A whistle venue's market data (see the module docstring)."""
+        sid = event.symbol_id
+        t = type(event)
+        if sid not in self.books or t not in _VENUE_KINDS:
+            self.ignored += 1
+            return []
+        self._seq += 1
+        if t is BestBidOfferChanged:
+            bbo = cast("BestBidOfferChanged", event)
+            nb = 1 if bbo.bid_qty_lots else 0
+            na = 1 if bbo.ask_qty_lots else 0
+            return [
+                _MARKET(
+                    MarketKind.BBO,
+                    sid,
+                    event.ts_ns,
+                    origin_ns,
+                    self._seq,
+                    0,
+                    0,
+                    0,
+                    nb,
+                    na,
+                    (bbo.bid_price_ticks,) + _PAD9 if nb else _PAD,  # noqa: RUF005
+                    (bbo.bid_qty_lots,) + _PAD9 if nb else _PAD,  # noqa: RUF005
+                    (bbo.ask_price_ticks,) + _PAD9 if na else _PAD,  # noqa: RUF005
+                    (bbo.ask_qty_lots,) + _PAD9 if na else _PAD,  # noqa: RUF005
+                )
+            ]
+        if t is TradeOccurred:
+            tr = cast("TradeOccurred", event)
+            kind = MarketKind.TRADE
+            price, qty, side = tr.price_ticks, tr.qty_lots, tr.aggressor_side
+        else:
+            kind = MarketKind.STATUS
+            price, qty, side = 0, cast("TradingStatusChanged", event).state, 0
+        return [_MARKET(kind, sid, event.ts_ns, origin_ns, self._seq, price, qty, side)]
 
     def end(self, ts_ns: int, origin_ns: int) -> MarketEvent:
         """Return the ``END`` event that closes the stream (symbol 0: every symbol)."""

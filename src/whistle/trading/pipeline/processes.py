@@ -74,6 +74,7 @@ from whistle.trading.pipeline.stage_main import RINGS, ProcessSpec, encode_sourc
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from whistle.core.events import Event
     from whistle.core.mbo import MboEvent
     from whistle.trading.messages import MarketEvent
     from whistle.trading.pipeline.config import PipelineConfig
@@ -110,7 +111,7 @@ class _Supervisor:
     def __init__(
         self,
         config: PipelineConfig,
-        source: Iterable[MboEvent | MarketEvent],
+        source: Iterable[MboEvent | MarketEvent | Event],
         *,
         rate: int,
         metrics: bool,
@@ -353,7 +354,7 @@ class _Supervisor:
 
 def run_processes(
     config: PipelineConfig,
-    source: Iterable[MboEvent | MarketEvent],
+    source: Iterable[MboEvent | MarketEvent | Event],
     *,
     rate: int = 0,
     metrics: bool = False,

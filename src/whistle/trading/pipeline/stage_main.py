@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Final, Union
 
 import msgspec
 
+from whistle.core.events import EVENT_TYPES, Event
 from whistle.core.mbo import MBO_EVENT_TYPES, MboEvent
 from whistle.ipc import SpscRing, WaitStrategy
 from whistle.metrics.block import MetricsBlock, Publisher
@@ -84,6 +85,7 @@ __all__ = [
     "EXIT_FAILED",
     "RINGS",
     "ProcessSpec",
+    "SourceItem",
     "decode_source",
     "encode_source",
     "main",
@@ -103,6 +105,10 @@ _OWNED: Final = (
 )
 """The latency stages each stage process records (and publishes to a metrics block)."""
 _MAX_ROUNDS: Final = 100  # as in inprocess: the same rule in both runtimes
+
+
+SourceItem = MboEvent | MarketEvent | Event
+"""What a pipeline source yields: feed events, a venue's events, or ready MarketEvents."""
 
 
 class ProcessSpec(msgspec.Struct, frozen=True, kw_only=True):
@@ -125,14 +131,18 @@ class ProcessSpec(msgspec.Struct, frozen=True, kw_only=True):
 
 _ITEM_MARKET: Final = b"M"
 _ITEM_MBO: Final = b"E"
+_ITEM_VENUE: Final = b"V"
+_venue_decoder: msgspec.msgpack.Decoder[Event] = msgspec.msgpack.Decoder(
+    Union[EVENT_TYPES]  # noqa: UP007 - a tuple of types
+)
 _mbo_encoder = msgspec.msgpack.Encoder()
 _mbo_decoder: msgspec.msgpack.Decoder[MboEvent] = msgspec.msgpack.Decoder(
     Union[MBO_EVENT_TYPES]  # noqa: UP007 - a tuple of types
 )
 
 
-def encode_source(items: Iterable[MboEvent | MarketEvent]) -> bytes:
-    """Encode feed events (and raw ``MarketEvent``s) for the market-data stage process."""
+def encode_source(items: Iterable[SourceItem]) -> bytes:
+    """Encode feed events, venue events and raw ``MarketEvent``s for the market-data stage."""
     out: list[bytes] = []
     buf = bytearray(MarketEvent.SIZE)
     for item in items:
@@ -141,17 +151,24 @@ def encode_source(items: Iterable[MboEvent | MarketEvent]) -> bytes:
             out.append(_ITEM_MARKET + bytes(buf))
         elif isinstance(item, MboEvent):
             out.append(_ITEM_MBO + _mbo_encoder.encode(item))
+        elif isinstance(item, EVENT_TYPES):
+            out.append(_ITEM_VENUE + _mbo_encoder.encode(item))
         else:
-            raise TypeError(f"a source yields MboEvent or MarketEvent items, seen {item!r}")
+            raise TypeError(
+                f"a source yields MboEvent, whistle venue Event or MarketEvent items, seen {item!r}"
+            )
     return _mbo_encoder.encode(out)
 
 
-def decode_source(data: bytes) -> list[MboEvent | MarketEvent]:
+def decode_source(data: bytes) -> list[SourceItem]:
     """Decode what ``encode_source`` wrote."""
-    out: list[MboEvent | MarketEvent] = []
+    out: list[SourceItem] = []
     for raw in msgspec.msgpack.decode(data, type=list[bytes]):
-        if raw[:1] == _ITEM_MARKET:
+        head = raw[:1]
+        if head == _ITEM_MARKET:
             out.append(MarketEvent.unpack_from(raw, 1))
+        elif head == _ITEM_VENUE:
+            out.append(_venue_decoder.decode(raw[1:]))
         else:
             out.append(_mbo_decoder.decode(raw[1:]))
     return out

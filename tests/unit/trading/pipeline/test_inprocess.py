@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from whistle.bench.pipeline import synthetic_events
+from whistle.core.events import BestBidOfferChanged
 from whistle.trading.messages import (
     MarketEvent,
     MarketKind,
@@ -235,3 +236,14 @@ def test_bad_configs_are_refused_before_anything_runs() -> None:
         PipelineConfig(symbols=SYMBOLS, strategies=[]).check()
     with pytest.raises(ValueError, match="must be 'module:function'"):
         PipelineConfig(symbols=SYMBOLS, strategies=[spec(CHASER)], gateway="nope").check()
+
+
+def test_a_strategy_trades_on_a_venues_own_market_data() -> None:
+    cfg = PipelineConfig(symbols={"A": 1}, strategies=[spec(CHASER, "A")])
+    bbos = [
+        BestBidOfferChanged(1, i, i, 1_000 * i, 10_000 + 2 * i, 5, 10_200, 5) for i in range(1, 40)
+    ]
+    result = run_inprocess(cfg, bbos)
+    assert result.market_events == 40  # 39 BBO changes and the END
+    assert result.counts["orders"] >= 39  # one order or modify per BBO change, then a cancel
+    assert result.open_orders == 0

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from whistle.core.events import (
+    BestBidOfferChanged,
+    OrderAccepted,
+    TradeOccurred,
+    TradingStatusChanged,
+)
 from whistle.core.mbo import FLAG_LAST, MboAdd, MboDelete, MboExecute, MboStatus
 from whistle.trading.messages import MarketEvent, MarketKind
 from whistle.trading.pipeline.market_data import MarketDataStage
@@ -92,3 +98,18 @@ def _packed(ev: MarketEvent) -> bytearray:
     buf = bytearray(MarketEvent.SIZE)
     ev.pack_into(buf)
     return buf
+
+
+def test_a_venues_own_market_data_becomes_market_events() -> None:
+    md = MarketDataStage([1], want_book=False)
+    (bbo,) = md.on_event(BestBidOfferChanged(1, 3, 3, 50, 100, 5, 102, 0), 9)
+    assert (bbo.kind, bbo.symbol_id, bbo.ts_ns, bbo.recv_ts_ns) == (MarketKind.BBO, 1, 50, 9)
+    assert (bbo.n_bid, bbo.bid_px[0], bbo.bid_qty[0], bbo.n_ask) == (1, 100, 5, 0)
+    (trade,) = md.on_event(TradeOccurred(1, 4, 4, 60, 7, 101, 2, 1, 11, 12), 0)
+    assert (trade.kind, trade.price, trade.qty, trade.side) == (MarketKind.TRADE, 101, 2, 1)
+    (status,) = md.on_event(TradingStatusChanged(1, 5, 5, 70, 2), 0)
+    assert (status.kind, status.qty) == (MarketKind.STATUS, 2)
+    # order events and other symbols are not market data
+    assert md.on_event(OrderAccepted(1, 6, 6, 80, 1, 1, 1, 1, 1, 100, 1, 0, 0), 0) == []
+    assert md.on_event(BestBidOfferChanged(9, 7, 7, 90, 1, 1, 2, 1), 0) == []
+    assert md.ignored == 2

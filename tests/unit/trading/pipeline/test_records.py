@@ -10,6 +10,7 @@ import time
 import pytest
 
 from whistle.bench.pipeline import synthetic_events
+from whistle.core.events import BestBidOfferChanged
 from whistle.trading.messages import MarketEvent, MarketKind
 from whistle.trading.pipeline import CallbackBudget, CallbackTimeout, Pacer
 from whistle.trading.pipeline.control import STATE_RUNNING, ControlBlock
@@ -30,9 +31,10 @@ def test_a_marker_round_trips_and_is_told_apart_by_its_first_byte() -> None:
 
 
 def test_the_source_codec_keeps_feed_events_and_market_events_in_order() -> None:
-    items = [*synthetic_events(50), MarketEvent(MarketKind.DISCONNECT, 1, 99)]
+    venue = BestBidOfferChanged(1, 3, 3, 50, 100, 5, 102, 1)
+    items = [*synthetic_events(50), venue, MarketEvent(MarketKind.DISCONNECT, 1, 99)]
     assert decode_source(encode_source(items)) == items
-    with pytest.raises(TypeError, match="MboEvent or MarketEvent"):
+    with pytest.raises(TypeError, match="MboEvent, whistle venue Event or MarketEvent"):
         encode_source([object()])  # type: ignore[list-item]
 
 
