@@ -527,9 +527,13 @@ class _RiskProcess(_StageProcess):
             do_round = self._round
         else:
             unpack_market, on_market, do_round = self._metered()
+        words = self.words
         try:
             while True:
-                for raw in self.pop(sig, watch_kill=True):
+                batch = self.pop(sig, watch_kill=True)
+                if words[KILL]:  # what a dead strategy stage left in the ring is not checked
+                    raise _StrategyGone
+                for raw in batch:
                     tag = raw[0]
                     if tag == TAG_SIGNAL:
                         signals.append(unpack_signal(raw))
