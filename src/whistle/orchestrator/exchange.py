@@ -98,9 +98,10 @@ class VenueLink:
         *,
         data_dir: str | os.PathLike[str] | None = None,
         clock: Callable[[], int] = time.time_ns,
+        ignore_accounts: frozenset[int] = frozenset(),
     ) -> None:
         """Wrap ``venue`` (opened on ``data_dir``, if any); read every account's fills from
-        its event journal."""
+        its event journal (except ``ignore_accounts``': background flow nobody restores)."""
         self.venue = venue
         self.lock = threading.RLock()
         self._clock = clock
@@ -111,6 +112,7 @@ class VenueLink:
         self.orders_sent = 0
         self.events_seen = 0
         self.closed = False
+        self._ignore = ignore_accounts
         if data_dir is not None:
             self._scan_fills(data_dir)
 
@@ -118,8 +120,9 @@ class VenueLink:
 
     def _scan_fills(self, data_dir: str | os.PathLike[str]) -> None:
         fills = self._fills
+        ignore = self._ignore
         for event in Playback(data_dir):
-            if type(event) is OrderFilled:
+            if type(event) is OrderFilled and event.account not in ignore:
                 key = (event.account, event.symbol_id)
                 fills.setdefault(key, []).append((event.side, event.price_ticks, event.qty_lots, 0))
 
@@ -297,7 +300,7 @@ class VenueLink:
                 continue
             order_id = event.order_id
             kind = type(event)
-            if isinstance(event, OrderFilled):
+            if isinstance(event, OrderFilled) and event.account not in self._ignore:
                 self._fills.setdefault((event.account, event.symbol_id), []).append(
                     (event.side, event.price_ticks, event.qty_lots, 0)
                 )

@@ -69,7 +69,7 @@ from whistle.orchestrator.registry import (
     tx_next_boot,
     tx_next_epoch,
 )
-from whistle.orchestrator.simulator import MarketSimulator
+from whistle.orchestrator.simulator import SIM_ACCOUNT, MarketSimulator
 from whistle.orchestrator.workflows import (
     CONTROL_QUEUE,
     add_trading_pair,
@@ -262,7 +262,10 @@ class Orchestrator:
             check_database(self.url)
             self.venue = Venue(data_dir=self.data_dir / VENUE_DIR, **self.venue_options)
             self._link = VenueLink(
-                self.venue, data_dir=self.data_dir / VENUE_DIR, clock=self._clock
+                self.venue,
+                data_dir=self.data_dir / VENUE_DIR,
+                clock=self._clock,
+                ignore_accounts=frozenset((SIM_ACCOUNT,)),
             )
             if self.simulate is not None:
                 self.simulator = MarketSimulator(self._link, self.simulate)

@@ -124,3 +124,19 @@ def test_a_process_forked_after_dbos_refuses_to_use_it() -> None:
     os.waitpid(pid, 0)
     assert os.read(read, 16) == b"refused"
     os.close(read)
+
+
+def test_an_orchestrator_on_an_unreachable_database_fails_at_once_and_leaves_nothing(
+    tmp_path: Path,
+) -> None:
+    from whistle.orchestrator import Orchestrator
+
+    port = _closed_port()
+    orch = Orchestrator(tmp_path / "orch", db=f"postgresql://postgres@127.0.0.1:{port}/x")
+    with pytest.raises(DatabaseUnavailable, match="cannot reach"):
+        orch.start()
+    assert not (tmp_path / "orch" / "venue").exists()  # nothing opened, nothing written
+    # the lock was released: another start may try again
+    again = Orchestrator(tmp_path / "orch", db=f"postgresql://postgres@127.0.0.1:{port}/x")
+    with pytest.raises(DatabaseUnavailable):
+        again.start()
