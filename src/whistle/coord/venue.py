@@ -43,6 +43,13 @@ journaled command, across restarts; a refused command never uses one up.
 Two ways to drive it: ``send``/``submit``/... sequence the command and tick at the current
 time, returning the events; ``enqueue`` only sequences, and ``tick``/``advance`` process
 everything queued (the tick-bounded mode, and the fast one with host processes).
+
+Order entry is idempotent per account by ``client_order_id`` (``whistle.coord.
+client_orders``): a ``NewOrder``/``CancelReplace`` whose (account, client_order_id) was
+already taken is checked after the edge and before the router; an equal command changes
+nothing (no ``enq_seq``, no journal record, no tick) and is answered with
+``[DuplicateClientOrder, *the original's events about its order]`` (``enqueue``: the
+original's ``enq_seq``), a different one is refused (``DUPLICATE_CLIENT_ORDER_ID``).
 """
 
 from __future__ import annotations
@@ -365,6 +372,7 @@ class RecoveryReport:
     __slots__ = (
         "checkpoint_enq_seq",
         "clean_stop",
+        "client_orders",
         "commands",
         "enq_seq",
         "event_gaps",
@@ -396,13 +404,17 @@ class RecoveryReport:
         """Whether the journal ended with a clean stop (whose hashes were checked)."""
         self.enq_seq = 0
         """The last ``enq_seq`` in the journal: new commands continue after it."""
+        self.client_orders = 0
+        """The (account, client_order_id) keys the recovered venue remembers (from the
+        checkpoint's table and the journal tail)."""
         self.pending: list[int] = []
         """The ``enq_seq`` of each command journaled (acknowledged) after the last
         journaled tick: the crash came between its ``Sequenced`` and the next ``Ticked``
         record. Recovery does *not* run them (the journal holds no time for their tick,
         and inventing one would make the book differ from any replay of the journal); they
         are queued again, in order, and run at the venue's next tick, at that tick's time.
-        A client that retries one gets ``DUPLICATE_ORDER_ID``: it is already in."""
+        A client that retries one gets ``DUPLICATE_ORDER_ID``: it is already in (with a
+        ``client_order_id``, a ``DuplicateClientOrder`` whose outcome is PENDING)."""
 
     def __repr__(self) -> str:
         return (
@@ -410,7 +422,8 @@ class RecoveryReport:
             f" ticks={self.ticks}, events_recorded={self.events_recorded},"
             f" clean_stop={self.clean_stop}, enq_seq={self.enq_seq},"
             f" checkpoint_enq_seq={self.checkpoint_enq_seq}, fallbacks={self.fallbacks},"
-            f" event_gaps={self.event_gaps}, pending={self.pending})"
+            f" event_gaps={self.event_gaps}, pending={self.pending},"
+            f" client_orders={self.client_orders})"
         )
 
 
@@ -1600,6 +1613,7 @@ class Venue:
         report.pending = pending
         self._unticked = len(pending)
         self._client_orders_saved = -1  # the next checkpoint saves the recovered table
+        report.client_orders = len(self._client_orders)
         return report
 
     def release_idle(self, idle_ticks: int) -> list[int]:

@@ -364,6 +364,7 @@ def test_recovery_and_replay_rebuild_the_same_table(tmp_path: Path) -> None:
     assert again.recovery.checkpoint_enq_seq
     assert again.recovery.pending == [again.enq_seq]
     assert (again.client_orders, again.client_orders_hash()) == (count, want)
+    assert again.recovery.client_orders == count
     pending = again.send(NewOrder(sid, 77, 1, 1, 1, 1, 90, 1, client_order_id=200))
     assert pending[0].outcome == ClientOrderOutcome.PENDING  # type: ignore[union-attr]
     again.tick()
