@@ -318,7 +318,9 @@ class _MarketDataProcess(_StageProcess):
             if words[ABORT]:
                 raise _Aborted("aborted by the supervisor")
             origin = nxt()
-            words[hb] = origin  # a heartbeat per event (at a slow offered rate too): one store
+            # A heartbeat per event (a slow offered rate is not a dead stage). Not ``origin``:
+            # behind schedule, intended times lag the clock and would look stale.
+            words[hb] = monotonic_ns()
             n += 1
             for ev in on_event(item, origin):
                 ev.pack_into(buf)
