@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from whistle.cli.backtest import parse_duration_ns, parse_fees, parse_latency
+from whistle.cli.backtest import QUEUE_MODELS, parse_duration_ns, parse_fees, parse_latency
 from whistle.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,6 +105,12 @@ def test_latency_and_fees_parse_strictly():
     ):
         with pytest.raises(ValueError, match=word):
             parse_fees(bad)
+
+
+def test_the_cli_offers_every_queue_model_of_the_backtest():
+    from whistle.trading.backtest import QUEUE_MODELS as BACKTEST_QUEUE_MODELS
+
+    assert set(QUEUE_MODELS) == set(BACKTEST_QUEUE_MODELS)
 
 
 # -- bad input: refused before anything runs --------------------------------------------
@@ -364,3 +370,21 @@ def test_interactive_mode_reports_its_divergence():
     assert code == 0, err
     assert "divergence" in out
     assert "reproduced executions" in out
+
+
+@needs_itch
+def test_mbp_rows_backtest_with_an_l2_queue_model(tmp_path: Path):
+    rows = tmp_path / "bob.csv"
+    result = CliRunner().invoke(
+        main,
+        ["feed", "replay", str(ITCH), "--format", "itch", "--symbol", "BOB", "--out", str(rows)],
+    )
+    assert result.exit_code == 0, result.stderr
+    mbp = ["--data", str(rows), "--format", "mbp", "--symbol", "BOB", "--strategy", MM, "--json"]
+    code, out, err = run(*mbp)  # default queue model for MBP rows: risk_averse
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["queue_model"] == "risk_averse"
+    assert summary["events"] > 0
+    code, out, err = run(*mbp, "--queue-model", "fifo")  # no order ids in MBP rows
+    assert_refused(code, out, err, "did not finish", "fifo", status=65)

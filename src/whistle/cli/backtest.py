@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FEE_KEYS",
+    "FORMATS",
     "QUEUE_MODELS",
     "backtest",
     "latency_keys",
@@ -62,6 +63,10 @@ __all__ = [
 
 FEE_KEYS: Final = ("maker", "taker")
 QUEUE_MODELS: Final = ("fifo", "risk_averse", "power", "log")
+"""As ``whistle.trading.backtest.QUEUE_MODELS`` (a test keeps them equal; not imported here
+so that ``whistle --help`` does not load the trading layer)."""
+FORMATS: Final = (*FORMAT_NAMES, "mbp")
+"""The order-level formats of ``whistle feed``, and ``mbp``: MBP-N rows (L2 models only)."""
 
 _UNITS_NS: Final = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000}
 _FEE_UNITS_PPM: Final = {"ppm": 1, "bps": 100}
@@ -209,7 +214,7 @@ def _progress_bar(console: Console) -> Progress:
 def _run(
     config: BacktestConfig, strategy: Any, data: Path, console: Console | None
 ) -> BacktestResult:
-    from whistle.trading.backtest.runner import run_backtest
+    from whistle.trading.backtest import run_backtest
 
     if console is None:
         return run_backtest(config, strategy)
@@ -286,9 +291,10 @@ def _print(summary: Summary, result: BacktestResult, written: list[Path]) -> Non
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(FORMAT_NAMES),
+    type=click.Choice(FORMATS),
     required=True,
-    help="itch (TotalView-ITCH 5.0), lobster, dbn (Databento MBO), dbn-csv.",
+    help="itch (TotalView-ITCH 5.0), lobster, dbn (Databento MBO), dbn-csv: order-level;"
+    " mbp: MBP-N rows as `whistle feed replay --out` writes them (L2 queue models only).",
 )
 @click.option("--symbol", required=True, help="The instrument to trade (one).")
 @click.option(
@@ -318,10 +324,9 @@ def _print(summary: Summary, result: BacktestResult, written: list[Path]) -> Non
 @click.option(
     "--queue-model",
     type=click.Choice(QUEUE_MODELS),
-    default="fifo",
-    show_default=True,
+    default=None,
     help="fifo: exact queue position on order-level data; risk_averse, power, log: L2"
-    " queue-position models.",
+    " queue-position models.  [default: fifo; risk_averse for --format mbp]",
 )
 @click.option(
     "--queue-power",
@@ -393,7 +398,7 @@ def backtest(
     config_file: Path | None,
     latency: dict[str, int] | None,
     latency_file: Path | None,
-    queue_model: str,
+    queue_model: str | None,
     queue_power: float,
     fees: dict[str, int] | None,
     risk_file: Path | None,
@@ -422,6 +427,8 @@ def backtest(
     from whistle.trading.report import summarize, write_report
     from whistle.trading.report.html import prepare_directory
 
+    if queue_model is None:
+        queue_model = "risk_averse" if fmt == "mbp" else "fifo"
     if sample_every_ns <= 0:
         raise click.BadParameter("must be more than 0", param_hint="--sample-every")
     latency_config = LatencyConfig(
