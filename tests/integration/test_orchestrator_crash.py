@@ -51,7 +51,9 @@ def child_main(data_dir: str, db: str, mode: str, cycle: int) -> None:
     """Run in a fresh interpreter: ``run`` (the plan, then trade until killed) or ``verify``."""
     from whistle.orchestrator import Orchestrator, UnknownSymbol
 
-    orch = Orchestrator(data_dir, db=db or None, simulate=cycle + 1, pump_interval_s=0.002)
+    # The verifying child runs no background flow, so its actors' inboxes drain.
+    flow = cycle + 1 if mode == "run" else None
+    orch = Orchestrator(data_dir, db=db or None, simulate=flow, pump_interval_s=0.002)
     orch.start()
     print("READY", flush=True)
     if mode == "run":
@@ -208,7 +210,7 @@ def _kill_cycles(data_dir: Path, db: str | None, kills: int, seed: int) -> None:
     for cycle in range(kills):
         proc = _spawn(data_dir, db, "run", cycle)
         try:
-            _wait_line(proc, "READY")
+            _wait_line(proc, "READY", timeout_s=300)
             time.sleep(rng.uniform(0.0, 1.6))
         finally:
             proc.send_signal(signal.SIGKILL)
@@ -220,8 +222,9 @@ def _kill_cycles(data_dir: Path, db: str | None, kills: int, seed: int) -> None:
                 confirmed.discard(line.split()[2])
         verify = _spawn(data_dir, db, "verify", cycle)
         try:
-            lines = _wait_line(verify, "RESULT", timeout_s=90)
+            lines = _wait_line(verify, "RESULT", timeout_s=300)
         finally:
+            verify.kill()
             verify.communicate(timeout=60)
         report = json.loads(lines[-1][len("RESULT ") :])
         placed = _check(data_dir, url, report, confirmed)
