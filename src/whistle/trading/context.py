@@ -181,7 +181,7 @@ _SIMPLE: Final = {
     UpdateKind.MODIFIED: Trigger.MODIFIED,
 }
 _TIFS: Final = {int(m): m for m in TimeInForce}
-# "No such order" from risk (2010) or the venue (3001): the codes do not overlap elsewhere.
+# "No such order" from risk (6010) or the venue (3001): the codes do not overlap elsewhere.
 _UNKNOWN_ORDER: Final = frozenset(
     {int(RiskReason.UNKNOWN_ORDER), int(RejectReason.UNKNOWN_ORDER_ID)}
 )

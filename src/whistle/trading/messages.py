@@ -101,45 +101,45 @@ class SignalKind(IntEnum):
 
 @unique
 class RiskReason(IntEnum):
-    """Why the risk stage refused a signal (``NONE``: it approved). Range ``2xxx``.
+    """Why the risk stage refused a signal (``NONE``: it approved). Range ``6xxx``.
 
-    The numbering follows exchange-core's per-subsystem ranges; it overlaps the core
-    ``RejectReason`` state range numerically, which is why ``OrderUpdate.reason`` is read
-    together with its ``kind`` and the update's source (``whistle.trading.risk`` documents
-    each check in detail).
+    The numbering follows exchange-core's per-subsystem ranges, in a range of its own: the
+    core ``RejectReason`` uses ``1xxx`` (validation), ``2xxx`` (symbol state) and ``3xxx``
+    (matching), so an ``OrderUpdate.reason`` names its source by its value alone
+    (``whistle.trading.risk`` documents each check in detail).
     """
 
     NONE = 0
     """Approved."""
-    MAX_POSITION = 2001
+    MAX_POSITION = 6001
     """The position, if this order and every open order on its side filled, would pass
     ``max_position`` (in absolute lots)."""
-    MAX_ORDER_QTY = 2002
+    MAX_ORDER_QTY = 6002
     """The order's quantity is above ``max_order_qty``."""
-    MAX_ORDER_NOTIONAL = 2003
+    MAX_ORDER_NOTIONAL = 6003
     """The order's notional (``price * qty``, tick-lots) is above ``max_order_notional``."""
-    MAX_OPEN_NOTIONAL = 2004
+    MAX_OPEN_NOTIONAL = 6004
     """The notional of all open orders plus this one would pass ``max_open_notional``."""
-    ORDER_RATE = 2005
+    ORDER_RATE = 6005
     """The order-rate token bucket (``max_order_rate`` per second, ``order_burst`` deep) is
     empty at the signal's time."""
-    MAX_OPEN_ORDERS = 2006
+    MAX_OPEN_ORDERS = 6006
     """The account already has ``max_open_orders`` open orders on this symbol."""
-    PRICE_COLLAR = 2007
+    PRICE_COLLAR = 6007
     """The price is more than ``collar_bps`` basis points from the reference price (the mid,
     else the last trade)."""
-    SELF_CROSS = 2008
+    SELF_CROSS = 6008
     """The order would trade against the account's own resting order (a buy at or above
     its own best ask, a sell at or below its own best bid)."""
-    KILL_SWITCH = 2009
+    KILL_SWITCH = 6009
     """The kill switch is tripped (feed disconnect or ``kill``): only cancels pass until
     ``reset``."""
-    UNKNOWN_ORDER = 2010
+    UNKNOWN_ORDER = 6010
     """A cancel or modify names a client order id with no open order."""
-    MALFORMED = 2011
+    MALFORMED = 6011
     """The signal is not well formed: unknown kind, non-positive quantity or price, a
     value outside ``whistle.core.limits``, a duplicate client order id, an unknown symbol."""
-    NO_REFERENCE_PRICE = 2012
+    NO_REFERENCE_PRICE = 6012
     """A price collar is set but there is neither a mid nor a last trade to measure from."""
 
 

@@ -270,10 +270,10 @@ def test_decision_names_the_bad_signal_field():
 
 
 def test_update_text_is_not_in_the_record():
-    with_text = msgspec.structs.replace(UPDATE, kind=UpdateKind.REJECTED, reason=2011, text="qty 0")
+    with_text = msgspec.structs.replace(UPDATE, kind=UpdateKind.REJECTED, reason=6011, text="qty 0")
     back = OrderUpdate.unpack_from(_packed(with_text))
     assert back.text == ""
-    assert back.reason == 2011
+    assert back.reason == 6011
     assert msgspec.structs.replace(back, text="qty 0") == with_text
 
 
@@ -314,7 +314,7 @@ def test_records_pack_back_to_back_in_one_buffer():
 def test_risk_reasons_are_numbered_in_the_risk_range_and_documented():
     assert RiskReason.NONE == 0
     codes = [int(r) for r in RiskReason if r is not RiskReason.NONE]
-    assert codes == list(range(2001, 2001 + len(codes)))
+    assert codes == list(range(6001, 6001 + len(codes)))
     assert [r.name for r in RiskReason][1:] == [
         "MAX_POSITION",
         "MAX_ORDER_QTY",

@@ -810,7 +810,7 @@ def test_the_echo_of_risks_own_refusals_changes_nothing():
     # The venue's own refusals still count: the in-flight modify of 2 is undone, the
     # unacknowledged ask 1 is forgotten.
     desk.update(UpdateKind.REJECTED, 2, reason=3003)
-    desk.update(UpdateKind.REJECTED, 1, reason=2001)  # TRADING_HALTED, same code as MAX_POSITION
+    desk.update(UpdateKind.REJECTED, 1, reason=2001)  # the venue's TRADING_HALTED
     assert desk.risk.open_orders(ACCT, SYM) == {2: (Side.BUY, 99, 2)}
 
 

@@ -23,7 +23,7 @@ from whistle.trading.backtest.errors import BacktestConfigError
 from whistle.trading.backtest.runner import run_backtest
 from whistle.trading.errors import StrategyError
 from whistle.trading.examples import MarketMaker, Noop
-from whistle.trading.messages import MarketEvent, OrderUpdate, UpdateKind
+from whistle.trading.messages import MarketEvent, OrderUpdate, RiskReason, UpdateKind
 from whistle.trading.strategy import BookView, Strategy
 
 if TYPE_CHECKING:
@@ -298,7 +298,9 @@ def test_risk_refusals_come_back_as_rejected_updates(tmp_path: Path) -> None:
     result = run_backtest(config(write(tmp_path, ops), risk={"default": {"max_order_qty": 2}}), s)
     assert result.rejects == {"MAX_ORDER_QTY": 1}
     assert result.orders == 0
-    assert [(u.kind, u.reason) for u in s.updates] == [(UpdateKind.REJECTED, 2002)]
+    assert [(u.kind, u.reason) for u in s.updates] == [
+        (UpdateKind.REJECTED, RiskReason.MAX_ORDER_QTY)
+    ]
     assert s.updates[0].ts_ns == T0 + 1_000  # the refusal comes after the risk latency
 
 
@@ -388,3 +390,18 @@ def test_a_flooding_strategy_is_refused_by_the_rate_limit(stream: str) -> None:
     result = run_backtest(cfg, Flooder())
     assert result.rejects.get("ORDER_RATE", 0) > 1_000
     assert 0 < result.orders < 100
+
+
+class Exits(Strategy):
+    def on_book(self, ctx: Context, book: BookView) -> None:
+        raise SystemExit(0)
+
+
+def test_system_exit_in_a_callback_is_a_backtest_error(stream: str) -> None:
+    with pytest.raises(BacktestError, match="SystemExit"):
+        run_backtest(config(stream), Exits())
+
+
+def test_bad_book_policy_is_a_config_error(stream: str) -> None:
+    with pytest.raises(BacktestConfigError, match="book_policy"):
+        run_backtest(config(stream, feed_options={"book_policy": "whatever"}), Noop())
