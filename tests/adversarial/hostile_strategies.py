@@ -1,0 +1,33 @@
+"""Hostile strategies for the R1 adversarial tests (importable as module:Class)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from whistle.trading.strategy import BookView, Strategy
+
+if TYPE_CHECKING:
+    from whistle.trading.context import Context
+
+
+class ExitOnBbo(Strategy):
+    """Quotes once, then raises SystemExit(0) on its fifth BBO change."""
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        self.n = 0
+
+    def on_bbo(self, ctx: Context, book: BookView) -> None:
+        self.n += 1
+        if self.n == 1 and book.best_bid:
+            ctx.buy(1, book.best_bid - 1)
+        if self.n == 5:
+            raise SystemExit(0)
+
+
+class Quoter(Strategy):
+    """Keeps one bid one tick under the best bid."""
+
+    def on_bbo(self, ctx: Context, book: BookView) -> None:
+        if not ctx.open_orders and book.best_bid > 1:
+            ctx.buy(1, book.best_bid - 1)
