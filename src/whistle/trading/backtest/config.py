@@ -73,6 +73,11 @@ class BacktestConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw
                 f" ({', '.join(L2_QUEUE_MODELS)}), not {self.queue_model!r}"
                 + (" in interactive mode" if self.interactive else "")
             )
+        policy = self.feed_options.get("book_policy", "lenient")
+        if policy not in ("lenient", "strict"):
+            raise BacktestConfigError(
+                f"feed_options.book_policy must be 'lenient' or 'strict', was {policy!r}"
+            )
         if type(self.queue_power) not in (int, float) or not 0 < self.queue_power <= 100:
             raise BacktestConfigError(f"queue_power must be in (0, 100], was {self.queue_power!r}")
         for name in ("account", "seed", "sample_every_ns", "max_events", "strategy_id"):

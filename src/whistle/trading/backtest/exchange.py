@@ -774,11 +774,13 @@ class FifoExchange(BacktestExchange):
                 c = o.ahead.pop(oid)
                 del watch[oid]
                 o.ahead_qty -= c
-        if not keep:
-            ours = self.bid_levels if lvl.side == BUY else self.ask_levels
-            mine = ours.get(lvl.price)
-            if mine is not None:
-                mine.known.discard(oid)  # it goes behind them: later arrivals are behind it
+        ours = self.bid_levels if lvl.side == BUY else self.ask_levels
+        mine = ours.get(lvl.price)
+        if mine is not None and oid in mine.known:
+            mine.known.discard(oid)
+            if keep and new_id != oid:
+                mine.known.add(new_id)  # renamed in place: still ahead of later arrivals
+            # else it goes behind them: a later arrival counts it ahead again
         consumed = self.consumed
         if oid in consumed:
             c = consumed.pop(oid)

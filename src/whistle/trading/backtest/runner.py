@@ -187,9 +187,10 @@ class _Run:
     # ------------------------------------------------------------------ strategy calls
 
     def _call(self, callback: str, *args: Any) -> None:
+        # SystemExit too: a strategy must not end the run quietly (exit 0, no numbers).
         try:
             getattr(self.strategy, callback)(self.ctx, *args)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             raise StrategyError(callback, exc, self.name) from exc
         self._signals()
 
@@ -549,7 +550,10 @@ class _Run:
                 if sub_book and bits & CHANGED_BOOK:
                     try:
                         on_book(ctx, view)
-                    except Exception as exc:
+                    except (
+                        Exception,
+                        SystemExit,
+                    ) as exc:  # a strategy must not end the run quietly
                         raise StrategyError("on_book", exc, name) from exc
                     signals = drain()
                     if signals:
@@ -561,7 +565,10 @@ class _Run:
                         top = now_top
                         try:
                             on_bbo(ctx, view)
-                        except Exception as exc:
+                        except (
+                            Exception,
+                            SystemExit,
+                        ) as exc:  # a strategy must not end the run quietly
                             raise StrategyError("on_bbo", exc, name) from exc
                         signals = drain()
                         if signals:

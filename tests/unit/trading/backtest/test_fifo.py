@@ -376,3 +376,18 @@ def test_fees_maker_and_taker_in_ppm() -> None:
     h.add(91, BUY, 9_000, 1000)
     (maker,) = [u for u in h.execute(91, 250) if u.kind == UpdateKind.FILLED]
     assert (maker.fee, maker.liquidity, maker.fill_qty) == (-45, M, 250)  # a rebate
+
+
+def test_priority_keeping_rename_ahead_is_counted_once_for_a_later_order() -> None:
+    h = Harness()
+    level_with_ahead(h)
+    h.submit(1001, BUY, 100, 50)
+    h.modify(1, 100, 250, PRIORITY_KEEP_ON_DECREASE, new_id=11)  # keeps its place, renamed
+    h.submit(1002, BUY, 100, 30)
+    assert h.ex.queue_position(1001) == (950, 50)
+    assert h.ex.queue_position(1002) == (1000, 30)  # 950 recorded + our 50 (11 not twice)
+    h.execute(11, 250)
+    h.execute(2, 200)
+    h.execute(3, 500)
+    h.add(9, BUY, 100, 100)
+    assert fills(h.execute(9, 70)) == [(1001, 100, 50, M), (1002, 100, 20, M)]
