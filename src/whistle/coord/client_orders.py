@@ -143,12 +143,17 @@ class _Entry:
 class ClientOrderTable:
     """Every (account, client_order_id) a venue took, until its symbol's session ends."""
 
-    __slots__ = ("_by_symbol", "_entries", "capacity", "changes", "pending")
+    __slots__ = ("_by_symbol", "_entries", "capacity", "changes", "pending", "release_unrun")
 
-    def __init__(self, capacity: int = DEFAULT_MAX_CLIENT_ORDERS) -> None:
+    def __init__(
+        self, capacity: int = DEFAULT_MAX_CLIENT_ORDERS, *, release_unrun: bool = False
+    ) -> None:
         self.capacity = capacity
+        self.release_unrun = release_unrun
+        """Let go of a key whose command did not run in its tick (``capture``): for a
+        venue without a data directory, where such a command is lost for good."""
         self._entries: dict[tuple[int, int], _Entry] = {}
-        self._by_symbol: dict[int, list[tuple[int, int]]] = {}
+        self._by_symbol: dict[int, dict[tuple[int, int], None]] = {}
         self.pending: dict[int, _Entry] = {}
         """Entries whose command is sequenced and has not run yet, by ``enq_seq``."""
         self.changes = 0
@@ -249,7 +254,7 @@ class ClientOrderTable:
         key = client_order_key(command)
         entry = _Entry(enq_seq, command, [])
         self._entries[key] = entry
-        self._by_symbol.setdefault(command.symbol_id, []).append(key)
+        self._by_symbol.setdefault(command.symbol_id, {})[key] = None
         self.pending[enq_seq] = entry
         self.changes += 1
 
@@ -266,7 +271,13 @@ class ClientOrderTable:
         """Give each pending entry its events from a tick that ran; none is pending after.
 
         A command's own events carry its ``enq_seq`` and name one of its order ids; other
-        accounts' fills and market data are left out.
+        accounts' fills and market data are left out. Every command that runs has one (its
+        ``OrderAccepted``/``OrderReplaced`` or its ``OrderRejected``), so an entry left
+        without any did not run: it was lost with a host that died before its tick. With
+        ``release_unrun`` (no data directory: nothing can rebuild it) its key is let go, so
+        a retry enters the order (or is refused like any command for that symbol); with a
+        journal the key stays (PENDING): the command is rebuilt on a live host or by the
+        next recovery, and runs once.
         """
         pending = self.pending
         if not pending:
@@ -282,6 +293,12 @@ class ClientOrderTable:
                 and event.symbol_id == entry.command.symbol_id
             ):
                 entry.events.append(event)
+        for entry in pending.values() if self.release_unrun else ():
+            if not entry.events:
+                key = client_order_key(entry.command)
+                if self._entries.get(key) is entry:
+                    del self._entries[key]
+                    del self._by_symbol[entry.command.symbol_id][key]
         pending.clear()
         self.changes += 1
 
@@ -310,7 +327,7 @@ class ClientOrderTable:
             assert type(command) is NewOrder or type(command) is CancelReplace
             key = client_order_key(command)
             self._entries[key] = _Entry(saved.enq_seq, command, list(saved.events))
-            self._by_symbol.setdefault(command.symbol_id, []).append(key)
+            self._by_symbol.setdefault(command.symbol_id, {})[key] = None
         self.changes += 1
 
 

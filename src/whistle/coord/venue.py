@@ -567,7 +567,7 @@ class Venue:
         self._unticked = 0
         self._snapshots: dict[int, int] = {}
         self._kept_cuts: list[dict[int, int]] = []
-        self._client_orders = ClientOrderTable(max_client_orders)
+        self._client_orders = ClientOrderTable(max_client_orders, release_unrun=data_dir is None)
         self._client_orders_anchor = -1  # the table file the last checkpoint named
         self._client_orders_saved = 0  # the table's ``changes`` when it was last saved
         self.recovery: RecoveryReport | None = None

@@ -511,3 +511,50 @@ def test_host_processes_send_many_and_enqueue_agree_with_the_embedded_path(hosts
         assert (table, hashes, seq) == (table0, hashes0, seq0), how
         if how != "enqueue":  # enqueue answers a repeat with an enq_seq, not events
             assert events == events0, how
+
+
+def test_a_table_entry_whose_command_never_ran_is_let_go() -> None:
+    from whistle.coord.client_orders import ClientOrderTable
+
+    kept = ClientOrderTable()  # with a journal: the command is rebuilt and runs later
+    kept.add(1, NewOrder(1, 5, 2, 1, 1, 1, 100, 1, client_order_id=9))
+    kept.capture([])
+    assert kept.order_id_of(2, 9) == 5
+    table = ClientOrderTable(release_unrun=True)
+    command = NewOrder(1, 5, 2, 1, 1, 1, 100, 1, client_order_id=9)
+    table.add(1, command)
+    table.capture([])  # its tick ran and it produced nothing: it never reached its engine
+    assert len(table) == 0
+    assert table.order_id_of(2, 9) is None
+    table.add(2, command)
+    table.capture([OrderAccepted(1, 1, 2, 0, 5, 2, 1, 1, 1, 100, 1, 0, 0)])
+    assert table.order_id_of(2, 9) == 5
+
+
+@pytest.mark.parametrize("journaled", [False, True])
+def test_a_host_killed_before_the_tick(tmp_path: Path, journaled: bool) -> None:
+    import os
+    import signal
+
+    venue = make(tmp_path / "d" if journaled else None, hosts=2)
+    sid = venue.instrument("AAA").symbol_id
+    command = NewOrder(sid, 1, 1, 1, 1, 1, 100, 10, client_order_id=3)
+    assert venue.enqueue(command) == 1
+    pid = venue.coordinator.host_of(sid).pid  # type: ignore[attr-defined]
+    os.kill(pid, signal.SIGKILL)
+    events = venue.tick()
+    if journaled:
+        # Rebuilt from the journal on a live host: the order ran; a retry is a repeat.
+        info = venue.client_order(1, 3)
+        assert info is not None
+        assert info.outcome is ClientOrderOutcome.ACCEPTED
+        assert isinstance(venue.send(command)[0], DuplicateClientOrder)
+    else:
+        # Lost with the host (no journal to rebuild it from): the key is free again, and
+        # a retry is refused like any command for the faulted symbol, using no key.
+        assert any(type(e).__name__ == "EngineFaulted" for e in events)
+        assert venue.client_order(1, 3) is None
+        retry = venue.send(command)
+        assert retry[0].reason == RejectReason.ENGINE_FAULTED  # type: ignore[union-attr]
+        assert venue.client_order(1, 3) is None
+    venue.stop()
