@@ -311,6 +311,11 @@ def tx_next_epoch(session: Any, symbol: str) -> int:
     return row.epoch + 1
 
 
+def tx_next_epochs(session: Any, symbols: list[str]) -> dict[str, int]:
+    """``tx_next_epoch`` for each of ``symbols``, in one transaction."""
+    return {symbol: tx_next_epoch(session, symbol) for symbol in symbols}
+
+
 def tx_next_boot(session: Any) -> int:
     """Count one more orchestrator start; return its number (1, 2, ...)."""
     t = orchestrator_boot

@@ -68,6 +68,7 @@ from whistle.orchestrator.registry import (
     RegistryRow,
     tx_next_boot,
     tx_next_epoch,
+    tx_next_epochs,
 )
 from whistle.orchestrator.simulator import SIM_ACCOUNT, MarketSimulator
 from whistle.orchestrator.workflows import (
@@ -465,6 +466,21 @@ class Orchestrator:
         """Make ``row``'s actor run (paused for a PAUSED row); idempotent."""
         self._submit(lambda: self._start_symbol(row))
 
+    def start_symbols(self, rows: list[RegistryRow]) -> None:
+        """``start_symbol`` for many rows, their epochs counted in one transaction."""
+
+        def start_all() -> None:
+            symbols = [r.symbol for r in rows if not self._running(r.symbol)]
+            epochs = self.registry.tx("whistle.registry.epochs", tx_next_epochs, symbols)
+            for row in rows:
+                self._start_symbol(row, epochs.get(row.symbol))
+
+        self._submit(start_all)
+
+    def _running(self, symbol: str) -> bool:
+        slot = self._slots.get(symbol)
+        return slot is not None and slot.manager is not None and slot.manager.alive
+
     def stop_symbol(self, symbol: str) -> None:
         """Stop ``symbol``'s actor; idempotent."""
         self._submit(lambda: self._stop_symbol(symbol))
@@ -516,7 +532,7 @@ class Orchestrator:
             {s: slot.manager for s, slot in self._slots.items() if slot.manager is not None}
         )
 
-    def _start_symbol(self, row: RegistryRow) -> None:
+    def _start_symbol(self, row: RegistryRow, epoch: int | None = None) -> None:
         slot = self._slots.get(row.symbol)
         paused = row.status == PAUSED
         if slot is not None and slot.manager is not None and slot.manager.alive:
@@ -532,15 +548,16 @@ class Orchestrator:
             self._slots[row.symbol] = slot
         slot.row = row
         slot.failed = False
-        self._launch(slot, paused)
+        self._launch(slot, paused, epoch)
 
-    def _launch(self, slot: _Slot, paused: bool) -> None:
+    def _launch(self, slot: _Slot, paused: bool, epoch: int | None = None) -> None:
         row = slot.row
         link = self.link
         config = row.strategy_config
         account = int(config["account"])
         strategy = build_strategy(config)
-        epoch = self.registry.tx("whistle.registry.epoch", tx_next_epoch, row.symbol)
+        if epoch is None:
+            epoch = self.registry.tx("whistle.registry.epoch", tx_next_epoch, row.symbol)
         with link.lock:
             sid = link.ensure_instrument(row.symbol)
             link.cancel_open(account, sid)

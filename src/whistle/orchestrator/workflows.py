@@ -90,6 +90,9 @@ class Hooks(Protocol):
     def start_symbol(self, row: RegistryRow) -> None:
         """Make ``row``'s actor run (paused when the row is PAUSED); idempotent."""
 
+    def start_symbols(self, rows: list[RegistryRow]) -> None:
+        """``start_symbol`` for each of ``rows``."""
+
     def stop_symbol(self, symbol: str) -> None:
         """Stop ``symbol``'s actor if it runs; idempotent."""
 
@@ -219,8 +222,7 @@ def start_orchestrator(boot: int) -> list[str]:
     """Read the ACTIVE and PAUSED pairs (transaction) and start an actor for each."""
     hooks = _need()
     rows = hooks.registry.tx("whistle.registry.read", tx_read, (ACTIVE, PAUSED))
-    for row in rows:
-        hooks.start_symbol(row)
+    hooks.start_symbols(rows)
     return [row.symbol for row in rows]
 
 
