@@ -31,3 +31,30 @@ class Quoter(Strategy):
     def on_bbo(self, ctx: Context, book: BookView) -> None:
         if not ctx.open_orders and book.best_bid > 1:
             ctx.buy(1, book.best_bid - 1)
+
+
+class SpinOnStart(Strategy):
+    """Never returns from on_start."""
+
+    def on_start(self, ctx: Context) -> None:
+        while True:
+            pass
+
+    def on_bbo(self, ctx: Context, book: BookView) -> None:
+        pass
+
+
+class SpinOnStop(Quoter):
+    """Quotes, then never returns from on_stop."""
+
+    def on_stop(self, ctx: Context) -> None:
+        while True:
+            pass
+
+
+class SpinInUpdate(Quoter):
+    """Quotes, then never returns from its first order update."""
+
+    def on_order_update(self, ctx: Context, update: object) -> None:
+        while True:
+            pass

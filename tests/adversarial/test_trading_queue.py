@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import pytest
-
 from adversarial._bt import BUY, SELL, Script, Tape, fills, run
 from whistle.core.enums import Liquidity
 from whistle.core.mbo import PRIORITY_KEEP, PRIORITY_KEEP_ON_DECREASE, PRIORITY_LOSE, TRADE_HIDDEN
@@ -18,6 +16,8 @@ from whistle.trading.backtest import LatencyConfig
 from whistle.trading.messages import UpdateKind
 
 if TYPE_CHECKING:
+    import pytest
+
     from whistle.trading.context import Context
 
 M = int(Liquidity.MAKER)
@@ -94,11 +94,6 @@ def test_lose_priority_replace_with_new_id_goes_behind(monkeypatch: pytest.Monke
     assert fills(r) == [(302, 100, 40, M)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 1: a priority-keeping modify that renames the order (new_order_id) is counted"
-    " again ahead of a later strategy order at the level; that order never fills",
-)
 def test_keep_priority_modify_with_new_id_then_second_order(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
