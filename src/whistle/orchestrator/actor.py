@@ -79,7 +79,7 @@ STOPPED: Final = "STOPPED"
 CRASHED: Final = "CRASHED"
 HUNG: Final = "HUNG"
 
-_IDLE_WAIT_S: Final = 0.05
+_IDLE_WAIT_S: Final = 1.0  # an idle actor sleeps: posts and stop() wake it
 _SIGNAL_ACTION: Final = {
     SignalKind.BUY: OrderAction.NEW,
     SignalKind.SELL: OrderAction.NEW,

@@ -510,7 +510,7 @@ class Orchestrator:
     def _control_loop(self) -> None:
         while True:
             try:
-                item = self._ops.get(timeout=0.02)
+                item = self._ops.get(timeout=0.1)
             except queue.Empty:
                 item = ()  # type: ignore[assignment]  # no op: supervise
             if item is None:
