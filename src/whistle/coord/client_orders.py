@@ -37,7 +37,6 @@ import msgspec
 from whistle.coord.records import (
     CLIENT_ORDER_TABLE_VERSION,
     ClientOrderTableFile,
-    SavedClientOrder,
     table_hash,
 )
 from whistle.core.commands import CancelReplace, EndSession, NewOrder
@@ -86,6 +85,7 @@ _PENDING: Final = int(ClientOrderOutcome.PENDING)
 _ACCEPTED: Final = int(ClientOrderOutcome.ACCEPTED)
 _REJECTED: Final = int(ClientOrderOutcome.REJECTED)
 _R_DUPLICATE: Final = int(RejectReason.DUPLICATE_CLIENT_ORDER_ID)
+_ENCODE: Final = msgspec.msgpack.Encoder().encode
 
 ClientOrderCommand = NewOrder | CancelReplace
 
@@ -306,12 +306,16 @@ class ClientOrderTable:
 
     def encode(self) -> bytes:
         """Return the table as a ``ClientOrderTableFile`` (msgpack), entries in enq_seq order."""
-        entries = sorted(self._entries.items(), key=lambda item: item[1].enq_seq)
-        saved = [
-            SavedClientOrder(entry.enq_seq, entry.command, list(entry.events))
-            for _, entry in entries
-        ]
-        return msgspec.msgpack.encode(ClientOrderTableFile(CLIENT_ORDER_TABLE_VERSION, saved))
+        # The wire form of ClientOrderTableFile (array_like structs are msgpack arrays),
+        # built from tuples: no struct per entry. Entries are kept in insertion order,
+        # which is enq_seq order (keys are added as commands are sequenced; load keeps
+        # the file's order), so no sort is needed.
+        return _ENCODE(
+            (
+                CLIENT_ORDER_TABLE_VERSION,
+                [(e.enq_seq, e.command, e.events) for e in self._entries.values()],
+            )
+        )
 
     def state_hash(self) -> str:
         """Return a digest of every entry (equal tables, equal hashes)."""
