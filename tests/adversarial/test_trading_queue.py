@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pytest
+
 from adversarial._bt import BUY, SELL, Script, Tape, fills, run
 from whistle.core.enums import Liquidity
 from whistle.core.mbo import PRIORITY_KEEP, PRIORITY_KEEP_ON_DECREASE, PRIORITY_LOSE, TRADE_HIDDEN
@@ -16,8 +18,6 @@ from whistle.trading.backtest import LatencyConfig
 from whistle.trading.messages import UpdateKind
 
 if TYPE_CHECKING:
-    import pytest
-
     from whistle.trading.context import Context
 
 M = int(Liquidity.MAKER)
@@ -196,3 +196,37 @@ def test_latency_feed_and_entry_put_the_arrival_after_the_events_seen(
     lat = LatencyConfig(feed_ns=50, entry_ns=30, risk_ns=20)
     r = run(monkeypatch, t, Script({100: buy(3)}), latency=lat)
     assert fills(r) == [(202, 100, 3, M)]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 4: with cancel_ns < entry_ns a cancel overtakes its own NEW (rejected"
+    " UNKNOWN_ORDER_ID), then the NEW rests and fills: requests of one order must arrive in order",
+)
+def test_a_cancel_never_overtakes_its_own_new_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    t = Tape().add(10, 1, BUY, 99, 100).add(20, 90, SELL, 105, 100)
+    t.add(5000, 50, BUY, 100, 10).execute(5010, 50, 10)  # would fill a resting bid at 100
+
+    def new_then_cancel(ctx: Context) -> None:
+        assert ctx.cancel(ctx.buy(5, 100))
+
+    s = Script({100: new_then_cancel})
+    r = run(monkeypatch, t, s, latency=LatencyConfig(risk_ns=0, entry_ns=1000, cancel_ns=10))
+    assert fills(r) == []
+    assert [u.kind for u in s.updates] == [UpdateKind.ACCEPTED, UpdateKind.CANCELLED]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 4: with modify_ns < entry_ns a modify overtakes its own NEW",
+)
+def test_a_modify_never_overtakes_its_own_new_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    t = Tape().add(10, 1, BUY, 99, 100).add(20, 90, SELL, 105, 100)
+    t.add(5000, 50, BUY, 100, 10).execute(5010, 50, 10)
+
+    def new_then_shrink(ctx: Context) -> None:
+        assert ctx.modify(ctx.buy(5, 100), qty=2)
+
+    s = Script({100: new_then_shrink})
+    r = run(monkeypatch, t, s, latency=LatencyConfig(risk_ns=0, entry_ns=1000, modify_ns=10))
+    assert fills(r) == [(5010, 100, 2, M)]
