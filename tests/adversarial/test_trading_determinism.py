@@ -78,3 +78,27 @@ def test_fresh_processes_with_different_hash_seeds_give_identical_fills() -> Non
     r = run_backtest(cfg, MarketMaker())
     blob = msgspec.json.encode([r.fills, r.timeline, r.ledger, r.rejects, r.order_to_fill_ns])
     assert [hashlib.sha256(blob).hexdigest(), len(r.fills)] == a["power3"]
+
+
+def test_l2_probabilistic_models_use_the_seed_and_only_the_seed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from adversarial._bt import BUY, SELL, Script, Tape, fills, run
+    from whistle.trading.backtest import LatencyConfig
+
+    def tape() -> Tape:
+        t = Tape().add(10, 1, BUY, 100, 1000).add(20, 90, SELL, 105, 100)
+        t.add(200, 2, BUY, 100, 1000)  # behind us
+        t.cancel(300, 1, 500)  # L2 cannot tell whose: the model draws
+        return t.execute(400, 1, 500).execute(410, 2, 100)
+
+    def once(model: str, seed: int) -> tuple[tuple[int, int, int, int], ...]:
+        s = Script({100: lambda ctx: ctx.buy(50, 100)})
+        lat = LatencyConfig(risk_ns=0)
+        return tuple(fills(run(monkeypatch, tape(), s, latency=lat, queue_model=model, seed=seed)))
+
+    assert {once("risk_averse", seed) for seed in range(4)} == {()}  # cancels never advance
+    for model in ("power", "log"):
+        seen = {seed: once(model, seed) for seed in range(12)}
+        assert set(seen.values()) == {(), ((410, 100, 50, 1),)}  # both outcomes occur
+        assert all(once(model, seed) == seen[seed] for seed in (0, 5, 11))
