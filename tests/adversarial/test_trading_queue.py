@@ -230,3 +230,53 @@ def test_a_modify_never_overtakes_its_own_new_order(monkeypatch: pytest.MonkeyPa
     s = Script({100: new_then_shrink})
     r = run(monkeypatch, t, s, latency=LatencyConfig(risk_ns=0, entry_ns=1000, modify_ns=10))
     assert fills(r) == [(5010, 100, 2, M)]
+
+
+def _mine(ctx: Context) -> int:
+    return next(iter(ctx.open_orders))
+
+
+def test_own_decrease_in_flight_keeps_the_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    t = base(Tape()).add(150, 4, BUY, 100, 100)  # behind us
+    t.execute(300, 1, 300).execute(301, 2, 200).execute(302, 3, 500)
+    t.execute(400, 4, 100)  # behind us: we fill what the modify left (20)
+    s = Script({100: buy(50), 200: lambda ctx: ctx.modify(_mine(ctx), qty=20)})
+    r = run(monkeypatch, t, s, latency=LatencyConfig(risk_ns=0, modify_ns=50))
+    assert fills(r) == [(400, 100, 20, M)]
+
+
+def test_own_increase_goes_behind_what_arrived_before_the_modify(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    t = base(Tape()).add(150, 4, BUY, 100, 100)  # behind us, ahead after our increase
+    t.add(260, 5, BUY, 100, 100)  # arrives after the modify (250): behind us again
+    t.execute(300, 1, 300).execute(301, 2, 200).execute(302, 3, 500)
+    t.execute(303, 4, 100)  # was ahead after the increase: no fill
+    t.execute(400, 5, 100)  # behind: we fill 80
+    s = Script({100: buy(50), 200: lambda ctx: ctx.modify(_mine(ctx), qty=80)})
+    r = run(monkeypatch, t, s, latency=LatencyConfig(risk_ns=0, modify_ns=50))
+    assert fills(r) == [(400, 100, 80, M)]
+
+
+def test_own_price_move_lands_behind_the_new_level(monkeypatch: pytest.MonkeyPatch) -> None:
+    t = base(Tape()).add(50, 6, BUY, 99, 40).add(150, 7, BUY, 99, 60)
+    t.add(260, 8, BUY, 99, 10)  # after the move arrives (250): behind us
+    t.execute(300, 6, 40).execute(301, 7, 59)
+    t.execute(302, 8, 10)  # 1 of order 7 still ahead, then 9 for us
+    s = Script({100: buy(50), 200: lambda ctx: ctx.modify(_mine(ctx), price=99)})
+    r = run(monkeypatch, t, s, latency=LatencyConfig(risk_ns=0, modify_ns=50))
+    assert fills(r) == [(302, 99, 9, M)]
+
+
+def test_renamed_keep_priority_order_then_deleted_advances(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    t = base(Tape()).modify(150, 1, 100, 250, PRIORITY_KEEP_ON_DECREASE, new_id=11)
+    t.delete(300, 11).delete(301, 2).cancel(302, 3, 450)  # 50 of order 3 ahead
+    t.add(400, 9, BUY, 100, 100).execute(401, 9, 70)  # behind both of ours
+    t.execute(402, 3, 50).execute(403, 9, 30)
+    r = run(monkeypatch, t, Script({100: buy(50), 200: buy(30)}), latency=ZERO)
+    # 401: order 9's 70 meet the 50 of order 3 still ahead of A first, then A takes 20.
+    # 402: order 3's own 50 execute, but they were met already: that aggressor's flow meets
+    # the next in the queue, A (30) then B (20). 403: order 9's 30 meet B's last 10.
+    assert fills(r) == [(401, 100, 20, M), (402, 100, 30, M), (402, 100, 20, M), (403, 100, 10, M)]
