@@ -247,3 +247,39 @@ def test_a_strategy_trades_on_a_venues_own_market_data() -> None:
     assert result.market_events == 40  # 39 BBO changes and the END
     assert result.counts["orders"] >= 39  # one order or modify per BBO change, then a cancel
     assert result.open_orders == 0
+
+
+class EveryMillisecond(Strategy):
+    """Buys on a timer every 1 ms of event time (and raises in its third timer)."""
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        self.fired: list[int] = []
+
+    def on_bbo(self, ctx: Context, book: BookView) -> None:
+        if not self.fired and book.best_bid and not ctx.open_orders:
+            self.fired.append(0)
+            ctx.after(1_000_000, tag=7)
+
+    def on_timer(self, ctx: Context, tag: int) -> None:
+        assert tag == 7
+        self.fired.append(ctx.now_ns)
+        if len(self.fired) == 4:
+            raise RuntimeError("third timer")
+        ctx.buy(1, max(1, ctx.book.best_bid - 900))
+        ctx.after(1_000_000, tag=7)
+
+
+def test_timers_fire_at_their_own_time_and_a_raising_timer_is_isolated() -> None:
+    cfg = PipelineConfig(symbols=SYMBOLS, strategies=[spec(EveryMillisecond, "A")])
+    pipeline = InProcessPipeline(cfg)
+    result = pipeline.run(two_symbols(600))
+    strategy = pipeline.strategy.slots[0].strategy
+    assert isinstance(strategy, EveryMillisecond)
+    first, second, third = strategy.fired[1:]
+    assert second - first == third - second == 1_000_000  # each at its due time
+    buys = [s for s in result.signals if s.kind is SignalKind.BUY]
+    assert [s.ts_ns for s in buys] == [first, second]  # signals carry the timer's time
+    (failure,) = result.failures
+    assert failure["callback"] == "on_timer"
+    assert result.open_orders == 0
