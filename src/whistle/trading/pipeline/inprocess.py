@@ -16,7 +16,7 @@ offered rate and measures from intended send times (``pacing``).
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 from whistle.metrics.recorder import LatencyRecorder
 from whistle.trading.messages import MarketKind, RiskReason
@@ -180,15 +180,24 @@ class InProcessPipeline:
     def run(
         self, source: Iterable[MboEvent | MarketEvent | Event], rate: int = 0
     ) -> PipelineResult:
-        """Run ``source`` through the pipeline; return the result."""
+        """Run ``source`` through the pipeline; return the result.
+
+        With a callback budget, its SIGALRM timer runs for the duration of the call (so it
+        must be made from the main thread).
+        """
         t0 = time.perf_counter()
-        start = self.strategy.start(0)
-        if start:
-            self._rounds(start, 0, time.monotonic_ns())
-        loop = self._loop_plain if self.recorder is None else self._loop_metered
+        budget = self.strategy.budget
+        if budget is not None:
+            budget.arm()
         try:
+            start = self.strategy.start(0)
+            if start:
+                self._rounds(start, 0, time.monotonic_ns())
+            loop = self._loop_plain if self.recorder is None else self._loop_metered
             self.feed_events = loop(source, Pacer(rate))
         finally:
+            if budget is not None:
+                budget.disarm()
             self.seconds = time.perf_counter() - t0
             self.gateway.close()
         return self.result()
@@ -239,12 +248,4 @@ def run_inprocess(
         recorder = None
     else:
         recorder = metrics
-    pipeline = InProcessPipeline(config, recorder)
-    budget: Any = pipeline.strategy.budget
-    if budget is not None:
-        budget.arm()
-    try:
-        return pipeline.run(source, rate)
-    finally:
-        if budget is not None:
-            budget.disarm()
+    return InProcessPipeline(config, recorder).run(source, rate)
