@@ -147,10 +147,11 @@ class _Supervisor:
         self.procs: list[subprocess.Popen[bytes]] = []
         self.rings: dict[str, SpscRing] = {}
         self.ctl: ControlBlock | None = None
+        data = encode_source(source)  # a bad item is refused before anything is created
         self.dir = tempfile.mkdtemp(prefix="whistle-pipeline-")
         source_path = os.path.join(self.dir, "source.msgpack")
         with open(source_path, "wb") as f:
-            f.write(encode_source(source))
+            f.write(data)
         self.source_path = source_path
         self.ring_capacity = ring_capacity
 
