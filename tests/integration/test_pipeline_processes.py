@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -180,6 +182,17 @@ def test_a_budget_longer_than_the_heartbeat_timeout_is_refused() -> None:
     )
     with pytest.raises(ValueError, match="must exceed the callback budget"):
         run_processes(cfg, two_symbols(10), dead_after_s=1.0)
+
+
+def test_a_bad_source_is_refused_before_anything_is_created() -> None:
+    cfg = PipelineConfig(symbols=SYMBOLS, strategies=[StrategySpec(CHASER, "A")])
+    runs = Path(tempfile.gettempdir())
+    before = set(runs.glob("whistle-pipeline-*"))
+    blocks = our_blocks()
+    with pytest.raises(TypeError, match="a source yields"):
+        run_processes(cfg, [*two_symbols(5), "not an event"])  # type: ignore[list-item]
+    assert set(runs.glob("whistle-pipeline-*")) == before
+    assert our_blocks() == blocks
 
 
 def test_processes_decide_exactly_what_one_process_decides() -> None:
