@@ -26,11 +26,12 @@ def test_market_maker_and_taker_decide_the_same_in_process_and_across_processes(
             StrategySpec("whistle.trading.examples:MarketMaker", "BOB"),
             StrategySpec("whistle.trading.examples:ImbalanceTaker", "BOB"),
         ],
-        risk={"default": {"max_position": 50, "max_order_rate": 200}},
+        risk={"default": {"max_position": 50, "max_order_rate": 5, "order_burst": 2}},
     )
     a = run_inprocess(config, events)
     b = run_processes(config, events, timeout_s=240)
     assert a.counts["orders"] > 20
+    assert a.counts["rejects_ORDER_RATE"] > 0  # the token bucket bites, on the data clock
     assert a.decisions_stream() == b.decisions_stream()
     assert a.signals == b.signals
     assert a.orders == b.orders
