@@ -133,3 +133,23 @@ def test_truncated_or_garbage_itch_gives_no_result(tmp_path: Path, cut: int) -> 
     bad.write_bytes(raw[: len(raw) - cut] if cut != 33 else raw[:5000] + os.urandom(64))
     with pytest.raises(BacktestError):
         run_backtest(BacktestConfig(data=str(bad), symbol="BOB"), Noop())
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 5: the backtest feeds risk's collar reference from ctx.book, which the"
+    " strategy can overwrite: a strategy defeats the price collar",
+)
+def test_strategy_cannot_move_risks_reference_price(monkeypatch: pytest.MonkeyPatch) -> None:
+    t = Tape().add(10, 1, BUY, 100, 10).add(20, 2, SELL, 102, 10)
+    for i in range(10):
+        t.add(100 + i * 10, 10 + i, BUY, 95, 1)
+
+    def spoof(ctx: object) -> None:
+        book = ctx.book  # type: ignore[attr-defined]
+        book.best_bid, book.best_ask = 500, 502
+        ctx.buy(1, 501)  # type: ignore[attr-defined]
+
+    r = run(monkeypatch, t, Script({50: spoof}), risk={"default": {"collar_bps": 100}})
+    assert r.rejects == {"PRICE_COLLAR": 1}
+    assert r.fills == []
