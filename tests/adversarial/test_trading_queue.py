@@ -280,3 +280,21 @@ def test_renamed_keep_priority_order_then_deleted_advances(
     # 402: order 3's own 50 execute, but they were met already: that aggressor's flow meets
     # the next in the queue, A (30) then B (20). 403: order 9's 30 meet B's last 10.
     assert fills(r) == [(401, 100, 20, M), (402, 100, 30, M), (402, 100, 20, M), (403, 100, 10, M)]
+
+
+def test_cancel_arriving_at_the_ns_of_a_filling_execution_comes_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Nothing ahead; the cancel (sent 150, cancel 50) arrives at 200, the ns an order behind
+    # us executes 30: the recorded event first -> we fill 30, then the cancel takes the rest.
+    t = Tape().add(10, 90, SELL, 105, 100).add(150, 2, BUY, 100, 100).execute(200, 2, 30)
+    t.execute(300, 2, 30)
+    s = Script({100: buy(50), 150: lambda ctx: ctx.cancel(_mine(ctx))})
+    r = run(monkeypatch, t, s, latency=LatencyConfig(risk_ns=0, cancel_ns=50))
+    assert fills(r) == [(200, 100, 30, M)]
+    assert [u.kind for u in s.updates] == [
+        UpdateKind.ACCEPTED,
+        UpdateKind.FILLED,
+        UpdateKind.CANCELLED,
+    ]
+    assert s.updates[-1].leaves_qty == 0
