@@ -102,3 +102,26 @@ def test_l2_probabilistic_models_use_the_seed_and_only_the_seed(
         seen = {seed: once(model, seed) for seed in range(12)}
         assert set(seen.values()) == {(), ((410, 100, 50, 1),)}  # both outcomes occur
         assert all(once(model, seed) == seen[seed] for seed in (0, 5, 11))
+
+
+@pytest.mark.parametrize("interactive", [False, True])
+def test_the_reported_ledger_is_the_ledger_of_the_reported_fills(interactive: bool) -> None:
+    from whistle.trading.accounting import Ledger
+    from whistle.trading.backtest import BacktestConfig, FeeConfig, LatencyConfig, run_backtest
+    from whistle.trading.examples import MarketMaker
+
+    cfg = BacktestConfig(
+        data=str(ITCH),
+        symbol="BOB",
+        interactive=interactive,
+        fees=FeeConfig(maker_ppm=-25, taker_ppm=37),
+        latency=LatencyConfig(entry_ns=20_000, ack_ns=5_000),
+    )
+    r = run_backtest(cfg, MarketMaker())
+    ledger = Ledger()
+    for f in r.fills:
+        ledger.fill(f.side, f.price, f.qty, f.fee)
+    assert r.fills
+    assert msgspec.structs.replace(ledger.snapshot(), symbol_id=r.ledger.symbol_id) == r.ledger
+    assert r.timeline[-1].equity_tl == r.pnl()["total"]
+    assert r.timeline[-1].position == ledger.position
