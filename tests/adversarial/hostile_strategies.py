@@ -58,3 +58,27 @@ class SpinInUpdate(Quoter):
     def on_order_update(self, ctx: Context, update: object) -> None:
         while True:
             pass
+
+
+class Unprintable(Exception):
+    """An exception whose str() and repr() raise."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("no str for you")
+
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr for you")
+
+
+class RaiseUnprintable(Quoter):
+    """Quotes, then raises an exception that cannot be printed."""
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        self.n = 0
+
+    def on_bbo(self, ctx: Context, book: BookView) -> None:
+        super().on_bbo(ctx, book)
+        self.n += 1
+        if self.n == 5:
+            raise Unprintable

@@ -12,6 +12,7 @@ import threading
 from typing import TYPE_CHECKING
 
 import pytest
+import sqlalchemy as sa
 
 from whistle.orchestrator.database import sqlite_engine
 
@@ -31,12 +32,20 @@ def test_run_survives_a_concurrent_cli_on_a_fresh_sqlite_db(tmp_path: Path) -> N
     # for a moment, well inside the 30 s busy timeout the engine sets.
     other.execute("BEGIN IMMEDIATE")
     other.execute("CREATE TABLE other_process (x INTEGER)")
-    released = threading.Event()
+    connected = threading.Event()
+    never = threading.Event()
+
+    def on_connect(_dbapi_conn: object, _record: object) -> None:
+        connected.set()
 
     def release() -> None:
-        released.wait(0.5)  # a deadline, not a wait for a condition
+        # Hold the lock until the engine has connected, then 2 s more (deadlines; the
+        # bug fails within ~0.2 s of the connect, a busy-timeout wait passes).
+        connected.wait(120)
+        never.wait(2.0)
         other.execute("COMMIT")
 
+    sa.event.listen(sa.Engine, "connect", on_connect)
     thread = threading.Thread(target=release)
     thread.start()
     try:
@@ -45,6 +54,8 @@ def test_run_survives_a_concurrent_cli_on_a_fresh_sqlite_db(tmp_path: Path) -> N
             mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
         engine.dispose()
     finally:
+        sa.event.remove(sa.Engine, "connect", on_connect)
+        connected.set()
         thread.join()
         other.close()
     assert mode == "wal"

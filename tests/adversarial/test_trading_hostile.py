@@ -15,7 +15,7 @@ from whistle.trading.backtest import BacktestConfig, BacktestError, run_backtest
 from whistle.trading.examples import Noop
 from whistle.trading.pipeline import PipelineConfig, StrategySpec, run_inprocess
 
-from .hostile_strategies import ExitOnBbo
+from .hostile_strategies import ExitOnBbo, RaiseUnprintable
 
 HERE = Path(__file__).resolve().parent
 ITCH = Path("/work/shared/data/itch50-simulated/ex20101224.TEST_ITCH_50")
@@ -153,3 +153,31 @@ def test_strategy_cannot_move_risks_reference_price(monkeypatch: pytest.MonkeyPa
     r = run(monkeypatch, t, Script({50: spoof}), risk={"default": {"collar_bps": 100}})
     assert r.rejects == {"PRICE_COLLAR": 1}
     assert r.fills == []
+
+
+@pytest.mark.skipif(not ITCH.is_file(), reason="shared ITCH sample absent")
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 7: StrategyError formats str(cause): an exception whose __str__ raises"
+    " escapes the backtest as that RuntimeError instead of a BacktestError",
+)
+def test_unprintable_exception_is_still_a_backtest_error() -> None:
+    with pytest.raises(BacktestError):
+        run_backtest(BacktestConfig(data=str(ITCH), symbol="BOB"), RaiseUnprintable())
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 7: an exception whose __str__ raises escapes run_inprocess instead of"
+    " stopping only that strategy",
+)
+def test_pipeline_isolates_an_unprintable_exception() -> None:
+    config = PipelineConfig(
+        symbols={"A": 1},
+        strategies=[
+            StrategySpec("adversarial.hostile_strategies:RaiseUnprintable", "A"),
+            StrategySpec("adversarial.hostile_strategies:Quoter", "A"),
+        ],
+    )
+    result = run_inprocess(config, synthetic_events(300, seed=1, instrument_id=1))
+    assert [f["strategy"] for f in result.failures] == ["RaiseUnprintable"]
