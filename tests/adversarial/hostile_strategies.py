@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from whistle.core.enums import TimeInForce
 from whistle.trading.strategy import BookView, Strategy
 
 if TYPE_CHECKING:
@@ -82,3 +83,26 @@ class RaiseUnprintable(Quoter):
         self.n += 1
         if self.n == 5:
             raise Unprintable
+
+
+class TimerTrader(Strategy):
+    """On each trade arms a timer 1 ms later; on the timer takes 1 lot at the touch (IOC),
+    alternating sides, and cancels whatever it still has open."""
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        self.n = 0
+
+    def on_trade(self, ctx: Context, trade: object) -> None:
+        ctx.after(1_000_000, self.n)
+
+    def on_timer(self, ctx: Context, tag: int) -> None:
+        self.n += 1
+        ctx.cancel_all()
+        book = ctx.book
+        if self.n % 2 and book.best_ask:
+            ctx.buy(1, book.best_ask, tif=TimeInForce.IOC)
+        elif book.best_bid:
+            ctx.sell(1, book.best_bid, tif=TimeInForce.IOC)
+        if book.best_bid > 1:
+            ctx.buy(1, book.best_bid - 1)

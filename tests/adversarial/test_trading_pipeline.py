@@ -17,7 +17,7 @@ HS = "adversarial.hostile_strategies"
 
 
 @pytest.mark.skipif(not ITCH.is_file(), reason="shared ITCH sample absent")
-def test_market_maker_and_taker_decide_the_same_in_process_and_across_processes() -> None:
+def test_shipped_and_timer_strategies_decide_the_same_in_process_and_across_processes() -> None:
     events = list(whistle.feed.open(ITCH, "itch", ["BOB"]))[:2500]
     iid = next(e.instrument_id for e in events if hasattr(e, "order_id"))
     config = PipelineConfig(
@@ -25,13 +25,22 @@ def test_market_maker_and_taker_decide_the_same_in_process_and_across_processes(
         strategies=[
             StrategySpec("whistle.trading.examples:MarketMaker", "BOB"),
             StrategySpec("whistle.trading.examples:ImbalanceTaker", "BOB"),
+            StrategySpec(f"{HS}:TimerTrader", "BOB"),
         ],
-        risk={"default": {"max_position": 50, "max_order_rate": 5, "order_burst": 2}},
+        risk={
+            "default": {
+                "max_position": 5,
+                "max_order_rate": 5,
+                "order_burst": 2,
+                "collar_bps": 500,
+            }
+        },
     )
     a = run_inprocess(config, events)
     b = run_processes(config, events, timeout_s=240)
     assert a.counts["orders"] > 20
     assert a.counts["rejects_ORDER_RATE"] > 0  # the token bucket bites, on the data clock
+    assert a.counts["rejects_PRICE_COLLAR"] > 0
     assert a.decisions_stream() == b.decisions_stream()
     assert a.signals == b.signals
     assert a.orders == b.orders
