@@ -106,3 +106,16 @@ class TimerTrader(Strategy):
             ctx.sell(1, book.best_bid, tif=TimeInForce.IOC)
         if book.best_bid > 1:
             ctx.buy(1, book.best_bid - 1)
+
+
+class TradeOnlyBidder(Strategy):
+    """Subscribes to trades only; on the first trade that finds a book, bids under it."""
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        self.sent = False
+
+    def on_trade(self, ctx: Context, trade: object) -> None:
+        if not self.sent and ctx.book.best_bid > 1:
+            self.sent = True
+            ctx.buy(1, ctx.book.best_bid - 1)

@@ -67,3 +67,28 @@ def test_budget_stops_a_callback_spinning_anywhere(name: str, callback: str) -> 
     assert [(f["strategy"], f["callback"]) for f in r.failures] == [(name, callback)]
     assert "CallbackTimeout" in str(r.failures[0]["cause"])
     assert r.open_orders == 0  # its orders were cancelled; the Quoter's at the end too
+
+
+@pytest.mark.skipif(not ITCH.is_file(), reason="shared ITCH sample absent")
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 9: in the pipeline ctx.book is loaded only for book/bbo subscribers, so a"
+    " trade/timer-only strategy reads an empty book (the backtest keeps it current): it trades"
+    " in the backtest and never live",
+)
+def test_a_trade_only_strategy_sees_the_book_live_as_in_the_backtest() -> None:
+    from whistle.trading.backtest import BacktestConfig, run_backtest
+
+    from .hostile_strategies import TradeOnlyBidder
+
+    bt = run_backtest(
+        BacktestConfig(data=str(ITCH), symbol="BOB", max_events=2500), TradeOnlyBidder()
+    )
+    assert bt.orders == 1
+    events = list(whistle.feed.open(ITCH, "itch", ["BOB"]))[:2500]
+    iid = next(e.instrument_id for e in events if hasattr(e, "order_id"))
+    config = PipelineConfig(
+        symbols={"BOB": iid}, strategies=[StrategySpec(f"{HS}:TradeOnlyBidder", "BOB")]
+    )
+    live = run_inprocess(config, events)
+    assert live.counts["orders"] == 1
