@@ -121,9 +121,25 @@ def make_exchange(
     return L2Exchange(book, symbol_id, fees, queue_model(model, config.queue_power, config.seed))
 
 
+def _strategy_error(callback: str, exc: BaseException, name: str) -> StrategyError:
+    # StrategyError prints its cause: one whose __str__ raises must still end the run as a
+    # BacktestError, not escape as whatever its __str__ raised.
+    try:
+        return StrategyError(callback, exc, name)
+    except Exception:
+        error = StrategyError(callback, RuntimeError(f"<unprintable {type(exc).__name__}>"), name)
+        error.cause = exc
+        error.__cause__ = exc
+        return error
+
+
 def _failed(what: str, exc: BaseException) -> BacktestError:
     # The cause is set by hand as well: compiled (mypyc), ``raise ... from`` may not set it.
-    error = BacktestError(f"{what}: {exc}")
+    try:
+        text = str(exc)
+    except Exception:
+        text = f"<unprintable {type(exc).__name__}>"
+    error = BacktestError(f"{what}: {text}")
     error.__cause__ = exc
     return error
 
@@ -172,6 +188,8 @@ class _Run:
         self.fills: list[Fill] = []
         self.order_to_fill: list[int] = []
         self.sent: dict[int, int] = {}
+        self.arrivals: dict[int, int] = {}
+        """Client order id -> exchange arrival time of its last request."""
         self.orders = 0
         self.modifies = 0
         self.cancels = 0
@@ -191,7 +209,7 @@ class _Run:
         try:
             getattr(self.strategy, callback)(self.ctx, *args)
         except (Exception, SystemExit) as exc:
-            raise StrategyError(callback, exc, self.name) from exc
+            raise _strategy_error(callback, exc, self.name) from exc
         self._signals()
 
     def _signals(self) -> None:
@@ -240,47 +258,66 @@ class _Run:
                     int(s.tif),
                     s.post_only,
                 )
-                self._push(local + latency.entry(local), _NEW, payload, local)
+                self._send(coid, local + latency.entry(local), _NEW, payload, local)
             elif kind == _CANCEL_SIGNAL:
                 self.cancels += 1
-                self._push(local + latency.cancel(local), _CANCEL, coid, local)
+                self._send(coid, local + latency.cancel(local), _CANCEL, coid, local)
             else:
                 self.modifies += 1
-                self._push(local + latency.modify(local), _MODIFY, (coid, s.price, s.qty), local)
+                self._send(
+                    coid, local + latency.modify(local), _MODIFY, (coid, s.price, s.qty), local
+                )
 
     def _send_cancels(self, orders: list[Order]) -> None:
         # The kill switch's cancels (risk already approved them: they bypass the check).
         local = self.local
         for order in orders:
             self.cancels += 1
-            self._push(local + self.latency.cancel(local), _CANCEL, order.client_order_id, local)
+            coid = order.client_order_id
+            self._send(coid, local + self.latency.cancel(local), _CANCEL, coid, local)
+
+    def _send(self, coid: int, arrive: int, kind: int, payload: Any, local: int) -> None:
+        # One order's requests reach the exchange in the order they were sent: a cancel or
+        # modify with a shorter latency than its order's entry waits for it (FIFO per order).
+        last = self.arrivals.get(coid, 0)
+        if arrive < last:
+            arrive = last
+        self.arrivals[coid] = arrive
+        self._push(arrive, kind, payload, local)
 
     def _sync_risk_market(self) -> None:
-        # Risk sees the book the strategy sees, lazily: only when a signal is to be checked.
-        view = self.ctx.book
-        top = (view.best_bid, view.bid_qty, view.best_ask, view.ask_qty)
+        # Risk sees the recorded book (never the strategy's view, which it could overwrite),
+        # lazily: only when a signal is to be checked.
+        book = self.book
+        bk = book.bids.best
+        ak = book.asks.best
+        bid = -bk if book.bids.levels else 0
+        ask = ak if book.asks.levels else 0
+        bid_qty = book.bids.levels[bk].qty if bid else 0
+        ask_qty = book.asks.levels[ak].qty if ask else 0
+        top = (bid, bid_qty, ask, ask_qty)
         if top != self.risk_top:
             self.risk_top = top
-            n_bid = 1 if view.best_bid else 0
-            n_ask = 1 if view.best_ask else 0
+            n_bid = 1 if bid else 0
+            n_ask = 1 if ask else 0
             self.risk.on_market(
                 MarketEvent(
                     MarketKind.BBO,
                     self.symbol_id,
-                    view.ts_ns,
+                    self.now,
                     n_bid=n_bid,
                     n_ask=n_ask,
-                    bid_px=(view.best_bid, *_TAIL) if n_bid else _ZERO,
-                    bid_qty=(view.bid_qty, *_TAIL) if n_bid else _ZERO,
-                    ask_px=(view.best_ask, *_TAIL) if n_ask else _ZERO,
-                    ask_qty=(view.ask_qty, *_TAIL) if n_ask else _ZERO,
+                    bid_px=(bid, *_TAIL) if n_bid else _ZERO,
+                    bid_qty=(bid_qty, *_TAIL) if n_bid else _ZERO,
+                    ask_px=(ask, *_TAIL) if n_ask else _ZERO,
+                    ask_qty=(ask_qty, *_TAIL) if n_ask else _ZERO,
                 )
             )
-        last = self.book.last_trade_price
+        last = book.last_trade_price
         if last != NO_PRICE and last != self.risk_trade:
             self.risk_trade = last
             self.risk.on_market(
-                MarketEvent(MarketKind.TRADE, self.symbol_id, view.ts_ns, price=last, qty=1)
+                MarketEvent(MarketKind.TRADE, self.symbol_id, self.now, price=last, qty=1)
             )
 
     # ------------------------------------------------------------------ in flight
@@ -520,8 +557,7 @@ class _Run:
                 next_sample = ts
                 self._start(ts)
             if (heap and heap[0][0] < ts) or sub_timer:
-                self.now = ts
-                pump(ts)
+                pump(ts)  # self.now stays the last processed time: items set it as they run
             n += 1
             if ex.active:
                 self.now = ts
@@ -554,7 +590,7 @@ class _Run:
                         Exception,
                         SystemExit,
                     ) as exc:  # a strategy must not end the run quietly
-                        raise StrategyError("on_book", exc, name) from exc
+                        raise _strategy_error("on_book", exc, name) from exc
                     signals = drain()
                     if signals:
                         self.now = ts
@@ -569,7 +605,7 @@ class _Run:
                             Exception,
                             SystemExit,
                         ) as exc:  # a strategy must not end the run quietly
-                            raise StrategyError("on_bbo", exc, name) from exc
+                            raise _strategy_error("on_bbo", exc, name) from exc
                         signals = drain()
                         if signals:
                             self.now = ts

@@ -405,3 +405,41 @@ def test_system_exit_in_a_callback_is_a_backtest_error(stream: str) -> None:
 def test_bad_book_policy_is_a_config_error(stream: str) -> None:
     with pytest.raises(BacktestConfigError, match="book_policy"):
         run_backtest(config(stream, feed_options={"book_policy": "whatever"}), Noop())
+
+
+class CancelFast(Strategy):
+    """Sends a buy and at once its cancel: the cancel is faster than the entry."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kinds: list[UpdateKind] = []
+
+    def on_book(self, ctx: Context, book: BookView) -> None:
+        if not self.kinds and not ctx.open_orders:
+            coid = ctx.buy(10, 1_000_000, tif=TimeInForce.GTC)
+            ctx.cancel(coid)
+
+    def on_order_update(self, ctx: Context, update: OrderUpdate) -> None:
+        self.kinds.append(update.kind)
+
+
+def test_a_cancel_never_overtakes_its_own_order(tmp_path: Path) -> None:
+    ops = [add(T0, 1, b"S", 100, 1_010_000), add(T0 + 10_000, 2, b"B", 1, 990_000)]
+    lat = LatencyConfig(entry_ns=5_000, cancel_ns=10, risk_ns=0)
+    s = CancelFast()
+    result = run_backtest(config(write(tmp_path, ops), latency=lat), s)
+    assert s.kinds[:2] == [UpdateKind.ACCEPTED, UpdateKind.CANCELLED]
+    assert result.open_orders == 0
+
+
+def test_a_fill_in_a_quiet_gap_is_heard_before_the_next_recorded_event(tmp_path: Path) -> None:
+    ops = [
+        add(T0, 1, b"S", 100, 1_010_000),
+        add(T0 + 1_000_000, 2, b"B", 1, 990_000),  # long after
+    ]
+    s = Taker()
+    run_backtest(config(write(tmp_path, ops), latency=LatencyConfig(ack_ns=100, risk_ns=0)), s)
+    assert [(t, k) for t, k, _, _ in s.heard] == [
+        (T0 + 100, UpdateKind.ACCEPTED),
+        (T0 + 100, UpdateKind.FILLED),
+    ]
