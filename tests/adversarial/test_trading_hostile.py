@@ -135,11 +135,6 @@ def test_truncated_or_garbage_itch_gives_no_result(tmp_path: Path, cut: int) -> 
         run_backtest(BacktestConfig(data=str(bad), symbol="BOB"), Noop())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 5: the backtest feeds risk's collar reference from ctx.book, which the"
-    " strategy can overwrite: a strategy defeats the price collar",
-)
 def test_strategy_cannot_move_risks_reference_price(monkeypatch: pytest.MonkeyPatch) -> None:
     t = Tape().add(10, 1, BUY, 100, 10).add(20, 2, SELL, 102, 10)
     for i in range(10):
@@ -156,11 +151,6 @@ def test_strategy_cannot_move_risks_reference_price(monkeypatch: pytest.MonkeyPa
 
 
 @pytest.mark.skipif(not ITCH.is_file(), reason="shared ITCH sample absent")
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 7: StrategyError formats str(cause): an exception whose __str__ raises"
-    " escapes the backtest as that RuntimeError instead of a BacktestError",
-)
 def test_unprintable_exception_is_still_a_backtest_error() -> None:
     with pytest.raises(BacktestError):
         run_backtest(BacktestConfig(data=str(ITCH), symbol="BOB"), RaiseUnprintable())

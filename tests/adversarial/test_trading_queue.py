@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import pytest
-
 from adversarial._bt import BUY, SELL, Script, Tape, fills, run
 from whistle.core.enums import Liquidity
 from whistle.core.mbo import PRIORITY_KEEP, PRIORITY_KEEP_ON_DECREASE, PRIORITY_LOSE, TRADE_HIDDEN
@@ -18,6 +16,8 @@ from whistle.trading.backtest import LatencyConfig
 from whistle.trading.messages import UpdateKind
 
 if TYPE_CHECKING:
+    import pytest
+
     from whistle.trading.context import Context
 
 M = int(Liquidity.MAKER)
@@ -198,11 +198,6 @@ def test_latency_feed_and_entry_put_the_arrival_after_the_events_seen(
     assert fills(r) == [(202, 100, 3, M)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 4: with cancel_ns < entry_ns a cancel overtakes its own NEW (rejected"
-    " UNKNOWN_ORDER_ID), then the NEW rests and fills: requests of one order must arrive in order",
-)
 def test_a_cancel_never_overtakes_its_own_new_order(monkeypatch: pytest.MonkeyPatch) -> None:
     t = Tape().add(10, 1, BUY, 99, 100).add(20, 90, SELL, 105, 100)
     t.add(5000, 50, BUY, 100, 10).execute(5010, 50, 10)  # would fill a resting bid at 100
@@ -216,10 +211,6 @@ def test_a_cancel_never_overtakes_its_own_new_order(monkeypatch: pytest.MonkeyPa
     assert [u.kind for u in s.updates] == [UpdateKind.ACCEPTED, UpdateKind.CANCELLED]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 4: with modify_ns < entry_ns a modify overtakes its own NEW",
-)
 def test_a_modify_never_overtakes_its_own_new_order(monkeypatch: pytest.MonkeyPatch) -> None:
     t = Tape().add(10, 1, BUY, 99, 100).add(20, 90, SELL, 105, 100)
     t.add(5000, 50, BUY, 100, 10).execute(5010, 50, 10)
@@ -315,12 +306,6 @@ class _Probe(Script):
         self.heard.append((update.kind.name, ctx.now_ns))  # type: ignore[attr-defined]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 8: during a gap between recorded events, acks/fills are delivered only at the"
-    " next recorded event (runner sets now = next event ts before pumping, _key clamps to it):"
-    " a timer in the gap sees stale orders/position",
-)
 def test_updates_reach_the_strategy_before_a_later_timer_in_a_quiet_gap(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -349,11 +334,6 @@ class _Chain(Script):
             ctx.sell(10, 106)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 8: a fill's update is delivered after the next recorded event, so the order"
-    " the strategy sends on it joins the queue behind an order recorded later",
-)
 def test_an_order_sent_on_a_fill_joins_the_queue_before_later_recorded_orders(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -364,10 +344,6 @@ def test_an_order_sent_on_a_fill_joins_the_queue_before_later_recorded_orders(
     assert fills(r) == [(20, 105, 30, T), (1_200, 106, 10, M)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 8: same with every latency 5 ns (gap of ~1 us between recorded events)",
-)
 def test_an_order_sent_on_a_fill_joins_the_queue_in_time_with_latency(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
