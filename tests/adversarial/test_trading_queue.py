@@ -353,3 +353,25 @@ def test_an_order_sent_on_a_fill_joins_the_queue_in_time_with_latency(
     # seen at 25, checked 30, at the exchange 35 (fill); heard 40, sell at the exchange 50
     r = run(monkeypatch, t, _Chain(), latency=lat)
     assert fills(r) == [(35, 105, 30, T), (1_200, 106, 10, M)]
+
+
+def test_a_fast_cancel_waits_for_a_slow_modify_of_the_same_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Modify (1000 ns) then cancel (10 ns) at 100: both reach the exchange at 1100, in order;
+    # until then the order rests at 100 and the execution behind it at 500 fills it.
+    t = Tape().add(10, 90, SELL, 105, 100).add(20, 1, BUY, 99, 10).add(150, 2, BUY, 100, 100)
+    t.execute(500, 2, 30).add(2_000, 3, BUY, 98, 1)
+
+    def modify_then_cancel(ctx: Context) -> None:
+        coid = _mine(ctx)
+        assert ctx.modify(coid, price=101)
+        assert ctx.cancel(coid)
+
+    s = Script({50: buy(20), 100: modify_then_cancel})
+    r = run(monkeypatch, t, s, latency=LatencyConfig(risk_ns=0, modify_ns=1000, cancel_ns=10))
+    assert fills(r) == [(500, 100, 20, M)]
+    assert [(u.kind, u.ts_ns) for u in s.updates[2:]] == [
+        (UpdateKind.REJECTED, 1100),
+        (UpdateKind.REJECTED, 1100),
+    ]
