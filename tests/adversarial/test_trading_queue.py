@@ -375,3 +375,23 @@ def test_a_fast_cancel_waits_for_a_slow_modify_of_the_same_order(
         (UpdateKind.REJECTED, 1100),
         (UpdateKind.REJECTED, 1100),
     ]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 10: during a recorded trading halt (MboStatus HALT .. RESUME) the backtest"
+    " exchange still fills the strategy's aggressive orders against the halted book",
+)
+def test_no_fills_while_the_record_says_trading_is_halted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from whistle.core.mbo import FLAG_LAST, STATUS_HALT, STATUS_RESUME, MboStatus
+
+    t = Tape().add(10, 90, SELL, 105, 100).add(20, 1, BUY, 100, 100)
+    t.events.append(MboStatus(1, 50, 0, 90, FLAG_LAST, STATUS_HALT, "H"))
+    t.add(300, 2, BUY, 99, 1)
+    t.events.append(MboStatus(1, 400, 0, 91, FLAG_LAST, STATUS_RESUME, "T"))
+    t.add(500, 3, BUY, 98, 1)
+    s = Script({100: buy(10, 105), 150: lambda ctx: ctx.sell(5, 95)})
+    r = run(monkeypatch, t, s, latency=ZERO)
+    assert [f for f in fills(r) if 50 <= f[0] < 400] == []  # refused, or held to the resume
