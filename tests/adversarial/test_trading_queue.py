@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import pytest
+
 from adversarial._bt import BUY, SELL, Script, Tape, fills, run
 from whistle.core.enums import Liquidity
 from whistle.core.mbo import PRIORITY_KEEP, PRIORITY_KEEP_ON_DECREASE, PRIORITY_LOSE, TRADE_HIDDEN
@@ -16,8 +18,6 @@ from whistle.trading.backtest import LatencyConfig
 from whistle.trading.messages import UpdateKind
 
 if TYPE_CHECKING:
-    import pytest
-
     from whistle.trading.context import Context
 
 M = int(Liquidity.MAKER)
