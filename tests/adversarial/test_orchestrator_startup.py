@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -33,16 +34,16 @@ def test_run_survives_a_concurrent_cli_on_a_fresh_sqlite_db(tmp_path: Path) -> N
     other.execute("BEGIN IMMEDIATE")
     other.execute("CREATE TABLE other_process (x INTEGER)")
     connected = threading.Event()
-    never = threading.Event()
+    done = threading.Event()
 
     def on_connect(_dbapi_conn: object, _record: object) -> None:
         connected.set()
 
     def release() -> None:
-        # Hold the lock until the engine has connected, then 2 s more (deadlines; the
-        # bug fails within ~0.2 s of the connect, a busy-timeout wait passes).
+        # Hold the lock until the engine has connected, then up to 5 s more (deadlines;
+        # the bug fails within ~0.2 s of the connect, a busy-timeout wait passes).
         connected.wait(120)
-        never.wait(2.0)
+        done.wait(5.0)
         other.execute("COMMIT")
 
     sa.event.listen(sa.Engine, "connect", on_connect)
@@ -56,6 +57,7 @@ def test_run_survives_a_concurrent_cli_on_a_fresh_sqlite_db(tmp_path: Path) -> N
     finally:
         sa.event.remove(sa.Engine, "connect", on_connect)
         connected.set()
+        done.set()
         thread.join()
         other.close()
     assert mode == "wal"
@@ -81,13 +83,28 @@ def test_a_cli_client_survives_another_process_creating_the_dbos_schema(tmp_path
         # its CREATE SCHEMA is in, not yet committed, so the client's check sees nothing.
         txn = other.begin()
         other.exec_driver_sql('CREATE SCHEMA "dbos"')
-        never = threading.Event()
+        done = threading.Event()
+        database = sa.make_url(url).database
 
-        def commit_later() -> None:
-            never.wait(3.0)  # a deadline: the client is blocked on the schema by then
+        def commit_when_blocked() -> None:
+            # Commit once the client waits on a lock in this database (its CREATE SCHEMA
+            # behind ours), or after a 60 s deadline, or when the client has finished.
+            deadline = time.monotonic() + 60
+            with admin.connect() as watch:
+                while not done.is_set() and time.monotonic() < deadline:
+                    waiting = watch.execute(
+                        sa.text(
+                            "SELECT count(*) FROM pg_stat_activity WHERE datname = :db"
+                            " AND wait_event_type = 'Lock'"
+                        ),
+                        {"db": database},
+                    ).scalar()
+                    if waiting:
+                        break
+                    done.wait(0.02)
             txn.commit()
 
-        thread = threading.Thread(target=commit_later)
+        thread = threading.Thread(target=commit_when_blocked)
         thread.start()
         try:
             client = ControlClient(tmp_path, url)
@@ -96,6 +113,7 @@ def test_a_cli_client_survives_another_process_creating_the_dbos_schema(tmp_path
             finally:
                 client.close()
         finally:
+            done.set()
             thread.join()
             other.close()
             admin.dispose()
