@@ -61,11 +61,6 @@ def test_cli_exits_non_zero_when_the_strategy_exits() -> None:
     assert proc.stdout.strip() == ""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 2 (pipeline): SystemExit from one strategy's callback ends run_inprocess"
-    " (StrategyStage catches Exception/CallbackTimeout only) instead of isolating that strategy",
-)
 def test_pipeline_isolates_a_strategy_raising_system_exit() -> None:
     events = synthetic_events(400, seed=1, instrument_id=1)
     config = PipelineConfig(
@@ -156,11 +151,6 @@ def test_unprintable_exception_is_still_a_backtest_error() -> None:
         run_backtest(BacktestConfig(data=str(ITCH), symbol="BOB"), RaiseUnprintable())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 7: an exception whose __str__ raises escapes run_inprocess instead of"
-    " stopping only that strategy",
-)
 def test_pipeline_isolates_an_unprintable_exception() -> None:
     config = PipelineConfig(
         symbols={"A": 1},

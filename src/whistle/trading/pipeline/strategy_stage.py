@@ -7,10 +7,13 @@ signals the slot emitted). After every callback the stage takes the slot's signa
 (``ctx.drain_signals()``), so the output order is deterministic: slot order, then callback
 order.
 
-Isolation. A callback that raises (or runs over its ``CallbackBudget``) stops *that* slot:
+Isolation. A callback that raises anything but ``KeyboardInterrupt`` (an ``Exception``, a
+``SystemExit`` from a ``sys.exit()``, a ``CallbackTimeout`` when it runs over its
+``CallbackBudget``) stops *that* slot:
 what it had done before raising is kept, its open orders are cancelled at once (cancel
 signals, through risk like any other), the cause is recorded in ``failures``
-(``StrategyError`` text: "strategy callback Hostile.on_book raised ValueError: ...") and the
+(``StrategyError`` text: "strategy callback Hostile.on_book raised ValueError: ...", built
+defensively: an exception whose ``__str__`` raises is shown by ``repr`` or its type) and the
 slot gets no more callbacks; its context still applies updates so that its orders are
 accounted for. The other slots go on.
 
@@ -28,7 +31,6 @@ from typing import TYPE_CHECKING, Any, Final, final
 
 from whistle.trading.errors import StrategyError
 from whistle.trading.messages import MarketKind, SignalEvent
-from whistle.trading.pipeline.budget import CallbackTimeout
 from whistle.trading.strategy import BookView, subscriptions
 
 if TYPE_CHECKING:
@@ -44,6 +46,27 @@ __all__ = ["SlotFailure", "StrategySlot", "StrategyStage"]
 _BOOK: Final = MarketKind.BOOK
 _BBO: Final = MarketKind.BBO
 _TRADE: Final = MarketKind.TRADE
+
+
+def _cause_text(callback: str, exc: BaseException, strategy: str) -> str:
+    """Return the ``StrategyError`` text for ``exc``, even if ``exc`` cannot be printed.
+
+    A hostile exception's ``__str__`` (or ``__repr__``) may itself raise: the text then
+    falls back to ``repr`` and at last to the type's name, so the slot is still stopped.
+    """
+    try:
+        return str(StrategyError(callback, exc, strategy))
+    except KeyboardInterrupt:
+        raise
+    except BaseException:  # whatever the hostile __str__ raised: try repr, then the type
+        try:
+            text = repr(exc)
+        except KeyboardInterrupt:
+            raise
+        except BaseException:
+            text = f"<unprintable {type(exc).__name__}>"
+    where = f"{strategy}.{callback}" if strategy else callback
+    return f"strategy callback {where} raised {type(exc).__name__}: {text}"
 
 
 @final
@@ -161,7 +184,9 @@ class StrategyStage:
                 fn(slot.ctx)
             else:
                 fn(slot.ctx, arg)
-        except (Exception, CallbackTimeout) as exc:
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # SystemExit, CallbackTimeout...: stop this slot only
             self._fail(slot, name, exc, out)
             return
         self._take(slot, out)
@@ -183,7 +208,10 @@ class StrategyStage:
             else:
                 fn(slot.ctx, arg)
             budget.started_ns = 0
-        except (Exception, CallbackTimeout) as exc:
+        except KeyboardInterrupt:
+            budget.started_ns = 0
+            raise
+        except BaseException as exc:  # SystemExit, CallbackTimeout...: stop this slot only
             budget.started_ns = 0
             self._fail(slot, name, exc, out)
             return
@@ -202,7 +230,7 @@ class StrategyStage:
     ) -> None:
         """Stop ``slot``: keep what it did, cancel its open orders, record the cause."""
         slot.running = False
-        cause = str(StrategyError(callback, exc, slot.name))
+        cause = _cause_text(callback, exc, slot.name)
         self.failures.append(
             SlotFailure(slot.strategy_id, slot.name, slot.symbol_id, callback, cause)
         )

@@ -78,14 +78,20 @@ def resolve(spec: str) -> Any:
 
 # 1. market data --------------------------------------------------------------------------
 def build_market_data(config: PipelineConfig) -> MarketDataStage:
-    """Stage 1: a book per symbol, building only the event kinds some strategy wants."""
+    """Stage 1: a book per symbol, building only the event kinds some strategy wants.
+
+    BBO events are always built (when no strategy wants BOOK, which carries the top too):
+    every strategy's ``ctx.book`` is kept current from them, so a trade-, timer- or
+    update-only strategy (or any ``on_stop``) reads the live top of book, as in the
+    backtest. They cost a BBO-only or BOOK-only pipeline nothing it did not already pay.
+    """
     wanted: set[str] = set()
     for spec in config.strategies:
         wanted |= subscriptions(resolve(spec.strategy))
     return MarketDataStage(
         config.symbols.values(),
         want_book="book" in wanted,
-        want_bbo="bbo" in wanted or "book" in wanted,
+        want_bbo=True,
         want_trade="trade" in wanted,
     )
 
