@@ -10,6 +10,7 @@ import pytest
 
 import whistle.feed
 from whistle.bench.pipeline import synthetic_events
+from whistle.trading.messages import OrderAction
 from whistle.trading.pipeline import PipelineConfig, StrategySpec, run_inprocess, run_processes
 
 ITCH = Path("/work/shared/data/itch50-simulated/ex20101224.TEST_ITCH_50")
@@ -70,12 +71,6 @@ def test_budget_stops_a_callback_spinning_anywhere(name: str, callback: str) -> 
 
 
 @pytest.mark.skipif(not ITCH.is_file(), reason="shared ITCH sample absent")
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 9: in the pipeline ctx.book is loaded only for book/bbo subscribers, so a"
-    " trade/timer-only strategy reads an empty book (the backtest keeps it current): it trades"
-    " in the backtest and never live",
-)
 def test_a_trade_only_strategy_sees_the_book_live_as_in_the_backtest() -> None:
     from whistle.trading.backtest import BacktestConfig, run_backtest
 
@@ -91,4 +86,4 @@ def test_a_trade_only_strategy_sees_the_book_live_as_in_the_backtest() -> None:
         symbols={"BOB": iid}, strategies=[StrategySpec(f"{HS}:TradeOnlyBidder", "BOB")]
     )
     live = run_inprocess(config, events)
-    assert live.counts["orders"] == 1
+    assert [o.action for o in live.orders] == [OrderAction.NEW, OrderAction.CANCEL]  # + end cancel
