@@ -77,6 +77,23 @@ class RaiseLater(Strategy):
             raise RuntimeError("strategy bug")
 
 
+class ExitLater(RaiseLater):
+    """Quotes, then calls sys.exit() (SystemExit) on its 30th BBO change."""
+
+    def on_bbo(self, ctx: Context, book: BookView) -> None:
+        if self.n == 29:
+            raise SystemExit(2)
+        super().on_bbo(ctx, book)
+
+
+class TradeOnly(Strategy):
+    """Trades only and reads ctx.book (kept live from the BBO events): bids under it."""
+
+    def on_trade(self, ctx: Context, trade: MarketEvent) -> None:
+        if not ctx.open_orders and ctx.book.best_bid > 200:
+            ctx.buy(1, ctx.book.best_bid - 200)
+
+
 class Burst(Strategy):
     """Ten orders on every BBO change (against a rate limit on its symbol)."""
 
@@ -205,6 +222,8 @@ def test_processes_decide_exactly_what_one_process_decides() -> None:
             StrategySpec(name(Burst), "B"),
             StrategySpec(name(SpinOnce), "B"),
             StrategySpec(name(Stubborn), "A"),
+            StrategySpec(name(ExitLater), "A"),
+            StrategySpec(name(TradeOnly), "B"),
         ],
         risk={"per_symbol": {"B": {"max_order_rate": 2000, "order_burst": 10}}},
         callback_budget_ns=50_000_000,
@@ -235,7 +254,9 @@ def test_processes_decide_exactly_what_one_process_decides() -> None:
     # the same order: stopped as a feedback loop; the spinning one is interrupted by its
     # budget; the raising one stopped
     causes = {f["strategy_id"]: f["cause"] for f in across.failures}
-    assert {1, 5, 6} <= set(causes)
+    assert {1, 5, 6, 7} <= set(causes)
+    assert "SystemExit: 2" in causes[7]  # sys.exit() stopped that strategy, not the stage
+    assert any(s.strategy_id == 8 for s in signals)  # a trade-only strategy read a live book
     assert "feedback loop" in causes[6]
     assert "CallbackTimeout" in causes[5]
     assert "RuntimeError: strategy bug" in causes[1]
