@@ -21,6 +21,11 @@ COMPILED = [
     "src/whistle/book/mbo.py",  # market-by-order book builder
     "src/whistle/feed/itch.py",  # ITCH 5.0 decoder hot loop
     "src/whistle/feed/mbp.py",  # MBP-10 rows from the book (the figures were measured so)
+    # The backtest's per-event path (compiled together: a compiled class refuses an
+    # interpreted subclass, and the exchanges subclass BacktestExchange).
+    "src/whistle/trading/backtest/runner.py",
+    "src/whistle/trading/backtest/exchange.py",
+    "src/whistle/trading/backtest/queue.py",
 ]
 
 
