@@ -64,11 +64,6 @@ def test_the_cli_client_refuses_a_different_config_for_a_registered_symbol(
         client.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 4: validate_pair reads the config file and reports the dict ('<dict>'),"
-    " not the file, for a bad key",
-)
 def test_a_bad_strategy_config_file_is_named(tmp_path: Path) -> None:
     from whistle.orchestrator import SymbolConfigError
 

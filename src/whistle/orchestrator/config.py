@@ -102,7 +102,9 @@ def validate_pair(
         raise SymbolConfigError(f"{symbol}: strategy must be 'module:Class', was {strategy!r}")
     try:
         data, _source = read_config(params)
-        load_strategy(strategy, data)
+        # the original ``params`` (the file's path when it is one), so a bad key is
+        # reported naming the file, not "<dict>" (R2 finding 4)
+        load_strategy(strategy, params)
     except (StrategyConfigError, StrategyError) as exc:
         raise SymbolConfigError(f"{symbol}: {exc}") from None
     return PairConfig(
