@@ -21,11 +21,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 1: PRAGMA journal_mode=WAL fails at once with 'database is locked'"
-    " while another process holds the fresh SQLite file (run dies at start-up)",
-)
 def test_run_survives_a_concurrent_cli_on_a_fresh_sqlite_db(tmp_path: Path) -> None:
     path = tmp_path / "orchestrator.sqlite"
     other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)

@@ -116,13 +116,47 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.execute("PRAGMA synchronous=NORMAL")
 
 
-def sqlite_engine(url: str) -> sa.Engine:
-    """A SQLite engine for DBOS and the registry (WAL, synchronous=NORMAL)."""
+SQLITE_WAL_DEADLINE_S = 30.0
+
+
+def sqlite_engine(
+    url: str,
+    *,
+    deadline_s: float = SQLITE_WAL_DEADLINE_S,
+    sleep: Callable[[float], None] = time.sleep,
+) -> sa.Engine:
+    """A SQLite engine for DBOS and the registry (WAL, synchronous=NORMAL).
+
+    Switching a file to WAL needs the file's exclusive lock, and SQLite answers
+    "database is locked" AT ONCE (no busy-timeout wait) while another process holds a
+    write lock, e.g. a CLI command creating the schema in a fresh data directory while
+    ``run`` starts. So the mode is read first (a file already in WAL, the common case,
+    needs no lock: WAL is persistent) and the switch is retried with exponential backoff
+    until ``deadline_s`` (the busy timeout); past it the error is ``DatabaseUnavailable``.
+    """
     engine = sa.create_engine(url)
     sa.event.listen(engine, "connect", _sqlite_pragmas)
-    with engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA journal_mode=WAL")
-    return engine
+    end = time.monotonic() + deadline_s
+    wait = 0.01
+    while True:
+        try:
+            with engine.connect() as conn:
+                mode = conn.exec_driver_sql("PRAGMA journal_mode").scalar()
+                if str(mode).lower() != "wal":
+                    mode = conn.exec_driver_sql("PRAGMA journal_mode=WAL").scalar()
+            if str(mode).lower() == "wal":
+                return engine
+            # SQLite kept the old mode without an error: another connection is using it.
+            detail = f"journal_mode stayed {mode!r}"
+        except OperationalError as exc:
+            detail = _first_line(exc)
+        if time.monotonic() >= end:
+            engine.dispose()
+            raise DatabaseUnavailable(
+                f"{printable(url)}: could not switch to WAL within {deadline_s:g} s: {detail}"
+            )
+        sleep(wait * (0.5 + random.random() / 2))  # noqa: S311 - backoff jitter, not crypto
+        wait = min(wait * 2, 0.5)
 
 
 def _engine_url(url: str) -> sa.URL:

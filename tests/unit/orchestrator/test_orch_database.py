@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 from typing import TYPE_CHECKING
 
 import pytest
@@ -17,6 +18,7 @@ from whistle.orchestrator.database import (
     guard_fork,
     resolve_url,
     retry,
+    sqlite_engine,
 )
 from whistle.orchestrator.errors import DatabaseUnavailable, ForkedProcessError
 
@@ -106,6 +108,30 @@ def test_other_errors_are_not_retried() -> None:
     with pytest.raises(ValueError, match="a bug"):
         retry(op, what="x", sleep=lambda _s: None)
     assert calls == [1]
+
+
+def test_wal_switch_blocked_past_its_deadline_is_a_clear_error(tmp_path: Path) -> None:
+    # Another process holds the fresh file's write lock and never lets go: the WAL switch
+    # backs off (fake sleep, no wall time) and gives up naming the file, not a raw
+    # OperationalError.
+    path = tmp_path / "orchestrator.sqlite"
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("CREATE TABLE other_process (x INTEGER)")
+    waits: list[float] = []
+    try:
+        with pytest.raises(DatabaseUnavailable, match="could not switch to WAL") as info:
+            sqlite_engine(f"sqlite:///{path}", deadline_s=0.0, sleep=waits.append)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert str(path) in str(info.value)
+    engine = sqlite_engine(f"sqlite:///{path}")  # the lock is gone: WAL now
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    engine.dispose()
+    engine = sqlite_engine(f"sqlite:///{path}", deadline_s=0.0)  # already WAL: no switch
+    engine.dispose()
 
 
 def test_a_process_forked_after_dbos_refuses_to_use_it() -> None:
