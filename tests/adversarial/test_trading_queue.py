@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import pytest
-
 from adversarial._bt import BUY, SELL, Script, Tape, fills, run
 from whistle.core.enums import Liquidity
 from whistle.core.mbo import PRIORITY_KEEP, PRIORITY_KEEP_ON_DECREASE, PRIORITY_LOSE, TRADE_HIDDEN
@@ -18,6 +16,8 @@ from whistle.trading.backtest import LatencyConfig
 from whistle.trading.messages import UpdateKind
 
 if TYPE_CHECKING:
+    import pytest
+
     from whistle.trading.context import Context
 
 M = int(Liquidity.MAKER)
@@ -377,11 +377,6 @@ def test_a_fast_cancel_waits_for_a_slow_modify_of_the_same_order(
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 10: during a recorded trading halt (MboStatus HALT .. RESUME) the backtest"
-    " exchange still fills the strategy's aggressive orders against the halted book",
-)
 def test_no_fills_while_the_record_says_trading_is_halted(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

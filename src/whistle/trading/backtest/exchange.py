@@ -30,6 +30,12 @@ Rules shared by every queue model (``FifoExchange`` for L3 data, ``L2Exchange``)
   the queue position; any other modify is a cancel and a new arrival at the back (which may
   take liquidity); a modify or cancel of an order that is not open is rejected
   (``UNKNOWN_ORDER_ID``); a modify changing nothing is ``MODIFY_NO_CHANGE``;
+- a recorded trading halt (the book's last status ``STATUS_HALT`` or ``STATUS_PAUSE``,
+  until ``STATUS_RESUME`` / ``STATUS_OPEN``): new orders and modifies that are not a
+  same-price reduction are REJECTED with core ``RejectReason.TRADING_HALTED`` (cancels and
+  reductions go through, as on a real venue), and no recorded event fills a resting
+  strategy order (a record should carry no flow during a halt; if it does, it fills
+  nothing; the queue bookkeeping still counts it);
 - the exchange never matches the strategy with itself (risk's ``SELF_CROSS`` check keeps
   such orders out), supports GTC / DAY / IOC / FOK (GTD needs an expiry that a signal does
   not carry: rejected ``GTD_MISSING_EXPIRY``) and leaves open orders open at the end.
@@ -54,6 +60,8 @@ from whistle.core.mbo import (
     NO_PRICE,
     PRIORITY_KEEP,
     PRIORITY_KEEP_ON_DECREASE,
+    STATUS_HALT,
+    STATUS_PAUSE,
     TRADE_HIDDEN,
     MboAdd,
     MboCancel,
@@ -96,6 +104,7 @@ _EXECUTE: Final = MboExecute
 _MODIFY: Final = MboModify
 _TRADE: Final = MboTrade
 _CLEAR: Final = MboClear
+_HALTED: Final = frozenset((STATUS_HALT, STATUS_PAUSE))
 
 
 @final
@@ -192,6 +201,11 @@ class BacktestExchange:
         self.fill_count = 0
         self.maker_fills = 0
         self.taker_fills = 0
+
+    def halted(self) -> bool:
+        """Return True while the record says trading is halted (the book's last status is
+        ``STATUS_HALT`` or ``STATUS_PAUSE``, until a ``STATUS_RESUME`` / ``STATUS_OPEN``)."""
+        return self.book.status in _HALTED
 
     # ------------------------------------------------------------------ updates
 
@@ -294,6 +308,8 @@ class BacktestExchange:
             return RejectReason.INVALID_TIF, f"unknown time in force {tif}"
         if tif == _GTD:
             return RejectReason.GTD_MISSING_EXPIRY, "GTD needs an expiry time; signals carry none"
+        if self.halted():
+            return RejectReason.TRADING_HALTED, "trading is halted: only cancels are accepted"
         if post_only and tif in (_IOC, _FOK):
             return RejectReason.INVALID_POST_ONLY, "post-only on an IOC or FOK order"
         avail = self.available(side, price, qty)
@@ -355,10 +371,20 @@ class BacktestExchange:
                 coid, o.side, price, qty, RejectReason.MODIFY_NO_CHANGE, "modify changes nothing"
             )
             return
-        if new_price == o.price and new_qty < o.leaves:
+        if new_price == o.price and new_qty < o.leaves:  # a reduction: allowed when halted
             o.qty -= o.leaves - new_qty  # keeps its place; qty stays filled + leaves
             o.leaves = new_qty
             self._update(_MODIFIED, o)
+            return
+        if self.halted():
+            self._reject(
+                coid,
+                o.side,
+                price,
+                qty,
+                RejectReason.TRADING_HALTED,
+                "trading is halted: only cancels and reductions are accepted",
+            )
             return
         if o.post_only and self.available(o.side, new_price, 1):
             self._reject(
@@ -615,7 +641,9 @@ class FifoExchange(BacktestExchange):
         """Aggressive flow of ``qty`` reached price ``px`` on ``side`` (the strategy's
         resting side): fill the strategy's orders it would have met first, best price
         first, FIFO within a level (at ``px``, only those ahead of recorded order ``rid``
-        when it is watched there). Return the quantity filled."""
+        when it is watched there). Return the quantity filled: 0 while halted."""
+        if self.halted():
+            return 0
         if side == BUY:
             levels = self.bid_levels
             prices = sorted((p for p in levels if p > px or (inclusive and p == px)), reverse=True)

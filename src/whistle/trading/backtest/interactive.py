@@ -19,6 +19,10 @@ engine commands, in order:
 - ``MboClear``: every recorded order is cancelled; hidden trades (``MboTrade``), status and
   other events send nothing (the engine has no hidden orders of the record).
 
+While the record says trading is halted (book status ``STATUS_HALT`` / ``STATUS_PAUSE``)
+the strategy's new orders are REJECTED (``TRADING_HALTED``) like in the other models;
+recorded flow during a halt is still replayed here (a record should have none).
+
 Divergence (``Divergence``): recorded executions reproduced exactly (the IOC filled the
 recorded order for the whole recorded quantity), skipped (and their quantity), and the
 strategy's fills, which the record does not have. The strategy still *sees* the recorded
@@ -45,6 +49,8 @@ from whistle.core.mbo import (
     NO_PRICE,
     PRIORITY_KEEP,
     PRIORITY_KEEP_ON_DECREASE,
+    STATUS_HALT,
+    STATUS_PAUSE,
     MboAdd,
     MboCancel,
     MboClear,
@@ -236,6 +242,13 @@ class InteractiveExchange:
             s = _Strat(coid, side, price, qty)
             s.leaves = 0
             self._emit(UpdateKind.REJECTED, s, reason=int(RejectReason.DUPLICATE_ORDER_ID))
+            return
+        if self.book.status in (STATUS_HALT, STATUS_PAUSE):
+            from whistle.core.reasons import RejectReason
+
+            s = _Strat(coid, side, price, qty)
+            s.leaves = 0
+            self._emit(UpdateKind.REJECTED, s, reason=int(RejectReason.TRADING_HALTED))
             return
         eid = self._id()
         s = _Strat(coid, side, price, qty)

@@ -220,6 +220,8 @@ class L2Exchange(BacktestExchange):
     def _flow(self, side: int, px: int, qty: int, inclusive: bool) -> int:
         # Flow of ``qty`` reached ``px`` on ``side``: strictly better strategy prices fill
         # at once; at ``px`` (inclusive) the queue ahead comes first.
+        if self.halted():
+            return 0  # no fills while the record says trading is halted
         if side == BUY:
             levels = self.bid_levels
             prices = sorted((p for p in levels if p > px or (inclusive and p == px)), reverse=True)
