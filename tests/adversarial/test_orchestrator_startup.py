@@ -12,7 +12,6 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-import pytest
 import sqlalchemy as sa
 
 from whistle.orchestrator.database import sqlite_engine
@@ -58,12 +57,6 @@ def test_run_survives_a_concurrent_cli_on_a_fresh_sqlite_db(tmp_path: Path) -> N
     assert mode == "wal"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 2: two processes preparing a fresh PostgreSQL database at once: DBOS's"
-    " ensure_dbos_schema checks then CREATE SCHEMA without a lock -> UniqueViolation, the"
-    " CLI command dies with an internal error",
-)
 def test_a_cli_client_survives_another_process_creating_the_dbos_schema(tmp_path: Path) -> None:
     from tests.integration.test_orchestrator_support import fresh_postgres
 

@@ -58,12 +58,20 @@ class ControlClient:
         self.data_dir = Path(data_dir).absolute()
         self.url = url
         check_database(url)
-        retry(lambda: DBOS.migrate(url), what="preparing the DBOS system database")
+        retry(
+            lambda: DBOS.migrate(url),
+            what="preparing the DBOS system database",
+            schema_race=True,
+        )
         engine_url = sa.make_url(url)
         if engine_url.get_backend_name() == "postgresql":
             engine_url = engine_url.set(drivername="postgresql+psycopg")
         self.engine = sa.create_engine(engine_url, poolclass=sa.NullPool)
-        retry(lambda: metadata.create_all(self.engine), what="creating the registry table")
+        retry(
+            lambda: metadata.create_all(self.engine),
+            what="creating the registry table",
+            schema_race=True,
+        )
         self.client = DBOSClient(system_database_url=url, application_name=APP_NAME)
 
     def close(self) -> None:

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, ProgrammingError
 
 from whistle.orchestrator.errors import DatabaseUnavailable, ForkedProcessError
 
@@ -235,8 +235,14 @@ def retry(
     first_wait_s: float = 0.05,
     max_wait_s: float = 2.0,
     sleep: Callable[[float], None] = time.sleep,
+    schema_race: bool = False,
 ) -> T:
     """Run ``operation``, retrying a lost database connection with exponential backoff.
+
+    With ``schema_race`` (for schema creation: DBOS's migrations, ``create_all``) an
+    "already exists" error (``IntegrityError`` / ``ProgrammingError``: another process
+    created the same schema or table between the check and the CREATE, which DBOS does
+    without a common lock) is retried too; the next attempt sees the object and skips it.
 
     Only connection-level failures (``OperationalError``, which SQLAlchemy raises for a
     refused, dropped or timed-out connection, and a locked SQLite file) are retried; any
@@ -254,6 +260,9 @@ def retry(
                     f"{what}: the database did not answer after {attempts} attempts:"
                     f" {_first_line(exc)}"
                 ) from exc
+        except (IntegrityError, ProgrammingError) as exc:
+            if not (schema_race and "already exists" in str(exc)) or attempt == attempts:
+                raise
         # Full jitter keeps many actors from retrying in lock step.
         sleep(wait * (0.5 + random.random() / 2))  # noqa: S311 - backoff jitter, not crypto
         wait = min(wait * 2, max_wait_s)

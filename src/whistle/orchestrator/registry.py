@@ -158,6 +158,7 @@ class Registry:
         retry(
             lambda: metadata.create_all(self.engine),
             what=f"creating the registry tables in {printable(url)}",
+            schema_race=True,
         )
 
     # ------------------------------------------------------------------ transactions

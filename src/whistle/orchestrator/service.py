@@ -50,6 +50,7 @@ from whistle.orchestrator.database import (
     is_postgres,
     printable,
     resolve_url,
+    retry,
     sqlite_engine,
 )
 from whistle.orchestrator.engines import make_engine
@@ -280,6 +281,21 @@ class Orchestrator:
             sqlite = not is_postgres(self.url)
             if sqlite:
                 config["system_database_engine"] = sqlite_engine(self.url)
+            else:
+                # Create DBOS's schemas here, retrying the race with a CLI client doing
+                # the same on a fresh database (R2 finding 2); the datasource and
+                # DBOS.launch() then find them migrated and issue no DDL.
+                url = self.url
+                retry(
+                    lambda: DBOS.migrate(url),
+                    what="preparing the DBOS system database",
+                    schema_race=True,
+                )
+                retry(
+                    lambda: SQLAlchemyDatasource.migrate(url),
+                    what="preparing the DBOS datasource tables",
+                    schema_race=True,
+                )
             DBOS(config=config)
             guard_fork()
             datasource = SQLAlchemyDatasource.create(

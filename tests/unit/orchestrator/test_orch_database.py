@@ -8,7 +8,7 @@ import sqlite3
 from typing import TYPE_CHECKING
 
 import pytest
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from whistle.orchestrator.database import (
     DB_ENV,
@@ -108,6 +108,36 @@ def test_other_errors_are_not_retried() -> None:
     with pytest.raises(ValueError, match="a bug"):
         retry(op, what="x", sleep=lambda _s: None)
     assert calls == [1]
+
+
+def test_a_schema_creation_race_is_retried_only_when_asked() -> None:
+    def race() -> IntegrityError:
+        return IntegrityError(
+            'CREATE SCHEMA "dbos"',
+            None,
+            Exception("duplicate key ... Key (nspname)=(dbos) already exists."),
+        )
+
+    calls: list[int] = []
+
+    def op() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise race()
+        return "ok"
+
+    assert retry(op, what="migrating", sleep=lambda _s: None, schema_race=True) == "ok"
+    assert len(calls) == 2
+    calls.clear()
+    with pytest.raises(IntegrityError):  # not a schema step: a real constraint violation
+        retry(op, what="writing", sleep=lambda _s: None)
+    assert calls == [1]
+
+    def other() -> None:
+        raise IntegrityError("INSERT", None, Exception("violates foreign key constraint"))
+
+    with pytest.raises(IntegrityError):
+        retry(other, what="migrating", sleep=lambda _s: None, schema_race=True)
 
 
 def test_wal_switch_blocked_past_its_deadline_is_a_clear_error(tmp_path: Path) -> None:
