@@ -30,6 +30,15 @@ Rules shared by every queue model (``FifoExchange`` for L3 data, ``L2Exchange``)
   the queue position; any other modify is a cancel and a new arrival at the back (which may
   take liquidity); a modify or cancel of an order that is not open is rejected
   (``UNKNOWN_ORDER_ID``); a modify changing nothing is ``MODIFY_NO_CHANGE``;
+- a crossed or locked recorded book (best bid >= best ask: stale or inconsistent data,
+  R1 finding 6): an aggressive order never takes recorded liquidity through the opposite
+  recorded best: a buy takes only asks at or above the best recorded bid, a sell only
+  bids at or below the best recorded ask (the recorded orders a real venue would already
+  have matched with each other are not there for the strategy). A locked book changes
+  nothing (every ask is >= the bid); a crossed one leaves only its overlap edge. Each
+  strategy order that arrives (new, or a price-changing modify) reaching the opposite
+  recorded best while the book is crossed or locked is counted in
+  ``crossed_book_orders`` (``BacktestResult.crossed_book_orders``);
 - a recorded trading halt (the book's last status ``STATUS_HALT`` or ``STATUS_PAUSE``,
   until ``STATUS_RESUME`` / ``STATUS_OPEN``): new orders and modifies that are not a
   same-price reduction are REJECTED with core ``RejectReason.TRADING_HALTED`` (cancels and
@@ -201,6 +210,9 @@ class BacktestExchange:
         self.fill_count = 0
         self.maker_fills = 0
         self.taker_fills = 0
+        self.crossed_book_orders = 0
+        """Strategy orders that arrived, aggressive, while the recorded book was crossed or
+        locked (see the module docstring)."""
 
     def halted(self) -> bool:
         """Return True while the record says trading is halted (the book's last status is
@@ -321,6 +333,11 @@ class BacktestExchange:
 
     def _enter(self, o: SimOrder) -> None:
         # Take what crosses, then rest or cancel the remainder.
+        book = self.book
+        bk = book.bids.best
+        ak = book.asks.best
+        if -bk >= ak and (o.price >= ak if o.side == BUY else -o.price >= bk):
+            self.crossed_book_orders += 1  # both sides exist (empty: bk = ak = INF_KEY)
         if self.available(o.side, o.price, 1):
             self.take(o)
         if o.leaves:
@@ -511,15 +528,17 @@ class FifoExchange(BacktestExchange):
         if side == BUY:
             opp = self.book.asks
             lim_key = price
+            lo = -self.book.bids.best  # crossed book: no ask below the best bid
         else:
             opp = self.book.bids
             lim_key = -price
-        if opp.best > lim_key:
+            lo = -self.book.asks.best  # crossed book: no bid above the best ask
+        if opp.best > lim_key or lo > lim_key:
             return 0
         consumed = self.consumed
         got = 0
         levels = opp.levels
-        for key in sorted(k for k in levels if k <= lim_key):
+        for key in sorted(k for k in levels if lo <= k <= lim_key):
             for rid, q in levels[key].queue.items():
                 got += q - consumed.get(rid, 0)
                 if got >= limit:
@@ -531,12 +550,14 @@ class FifoExchange(BacktestExchange):
         if o.side == BUY:
             opp = self.book.asks
             lim_key = o.price
+            lo = -self.book.bids.best
         else:
             opp = self.book.bids
             lim_key = -o.price
+            lo = -self.book.asks.best
         consumed = self.consumed
         levels = opp.levels
-        for key in sorted(k for k in levels if k <= lim_key):
+        for key in sorted(k for k in levels if lo <= k <= lim_key):
             level = levels[key]
             for rid, q in level.queue.items():
                 c = consumed.get(rid, 0)

@@ -167,15 +167,18 @@ class L2Exchange(BacktestExchange):
     # ------------------------------------------------------------------ taking
 
     def _crossing(self, side: int, price: int) -> tuple[Any, list[int]]:
+        # A crossed recorded book: nothing through the opposite recorded best (exchange.py).
         if side == BUY:
             opp = self.book.asks
             lim = price
+            lo = -self.book.bids.best
         else:
             opp = self.book.bids
             lim = -price
-        if opp.best > lim:
+            lo = -self.book.asks.best
+        if opp.best > lim or lo > lim:
             return opp, []
-        return opp, sorted(k for k in opp.levels if k <= lim)
+        return opp, sorted(k for k in opp.levels if lo <= k <= lim)
 
     def available(self, side: int, price: int, limit: int) -> int:
         """Return the crossing recorded quantity (up to ``limit``) not taken already."""

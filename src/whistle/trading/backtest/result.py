@@ -95,6 +95,10 @@ class BacktestResult(msgspec.Struct, frozen=True):
     open_orders: int = 0
     """Orders still open when the data ended (after ``on_stop``)."""
     book_anomalies: dict[str, int] = msgspec.field(default_factory=dict)
+    crossed_book_orders: int = 0
+    """Strategy orders that arrived aggressive while the recorded book was crossed or
+    locked: they took nothing through the opposite recorded best (exchange.py docstring);
+    a non-zero count means the data, not the strategy, shaped those fills."""
 
     @property
     def events_per_sec(self) -> float:
@@ -143,4 +147,5 @@ class BacktestResult(msgspec.Struct, frozen=True):
             "last_ts_ns": self.last_ts_ns,
             "divergence": msgspec.to_builtins(self.divergence) if self.divergence else None,
             "book_anomalies": dict(sorted(self.book_anomalies.items())),
+            "crossed_book_orders": self.crossed_book_orders,
         }

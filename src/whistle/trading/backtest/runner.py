@@ -699,6 +699,7 @@ class _Run:
             last_ts_ns=self.last_ts,
             open_orders=len(self.exchange.orders),
             book_anomalies=dict(sorted(self.book.anomalies.items())),
+            crossed_book_orders=ex.crossed_book_orders if isinstance(ex, BacktestExchange) else 0,
         )
 
 
