@@ -199,3 +199,34 @@ def test_the_database_dropping_every_connection_is_ridden_out(orch: Orchestrator
     before = orch.snapshot("BEFORE").orders_sent
     wait_for(lambda: orch.snapshot("BEFORE").orders_sent > before + 2, "durable orders again")
     assert orch.registry.get("BEFORE").status == "ACTIVE"
+
+
+def test_a_pair_past_its_last_actor_life_is_failed_not_wrapped(tmp_path: Path) -> None:
+    # R2 finding 5: a life's client order ids must never come back. A pair whose next
+    # life would be past MAX_EPOCH is refused (FAILED with the cause), never started
+    # with ids that wrap onto an earlier life's.
+    from whistle.orchestrator.actor import MAX_EPOCH
+
+    o = Orchestrator(tmp_path / "orch", simulate=3)
+    o.start()
+    try:
+        o.add_trading_pair("AAA", MM, {"qty_lots": 1})
+        o.add_trading_pair("BBB", MM, {"qty_lots": 1})
+    finally:
+        o.stop()
+    engine = sa.create_engine(o.url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("UPDATE symbol_registry SET epoch = :e WHERE symbol = 'AAA'"),
+            {"e": MAX_EPOCH},
+        )
+    engine.dispose()
+    o2 = Orchestrator(tmp_path / "orch")
+    o2.start()
+    try:
+        wait_for(lambda: o2.registry.get("AAA").status == "FAILED", "AAA to be FAILED")
+        assert "client order id space exhausted" in o2.registry.get("AAA").cause
+        assert "AAA" not in o2.managers
+        assert o2.managers["BBB"].state == "RUNNING"
+    finally:
+        o2.stop()

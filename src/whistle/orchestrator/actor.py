@@ -23,7 +23,14 @@ takes over. Both are restarted with backoff by the ``Supervisor``, which gives u
 **Client order ids** are venue-wide per account (the venue's idempotency key), so each
 actor life gets its own range: ``coid_base(pair_id, epoch) + 1, + 2, ...`` where
 ``pair_id`` is the registry's number of the pair and the epoch its count of the pair's
-actor starts.
+actor starts. Layout within 63 bits: pair_id 17 bits (131,071 pairs) | epoch 22 bits
+(lives 0..4,194,303) | 24 bits (16,777,215 orders per life). The epoch is NEVER taken
+modulo anything (R2 finding 5: a wrapped epoch reused an earlier life's ids, which the
+venue refuses or, worse, answers with the old order's outcome): ``coid_base`` refuses an
+epoch past ``MAX_EPOCH`` and the orchestrator marks such a pair FAILED ("client order id
+space exhausted") instead of starting it. (The pair field moved from bit 40 to bit 46
+with this change; the life and epoch fields did not move, so ids of a data directory
+from before it cannot collide with new ones unless it had 64 or more pairs.)
 """
 
 from __future__ import annotations
@@ -60,6 +67,7 @@ __all__ = [
     "COID_LIFE_BITS",
     "CRASHED",
     "HUNG",
+    "MAX_EPOCH",
     "RUNNING",
     "STARTING",
     "STOPPED",
@@ -69,7 +77,8 @@ __all__ = [
 ]
 
 COID_LIFE_BITS: Final = 24  # orders per actor life: 16,777,215
-COID_EPOCH_BITS: Final = 16  # actor lives per symbol before the range wraps
+COID_EPOCH_BITS: Final = 22  # actor lives per pair; past MAX_EPOCH a pair is refused
+MAX_EPOCH: Final = (1 << COID_EPOCH_BITS) - 1
 _PAIR_SHIFT: Final = COID_LIFE_BITS + COID_EPOCH_BITS
 _MAX_PAIR_ID: Final = (1 << (63 - _PAIR_SHIFT)) - 1
 
@@ -112,7 +121,12 @@ def coid_base(pair_id: int, epoch: int) -> int:
     """First client order id (exclusive) of actor life ``epoch`` of registry pair ``pair_id``."""
     if not 1 <= pair_id <= _MAX_PAIR_ID:
         raise ValueError(f"pair_id must be in 1..{_MAX_PAIR_ID}, was {pair_id}")
-    return (pair_id << _PAIR_SHIFT) | ((epoch % (1 << COID_EPOCH_BITS)) << COID_LIFE_BITS)
+    if not 0 <= epoch <= MAX_EPOCH:
+        raise ValueError(
+            f"client order id space exhausted: actor life (epoch) {epoch} of pair {pair_id}"
+            f" is past the last one, {MAX_EPOCH}; a life's ids are never reused"
+        )
+    return (pair_id << _PAIR_SHIFT) | (epoch << COID_LIFE_BITS)
 
 
 @final

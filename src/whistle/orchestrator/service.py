@@ -39,7 +39,7 @@ import msgspec
 from dbos import DBOS, DBOSConfig, SetWorkflowID, SQLAlchemyDatasource
 
 from whistle.coord.venue import Venue
-from whistle.orchestrator.actor import CRASHED, HUNG, STOPPED, SymbolManager
+from whistle.orchestrator.actor import CRASHED, HUNG, MAX_EPOCH, STOPPED, SymbolManager
 from whistle.orchestrator.config import PairConfig, build_strategy, validate_pair
 from whistle.orchestrator.database import (
     APP_NAME,
@@ -574,6 +574,18 @@ class Orchestrator:
         strategy = build_strategy(config)
         if epoch is None:
             epoch = self.registry.tx("whistle.registry.epoch", tx_next_epoch, row.symbol)
+        if epoch > MAX_EPOCH:
+            # Its ids would repeat an earlier life's (R2 finding 5): refuse, FAILED with why.
+            slot.failed = True
+            cause = (
+                f"client order id space exhausted: actor life {epoch} is past the last one"
+                f" ({MAX_EPOCH}); re-add the pair under a new symbol"
+            )
+            slot.row = msgspec.structs.replace(row, cause=cause)
+            self._publish()
+            with SetWorkflowID(workflow_id("fail", row.symbol, epoch)):
+                DBOS.start_workflow(fail_symbol, row.symbol, epoch, cause)
+            return
         with link.lock:
             sid = link.ensure_instrument(row.symbol)
             link.cancel_open(account, sid)

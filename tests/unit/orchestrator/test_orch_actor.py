@@ -6,7 +6,15 @@ import time
 
 import pytest
 
-from whistle.orchestrator.actor import COID_LIFE_BITS, CRASHED, STOPPED, SymbolManager, coid_base
+from whistle.orchestrator.actor import (
+    COID_EPOCH_BITS,
+    COID_LIFE_BITS,
+    CRASHED,
+    MAX_EPOCH,
+    STOPPED,
+    SymbolManager,
+    coid_base,
+)
 from whistle.orchestrator.position import PositionManager
 from whistle.orchestrator.testing import Burst, Raiser
 from whistle.trading.messages import MarketEvent, MarketKind, Order, OrderUpdate, UpdateKind
@@ -107,7 +115,13 @@ def test_a_full_inbox_drops_the_oldest_market_event_and_counts_it() -> None:
 
 def test_client_order_id_ranges_never_overlap() -> None:
     assert coid_base(1, 1) + (1 << COID_LIFE_BITS) <= coid_base(1, 2)
-    assert coid_base(1, (1 << 16) - 1) < coid_base(2, 0)
-    assert coid_base((1 << 23) - 1, (1 << 16) - 1) + (1 << COID_LIFE_BITS) - 1 < 1 << 63
+    assert coid_base(1, MAX_EPOCH) + (1 << COID_LIFE_BITS) - 1 < coid_base(2, 0)
+    top = (1 << (63 - COID_LIFE_BITS - COID_EPOCH_BITS)) - 1
+    assert coid_base(top, MAX_EPOCH) + (1 << COID_LIFE_BITS) - 1 < 1 << 63
     with pytest.raises(ValueError, match="pair_id"):
         coid_base(0, 1)
+    with pytest.raises(ValueError, match="pair_id"):
+        coid_base(top + 1, 1)
+    # Never modulo: the life after the last is refused, not wrapped onto life 0's ids.
+    with pytest.raises(ValueError, match="client order id space exhausted"):
+        coid_base(1, MAX_EPOCH + 1)
