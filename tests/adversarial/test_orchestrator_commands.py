@@ -24,11 +24,6 @@ if TYPE_CHECKING:
 MM = "whistle.trading.examples:MarketMaker"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 3: a queued add with another config gets the same workflow id"
-    " ({symbol}-add-1), DBOS keeps the first, the client still answers 'queued'",
-)
 def test_a_different_add_queued_behind_another_is_a_conflict(tmp_path: Path) -> None:
     client = ControlClient(tmp_path, resolve_url(tmp_path))
     try:
