@@ -91,11 +91,6 @@ def test_bad_params_and_risk_limits_are_refused_by_name(
         validate_pair("X1", MM, params, risk)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 6: pause, resume, pause queued while stopped: the second pause has the"
-    " first one's workflow id ({symbol}-pause-{version}, same version) and is dropped",
-)
 def test_pause_resume_pause_queued_while_stopped_ends_paused(tmp_path: Path) -> None:
     orch = Orchestrator(tmp_path)
     orch.start()

@@ -185,14 +185,49 @@ class ControlClient:
         )
 
     def pause(self, symbol: str, wait_s: float = 30.0) -> dict[str, Any]:
-        """Enqueue ``{symbol}-pause-{version}``."""
-        row = self._live(symbol)
-        return self._enqueue(PAUSE, workflow_id("pause", symbol, row.version), wait_s, symbol)
+        """Enqueue ``{symbol}-pause-{n}`` (``_state_id``)."""
+        return self._state_command(PAUSE, "pause", symbol, wait_s)
 
     def resume(self, symbol: str, wait_s: float = 30.0) -> dict[str, Any]:
-        """Enqueue ``{symbol}-resume-{version}``."""
+        """Enqueue ``{symbol}-resume-{n}`` (``_state_id``)."""
+        return self._state_command(RESUME, "resume", symbol, wait_s)
+
+    def _state_command(self, name: str, kind: str, symbol: str, wait_s: float) -> dict[str, Any]:
+        """Pause / resume with a deterministic id that counts the queued ones too.
+
+        ``n`` = the registry version + the number of pause/resume commands of ``symbol``
+        still queued (R2 finding 6: with the version alone, pause, resume, pause queued
+        while the orchestrator is stopped gave the second pause the first one's id, DBOS
+        kept one, and the pair ended ACTIVE). Every command that runs moves the version
+        by at least one, so a later ``n`` never meets an earlier command's id. A repeat
+        of the LAST queued command is that command (idempotent, same id).
+        """
         row = self._live(symbol)
-        return self._enqueue(RESUME, workflow_id("resume", symbol, row.version), wait_s, symbol)
+        prefixes = (f"{symbol}-pause-", f"{symbol}-resume-")
+        flows = retry(
+            lambda: self.client.list_workflows(
+                queue_name=CONTROL_QUEUE,
+                status=["ENQUEUED", "PENDING"],
+                load_input=False,
+                load_output=False,
+            ),
+            what=f"reading the queued commands of {symbol!r}",
+        )
+        mine = sorted(
+            (
+                w
+                for w in flows
+                for p in prefixes
+                if w.workflow_id.startswith(p) and w.workflow_id[len(p) :].isdigit()
+            ),
+            key=lambda w: int(w.workflow_id.rsplit("-", 1)[1]),
+        )
+        if mine and mine[-1].workflow_id.startswith(f"{symbol}-{kind}-"):
+            last = mine[-1].workflow_id
+            return self._enqueue(name, last, wait_s, symbol)
+        return self._enqueue(
+            name, workflow_id(kind, symbol, row.version + len(mine)), wait_s, symbol
+        )
 
     def _live(self, symbol: str) -> RegistryRow:
         row = self.get(symbol)

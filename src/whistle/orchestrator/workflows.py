@@ -13,7 +13,8 @@ Workflow ids come from the business key, never at random (``workflow_id``):
 =========================  ==========================================================
 ``{symbol}-add-{n}``       the n-th add of the symbol (n = registry generation)
 ``{symbol}-remove-{n}``    removal of the n-th generation
-``{symbol}-pause-{v}``     pause / resume issued against registry version v
+``{symbol}-pause-{v}``     pause / resume issued against registry version v (+ the number
+                           of the symbol's pause/resume still queued: ControlClient)
 ``{symbol}-resume-{v}``
 ``{symbol}-fail-{e}``      the supervisor gave up on actor epoch e
 ``{symbol}-order-{coid}``  a durable placement (client order ids are unique venue-wide)
