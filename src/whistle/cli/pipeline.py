@@ -31,13 +31,21 @@ def _read_feed(
 
     events: list[Any] = []
     ids: dict[str, int] = {}
-    for event in whistle.feed.open(path, format=fmt, symbols=symbols):
-        if type(event) is MboInstrument:
-            ids[event.symbol] = event.instrument_id
-            continue
-        events.append(event)
-        if max_events and len(events) >= max_events:
-            break
+    feed = iter(whistle.feed.open(path, format=fmt, symbols=symbols))
+    try:
+        for event in feed:
+            if type(event) is MboInstrument:
+                ids[event.symbol] = event.instrument_id
+                continue
+            events.append(event)
+            if max_events and len(events) >= max_events:
+                break
+    finally:
+        # Stopping early must not leave the file open (a compiled decoder's generator is
+        # not closed the moment the loop drops it).
+        close = getattr(feed, "close", None)
+        if close is not None:
+            close()
     missing = [s for s in symbols if s not in ids]
     if missing:
         raise click.UsageError(f"{path} defines no instrument {missing[0]!r} (--symbol)")
