@@ -23,12 +23,12 @@ RANK = {
     "scenario": 7,
     "orchestrator": 8,
     "api": 9,
-    "cluster": 9,
-    "bench": 10,
-    "demo": 10,
-    "tools": 11,
-    "cli": 12,
-    "": 10,  # the `whistle` facade itself (re-exports layers 1-5); only the top may use it
+    "cluster": 10,  # a cluster front end implements whistle.api's backend protocol
+    "bench": 11,
+    "demo": 11,
+    "tools": 12,
+    "cli": 13,
+    "": 11,  # the `whistle` facade itself (re-exports layers 1-5); only the top may use it
 }
 # Layers that must not know about orders: only the standard library and third-party packages.
 NO_WHISTLE = {"ipc", "journal", "metrics"}
