@@ -307,8 +307,9 @@ def test_done_when_command_twice_gives_identical_fills(tmp_path: Path):
     first, second = json.loads(proc.stdout), json.loads(out)
     for name in ("one", "two"):
         assert_report(tmp_path / name)
-    for key in ("events", "seconds", "events_per_sec", "fills", "pnl"):
+    for key in ("events", "seconds", "events_per_sec", "fills", "pnl", "crossed_book_orders"):
         assert key in first, key
+    assert first["crossed_book_orders"] >= 0
     assert first["events"] > 0
     assert first["fills"] > 0  # the example maker trades on this file
     assert set(first["pnl"]) == {"realised", "unrealised", "fees", "total"}

@@ -486,6 +486,7 @@ def backtest(
             first_ts_ns=result.first_ts_ns,
             last_ts_ns=result.last_ts_ns,
             book_anomalies=dict(sorted(result.book_anomalies.items())),
+            crossed_book_orders=result.crossed_book_orders,
             divergence=None if result.divergence is None else _builtins(result.divergence),
             report=[str(p) for p in written],
         )
