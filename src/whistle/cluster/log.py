@@ -1,0 +1,390 @@
+"""The replicated command log of a shard, on NATS JetStream.
+
+One stream per shard (``<PREFIX>_CMD_<shard>``) holds one subject per symbol
+(``<prefix>.cmd.<shard>.<symbol_id>``: the id, because a symbol's text may hold ``.``,
+``*`` or ``>``). A symbol's subject carries, in order:
+
+``Define``   the instrument, before any command of the symbol;
+``Batch``    commands the shard's sequencer accepted: ``first_enq_seq`` numbers the first
+             (the rest follow one by one; ``enq_seq`` counts the symbol's commands), all
+             stamped once with ``ts_ns`` at sequencing. An empty batch only advances the
+             symbol's clock (GTD expiry with no order flow).
+
+Records are msgpack of the tagged structs below (the commands are ``whistle.core``'s own
+array-like structs, encoded exactly as the venue journals them). Every append carries
+
+- ``Nats-Msg-Id`` = ``<symbol_id>:<first_enq_seq>:<fencing token>``: a sequencer that
+  retries an append whose acknowledgement it missed gets JetStream's duplicate answer
+  instead of a second copy (within the stream's duplicate window);
+- ``Nats-Expected-Last-Subject-Sequence`` = the stream sequence of the last record the
+  sequencer knows on that subject: JetStream refuses the append when anyone else wrote
+  there since, so two sequencers of one symbol can never interleave (``SequencerConflict``).
+
+A command counts as acknowledged only once its append's publish acknowledgement arrived
+(the caller awaits ``append``). Events go out on ``<prefix>.evt.<symbol_id>`` as msgpack
+lists (``EventBatch``); an optional events stream captures them, deduplicated by
+``<symbol_id>:<first event seq>`` so a new owner re-publishing after a failover adds
+nothing twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from typing import TYPE_CHECKING, Final, final
+
+import msgspec
+import nats.errors
+import nats.js.errors
+from nats.js import api
+
+from whistle.core.commands import Command
+from whistle.core.events import Event
+from whistle.core.instrument import Instrument
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from nats.aio.client import Client
+    from nats.js import JetStreamContext
+
+__all__ = [
+    "DEFAULT_PREFIX",
+    "WRONG_LAST_SEQUENCE",
+    "Batch",
+    "ClusterNames",
+    "CommandLog",
+    "Define",
+    "EventBatch",
+    "EventLog",
+    "LogError",
+    "LogRecord",
+    "SequencerConflict",
+    "decode_events",
+    "decode_record",
+    "encode_events",
+    "encode_record",
+    "msg_id",
+]
+
+DEFAULT_PREFIX: Final = "whistle"
+WRONG_LAST_SEQUENCE: Final = 10071
+"""JetStream's error code for a failed ``Nats-Expected-Last-Subject-Sequence``."""
+_EXPECTED_LAST_SUBJECT_SEQ: Final = "Nats-Expected-Last-Subject-Sequence"
+_MSG_ID: Final = "Nats-Msg-Id"
+_PREFIX_RE: Final = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+
+
+class LogError(Exception):
+    """The command log could not do what was asked (I/O, a stream that is not there)."""
+
+
+@final
+class SequencerConflict(LogError):
+    """JetStream refused an append: another sequencer wrote the symbol's subject."""
+
+    def __init__(self, symbol_id: int, expected_last: int, detail: str) -> None:
+        super().__init__(
+            f"symbol {symbol_id}: refused, the subject's last record is no longer stream"
+            f" sequence {expected_last} (another sequencer wrote it): {detail}"
+        )
+        self.symbol_id = symbol_id
+        self.expected_last = expected_last
+
+
+@final
+class ClusterNames:
+    """Every stream, subject and bucket name of one cluster (``prefix``: lower case)."""
+
+    def __init__(self, prefix: str = DEFAULT_PREFIX) -> None:
+        if type(prefix) is not str or _PREFIX_RE.fullmatch(prefix) is None:
+            raise ValueError(
+                f"prefix must be 1..32 of a-z 0-9 _ - starting with a letter, was {prefix!r}"
+            )
+        self.prefix = prefix
+        self.upper = prefix.upper().replace("-", "_")
+
+    def cmd_stream(self, shard: int) -> str:
+        """Return the name of shard ``shard``'s command stream."""
+        return f"{self.upper}_CMD_{shard}"
+
+    def cmd_subject(self, shard: int, symbol_id: int) -> str:
+        """Return the command subject of ``symbol_id`` in ``shard``."""
+        return f"{self.prefix}.cmd.{shard}.{symbol_id}"
+
+    def cmd_wildcard(self, shard: int) -> str:
+        """Return the subject filter of every symbol of ``shard``."""
+        return f"{self.prefix}.cmd.{shard}.*"
+
+    def evt_subject(self, symbol_id: int) -> str:
+        """Return the subject ``symbol_id``'s events are published on."""
+        return f"{self.prefix}.evt.{symbol_id}"
+
+    def evt_wildcard(self) -> str:
+        """Return the subject filter of every symbol's events."""
+        return f"{self.prefix}.evt.*"
+
+    def evt_stream(self) -> str:
+        """Return the name of the (optional) events stream."""
+        return f"{self.upper}_EVT"
+
+    def req_subject(self, shard: int) -> str:
+        """Return the subject front ends send shard ``shard``'s requests to."""
+        return f"{self.prefix}.req.{shard}"
+
+    def snap_bucket(self, shard: int) -> str:
+        """Return the object store bucket of shard ``shard``'s snapshots."""
+        return f"{self.upper}_SNAP_{shard}"
+
+
+class _Record(msgspec.Struct, frozen=True, array_like=True, tag_field="r"):
+    pass
+
+
+@final
+class Define(_Record, frozen=True, array_like=True, tag=1):
+    """The symbol's instrument (the first record on its subject)."""
+
+    instrument: Instrument
+
+
+@final
+class Batch(_Record, frozen=True, gc=False, array_like=True, tag=2):
+    """Commands ``first_enq_seq``, ``first_enq_seq + 1``, ... sequenced at ``ts_ns``."""
+
+    first_enq_seq: int
+    ts_ns: int
+    commands: list[Command]
+
+
+LogRecord = Define | Batch
+
+
+@final
+class EventBatch(msgspec.Struct, frozen=True, array_like=True):
+    """The events of one symbol's batch, as published on its events subject."""
+
+    symbol_id: int
+    events: list[Event]
+
+
+_ENCODER: Final = msgspec.msgpack.Encoder()
+_RECORD: Final = msgspec.msgpack.Decoder(LogRecord)
+_EVENTS: Final = msgspec.msgpack.Decoder(EventBatch)
+
+
+def encode_record(record: LogRecord) -> bytes:
+    """Return ``record`` as msgpack bytes."""
+    return _ENCODER.encode(record)
+
+
+def decode_record(data: bytes) -> LogRecord:
+    """Decode a command-log record; ``LogError`` naming what is wrong with the bytes."""
+    try:
+        return _RECORD.decode(data)
+    except msgspec.MsgspecError as exc:
+        raise LogError(f"not a command-log record ({len(data)} bytes): {exc}") from None
+
+
+def encode_events(symbol_id: int, events: list[Event]) -> bytes:
+    """Return one symbol's events as an ``EventBatch`` in msgpack."""
+    return _ENCODER.encode(EventBatch(symbol_id, events))
+
+
+def decode_events(data: bytes) -> EventBatch:
+    """Decode a message of an events subject."""
+    return _EVENTS.decode(data)
+
+
+def msg_id(symbol_id: int, first_enq_seq: int, token: int) -> str:
+    """Return the ``Nats-Msg-Id`` of a sequencer's append (see the module docstring)."""
+    return f"{symbol_id}:{first_enq_seq}:{token}"
+
+
+@final
+class CommandLog:
+    """Shard ``shard``'s command stream: create, append with both guards, read back."""
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        names: ClusterNames,
+        shard: int,
+        *,
+        replicas: int = 1,
+        duplicate_window_s: float = 120.0,
+        timeout_s: float = 5.0,
+    ) -> None:
+        if type(shard) is not int or shard < 0:
+            raise ValueError(f"shard must be an int >= 0, was {shard!r}")
+        if type(replicas) is not int or not 1 <= replicas <= 5:
+            raise ValueError(f"replicas must be 1..5, was {replicas!r}")
+        self.js = js
+        self.names = names
+        self.shard = shard
+        self.replicas = replicas
+        self.stream = names.cmd_stream(shard)
+        self.duplicate_window_s = duplicate_window_s
+        self.timeout_s = timeout_s
+
+    async def ensure(self) -> None:
+        """Create the stream if it is missing (an existing one is kept as it is)."""
+        try:
+            await self.js.stream_info(self.stream)
+            return
+        except nats.js.errors.NotFoundError:
+            pass
+        config = api.StreamConfig(
+            name=self.stream,
+            subjects=[self.names.cmd_wildcard(self.shard)],
+            retention=api.RetentionPolicy.LIMITS,
+            storage=api.StorageType.FILE,
+            num_replicas=self.replicas,
+            duplicate_window=self.duplicate_window_s,
+            discard=api.DiscardPolicy.NEW,
+            allow_direct=True,
+        )
+        try:
+            await self.js.add_stream(config)
+        except nats.js.errors.BadRequestError as exc:
+            # Two nodes creating the same stream at once: the other one won.
+            if "already in use" not in str(exc.description):
+                raise LogError(f"cannot create stream {self.stream}: {exc}") from exc
+
+    async def delete(self) -> None:
+        """Delete the stream (tests and ``cluster down``); a missing one is fine."""
+        with contextlib.suppress(nats.js.errors.NotFoundError):
+            await self.js.delete_stream(self.stream)
+
+    def subject(self, symbol_id: int) -> str:
+        """Return ``symbol_id``'s subject in this shard."""
+        return self.names.cmd_subject(self.shard, symbol_id)
+
+    async def last_subject_seq(self, symbol_id: int) -> int:
+        """Return the stream sequence of the last record on ``symbol_id``'s subject (0: none)."""
+        try:
+            msg = await self.js.get_last_msg(self.stream, self.subject(symbol_id))
+        except nats.js.errors.NotFoundError:
+            return 0
+        return int(msg.seq or 0)
+
+    async def append(
+        self, symbol_id: int, record: LogRecord, *, expected_last: int, token: int
+    ) -> tuple[int, bool]:
+        """Append ``record`` to ``symbol_id``'s subject after stream sequence ``expected_last``.
+
+        Return (stream sequence, duplicate): ``duplicate`` is True when JetStream already
+        held the same message id (a retry whose first try was stored). Raise
+        ``SequencerConflict`` when the subject moved on, ``LogError`` when JetStream gave no
+        acknowledgement (the record may or may not be stored: retry with the same token).
+        """
+        first = record.first_enq_seq if type(record) is Batch else 0
+        headers = {
+            _MSG_ID: msg_id(symbol_id, first, token),
+            _EXPECTED_LAST_SUBJECT_SEQ: str(expected_last),
+        }
+        try:
+            ack = await self.js.publish(
+                self.subject(symbol_id),
+                _ENCODER.encode(record),
+                timeout=self.timeout_s,
+                stream=self.stream,
+                headers=headers,
+            )
+        except nats.js.errors.APIError as exc:
+            if exc.err_code == WRONG_LAST_SEQUENCE:
+                raise SequencerConflict(symbol_id, expected_last, str(exc.description)) from None
+            raise LogError(f"append to {self.subject(symbol_id)} refused: {exc}") from exc
+        except (TimeoutError, nats.errors.Error) as exc:
+            raise LogError(
+                f"no acknowledgement for an append to {self.subject(symbol_id)}"
+                f" within {self.timeout_s} s: {type(exc).__name__}"
+            ) from exc
+        return ack.seq, bool(ack.duplicate)
+
+    async def last_seq(self) -> int:
+        """Return the stream's last sequence (0: empty)."""
+        info = await self.js.stream_info(self.stream)
+        state = info.state
+        return int(state.last_seq or 0)
+
+    async def read(
+        self, start_seq: int = 1, *, fetch: int = 512
+    ) -> AsyncIterator[tuple[int, int, LogRecord]]:
+        """Yield (stream sequence, symbol_id, record) from ``start_seq`` to the stream's
+        last sequence at the time of the call, in stream order."""
+        end = await self.last_seq()
+        if end < start_seq:
+            return
+        config = api.ConsumerConfig(
+            deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
+            opt_start_seq=max(1, start_seq),
+            ack_policy=api.AckPolicy.NONE,
+            inactive_threshold=30.0,
+            max_waiting=1,
+        )
+        sub = await self.js.pull_subscribe(
+            self.names.cmd_wildcard(self.shard), stream=self.stream, config=config
+        )
+        prefix_len = len(self.names.cmd_subject(self.shard, 0)) - 1
+        try:
+            seq = 0
+            while seq < end:
+                try:
+                    msgs = await sub.fetch(min(fetch, end - seq) or 1, timeout=self.timeout_s)
+                except nats.errors.TimeoutError as exc:
+                    raise LogError(
+                        f"stream {self.stream} stopped delivering at sequence {seq}, before"
+                        f" its last {end}"
+                    ) from exc
+                for msg in msgs:
+                    seq = msg.metadata.sequence.stream
+                    symbol_id = int(msg.subject[prefix_len:])
+                    yield seq, symbol_id, decode_record(msg.data)
+                    if seq >= end:
+                        break
+        finally:
+            try:
+                await sub.unsubscribe()
+                await self.js.delete_consumer(self.stream, sub._consumer)
+            except (nats.errors.Error, nats.js.errors.Error):
+                pass  # the inactive threshold removes it
+
+
+@final
+class EventLog:
+    """Publish per-symbol events; optionally keep them in a deduplicating stream."""
+
+    def __init__(self, nc: Client, names: ClusterNames) -> None:
+        self.nc = nc
+        self.names = names
+
+    async def ensure_stream(self, js: JetStreamContext, *, replicas: int = 1) -> None:
+        """Create the events stream over every symbol's events subject, if missing."""
+        name = self.names.evt_stream()
+        try:
+            await js.stream_info(name)
+            return
+        except nats.js.errors.NotFoundError:
+            pass
+        try:
+            await js.add_stream(
+                api.StreamConfig(
+                    name=name,
+                    subjects=[self.names.evt_wildcard()],
+                    storage=api.StorageType.FILE,
+                    num_replicas=replicas,
+                    duplicate_window=120.0,
+                )
+            )
+        except nats.js.errors.BadRequestError as exc:
+            if "already in use" not in str(exc.description):
+                raise LogError(f"cannot create stream {name}: {exc}") from exc
+
+    async def publish(self, symbol_id: int, events: list[Event]) -> None:
+        """Publish ``events`` of one symbol (non-empty, in seq order) as one message."""
+        await self.nc.publish(
+            self.names.evt_subject(symbol_id),
+            encode_events(symbol_id, events),
+            headers={_MSG_ID: f"{symbol_id}:{events[0].seq}"},
+        )
