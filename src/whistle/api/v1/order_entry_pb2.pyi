@@ -1,0 +1,186 @@
+from whistle.api.v1 import types_pb2 as _types_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class SubmitOrderRequest(_message.Message):
+    __slots__ = ("symbol", "symbol_id", "side", "qty", "qty_lots", "price", "price_ticks", "order_type", "tif", "order_id", "account", "stop_price", "stop_price_ticks", "display_qty", "display_qty_lots", "post_only", "stp", "expire_ts_ns", "protection_price", "protection_price_ticks", "client_order_id")
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_ID_FIELD_NUMBER: _ClassVar[int]
+    SIDE_FIELD_NUMBER: _ClassVar[int]
+    QTY_FIELD_NUMBER: _ClassVar[int]
+    QTY_LOTS_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    PRICE_TICKS_FIELD_NUMBER: _ClassVar[int]
+    ORDER_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TIF_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    STOP_PRICE_FIELD_NUMBER: _ClassVar[int]
+    STOP_PRICE_TICKS_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_QTY_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_QTY_LOTS_FIELD_NUMBER: _ClassVar[int]
+    POST_ONLY_FIELD_NUMBER: _ClassVar[int]
+    STP_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TS_NS_FIELD_NUMBER: _ClassVar[int]
+    PROTECTION_PRICE_FIELD_NUMBER: _ClassVar[int]
+    PROTECTION_PRICE_TICKS_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    symbol: str
+    symbol_id: int
+    side: _types_pb2.Side
+    qty: str
+    qty_lots: int
+    price: str
+    price_ticks: int
+    order_type: _types_pb2.OrderType
+    tif: _types_pb2.TimeInForce
+    order_id: int
+    account: int
+    stop_price: str
+    stop_price_ticks: int
+    display_qty: str
+    display_qty_lots: int
+    post_only: bool
+    stp: _types_pb2.StpMode
+    expire_ts_ns: int
+    protection_price: str
+    protection_price_ticks: int
+    client_order_id: int
+    def __init__(self, symbol: _Optional[str] = ..., symbol_id: _Optional[int] = ..., side: _Optional[_Union[_types_pb2.Side, str]] = ..., qty: _Optional[str] = ..., qty_lots: _Optional[int] = ..., price: _Optional[str] = ..., price_ticks: _Optional[int] = ..., order_type: _Optional[_Union[_types_pb2.OrderType, str]] = ..., tif: _Optional[_Union[_types_pb2.TimeInForce, str]] = ..., order_id: _Optional[int] = ..., account: _Optional[int] = ..., stop_price: _Optional[str] = ..., stop_price_ticks: _Optional[int] = ..., display_qty: _Optional[str] = ..., display_qty_lots: _Optional[int] = ..., post_only: _Optional[bool] = ..., stp: _Optional[_Union[_types_pb2.StpMode, str]] = ..., expire_ts_ns: _Optional[int] = ..., protection_price: _Optional[str] = ..., protection_price_ticks: _Optional[int] = ..., client_order_id: _Optional[int] = ...) -> None: ...
+
+class SubmitOrderResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _types_pb2.CommandResult
+    def __init__(self, result: _Optional[_Union[_types_pb2.CommandResult, _Mapping]] = ...) -> None: ...
+
+class CancelOrderRequest(_message.Message):
+    __slots__ = ("symbol", "symbol_id", "order_id", "account")
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_ID_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    symbol: str
+    symbol_id: int
+    order_id: int
+    account: int
+    def __init__(self, symbol: _Optional[str] = ..., symbol_id: _Optional[int] = ..., order_id: _Optional[int] = ..., account: _Optional[int] = ...) -> None: ...
+
+class CancelOrderResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _types_pb2.CommandResult
+    def __init__(self, result: _Optional[_Union[_types_pb2.CommandResult, _Mapping]] = ...) -> None: ...
+
+class ModifyOrderRequest(_message.Message):
+    __slots__ = ("symbol", "symbol_id", "order_id", "price", "price_ticks", "qty", "qty_lots", "account")
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_ID_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    PRICE_TICKS_FIELD_NUMBER: _ClassVar[int]
+    QTY_FIELD_NUMBER: _ClassVar[int]
+    QTY_LOTS_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    symbol: str
+    symbol_id: int
+    order_id: int
+    price: str
+    price_ticks: int
+    qty: str
+    qty_lots: int
+    account: int
+    def __init__(self, symbol: _Optional[str] = ..., symbol_id: _Optional[int] = ..., order_id: _Optional[int] = ..., price: _Optional[str] = ..., price_ticks: _Optional[int] = ..., qty: _Optional[str] = ..., qty_lots: _Optional[int] = ..., account: _Optional[int] = ...) -> None: ...
+
+class ModifyOrderResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _types_pb2.CommandResult
+    def __init__(self, result: _Optional[_Union[_types_pb2.CommandResult, _Mapping]] = ...) -> None: ...
+
+class CancelReplaceRequest(_message.Message):
+    __slots__ = ("symbol", "symbol_id", "order_id", "new_order_id", "price", "price_ticks", "qty", "qty_lots", "account", "client_order_id")
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_ID_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    NEW_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    PRICE_TICKS_FIELD_NUMBER: _ClassVar[int]
+    QTY_FIELD_NUMBER: _ClassVar[int]
+    QTY_LOTS_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    symbol: str
+    symbol_id: int
+    order_id: int
+    new_order_id: int
+    price: str
+    price_ticks: int
+    qty: str
+    qty_lots: int
+    account: int
+    client_order_id: int
+    def __init__(self, symbol: _Optional[str] = ..., symbol_id: _Optional[int] = ..., order_id: _Optional[int] = ..., new_order_id: _Optional[int] = ..., price: _Optional[str] = ..., price_ticks: _Optional[int] = ..., qty: _Optional[str] = ..., qty_lots: _Optional[int] = ..., account: _Optional[int] = ..., client_order_id: _Optional[int] = ...) -> None: ...
+
+class CancelReplaceResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _types_pb2.CommandResult
+    def __init__(self, result: _Optional[_Union[_types_pb2.CommandResult, _Mapping]] = ...) -> None: ...
+
+class MassCancelRequest(_message.Message):
+    __slots__ = ("symbol", "symbol_id", "account")
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    symbol: str
+    symbol_id: int
+    account: int
+    def __init__(self, symbol: _Optional[str] = ..., symbol_id: _Optional[int] = ..., account: _Optional[int] = ...) -> None: ...
+
+class MassCancelResponse(_message.Message):
+    __slots__ = ("result",)
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    result: _types_pb2.CommandResult
+    def __init__(self, result: _Optional[_Union[_types_pb2.CommandResult, _Mapping]] = ...) -> None: ...
+
+class OrderEntryRequest(_message.Message):
+    __slots__ = ("request_id", "submit", "cancel", "modify", "cancel_replace", "mass_cancel")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    SUBMIT_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_FIELD_NUMBER: _ClassVar[int]
+    MODIFY_FIELD_NUMBER: _ClassVar[int]
+    CANCEL_REPLACE_FIELD_NUMBER: _ClassVar[int]
+    MASS_CANCEL_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    submit: SubmitOrderRequest
+    cancel: CancelOrderRequest
+    modify: ModifyOrderRequest
+    cancel_replace: CancelReplaceRequest
+    mass_cancel: MassCancelRequest
+    def __init__(self, request_id: _Optional[int] = ..., submit: _Optional[_Union[SubmitOrderRequest, _Mapping]] = ..., cancel: _Optional[_Union[CancelOrderRequest, _Mapping]] = ..., modify: _Optional[_Union[ModifyOrderRequest, _Mapping]] = ..., cancel_replace: _Optional[_Union[CancelReplaceRequest, _Mapping]] = ..., mass_cancel: _Optional[_Union[MassCancelRequest, _Mapping]] = ...) -> None: ...
+
+class OrderEntryResponse(_message.Message):
+    __slots__ = ("request_id", "result")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    request_id: int
+    result: _types_pb2.CommandResult
+    def __init__(self, request_id: _Optional[int] = ..., result: _Optional[_Union[_types_pb2.CommandResult, _Mapping]] = ...) -> None: ...
+
+class SubscribeOrderUpdatesRequest(_message.Message):
+    __slots__ = ("account",)
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    account: int
+    def __init__(self, account: _Optional[int] = ...) -> None: ...
+
+class OrderUpdateBatch(_message.Message):
+    __slots__ = ("events",)
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    events: _containers.RepeatedCompositeFieldContainer[_types_pb2.Event]
+    def __init__(self, events: _Optional[_Iterable[_Union[_types_pb2.Event, _Mapping]]] = ...) -> None: ...
