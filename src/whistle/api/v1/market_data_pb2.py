@@ -25,39 +25,41 @@ _sym_db = _symbol_database.Default()
 from whistle.api.v1 import types_pb2 as whistle_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cwhistle/v1/market_data.proto\x12\nwhistle.v1\x1a\x16whistle/v1/types.proto\"t\n\x13MarketDataSubscribe\x12\x0f\n\x07symbols\x18\x01 \x03(\t\x12\x12\n\nsymbol_ids\x18\x02 \x03(\r\x12\r\n\x05\x64\x65pth\x18\x03 \x01(\r\x12)\n\x05kinds\x18\x04 \x03(\x0e\x32\x1a.whistle.v1.MarketDataKind\"@\n\x19MarketDataSnapshotRequest\x12\x0f\n\x07symbols\x18\x01 \x03(\t\x12\x12\n\nsymbol_ids\x18\x02 \x03(\r\"\x8f\x01\n\x11MarketDataRequest\x12\x34\n\tsubscribe\x18\x01 \x01(\x0b\x32\x1f.whistle.v1.MarketDataSubscribeH\x00\x12\x39\n\x08snapshot\x18\x02 \x01(\x0b\x32%.whistle.v1.MarketDataSnapshotRequestH\x00\x42\t\n\x07request\"\xc6\x01\n\x0c\x42ookSnapshot\x12\x1f\n\x04\x62ids\x18\x01 \x03(\x0b\x32\x11.whistle.v1.Level\x12\x1f\n\x04\x61sks\x18\x02 \x03(\x0b\x32\x11.whistle.v1.Level\x12\'\n\x05state\x18\x03 \x01(\x0e\x32\x18.whistle.v1.TradingState\x12\x11\n\tconflated\x18\x04 \x01(\x08\x12\x1e\n\x16last_trade_price_ticks\x18\x05 \x01(\x03\x12\x18\n\x10last_trade_price\x18\x06 \x01(\t\"O\n\x0bLevelUpdate\x12\x1e\n\x04side\x18\x01 \x01(\x0e\x32\x10.whistle.v1.Side\x12 \n\x05level\x18\x02 \x01(\x0b\x32\x11.whistle.v1.Level\"K\n\tBboUpdate\x12\x1e\n\x03\x62id\x18\x01 \x01(\x0b\x32\x11.whistle.v1.Level\x12\x1e\n\x03\x61sk\x18\x02 \x01(\x0b\x32\x11.whistle.v1.Level\"\x8c\x01\n\x0bTradeUpdate\x12\x10\n\x08trade_id\x18\x01 \x01(\x04\x12\x13\n\x0bprice_ticks\x18\x02 \x01(\x03\x12\r\n\x05price\x18\x03 \x01(\t\x12\x10\n\x08qty_lots\x18\x04 \x01(\x03\x12\x0b\n\x03qty\x18\x05 \x01(\t\x12(\n\x0e\x61ggressor_side\x18\x06 \x01(\x0e\x32\x10.whistle.v1.Side\"G\n\x0cStatusUpdate\x12\'\n\x05state\x18\x01 \x01(\x0e\x32\x18.whistle.v1.TradingState\x12\x0e\n\x06\x64\x65tail\x18\x02 \x01(\t\"\xb0\x02\n\x10MarketDataUpdate\x12\x11\n\tsymbol_id\x18\x01 \x01(\r\x12\x0e\n\x06symbol\x18\x02 \x01(\t\x12\x0e\n\x06md_seq\x18\x03 \x01(\x04\x12\r\n\x05ts_ns\x18\x04 \x01(\x03\x12,\n\x08snapshot\x18\n \x01(\x0b\x32\x18.whistle.v1.BookSnapshotH\x00\x12(\n\x05level\x18\x0b \x01(\x0b\x32\x17.whistle.v1.LevelUpdateH\x00\x12$\n\x03\x62\x62o\x18\x0c \x01(\x0b\x32\x15.whistle.v1.BboUpdateH\x00\x12(\n\x05trade\x18\r \x01(\x0b\x32\x17.whistle.v1.TradeUpdateH\x00\x12*\n\x06status\x18\x0e \x01(\x0b\x32\x18.whistle.v1.StatusUpdateH\x00\x42\x06\n\x04kind\"U\n\x0fMarketDataBatch\x12-\n\x07updates\x18\x01 \x03(\x0b\x32\x1c.whistle.v1.MarketDataUpdate\x12\x13\n\x0b\x63onflations\x18\x02 \x01(\x04\"\x18\n\x16ListInstrumentsRequest\"F\n\x17ListInstrumentsResponse\x12+\n\x0binstruments\x18\x01 \x03(\x0b\x32\x16.whistle.v1.Instrument*\xa3\x01\n\x0eMarketDataKind\x12 \n\x1cMARKET_DATA_KIND_UNSPECIFIED\x10\x00\x12\x1b\n\x17MARKET_DATA_KIND_LEVELS\x10\x01\x12\x18\n\x14MARKET_DATA_KIND_BBO\x10\x02\x12\x1b\n\x17MARKET_DATA_KIND_TRADES\x10\x03\x12\x1b\n\x17MARKET_DATA_KIND_STATUS\x10\x04\x32\xc6\x01\n\x11MarketDataService\x12U\n\x13SubscribeMarketData\x12\x1d.whistle.v1.MarketDataRequest\x1a\x1b.whistle.v1.MarketDataBatch(\x01\x30\x01\x12Z\n\x0fListInstruments\x12\".whistle.v1.ListInstrumentsRequest\x1a#.whistle.v1.ListInstrumentsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cwhistle/v1/market_data.proto\x12\nwhistle.v1\x1a\x16whistle/v1/types.proto\"\x88\x01\n\x13MarketDataSubscribe\x12\x0f\n\x07symbols\x18\x01 \x03(\t\x12\x12\n\nsymbol_ids\x18\x02 \x03(\r\x12\r\n\x05\x64\x65pth\x18\x03 \x01(\r\x12)\n\x05kinds\x18\x04 \x03(\x0e\x32\x1a.whistle.v1.MarketDataKind\x12\x12\n\nall_levels\x18\x05 \x01(\x08\"@\n\x19MarketDataSnapshotRequest\x12\x0f\n\x07symbols\x18\x01 \x03(\t\x12\x12\n\nsymbol_ids\x18\x02 \x03(\r\"\x8f\x01\n\x11MarketDataRequest\x12\x34\n\tsubscribe\x18\x01 \x01(\x0b\x32\x1f.whistle.v1.MarketDataSubscribeH\x00\x12\x39\n\x08snapshot\x18\x02 \x01(\x0b\x32%.whistle.v1.MarketDataSnapshotRequestH\x00\x42\t\n\x07request\"\x9d\x02\n\x0c\x42ookSnapshot\x12(\n\x05\x63\x61use\x18\x01 \x01(\x0e\x32\x19.whistle.v1.SnapshotCause\x12\'\n\x05state\x18\x02 \x01(\x0e\x32\x18.whistle.v1.TradingState\x12\x1f\n\x04\x62ids\x18\x03 \x03(\x0b\x32\x11.whistle.v1.Level\x12\x1f\n\x04\x61sks\x18\x04 \x03(\x0b\x32\x11.whistle.v1.Level\x12\x1e\n\x03\x62id\x18\x05 \x01(\x0b\x32\x11.whistle.v1.Level\x12\x1e\n\x03\x61sk\x18\x06 \x01(\x0b\x32\x11.whistle.v1.Level\x12\x1e\n\x16last_trade_price_ticks\x18\x07 \x01(\x03\x12\x18\n\x10last_trade_price\x18\x08 \x01(\t\"O\n\x0bLevelUpdate\x12\x1e\n\x04side\x18\x01 \x01(\x0e\x32\x10.whistle.v1.Side\x12 \n\x05level\x18\x02 \x01(\x0b\x32\x11.whistle.v1.Level\"K\n\tBboUpdate\x12\x1e\n\x03\x62id\x18\x01 \x01(\x0b\x32\x11.whistle.v1.Level\x12\x1e\n\x03\x61sk\x18\x02 \x01(\x0b\x32\x11.whistle.v1.Level\"\x8c\x01\n\x0bTradeUpdate\x12\x10\n\x08trade_id\x18\x01 \x01(\x04\x12\x13\n\x0bprice_ticks\x18\x02 \x01(\x03\x12\r\n\x05price\x18\x03 \x01(\t\x12\x10\n\x08qty_lots\x18\x04 \x01(\x03\x12\x0b\n\x03qty\x18\x05 \x01(\t\x12(\n\x0e\x61ggressor_side\x18\x06 \x01(\x0e\x32\x10.whistle.v1.Side\"G\n\x0cStatusUpdate\x12\'\n\x05state\x18\x01 \x01(\x0e\x32\x18.whistle.v1.TradingState\x12\x0e\n\x06\x64\x65tail\x18\x02 \x01(\t\"\xb0\x02\n\x10MarketDataUpdate\x12\x11\n\tsymbol_id\x18\x01 \x01(\r\x12\x0e\n\x06symbol\x18\x02 \x01(\t\x12\x0e\n\x06md_seq\x18\x03 \x01(\x04\x12\r\n\x05ts_ns\x18\x04 \x01(\x03\x12,\n\x08snapshot\x18\n \x01(\x0b\x32\x18.whistle.v1.BookSnapshotH\x00\x12(\n\x05level\x18\x0b \x01(\x0b\x32\x17.whistle.v1.LevelUpdateH\x00\x12$\n\x03\x62\x62o\x18\x0c \x01(\x0b\x32\x15.whistle.v1.BboUpdateH\x00\x12(\n\x05trade\x18\r \x01(\x0b\x32\x17.whistle.v1.TradeUpdateH\x00\x12*\n\x06status\x18\x0e \x01(\x0b\x32\x18.whistle.v1.StatusUpdateH\x00\x42\x06\n\x04kind\"U\n\x0fMarketDataBatch\x12-\n\x07updates\x18\x01 \x03(\x0b\x32\x1c.whistle.v1.MarketDataUpdate\x12\x13\n\x0b\x63onflations\x18\x02 \x01(\x04\"\x18\n\x16ListInstrumentsRequest\"F\n\x17ListInstrumentsResponse\x12+\n\x0binstruments\x18\x01 \x03(\x0b\x32\x16.whistle.v1.Instrument*\xa3\x01\n\x0eMarketDataKind\x12 \n\x1cMARKET_DATA_KIND_UNSPECIFIED\x10\x00\x12\x1b\n\x17MARKET_DATA_KIND_LEVELS\x10\x01\x12\x18\n\x14MARKET_DATA_KIND_BBO\x10\x02\x12\x1b\n\x17MARKET_DATA_KIND_TRADES\x10\x03\x12\x1b\n\x17MARKET_DATA_KIND_STATUS\x10\x04*\x87\x01\n\rSnapshotCause\x12\x1e\n\x1aSNAPSHOT_CAUSE_UNSPECIFIED\x10\x00\x12\x1a\n\x16SNAPSHOT_CAUSE_INITIAL\x10\x01\x12\x1c\n\x18SNAPSHOT_CAUSE_REQUESTED\x10\x02\x12\x1c\n\x18SNAPSHOT_CAUSE_CONFLATED\x10\x03\x32\xc6\x01\n\x11MarketDataService\x12U\n\x13SubscribeMarketData\x12\x1d.whistle.v1.MarketDataRequest\x1a\x1b.whistle.v1.MarketDataBatch(\x01\x30\x01\x12Z\n\x0fListInstruments\x12\".whistle.v1.ListInstrumentsRequest\x1a#.whistle.v1.ListInstrumentsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'whistle.v1.market_data_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_MARKETDATAKIND']._serialized_start=1466
-  _globals['_MARKETDATAKIND']._serialized_end=1629
-  _globals['_MARKETDATASUBSCRIBE']._serialized_start=68
-  _globals['_MARKETDATASUBSCRIBE']._serialized_end=184
-  _globals['_MARKETDATASNAPSHOTREQUEST']._serialized_start=186
-  _globals['_MARKETDATASNAPSHOTREQUEST']._serialized_end=250
-  _globals['_MARKETDATAREQUEST']._serialized_start=253
-  _globals['_MARKETDATAREQUEST']._serialized_end=396
-  _globals['_BOOKSNAPSHOT']._serialized_start=399
-  _globals['_BOOKSNAPSHOT']._serialized_end=597
-  _globals['_LEVELUPDATE']._serialized_start=599
-  _globals['_LEVELUPDATE']._serialized_end=678
-  _globals['_BBOUPDATE']._serialized_start=680
-  _globals['_BBOUPDATE']._serialized_end=755
-  _globals['_TRADEUPDATE']._serialized_start=758
-  _globals['_TRADEUPDATE']._serialized_end=898
-  _globals['_STATUSUPDATE']._serialized_start=900
-  _globals['_STATUSUPDATE']._serialized_end=971
-  _globals['_MARKETDATAUPDATE']._serialized_start=974
-  _globals['_MARKETDATAUPDATE']._serialized_end=1278
-  _globals['_MARKETDATABATCH']._serialized_start=1280
-  _globals['_MARKETDATABATCH']._serialized_end=1365
-  _globals['_LISTINSTRUMENTSREQUEST']._serialized_start=1367
-  _globals['_LISTINSTRUMENTSREQUEST']._serialized_end=1391
-  _globals['_LISTINSTRUMENTSRESPONSE']._serialized_start=1393
-  _globals['_LISTINSTRUMENTSRESPONSE']._serialized_end=1463
-  _globals['_MARKETDATASERVICE']._serialized_start=1632
-  _globals['_MARKETDATASERVICE']._serialized_end=1830
+  _globals['_MARKETDATAKIND']._serialized_start=1574
+  _globals['_MARKETDATAKIND']._serialized_end=1737
+  _globals['_SNAPSHOTCAUSE']._serialized_start=1740
+  _globals['_SNAPSHOTCAUSE']._serialized_end=1875
+  _globals['_MARKETDATASUBSCRIBE']._serialized_start=69
+  _globals['_MARKETDATASUBSCRIBE']._serialized_end=205
+  _globals['_MARKETDATASNAPSHOTREQUEST']._serialized_start=207
+  _globals['_MARKETDATASNAPSHOTREQUEST']._serialized_end=271
+  _globals['_MARKETDATAREQUEST']._serialized_start=274
+  _globals['_MARKETDATAREQUEST']._serialized_end=417
+  _globals['_BOOKSNAPSHOT']._serialized_start=420
+  _globals['_BOOKSNAPSHOT']._serialized_end=705
+  _globals['_LEVELUPDATE']._serialized_start=707
+  _globals['_LEVELUPDATE']._serialized_end=786
+  _globals['_BBOUPDATE']._serialized_start=788
+  _globals['_BBOUPDATE']._serialized_end=863
+  _globals['_TRADEUPDATE']._serialized_start=866
+  _globals['_TRADEUPDATE']._serialized_end=1006
+  _globals['_STATUSUPDATE']._serialized_start=1008
+  _globals['_STATUSUPDATE']._serialized_end=1079
+  _globals['_MARKETDATAUPDATE']._serialized_start=1082
+  _globals['_MARKETDATAUPDATE']._serialized_end=1386
+  _globals['_MARKETDATABATCH']._serialized_start=1388
+  _globals['_MARKETDATABATCH']._serialized_end=1473
+  _globals['_LISTINSTRUMENTSREQUEST']._serialized_start=1475
+  _globals['_LISTINSTRUMENTSREQUEST']._serialized_end=1499
+  _globals['_LISTINSTRUMENTSRESPONSE']._serialized_start=1501
+  _globals['_LISTINSTRUMENTSRESPONSE']._serialized_end=1571
+  _globals['_MARKETDATASERVICE']._serialized_start=1878
+  _globals['_MARKETDATASERVICE']._serialized_end=2076
 # @@protoc_insertion_point(module_scope)

@@ -15,23 +15,36 @@ class MarketDataKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     MARKET_DATA_KIND_BBO: _ClassVar[MarketDataKind]
     MARKET_DATA_KIND_TRADES: _ClassVar[MarketDataKind]
     MARKET_DATA_KIND_STATUS: _ClassVar[MarketDataKind]
+
+class SnapshotCause(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SNAPSHOT_CAUSE_UNSPECIFIED: _ClassVar[SnapshotCause]
+    SNAPSHOT_CAUSE_INITIAL: _ClassVar[SnapshotCause]
+    SNAPSHOT_CAUSE_REQUESTED: _ClassVar[SnapshotCause]
+    SNAPSHOT_CAUSE_CONFLATED: _ClassVar[SnapshotCause]
 MARKET_DATA_KIND_UNSPECIFIED: MarketDataKind
 MARKET_DATA_KIND_LEVELS: MarketDataKind
 MARKET_DATA_KIND_BBO: MarketDataKind
 MARKET_DATA_KIND_TRADES: MarketDataKind
 MARKET_DATA_KIND_STATUS: MarketDataKind
+SNAPSHOT_CAUSE_UNSPECIFIED: SnapshotCause
+SNAPSHOT_CAUSE_INITIAL: SnapshotCause
+SNAPSHOT_CAUSE_REQUESTED: SnapshotCause
+SNAPSHOT_CAUSE_CONFLATED: SnapshotCause
 
 class MarketDataSubscribe(_message.Message):
-    __slots__ = ("symbols", "symbol_ids", "depth", "kinds")
+    __slots__ = ("symbols", "symbol_ids", "depth", "kinds", "all_levels")
     SYMBOLS_FIELD_NUMBER: _ClassVar[int]
     SYMBOL_IDS_FIELD_NUMBER: _ClassVar[int]
     DEPTH_FIELD_NUMBER: _ClassVar[int]
     KINDS_FIELD_NUMBER: _ClassVar[int]
+    ALL_LEVELS_FIELD_NUMBER: _ClassVar[int]
     symbols: _containers.RepeatedScalarFieldContainer[str]
     symbol_ids: _containers.RepeatedScalarFieldContainer[int]
     depth: int
     kinds: _containers.RepeatedScalarFieldContainer[MarketDataKind]
-    def __init__(self, symbols: _Optional[_Iterable[str]] = ..., symbol_ids: _Optional[_Iterable[int]] = ..., depth: _Optional[int] = ..., kinds: _Optional[_Iterable[_Union[MarketDataKind, str]]] = ...) -> None: ...
+    all_levels: bool
+    def __init__(self, symbols: _Optional[_Iterable[str]] = ..., symbol_ids: _Optional[_Iterable[int]] = ..., depth: _Optional[int] = ..., kinds: _Optional[_Iterable[_Union[MarketDataKind, str]]] = ..., all_levels: _Optional[bool] = ...) -> None: ...
 
 class MarketDataSnapshotRequest(_message.Message):
     __slots__ = ("symbols", "symbol_ids")
@@ -50,20 +63,24 @@ class MarketDataRequest(_message.Message):
     def __init__(self, subscribe: _Optional[_Union[MarketDataSubscribe, _Mapping]] = ..., snapshot: _Optional[_Union[MarketDataSnapshotRequest, _Mapping]] = ...) -> None: ...
 
 class BookSnapshot(_message.Message):
-    __slots__ = ("bids", "asks", "state", "conflated", "last_trade_price_ticks", "last_trade_price")
+    __slots__ = ("cause", "state", "bids", "asks", "bid", "ask", "last_trade_price_ticks", "last_trade_price")
+    CAUSE_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
     BIDS_FIELD_NUMBER: _ClassVar[int]
     ASKS_FIELD_NUMBER: _ClassVar[int]
-    STATE_FIELD_NUMBER: _ClassVar[int]
-    CONFLATED_FIELD_NUMBER: _ClassVar[int]
+    BID_FIELD_NUMBER: _ClassVar[int]
+    ASK_FIELD_NUMBER: _ClassVar[int]
     LAST_TRADE_PRICE_TICKS_FIELD_NUMBER: _ClassVar[int]
     LAST_TRADE_PRICE_FIELD_NUMBER: _ClassVar[int]
+    cause: SnapshotCause
+    state: _types_pb2.TradingState
     bids: _containers.RepeatedCompositeFieldContainer[_types_pb2.Level]
     asks: _containers.RepeatedCompositeFieldContainer[_types_pb2.Level]
-    state: _types_pb2.TradingState
-    conflated: bool
+    bid: _types_pb2.Level
+    ask: _types_pb2.Level
     last_trade_price_ticks: int
     last_trade_price: str
-    def __init__(self, bids: _Optional[_Iterable[_Union[_types_pb2.Level, _Mapping]]] = ..., asks: _Optional[_Iterable[_Union[_types_pb2.Level, _Mapping]]] = ..., state: _Optional[_Union[_types_pb2.TradingState, str]] = ..., conflated: _Optional[bool] = ..., last_trade_price_ticks: _Optional[int] = ..., last_trade_price: _Optional[str] = ...) -> None: ...
+    def __init__(self, cause: _Optional[_Union[SnapshotCause, str]] = ..., state: _Optional[_Union[_types_pb2.TradingState, str]] = ..., bids: _Optional[_Iterable[_Union[_types_pb2.Level, _Mapping]]] = ..., asks: _Optional[_Iterable[_Union[_types_pb2.Level, _Mapping]]] = ..., bid: _Optional[_Union[_types_pb2.Level, _Mapping]] = ..., ask: _Optional[_Union[_types_pb2.Level, _Mapping]] = ..., last_trade_price_ticks: _Optional[int] = ..., last_trade_price: _Optional[str] = ...) -> None: ...
 
 class LevelUpdate(_message.Message):
     __slots__ = ("side", "level")

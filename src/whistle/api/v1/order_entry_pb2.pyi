@@ -149,7 +149,7 @@ class MassCancelResponse(_message.Message):
     result: _types_pb2.CommandResult
     def __init__(self, result: _Optional[_Union[_types_pb2.CommandResult, _Mapping]] = ...) -> None: ...
 
-class OrderEntryRequest(_message.Message):
+class OrderCommand(_message.Message):
     __slots__ = ("request_id", "submit", "cancel", "modify", "cancel_replace", "mass_cancel")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     SUBMIT_FIELD_NUMBER: _ClassVar[int]
@@ -165,13 +165,25 @@ class OrderEntryRequest(_message.Message):
     mass_cancel: MassCancelRequest
     def __init__(self, request_id: _Optional[int] = ..., submit: _Optional[_Union[SubmitOrderRequest, _Mapping]] = ..., cancel: _Optional[_Union[CancelOrderRequest, _Mapping]] = ..., modify: _Optional[_Union[ModifyOrderRequest, _Mapping]] = ..., cancel_replace: _Optional[_Union[CancelReplaceRequest, _Mapping]] = ..., mass_cancel: _Optional[_Union[MassCancelRequest, _Mapping]] = ...) -> None: ...
 
-class OrderEntryResponse(_message.Message):
+class OrderEntryRequest(_message.Message):
+    __slots__ = ("commands",)
+    COMMANDS_FIELD_NUMBER: _ClassVar[int]
+    commands: _containers.RepeatedCompositeFieldContainer[OrderCommand]
+    def __init__(self, commands: _Optional[_Iterable[_Union[OrderCommand, _Mapping]]] = ...) -> None: ...
+
+class OrderReply(_message.Message):
     __slots__ = ("request_id", "result")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     RESULT_FIELD_NUMBER: _ClassVar[int]
     request_id: int
     result: _types_pb2.CommandResult
     def __init__(self, request_id: _Optional[int] = ..., result: _Optional[_Union[_types_pb2.CommandResult, _Mapping]] = ...) -> None: ...
+
+class OrderEntryResponse(_message.Message):
+    __slots__ = ("replies",)
+    REPLIES_FIELD_NUMBER: _ClassVar[int]
+    replies: _containers.RepeatedCompositeFieldContainer[OrderReply]
+    def __init__(self, replies: _Optional[_Iterable[_Union[OrderReply, _Mapping]]] = ...) -> None: ...
 
 class SubscribeOrderUpdatesRequest(_message.Message):
     __slots__ = ("account",)

@@ -105,17 +105,20 @@ class OrderEntryServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def OrderEntry(self, request_iterator, context):
-        """Commands in, one OrderEntryResponse per request out, in request order. Requests
-        that arrive together are sequenced together (one tick); a refusal of one request
-        (api_error) never ends the stream.
+        """Commands in, one OrderEntryResponse per OrderEntryRequest out, in order, with one
+        reply per command. Commands that arrive together (from any streams and unary calls)
+        are sequenced together (one tick); a refusal of one command (api_error) never ends
+        the stream.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def SubscribeOrderUpdates(self, request, context):
-        """The account's own order events (accepted, rejected, filled, cancelled, expired,
-        modified, replaced, stop triggered, duplicate answers), in venue order, batched.
+        """The account's own order events as the engines produced them (accepted, rejected,
+        filled, cancelled, expired, modified, replaced, stop triggered), in venue order,
+        batched. Only sequenced events (seq != 0): an edge reject or a DuplicateClientOrder
+        answer is in the command's own result only.
         A subscriber that falls max_order_update_queue events behind is ended with
         RESOURCE_EXHAUSTED (its events are not conflated; the venue never waits for it).
         """
