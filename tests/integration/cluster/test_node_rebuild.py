@@ -1,0 +1,260 @@
+"""A shard sequencer on a real JetStream: rebuild, fencing, a second sequencer.
+
+- rebuilding a shard from its snapshot plus the stream's tail, or from the stream alone,
+  gives engines with the original state hashes, the same next ids, and (re-published)
+  exactly the original events;
+- a damaged snapshot is refused by name and the shard is rebuilt from the stream;
+- a sequencer whose lease is not valid appends nothing and acknowledges nothing; one
+  whose lease ends between append and acknowledgement acknowledges and publishes nothing;
+- a second sequencer of the same shard is refused by the log and stops, the first goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+import pytest
+from cluster_flow import flow, instruments, per_symbol
+from nats_support import connect, purge, require_nats, run, unique_prefix
+
+from whistle.cluster.log import ClusterNames, CommandLog, decode_events
+from whistle.cluster.node import NOT_OWNER, OK, UNAVAILABLE, ShardSequencer
+from whistle.core.commands import NewOrder
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from whistle.core.commands import Command
+    from whistle.core.events import Event
+
+SHARD = 2
+
+
+@pytest.fixture(autouse=True)
+def _nats() -> None:
+    require_nats()
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    p = unique_prefix()
+    yield p
+    run(purge(p))
+
+
+class Clock:
+    """A deterministic clock: 1 ms per reading."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000_000
+
+    def __call__(self) -> int:
+        self.now += 1_000_000
+        return self.now
+
+
+async def _drive(seq: ShardSequencer, commands: list[Command], chunk: int = 7) -> list[Event]:
+    # Several requests in flight at once, as front ends send them.
+    replies = await asyncio.gather(
+        *(seq.execute(commands[i : i + chunk]) for i in range(0, len(commands), chunk))
+    )
+    out: list[Event] = []
+    for reply in replies:
+        assert reply.status == OK, reply.detail
+        for events in reply.events:
+            out.extend(events)
+    return out
+
+
+async def _collect_events(nc: object, names: ClusterNames, sink: list[Event]) -> object:
+    async def on_msg(msg: object) -> None:
+        sink.extend(decode_events(msg.data).events)  # type: ignore[attr-defined]
+
+    return await nc.subscribe(names.evt_wildcard(), cb=on_msg)  # type: ignore[attr-defined]
+
+
+def _by_symbol_seq(events: list[Event]) -> dict[int, list[Event]]:
+    grouped = per_symbol(events)
+    return {k: sorted(v, key=lambda e: e.seq) for k, v in grouped.items()}
+
+
+@pytest.mark.parametrize("with_snapshot", [True, False])
+def test_rebuild_equals_the_original(prefix: str, with_snapshot: bool) -> None:
+    names = ClusterNames(prefix)
+    insts = instruments(3)
+    commands = flow([i.symbol_id for i in insts], 600, seed=11)
+
+    async def go() -> None:
+        nc = await connect()
+        try:
+            published: list[Event] = []
+            sub = await _collect_events(nc, names, published)
+            first = ShardSequencer(
+                nc, names, SHARD, 1, fence=lambda: True, clock=Clock(), max_batch=16
+            )
+            await first.open()
+            for inst in insts:
+                assert (await first.define(inst)).status == OK
+            acked = await _drive(first, commands[:300])
+            if with_snapshot:
+                assert await first.snapshot() > 0
+            acked += await _drive(first, commands[300:])
+            hashes = first.state_hashes()
+            next_ids = {k: s.next_oid for k, s in first.symbols.items()}
+            await first.close(snapshot=False)
+            await nc.flush()
+            await asyncio.sleep(0.2)
+            await sub.unsubscribe()  # type: ignore[attr-defined]
+            # Every acknowledged event was published, in order, per symbol.
+            assert _by_symbol_seq(published) == _by_symbol_seq(acked)
+
+            replayed: list[Event] = []
+            sub = await _collect_events(nc, names, replayed)
+            second = ShardSequencer(nc, names, SHARD, 2, fence=lambda: True, clock=Clock())
+            report = await second.open(publish_events=True)
+            assert report["fallbacks"] == []
+            assert (report["snapshot"] is not None) is with_snapshot
+            assert second.state_hashes() == hashes
+            assert {k: s.next_oid for k, s in second.symbols.items()} == next_ids
+            await nc.flush()
+            await asyncio.sleep(0.2)
+            await sub.unsubscribe()  # type: ignore[attr-defined]
+            original = _by_symbol_seq(acked)
+            if with_snapshot:
+                # Only the tail after the snapshot is replayed: its events are the
+                # original's last ones.
+                for sid, events in _by_symbol_seq(replayed).items():
+                    assert events == original[sid][-len(events) :]
+            else:
+                assert _by_symbol_seq(replayed) == original
+            # The rebuilt shard goes on where the first stopped.
+            await second.close(snapshot=False)
+            third = ShardSequencer(nc, names, SHARD, 3, fence=lambda: True, clock=Clock())
+            await third.open()
+            assert third.state_hashes() == hashes
+            await _drive(third, [NewOrder(insts[0].symbol_id, 0, 1, 1, 1, 1, 50, 1)])
+            assert third.symbols[insts[0].symbol_id].next_oid == next_ids[insts[0].symbol_id] + 1
+            await third.close(snapshot=False)
+        finally:
+            await nc.close()
+
+    run(go())
+
+
+def test_damaged_snapshot_falls_back_to_the_stream(prefix: str) -> None:
+    names = ClusterNames(prefix)
+    insts = instruments(2)
+    commands = flow([i.symbol_id for i in insts], 200, seed=5)
+
+    async def go() -> None:
+        nc = await connect()
+        try:
+            first = ShardSequencer(nc, names, SHARD, 1, fence=lambda: True, clock=Clock())
+            await first.open()
+            for inst in insts:
+                await first.define(inst)
+            await _drive(first, commands)
+            await first.snapshot()
+            hashes = first.state_hashes()
+            await first.close(snapshot=False)
+            store = await nc.jetstream().object_store(names.snap_bucket(SHARD))
+            await store.put("latest", b"\x92\x01garbage")
+            second = ShardSequencer(nc, names, SHARD, 2, fence=lambda: True, clock=Clock())
+            report = await second.open()
+            assert len(report["fallbacks"]) == 1  # type: ignore[arg-type]
+            assert "refused" in report["fallbacks"][0]  # type: ignore[index]
+            assert report["snapshot"] is None
+            assert second.state_hashes() == hashes
+            await second.close(snapshot=False)
+        finally:
+            await nc.close()
+
+    run(go())
+
+
+def test_no_valid_lease_no_append_no_ack(prefix: str) -> None:
+    names = ClusterNames(prefix)
+    (inst,) = instruments(1)
+    sid = inst.symbol_id
+
+    async def go() -> None:
+        nc = await connect()
+        try:
+            valid = [True]
+            seq = ShardSequencer(nc, names, SHARD, 1, fence=lambda: valid[0], clock=Clock())
+            await seq.open()
+            await seq.define(inst)
+            log = CommandLog(nc.jetstream(), names, SHARD)
+            before = await log.last_seq()
+            valid[0] = False
+            reply = await seq.execute([NewOrder(sid, 1, 1, 1, 1, 1, 100, 1)])
+            assert reply.status == NOT_OWNER
+            assert reply.events == []
+            assert await log.last_seq() == before
+            await seq.close(snapshot=False)
+
+            # The lease ends while the append is in flight: the command is in the log
+            # (a rebuild applies it) but nothing is acknowledged or published.
+            calls = [0]
+
+            def fence() -> bool:
+                calls[0] += 1
+                return calls[0] <= 2  # execute's check and the pre-append check
+
+            published: list[Event] = []
+            sub = await _collect_events(nc, names, published)
+            seq2 = ShardSequencer(nc, names, SHARD, 2, fence=fence, clock=Clock())
+            await seq2.open()
+            reply = await seq2.execute([NewOrder(sid, 2, 1, 1, 1, 1, 100, 1)])
+            assert reply.status == UNAVAILABLE
+            assert "not acknowledged" in reply.detail
+            assert reply.events == [[]]
+            assert seq2.stopped is not None
+            assert (await seq2.execute([NewOrder(sid, 3, 1, 1, 1, 1, 100, 1)])).status == NOT_OWNER
+            await nc.flush()
+            await asyncio.sleep(0.1)
+            await sub.unsubscribe()  # type: ignore[attr-defined]
+            assert published == []
+            assert await log.last_seq() == before + 1
+            await seq2.close(snapshot=False)
+        finally:
+            await nc.close()
+
+    run(go())
+
+
+def test_second_sequencer_stops_first_goes_on(prefix: str) -> None:
+    names = ClusterNames(prefix)
+    (inst,) = instruments(1)
+    sid = inst.symbol_id
+
+    async def go() -> None:
+        a_nc = await connect()
+        b_nc = await connect()
+        try:
+            a = ShardSequencer(a_nc, names, SHARD, 1, fence=lambda: True, clock=Clock())
+            await a.open()
+            await a.define(inst)
+            b = ShardSequencer(b_nc, names, SHARD, 2, fence=lambda: True, clock=Clock())
+            await b.open()  # sees the Define
+            ok = await a.execute([NewOrder(sid, 1, 1, 1, 1, 1, 100, 5)])
+            assert ok.status == OK
+            refused = await b.execute([NewOrder(sid, 1, 2, 2, 1, 1, 100, 5)])
+            assert refused.status == UNAVAILABLE
+            assert "another sequencer" in refused.detail
+            assert b.stopped is not None
+            again = await a.execute([NewOrder(sid, 2, 1, 1, 1, 1, 101, 5)])
+            assert again.status == OK
+            hashes = a.state_hashes()
+            await a.close(snapshot=False)
+            await b.close(snapshot=False)
+            c = ShardSequencer(a_nc, names, SHARD, 3, fence=lambda: True, clock=Clock())
+            await c.open()
+            assert c.state_hashes() == hashes  # B's command is nowhere
+            await c.close(snapshot=False)
+        finally:
+            await a_nc.close()
+            await b_nc.close()
+
+    run(go())
