@@ -7,6 +7,7 @@ narrow band so orders cross, rest, get modified, replaced and cancelled.
 from __future__ import annotations
 
 import random
+from typing import TYPE_CHECKING
 
 from whistle.core.commands import (
     CancelOrder,
@@ -17,8 +18,10 @@ from whistle.core.commands import (
     NewOrder,
     ResumeTrading,
 )
-from whistle.core.events import Event
 from whistle.core.instrument import Instrument
+
+if TYPE_CHECKING:
+    from whistle.core.events import Event
 
 BUY, SELL = 1, 2
 LIMIT, MARKET = 1, 2
@@ -65,9 +68,7 @@ def flow(symbol_ids: list[int], n: int, seed: int) -> list[Command]:
         elif roll < 0.75:
             out.append(CancelOrder(sid, ids.pop(rng.randrange(len(ids)))))
         elif roll < 0.88:
-            out.append(
-                ModifyOrder(sid, rng.choice(ids), rng.randint(95, 105), rng.randint(1, 20))
-            )
+            out.append(ModifyOrder(sid, rng.choice(ids), rng.randint(95, 105), rng.randint(1, 20)))
         elif roll < 0.98:
             old = ids.pop(rng.randrange(len(ids)))
             new = next_id[sid]
