@@ -196,3 +196,135 @@ class OrderUpdateBatch(_message.Message):
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     events: _containers.RepeatedCompositeFieldContainer[_types_pb2.Event]
     def __init__(self, events: _Optional[_Iterable[_Union[_types_pb2.Event, _Mapping]]] = ...) -> None: ...
+
+class GetOrderRequest(_message.Message):
+    __slots__ = ("symbol", "symbol_id", "order_id")
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_ID_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    symbol: str
+    symbol_id: int
+    order_id: int
+    def __init__(self, symbol: _Optional[str] = ..., symbol_id: _Optional[int] = ..., order_id: _Optional[int] = ...) -> None: ...
+
+class OrderInfo(_message.Message):
+    __slots__ = ("symbol_id", "order_id", "account", "side", "order_type", "tif", "price_ticks", "price", "stop_price_ticks", "stop_price", "leaves_qty_lots", "leaves_qty", "displayed_qty_lots", "hidden_qty_lots", "filled_qty_lots", "filled_qty", "original_qty_lots", "original_qty", "queue_position", "queue_ahead_lots", "entry_ts_ns", "expire_ts_ns", "parked")
+    SYMBOL_ID_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    SIDE_FIELD_NUMBER: _ClassVar[int]
+    ORDER_TYPE_FIELD_NUMBER: _ClassVar[int]
+    TIF_FIELD_NUMBER: _ClassVar[int]
+    PRICE_TICKS_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    STOP_PRICE_TICKS_FIELD_NUMBER: _ClassVar[int]
+    STOP_PRICE_FIELD_NUMBER: _ClassVar[int]
+    LEAVES_QTY_LOTS_FIELD_NUMBER: _ClassVar[int]
+    LEAVES_QTY_FIELD_NUMBER: _ClassVar[int]
+    DISPLAYED_QTY_LOTS_FIELD_NUMBER: _ClassVar[int]
+    HIDDEN_QTY_LOTS_FIELD_NUMBER: _ClassVar[int]
+    FILLED_QTY_LOTS_FIELD_NUMBER: _ClassVar[int]
+    FILLED_QTY_FIELD_NUMBER: _ClassVar[int]
+    ORIGINAL_QTY_LOTS_FIELD_NUMBER: _ClassVar[int]
+    ORIGINAL_QTY_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_POSITION_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_AHEAD_LOTS_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_TS_NS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRE_TS_NS_FIELD_NUMBER: _ClassVar[int]
+    PARKED_FIELD_NUMBER: _ClassVar[int]
+    symbol_id: int
+    order_id: int
+    account: int
+    side: _types_pb2.Side
+    order_type: _types_pb2.OrderType
+    tif: _types_pb2.TimeInForce
+    price_ticks: int
+    price: str
+    stop_price_ticks: int
+    stop_price: str
+    leaves_qty_lots: int
+    leaves_qty: str
+    displayed_qty_lots: int
+    hidden_qty_lots: int
+    filled_qty_lots: int
+    filled_qty: str
+    original_qty_lots: int
+    original_qty: str
+    queue_position: int
+    queue_ahead_lots: int
+    entry_ts_ns: int
+    expire_ts_ns: int
+    parked: bool
+    def __init__(self, symbol_id: _Optional[int] = ..., order_id: _Optional[int] = ..., account: _Optional[int] = ..., side: _Optional[_Union[_types_pb2.Side, str]] = ..., order_type: _Optional[_Union[_types_pb2.OrderType, str]] = ..., tif: _Optional[_Union[_types_pb2.TimeInForce, str]] = ..., price_ticks: _Optional[int] = ..., price: _Optional[str] = ..., stop_price_ticks: _Optional[int] = ..., stop_price: _Optional[str] = ..., leaves_qty_lots: _Optional[int] = ..., leaves_qty: _Optional[str] = ..., displayed_qty_lots: _Optional[int] = ..., hidden_qty_lots: _Optional[int] = ..., filled_qty_lots: _Optional[int] = ..., filled_qty: _Optional[str] = ..., original_qty_lots: _Optional[int] = ..., original_qty: _Optional[str] = ..., queue_position: _Optional[int] = ..., queue_ahead_lots: _Optional[int] = ..., entry_ts_ns: _Optional[int] = ..., expire_ts_ns: _Optional[int] = ..., parked: _Optional[bool] = ...) -> None: ...
+
+class GetOrderResponse(_message.Message):
+    __slots__ = ("order",)
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    order: OrderInfo
+    def __init__(self, order: _Optional[_Union[OrderInfo, _Mapping]] = ...) -> None: ...
+
+class ListOpenOrdersRequest(_message.Message):
+    __slots__ = ("symbol", "symbol_id", "account")
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    symbol: str
+    symbol_id: int
+    account: int
+    def __init__(self, symbol: _Optional[str] = ..., symbol_id: _Optional[int] = ..., account: _Optional[int] = ...) -> None: ...
+
+class OpenOrder(_message.Message):
+    __slots__ = ("symbol_id", "order_id", "account", "side", "price_ticks", "price", "qty_lots", "qty", "hidden_lots")
+    SYMBOL_ID_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    SIDE_FIELD_NUMBER: _ClassVar[int]
+    PRICE_TICKS_FIELD_NUMBER: _ClassVar[int]
+    PRICE_FIELD_NUMBER: _ClassVar[int]
+    QTY_LOTS_FIELD_NUMBER: _ClassVar[int]
+    QTY_FIELD_NUMBER: _ClassVar[int]
+    HIDDEN_LOTS_FIELD_NUMBER: _ClassVar[int]
+    symbol_id: int
+    order_id: int
+    account: int
+    side: _types_pb2.Side
+    price_ticks: int
+    price: str
+    qty_lots: int
+    qty: str
+    hidden_lots: int
+    def __init__(self, symbol_id: _Optional[int] = ..., order_id: _Optional[int] = ..., account: _Optional[int] = ..., side: _Optional[_Union[_types_pb2.Side, str]] = ..., price_ticks: _Optional[int] = ..., price: _Optional[str] = ..., qty_lots: _Optional[int] = ..., qty: _Optional[str] = ..., hidden_lots: _Optional[int] = ...) -> None: ...
+
+class ListOpenOrdersResponse(_message.Message):
+    __slots__ = ("orders",)
+    ORDERS_FIELD_NUMBER: _ClassVar[int]
+    orders: _containers.RepeatedCompositeFieldContainer[OpenOrder]
+    def __init__(self, orders: _Optional[_Iterable[_Union[OpenOrder, _Mapping]]] = ...) -> None: ...
+
+class GetClientOrderRequest(_message.Message):
+    __slots__ = ("client_order_id", "account")
+    CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    client_order_id: int
+    account: int
+    def __init__(self, client_order_id: _Optional[int] = ..., account: _Optional[int] = ...) -> None: ...
+
+class GetClientOrderResponse(_message.Message):
+    __slots__ = ("symbol_id", "order_id", "account", "client_order_id", "enq_seq", "outcome", "reason", "events")
+    SYMBOL_ID_FIELD_NUMBER: _ClassVar[int]
+    ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    ENQ_SEQ_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    symbol_id: int
+    order_id: int
+    account: int
+    client_order_id: int
+    enq_seq: int
+    outcome: _types_pb2.ClientOrderOutcome
+    reason: _types_pb2.RejectReason
+    events: _containers.RepeatedCompositeFieldContainer[_types_pb2.Event]
+    def __init__(self, symbol_id: _Optional[int] = ..., order_id: _Optional[int] = ..., account: _Optional[int] = ..., client_order_id: _Optional[int] = ..., enq_seq: _Optional[int] = ..., outcome: _Optional[_Union[_types_pb2.ClientOrderOutcome, str]] = ..., reason: _Optional[_Union[_types_pb2.RejectReason, str]] = ..., events: _Optional[_Iterable[_Union[_types_pb2.Event, _Mapping]]] = ...) -> None: ...

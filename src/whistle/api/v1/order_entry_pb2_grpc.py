@@ -69,6 +69,21 @@ class OrderEntryServiceStub:
                 request_serializer=whistle_dot_v1_dot_order__entry__pb2.SubscribeOrderUpdatesRequest.SerializeToString,
                 response_deserializer=whistle_dot_v1_dot_order__entry__pb2.OrderUpdateBatch.FromString,
                 _registered_method=True)
+        self.GetOrder = channel.unary_unary(
+                '/whistle.v1.OrderEntryService/GetOrder',
+                request_serializer=whistle_dot_v1_dot_order__entry__pb2.GetOrderRequest.SerializeToString,
+                response_deserializer=whistle_dot_v1_dot_order__entry__pb2.GetOrderResponse.FromString,
+                _registered_method=True)
+        self.ListOpenOrders = channel.unary_unary(
+                '/whistle.v1.OrderEntryService/ListOpenOrders',
+                request_serializer=whistle_dot_v1_dot_order__entry__pb2.ListOpenOrdersRequest.SerializeToString,
+                response_deserializer=whistle_dot_v1_dot_order__entry__pb2.ListOpenOrdersResponse.FromString,
+                _registered_method=True)
+        self.GetClientOrder = channel.unary_unary(
+                '/whistle.v1.OrderEntryService/GetClientOrder',
+                request_serializer=whistle_dot_v1_dot_order__entry__pb2.GetClientOrderRequest.SerializeToString,
+                response_deserializer=whistle_dot_v1_dot_order__entry__pb2.GetClientOrderResponse.FromString,
+                _registered_method=True)
 
 
 class OrderEntryServiceServicer:
@@ -126,6 +141,29 @@ class OrderEntryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetOrder(self, request, context):
+        """One live order of the key's account (an admin: any). Another account's order, or
+        none: NOT_FOUND, the same answer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListOpenOrders(self, request, context):
+        """The account's resting orders on one symbol or all (parked stops are not listed).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetClientOrder(self, request, context):
+        """What the venue remembers of (account, client_order_id): after a reconnect, whether a
+        submit got in. Not held: NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OrderEntryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -163,6 +201,21 @@ def add_OrderEntryServiceServicer_to_server(servicer, server):
                     servicer.SubscribeOrderUpdates,
                     request_deserializer=whistle_dot_v1_dot_order__entry__pb2.SubscribeOrderUpdatesRequest.FromString,
                     response_serializer=whistle_dot_v1_dot_order__entry__pb2.OrderUpdateBatch.SerializeToString,
+            ),
+            'GetOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOrder,
+                    request_deserializer=whistle_dot_v1_dot_order__entry__pb2.GetOrderRequest.FromString,
+                    response_serializer=whistle_dot_v1_dot_order__entry__pb2.GetOrderResponse.SerializeToString,
+            ),
+            'ListOpenOrders': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListOpenOrders,
+                    request_deserializer=whistle_dot_v1_dot_order__entry__pb2.ListOpenOrdersRequest.FromString,
+                    response_serializer=whistle_dot_v1_dot_order__entry__pb2.ListOpenOrdersResponse.SerializeToString,
+            ),
+            'GetClientOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetClientOrder,
+                    request_deserializer=whistle_dot_v1_dot_order__entry__pb2.GetClientOrderRequest.FromString,
+                    response_serializer=whistle_dot_v1_dot_order__entry__pb2.GetClientOrderResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -354,6 +407,87 @@ class OrderEntryService:
             '/whistle.v1.OrderEntryService/SubscribeOrderUpdates',
             whistle_dot_v1_dot_order__entry__pb2.SubscribeOrderUpdatesRequest.SerializeToString,
             whistle_dot_v1_dot_order__entry__pb2.OrderUpdateBatch.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/whistle.v1.OrderEntryService/GetOrder',
+            whistle_dot_v1_dot_order__entry__pb2.GetOrderRequest.SerializeToString,
+            whistle_dot_v1_dot_order__entry__pb2.GetOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListOpenOrders(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/whistle.v1.OrderEntryService/ListOpenOrders',
+            whistle_dot_v1_dot_order__entry__pb2.ListOpenOrdersRequest.SerializeToString,
+            whistle_dot_v1_dot_order__entry__pb2.ListOpenOrdersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetClientOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/whistle.v1.OrderEntryService/GetClientOrder',
+            whistle_dot_v1_dot_order__entry__pb2.GetClientOrderRequest.SerializeToString,
+            whistle_dot_v1_dot_order__entry__pb2.GetClientOrderResponse.FromString,
             options,
             channel_credentials,
             insecure,
