@@ -15,7 +15,7 @@ This module re-exports the public names a user needs in a notebook or a test.
 """
 
 from whistle.book.mbo import MarketByOrderBook
-from whistle.coord.venue import Venue
+from whistle.coord.venue.facade import Venue
 from whistle.core.commands import (
     CancelOrder,
     CancelReplace,

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from whistle import Venue
-from whistle.coord.durability import iter_records
-from whistle.coord.records import Sequenced
-from whistle.coord.replay import replay
+from whistle.coord.durability.datadir import iter_records
+from whistle.coord.durability.records import Sequenced
+from whistle.coord.durability.replay import replay
 from whistle.core.commands import CancelReplace, NewOrder
 from whistle.core.events import DuplicateClientOrder, Event, OrderRejected
 from whistle.core.reasons import RejectReason

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from faults.harness import REFUSALS, Built, Load, abandon, finish, open_venue, prepare
-from whistle.coord.records import COMMANDS_DIR, EVENTS_DIR, SNAPSHOTS_DIR
-from whistle.coord.venue import Venue
+from whistle.coord.durability.records import COMMANDS_DIR, EVENTS_DIR, SNAPSHOTS_DIR
+from whistle.coord.venue.facade import Venue
 from whistle.core.commands import Command, NewOrder
 from whistle.core.errors import WhistleError
 from whistle.core.events import OrderRejected
@@ -54,7 +54,7 @@ def _fd_path(fd: int) -> str:
 def _in_checkpoint() -> bool:
     frame = sys._getframe(2)
     while frame is not None:
-        if frame.f_code.co_name == "checkpoint" and frame.f_code.co_filename.endswith("venue.py"):
+        if frame.f_code.co_name == "checkpoint" and frame.f_code.co_filename.endswith("facade.py"):
             return True
         frame = frame.f_back
     return False

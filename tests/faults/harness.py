@@ -39,16 +39,16 @@ from typing import TYPE_CHECKING, Any
 from click.testing import CliRunner
 
 from whistle.cli.main import main as cli_main
-from whistle.coord.durability import DataDirError, iter_records
-from whistle.coord.records import (
+from whistle.coord.durability.datadir import DataDirError, iter_records
+from whistle.coord.durability.records import (
     COMMANDS_DIR,
     EVENTS_DIR,
     SNAPSHOTS_DIR,
     RecordCodec,
     Sequenced,
 )
-from whistle.coord.replay import replay
-from whistle.coord.venue import Venue
+from whistle.coord.durability.replay import replay
+from whistle.coord.venue.facade import Venue
 from whistle.core.commands import CancelReplace, Command, NewOrder
 from whistle.core.events import OrderRejected
 from whistle.engine.whistle import Whistle

@@ -20,9 +20,9 @@ import msgspec
 import pytest
 
 from faults.harness import REFUSALS, TOTALS, FaultFailure, abandon, prepare, run_cli, run_replay
-from whistle.coord.durability import iter_records
-from whistle.coord.records import Defined, Sequenced, Ticked
-from whistle.coord.venue import Venue
+from whistle.coord.durability.datadir import iter_records
+from whistle.coord.durability.records import Defined, Sequenced, Ticked
+from whistle.coord.venue.facade import Venue
 from whistle.core.commands import (
     CancelOrder,
     CancelReplace,

@@ -48,8 +48,8 @@ from faults.harness import (
     used_extent,
 )
 from whistle.cli.main import main as cli_main
-from whistle.coord.durability import iter_records
-from whistle.coord.records import COMMANDS_DIR, EVENTS_DIR, Ticked
+from whistle.coord.durability.datadir import iter_records
+from whistle.coord.durability.records import COMMANDS_DIR, EVENTS_DIR, Ticked
 from whistle.core.commands import Command, NewOrder
 from whistle.tools.crashload import crash_stream
 

@@ -40,7 +40,7 @@ from whistle.tools.smallfs import mount_tmpfs, unmount
 
 if TYPE_CHECKING:
     from faults.harness import Built
-    from whistle.coord.venue import Venue
+    from whistle.coord.venue.facade import Venue
 
 TESTS_DIR = str(Path(__file__).resolve().parents[1])
 SITES = (

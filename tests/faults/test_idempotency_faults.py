@@ -30,9 +30,9 @@ import pytest
 
 from faults.diskfull import DiskFull
 from whistle import Venue
-from whistle.coord.durability import JournalUnavailable, iter_records
-from whistle.coord.records import Sequenced
-from whistle.coord.replay import replay
+from whistle.coord.durability.datadir import JournalUnavailable, iter_records
+from whistle.coord.durability.records import Sequenced
+from whistle.coord.durability.replay import replay
 from whistle.core.commands import NewOrder
 from whistle.core.enums import ClientOrderOutcome
 from whistle.core.events import DuplicateClientOrder, Event, OrderAccepted

@@ -28,7 +28,7 @@ from faults.harness import (
     tree_digest,
 )
 from faults.test_disk_full import _mount_tmpfs
-from whistle.coord.records import COMMANDS_DIR, EVENTS_DIR, SNAPSHOTS_DIR
+from whistle.coord.durability.records import COMMANDS_DIR, EVENTS_DIR, SNAPSHOTS_DIR
 from whistle.tools.smallfs import unmount
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ BASE = Load(seed=SEED, commands=1_500)
 
 _SECOND = """
 import sys
-from whistle.coord.venue import Venue
+from whistle.coord.venue.facade import Venue
 try:
     Venue(data_dir=sys.argv[1])
 except Exception as exc:

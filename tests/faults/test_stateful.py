@@ -33,8 +33,8 @@ from faults.harness import (
     prepare,
     reference,
 )
-from whistle.coord.durability import iter_records
-from whistle.coord.records import Sequenced
+from whistle.coord.durability.datadir import iter_records
+from whistle.coord.durability.records import Sequenced
 from whistle.core.events import OrderRejected
 from whistle.tools.crashload import crash_instruments, crash_stream, now_at
 

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from whistle.cli.journal import journal
-from whistle.coord.records import (
+from whistle.coord.durability.records import (
     COMMANDS_DIR,
     EVENT_TYPE_ID,
     EVENTS_DIR,
@@ -387,7 +387,7 @@ def test_inspect_reports_damage_instead_of_a_traceback(tmp_path: Path) -> None:
 
 def _venue_dir(d: Path, commands: int = 300) -> None:
     """A real venue's data directory: small segments, ticks, checkpoints (snapshots)."""
-    from whistle.coord.venue import Venue
+    from whistle.coord.venue.facade import Venue
 
     v = Venue(data_dir=d, segment_size=8192, checkpoint_every=100)
     try:
@@ -402,8 +402,8 @@ def _venue_dir(d: Path, commands: int = 300) -> None:
 
 
 def test_repair_at_damage_names_the_dropped_commands(tmp_path: Path) -> None:
-    from whistle.coord.replay import replay
-    from whistle.coord.venue import Venue
+    from whistle.coord.durability.replay import replay
+    from whistle.coord.venue.facade import Venue
 
     d = tmp_path / "d"
     _venue_dir(d)
@@ -492,7 +492,7 @@ _SEGMENT_DAMAGE = {
 
 @pytest.mark.parametrize("kind", sorted(_SEGMENT_DAMAGE))
 def test_repair_at_damage_of_a_data_dir_for_every_segment_damage(tmp_path: Path, kind: str) -> None:
-    from whistle.coord.venue import Venue
+    from whistle.coord.venue.facade import Venue
 
     d = tmp_path / "d"
     _venue_dir(d)
@@ -555,7 +555,7 @@ def _sequenced_before_a_tick(d: Path) -> tuple[int, int]:
 
 
 def test_repair_names_kept_commands_whose_tick_is_dropped(tmp_path: Path) -> None:
-    from whistle.coord.venue import Venue
+    from whistle.coord.venue.facade import Venue
 
     d = tmp_path / "d"
     _venue_dir(d)

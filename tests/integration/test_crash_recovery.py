@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from whistle.coord.durability import iter_records
-from whistle.coord.records import (
+from whistle.coord.durability.datadir import iter_records
+from whistle.coord.durability.records import (
     EVENTS_DIR,
     SNAPSHOTS_DIR,
     Checkpoint,
@@ -49,8 +49,8 @@ from whistle.coord.records import (
     Stopped,
     Ticked,
 )
-from whistle.coord.replay import replay
-from whistle.coord.venue import Venue
+from whistle.coord.durability.replay import replay
+from whistle.coord.venue.facade import Venue
 from whistle.engine.whistle import Whistle
 from whistle.journal import Queue
 from whistle.tools.crashload import crash_instruments, crash_stream
@@ -335,7 +335,7 @@ def check_recovery(data_dir: Path, journaled: int, *, clean: bool | None = None)
 
 _KILLED_BEFORE_THE_TICK = """
 import os, signal, sys
-from whistle.coord.venue import Venue
+from whistle.coord.venue.facade import Venue
 from whistle.core.commands import NewOrder
 from whistle.core.instrument import Instrument
 

@@ -19,11 +19,11 @@ import msgspec
 import pytest
 
 from whistle.coord.errors import HostDead, HostStateError, HostTimeout
-from whistle.coord.host_local import InProcessHost, UnknownEngine
-from whistle.coord.host_loop import EXIT_FAILED, EXIT_ORPHANED, HostLoop, run_host
-from whistle.coord.host_process import ProcessHost
-from whistle.coord.venue import Venue
-from whistle.coord.wire import AddEngine, HostCommands, HostFailed, HostTick, WireCodec
+from whistle.coord.hosts.local import InProcessHost, UnknownEngine
+from whistle.coord.hosts.loop import EXIT_FAILED, EXIT_ORPHANED, HostLoop, run_host
+from whistle.coord.hosts.process import ProcessHost
+from whistle.coord.hosts.wire import AddEngine, HostCommands, HostFailed, HostTick, WireCodec
+from whistle.coord.venue.facade import Venue
 from whistle.core import (
     CancelOrder,
     CancelReplace,

@@ -173,8 +173,8 @@ def read_acks(path: Path) -> list[tuple[int, str, int]]:
 
 
 def journaled_orders(data: Path) -> Counter[tuple[int, int]]:
-    from whistle.coord.durability import iter_records
-    from whistle.coord.records import Sequenced
+    from whistle.coord.durability.datadir import iter_records
+    from whistle.coord.durability.records import Sequenced
     from whistle.core.commands import NewOrder
 
     counts: Counter[tuple[int, int]] = Counter()
@@ -191,7 +191,7 @@ def test_sigkill_mid_burst_then_resubmitting_everything_enters_each_order_once(
     tmp_path: Path, hosts: int
 ) -> None:
     from whistle import Venue
-    from whistle.coord.replay import replay
+    from whistle.coord.durability.replay import replay
 
     rng = random.Random(SEED + hosts)
     data = tmp_path / "data"

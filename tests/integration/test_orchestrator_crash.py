@@ -144,8 +144,8 @@ def _workflows(url: str) -> list[Any]:
 
 
 def _journal_coids(venue_dir: Path) -> Counter[tuple[int, int]]:
-    from whistle.coord.durability import iter_records
-    from whistle.coord.records import Sequenced
+    from whistle.coord.durability.datadir import iter_records
+    from whistle.coord.durability.records import Sequenced
     from whistle.core.commands import NewOrder
 
     seen: Counter[tuple[int, int]] = Counter()
@@ -158,7 +158,7 @@ def _journal_coids(venue_dir: Path) -> Counter[tuple[int, int]]:
 
 
 def _journal_positions(venue_dir: Path) -> Counter[tuple[int, int]]:
-    from whistle.coord.playback import Playback
+    from whistle.coord.durability.playback import Playback
     from whistle.core.events import OrderFilled
 
     pos: Counter[tuple[int, int]] = Counter()

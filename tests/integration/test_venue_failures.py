@@ -86,7 +86,7 @@ def test_host_processes_are_pinned_where_the_os_allows():
 
 
 def test_with_a_journal_a_killed_hosts_symbols_are_restored_on_another_host(tmp_path):
-    from whistle.coord.replay import replay
+    from whistle.coord.durability.replay import replay
 
     data = tmp_path / "venue"
     with Venue(hosts=2, placement="round-robin", data_dir=data, checkpoint_every=3) as venue:
@@ -118,8 +118,8 @@ def test_with_a_journal_a_killed_hosts_symbols_are_restored_on_another_host(tmp_
 def test_a_killed_hosts_symbols_are_restored_past_a_damaged_latest_snapshot(tmp_path):
     # The host-death restore chooses its checkpoint as recovery does: a damaged latest
     # snapshot falls back to the previous checkpoint and its longer journal tail.
-    from whistle.coord.durability import scan, snapshot_path
-    from whistle.coord.replay import replay
+    from whistle.coord.durability.datadir import scan, snapshot_path
+    from whistle.coord.durability.replay import replay
 
     data = tmp_path / "venue"
     with Venue(hosts=2, placement="round-robin", data_dir=data, checkpoint_every=3) as venue:
@@ -147,8 +147,8 @@ def test_a_killed_hosts_symbols_are_restored_past_a_damaged_latest_snapshot(tmp_
 
 
 def test_a_host_dying_while_events_wait_for_the_disk_delivers_no_event_twice(tmp_path, monkeypatch):
-    from whistle.coord.durability import read_event_seqs
-    from whistle.coord.replay import replay
+    from whistle.coord.durability.datadir import read_event_seqs
+    from whistle.coord.durability.replay import replay
     from whistle.journal import JournalFull
 
     data = tmp_path / "venue"

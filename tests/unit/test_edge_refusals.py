@@ -34,7 +34,7 @@ import pytest
 from click.testing import CliRunner
 
 from whistle import Venue
-from whistle.coord.durability import DataDirError, iter_records
+from whistle.coord.durability.datadir import DataDirError, iter_records
 from whistle.core.commands import CancelOrder, MassCancel, NewOrder
 from whistle.core.enums import OrderType, Side, StpMode, TimeInForce
 from whistle.core.errors import InstrumentError, ValueFormatError

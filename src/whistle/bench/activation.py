@@ -33,9 +33,9 @@ from typing import Any, Final
 from hdrh.histogram import HdrHistogram
 
 from whistle.bench.matching import percentiles
-from whistle.coord.coordinator import SymbolCoordinator
-from whistle.coord.host_local import InProcessHost
-from whistle.coord.placement import HashBasedPolicy
+from whistle.coord.hosts.local import InProcessHost
+from whistle.coord.runtime.coordinator import SymbolCoordinator
+from whistle.coord.runtime.placement import HashBasedPolicy
 from whistle.core.instrument import Instrument
 from whistle.engine.whistle import Whistle
 

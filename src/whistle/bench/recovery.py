@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from whistle.bench.mixes import generate_mix
-from whistle.coord.replay import replay
-from whistle.coord.venue import Venue
+from whistle.coord.durability.replay import replay
+from whistle.coord.venue.facade import Venue
 from whistle.engine.whistle import Whistle
 
 __all__ = ["run_recovery_bench"]

@@ -24,7 +24,7 @@ import msgspec
 from hdrh.histogram import HdrHistogram
 
 from whistle.bench.mixes import generate_mix
-from whistle.coord.venue import Venue
+from whistle.coord.venue.facade import Venue
 from whistle.core.instrument import Instrument
 
 __all__ = ["run_venue_bench"]

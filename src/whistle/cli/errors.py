@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Final, final
 
 import click
 
-from whistle.coord.durability import DataDirError
+from whistle.coord.durability.datadir import DataDirError
 from whistle.coord.errors import CoordError
 from whistle.core.errors import WhistleError
 from whistle.core.validate import cut

@@ -466,7 +466,7 @@ def play(
     recording: Path, speed: float | None, symbols: tuple[str, ...], depth: int, out: Path | None
 ) -> None:
     """Play a recording back on a virtual SimulationClock and summarize the books."""
-    from whistle.coord.clock import SimulationClock
+    from whistle.coord.runtime.clock import SimulationClock
     from whistle.feed.record import FeedPlayback
 
     playback = FeedPlayback(recording, speed=speed, symbols=list(symbols) or None)

@@ -33,8 +33,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from whistle.coord.playback import load_instruments
-from whistle.coord.records import (
+from whistle.coord.durability.playback import load_instruments
+from whistle.coord.durability.records import (
     COMMANDS_DIR,
     EVENT_TYPE_ID,
     EVENTS_DIR,
@@ -46,7 +46,7 @@ from whistle.coord.records import (
     Snapshotted,
     Ticked,
 )
-from whistle.coord.replay import event_cut
+from whistle.coord.durability.replay import event_cut
 from whistle.core.enums import OrderType, Side, StpMode, TimeInForce
 from whistle.core.errors import WhistleError
 from whistle.core.fixed import from_units

@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.table import Table
 
 from whistle.cli.errors import describe
-from whistle.coord.replay import rebuild_events as run_rebuild
-from whistle.coord.replay import replay as run_replay
+from whistle.coord.durability.replay import rebuild_events as run_rebuild
+from whistle.coord.durability.replay import replay as run_replay
 
 __all__ = ["replay"]
 

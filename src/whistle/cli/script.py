@@ -8,7 +8,7 @@ from typing import IO, TYPE_CHECKING, Any, final
 
 import click
 
-from whistle.coord.venue import Venue
+from whistle.coord.venue.facade import Venue
 from whistle.scenario.render import encode_line
 from whistle.scenario.runner import ScenarioRunner
 

@@ -1,15 +1,24 @@
 """Layer 5: the venue runtime.
 
-``Venue`` (the API) on top of ``OrderRouter`` (sequencing), ``SymbolCoordinator``
-(lifecycle, placement), engine hosts (``InProcessHost``, ``ProcessHost``) and
-``SimulationClock``; ``OrderbookManagerService`` is the seed-003 facade.
+Sub-packages, lowest first (a module imports only its own sub-package or lower ones;
+``tests/unit/coord/test_coord_structure.py`` checks it):
+
+- ``errors``: the exceptions of every part (a module, below all sub-packages);
+- ``hosts``: engine hosts (``EngineHost``, ``InProcessHost``, ``ProcessHost``, the host
+  process's loop and its wire format, ring allocation);
+- ``runtime``: ``OrderRouter`` (sequencing), ``SymbolCoordinator`` (lifecycle, placement,
+  registry), ``SimulationClock``;
+- ``durability``: journal records, the data directory's journals and snapshots, recovery,
+  the client-order table, replay and playback;
+- ``venue``: ``Venue`` (the API) and ``OrderbookManagerService`` (the seed-003 facade).
+
+Code outside ``whistle.coord`` imports the names exported here (``from whistle.coord
+import Venue``), not the sub-modules.
 
 May import ``whistle.core``, ``whistle.book``, ``whistle.engine``, ``whistle.ipc`` and
 ``whistle.journal``.
 """
 
-from whistle.coord.clock import ClockMode, SimulationClock, Tick
-from whistle.coord.coordinator import CoordStats, ReadyAtTick, SymbolCoordinator
 from whistle.coord.errors import (
     CoordError,
     HostDead,
@@ -20,21 +29,30 @@ from whistle.coord.errors import (
     SymbolEvicted,
     SymbolNotRegistered,
 )
-from whistle.coord.host import EngineHost
-from whistle.coord.host_local import InProcessHost, UnknownEngine
-from whistle.coord.host_process import ProcessHost
-from whistle.coord.lifecycle import TRANSITIONS, SymbolFaulted, SymbolState, Trigger, next_state
-from whistle.coord.placement import (
+from whistle.coord.hosts.base import EngineHost
+from whistle.coord.hosts.local import InProcessHost, UnknownEngine
+from whistle.coord.hosts.process import ProcessHost
+from whistle.coord.hosts.queues import BoundedQueue, QueueAllocator
+from whistle.coord.runtime.clock import ClockMode, SimulationClock, Tick
+from whistle.coord.runtime.coordinator import CoordStats, ReadyAtTick, SymbolCoordinator
+from whistle.coord.runtime.lifecycle import (
+    TRANSITIONS,
+    SymbolFaulted,
+    SymbolState,
+    Trigger,
+    next_state,
+)
+from whistle.coord.runtime.placement import (
     HashBasedPolicy,
     HostLoad,
     LeastLoadedPolicy,
     PlacementPolicy,
     RoundRobinPolicy,
 )
-from whistle.coord.queues import BoundedQueue, QueueAllocator
-from whistle.coord.registry import DuplicateSymbol, SymbolEntry, SymbolRegistry
-from whistle.coord.router import Backpressure, OrderRouter
-from whistle.coord.service import (
+from whistle.coord.runtime.registry import DuplicateSymbol, SymbolEntry, SymbolRegistry
+from whistle.coord.runtime.router import Backpressure, OrderRouter
+from whistle.coord.venue.facade import PLACEMENTS, Venue
+from whistle.coord.venue.service import (
     ChannelSendError,
     CloseOrderbookError,
     InstrumentNotRegistered,
@@ -44,7 +62,6 @@ from whistle.coord.service import (
     OrderbookManagerService,
     Timeout,
 )
-from whistle.coord.venue import PLACEMENTS, Venue
 
 __all__ = [
     "PLACEMENTS",

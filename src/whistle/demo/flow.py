@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from math import log
 from typing import TYPE_CHECKING, Any, Final
 
-from whistle.coord.venue import Venue
+from whistle.coord.venue.facade import Venue
 from whistle.core.commands import CancelOrder, ModifyOrder, NewOrder
 from whistle.core.enums import OrderType, Side, TimeInForce
 from whistle.core.events import (

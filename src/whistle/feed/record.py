@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Final, NamedTuple, final
 
 import msgspec
 
-from whistle.coord.playback import Pacer
+from whistle.coord.durability.playback import Pacer
 from whistle.core.mbo import (
     MboAdd,
     MboCancel,
@@ -55,8 +55,8 @@ from whistle.journal.errors import JournalError
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
-    from whistle.coord.clock import Tick
-    from whistle.coord.playback import VirtualClock
+    from whistle.coord.durability.playback import VirtualClock
+    from whistle.coord.runtime.clock import Tick
     from whistle.journal import QueueConfig
 
 __all__ = [

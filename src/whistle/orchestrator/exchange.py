@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final, final
 
-from whistle.coord.playback import Playback
+from whistle.coord.durability.playback import Playback
 from whistle.core.events import (
     BestBidOfferChanged,
     BookLevelChanged,
@@ -60,7 +60,7 @@ from whistle.trading.messages import (
 if TYPE_CHECKING:
     import os
 
-    from whistle.coord.venue import Venue
+    from whistle.coord.venue.facade import Venue
 
 __all__ = ["Fill", "OnMarket", "OnUpdate", "VenueLink"]
 

@@ -38,7 +38,7 @@ from typing import IO, TYPE_CHECKING, Any, Final, final
 import msgspec
 from dbos import DBOS, DBOSConfig, SetWorkflowID, SQLAlchemyDatasource
 
-from whistle.coord.venue import Venue
+from whistle.coord.venue.facade import Venue
 from whistle.orchestrator.actor import CRASHED, HUNG, MAX_EPOCH, STOPPED, SymbolManager
 from whistle.orchestrator.config import PairConfig, build_strategy, validate_pair
 from whistle.orchestrator.database import (

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal, final
 
-from whistle.coord.venue import Venue
+from whistle.coord.venue.facade import Venue
 from whistle.core.errors import WhistleError
 from whistle.core.limits import MAX_TS_NS
 from whistle.core.validate import cut, show

@@ -59,8 +59,8 @@ from typing import TYPE_CHECKING, Final, TextIO
 import msgspec
 
 from whistle.bench.mixes import generate_mix
-from whistle.coord.records import COMMANDS_DIR, EVENTS_DIR
-from whistle.coord.venue import Venue
+from whistle.coord.durability.records import COMMANDS_DIR, EVENTS_DIR
+from whistle.coord.venue.facade import Venue
 from whistle.core.events import OrderRejected
 from whistle.core.instrument import Instrument
 from whistle.journal import FsyncPolicy

@@ -49,7 +49,7 @@ import heapq
 from collections import deque
 from typing import TYPE_CHECKING, Any, Final, Protocol, cast, final, runtime_checkable
 
-from whistle.coord.durability import JournalUnavailable
+from whistle.coord.durability.datadir import JournalUnavailable
 from whistle.core.enums import CancelCause, Liquidity, Side
 from whistle.core.errors import WhistleError
 from whistle.core.events import (
@@ -79,7 +79,7 @@ from whistle.trading.messages import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, MutableSequence
 
-    from whistle.coord.venue import Venue
+    from whistle.coord.venue.facade import Venue
     from whistle.core.events import Event
 
 __all__ = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from whistle.coord.errors import HostDead, HostStateError
-from whistle.coord.host import EngineHost
+from whistle.coord.hosts.base import EngineHost
 from whistle.core.instrument import Instrument
 
 if TYPE_CHECKING:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from whistle.coord.clock import ClockMode, SimulationClock
+from whistle.coord.runtime.clock import ClockMode, SimulationClock
 
 
 def test_virtual_time_moves_only_when_told():

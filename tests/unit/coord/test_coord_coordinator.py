@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 import pytest
 from coord_fakes import FakeHost, inst
 
-from whistle.coord.coordinator import ReadyAtTick, SymbolCoordinator
 from whistle.coord.errors import (
     CoordError,
     HostError,
@@ -15,15 +14,16 @@ from whistle.coord.errors import (
     SymbolEvicted,
     SymbolNotRegistered,
 )
-from whistle.coord.lifecycle import SymbolFaulted, SymbolState, Trigger
-from whistle.coord.placement import (
+from whistle.coord.runtime.coordinator import ReadyAtTick, SymbolCoordinator
+from whistle.coord.runtime.lifecycle import SymbolFaulted, SymbolState, Trigger
+from whistle.coord.runtime.placement import (
     HashBasedPolicy,
     HostLoad,
     LeastLoadedPolicy,
     PlacementPolicy,
     RoundRobinPolicy,
 )
-from whistle.coord.registry import DuplicateSymbol, SymbolRegistry
+from whistle.coord.runtime.registry import DuplicateSymbol, SymbolRegistry
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -253,7 +253,7 @@ def test_release_keeps_a_symbol_holding_live_gtd_orders():
 @pytest.mark.parametrize("sweep", [True, False])
 def test_an_idle_symbol_with_a_resting_gtd_order_still_expires_it_as_replay_does(tmp_path, sweep):
     from whistle import Venue
-    from whistle.coord.replay import replay
+    from whistle.coord.durability.replay import replay
 
     data = tmp_path / "venue"
     venue = Venue(data_dir=data, checkpoint_every=7)

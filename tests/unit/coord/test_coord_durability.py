@@ -9,9 +9,9 @@ from click.testing import CliRunner
 
 from whistle import NewOrder, OrderAccepted, Venue
 from whistle.cli.main import main
-from whistle.coord.durability import DataDirError, VenueJournal, iter_records, scan
-from whistle.coord.records import Checkpoint, Defined, Sequenced, Stopped, Ticked
-from whistle.coord.replay import replay
+from whistle.coord.durability.datadir import DataDirError, VenueJournal, iter_records, scan
+from whistle.coord.durability.records import Checkpoint, Defined, Sequenced, Stopped, Ticked
+from whistle.coord.durability.replay import replay
 from whistle.core import Instrument
 
 A = Instrument(symbol="A", symbol_id=31, tick_size="1")
@@ -165,7 +165,7 @@ def test_replay_of_something_that_is_not_a_data_dir_is_a_clear_error(tmp_path):
 
 
 def test_journal_record_types_round_trip():
-    from whistle.coord.records import RecordCodec
+    from whistle.coord.durability.records import RecordCodec
 
     codec = RecordCodec()
     for record in (

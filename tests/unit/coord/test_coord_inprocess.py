@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from whistle.coord.coordinator import SymbolCoordinator
-from whistle.coord.host_local import InProcessHost
-from whistle.coord.placement import LeastLoadedPolicy
-from whistle.coord.registry import SymbolRegistry
+from whistle.coord.hosts.local import InProcessHost
+from whistle.coord.runtime.coordinator import SymbolCoordinator
+from whistle.coord.runtime.placement import LeastLoadedPolicy
+from whistle.coord.runtime.registry import SymbolRegistry
 from whistle.core.commands import NewOrder
 from whistle.core.enums import OrderType, Side, TimeInForce
 from whistle.core.instrument import Instrument

@@ -7,7 +7,7 @@ import itertools
 import pytest
 
 from whistle.coord.errors import CoordError, HostError, InvalidTransition
-from whistle.coord.lifecycle import (
+from whistle.coord.runtime.lifecycle import (
     TRANSITIONS,
     SymbolFaulted,
     SymbolState,

@@ -6,7 +6,7 @@ import collections
 
 import pytest
 
-from whistle.coord.placement import (
+from whistle.coord.runtime.placement import (
     HashBasedPolicy,
     HostLoad,
     LeastLoadedPolicy,

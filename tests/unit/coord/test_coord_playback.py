@@ -7,9 +7,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from whistle.coord.clock import SimulationClock
-from whistle.coord.playback import Playback, load_instruments, queue_path
-from whistle.coord.records import (
+from whistle.coord.durability.playback import Playback, load_instruments, queue_path
+from whistle.coord.durability.records import (
     COMMANDS_DIR,
     EVENT_TYPE_ID,
     EVENTS_DIR,
@@ -18,6 +17,7 @@ from whistle.coord.records import (
     Sequenced,
     Ticked,
 )
+from whistle.coord.runtime.clock import SimulationClock
 from whistle.core.commands import NewOrder
 from whistle.core.events import BookLevelChanged, TradeOccurred
 from whistle.core.instrument import Instrument

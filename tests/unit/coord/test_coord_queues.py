@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from whistle.coord.queues import BoundedQueue, QueueAllocator
+from whistle.coord.hosts.queues import BoundedQueue, QueueAllocator
 from whistle.ipc import SpscRing, list_blocks
 
 

@@ -6,8 +6,8 @@ import pytest
 from coord_fakes import inst
 
 from whistle.coord.errors import CoordError, InvalidTransition, SymbolNotRegistered
-from whistle.coord.lifecycle import SymbolState, Trigger
-from whistle.coord.registry import DuplicateSymbol, SymbolRegistry
+from whistle.coord.runtime.lifecycle import SymbolState, Trigger
+from whistle.coord.runtime.registry import DuplicateSymbol, SymbolRegistry
 
 
 def test_register_and_look_up():

@@ -14,7 +14,7 @@ from whistle import (
     Venue,
 )
 from whistle.coord.errors import HostStateError
-from whistle.coord.service import (
+from whistle.coord.venue.service import (
     ChannelSendError,
     CloseOrderbookError,
     InstrumentNotRegistered,

@@ -8,8 +8,8 @@ import pytest
 
 import whistle.book.book as book_module
 from whistle.coord.errors import HostError, HostStateError
-from whistle.coord.host import EngineHost
-from whistle.coord.host_local import InProcessHost, UnknownEngine
+from whistle.coord.hosts.base import EngineHost
+from whistle.coord.hosts.local import InProcessHost, UnknownEngine
 from whistle.core import (
     CancelOrder,
     CancelReplace,

@@ -1,6 +1,6 @@
 """Idempotent order entry: one command per (account, client_order_id), whatever happens.
 
-Each test attacks one promise of ``whistle.coord.client_orders``: a repeat changes
+Each test attacks one promise of ``whistle.coord.durability.client_orders``: a repeat changes
 nothing and answers with the original outcome, a different command under a used key is
 refused, refusals before sequencing use no key, the table is bounded and let go only at a
 session end, and it is the same after recovery, replay, and on every path (embedded fast
@@ -15,8 +15,8 @@ import msgspec
 import pytest
 
 from whistle import Venue
-from whistle.coord.durability import SnapshotDamaged, snapshot_path
-from whistle.coord.records import (
+from whistle.coord.durability.datadir import SnapshotDamaged, snapshot_path
+from whistle.coord.durability.records import (
     CLIENT_ORDERS_SNAPSHOT_ID,
     COMMANDS_DIR,
     EVENTS_DIR,
@@ -25,7 +25,7 @@ from whistle.coord.records import (
     RecordCodec,
     decode_client_order_table,
 )
-from whistle.coord.replay import replay
+from whistle.coord.durability.replay import replay
 from whistle.core.commands import CancelReplace, NewOrder, command_error
 from whistle.core.enums import ClientOrderOutcome
 from whistle.core.events import (
@@ -426,8 +426,8 @@ def test_a_table_file_of_another_version_is_refused_by_name(tmp_path: Path) -> N
     venue.stop()
     path = snapshot_path(root, CLIENT_ORDERS_SNAPSHOT_ID, 1)
     assert path.exists()
-    from whistle.coord.durability import scan, snapshot_crc, verified_client_orders
-    from whistle.coord.records import table_hash
+    from whistle.coord.durability.datadir import scan, snapshot_crc, verified_client_orders
+    from whistle.coord.durability.records import table_hash
 
     found = scan(root)
     record = found.client_order_records[1]
@@ -514,7 +514,7 @@ def test_host_processes_send_many_and_enqueue_agree_with_the_embedded_path(hosts
 
 
 def test_a_table_entry_whose_command_never_ran_is_let_go() -> None:
-    from whistle.coord.client_orders import ClientOrderTable
+    from whistle.coord.durability.client_orders import ClientOrderTable
 
     kept = ClientOrderTable()  # with a journal: the command is rebuilt and runs later
     kept.add(1, NewOrder(1, 5, 2, 1, 1, 1, 100, 1, client_order_id=9))

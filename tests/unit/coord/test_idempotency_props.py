@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from whistle import Venue
-from whistle.coord.replay import replay
+from whistle.coord.durability.replay import replay
 from whistle.core.events import DuplicateClientOrder, Event, OrderRejected
 from whistle.core.reasons import RejectReason
 

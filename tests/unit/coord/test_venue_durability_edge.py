@@ -9,9 +9,9 @@ import msgspec
 import pytest
 
 from whistle import OrderAccepted, OrderRejected, RejectReason, Venue
-from whistle.coord.durability import VenueJournal, iter_records
-from whistle.coord.records import Checkpoint, Defined
-from whistle.coord.replay import replay
+from whistle.coord.durability.datadir import VenueJournal, iter_records
+from whistle.coord.durability.records import Checkpoint, Defined
+from whistle.coord.durability.replay import replay
 from whistle.core import Instrument
 from whistle.core.errors import InstrumentError
 

@@ -12,10 +12,10 @@ from click.testing import CliRunner
 
 from whistle import NewOrder, Venue
 from whistle.cli.main import main
-from whistle.coord.durability import DataDirError, read_event_seqs
+from whistle.coord.durability.datadir import DataDirError, read_event_seqs
+from whistle.coord.durability.records import EVENT_TYPE_ID, EVENTS_DIR, RecordCodec
+from whistle.coord.durability.replay import rebuild_events, replay
 from whistle.coord.errors import HostStateError
-from whistle.coord.records import EVENT_TYPE_ID, EVENTS_DIR, RecordCodec
-from whistle.coord.replay import rebuild_events, replay
 from whistle.core import Instrument
 from whistle.journal import JournalFull, Queue, ReadOnlyReader, WriterLockedError
 

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from whistle.coord.durability import DataDirError
-from whistle.coord.venue import Venue
+from whistle.coord.durability.datadir import DataDirError
+from whistle.coord.venue.facade import Venue
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -95,7 +95,7 @@ def test_a_directory_holding_other_files_is_refused_naming_them(tmp_path: Path) 
 
 def test_a_fresh_volume_and_hidden_files_are_not_foreign(tmp_path: Path) -> None:
     # A freshly mounted volume holds lost+found; desktops leave .DS_Store and the like.
-    from whistle.coord.replay import replay
+    from whistle.coord.durability.replay import replay
 
     mount = tmp_path / "mnt"
     (mount / "lost+found").mkdir(parents=True)

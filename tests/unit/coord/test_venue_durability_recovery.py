@@ -12,9 +12,9 @@ from click.testing import CliRunner
 
 from whistle import NewOrder, Venue
 from whistle.cli.main import main
-from whistle.coord.durability import DataDirError, JournalDamaged, VenueJournal
-from whistle.coord.records import COMMANDS_DIR, EVENTS_DIR
-from whistle.coord.replay import event_cut, replay
+from whistle.coord.durability.datadir import DataDirError, JournalDamaged, VenueJournal
+from whistle.coord.durability.records import COMMANDS_DIR, EVENTS_DIR
+from whistle.coord.durability.replay import event_cut, replay
 from whistle.core import Instrument
 from whistle.journal import Queue, ReadOnlyReader, truncate_after
 

@@ -12,13 +12,13 @@ import msgspec
 import pytest
 from click.testing import CliRunner
 
-import whistle.coord.durability as durability_module
+import whistle.coord.durability.datadir as durability_module
 from whistle import NewOrder, Venue
 from whistle.cli.main import main
-from whistle.coord.durability import scan, snapshot_path
+from whistle.coord.durability.datadir import scan, snapshot_path
+from whistle.coord.durability.records import Checkpoint, RecordCodec, Snapshotted
+from whistle.coord.durability.replay import replay
 from whistle.coord.errors import CoordError
-from whistle.coord.records import Checkpoint, RecordCodec, Snapshotted
-from whistle.coord.replay import replay
 from whistle.core import Instrument
 
 if TYPE_CHECKING:

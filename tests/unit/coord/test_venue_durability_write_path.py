@@ -1,6 +1,6 @@
 """The write path rule: validated, then journaled, then dispatched; a journal failure refuses.
 
-Each test attacks one promise of ``whistle.coord.router`` (module docstring): nothing is
+Each test attacks one promise of ``whistle.coord.runtime.router`` (module docstring): nothing is
 sequenced before it is validated, nothing reaches a host before it is journaled, a
 journal failure consumes no ``enq_seq`` and touches no host, and the venue either stays
 usable or stops cleanly.
@@ -16,11 +16,11 @@ import pytest
 
 import whistle.journal.writer as writer_module
 from whistle import NewOrder, OrderAccepted, OrderRejected, RejectReason, Venue
-from whistle.coord.durability import JournalUnavailable, iter_records
+from whistle.coord.durability.datadir import JournalUnavailable, iter_records
+from whistle.coord.durability.records import Sequenced, Ticked
+from whistle.coord.durability.replay import replay
 from whistle.coord.errors import HostStateError
-from whistle.coord.records import Sequenced, Ticked
-from whistle.coord.replay import replay
-from whistle.coord.router import DispatchError
+from whistle.coord.runtime.router import DispatchError
 from whistle.core import Instrument
 from whistle.core.limits import MAX_TS_NS
 from whistle.journal import JournalFull, JournalIOError

@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from whistle import Venue
-from whistle.coord.host_local import InProcessHost
-from whistle.coord.records import COMMANDS_DIR, EVENTS_DIR
-from whistle.coord.venue import _edge_ok
+from whistle.coord.durability.records import COMMANDS_DIR, EVENTS_DIR
+from whistle.coord.hosts.local import InProcessHost
+from whistle.coord.venue.facade import _edge_ok
 from whistle.core.commands import (
     CancelOrder,
     CancelReplace,

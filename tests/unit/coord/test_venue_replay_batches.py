@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING
 import pytest
 
 from whistle import NewOrder, Venue
-from whistle.coord.durability import (
+from whistle.coord.durability.datadir import (
     JournalDamaged,
     VenueJournal,
     iter_record_batches,
     iter_records,
 )
-from whistle.coord.records import COMMANDS_DIR, Sequenced
-from whistle.coord.replay import replay
+from whistle.coord.durability.records import COMMANDS_DIR, Sequenced
+from whistle.coord.durability.replay import replay
 from whistle.core import Instrument
 from whistle.engine.whistle import Whistle
 from whistle.journal import Queue

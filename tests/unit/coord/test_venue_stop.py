@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from whistle import NewOrder, Venue
+from whistle.coord.durability.replay import replay
 from whistle.coord.errors import CoordError, HostStateError
-from whistle.coord.replay import replay
 from whistle.core import Instrument
 from whistle.core.commands import CancelOrder
 from whistle.core.events import OrderFilled

@@ -10,7 +10,7 @@ from test_dbn_files import scenario, write_dbn
 import whistle.feed
 from whistle.bench.feed import itch_bytes, synthetic_ops
 from whistle.book.mbo import MarketByOrderBook
-from whistle.coord.clock import SimulationClock
+from whistle.coord.runtime.clock import SimulationClock
 from whistle.core.mbo import MboEvent, MboInstrument
 from whistle.feed.errors import FeedError, FeedFormatError, TruncatedFileError
 from whistle.feed.record import (

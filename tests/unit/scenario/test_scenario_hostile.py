@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from whistle.coord.venue import Venue
+from whistle.coord.venue.facade import Venue
 from whistle.core.limits import MAX_TS_NS
 from whistle.scenario import (
     ScenarioError,

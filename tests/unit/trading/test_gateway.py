@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from whistle.coord.durability import JournalUnavailable
-from whistle.coord.venue import Venue
+from whistle.coord.durability.datadir import JournalUnavailable
+from whistle.coord.venue.facade import Venue
 from whistle.core.enums import CancelCause, Liquidity, Side, TimeInForce, TradingState
 from whistle.core.reasons import RejectReason
 from whistle.trading.context import Context, OrderState

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, final
 
-from whistle.coord.venue import Venue
+from whistle.coord.venue.facade import Venue
 from whistle.trading.gateway import VenueGateway
 
 if TYPE_CHECKING:

@@ -1,11 +1,11 @@
 """Market-data playback from a recorded ``DIR/events`` queue, and read-only queue access.
 
-:class:`Playback` iterates the events a venue recorded (``whistle.coord.records``), in
+:class:`Playback` iterates the events a venue recorded (``whistle.coord.durability.records``), in
 recorded order, optionally filtered by symbol and paced at the recorded speed (or a
 multiple of it) from each event's ``ts_ns`` -- the simulation time of the tick in which it
 happened. Pacing is scheduled against an absolute start (``clock`` at the first delivered
 event), so it does not drift, and ``clock``/``sleep`` are injectable, so a test never
-sleeps. :meth:`Playback.drive` moves a virtual :class:`~whistle.coord.clock.SimulationClock`
+sleeps. :meth:`Playback.drive` moves a virtual :class:`~whistle.coord.runtime.clock.SimulationClock`
 (anything with ``now``/``advance_to``) to each recorded timestamp and hands over the events
 of that instant.
 
@@ -25,14 +25,20 @@ import os
 import time
 from typing import TYPE_CHECKING, Generic, NamedTuple, Protocol, TypeVar, final
 
-from whistle.coord.records import COMMANDS_DIR, EVENT_TYPE_ID, EVENTS_DIR, Defined, RecordCodec
+from whistle.coord.durability.records import (
+    COMMANDS_DIR,
+    EVENT_TYPE_ID,
+    EVENTS_DIR,
+    Defined,
+    RecordCodec,
+)
 from whistle.journal import NotAJournalError, ReadOnlyReader
 from whistle.journal.config import read_meta
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
-    from whistle.coord.clock import Tick
+    from whistle.coord.runtime.clock import Tick
     from whistle.core.events import Event
     from whistle.core.instrument import Instrument
 

@@ -4,23 +4,23 @@ No snapshot is used: every engine starts empty and re-matches every journaled co
 at its journaled tick. Each ``Snapshotted`` record is a check (the rebuilt engine must
 hash as the snapshot did at that point of the journal), and so is a ``Stopped`` record
 (every symbol's hash at the clean stop). The client-order table (idempotent order entry,
-``whistle.coord.client_orders``) is rebuilt by the venue's own rule, and each
+``whistle.coord.durability.client_orders``) is rebuilt by the venue's own rule, and each
 ``ClientOrdersSaved`` record is a check of it too (symbol ``client-orders``, id 0).
 ``whistle replay DIR`` prints the report and exits non-zero when any check fails.
 
 Replay reads the command journal through the same checked reader as
-``Venue(data_dir=...)`` recovery (``whistle.coord.durability.iter_records``, here a batch at a time:
-``iter_record_batches``), so the two
-reach the same verdict: any damage or inconsistency is a ``JournalDamaged`` naming the
-file, the offset and the acknowledged commands that cannot be read. It also checks what
-recovery would rely on besides the journal: the latest checkpoint's snapshots (size,
-CRC, decoding, state hash: ``snapshot_problems``, which recovery survives by falling
-back to an earlier checkpoint) and the event journal (per-symbol event seqs gapless:
-``event_gaps``; no symbol ahead of what the commands produce). ``ok`` is False on any of
-them. A snapshot file that is simply not there is listed in ``snapshots_missing`` and is
-not damage: retention deletes the files of older checkpoints, and after a repair cut the
-later checkpoints the kept ones may name deleted files; recovery then falls back (to the
-start if need be) and says so.
+``Venue(data_dir=...)`` recovery (``whistle.coord.durability.datadir.iter_records``,
+here a batch at a time: ``iter_record_batches``), so the two reach the same verdict: any
+damage or inconsistency is a ``JournalDamaged`` naming the file, the offset and the
+acknowledged commands that cannot be read. It also checks what recovery would rely on
+besides the journal: the latest checkpoint's snapshots (size, CRC, decoding, state hash:
+``snapshot_problems``, which recovery survives by falling back to an earlier checkpoint)
+and the event journal (per-symbol event seqs gapless: ``event_gaps``; no symbol ahead of
+what the commands produce). ``ok`` is False on any of them. A snapshot file that is
+simply not there is listed in ``snapshots_missing`` and is not damage: retention deletes
+the files of older checkpoints, and after a repair cut the later checkpoints the kept
+ones may name deleted files; recovery then falls back (to the start if need be) and says
+so.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, final
 
 import msgspec
 
-from whistle.coord.client_orders import ClientOrderTable
-from whistle.coord.durability import (
+from whistle.coord.durability.client_orders import ClientOrderTable
+from whistle.coord.durability.datadir import (
     DataDirError,
     EventGap,
     SnapshotDamaged,
@@ -43,7 +43,7 @@ from whistle.coord.durability import (
     verified_client_orders,
     verified_snapshot,
 )
-from whistle.coord.records import (
+from whistle.coord.durability.records import (
     COMMANDS_DIR,
     EVENT_TYPE_ID,
     EVENTS_DIR,

@@ -12,7 +12,7 @@ This is the Python API a notebook or a test uses::
     with Venue(hosts=2) as venue:                          # engines on 2 host processes
         ...
 
-The path of a command (the write path rule; ``whistle.coord.router`` numbers the steps):
+The path of a command (the write path rule; ``whistle.coord.runtime.router`` numbers the steps):
 
 0. the edge converts decimal strings to ticks and lots and validates the command
    completely (``whistle.core.commands.command_error``: every field's type, every int in
@@ -63,14 +63,12 @@ from typing import TYPE_CHECKING, Final, TypeVar, final
 import msgspec
 from msgspec.structs import astuple
 
-from whistle.coord.client_orders import (
+from whistle.coord.durability.client_orders import (
     DEFAULT_MAX_CLIENT_ORDERS,
     ClientOrderInfo,
     ClientOrderTable,
 )
-from whistle.coord.clock import ClockMode, SimulationClock, Tick
-from whistle.coord.coordinator import SymbolCoordinator
-from whistle.coord.durability import (
+from whistle.coord.durability.datadir import (
     DEFAULT_MAX_UNWRITTEN_EVENTS,
     DEFAULT_SEGMENT_SIZE,
     CheckpointChoice,
@@ -89,16 +87,7 @@ from whistle.coord.durability import (
     scan,
     snapshot_path,
 )
-from whistle.coord.errors import CoordError, HostError, HostStateError
-from whistle.coord.host_local import InProcessHost
-from whistle.coord.lifecycle import SymbolState
-from whistle.coord.placement import (
-    HashBasedPolicy,
-    LeastLoadedPolicy,
-    PlacementPolicy,
-    RoundRobinPolicy,
-)
-from whistle.coord.records import (
+from whistle.coord.durability.records import (
     CLIENT_ORDERS_SNAPSHOT_ID,
     COMMANDS_DIR,
     EVENTS_DIR,
@@ -108,7 +97,18 @@ from whistle.coord.records import (
     Stopped,
     Ticked,
 )
-from whistle.coord.router import Backpressure, DispatchError, OrderRouter
+from whistle.coord.errors import CoordError, HostError, HostStateError
+from whistle.coord.hosts.local import InProcessHost
+from whistle.coord.runtime.clock import ClockMode, SimulationClock, Tick
+from whistle.coord.runtime.coordinator import SymbolCoordinator
+from whistle.coord.runtime.lifecycle import SymbolState
+from whistle.coord.runtime.placement import (
+    HashBasedPolicy,
+    LeastLoadedPolicy,
+    PlacementPolicy,
+    RoundRobinPolicy,
+)
+from whistle.coord.runtime.router import Backpressure, DispatchError, OrderRouter
 from whistle.core.commands import (
     CancelOrder,
     CancelReplace,
@@ -146,8 +146,8 @@ from whistle.journal import FsyncPolicy, JournalError, QueueConfig
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-    from whistle.coord.host import EngineHost
-    from whistle.coord.records import JournalRecord
+    from whistle.coord.durability.records import JournalRecord
+    from whistle.coord.hosts.base import EngineHost
     from whistle.core.commands import Command
     from whistle.core.events import Event
     from whistle.engine.status import DepthSnapshot, EngineStatus, L3Order
@@ -258,7 +258,7 @@ def _make_hosts(
     if count == 0:
         return [InProcessHost(0, queue_depth=queue_depth)]
     # Imported here: the embedded venue never needs multiprocessing.
-    from whistle.coord.host_process import ProcessHost
+    from whistle.coord.hosts.process import ProcessHost
 
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     hosts: list[EngineHost] = []
@@ -495,7 +495,7 @@ class Venue:
         refused, naming what was found, and ``''`` is refused); every argument is checked,
         types and ranges (a bool is not an int), before anything starts or touches the
         disk, so a refused constructor creates nothing. ``fsync`` is ``"none"``,
-        ``"interval"`` or ``"every"`` (see ``whistle.coord.durability``). The snapshots
+        ``"interval"`` or ``"every"`` (see ``whistle.coord.durability.datadir``). The snapshots
         of the last ``keep_checkpoints`` checkpoints are kept (at least 1; 2 lets recovery
         fall back past a damaged latest one), older ones deleted. New journals use
         ``segment_size``-byte segment files (4 MiB by default; an existing journal keeps its
@@ -1740,7 +1740,7 @@ class Venue:
         ``client_order_id`` (0: none) makes the entry idempotent for ``account``: a repeat
         of an order entry already taken returns ``[DuplicateClientOrder, *its events]``
         and changes nothing; without ``order_id`` a repeat reuses the original's, so a
-        plain resubmission matches (``whistle.coord.client_orders``).
+        plain resubmission matches (``whistle.coord.durability.client_orders``).
         """
         if client_order_id and order_id is None:
             order_id = self._client_order_id_of(account, client_order_id)

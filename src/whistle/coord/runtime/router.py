@@ -42,8 +42,8 @@ from whistle.core.reasons import RejectReason
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from whistle.coord.coordinator import SymbolCoordinator
-    from whistle.coord.host import EngineHost
+    from whistle.coord.hosts.base import EngineHost
+    from whistle.coord.runtime.coordinator import SymbolCoordinator
     from whistle.core.commands import Command
 
 __all__ = ["Backpressure", "OrderRouter"]

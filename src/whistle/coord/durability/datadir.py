@@ -1,7 +1,7 @@
 """A venue's journals on disk: writing them, and reading them back for recovery and replay.
 
 ``VenueJournal`` owns the two persistent queues and the snapshot files of a data
-directory (layout and record meaning: ``whistle.coord.records``). ``iter_records`` is the
+directory (layout and record meaning: ``whistle.coord.durability.records``). ``iter_records`` is the
 one reader of the command journal: ``Venue(data_dir=...)`` recovery (through ``scan``)
 and ``whistle replay`` both use it, so they reach the same verdict on the same directory.
 
@@ -57,7 +57,7 @@ from typing import TYPE_CHECKING, final
 
 import msgspec
 
-from whistle.coord.records import (
+from whistle.coord.durability.records import (
     CLIENT_ORDERS_SNAPSHOT_ID,
     COMMANDS_DIR,
     EVENT_TYPE_ID,

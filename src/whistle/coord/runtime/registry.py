@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, final
 
 from whistle.coord.errors import CoordError, SymbolNotRegistered
-from whistle.coord.lifecycle import SymbolState, Trigger, next_state
+from whistle.coord.runtime.lifecycle import SymbolState, Trigger, next_state
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -36,7 +36,7 @@ class SymbolEntry:
 
     ``snapshot`` is the msgpack snapshot taken when the engine was last evicted (``b""``:
     none, so the next activation is cold). ``fault`` is the cause text of a fault (see
-    ``whistle.coord.lifecycle``), None while healthy. Ticks are the coordinator's tick
+    ``whistle.coord.runtime.lifecycle``), None while healthy. Ticks are the coordinator's tick
     numbers.
     """
 

@@ -2,7 +2,7 @@
 
 The parent side owns both shared-memory rings (``whistle-<pid>-h<id>i-…`` inbound and
 ``…o-…`` outbound), starts the child as a fresh interpreter running
-``python -m whistle.coord.host_loop`` and waits for its first ``Heartbeat``. The child runs
+``python -m whistle.coord.hosts.loop`` and waits for its first ``Heartbeat``. The child runs
 an ``InProcessHost``, so events are those of the embedded mode, message for message.
 
 Semantics beyond the ``EngineHost`` contract:
@@ -63,9 +63,9 @@ from typing import TYPE_CHECKING, Final, final
 import msgspec
 
 from whistle.coord.errors import HostDead, HostStateError, HostTimeout
-from whistle.coord.host import EngineHost
-from whistle.coord.host_local import DEFAULT_QUEUE_DEPTH, UnknownEngine
-from whistle.coord.wire import (
+from whistle.coord.hosts.base import EngineHost
+from whistle.coord.hosts.local import DEFAULT_QUEUE_DEPTH, UnknownEngine
+from whistle.coord.hosts.wire import (
     AddEngine,
     EngineAdded,
     EngineRemoved,
@@ -122,7 +122,7 @@ _REPLY_SNAPSHOT: Final = 3
 
 @final
 class _ChildProcess:
-    """A host process started as ``python -m whistle.coord.host_loop``.
+    """A host process started as ``python -m whistle.coord.hosts.loop``.
 
     A fresh interpreter, not ``multiprocessing``'s spawn: spawn re-imports the parent's
     ``__main__``, which fails for code run from stdin or ``-c`` and forces every script to
@@ -143,7 +143,7 @@ class _ChildProcess:
         self._args = [
             sys.executable,
             "-m",
-            "whistle.coord.host_loop",
+            "whistle.coord.hosts.loop",
             str(host_id),
             inbound,
             outbound,

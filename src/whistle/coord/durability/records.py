@@ -8,7 +8,8 @@ A venue with a data directory keeps two persistent queues (``whistle.journal``):
                   ``Snapshotted`` after an engine snapshot was written (with the file's
                   size, CRC-32 and state hash, all checked before the snapshot is used),
                   ``ClientOrdersSaved`` after the client-order table was written (the
-                  (account, client_order_id) a venue took: ``whistle.coord.client_orders``),
+                  (account, client_order_id) a venue took:
+                  ``whistle.coord.durability.client_orders``),
                   ``Checkpoint`` naming the snapshot each active symbol restores from,
                   the next automatic order id of each symbol and the client-order table, and
                   ``Stopped`` with every symbol's state hash at a clean stop.
@@ -24,7 +25,7 @@ A venue with a data directory keeps two persistent queues (``whistle.journal``):
 Record payloads are msgpack of the structs below (one encoder, integer tags); the queue's
 record ``type_id`` repeats the tag so a person's tool can tell records apart without
 decoding them. The ordering rule that makes recovery exact (the write path rule of
-``whistle.coord.router``): a command is validated completely, then journaled, *then*
+``whistle.coord.runtime.router``): a command is validated completely, then journaled, *then*
 handed to its host, then acknowledged; nothing is executed before the next tick, and
 every tick is journaled before it runs (a tick that cannot be journaled does not run).
 A crash therefore loses only commands that were never acknowledged, and replaying
@@ -149,7 +150,7 @@ class ClientOrdersSaved(_Record, frozen=True, gc=False, array_like=True, tag=7):
     enq_seq: int
     entries: int
     table_hash: str
-    """``whistle.coord.client_orders.table_hash`` of the file's bytes."""
+    """``whistle.coord.durability.client_orders.table_hash`` of the file's bytes."""
     size: int
     crc32: int
 

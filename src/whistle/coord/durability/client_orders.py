@@ -25,7 +25,7 @@ replay lets them go at the same point): a client order id is unique per account 
 trading session of its symbol. Between session ends the table holds at most
 ``capacity`` entries; a new key past that is refused (``CLIENT_ORDER_IDS_FULL``), never
 silently forgotten. Checkpoints save it whole (``encode``/``load``; format in
-``whistle.coord.records.ClientOrderTableFile``).
+``whistle.coord.durability.records.ClientOrderTableFile``).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Final, final
 
 import msgspec
 
-from whistle.coord.records import (
+from whistle.coord.durability.records import (
     CLIENT_ORDER_TABLE_VERSION,
     ClientOrderTableFile,
     table_hash,

@@ -24,16 +24,16 @@ from typing import TYPE_CHECKING, final
 import msgspec
 
 from whistle.coord.errors import CoordError, HostError, SymbolEvicted
-from whistle.coord.lifecycle import SymbolFaulted, SymbolState, Trigger
-from whistle.coord.placement import HostLoad
-from whistle.coord.registry import SymbolRegistry
+from whistle.coord.runtime.lifecycle import SymbolFaulted, SymbolState, Trigger
+from whistle.coord.runtime.placement import HostLoad
+from whistle.coord.runtime.registry import SymbolRegistry
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from whistle.coord.host import EngineHost
-    from whistle.coord.placement import PlacementPolicy
-    from whistle.coord.registry import SymbolEntry
+    from whistle.coord.hosts.base import EngineHost
+    from whistle.coord.runtime.placement import PlacementPolicy
+    from whistle.coord.runtime.registry import SymbolEntry
     from whistle.core.instrument import Instrument
 
 __all__ = ["CoordStats", "ReadyAtTick", "SymbolCoordinator"]

@@ -1,11 +1,11 @@
 """``InProcessHost``: the embedded engine host, and the engine management every host shares.
 
 ``InProcessHost`` keeps its engines in a dict by ``symbol_id`` and ticks them in this
-process. The process host's loop (``whistle.coord.host_loop``) runs an ``InProcessHost``
+process. The process host's loop (``whistle.coord.hosts.loop``) runs an ``InProcessHost``
 inside the child process, so both modes share one implementation of engine management,
 ticking and snapshots, and produce the same events by construction.
 
-Semantics (both modes, see ``whistle.coord.host`` for the contract):
+Semantics (both modes, see ``whistle.coord.hosts.base`` for the contract):
 
 - ``submit`` queues the command on its symbol's engine. It returns False, queueing nothing,
   when that symbol already has ``queue_depth`` commands waiting for the next tick. A
@@ -29,7 +29,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final, final
 
 from whistle.coord.errors import HostError, HostStateError
-from whistle.coord.host import EngineHost
+from whistle.coord.hosts.base import EngineHost
 from whistle.engine import Whistle, decode_snapshot
 
 if TYPE_CHECKING:

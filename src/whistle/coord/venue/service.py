@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, TypeVar, final
 
 import msgspec
 
-from whistle.coord.durability import JournalUnavailable
+from whistle.coord.durability.datadir import JournalUnavailable
 from whistle.coord.errors import CoordError, HostError, HostTimeout
-from whistle.coord.router import DispatchError
+from whistle.coord.runtime.router import DispatchError
 from whistle.core.commands import CancelOrder, HaltTrading, NewOrder, ResumeTrading
 from whistle.core.errors import WhistleError
 from whistle.core.events import OrderRejected
@@ -31,7 +31,7 @@ from whistle.engine.status import DepthSnapshot, EngineStatus
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-    from whistle.coord.venue import Venue
+    from whistle.coord.venue.facade import Venue
     from whistle.core.commands import Command
     from whistle.core.events import Event
 

@@ -39,8 +39,8 @@ import traceback
 from typing import TYPE_CHECKING, Final, final
 
 from whistle.coord.errors import HostError
-from whistle.coord.host_local import InProcessHost
-from whistle.coord.wire import (
+from whistle.coord.hosts.local import InProcessHost
+from whistle.coord.hosts.wire import (
     AddEngine,
     EngineAdded,
     EngineRemoved,
@@ -318,7 +318,7 @@ def host_main(
 
 
 def _main(argv: list[str]) -> None:
-    # python -m whistle.coord.host_loop HOST_ID INBOUND OUTBOUND CPU|- HEARTBEAT_S PARENT_PID
+    # python -m whistle.coord.hosts.loop HOST_ID INBOUND OUTBOUND CPU|- HEARTBEAT_S PARENT_PID
     #   WAIT_SPEC
     host_id, inbound, outbound, cpu, heartbeat, parent, wait = argv
     signal.signal(signal.SIGINT, signal.SIG_IGN)
