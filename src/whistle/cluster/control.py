@@ -82,6 +82,7 @@ APP_VERSION: Final = "whistle-cluster-1"
 MOVE_WORKFLOW: Final = "whistle.cluster.move_shard"
 CONNECT_TIMEOUT_S: Final = 3
 STATEMENT_TIMEOUT_MS: Final = 5000
+POOL_SIZE: Final = 4
 _Query: TypeAlias = "sql.SQL | sql.Composed"
 _SCHEMA_RE: Final = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
 
@@ -212,9 +213,9 @@ class ControlPlane:
         self.safety_s = safety_s
         self.node_timeout_s = node_timeout_s
         self.clock = clock
-        self._local = threading.local()
-        self._conns: list[psycopg.Connection[Any]] = []
-        self._conns_lock = threading.Lock()
+        self._idle: list[psycopg.Connection[Any]] = []
+        self._open = 0
+        self._pool_cv = threading.Condition()
         # shard -> highest token this process knows has ended (refused renew, release).
         self._ended: dict[int, int] = {}
         self._ended_lock = threading.Lock()
@@ -232,14 +233,9 @@ class ControlPlane:
 
     # ------------------------------------------------------------------ connections
 
-    def _conn(self) -> psycopg.Connection[Any]:
-        conn: psycopg.Connection[Any] | None = getattr(self._local, "conn", None)
-        if conn is not None and not conn.closed:
-            return conn
-        if self._closed:
-            raise ControlError("the control plane is closed")
+    def _connect(self) -> psycopg.Connection[Any]:
         try:
-            conn = psycopg.connect(
+            return psycopg.connect(
                 self.url,
                 autocommit=True,
                 connect_timeout=CONNECT_TIMEOUT_S,
@@ -247,24 +243,50 @@ class ControlPlane:
             )
         except psycopg.OperationalError as exc:
             raise ControlUnavailable(f"cannot reach the control database: {_line(exc)}") from None
-        self._local.conn = conn
-        with self._conns_lock:
-            self._conns = [c for c in self._conns if not c.closed]
-            self._conns.append(conn)
-        return conn
+
+    @contextlib.contextmanager
+    def _checkout(self) -> Iterator[psycopg.Connection[Any]]:
+        # A small pool (at most POOL_SIZE connections per plane: the server's connection
+        # limit is shared): a call that hangs on a dead link holds one, the rest go on.
+        with self._pool_cv:
+            deadline = time.monotonic() + CONNECT_TIMEOUT_S * 2
+            while not self._idle and self._open >= POOL_SIZE:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise ControlUnavailable(
+                        f"all {POOL_SIZE} control-database connections are busy"
+                    )
+                self._pool_cv.wait(left)
+            if self._closed:
+                raise ControlError("the control plane is closed")
+            conn = self._idle.pop() if self._idle else None
+            self._open += conn is None
+        try:
+            if conn is None:
+                conn = self._connect()
+            yield conn
+        except psycopg.OperationalError as exc:
+            # A broken or timed-out connection: drop it so the next call reconnects.
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.close()
+            conn = None
+            raise ControlUnavailable(f"the control database did not answer: {_line(exc)}") from None
+        finally:
+            with self._pool_cv:
+                if conn is None or conn.closed or self._closed:
+                    self._open -= 1
+                    if conn is not None:
+                        with contextlib.suppress(Exception):
+                            conn.close()
+                else:
+                    self._idle.append(conn)
+                self._pool_cv.notify()
 
     @contextlib.contextmanager
     def _cursor(self) -> Iterator[psycopg.Cursor[Any]]:
-        conn = self._conn()
-        try:
-            with conn.cursor() as cur:
-                yield cur
-        except psycopg.OperationalError as exc:
-            # A broken or timed-out connection: drop it so the next call reconnects.
-            with contextlib.suppress(Exception):
-                conn.close()
-            self._local.conn = None
-            raise ControlUnavailable(f"the control database did not answer: {_line(exc)}") from None
+        with self._checkout() as conn, conn.cursor() as cur:
+            yield cur
 
     def _one(self, query: _Query, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
         with self._cursor() as cur:
@@ -278,11 +300,13 @@ class ControlPlane:
             return list(cur.fetchall())
 
     def close(self) -> None:
-        """Close every connection this plane opened (any thread's)."""
-        self._closed = True
-        with self._conns_lock:
-            conns, self._conns = self._conns, []
-        for conn in conns:
+        """Close the pooled connections (one in use is closed when it comes back)."""
+        with self._pool_cv:
+            self._closed = True
+            idle, self._idle = self._idle, []
+            self._open -= len(idle)
+            self._pool_cv.notify_all()
+        for conn in idle:
             with contextlib.suppress(Exception):
                 conn.close()
 
@@ -318,38 +342,32 @@ class ControlPlane:
                 " outcome text, token bigint)"
             ).format(self._t_moves),
         ]
-        conn = self._conn()
-        try:
-            with conn.transaction(), conn.cursor() as cur:
-                # CREATE ... IF NOT EXISTS races on the catalog's unique index: serialize.
-                cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.schema,))
-                for statement in statements:
-                    cur.execute(statement)
-                cur.execute(
-                    sql.SQL(
-                        "INSERT INTO {} (key, value) VALUES ('shards', %s) ON CONFLICT DO NOTHING"
-                    ).format(self._t_config),
-                    (str(self.shards),),
+        with self._checkout() as conn, conn.transaction(), conn.cursor() as cur:
+            # CREATE ... IF NOT EXISTS races on the catalog's unique index: serialize.
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.schema,))
+            for statement in statements:
+                cur.execute(statement)
+            cur.execute(
+                sql.SQL(
+                    "INSERT INTO {} (key, value) VALUES ('shards', %s) ON CONFLICT DO NOTHING"
+                ).format(self._t_config),
+                (str(self.shards),),
+            )
+            cur.execute(sql.SQL("SELECT value FROM {} WHERE key = 'shards'").format(self._t_config))
+            row = cur.fetchone()
+            stored = int(row[0]) if row else self.shards
+            if stored != self.shards:
+                raise ControlError(
+                    f"schema {self.schema!r} was created with {stored} shards,"
+                    f" this plane has {self.shards}"
                 )
-                cur.execute(
-                    sql.SQL("SELECT value FROM {} WHERE key = 'shards'").format(self._t_config)
-                )
-                row = cur.fetchone()
-                stored = int(row[0]) if row else self.shards
-                if stored != self.shards:
-                    raise ControlError(
-                        f"schema {self.schema!r} was created with {stored} shards,"
-                        f" this plane has {self.shards}"
-                    )
-                cur.execute(
-                    sql.SQL(
-                        "INSERT INTO {} (shard) SELECT g FROM generate_series(0, %s) AS g"
-                        " ON CONFLICT DO NOTHING"
-                    ).format(self._t_shards),
-                    (self.shards - 1,),
-                )
-        except psycopg.OperationalError as exc:
-            raise ControlUnavailable(f"creating schema {self.schema!r}: {_line(exc)}") from None
+            cur.execute(
+                sql.SQL(
+                    "INSERT INTO {} (shard) SELECT g FROM generate_series(0, %s) AS g"
+                    " ON CONFLICT DO NOTHING"
+                ).format(self._t_shards),
+                (self.shards - 1,),
+            )
 
     def drop(self) -> None:
         """Drop the schema and DBOS's schema with everything in them."""
@@ -613,15 +631,16 @@ class ControlPlane:
         """Stop DBOS in this process; a move still waiting stays PENDING, to be recovered.
 
         A running wait step sees the stop and leaves its workflow unrecorded (it raises
-        ``_Interrupted``, which DBOS does not record), so this waits for the steps first
-        and no workflow thread outlives DBOS.
+        ``_Interrupted``, which DBOS does not record, and so does every later step), so
+        this waits until no workflow runs in this process (at most ``timeout_s``) and no
+        workflow thread writes to a destroyed DBOS.
         """
         with _launch_lock:
             if self not in _launched:
                 return
             self._stopping.set()
             end = time.monotonic() + timeout_s
-            while self._steps and time.monotonic() < end:
+            while (self._steps or _active_workflows()) and time.monotonic() < end:
                 time.sleep(0.01)
             self._forget()
             DBOS.destroy(destroy_registry=False, workflow_completion_timeout_sec=0)
@@ -726,36 +745,39 @@ class ControlPlane:
     def _move_begin(
         self, workflow_id: str, shard: int, generation: int, to_node: str, reason: str
     ) -> str | None:
-        conn = self._conn()
-        try:
-            with conn.transaction(), conn.cursor() as cur:
-                cur.execute(
-                    sql.SQL(
-                        "SELECT assigned FROM {} WHERE shard = %(s)s AND generation = %(g)s"
-                        " FOR UPDATE"
-                    ).format(self._t_shards),
-                    {"s": shard, "g": generation},
-                )
-                row = cur.fetchone()
-                if row is None:
-                    return None
-                cur.execute(
-                    sql.SQL(
-                        "UPDATE {} SET assigned = %(n)s, generation = generation + 1"
-                        " WHERE shard = %(s)s"
-                    ).format(self._t_shards),
-                    {"s": shard, "n": to_node},
-                )
-                cur.execute(
-                    sql.SQL(
-                        "INSERT INTO {} (workflow_id, shard, from_node, to_node, reason)"
-                        " VALUES (%(w)s, %(s)s, %(f)s, %(n)s, %(r)s) ON CONFLICT DO NOTHING"
-                    ).format(self._t_moves),
-                    {"w": workflow_id, "s": shard, "f": row[0], "n": to_node, "r": reason},
-                )
-                return str(row[0]) if row[0] is not None else ""
-        except psycopg.OperationalError as exc:
-            raise ControlUnavailable(f"move of shard {shard}: {_line(exc)}") from None
+        with self._checkout() as conn, conn.transaction(), conn.cursor() as cur:
+            # A step re-run after a crash that committed it finds its own row: done.
+            cur.execute(
+                sql.SQL("SELECT from_node FROM {} WHERE workflow_id = %(w)s").format(self._t_moves),
+                {"w": workflow_id},
+            )
+            done = cur.fetchone()
+            if done is not None:
+                return str(done[0]) if done[0] is not None else ""
+            cur.execute(
+                sql.SQL(
+                    "SELECT assigned FROM {} WHERE shard = %(s)s AND generation = %(g)s FOR UPDATE"
+                ).format(self._t_shards),
+                {"s": shard, "g": generation},
+            )
+            row = cur.fetchone()
+            if row is None:
+                return None
+            cur.execute(
+                sql.SQL(
+                    "UPDATE {} SET assigned = %(n)s, generation = generation + 1"
+                    " WHERE shard = %(s)s"
+                ).format(self._t_shards),
+                {"s": shard, "n": to_node},
+            )
+            cur.execute(
+                sql.SQL(
+                    "INSERT INTO {} (workflow_id, shard, from_node, to_node, reason)"
+                    " VALUES (%(w)s, %(s)s, %(f)s, %(n)s, %(r)s) ON CONFLICT DO NOTHING"
+                ).format(self._t_moves),
+                {"w": workflow_id, "s": shard, "f": row[0], "n": to_node, "r": reason},
+            )
+            return str(row[0]) if row[0] is not None else ""
 
     def _move_revoke(self, shard: int, to_node: str) -> int:
         row = self._one(
@@ -955,6 +977,17 @@ def _migrate(url: str, dbos_schema: str) -> None:
             DBOS.migrate(url, schema=dbos_schema)
         finally:
             conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (dbos_schema,))
+
+
+def _active_workflows() -> int:
+    # DBOS's own count of workflows executing in this process (what DBOS.destroy's
+    # completion wait reads); it covers the final status write, which a step counter
+    # cannot. Private in DBOS 3 (pinned < 4 in pyproject): absent means none known.
+    from dbos import _dbos as dbos_module
+
+    instance = getattr(dbos_module, "_dbos_global_instance", None)
+    active = getattr(instance, "_active_workflows_set", None)
+    return len(active.activeList()) if active is not None else 0
 
 
 def _plane(schema: str) -> ControlPlane:
