@@ -7,6 +7,7 @@ import click
 from whistle import __version__
 from whistle.cli.backtest import backtest
 from whistle.cli.bench import bench
+from whistle.cli.bench_marketdata import marketdata_cmd
 from whistle.cli.demo import demo
 from whistle.cli.errors import DEBUG_ENV, WhistleGroup
 from whistle.cli.feed import feed
@@ -45,6 +46,7 @@ def main(debug: bool) -> None:
 
 main.add_command(backtest)
 main.add_command(bench)
+bench.add_command(marketdata_cmd)
 main.add_command(demo)
 main.add_command(feed)
 main.add_command(journal)
