@@ -349,9 +349,15 @@ class ControlPlane:
                 cur.execute(statement)
             cur.execute(
                 sql.SQL(
-                    "INSERT INTO {} (key, value) VALUES ('shards', %s) ON CONFLICT DO NOTHING"
+                    "INSERT INTO {} (key, value) VALUES ('shards', %s), ('lease_s', %s),"
+                    " ('safety_s', %s), ('node_timeout_s', %s) ON CONFLICT DO NOTHING"
                 ).format(self._t_config),
-                (str(self.shards),),
+                (
+                    str(self.shards),
+                    repr(self.lease_s),
+                    repr(self.safety_s),
+                    repr(self.node_timeout_s),
+                ),
             )
             cur.execute(sql.SQL("SELECT value FROM {} WHERE key = 'shards'").format(self._t_config))
             row = cur.fetchone()
@@ -368,6 +374,39 @@ class ControlPlane:
                 ).format(self._t_shards),
                 (self.shards - 1,),
             )
+
+    @classmethod
+    def attach(
+        cls,
+        url: str,
+        *,
+        schema: str = DEFAULT_SCHEMA,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> ControlPlane:
+        """A plane on an existing cluster: the shard count and timings it was created with.
+
+        What a node or the CLI uses, so every member agrees with ``whistle cluster up``.
+        A schema with no cluster in it raises ``ControlError``.
+        """
+        probe = cls(url, schema=schema)
+        try:
+            rows = probe._all(sql.SQL("SELECT key, value FROM {}").format(probe._t_config), {})
+        except psycopg.errors.UndefinedTable:
+            raise ControlError(
+                f"no cluster in schema {schema!r} of {url}: run whistle cluster up"
+            ) from None
+        finally:
+            probe.close()
+        config = {str(k): str(v) for k, v in rows}
+        return cls(
+            url,
+            schema=schema,
+            shards=int(config["shards"]),
+            lease_s=float(config.get("lease_s", 3.0)),
+            safety_s=float(config.get("safety_s", 0.75)),
+            node_timeout_s=float(config.get("node_timeout_s", 3.0)),
+            clock=clock,
+        )
 
     def drop(self) -> None:
         """Drop the schema and DBOS's schema with everything in them."""

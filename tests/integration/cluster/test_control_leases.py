@@ -239,3 +239,16 @@ def test_unreachable_database_is_control_unavailable() -> None:
             cp.join("a")
     finally:
         cp.close()
+
+
+def test_attach_takes_the_shard_count_and_timings_of_the_cluster() -> None:
+    with plane_factory(shards=6, lease_s=2.5, safety_s=0.5, node_timeout_s=4.0) as make:
+        first = make()
+        attached = ControlPlane.attach(first.url, schema=first.schema)
+        try:
+            assert (attached.shards, attached.lease_s, attached.safety_s) == (6, 2.5, 0.5)
+            assert attached.node_timeout_s == 4.0
+        finally:
+            attached.close()
+        with pytest.raises(ControlError, match="no cluster in schema"):
+            ControlPlane.attach(first.url, schema=first.schema + "_none")
