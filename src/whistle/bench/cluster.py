@@ -1,0 +1,484 @@
+"""``whistle bench cluster``: acknowledged commands through JetStream, and their latency.
+
+What is measured (each a short run on its own stream, deleted afterwards):
+
+``acked_per_sec`` (1 replica, batched)
+    the sequencer's append path alone (``CommandLog.append``): ``symbols`` subjects of one
+    shard, each with one append in flight (the sequencer's rule: the next append must
+    name the previous one's stream sequence), ``batch`` commands per message, both guards
+    (``Nats-Msg-Id``, ``Nats-Expected-Last-Subject-Sequence``) on every message; a command
+    counts when its append's publish acknowledgement arrived.
+``acked_per_sec_unbatched``
+    the same with one command per message.
+``node_acked_per_sec``
+    the whole node path in one process (``ShardSequencer.execute``): edge validation,
+    automatic ids, group commit, append, the engine applying the batch on the
+    acknowledgement, events published, the requests answered. Pure-Python engines unless
+    the build is compiled.
+``request_acked_per_sec``
+    the same through NATS request/reply (a front end's connection to the node).
+``ack_latency_ns``
+    p50 / p99 from the moment a single-command request was due (open loop at
+    ``offered_per_sec``, so a stall counts for every request it delays) to its reply.
+``acked_per_sec_r3`` / ``acked_per_sec_r3_unbatched``
+    the append path on a 3-replica stream of a local 3-server JetStream cluster started for
+    the run (``nats-server`` from the machine, loopback, temporary directory).
+``failover_seconds``
+    measured by ``whistle.bench.cluster_failover`` when a control plane database is given
+    (``--db``); ``None`` otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from typing import TYPE_CHECKING, Any, Final
+
+import nats
+import nats.errors
+import nats.js.errors
+
+from whistle.cluster.log import Batch, ClusterNames, CommandLog
+from whistle.cluster.node import (
+    OK,
+    Execute,
+    ShardSequencer,
+    decode_reply,
+    encode_request,
+    serve_shard,
+)
+from whistle.core.commands import CancelOrder, Command, NewOrder
+from whistle.core.instrument import Instrument
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from nats.aio.client import Client
+
+__all__ = ["DEFAULTS", "run_cluster_bench", "start_nats_cluster"]
+
+DEFAULTS: Final[dict[str, Any]] = {
+    "seconds": 2.0,
+    "symbols": 16,
+    "batch": 512,
+    "clients": 64,
+    "chunk": 64,
+    "offered_per_sec": 1_000,
+    "r3": True,
+}
+_SYMBOL_BASE: Final = 1000
+
+
+def _orders(symbol_id: int, first_oid: int, n: int) -> list[Command]:
+    # A resting order then its cancel, alternating sides over a 10-tick band: the book
+    # stays small, every command does real work (accept + rest, cancel + level change).
+    out: list[Command] = []
+    oid = first_oid
+    for i in range(n // 2):
+        out.append(NewOrder(symbol_id, oid, 1, 1 + (i & 1), 1, 1, 95 + (i % 10), 5))
+        out.append(CancelOrder(symbol_id, oid))
+        oid += 1
+    return out
+
+
+async def _purge(js: Any, names: ClusterNames, shard: int) -> None:
+    for stream in (names.cmd_stream(shard), "OBJ_" + names.snap_bucket(shard)):
+        with contextlib.suppress(nats.js.errors.NotFoundError):
+            await js.delete_stream(stream)
+
+
+@contextlib.asynccontextmanager
+async def _connected(url: str, *, quiet: bool = False) -> AsyncIterator[Client]:
+    async def silent(exc: Exception) -> None:
+        del exc
+
+    nc = await nats.connect(
+        url.split(","),
+        connect_timeout=5,
+        max_reconnect_attempts=5,
+        **({"error_cb": silent, "allow_reconnect": False} if quiet else {}),
+    )
+    try:
+        yield nc
+    finally:
+        await nc.close()
+
+
+async def log_throughput(
+    url: str, prefix: str, *, replicas: int, batch: int, symbols: int, seconds: float
+) -> dict[str, Any]:
+    """Append ``batch``-command records on ``symbols`` subjects for ``seconds``."""
+    names = ClusterNames(prefix)
+    async with _connected(url) as nc:
+        js = nc.jetstream()
+        log = CommandLog(js, names, 0, replicas=replicas, timeout_s=10.0)
+        await _purge(js, names, 0)
+        await log.ensure()
+        try:
+            counts = [0] * symbols
+            heads = [0] * symbols
+            enqs = [1] * symbols
+            stop = 0.0
+
+            async def writer(k: int) -> None:
+                sid = _SYMBOL_BASE + k
+                commands = _orders(sid, 1, max(2, batch))[:batch]
+                while time.perf_counter() < stop:
+                    heads[k], _ = await log.append(
+                        sid,
+                        Batch(enqs[k], time.time_ns(), commands),
+                        expected_last=heads[k],
+                        token=1,
+                    )
+                    enqs[k] += batch
+                    counts[k] += batch
+
+            # One short warm-up append per subject (stream leader, connections).
+            stop = time.perf_counter() + 0.2
+            await asyncio.gather(*(writer(k) for k in range(symbols)))
+            counts = [0] * symbols
+            cpu0 = time.process_time()
+            t0 = time.perf_counter()
+            stop = t0 + seconds
+            await asyncio.gather(*(writer(k) for k in range(symbols)))
+            elapsed = time.perf_counter() - t0
+            cpu = time.process_time() - cpu0
+        finally:
+            await _purge(js, names, 0)
+    total = sum(counts)
+    return {
+        "acked_per_sec": round(total / elapsed),
+        "commands": total,
+        "messages": total // batch,
+        "seconds": round(elapsed, 3),
+        "client_cpu_seconds": round(cpu, 3),
+        "replicas": replicas,
+        "batch": batch,
+        "symbols": symbols,
+    }
+
+
+async def _define(seq: ShardSequencer, symbols: int) -> list[int]:
+    sids = []
+    for k in range(symbols):
+        sid = _SYMBOL_BASE + k
+        reply = await seq.define(Instrument(symbol=f"B{k}", symbol_id=sid))
+        if reply.status != OK:
+            raise RuntimeError(f"define {sid}: {reply.detail}")
+        sids.append(sid)
+    return sids
+
+
+async def node_throughput(
+    url: str,
+    prefix: str,
+    *,
+    batch: int,
+    symbols: int,
+    clients: int,
+    chunk: int,
+    seconds: float,
+    through_nats: bool,
+) -> dict[str, Any]:
+    """Drive a ShardSequencer with ``clients`` concurrent requests of ``chunk`` commands."""
+    names = ClusterNames(prefix)
+    async with _connected(url) as nc, _connected(url) as front:
+        js = nc.jetstream()
+        await _purge(js, names, 0)
+        seq = ShardSequencer(
+            nc, names, 0, 1, fence=lambda: True, max_batch=batch, snapshot_every=10**12
+        )
+        await seq.open()
+        sub = await serve_shard(seq) if through_nats else None
+        try:
+            sids = await _define(seq, symbols)
+            # Commands are built before the clock starts (a front end decodes them).
+            per_client = max(1, int(120_000 * seconds) // (clients * chunk) + 1)
+            work = [
+                [
+                    _orders(sids[c % len(sids)], 1 + (c * per_client + r) * chunk, chunk)
+                    for r in range(per_client)
+                ]
+                for c in range(clients)
+            ]
+            subject = names.req_subject(0)
+            counts = [0] * clients
+            stop = 0.0
+
+            async def client(c: int) -> None:
+                for commands in work[c]:
+                    if time.perf_counter() >= stop:
+                        return
+                    if through_nats:
+                        msg = await front.request(
+                            subject, encode_request(Execute(commands)), timeout=10
+                        )
+                        reply = decode_reply(msg.data)
+                    else:
+                        reply = await seq.execute(commands)
+                    if reply.status != OK:
+                        raise RuntimeError(f"node refused: {reply.detail}")
+                    counts[c] += len(commands)
+
+            cpu0 = time.process_time()
+            t0 = time.perf_counter()
+            stop = t0 + seconds
+            await asyncio.gather(*(client(c) for c in range(clients)))
+            elapsed = time.perf_counter() - t0
+            cpu = time.process_time() - cpu0
+            batches = seq.batches
+            acked = seq.acked
+        finally:
+            if sub is not None:
+                await sub.unsubscribe()
+            await seq.close(snapshot=False)
+            await _purge(js, names, 0)
+    total = sum(counts)
+    return {
+        "acked_per_sec": round(total / elapsed),
+        "commands": total,
+        "seconds": round(elapsed, 3),
+        "process_cpu_seconds": round(cpu, 3),
+        "commands_per_cpu_second": round(total / cpu) if cpu > 0 else None,
+        "mean_batch": round(acked / max(1, batches), 1),
+        "clients": clients,
+        "chunk": chunk,
+        "symbols": symbols,
+    }
+
+
+async def ack_latency(
+    url: str, prefix: str, *, offered_per_sec: int, seconds: float, symbols: int
+) -> dict[str, Any]:
+    """Single-command requests at a fixed rate through NATS request/reply to a node."""
+    names = ClusterNames(prefix)
+    async with _connected(url) as nc, _connected(url) as front:
+        js = nc.jetstream()
+        await _purge(js, names, 0)
+        seq = ShardSequencer(nc, names, 0, 1, fence=lambda: True, snapshot_every=10**12)
+        await seq.open()
+        sub = await serve_shard(seq)
+        try:
+            sids = await _define(seq, symbols)
+            n = max(1, int(offered_per_sec * seconds))
+            # An order then its cancel on the same symbol, the symbols in turn.
+            commands: list[Command] = []
+            per_symbol = dict.fromkeys(sids, 1)
+            for i in range(n):
+                sid = sids[(i // 2) % len(sids)]
+                oid = per_symbol[sid]
+                if i % 2 == 0:
+                    commands.append(NewOrder(sid, oid, 1, 1 + (oid & 1), 1, 1, 95 + oid % 10, 5))
+                else:
+                    commands.append(CancelOrder(sid, oid))
+                    per_symbol[sid] = oid + 1
+            subject = names.req_subject(0)
+            latencies: list[int] = []
+            failures = 0
+            interval_ns = 1_000_000_000 // offered_per_sec
+
+            async def one(due: int, command: Command) -> None:
+                nonlocal failures
+                msg = await front.request(subject, encode_request(Execute([command])), timeout=10)
+                if decode_reply(msg.data).status != OK:
+                    failures += 1
+                latencies.append(time.perf_counter_ns() - due)
+
+            tasks = []
+            start = time.perf_counter_ns() + 50_000_000
+            for i, command in enumerate(commands):
+                due = start + i * interval_ns
+                wait = due - time.perf_counter_ns()
+                if wait > 0:
+                    await asyncio.sleep(wait / 1e9)
+                tasks.append(asyncio.create_task(one(due, command)))
+            await asyncio.gather(*tasks)
+        finally:
+            await sub.unsubscribe()
+            await seq.close(snapshot=False)
+            await _purge(js, names, 0)
+    latencies.sort()
+    return {
+        "p50": latencies[len(latencies) // 2],
+        "p99": latencies[min(len(latencies) - 1, (len(latencies) * 99) // 100)],
+        "max": latencies[-1],
+        "offered_per_sec": offered_per_sec,
+        "count": len(latencies),
+        "failures": failures,
+    }
+
+
+# ------------------------------------------------------------------ a local 3-server cluster
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def nats_server_binary() -> str | None:
+    """Return the ``nats-server`` to start (PATH, then /usr/sbin), or None."""
+    found = shutil.which("nats-server")
+    if found:
+        return found
+    return "/usr/sbin/nats-server" if os.path.exists("/usr/sbin/nats-server") else None
+
+
+@contextlib.asynccontextmanager
+async def start_nats_cluster(n: int = 3) -> AsyncIterator[list[str]]:
+    """Run ``n`` JetStream servers clustered on loopback (temporary store); yield their URLs.
+
+    Every process is terminated (then killed) and the directory removed on exit.
+    """
+    binary = nats_server_binary()
+    if binary is None:
+        raise RuntimeError("no nats-server binary (PATH or /usr/sbin/nats-server)")
+    root = tempfile.mkdtemp(prefix="whistle-nats-")
+    client_ports = [_free_port() for _ in range(n)]
+    route_ports = [_free_port() for _ in range(n)]
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        routes = ", ".join(f"nats-route://127.0.0.1:{p}" for p in route_ports)
+        for i in range(n):
+            store = os.path.join(root, f"s{i}")
+            conf = os.path.join(root, f"s{i}.conf")
+            with open(conf, "w", encoding="utf-8") as f:
+                f.write(
+                    f'server_name: "w{i}"\nlisten: "127.0.0.1:{client_ports[i]}"\n'
+                    f'jetstream {{ store_dir: "{store}" }}\n'
+                    f'cluster {{ name: "whistle-bench"\n listen: "127.0.0.1:{route_ports[i]}"\n'
+                    f" routes: [{routes}] }}\n"
+                )
+            log = open(os.path.join(root, f"s{i}.log"), "wb")  # noqa: SIM115  # closed below
+            procs.append(
+                subprocess.Popen(  # noqa: S603  # our own config, a fixed binary
+                    [binary, "-c", conf], stdout=log, stderr=subprocess.STDOUT
+                )
+            )
+            log.close()
+        urls = [f"nats://127.0.0.1:{p}" for p in client_ports]
+        await _wait_meta_leader(urls[0], deadline_s=30.0)
+        yield urls
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+async def _wait_meta_leader(url: str, *, deadline_s: float) -> None:
+    end = time.monotonic() + deadline_s
+    last: BaseException | None = None
+    while time.monotonic() < end:
+        try:
+            async with _connected(url, quiet=True) as nc:
+                await nc.jetstream().account_info()
+                return
+        except (TimeoutError, nats.errors.Error, OSError) as exc:
+            last = exc
+            await asyncio.sleep(0.25)
+    raise RuntimeError(
+        f"the local JetStream cluster had no meta leader within {deadline_s} s: {last}"
+    )
+
+
+# ------------------------------------------------------------------ all of it
+
+
+async def _run(
+    url: str,
+    *,
+    seconds: float,
+    symbols: int,
+    batch: int,
+    clients: int,
+    chunk: int,
+    offered_per_sec: int,
+    r3: bool,
+    prefix: str,
+) -> dict[str, Any]:
+    batched = await log_throughput(
+        url, prefix, replicas=1, batch=batch, symbols=symbols, seconds=seconds
+    )
+    unbatched = await log_throughput(
+        url, prefix, replicas=1, batch=1, symbols=symbols, seconds=seconds
+    )
+    node = await node_throughput(
+        url,
+        prefix,
+        batch=max(batch, chunk),
+        symbols=symbols,
+        clients=clients,
+        chunk=chunk,
+        seconds=seconds,
+        through_nats=False,
+    )
+    request = await node_throughput(
+        url,
+        prefix,
+        batch=max(batch, chunk),
+        symbols=symbols,
+        clients=clients,
+        chunk=chunk,
+        seconds=seconds,
+        through_nats=True,
+    )
+    latency = await ack_latency(
+        url, prefix, offered_per_sec=offered_per_sec, seconds=seconds, symbols=symbols
+    )
+    result: dict[str, Any] = {
+        "acked_per_sec": batched["acked_per_sec"],
+        "acked_per_sec_unbatched": unbatched["acked_per_sec"],
+        "acked_per_sec_r3": None,
+        "acked_per_sec_r3_unbatched": None,
+        "node_acked_per_sec": node["acked_per_sec"],
+        "node_commands_per_cpu_second": node["commands_per_cpu_second"],
+        "request_acked_per_sec": request["acked_per_sec"],
+        "ack_latency_ns": {"p50": latency["p50"], "p99": latency["p99"]},
+        "failover_seconds": None,
+        "runs": {
+            "r1_batched": batched,
+            "r1_unbatched": unbatched,
+            "node": node,
+            "request": request,
+            "latency": latency,
+        },
+        "cpus": os.cpu_count(),
+    }
+    if r3:
+        async with start_nats_cluster(3) as urls:
+            joined = ",".join(urls)
+            r3b = await log_throughput(
+                joined, prefix, replicas=3, batch=batch, symbols=symbols, seconds=seconds
+            )
+            r3u = await log_throughput(
+                joined, prefix, replicas=3, batch=1, symbols=symbols, seconds=seconds
+            )
+        result["acked_per_sec_r3"] = r3b["acked_per_sec"]
+        result["acked_per_sec_r3_unbatched"] = r3u["acked_per_sec"]
+        result["runs"]["r3_batched"] = r3b
+        result["runs"]["r3_unbatched"] = r3u
+    return result
+
+
+def run_cluster_bench(url: str = "nats://127.0.0.1:4222", **options: Any) -> dict[str, Any]:
+    """Run every measurement (``DEFAULTS`` for the options); return the JSON dict."""
+    unknown = set(options) - set(DEFAULTS) - {"prefix"}
+    if unknown:
+        raise ValueError(f"unknown options {sorted(unknown)}; known: {sorted(DEFAULTS)}")
+    merged = {**DEFAULTS, **options}
+    merged.setdefault("prefix", f"wbench{os.getpid()}")
+    return asyncio.run(_run(url, **merged))
