@@ -58,18 +58,19 @@ from whistle.core.events import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
+    from whistle.api.backend import Backend
     from whistle.coord import Venue
     from whistle.core.events import Event
 
 __all__ = [
     "ALL_KINDS",
     "Bbo",
-    "BookView",
     "Chunk",
     "HubStats",
     "Kind",
     "Level",
     "MarketDataHub",
+    "MarketView",
     "PriceLevel",
     "Snapshot",
     "SnapshotCause",
@@ -81,6 +82,7 @@ __all__ = [
     "Trade",
     "UnknownSymbol",
     "Update",
+    "attach_backend",
 ]
 
 T = TypeVar("T")
@@ -956,11 +958,60 @@ class Subscription:
         self._wake()
 
 
+async def attach_backend(hub: MarketDataHub, backend: Backend) -> Callable[[], None]:
+    """Seed ``hub`` with every instrument of ``backend`` and feed it the backend's events.
+
+    The listener is added first and what it hears while the books are read is held back,
+    then applied minus the events each seeded book already had (by event ``seq``): nothing
+    is missed or counted twice even when reading the books yields to the loop. Returns the
+    function that detaches the hub again.
+    """
+    held: list[list[Event]] = []
+    marks: dict[int, int] = {}  # symbol_id -> the event seq its seeded book is as of
+    live = False
+
+    def listener(events: list[Event]) -> None:
+        if live:
+            hub.on_events(events)
+        else:
+            held.append(events)
+
+    backend.add_listener(listener)
+    try:
+        for instrument in backend.instruments():
+            sid = instrument.symbol_id
+            depth = await backend.depth(sid, None)
+            status = (await backend.status([sid])).symbols
+            view = status[0].status if status else None
+            hub.seed(
+                sid,
+                [(lv.price_ticks, lv.qty_lots, lv.order_count) for lv in depth.bids],
+                [(lv.price_ticks, lv.qty_lots, lv.order_count) for lv in depth.asks],
+                state=int(view.state) if view is not None else int(TradingState.ACTIVE),
+                last_trade_price_ticks=view.last_trade_ticks if view is not None else 0,
+                ts_ns=view.now_ns if view is not None else 0,
+            )
+            marks[sid] = depth.seq
+    except BaseException:
+        backend.remove_listener(listener)
+        raise
+    live = True
+    for events in held:
+        # seq 0: edge rejects, never market data; a symbol seeded at seq S had them all.
+        hub.on_events([e for e in events if e.seq > marks.get(e.symbol_id, 0)])
+    held.clear()
+
+    def detach() -> None:
+        backend.remove_listener(listener)
+
+    return detach
+
+
 # ---------------------------------------------------------------------------- client side
 
 
 @final
-class BookView:
+class MarketView:
     """A reader's copy of one subscription's symbols, rebuilt from its records.
 
     ``apply(update)`` returns False when the record does not follow the symbol's last one

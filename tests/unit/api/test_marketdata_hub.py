@@ -10,10 +10,10 @@ import pytest
 from whistle.api.marketdata import (
     ALL_KINDS,
     Bbo,
-    BookView,
     Kind,
     Level,
     MarketDataHub,
+    MarketView,
     Snapshot,
     SnapshotCause,
     Status,
@@ -64,7 +64,7 @@ def make_rig(venue: Venue, **kw) -> Rig:
     return Rig(venue, hub)
 
 
-def read_all(sub, view: BookView) -> list:
+def read_all(sub, view: MarketView) -> list:
     got = sub.poll()
     for u in got:
         assert view.apply(u), f"gap at {u}"
@@ -111,7 +111,7 @@ def test_depth_window_enters_and_leaves(venue):
     rig = make_rig(venue)
     aapl = rig.sid("AAPL")
     sub = rig.hub.subscribe([aapl], depth=2)
-    view = BookView()
+    view = MarketView()
     read_all(sub, view)
     ids = []
     for price in ("10", "11", "12"):
@@ -215,7 +215,7 @@ def test_gap_then_requested_snapshot_recovers(venue):
     rig = make_rig(venue)
     aapl = rig.sid("AAPL")
     sub = rig.hub.subscribe([aapl], depth=10)
-    view = BookView()
+    view = MarketView()
     read_all(sub, view)
     venue.submit("AAPL", "buy", "5", "10")
     venue.submit("AAPL", "buy", "5", "11")
@@ -246,7 +246,7 @@ def test_request_snapshot_discards_pending_deltas(venue):
     rig = make_rig(venue)
     aapl, msft = rig.sid("AAPL"), rig.sid("MSFT")
     sub = rig.hub.subscribe([aapl, msft], depth=10)
-    view = BookView()
+    view = MarketView()
     read_all(sub, view)
     venue.submit("AAPL", "buy", "5", "10")
     venue.submit("MSFT", "buy", "5", "10")
@@ -270,7 +270,7 @@ def test_slow_subscriber_is_conflated_to_the_truth(venue):
     aapl, msft = rig.sid("AAPL"), rig.sid("MSFT")
     slow = rig.hub.subscribe(None, depth=5)
     fast = rig.hub.subscribe(None, depth=5)
-    slow_view, fast_view = BookView(), BookView()
+    slow_view, fast_view = MarketView(), MarketView()
     read_all(slow, slow_view)
     read_all(fast, fast_view)
     for i in range(60):
@@ -306,7 +306,7 @@ def test_subscriber_that_stops_reading_is_dropped(venue, reads_first):
     if reads_first:
         stuck.poll()
     alive = rig.hub.subscribe([aapl], depth=10)
-    view = BookView()
+    view = MarketView()
     read_all(alive, view)
     for i in range(40):
         venue.submit("AAPL", "buy", "1", str(10 + i))
@@ -328,7 +328,7 @@ def test_subscriber_that_stops_reading_is_dropped(venue, reads_first):
 def test_reading_resets_the_drop_count(venue):
     rig = make_rig(venue, max_pending=4, drop_after=40)
     sub = rig.hub.subscribe([rig.sid("AAPL")], depth=10)
-    view = BookView()
+    view = MarketView()
     for i in range(30):
         venue.submit("AAPL", "buy", "1", str(10 + i))
         rig.flush()
@@ -416,7 +416,7 @@ def test_slow_async_reader_never_blocks_on_events():
             assert sub.conflations > 0
             gate.set()
             await asyncio.wait_for(task, 10)
-            view = BookView()
+            view = MarketView()
             read_all(sub, view)
             assert view.levels(rig.sid("AAPL")) == rig.truth("AAPL", 10)
             sub.close()

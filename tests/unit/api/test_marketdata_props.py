@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from whistle.api.marketdata import (
     ALL_KINDS,
-    BookView,
     Kind,
     MarketDataHub,
+    MarketView,
     Snapshot,
     SubscriptionDropped,
 )
@@ -69,7 +69,7 @@ class Reader:
         self.sub = hub.subscribe(ids, depth=depth, kinds=kinds)
         self.depth = depth
         self.kinds = kinds
-        self.view = BookView()
+        self.view = MarketView()
         self.lose_next = False
         self.last: dict[int, int] = {}
 
