@@ -29,7 +29,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Final, final
+from typing import TYPE_CHECKING, Any, Final, Protocol, final, runtime_checkable
 
 from whistle.coord.durability.playback import Playback
 from whistle.core.events import (
@@ -62,13 +62,48 @@ if TYPE_CHECKING:
 
     from whistle.coord.venue.facade import Venue
 
-__all__ = ["Fill", "OnMarket", "OnUpdate", "VenueLink"]
+__all__ = ["ExchangeLink", "Fill", "OnMarket", "OnUpdate", "VenueLink"]
 
 OnMarket = Callable[[MarketEvent], None]
 OnUpdate = Callable[[OrderUpdate], None]
 Fill = tuple[int, int, int, int]  # side, price, qty, fee
 
 _NO_ROUTE: Final[tuple[None, None]] = (None, None)
+
+
+@runtime_checkable
+class ExchangeLink(Protocol):
+    """What the orchestrator needs of its exchange connection: ``VenueLink``'s surface.
+
+    ``VenueLink`` is the in-process one; ``whistle.api.remote.RemoteLink`` the one for a
+    remote venue (``Orchestrator(link_factory=...)``). ``venue`` has ``Venue``'s
+    ``is_registered`` / ``instrument`` / ``submit`` / ``cancel``; ``lock`` is held around
+    every use of it.
+    """
+
+    @property
+    def venue(self) -> Any:
+        """The venue (or a client with ``Venue``'s methods)."""
+        ...
+
+    @property
+    def lock(self) -> Any:
+        """The re-entrant lock every venue call runs under."""
+        ...
+
+    def fills(self, account: int, symbol_id: int) -> list[Fill]: ...
+    def open_orders(self, account: int, symbol_id: int) -> list[tuple[int, int, int, int]]: ...
+    def cancel_open(self, account: int, symbol_id: int) -> int: ...
+    def ensure_instrument(
+        self, symbol: str, tick_size: str = "0.01", lot_size: str = "1"
+    ) -> int: ...
+    def subscribe(self, symbol_id: int, on_market: OnMarket, on_update: OnUpdate) -> None: ...
+    def unsubscribe(self, symbol_id: int) -> None: ...
+    def subscribed(self) -> list[int]: ...
+    def pump(self, now_ns: int | None = None) -> int: ...
+    def send(self, order: Order) -> list[OrderUpdate]: ...
+    def deliver(self, events: list[Event]) -> None: ...
+    def close(self) -> None: ...
 
 
 @final

@@ -59,7 +59,7 @@ from whistle.orchestrator.errors import (
     SymbolConflict,
     UnknownSymbol,
 )
-from whistle.orchestrator.exchange import VenueLink
+from whistle.orchestrator.exchange import ExchangeLink, VenueLink
 from whistle.orchestrator.position import PositionManager, PositionSnapshot
 from whistle.orchestrator.registry import (
     LIVE_STATUSES,
@@ -190,11 +190,15 @@ class Orchestrator:
         pump_interval_s: float = 0.005,
         venue_options: Mapping[str, Any] | None = None,
         clock: Callable[[], int] = time.time_ns,
+        link_factory: Callable[[Path], ExchangeLink] | None = None,
     ) -> None:
         """Describe an orchestrator; nothing starts before ``start()``.
 
         ``db`` is the database URL (default ``$WHISTLE_DB``, else SQLite in ``data_dir``);
         ``simulate`` a seed for the background market flow (None: no flow).
+        ``link_factory(DIR/venue)`` replaces the in-process venue and its ``VenueLink``
+        with another ``ExchangeLink`` (``whistle.api.remote.RemoteLink``: a remote venue);
+        ``venue_options`` are then not used and ``venue`` stays None.
         """
         for name, value in (
             ("inbox_capacity", inbox_capacity),
@@ -223,7 +227,8 @@ class Orchestrator:
         self._clock = clock
         self._lock_file: IO[str] | None = None
         self.venue: Venue | None = None
-        self._link: VenueLink | None = None
+        self._link: ExchangeLink | None = None
+        self._link_factory = link_factory
         self._registry: Registry | None = None
         self.simulator: MarketSimulator | None = None
         self._slots: dict[str, _Slot] = {}
@@ -248,7 +253,7 @@ class Orchestrator:
         return self._registry
 
     @property
-    def link(self) -> VenueLink:
+    def link(self) -> ExchangeLink:
         """The shared exchange connection (after ``start``)."""
         if self._link is None:
             raise OrchestratorError("the orchestrator is not started")
@@ -262,13 +267,16 @@ class Orchestrator:
         self._lock_file = acquire_lock(self.data_dir)
         try:
             check_database(self.url)
-            self.venue = Venue(data_dir=self.data_dir / VENUE_DIR, **self.venue_options)
-            self._link = VenueLink(
-                self.venue,
-                data_dir=self.data_dir / VENUE_DIR,
-                clock=self._clock,
-                ignore_accounts=frozenset((SIM_ACCOUNT,)),
-            )
+            if self._link_factory is not None:
+                self._link = self._link_factory(self.data_dir / VENUE_DIR)
+            else:
+                self.venue = Venue(data_dir=self.data_dir / VENUE_DIR, **self.venue_options)
+                self._link = VenueLink(
+                    self.venue,
+                    data_dir=self.data_dir / VENUE_DIR,
+                    clock=self._clock,
+                    ignore_accounts=frozenset((SIM_ACCOUNT,)),
+                )
             if self.simulate is not None:
                 self.simulator = MarketSimulator(self._link, self.simulate)
             config: DBOSConfig = {

@@ -18,7 +18,7 @@ from whistle.core.enums import Side, TimeInForce
 from whistle.core.events import OrderAccepted
 
 if TYPE_CHECKING:
-    from whistle.orchestrator.exchange import VenueLink
+    from whistle.orchestrator.exchange import ExchangeLink
 
 __all__ = ["SIM_ACCOUNT", "MarketSimulator"]
 
@@ -32,7 +32,7 @@ class MarketSimulator:
 
     def __init__(
         self,
-        link: VenueLink,
+        link: ExchangeLink,
         seed: int = 1,
         *,
         mid: int = 10_000,
