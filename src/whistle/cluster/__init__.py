@@ -1,10 +1,13 @@
 """Layer 10: scale-out on NATS JetStream (command log, venue nodes, front end) with the
-control plane on DBOS / PostgreSQL.
+control plane on DBOS / PostgreSQL (``whistle.cluster.control``).
 
 May import ``whistle.core``, ``whistle.book``, ``whistle.engine``, ``whistle.coord`` (its
-package top only), ``whistle.api`` and lower layers; nothing above.
+package top only), ``whistle.api`` and lower layers; nothing above. The control plane
+(DBOS, psycopg) is imported only by the modules that need it, so the log and the front
+end load without it.
 """
 
+from whistle.cluster.frontend import ClusterBackend, ClusterClient
 from whistle.cluster.log import (
     DEFAULT_PREFIX,
     Batch,
@@ -16,15 +19,35 @@ from whistle.cluster.log import (
     LogError,
     SequencerConflict,
 )
+from whistle.cluster.node import (
+    AddInstrument,
+    Execute,
+    Query,
+    Reply,
+    ShardSequencer,
+    ShardSnapshot,
+    VenueNode,
+    serve_shard,
+)
 
 __all__ = [
     "DEFAULT_PREFIX",
+    "AddInstrument",
     "Batch",
+    "ClusterBackend",
+    "ClusterClient",
     "ClusterNames",
     "CommandLog",
     "Define",
     "EventBatch",
     "EventLog",
+    "Execute",
     "LogError",
+    "Query",
+    "Reply",
     "SequencerConflict",
+    "ShardSequencer",
+    "ShardSnapshot",
+    "VenueNode",
+    "serve_shard",
 ]

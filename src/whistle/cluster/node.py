@@ -37,6 +37,7 @@ import time
 from typing import TYPE_CHECKING, Final, final
 
 import msgspec
+import nats
 import nats.errors
 import nats.js.errors
 from nats.js import api
@@ -64,6 +65,8 @@ if TYPE_CHECKING:
     from nats.aio.subscription import Subscription
     from nats.js import JetStreamContext
 
+    from whistle.cluster.control import ControlPlane, Lease, ShardKeeper
+
 __all__ = [
     "BAD_REQUEST",
     "NOT_OWNER",
@@ -77,10 +80,12 @@ __all__ = [
     "ShardSequencer",
     "ShardSnapshot",
     "SymbolState",
+    "VenueNode",
     "decode_reply",
     "decode_request",
     "encode_reply",
     "encode_request",
+    "serve_shard",
 ]
 
 OK: Final = 0
@@ -123,10 +128,13 @@ class Query(_Req, frozen=True, array_like=True, tag=3):
     what: str
     symbol_id: int = 0
     levels: int = 10
+    """``depth``: the levels per side (0: every level)."""
+    order_id: int = 0
 
 
 Request = Execute | AddInstrument | Query
-QUERIES: Final = ("instruments", "status", "depth", "snapshot", "state_hashes", "order")
+QUERIES: Final = ("instruments", "status", "depth", "book", "snapshot", "state_hashes", "order")
+"""``book``: (EngineStatus, list[L3Order], state hash); ``snapshot``: an EngineSnapshot."""
 
 
 @final
@@ -555,8 +563,10 @@ class ShardSequencer:
             return Reply(OK, value=_ENC.encode(engine.depth(q.levels if q.levels > 0 else None)))
         if q.what == "snapshot":
             return Reply(OK, value=_ENC.encode(engine.snapshot()))
+        if q.what == "book":
+            return Reply(OK, value=_ENC.encode((engine.status(), engine.l3(), engine.state_hash())))
         if q.what == "order":
-            return Reply(OK, value=_ENC.encode(engine.order(q.levels)))
+            return Reply(OK, value=_ENC.encode(engine.order(q.order_id)))
         return Reply(BAD_REQUEST, f"query must be one of {', '.join(QUERIES)}, was {q.what!r}")
 
     def want_ticks(self) -> int:
@@ -700,3 +710,206 @@ async def serve_shard(seq: ShardSequencer, *, queue: str = "sequencer") -> Subsc
         task.add_done_callback(seq._tasks.discard)
 
     return await seq.nc.subscribe(seq.names.req_subject(seq.shard), queue=queue, cb=on_request)
+
+
+# ------------------------------------------------------------------ the node
+
+
+@final
+class VenueNode:
+    """A venue node: keeps its shard leases and runs a ``ShardSequencer`` per held shard.
+
+    ``plane`` is the cluster's ``ControlPlane`` (created by whoever set the cluster up);
+    ``shards`` asks the control plane to assign those shards to this node when nobody has
+    them (otherwise the node serves what it is assigned: ``cluster up``, moves).
+    """
+
+    def __init__(
+        self,
+        nats_url: str,
+        plane: ControlPlane,
+        *,
+        node: str,
+        prefix: str = "whistle",
+        shards: list[int] | None = None,
+        replicas: int = 1,
+        max_batch: int = 1024,
+        snapshot_every: int = 50_000,
+        tick_interval_s: float = 1.0,
+        launch: bool = True,
+        event_stream: bool = False,
+        clock: Callable[[], int] = time.time_ns,
+        log: Callable[[str], None] | None = None,
+    ) -> None:
+        self.nats_url = nats_url
+        self.plane = plane
+        self.node = node
+        self.names = ClusterNames(prefix)
+        self.wanted = list(shards or [])
+        self.replicas = replicas
+        self.max_batch = max_batch
+        self.snapshot_every = snapshot_every
+        self.tick_interval_s = tick_interval_s
+        self.launch = launch
+        self.event_stream = event_stream
+        self.clock = clock
+        self.say = log or (lambda line: None)
+        self.sequencers: dict[int, ShardSequencer] = {}
+        self.errors: list[str] = []
+        self._subs: dict[int, Subscription] = {}
+        self._opening: dict[int, asyncio.Task[None]] = {}
+        self._nc: Client | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.keeper: ShardKeeper | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self._stopped = asyncio.Event()
+
+    # -------------------------------------------------------------- start / stop
+
+    async def start(self) -> None:
+        """Connect, join the cluster, take the assigned shards' leases and serve them."""
+        from whistle.cluster.control import ControlError, ShardKeeper
+
+        self._loop = asyncio.get_running_loop()
+        self._nc = await nats.connect(
+            self.nats_url.split(","), connect_timeout=5, max_reconnect_attempts=-1
+        )
+        if self.event_stream:
+            await EventLog(self._nc, self.names).ensure_stream(
+                self._nc.jetstream(), replicas=self.replicas
+            )
+        plane = self.plane
+        if self.launch:
+            await asyncio.to_thread(plane.launch, self.node)
+        for shard in self.wanted:
+            with contextlib.suppress(ControlError):
+                await asyncio.to_thread(plane.assign, shard, self.node)
+        self.keeper = ShardKeeper(
+            plane,
+            self.node,
+            on_acquired=self._on_acquired,
+            on_lost=self._on_lost,
+            supervise=self.launch,
+        )
+        await asyncio.to_thread(self.keeper.start)
+        self._ticker = asyncio.get_running_loop().create_task(self._tick_loop())
+
+    def _on_acquired(self, lease: Lease) -> None:
+        # The keeper's thread: hand the lease to the loop.
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._open_soon, lease)
+
+    def _open_soon(self, lease: Lease) -> None:
+        task = asyncio.get_running_loop().create_task(self._open(lease))
+        self._opening[lease.shard] = task
+
+    def _on_lost(self, shard: int) -> None:
+        # The keeper's thread; return only once the shard acknowledges nothing more (the
+        # lease is already marked ended, so the fence refuses; this stops it outright).
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        future = asyncio.run_coroutine_threadsafe(self._lose(shard, "lease lost"), loop)
+        with contextlib.suppress(Exception):
+            future.result(timeout=10)
+
+    def _fence(self, shard: int, token: int) -> Callable[[], bool]:
+        keeper = self.keeper
+        plane = self.plane
+        assert keeper is not None
+
+        def fence() -> bool:
+            lease = keeper.lease(shard)
+            return lease is not None and lease.token == token and plane.valid(lease)
+
+        return fence
+
+    async def _open(self, lease: Lease) -> None:
+        shard = lease.shard
+        assert self._nc is not None
+        old = self.sequencers.pop(shard, None)
+        if old is not None:
+            await self._close_one(shard, old, snapshot=False)
+        seq = ShardSequencer(
+            self._nc,
+            self.names,
+            shard,
+            lease.token,
+            fence=self._fence(shard, lease.token),
+            replicas=self.replicas,
+            max_batch=self.max_batch,
+            snapshot_every=self.snapshot_every,
+            clock=self.clock,
+            on_stop=self._sequencer_stopped,
+        )
+        t0 = time.perf_counter()
+        try:
+            report = await seq.open(publish_events=self.event_stream)
+        except (LogError, nats.errors.Error, OSError, ValueError) as exc:
+            self.errors.append(f"shard {shard}: rebuild failed: {exc}")
+            self.say(f"shard {shard}: rebuild failed: {exc}")
+            return
+        finally:
+            self._opening.pop(shard, None)
+        if not seq.fence():
+            self.say(f"shard {shard}: lease ended during the rebuild")
+            return
+        self.sequencers[shard] = seq
+        self._subs[shard] = await serve_shard(seq)
+        self.say(
+            f"shard {shard}: serving (token {lease.token}, rebuilt in"
+            f" {time.perf_counter() - t0:.3f} s: {report})"
+        )
+
+    def _sequencer_stopped(self, shard: int, why: str) -> None:
+        self.say(f"shard {shard}: stopped: {why}")
+        seq = self.sequencers.get(shard)
+        if seq is not None and self._loop is not None:
+            self._loop.create_task(self._lose(shard, why))
+
+    async def _lose(self, shard: int, why: str) -> None:
+        opening = self._opening.pop(shard, None)
+        if opening is not None:
+            opening.cancel()
+        seq = self.sequencers.pop(shard, None)
+        if seq is not None:
+            seq._stop(f"shard {shard}: {why}")  # at once, before any await
+            await self._close_one(shard, seq, snapshot=False)
+
+    async def _close_one(self, shard: int, seq: ShardSequencer, *, snapshot: bool) -> None:
+        sub = self._subs.pop(shard, None)
+        if sub is not None:
+            with contextlib.suppress(nats.errors.Error):
+                await sub.unsubscribe()
+        await seq.close(snapshot=snapshot)
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_interval_s)
+            for seq in list(self.sequencers.values()):
+                seq.want_ticks()
+
+    async def stop(self) -> None:
+        """Stop serving (last snapshots), release the leases, leave, disconnect."""
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        for task in list(self._opening.values()):
+            task.cancel()
+        for shard, seq in list(self.sequencers.items()):
+            # Stop taking requests first, then snapshot while the lease still holds.
+            sub = self._subs.pop(shard, None)
+            if sub is not None:
+                with contextlib.suppress(nats.errors.Error):
+                    await sub.unsubscribe()
+            await seq.close(snapshot=True)
+        self.sequencers.clear()
+        if self.keeper is not None:
+            await asyncio.to_thread(self.keeper.stop, release=True)
+        if self.launch:
+            await asyncio.to_thread(self.plane.shutdown)
+        if self._nc is not None:
+            await self._nc.close()
+        self._stopped.set()
