@@ -22,10 +22,12 @@ What is measured (each a short run on its own stream, deleted afterwards):
     ``offered_per_sec``, so a stall counts for every request it delays) to its reply.
 ``acked_per_sec_r3`` / ``acked_per_sec_r3_unbatched``
     the append path on a 3-replica stream of a local 3-server JetStream cluster started for
-    the run (``nats-server`` from the machine, loopback, temporary directory).
+    the run (``whistle.cluster.local.NatsCluster``: loopback, temporary directory).
 ``failover_seconds``
-    measured by ``whistle.bench.cluster_failover`` when a control plane database is given
-    (``--db``); ``None`` otherwise.
+    with a PostgreSQL URL (``--db``): ``whistle cluster up`` on loopback (one NATS server,
+    three node processes, a fresh schema and prefix), SIGKILL the node owning a symbol's
+    shard, and time from the kill to the first acknowledged command of that symbol
+    through a front end (the slowest of ``failover_rounds``); ``None`` without ``--db``.
 """
 
 from __future__ import annotations
@@ -34,8 +36,6 @@ import asyncio
 import contextlib
 import os
 import shutil
-import socket
-import subprocess
 import tempfile
 import time
 from typing import TYPE_CHECKING, Any, Final
@@ -61,7 +61,7 @@ if TYPE_CHECKING:
 
     from nats.aio.client import Client
 
-__all__ = ["DEFAULTS", "run_cluster_bench", "start_nats_cluster"]
+__all__ = ["DEFAULTS", "run_cluster_bench"]
 
 DEFAULTS: Final[dict[str, Any]] = {
     "seconds": 2.0,
@@ -71,6 +71,8 @@ DEFAULTS: Final[dict[str, Any]] = {
     "chunk": 64,
     "offered_per_sec": 1_000,
     "r3": True,
+    "db": None,
+    "failover_rounds": 1,
 }
 _SYMBOL_BASE: Final = 1000
 
@@ -314,85 +316,76 @@ async def ack_latency(
     }
 
 
-# ------------------------------------------------------------------ a local 3-server cluster
+# ------------------------------------------------------------------ failover
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+async def failover(
+    db_url: str, *, nodes: int = 3, shards: int = 6, lease_s: float = 2.0, rounds: int = 1
+) -> dict[str, Any]:
+    """``whistle cluster up`` on loopback (one NATS server, ``nodes`` node processes), then
+    per round: SIGKILL the node owning a symbol's shard and time from the kill to the
+    first acknowledged command of that symbol (sent again and again through a front end)."""
+    from whistle.cluster.frontend import ClusterBackend
+    from whistle.cluster.local import LocalCluster
 
-
-def nats_server_binary() -> str | None:
-    """Return the ``nats-server`` to start (PATH, then /usr/sbin), or None."""
-    found = shutil.which("nats-server")
-    if found:
-        return found
-    return "/usr/sbin/nats-server" if os.path.exists("/usr/sbin/nats-server") else None
-
-
-@contextlib.asynccontextmanager
-async def start_nats_cluster(n: int = 3) -> AsyncIterator[list[str]]:
-    """Run ``n`` JetStream servers clustered on loopback (temporary store); yield their URLs.
-
-    Every process is terminated (then killed) and the directory removed on exit.
-    """
-    binary = nats_server_binary()
-    if binary is None:
-        raise RuntimeError("no nats-server binary (PATH or /usr/sbin/nats-server)")
-    root = tempfile.mkdtemp(prefix="whistle-nats-")
-    client_ports = [_free_port() for _ in range(n)]
-    route_ports = [_free_port() for _ in range(n)]
-    procs: list[subprocess.Popen[bytes]] = []
+    root = tempfile.mkdtemp(prefix="whistle-failover-")
+    tag = f"f{os.getpid()}"
+    cluster = LocalCluster(os.path.join(root, "cluster"))
+    times: list[float] = []
     try:
-        routes = ", ".join(f"nats-route://127.0.0.1:{p}" for p in route_ports)
-        for i in range(n):
-            store = os.path.join(root, f"s{i}")
-            conf = os.path.join(root, f"s{i}.conf")
-            with open(conf, "w", encoding="utf-8") as f:
-                f.write(
-                    f'server_name: "w{i}"\nlisten: "127.0.0.1:{client_ports[i]}"\n'
-                    f'jetstream {{ store_dir: "{store}" }}\n'
-                    f'cluster {{ name: "whistle-bench"\n listen: "127.0.0.1:{route_ports[i]}"\n'
-                    f" routes: [{routes}] }}\n"
-                )
-            log = open(os.path.join(root, f"s{i}.log"), "wb")  # noqa: SIM115  # closed below
-            procs.append(
-                subprocess.Popen(  # noqa: S603  # our own config, a fixed binary
-                    [binary, "-c", conf], stdout=log, stderr=subprocess.STDOUT
-                )
+        state = await asyncio.to_thread(
+            lambda: cluster.up(
+                nodes=nodes,
+                nats_servers=1,
+                shards=shards,
+                db=db_url,
+                schema=f"wb_{tag}",
+                prefix=tag,
+                lease_s=lease_s,
+                safety_s=lease_s / 4,
+                node_timeout_s=lease_s,
             )
-            log.close()
-        urls = [f"nats://127.0.0.1:{p}" for p in client_ports]
-        await _wait_meta_leader(urls[0], deadline_s=30.0)
-        yield urls
-    finally:
-        for p in procs:
-            p.terminate()
-        for p in procs:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
-        shutil.rmtree(root, ignore_errors=True)
-
-
-async def _wait_meta_leader(url: str, *, deadline_s: float) -> None:
-    end = time.monotonic() + deadline_s
-    last: BaseException | None = None
-    while time.monotonic() < end:
+        )
+        backend = await ClusterBackend.connect(
+            ",".join(state.nats_urls), db_url, prefix=tag, schema=f"wb_{tag}", retry_s=2.0
+        )
         try:
-            async with _connected(url, quiet=True) as nc:
-                await nc.jetstream().account_info()
-                return
-        except (TimeoutError, nats.errors.Error, OSError) as exc:
-            last = exc
-            await asyncio.sleep(0.25)
-    raise RuntimeError(
-        f"the local JetStream cluster had no meta leader within {deadline_s} s: {last}"
-    )
+            inst = await backend.add_instrument(Instrument(symbol="FAIL", symbol_id=77))
+            shard = backend.client.shard_of(inst.symbol)
+            oid = 1
+            for _ in range(rounds):
+                (out,) = await backend.execute([NewOrder(77, oid, 1, 1, 1, 1, 100, 1)])
+                oid += 1
+                if out.error is not None:
+                    raise RuntimeError(f"no owner for the symbol before the kill: {out.error}")
+                with cluster.plane() as plane:
+                    owner = await asyncio.to_thread(plane.owner, shard)
+                if owner is None or owner.holder is None:
+                    raise RuntimeError(f"shard {shard} has no lease holder")
+                killed = owner.holder
+                t0 = time.perf_counter()
+                await asyncio.to_thread(cluster.kill_node, killed)
+                while True:
+                    (out,) = await backend.execute([NewOrder(77, oid, 1, 1, 1, 1, 100, 1)])
+                    oid += 1
+                    if out.error is None:
+                        break
+                    if time.perf_counter() - t0 > 120:
+                        raise RuntimeError("no failover within 120 s")
+                times.append(time.perf_counter() - t0)
+                await asyncio.to_thread(cluster.start_node, killed)
+        finally:
+            await backend.close()
+    finally:
+        await asyncio.to_thread(cluster.down)
+        shutil.rmtree(root, ignore_errors=True)
+    return {
+        "failover_seconds": round(max(times), 3),
+        "rounds": [round(t, 3) for t in times],
+        "lease_s": lease_s,
+        "nodes": nodes,
+        "shards": shards,
+    }
 
 
 # ------------------------------------------------------------------ all of it
@@ -409,6 +402,8 @@ async def _run(
     offered_per_sec: int,
     r3: bool,
     prefix: str,
+    db: str | None,
+    failover_rounds: int,
 ) -> dict[str, Any]:
     batched = await log_throughput(
         url, prefix, replicas=1, batch=batch, symbols=symbols, seconds=seconds
@@ -459,18 +454,28 @@ async def _run(
         "cpus": os.cpu_count(),
     }
     if r3:
-        async with start_nats_cluster(3) as urls:
-            joined = ",".join(urls)
+        from whistle.cluster.local import NatsCluster
+
+        nats_cluster = NatsCluster(3)
+        await asyncio.to_thread(nats_cluster.start)
+        try:
+            joined = ",".join(nats_cluster.urls)
             r3b = await log_throughput(
                 joined, prefix, replicas=3, batch=batch, symbols=symbols, seconds=seconds
             )
             r3u = await log_throughput(
                 joined, prefix, replicas=3, batch=1, symbols=symbols, seconds=seconds
             )
+        finally:
+            await asyncio.to_thread(nats_cluster.stop)
         result["acked_per_sec_r3"] = r3b["acked_per_sec"]
         result["acked_per_sec_r3_unbatched"] = r3u["acked_per_sec"]
         result["runs"]["r3_batched"] = r3b
         result["runs"]["r3_unbatched"] = r3u
+    if db:
+        fail = await failover(db, rounds=failover_rounds)
+        result["failover_seconds"] = fail["failover_seconds"]
+        result["runs"]["failover"] = fail
     return result
 
 

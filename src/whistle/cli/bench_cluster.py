@@ -65,6 +65,19 @@ __all__ = ["cluster"]
     show_default=True,
     help="Also start a local 3-server JetStream cluster and measure 3 replicas.",
 )
+@click.option(
+    "--db",
+    default=None,
+    metavar="URL",
+    help="PostgreSQL for the failover run (a fresh schema, dropped after); none: no failover.",
+)
+@click.option(
+    "--failover-rounds",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Kill rounds of the failover run (the slowest is reported).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def cluster(
     url: str,
@@ -75,6 +88,8 @@ def cluster(
     chunk: int,
     offered_per_sec: int,
     r3: bool,
+    db: str | None,
+    failover_rounds: int,
     as_json: bool,
 ) -> None:
     """Measure acknowledged commands/s and ack latency through NATS JetStream."""
@@ -87,6 +102,8 @@ def cluster(
         chunk=chunk,
         offered_per_sec=offered_per_sec,
         r3=r3,
+        db=db,
+        failover_rounds=failover_rounds,
     )
     if as_json:
         click.echo(json.dumps(result))

@@ -59,7 +59,7 @@ def _shards(text: str | None) -> list[int]:
     type=click.IntRange(min=1),
     default=16,
     show_default=True,
-    help="Shards of a new control plane (an existing one keeps its count).",
+    help="Shards of a new control plane (an existing cluster keeps its own).",
 )
 @click.option(
     "--replicas",
@@ -73,7 +73,7 @@ def _shards(text: str | None) -> list[int]:
     type=click.FloatRange(min=0.5),
     default=3.0,
     show_default=True,
-    help="Lease length.",
+    help="Lease length of a new control plane (an existing cluster keeps its own).",
 )
 @click.option(
     "--max-batch",
@@ -110,19 +110,23 @@ def run(
     event_stream: bool,
 ) -> None:
     """Serve the shards this node holds until SIGTERM / SIGINT."""
-    from whistle.cluster.control import ControlPlane
+    from whistle.cluster.control import ControlError, ControlPlane
     from whistle.cluster.node import VenueNode
 
     wanted = _shards(shards)
-    plane = ControlPlane(
-        db_url,
-        schema=schema,
-        shards=shard_count,
-        lease_s=lease_s,
-        safety_s=lease_s / 4,
-        node_timeout_s=lease_s,
-    )
-    plane.create()
+    try:
+        # The cluster's own shard count and timings (whistle cluster up created it).
+        plane = ControlPlane.attach(db_url, schema=schema)
+    except ControlError:
+        plane = ControlPlane(
+            db_url,
+            schema=schema,
+            shards=shard_count,
+            lease_s=lease_s,
+            safety_s=lease_s / 4,
+            node_timeout_s=lease_s,
+        )
+        plane.create()
     node_name = name or f"{socket.gethostname()}-{os.getpid()}"
 
     def say(line: str) -> None:
