@@ -62,6 +62,7 @@ from whistle.api.marketdata import (
     SubscriptionClosed,
     SubscriptionDropped,
     UnknownSymbol,
+    attach_backend,
 )
 from whistle.api.orders import OrderUpdates, OrderUpdatesClosed, OrderUpdatesDropped
 from whistle.api.v1 import admin_pb2, market_data_pb2, order_entry_pb2, types_pb2
@@ -230,6 +231,7 @@ class WhistleServer:
         self._order_subs: set[Any] = set()
         self._encode = self._encode_chunk  # one bound method: the chunks' cache key
         self._stopped = asyncio.Event()
+        self._detach_hub: Callable[[], None] | None = None
 
     # -------------------------------------------------------------- lifecycle
 
@@ -237,10 +239,8 @@ class WhistleServer:
         """Seed the market-data hub, bind, start serving; return the port."""
         cfg = self.config
         backend = self.backend
-        for instrument in backend.instruments():
-            await self._seed(instrument)
-        backend.add_listener(self.hub.on_events)
         backend.add_listener(self.order_updates.on_events)
+        self._detach_hub = await attach_backend(self.hub, backend)
         server = aio.server(
             options=[
                 ("grpc.max_receive_message_length", cfg.max_message_bytes),
@@ -289,21 +289,6 @@ class WhistleServer:
         """Mark every service SERVING in the health service (``start`` then this)."""
         await self._set_health(True)
 
-    async def _seed(self, instrument: Instrument) -> None:
-        sid = instrument.symbol_id
-        depth = await self.backend.depth(sid, None)
-        status = await self.backend.status([sid])
-        state = int(status.symbols[0].status.state) if status.symbols else 1
-        last = status.symbols[0].status.last_trade_ticks if status.symbols else 0
-        self.hub.seed(
-            sid,
-            [(lv.price_ticks, lv.qty_lots, lv.order_count) for lv in depth.bids],
-            [(lv.price_ticks, lv.qty_lots, lv.order_count) for lv in depth.asks],
-            state=state,
-            last_trade_price_ticks=last,
-            ts_ns=status.now_ns,
-        )
-
     async def _tick_forever(self) -> None:
         interval = self.config.tick_interval_s
         while not self._draining:
@@ -333,6 +318,9 @@ class WhistleServer:
             if self._server is not None:
                 await self._server.stop(self.config.grace_s if grace is None else grace)
             await self.batcher.idle()
+            self.backend.remove_listener(self.order_updates.on_events)
+            if self._detach_hub is not None:
+                self._detach_hub()
             await self.backend.close()
         finally:
             self._stopped.set()
@@ -435,11 +423,19 @@ class WhistleServer:
             return types_pb2.CommandResult(
                 api_error=_ApiError.API_ERROR_UNAVAILABLE, detail=outcome.error
             )
+        events = self._events_to_proto(outcome.events, identity, outcome.detail)
+        detail = outcome.detail
+        if detail is None:
+            # An engine reject: its words (the detail code's text, or the reason's).
+            for event in events:
+                if event.WhichOneof("kind") == "order_rejected":
+                    detail = event.order_rejected.detail
+                    break
         return types_pb2.CommandResult(
             enq_seq=outcome.enq_seq,
             order_id=outcome.order_id,
-            events=self._events_to_proto(outcome.events, identity, outcome.detail),
-            detail=outcome.detail or "",
+            events=events,
+            detail=detail or "",
         )
 
     def _refusal_result(self, refusal: Refusal, identity: Identity) -> types_pb2.CommandResult:
