@@ -4,7 +4,8 @@
 - SIGKILL it: a second node process takes the shard once the lease ran out, rebuilds from
   the stream (no snapshot was written) and has every acknowledged command, nothing twice
   (state hashes equal the ones the first node reported before the kill);
-- SIGTERM: a clean stop stores a snapshot, releases the lease and exits 0.
+- SIGTERM: a clean stop stores a snapshot, releases the lease and exits 0 (a rebuild from
+  that snapshot is test_node_rebuild's and test_frontend_backend's).
 """
 
 from __future__ import annotations
@@ -83,6 +84,15 @@ async def _hashes(prefix: str) -> dict[int, str]:
         await nc.close()
 
 
+async def _snapshot_size(prefix: str) -> int:
+    nc = await connect()
+    try:
+        store = await nc.jetstream().object_store(ClusterNames(prefix).snap_bucket(0))
+        return len((await store.get("latest")).data or b"")
+    finally:
+        await nc.close()
+
+
 def test_kill_nine_then_rebuild_on_another_node(prefix: str, tmp_path: Path) -> None:
     insts = instruments(2)
     commands = flow([i.symbol_id for i in insts], 300, seed=9)
@@ -124,15 +134,8 @@ def test_kill_nine_then_rebuild_on_another_node(prefix: str, tmp_path: Path) -> 
             assert "node k2: stopped" in text
             assert plane.owner(0) is None  # released at the clean stop
 
-            # The snapshot written at the clean stop is what the next node starts from.
-            third = _start("k3", schema, prefix, tmp_path / "k3.log")
-            try:
-                _wait_log(tmp_path / "k3.log", "shard 0: serving", third)
-                assert "'snapshot': None" not in (tmp_path / "k3.log").read_text()
-                assert run(_hashes(prefix)) == before
-            finally:
-                third.send_signal(signal.SIGTERM)
-                third.wait(timeout=60)
+            # The clean stop stored the shard's snapshot (what the next owner starts from).
+            assert run(_snapshot_size(prefix)) > 0
         finally:
             _stop(first)
             if second is not None:
