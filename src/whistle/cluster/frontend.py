@@ -159,7 +159,8 @@ class ClusterBackend:
         """Connect to NATS and read the shard map from the control plane at ``db_url``."""
         from whistle.cluster.control import ControlPlane
 
-        plane = ControlPlane(db_url, schema=schema)
+        # The cluster's own shard count (a plane built with defaults would hash wrongly).
+        plane = await asyncio.to_thread(ControlPlane.attach, db_url, schema=schema)
 
         def read_map() -> ShardMap:
             return plane.shard_map()

@@ -381,6 +381,15 @@ class EventLog:
             if "already in use" not in str(exc.description):
                 raise LogError(f"cannot create stream {name}: {exc}") from exc
 
+    async def last_published(self, js: JetStreamContext, symbol_id: int) -> int:
+        """Return the last event seq of ``symbol_id`` in the events stream (0: none)."""
+        try:
+            msg = await js.get_last_msg(self.names.evt_stream(), self.names.evt_subject(symbol_id))
+        except nats.js.errors.NotFoundError:
+            return 0
+        events = decode_events(msg.data or b"").events
+        return events[-1].seq if events else 0
+
     async def publish(self, symbol_id: int, events: list[Event]) -> None:
         """Publish ``events`` of one symbol (non-empty, in seq order) as one message."""
         await self.nc.publish(

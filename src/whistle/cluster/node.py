@@ -298,8 +298,8 @@ class ShardSequencer:
     async def open(self, *, publish_events: bool = False) -> dict[str, object]:
         """Create the stream if needed and rebuild every engine: the latest snapshot
         (hashes checked), then the stream's tail. ``publish_events``: publish the tail's
-        events (a new owner filling in what a dead one may not have published; the
-        events stream deduplicates). Return a report (snapshot, records, fallbacks)."""
+        events the events stream does not hold yet (a new owner filling in what a dead one
+        may not have published). Return a report (snapshot, records, fallbacks)."""
         await self.log.ensure()
         fallbacks: list[str] = []
         snap, restored = await self._load_snapshot(fallbacks)
@@ -314,6 +314,9 @@ class ShardSequencer:
             start = snap.read_from
         records = 0
         replayed = 0
+        # What the events stream already holds per symbol: a new owner publishes only the
+        # events after it (the dead owner may have published some, or none, of its last).
+        published: dict[int, int] = {}
         async for seq, symbol_id, record in self.log.read(start):
             records += 1
             sym = self.symbols.get(symbol_id)
@@ -334,7 +337,11 @@ class ShardSequencer:
             events = self._apply(sym, record, seq)
             replayed += len(record.commands)
             if publish_events and events:
-                await self.events.publish(symbol_id, events)
+                if symbol_id not in published:
+                    published[symbol_id] = await self.events.last_published(self.js, symbol_id)
+                fresh = [e for e in events if e.seq > published[symbol_id]]
+                if fresh:
+                    await self.events.publish(symbol_id, fresh)
         self.rebuild_report = {
             "snapshot": None if snap is None else snap.read_from - 1,
             "records": records,

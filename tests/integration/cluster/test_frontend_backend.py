@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from cluster_flow import flow, instruments, per_symbol
-from control_support import plane_factory
+from control_support import PG_URL, plane_factory
 from nats_support import NATS_URL, connect, purge, require_nats, run, unique_prefix
 
 from whistle.api.backend import Backend
@@ -152,6 +152,7 @@ def test_front_end_routes_reports_and_survives_a_handover(prefix: str) -> None:
                 assert out.events[0].enq_seq == out.enq_seq
             finally:
                 await backend.close()
+                await nc.close()
                 await node.stop()
 
         run(go())
@@ -167,9 +168,11 @@ def test_node_past_its_lease_logs_and_acknowledges_nothing(prefix: str) -> None:
             node = VenueNode(NATS_URL, plane, node="p1", prefix=prefix, shards=[0], launch=False)
             await node.start()
             await _wait(lambda: 0 in node.sequencers, "p1 serving")
+            # The CLI's way in: the cluster's own shard count from the control plane.
+            backend = await ClusterBackend.connect(
+                NATS_URL, PG_URL, prefix=prefix, schema=plane.schema, retry_s=1.0
+            )
             nc = await connect()
-            backend = ClusterBackend(nc, ClusterNames(prefix), plane.shard_map(), retry_s=1.0)
-            await backend.start()
             try:
                 await backend.add_instrument(inst)
                 (ok,) = await backend.execute([NewOrder(inst.symbol_id, 1, 1, 1, 1, 1, 100, 1)])
@@ -193,6 +196,7 @@ def test_node_past_its_lease_logs_and_acknowledges_nothing(prefix: str) -> None:
                 assert await log.last_seq() == before
             finally:
                 await backend.close()
+                await nc.close()
                 await node.stop()
 
         run(go())

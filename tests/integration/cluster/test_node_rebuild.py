@@ -6,7 +6,9 @@
 - a damaged snapshot is refused by name and the shard is rebuilt from the stream;
 - a sequencer whose lease is not valid appends nothing and acknowledges nothing; one
   whose lease ends between append and acknowledgement acknowledges and publishes nothing;
-- a second sequencer of the same shard is refused by the log and stops, the first goes on.
+- a second sequencer of the same shard is refused by the log and stops, the first goes on;
+- a new owner publishes exactly the events the events stream is missing (the dead owner's
+  unpublished tail): per symbol seq 1..N, no gap, no duplicate, rebuilt twice.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import pytest
 from cluster_flow import flow, instruments, per_symbol
 from nats_support import connect, purge, require_nats, run, unique_prefix
 
-from whistle.cluster.log import ClusterNames, CommandLog, decode_events
+from whistle.cluster.log import ClusterNames, CommandLog, EventLog, decode_events
 from whistle.cluster.node import NOT_OWNER, OK, UNAVAILABLE, ShardSequencer
 from whistle.core.commands import NewOrder
 
@@ -256,5 +258,60 @@ def test_second_sequencer_stops_first_goes_on(prefix: str) -> None:
         finally:
             await a_nc.close()
             await b_nc.close()
+
+    run(go())
+
+
+def test_new_owner_fills_the_events_stream_without_gaps_or_duplicates(prefix: str) -> None:
+    names = ClusterNames(prefix)
+    insts = instruments(2)
+    commands = flow([i.symbol_id for i in insts], 240, seed=21)
+
+    async def go() -> None:
+        nc = await connect()
+        try:
+            js = nc.jetstream()
+            events = EventLog(nc, names)
+            await events.ensure_stream(js)
+            first = ShardSequencer(nc, names, SHARD, 1, fence=lambda: True, clock=Clock())
+            await first.open()
+            for inst in insts:
+                await first.define(inst)
+            acked = await _drive(first, commands[:160])
+            await first.snapshot()
+            # The owner's last batches are logged and applied but their events never leave
+            # (it dies between the append and the publish).
+            lost: list[tuple[int, list[Event]]] = []
+
+            async def vanish(symbol_id: int, evs: list[Event]) -> None:
+                lost.append((symbol_id, evs))
+
+            first.events.publish = vanish  # type: ignore[method-assign]
+            acked += await _drive(first, commands[160:])
+            assert lost
+            await first.close(snapshot=False)
+            await nc.flush()
+
+            second = ShardSequencer(nc, names, SHARD, 2, fence=lambda: True, clock=Clock())
+            await second.open(publish_events=True)
+            await nc.flush()
+            # Twice: the second rebuild finds everything already there and adds nothing.
+            third = ShardSequencer(nc, names, SHARD, 3, fence=lambda: True, clock=Clock())
+            await third.open(publish_events=True)
+            await nc.flush()
+            await asyncio.sleep(0.2)
+            stored: list[Event] = []
+            info = await js.stream_info(names.evt_stream())
+            for seq in range(1, int(info.state.last_seq) + 1):
+                msg = await js.get_msg(names.evt_stream(), seq)
+                stored.extend(decode_events(msg.data or b"").events)
+            grouped = per_symbol(stored)
+            for sid, evs in grouped.items():
+                assert [e.seq for e in evs] == list(range(1, len(evs) + 1)), sid
+            assert grouped == per_symbol(acked)
+            await second.close(snapshot=False)
+            await third.close(snapshot=False)
+        finally:
+            await nc.close()
 
     run(go())
