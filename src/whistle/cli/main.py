@@ -7,16 +7,20 @@ import click
 from whistle import __version__
 from whistle.cli.backtest import backtest
 from whistle.cli.bench import bench
+from whistle.cli.bench_cluster import cluster as bench_cluster
 from whistle.cli.bench_marketdata import marketdata_cmd
+from whistle.cli.cluster import cluster
 from whistle.cli.demo import demo
 from whistle.cli.errors import DEBUG_ENV, WhistleGroup
 from whistle.cli.feed import feed
 from whistle.cli.journal import journal
 from whistle.cli.metrics import metrics
+from whistle.cli.node import node
 from whistle.cli.orchestrator import orchestrator
 from whistle.cli.pipeline import pipeline
 from whistle.cli.replay import replay
 from whistle.cli.script import script
+from whistle.cli.serve import serve
 
 __all__ = ["main"]
 
@@ -47,11 +51,15 @@ def main(debug: bool) -> None:
 main.add_command(backtest)
 main.add_command(bench)
 bench.add_command(marketdata_cmd)
+bench.add_command(bench_cluster)
+main.add_command(cluster)
 main.add_command(demo)
 main.add_command(feed)
 main.add_command(journal)
 main.add_command(metrics)
+main.add_command(node)
 main.add_command(orchestrator)
 main.add_command(pipeline)
 main.add_command(replay)
 main.add_command(script)
+main.add_command(serve)
