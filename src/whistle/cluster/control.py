@@ -215,6 +215,8 @@ class ControlPlane:
         self.lease_s = lease_s
         self.safety_s = safety_s
         self.node_timeout_s = node_timeout_s
+        self.join_grace_s = max(30.0, 10 * node_timeout_s)
+        """How long a shard assigned to a node that never joined waits before it moves."""
         self.clock = clock
         self._idle: list[psycopg.Connection[Any]] = []
         self._open = 0
@@ -333,7 +335,8 @@ class ControlPlane:
                 " assigned text, generation bigint NOT NULL DEFAULT 0,"
                 " holder text, token bigint NOT NULL DEFAULT 0,"
                 " expires_at timestamptz NOT NULL DEFAULT '-infinity',"
-                " revoked boolean NOT NULL DEFAULT false, renewed_at timestamptz)"
+                " revoked boolean NOT NULL DEFAULT false, renewed_at timestamptz,"
+                " assigned_at timestamptz)"
             ).format(self._t_shards),
             sql.SQL(
                 "CREATE TABLE IF NOT EXISTS {} (symbol text PRIMARY KEY, shard integer NOT NULL)"
@@ -518,7 +521,7 @@ class ControlPlane:
         _check_node(node)
         row = self._one(
             sql.SQL(
-                "UPDATE {} SET assigned = %(n)s WHERE shard = %(s)s"
+                "UPDATE {} SET assigned = %(n)s, assigned_at = now() WHERE shard = %(s)s"
                 " AND (assigned IS NULL OR assigned = %(n)s) RETURNING shard"
             ).format(self._t_shards),
             {"n": node, "s": shard},
@@ -548,7 +551,8 @@ class ControlPlane:
         sent = self.clock()
         row = self._one(
             sql.SQL(
-                "UPDATE {shards} SET assigned = %(n)s, holder = %(n)s, token = token + 1,"
+                "UPDATE {shards} SET assigned_at = CASE WHEN assigned IS NULL THEN now()"
+                " ELSE assigned_at END, assigned = %(n)s, holder = %(n)s, token = token + 1,"
                 " expires_at = now() + make_interval(secs => %(l)s), revoked = false,"
                 " renewed_at = now()"
                 " WHERE shard = %(s)s AND (assigned IS NULL OR assigned = %(n)s)"
@@ -819,16 +823,24 @@ class ControlPlane:
         for info in rows:
             if info.assigned in load:
                 load[info.assigned] += 1
+        # Shards of a member that is down, or of a node that never joined within the
+        # grace (cluster up assigns shards before the nodes have started).
+        orphans = self._all(
+            sql.SQL(
+                "SELECT s.shard, s.generation, s.assigned FROM {shards} s"
+                " LEFT JOIN {nodes} n ON n.node = s.assigned WHERE s.assigned IS NOT NULL"
+                " AND (NOT n.up OR (n.node IS NULL"
+                " AND s.assigned_at < now() - make_interval(secs => %(g)s)))"
+                " ORDER BY s.shard"
+            ).format(shards=self._t_shards, nodes=self._t_nodes),
+            {"g": self.join_grace_s},
+        )
         started = []
-        for info in rows:
-            if info.assigned is None or info.assigned in load:
-                continue
+        for shard, generation, assigned in orphans:
             target = min(live, key=lambda n: (load[n], n))
             load[target] += 1
             started.append(
-                self._start_move(
-                    info.shard, info.generation, target, f"node {info.assigned} is down"
-                )
+                self._start_move(int(shard), int(generation), target, f"node {assigned} is down")
             )
         return started
 
@@ -857,7 +869,8 @@ class ControlPlane:
                 return None
             cur.execute(
                 sql.SQL(
-                    "UPDATE {} SET assigned = %(n)s, generation = generation + 1"
+                    "UPDATE {} SET assigned = %(n)s, generation = generation + 1,"
+                    " assigned_at = now()"
                     " WHERE shard = %(s)s"
                 ).format(self._t_shards),
                 {"s": shard, "n": to_node},
@@ -1063,8 +1076,20 @@ def _line(exc: BaseException) -> str:
 def _migrate(url: str, dbos_schema: str) -> None:
     # DBOS's schema creation races between processes launching at once (see
     # whistle.orchestrator.database.retry): serialize it with an advisory lock.
+    # Polled with pg_try_advisory_lock, never waited for in a statement: DBOS's migration
+    # runs CREATE INDEX CONCURRENTLY, which waits for every open transaction, and a
+    # blocked pg_advisory_lock() is one: the two would wait for each other forever.
     with psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S) as conn:
-        conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (dbos_schema,))
+        deadline = time.monotonic() + 120.0
+        while True:
+            row = conn.execute(
+                "SELECT pg_try_advisory_lock(hashtext(%s))", (dbos_schema,)
+            ).fetchone()
+            if row is not None and row[0]:
+                break
+            if time.monotonic() >= deadline:
+                raise ControlUnavailable(f"another process kept migrating {dbos_schema} for 120 s")
+            time.sleep(0.05)
         try:
             DBOS.migrate(url, schema=dbos_schema)
         finally:

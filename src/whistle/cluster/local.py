@@ -62,6 +62,7 @@ DEFAULT_DIR_ENV: Final = "WHISTLE_CLUSTER_DIR"
 NATS_SERVER_ENV: Final = "WHISTLE_NATS_SERVER"
 READY_TIMEOUT_S: Final = 30.0
 STOP_TIMEOUT_S: Final = 10.0
+NODE_COMMAND: Final = (sys.executable, "-m", "whistle", "node", "run")
 
 
 class LocalClusterError(Exception):
@@ -419,6 +420,8 @@ class ClusterState:
     shards: int
     replicas: int
     nats_name: str
+    lease_s: float = 3.0
+    node_command: list[str] = field(default_factory=list)
     nats: list[dict[str, Any]] = field(default_factory=list)
     nodes: list[ProcessRecord] = field(default_factory=list)
     version: int = STATE_VERSION
@@ -471,8 +474,13 @@ class LocalCluster:
         safety_s: float = 0.75,
         node_timeout_s: float = 3.0,
         node_args: Sequence[str] = (),
+        node_command: Sequence[str] | None = None,
     ) -> ClusterState:
-        """Start everything; on any failure stop what was started and raise."""
+        """Start everything; on any failure stop what was started and raise.
+
+        ``node_command`` runs a node (default ``python -m whistle node run``); the
+        cluster's options (``--nats``, ``--db``, ``--node`` ...) and ``node_args`` follow.
+        """
         if nodes < 0:
             raise LocalClusterError(f"--nodes must be >= 0, was {nodes}")
         replicas = min(3, nats_servers) if replicas is None else replicas
@@ -499,6 +507,8 @@ class LocalCluster:
             shards=shards,
             replicas=replicas,
             nats_name=nats_cluster.name,
+            lease_s=lease_s,
+            node_command=list(node_command or NODE_COMMAND),
         )
         plane: ControlPlane | None = None
         try:
@@ -542,11 +552,7 @@ class LocalCluster:
 
     def _start_node(self, state: ClusterState, name: str, extra: Sequence[str]) -> ProcessRecord:
         argv = [
-            sys.executable,
-            "-m",
-            "whistle",
-            "node",
-            "run",
+            *(state.node_command or NODE_COMMAND),
             "--nats",
             ",".join(state.nats_urls),
             "--db",
@@ -559,6 +565,10 @@ class LocalCluster:
             name,
             "--replicas",
             str(state.replicas),
+            "--shard-count",
+            str(state.shards),
+            "--lease-s",
+            repr(state.lease_s),
             *extra,
         ]
         return _spawn(name, argv, Path(state.dir) / f"{name}.log")
@@ -581,7 +591,7 @@ class LocalCluster:
             for record in state.nodes:
                 if not process_alive(record):
                     raise LocalClusterError(
-                        f"node {record.name} exited at start; its log: {record.log}"
+                        f"node {record.name} exited at start: {_tail(record.log)}"
                     )
             up = {n.node for n in plane.nodes() if n.up}
             held = {i.holder for i in plane.leases() if i.holder and i.remaining_s > 0}
@@ -591,7 +601,12 @@ class LocalCluster:
             if not names:
                 return
             if time.monotonic() >= deadline:
-                raise LocalClusterError(f"nodes {sorted(names)} not up with their shards in time")
+                tails = "; ".join(
+                    f"{r.name}: {_tail(r.log)}" for r in state.nodes if r.name in names
+                )
+                raise LocalClusterError(
+                    f"nodes {sorted(names)} not up with their shards in time ({tails})"
+                )
             time.sleep(0.1)
 
     # ------------------------------------------------------------------ down
@@ -677,3 +692,12 @@ class LocalCluster:
             yield plane
         finally:
             plane.close()
+
+
+def _tail(path: str, lines: int = 3) -> str:
+    """The last ``lines`` lines of a log, on one line (for an error message)."""
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    return " | ".join(text.strip().splitlines()[-lines:]) or "(empty log)"

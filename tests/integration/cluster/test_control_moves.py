@@ -242,3 +242,17 @@ def test_move_interrupted_by_shutdown_resumes_when_the_executor_launches_again()
         result = cp.wait_move(workflow_id)
         assert (result.outcome, result.token) == ("taken", old.token + 1)
         assert cp.lease_info(0).generation == 1
+
+
+def test_supervise_waits_for_a_node_that_has_not_joined_yet() -> None:
+    with plane_factory(shards=2, lease_s=5.0, safety_s=1.0, node_timeout_s=1.0) as make:
+        cp = make()
+        cp.launch("b")
+        cp.join("b")
+        cp.assign(0, "late")  # cluster up assigns before the node has started
+        assert cp.supervise() == []  # within the grace: the shard waits for its node
+        assert cp.lease_info(0).assigned == "late"
+        cp.join_grace_s = 0.3
+        moved = wait_for(lambda: (cp.heartbeat("b"), cp.supervise())[1], what="a move")
+        assert moved == ["shard-0-move-0"]
+        wait_for(lambda: cp.lease_info(0).assigned == "b", what="the reassignment")
