@@ -6,6 +6,14 @@ shard's commands of a batch as one NATS request to ``<prefix>.req.<shard>`` (the
 owner answers), and hands the engines' events to its listeners from
 ``<prefix>.evt.*`` (every node's events, in each symbol's ``seq`` order).
 
+Idempotent order entry: a ``NewOrder`` / ``CancelReplace`` with a ``client_order_id``
+is remembered by its shard per (symbol, account, client_order_id) until the symbol's
+``EndSession`` (the venue's table, scoped to a symbol: two shards cannot check one key
+without talking to each other), in the shard's snapshots and rebuilt from its log; a
+repeat is answered ``[DuplicateClientOrder, *the original's events]`` and changes nothing.
+A client that got ``error`` (outcome unknown) sends the same command again and learns the
+outcome without entering it twice.
+
 Retries: a request nobody answers (no owner yet: a failover in progress) or that the
 node answers ``NOT_OWNER`` (nothing was logged) is sent again until ``retry_s``. An
 ``Execute`` that timed out or came back ``UNAVAILABLE`` is *not* sent again: its commands
@@ -27,6 +35,7 @@ import nats.errors
 from whistle.api.backend import (
     BackendUnavailable,
     BookView,
+    ClientOrderView,
     HostView,
     Outcome,
     SymbolView,
@@ -38,6 +47,7 @@ from whistle.cluster.node import (
     NOT_OWNER,
     OK,
     AddInstrument,
+    ClientOrderAnswer,
     Execute,
     Query,
     Reply,
@@ -65,7 +75,6 @@ if TYPE_CHECKING:
     from nats.aio.msg import Msg
     from nats.aio.subscription import Subscription
 
-    from whistle.api.backend import ClientOrderView
     from whistle.cluster.control import ShardMap
 
 __all__ = ["ClusterBackend", "ClusterClient"]
@@ -76,6 +85,7 @@ _STATUS: Final = msgspec.msgpack.Decoder(EngineStatus)
 _DEPTH: Final = msgspec.msgpack.Decoder(DepthSnapshot)
 _BOOK: Final = msgspec.msgpack.Decoder(tuple[EngineStatus, list[L3Order], str])
 _ORDER: Final = msgspec.msgpack.Decoder(OrderInfo | None)
+_CLIENT_ORDER: Final = msgspec.msgpack.Decoder(ClientOrderAnswer | None)
 
 
 @final
@@ -381,8 +391,30 @@ class ClusterBackend:
         )
 
     async def client_order(self, account: int, client_order_id: int) -> ClientOrderView | None:
-        """Not kept by the cluster's nodes (no client-order table yet): always None."""
-        del account, client_order_id
+        """What the shard that took (account, client_order_id) remembers, or None.
+
+        Asked of every shard (the key names no symbol); a shard without an owner right
+        now is retried like any request (``retry_s``)."""
+        self._check_open()
+        query = Query("client_order", account=account, client_order_id=client_order_id)
+        replies = await asyncio.gather(
+            *(self.client.request(s, query) for s in range(self.client.shard_map.shards))
+        )
+        for reply in replies:
+            if reply.status != OK:
+                raise BackendUnavailable(reply.detail)
+            found = _CLIENT_ORDER.decode(reply.value)
+            if found is not None:
+                return ClientOrderView(
+                    symbol_id=found.symbol_id,
+                    order_id=found.order_id,
+                    account=found.account,
+                    client_order_id=found.client_order_id,
+                    enq_seq=found.enq_seq,
+                    outcome=found.outcome,
+                    reason=found.reason,
+                    events=tuple(found.events),
+                )
         return None
 
     async def release_idle(self, idle_ticks: int) -> list[int]:

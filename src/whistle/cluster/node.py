@@ -51,8 +51,15 @@ from whistle.cluster.log import (
     LogError,
     SequencerConflict,
 )
-from whistle.core.commands import CancelReplace, Command, NewOrder, command_error
-from whistle.core.events import Event, OrderRejected
+from whistle.core.commands import CancelReplace, Command, EndSession, NewOrder, command_error
+from whistle.core.enums import ClientOrderOutcome
+from whistle.core.events import (
+    DuplicateClientOrder,
+    Event,
+    OrderAccepted,
+    OrderRejected,
+    OrderReplaced,
+)
 from whistle.core.instrument import Instrument
 from whistle.core.reasons import RejectReason
 from whistle.engine import EngineSnapshot, Whistle
@@ -73,6 +80,7 @@ __all__ = [
     "OK",
     "UNAVAILABLE",
     "AddInstrument",
+    "ClientOrderAnswer",
     "Execute",
     "Query",
     "Reply",
@@ -97,6 +105,7 @@ BAD_REQUEST: Final = 3
 SNAPSHOT_VERSION: Final = 1
 _SNAPSHOT_NAME: Final = "latest"
 _REJECT_UNKNOWN: Final = int(RejectReason.UNKNOWN_SYMBOL)
+_REJECT_DUPLICATE_COID: Final = int(RejectReason.DUPLICATE_CLIENT_ORDER_ID)
 
 
 # ------------------------------------------------------------------ wire records
@@ -130,11 +139,37 @@ class Query(_Req, frozen=True, array_like=True, tag=3):
     levels: int = 10
     """``depth``: the levels per side (0: every level)."""
     order_id: int = 0
+    account: int = 0
+    client_order_id: int = 0
 
 
 Request = Execute | AddInstrument | Query
-QUERIES: Final = ("instruments", "status", "depth", "book", "snapshot", "state_hashes", "order")
-"""``book``: (EngineStatus, list[L3Order], state hash); ``snapshot``: an EngineSnapshot."""
+QUERIES: Final = (
+    "instruments",
+    "status",
+    "depth",
+    "book",
+    "snapshot",
+    "state_hashes",
+    "order",
+    "client_order",
+)
+"""``book``: (EngineStatus, list[L3Order], state hash); ``snapshot``: an EngineSnapshot;
+``client_order``: ``ClientOrderAnswer`` or None (any symbol of the shard)."""
+
+
+@final
+class ClientOrderAnswer(msgspec.Struct, frozen=True, array_like=True):
+    """What a shard remembers of an (account, client_order_id) on one of its symbols."""
+
+    symbol_id: int
+    order_id: int
+    account: int
+    client_order_id: int
+    enq_seq: int
+    outcome: int
+    reason: int
+    events: list[Event]
 
 
 @final
@@ -177,6 +212,15 @@ def decode_reply(data: bytes) -> Reply:
 
 
 @final
+class SavedClientOrder(msgspec.Struct, frozen=True, array_like=True):
+    """One applied (account, client_order_id) of a symbol: its command and its events."""
+
+    enq_seq: int
+    command: NewOrder | CancelReplace
+    events: list[Event]
+
+
+@final
 class SymbolState(msgspec.Struct, frozen=True, array_like=True):
     """One symbol in a shard snapshot: its engine after the record at stream ``head``."""
 
@@ -185,6 +229,7 @@ class SymbolState(msgspec.Struct, frozen=True, array_like=True):
     last_ts_ns: int
     next_order_id: int
     engine: EngineSnapshot
+    client_orders: list[SavedClientOrder] = msgspec.field(default_factory=list)
 
 
 @final
@@ -232,10 +277,74 @@ class _Call:
             self.future.set_result(None)
 
 
+class _ClientOrder:
+    """The first command a shard took for (symbol, account, client_order_id)."""
+
+    __slots__ = ("command", "enq_seq", "events", "outcome", "reason", "waiters")
+
+    def __init__(self, command: NewOrder | CancelReplace) -> None:
+        self.command = command
+        self.enq_seq = 0  # 0: queued, not applied yet
+        self.events: list[Event] = []
+        self.outcome = int(ClientOrderOutcome.PENDING)
+        self.reason = 0
+        self.waiters: list[tuple[_Call, int]] = []
+
+    def order_id(self) -> int:
+        c = self.command
+        return c.order_id if isinstance(c, NewOrder) else c.new_order_id
+
+    def answer(self) -> list[Event]:
+        c = self.command
+        return [
+            DuplicateClientOrder(
+                c.symbol_id,
+                0,
+                0,
+                0,
+                self.order_id(),
+                c.account or 0,
+                c.client_order_id,
+                self.enq_seq,
+                self.outcome,
+                self.reason,
+            ),
+            *self.events,
+        ]
+
+    def applied(self, enq_seq: int, events: list[Event]) -> None:
+        self.enq_seq = enq_seq
+        c = self.command
+        ids = {c.order_id, c.new_order_id} if isinstance(c, CancelReplace) else {c.order_id}
+        mine = [e for e in events if getattr(e, "order_id", None) in ids]
+        self.events = mine
+        for e in mine:
+            kind = type(e)
+            if kind is OrderAccepted or kind is OrderReplaced:
+                self.outcome = int(ClientOrderOutcome.ACCEPTED)
+            elif isinstance(e, OrderRejected):
+                self.outcome = int(ClientOrderOutcome.REJECTED)
+                self.reason = e.reason
+        waiters, self.waiters = self.waiters, []
+        for call, i in waiters:
+            call.events[i] = self.answer()
+            call.done(1)
+
+
 class _Symbol:
     """A symbol's sequencing state and engine."""
 
-    __slots__ = ("busy", "engine", "head", "last_ts", "next_enq", "next_oid", "queue", "tick")
+    __slots__ = (
+        "busy",
+        "client_orders",
+        "engine",
+        "head",
+        "last_ts",
+        "next_enq",
+        "next_oid",
+        "queue",
+        "tick",
+    )
 
     def __init__(self, engine: Whistle, head: int) -> None:
         self.engine = engine
@@ -246,6 +355,7 @@ class _Symbol:
         self.queue: list[tuple[Command, _Call, int]] = []
         self.busy = False
         self.tick = False  # an empty batch is wanted (advance the clock: GTD expiry)
+        self.client_orders: dict[tuple[int, int], _ClientOrder] = {}
 
 
 @final
@@ -310,6 +420,11 @@ class ShardSequencer:
                 known.next_enq = state.next_enq_seq
                 known.last_ts = state.last_ts_ns
                 known.next_oid = state.next_order_id
+                for saved in state.client_orders:
+                    entry = _ClientOrder(saved.command)
+                    entry.applied(saved.enq_seq, saved.events)
+                    key = (saved.command.account or 0, saved.command.client_order_id)
+                    known.client_orders[key] = entry
                 self.symbols[engine.symbol_id] = known
             start = snap.read_from
         records = 0
@@ -385,8 +500,23 @@ class ShardSequencer:
         sym.head = seq
         sym.next_enq = first + len(commands)
         sym.last_ts = record.ts_ns
-        for c in commands:
-            _note_order_id(sym, c)
+        table = sym.client_orders
+        for k, c in enumerate(commands):
+            kind = type(c)
+            if kind is NewOrder or kind is CancelReplace:
+                _note_order_id(sym, c)
+                coid = c.client_order_id  # type: ignore[union-attr]
+                if coid:
+                    key = (c.account or 0, coid)  # type: ignore[union-attr]
+                    entry = table.get(key)
+                    if entry is None:  # a rebuild (live, execute made it when queued)
+                        entry = table[key] = _ClientOrder(c)  # type: ignore[arg-type]
+                    enq = first + k
+                    entry.applied(enq, [e for e in events if e.enq_seq == enq])
+            elif kind is EndSession:
+                # A symbol's keys live for its trading session (the venue's rule).
+                for key in [k2 for k2, e in table.items() if e.enq_seq]:
+                    del table[key]
         return events
 
     # -------------------------------------------------------------- requests
@@ -415,11 +545,26 @@ class ShardSequencer:
             if sym is None:
                 call.events[i] = [_reject(command, _REJECT_UNKNOWN)]
                 continue
+            asked = command
             command = _with_ids(sym, command)
             problem = command_error(command)
             if problem is not None:
                 call.events[i] = [_reject(command, int(problem[0]))]
                 continue
+            coid = getattr(command, "client_order_id", 0)
+            if coid:
+                key = (command.account or 0, coid)  # type: ignore[union-attr]
+                entry = sym.client_orders.get(key)
+                if entry is not None:
+                    if not _same_order(entry.command, asked):
+                        call.events[i] = [_reject(command, _REJECT_DUPLICATE_COID)]
+                    elif entry.enq_seq:
+                        call.events[i] = entry.answer()
+                    else:  # the original is still on its way: answer once it is applied
+                        entry.waiters.append((call, i))
+                        queued += 1
+                    continue
+                sym.client_orders[key] = _ClientOrder(command)  # type: ignore[arg-type]
             _note_order_id(sym, command)  # an id is used up only by a command that is queued
             sym.queue.append((command, call, i))
             queued += 1
@@ -556,6 +701,8 @@ class ShardSequencer:
             return Reply(
                 OK, value=_ENC.encode([s.engine.instrument for s in self.symbols.values()])
             )
+        if q.what == "client_order":
+            return Reply(OK, value=_ENC.encode(self._client_order(q.account, q.client_order_id)))
         if q.what == "state_hashes":
             return Reply(
                 OK, value=_ENC.encode({k: s.engine.state_hash() for k, s in self.symbols.items()})
@@ -575,6 +722,22 @@ class ShardSequencer:
         if q.what == "order":
             return Reply(OK, value=_ENC.encode(engine.order(q.order_id)))
         return Reply(BAD_REQUEST, f"query must be one of {', '.join(QUERIES)}, was {q.what!r}")
+
+    def _client_order(self, account: int, client_order_id: int) -> ClientOrderAnswer | None:
+        for sid, sym in self.symbols.items():
+            entry = sym.client_orders.get((account, client_order_id))
+            if entry is not None:
+                return ClientOrderAnswer(
+                    sid,
+                    entry.order_id(),
+                    account,
+                    client_order_id,
+                    entry.enq_seq,
+                    entry.outcome,
+                    entry.reason,
+                    entry.events,
+                )
+        return None
 
     def want_ticks(self) -> int:
         """Queue an empty batch for every idle symbol with live GTD orders (the clock
@@ -601,7 +764,18 @@ class ShardSequencer:
     def capture(self) -> ShardSnapshot:
         """Return the shard's state now (each symbol as of its last applied record)."""
         symbols = [
-            SymbolState(s.head, s.next_enq, s.last_ts, s.next_oid, s.engine.snapshot())
+            SymbolState(
+                s.head,
+                s.next_enq,
+                s.last_ts,
+                s.next_oid,
+                s.engine.snapshot(),
+                [
+                    SavedClientOrder(e.enq_seq, e.command, e.events)
+                    for e in s.client_orders.values()
+                    if e.enq_seq and e.enq_seq <= s.engine.last_enq_seq
+                ],
+            )
             for s in self.symbols.values()
         ]
         return ShardSnapshot(
@@ -680,6 +854,18 @@ def _with_ids(sym: _Symbol, command: Command) -> Command:
     if kind is CancelReplace and command.new_order_id == 0:  # type: ignore[union-attr]
         return msgspec.structs.replace(command, new_order_id=sym.next_oid)
     return command
+
+
+def _same_order(original: Command, asked: Command) -> bool:
+    # A repeat without an order id (0: "assign one") stands for the original's id.
+    kind = type(asked)
+    if kind is not type(original):
+        return False
+    if kind is NewOrder and asked.order_id == 0:  # type: ignore[union-attr]
+        asked = msgspec.structs.replace(asked, order_id=original.order_id)  # type: ignore[union-attr]
+    elif kind is CancelReplace and asked.new_order_id == 0:  # type: ignore[union-attr]
+        asked = msgspec.structs.replace(asked, new_order_id=original.new_order_id)  # type: ignore[union-attr]
+    return asked == original
 
 
 def _reject(command: object, reason: int) -> OrderRejected:
