@@ -7,9 +7,20 @@ import json
 
 import click
 
-from whistle.bench.cluster import DEFAULTS, run_cluster_bench
-
 __all__ = ["cluster"]
+
+# Mirrors whistle.bench.cluster.DEFAULTS (not imported here: it loads nats-py, and every
+# ``whistle`` command would pay for it); tests/integration/cluster/test_node_bench.py
+# checks they agree.
+DEFAULTS = {
+    "seconds": 2.0,
+    "symbols": 16,
+    "batch": 512,
+    "clients": 64,
+    "chunk": 64,
+    "offered_per_sec": 1_000,
+    "r3": True,
+}
 
 
 @click.command("cluster")
@@ -93,6 +104,8 @@ def cluster(
     as_json: bool,
 ) -> None:
     """Measure acknowledged commands/s and ack latency through NATS JetStream."""
+    from whistle.bench.cluster import run_cluster_bench
+
     result = run_cluster_bench(
         url,
         seconds=seconds,
