@@ -422,6 +422,7 @@ class ClusterState:
     nats_name: str
     lease_s: float = 3.0
     node_command: list[str] = field(default_factory=list)
+    node_args: list[str] = field(default_factory=list)
     nats: list[dict[str, Any]] = field(default_factory=list)
     nodes: list[ProcessRecord] = field(default_factory=list)
     version: int = STATE_VERSION
@@ -509,6 +510,7 @@ class LocalCluster:
             nats_name=nats_cluster.name,
             lease_s=lease_s,
             node_command=list(node_command or NODE_COMMAND),
+            node_args=list(node_args),
         )
         plane: ControlPlane | None = None
         try:
@@ -533,7 +535,7 @@ class LocalCluster:
                 if names:
                     plane.assign(shard, names[shard % len(names)])
             for name in names:
-                state.nodes.append(self._start_node(state, name, node_args))
+                state.nodes.append(self._start_node(state, name))
                 self._write(state)
             self._wait_nodes(plane, state)
         except BaseException:
@@ -550,7 +552,9 @@ class LocalCluster:
     def _own_leftovers(self, made_dir: bool) -> bool:
         return made_dir and self.dir.exists()
 
-    def _start_node(self, state: ClusterState, name: str, extra: Sequence[str]) -> ProcessRecord:
+    def _start_node(
+        self, state: ClusterState, name: str, extra: Sequence[str] = ()
+    ) -> ProcessRecord:
         argv = [
             *(state.node_command or NODE_COMMAND),
             "--nats",
@@ -569,12 +573,14 @@ class LocalCluster:
             str(state.shards),
             "--lease-s",
             repr(state.lease_s),
+            *state.node_args,
             *extra,
         ]
         return _spawn(name, argv, Path(state.dir) / f"{name}.log")
 
     def start_node(self, name: str, node_args: Sequence[str] = ()) -> ProcessRecord:
-        """Start (or restart) node ``name`` of the running cluster; record it."""
+        """Start (or restart) node ``name`` of the running cluster with the cluster's node
+        arguments and ``node_args``; record it."""
         state = self.state()
         state.nodes = [n for n in state.nodes if n.name != name or process_alive(n)]
         if any(n.name == name for n in state.nodes):
