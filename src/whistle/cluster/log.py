@@ -13,9 +13,12 @@ One stream per shard (``<PREFIX>_CMD_<shard>``) holds one subject per symbol
 Records are msgpack of the tagged structs below (the commands are ``whistle.core``'s own
 array-like structs, encoded exactly as the venue journals them). Every append carries
 
-- ``Nats-Msg-Id`` = ``<symbol_id>:<first_enq_seq>:<fencing token>``: a sequencer that
-  retries an append whose acknowledgement it missed gets JetStream's duplicate answer
-  instead of a second copy (within the stream's duplicate window);
+- ``Nats-Msg-Id`` = ``<symbol_id>:<expected last subject seq>:<fencing token>``: the
+  record that follows stream sequence X on the symbol's subject, from one lease. A
+  sequencer that retries an append whose acknowledgement it missed gets JetStream's
+  duplicate answer instead of a second copy (within the stream's duplicate window); two
+  different records of one sequencer never share an id (each follows another record:
+  an id built from ``enq_seq`` would make two clock-only batches one);
 - ``Nats-Expected-Last-Subject-Sequence`` = the stream sequence of the last record the
   sequencer knows on that subject: JetStream refuses the append when anyone else wrote
   there since, so two sequencers of one symbol can never interleave (``SequencerConflict``).
@@ -196,9 +199,9 @@ def decode_events(data: bytes) -> EventBatch:
     return _EVENTS.decode(data)
 
 
-def msg_id(symbol_id: int, first_enq_seq: int, token: int) -> str:
+def msg_id(symbol_id: int, expected_last: int, token: int) -> str:
     """Return the ``Nats-Msg-Id`` of a sequencer's append (see the module docstring)."""
-    return f"{symbol_id}:{first_enq_seq}:{token}"
+    return f"{symbol_id}:{expected_last}:{token}"
 
 
 @final
@@ -278,9 +281,8 @@ class CommandLog:
         ``SequencerConflict`` when the subject moved on, ``LogError`` when JetStream gave no
         acknowledgement (the record may or may not be stored: retry with the same token).
         """
-        first = record.first_enq_seq if type(record) is Batch else 0
         headers = {
-            _MSG_ID: msg_id(symbol_id, first, token),
+            _MSG_ID: msg_id(symbol_id, expected_last, token),
             _EXPECTED_LAST_SUBJECT_SEQ: str(expected_last),
         }
         try:

@@ -8,7 +8,9 @@
   whose lease ends between append and acknowledgement acknowledges and publishes nothing;
 - a second sequencer of the same shard is refused by the log and stops, the first goes on;
 - a new owner publishes exactly the events the events stream is missing (the dead owner's
-  unpublished tail): per symbol seq 1..N, no gap, no duplicate, rebuilt twice.
+  unpublished tail): per symbol seq 1..N, no gap, no duplicate, rebuilt twice;
+- the node's clock ticks (empty batches in the log) expire GTD orders with no order flow,
+  and a rebuild replays them.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from nats_support import connect, purge, require_nats, run, unique_prefix
 from whistle.cluster.log import ClusterNames, CommandLog, EventLog, decode_events
 from whistle.cluster.node import NOT_OWNER, OK, UNAVAILABLE, ShardSequencer
 from whistle.core.commands import NewOrder
+from whistle.core.events import OrderAccepted, OrderExpired
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -311,6 +314,46 @@ def test_new_owner_fills_the_events_stream_without_gaps_or_duplicates(prefix: st
             assert grouped == per_symbol(acked)
             await second.close(snapshot=False)
             await third.close(snapshot=False)
+        finally:
+            await nc.close()
+
+    run(go())
+
+
+def test_clock_ticks_expire_gtd_orders_without_order_flow(prefix: str) -> None:
+    names = ClusterNames(prefix)
+    (inst,) = instruments(1)
+    sid = inst.symbol_id
+    clock = Clock()
+
+    async def go() -> None:
+        nc = await connect()
+        try:
+            published: list[Event] = []
+            sub = await _collect_events(nc, names, published)
+            seq = ShardSequencer(nc, names, SHARD, 1, fence=lambda: True, clock=clock)
+            await seq.open()
+            await seq.define(inst)
+            gtd = NewOrder(sid, 1, 1, 1, 1, 4, 100, 5, expire_ts_ns=clock.now + 2_500_000)
+            (events,) = (await seq.execute([gtd])).events
+            assert type(events[0]) is OrderAccepted
+            while seq.symbols[sid].engine.live_gtd:
+                assert seq.want_ticks() == 1  # an idle symbol with a live GTD order
+                await asyncio.sleep(0.05)
+            await nc.flush()
+            await asyncio.sleep(0.1)
+            await sub.unsubscribe()  # type: ignore[attr-defined]
+            expired = [e for e in published if type(e) is OrderExpired]
+            assert [e.order_id for e in expired] == [1]
+            assert expired[0].enq_seq == 0  # the clock caused it
+            assert seq.want_ticks() == 0  # nothing left to expire
+            hashes = seq.state_hashes()
+            await seq.close(snapshot=False)
+            rebuilt = ShardSequencer(nc, names, SHARD, 2, fence=lambda: True)
+            await rebuilt.open()
+            assert rebuilt.state_hashes() == hashes
+            assert rebuilt.symbols[sid].engine.live_gtd == 0
+            await rebuilt.close(snapshot=False)
         finally:
             await nc.close()
 
