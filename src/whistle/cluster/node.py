@@ -740,11 +740,17 @@ class ShardSequencer:
         return None
 
     def want_ticks(self) -> int:
-        """Queue an empty batch for every idle symbol with live GTD orders (the clock
-        moves their expiry forward with no order flow); return how many."""
+        """Queue an empty batch for every idle symbol with a GTD order due by now (the
+        clock expires it with no order flow); return how many."""
         n = 0
+        now = self.clock()
         for sym in self.symbols.values():
-            if sym.engine.live_gtd and not sym.queue and self.stopped is None:
+            engine = sym.engine
+            # The engine's GTD heap: (expiry, arrival, order id), earliest first (entries
+            # of orders gone since may linger: at worst one tick too many).
+            heap = engine.book.gtd_heap
+            due = engine.live_gtd and heap and heap[0][0] <= now
+            if due and not sym.queue and self.stopped is None:
                 sym.tick = True
                 n += 1
                 if not sym.busy:
