@@ -261,19 +261,13 @@ def _status(local: LocalCluster) -> dict[str, Any]:
 @_DIR
 def kill(name: str, path: Path | None) -> None:
     """SIGKILL node NAME (n1, n2, ...) or NATS server NAME (as status lists it)."""
-    from whistle.cluster.local import LocalClusterError, process_alive
-    from whistle.cluster.local import kill as kill_process
+    from whistle.cluster.local import LocalClusterError
 
-    local = _local(path)
     try:
-        for record in local.processes():
-            if record.name == name and process_alive(record):
-                kill_process(record)
-                click.echo(f"killed {name} (pid {record.pid})")
-                return
-        raise LocalClusterError(f"no running process {name!r} in {local.dir}")
+        record = _local(path).kill(name)
     except LocalClusterError as exc:
         raise _fail(exc) from None
+    click.echo(f"killed {name} (pid {record.pid})")
 
 
 @cluster.command()
@@ -281,11 +275,15 @@ def kill(name: str, path: Path | None) -> None:
 @click.option("--node-arg", "node_args", multiple=True, help="An extra argument for the node.")
 @_DIR
 def start(name: str, node_args: tuple[str, ...], path: Path | None) -> None:
-    """Start node NAME again (after kill), or a new node NAME."""
+    """Start node NAME again (after kill), or a new node NAME, or NATS server NAME again."""
     from whistle.cluster.local import LocalClusterError
 
     try:
-        record = _local(path).start_node(name, node_args)
+        local = _local(path)
+        if any(s["name"] == name for s in local.state().nats):
+            record = local.restart_nats(name)
+        else:
+            record = local.start_node(name, node_args)
     except LocalClusterError as exc:
         raise _fail(exc) from None
     click.echo(f"started {name} (pid {record.pid})")

@@ -682,6 +682,33 @@ class LocalCluster:
                 return record
         raise LocalClusterError(f"no running node {name!r} in {self.dir}")
 
+    def kill(self, name: str) -> ProcessRecord:
+        """SIGKILL the running process ``name``: a node (n1, ...) or a NATS server."""
+        for record in self.processes():
+            if record.name == name and process_alive(record):
+                kill(record)
+                return record
+        raise LocalClusterError(f"no running process {name!r} in {self.dir}")
+
+    def restart_nats(self, name: str, *, wait: bool = True) -> ProcessRecord:
+        """Start NATS server ``name`` again on its ports and store (after ``kill``)."""
+        state = self.state()
+        for server in state.nats:
+            if server["name"] != name:
+                continue
+            old = ProcessRecord(**server["process"]) if server.get("process") else None
+            if old is not None and process_alive(old):
+                raise LocalClusterError(f"nats-server {name} already runs")
+            argv = old.argv if old is not None else [find_nats_server(), "-c", server["config"]]
+            record = _spawn(name, argv, Path(state.dir) / "nats" / f"{name}.log")
+            server["process"] = asdict(record)
+            self._write(state)
+            if wait:
+                nats_dir = str(Path(state.dir) / "nats")
+                NatsCluster.from_state(state.nats, nats_dir, state.nats_name).wait_ready()
+            return record
+        raise LocalClusterError(f"no NATS server {name!r} in {self.dir}")
+
     def processes(self) -> list[ProcessRecord]:
         """Every process the state file records."""
         state = self.state()
