@@ -210,6 +210,8 @@ class _Orders:
         self._inbox: deque[tuple[bool, list[Any]]] = deque()  # (is market data, items)
         self._threads: list[threading.Thread] = []
         self._streams: list[OrderUpdateStream | MarketDataStream] = []
+        self._md: tuple[MarketDataStream, threading.Thread] | None = None
+        self._md_symbols: list[int] = []
         self.stream_errors: list[str] = []
         """Why a background stream ended (it reconnects by itself until it gives up)."""
         self.closed = False
@@ -223,13 +225,33 @@ class _Orders:
         stream = self.client.order_updates(self.account)
         self._spawn(stream, False, "whistle-remote-updates")
 
-    def _start_market_data(self, symbols: Iterable[int] | None) -> None:
-        stream = self.client.market_data(
-            symbols, depth=LEVELS, kinds=Kind.LEVELS | Kind.TRADES | Kind.STATUS
-        )
-        self._spawn(stream, True, "whistle-remote-market-data")
+    def _market_data_for(self, symbols: Iterable[int]) -> None:
+        """(Re)subscribe the market-data stream to exactly ``symbols`` (none: no stream).
 
-    def _spawn(self, stream: OrderUpdateStream | MarketDataStream, market: bool, name: str) -> None:
+        A new stream starts with a snapshot of each symbol, so nothing is missed across
+        the switch; the old stream is closed and its thread joined.
+        """
+        wanted = sorted(set(symbols))
+        if wanted == self._md_symbols:
+            return
+        self._md_symbols = wanted
+        old = self._md
+        self._md = None
+        if old is not None:
+            stream, thread = old
+            stream.close()
+            thread.join(5.0)
+            self._streams.remove(stream)
+            self._threads.remove(thread)
+        if wanted and not self.closed:
+            stream = self.client.market_data(
+                wanted, depth=LEVELS, kinds=Kind.LEVELS | Kind.TRADES | Kind.STATUS
+            )
+            self._md = (stream, self._spawn(stream, True, "whistle-remote-market-data"))
+
+    def _spawn(
+        self, stream: OrderUpdateStream | MarketDataStream, market: bool, name: str
+    ) -> threading.Thread:
         inbox = self._inbox
 
         def run() -> None:
@@ -246,6 +268,7 @@ class _Orders:
         self._streams.append(stream)
         self._threads.append(thread)
         thread.start()
+        return thread
 
     def _arrived(self) -> None:
         """Called on a stream thread after something was put in the inbox."""
@@ -259,6 +282,7 @@ class _Orders:
                 thread.join(5.0)
         self._streams.clear()
         self._threads.clear()
+        self._md = None
 
     def _take_inbox(self) -> list[tuple[bool, list[Any]]]:
         inbox = self._inbox
@@ -804,7 +828,6 @@ class RemoteExchange(_Orders):
         self.undelivered = 0
         """Order updates of symbols without a subscriber (dropped)."""
         self._start_updates()
-        self._start_market_data(None)
 
     def subscribe(self, symbol_id: int, on_market: OnMarket, on_update: OnUpdate) -> None:
         """Deliver ``symbol_id``'s market data and this account's updates to the callbacks."""
@@ -812,12 +835,14 @@ class RemoteExchange(_Orders):
             raise ValueError(f"symbol id {symbol_id!r} is not defined on the server")
         self._digest()
         self._routes[symbol_id] = (on_market, on_update)
+        self._market_data_for(self._routes)
 
     def unsubscribe(self, symbol_id: int) -> None:
         """Stop delivering ``symbol_id`` (waiting items of it are dropped)."""
         self._digest()
         if self._routes.pop(symbol_id, None) is not None:
             self._queue = deque(m for m in self._queue if m.symbol_id != symbol_id)
+            self._market_data_for(self._routes)
 
     def send(self, order: Order) -> list[OrderUpdate]:
         """Do what ``order`` asks; return the updates of the server's answer."""
@@ -903,7 +928,6 @@ class RemoteLink(_Orders):
         self._fills: dict[tuple[int, int], list[Fill]] = {}
         self.events_seen = 0
         self._start_updates()
-        self._start_market_data(None)
 
     # ------------------------------------------------------------------ recovery
 
@@ -944,6 +968,7 @@ class RemoteLink(_Orders):
             routes = dict(self._routes)
             routes[symbol_id] = (on_market, on_update)
             self._routes = MappingProxyType(routes)
+            self._market_data_for(routes)
 
     def unsubscribe(self, symbol_id: int) -> None:
         """Stop delivering ``symbol_id``'s streams (no-op when not subscribed)."""
@@ -952,6 +977,7 @@ class RemoteLink(_Orders):
                 routes = dict(self._routes)
                 del routes[symbol_id]
                 self._routes = MappingProxyType(routes)
+                self._market_data_for(routes)
 
     def subscribed(self) -> list[int]:
         """The symbol ids with subscribers, ascending."""
