@@ -941,6 +941,10 @@ class Subscription:
         # An owed INITIAL snapshot stays INITIAL (the reader has not seen the symbol yet).
         if self._stale.get(symbol_id) != SnapshotCause.INITIAL:
             self._stale[symbol_id] = int(cause)
+        # Something is ready now (the snapshot): a waiting reader must wake for it, also
+        # when the symbol is new to a wildcard subscription and nothing else is coming.
+        if self._waiter is not None:
+            self._wake()
 
     def _wake(self) -> None:
         waiter = self._waiter

@@ -368,6 +368,36 @@ def test_async_next_waits_and_is_woken():
     asyncio.run(main())
 
 
+@pytest.mark.parametrize("how", ["first_event", "add_symbol", "seed"])
+def test_waiting_wildcard_reader_wakes_for_a_new_symbol(how):
+    """A reader blocked in next() on an all-symbols subscription gets a symbol added later."""
+
+    async def main():
+        with Venue() as venue:
+            venue.add_instrument("AAPL")
+            rig = make_rig(venue)
+            sub = rig.hub.subscribe(None, depth=10)
+            assert [u.symbol_id for u in await sub.next()] == [rig.sid("AAPL")]
+            reader = asyncio.ensure_future(sub.next())
+            await asyncio.sleep(0)
+            assert not reader.done()
+            sid = venue.add_instrument("NVDA").symbol_id
+            if how == "first_event":
+                venue.submit("NVDA", "buy", "2", "30")
+                rig.flush()
+            elif how == "add_symbol":
+                rig.hub.add_symbol(sid)
+            else:
+                rig.hub.seed(sid, [(3000, 2, 1)], [])
+            got = await asyncio.wait_for(reader, 10)
+            assert [(type(u), u.symbol_id) for u in got] == [(Snapshot, sid)]
+            if how != "add_symbol":
+                assert got[0].bids[0].price_ticks == 3000
+            sub.close()
+
+    asyncio.run(main())
+
+
 def test_async_iteration_delivers_until_closed():
     async def main():
         with Venue() as venue:
