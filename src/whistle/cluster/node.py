@@ -51,7 +51,14 @@ from whistle.cluster.log import (
     LogError,
     SequencerConflict,
 )
-from whistle.core.commands import CancelReplace, Command, EndSession, NewOrder, command_error
+from whistle.core.commands import (
+    CancelOrder,
+    CancelReplace,
+    Command,
+    EndSession,
+    NewOrder,
+    command_error,
+)
 from whistle.core.enums import ClientOrderOutcome
 from whistle.core.events import (
     DuplicateClientOrder,
@@ -104,6 +111,7 @@ UNAVAILABLE: Final = 2
 BAD_REQUEST: Final = 3
 SNAPSHOT_VERSION: Final = 1
 _SNAPSHOT_NAME: Final = "latest"
+_NO_EVENTS: Final[list[Event]] = []
 _REJECT_UNKNOWN: Final = int(RejectReason.UNKNOWN_SYMBOL)
 _REJECT_DUPLICATE_COID: Final = int(RejectReason.DUPLICATE_CLIENT_ORDER_ID)
 
@@ -259,7 +267,9 @@ class _Call:
     __slots__ = ("detail", "events", "future", "left", "status")
 
     def __init__(self, n: int, future: asyncio.Future[None]) -> None:
-        self.events: list[list[Event]] = [[] for _ in range(n)]
+        # One shared empty list until a command's events are known: entries are only ever
+        # replaced (by a slice of its batch's events, a reject, an answer), never appended to.
+        self.events: list[list[Event]] = [_NO_EVENTS] * n
         self.left = n
         self.future = future
         self.status = OK
@@ -540,10 +550,29 @@ class ShardSequencer:
         loop = asyncio.get_running_loop()
         call = _Call(len(commands), loop.create_future())
         queued = 0
+        symbols = self.symbols
         for i, command in enumerate(commands):
-            sym = self.symbols.get(getattr(command, "symbol_id", -1))
+            sym = symbols.get(getattr(command, "symbol_id", -1))
             if sym is None:
                 call.events[i] = [_reject(command, _REJECT_UNKNOWN)]
+                continue
+            kind = type(command)
+            if kind is CancelOrder or (
+                kind is NewOrder
+                and command.order_id  # type: ignore[union-attr]
+                and not command.client_order_id  # type: ignore[union-attr]
+            ):
+                # The common case, without the general path's lookups (same rules).
+                problem = command_error(command)
+                if problem is not None:
+                    call.events[i] = [_reject(command, int(problem[0]))]
+                    continue
+                if kind is NewOrder and command.order_id >= sym.next_oid:  # type: ignore[union-attr]
+                    sym.next_oid = command.order_id + 1  # type: ignore[union-attr]
+                sym.queue.append((command, call, i))
+                queued += 1
+                if not sym.busy:
+                    self._kick(sym)
                 continue
             asked = command
             command = _with_ids(sym, command)
@@ -651,15 +680,22 @@ class ShardSequencer:
 
     @staticmethod
     def _deliver(items: list[tuple[Command, _Call, int]], first: int, events: list[Event]) -> None:
-        n = len(items)
-        for e in events:
-            k = e.enq_seq - first
-            if 0 <= k < n:
-                _, call, i = items[k]
-                call.events[i].append(e)
+        # A batch's events: the clock's first (GTD expiry, enq_seq 0), then each command's
+        # in enq_seq order; each command gets its slice.
+        j = 0
+        m = len(events)
+        while j < m and events[j].enq_seq == 0:
+            j += 1
+        enq = first
         last: _Call | None = None
         count = 0
-        for _, call, _ in items:
+        for _, call, i in items:
+            start = j
+            while j < m and events[j].enq_seq == enq:
+                j += 1
+            if j > start:
+                call.events[i] = events[start:j]
+            enq += 1
             if call is not last:
                 if last is not None:
                     last.done(count)
