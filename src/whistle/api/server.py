@@ -88,6 +88,9 @@ SERVICE_NAMES: Final = (
     "whistle.v1.AdminService",
 )
 _ApiError = types_pb2.ApiError
+_SUBSCRIBED: Final = (("x-whistle-subscribed", "1"),)
+"""Initial metadata of a subscription stream once it is registered (events from then on
+reach it): ``call.initial_metadata()`` on the client waits for it."""
 _MD_KIND: Final = {
     market_data_pb2.MARKET_DATA_KIND_LEVELS: Kind.LEVELS,
     market_data_pb2.MARKET_DATA_KIND_BBO: Kind.BBO,
@@ -620,6 +623,9 @@ class WhistleServer:
         sub = self.order_updates.subscribe(account, trader=own is not None)
         self._order_subs.add(sub)
         try:
+            # Tells the client the subscription is live: an order it sends from now on has
+            # its events on this stream (x-whistle-subscribed).
+            await context.send_initial_metadata(_SUBSCRIBED)
             while True:
                 try:
                     events = await sub.next()
@@ -783,6 +789,7 @@ class WhistleServer:
         reader = asyncio.get_running_loop().create_task(self._read_md(iterator, sub))
         encode = self._encode
         try:
+            await context.send_initial_metadata(_SUBSCRIBED)
             while True:
                 try:
                     chunks: list[Chunk] = await sub.next_chunks()
