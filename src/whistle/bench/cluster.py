@@ -17,6 +17,9 @@ What is measured (each a short run on its own stream, deleted afterwards):
     the build is compiled.
 ``request_acked_per_sec``
     the same through NATS request/reply (a front end's connection to the node).
+``rebuild_per_sec``
+    commands a new owner replays per second rebuilding the node run's shard from the
+    stream alone (state hashes checked against the original).
 ``ack_latency_ns``
     p50 / p99 from the moment a single-command request was due (open loop at
     ``offered_per_sec``, so a stall counts for every request it delays) to its reply.
@@ -236,6 +239,21 @@ async def node_throughput(
             cpu = time.process_time() - cpu0
             batches = seq.batches
             acked = seq.acked
+            rebuild: dict[str, Any] = {}
+            if not through_nats:
+                # A new owner rebuilding the shard from the stream alone (no snapshot).
+                fresh = ShardSequencer(nc, names, 0, 2, fence=lambda: True)
+                r0 = time.perf_counter()
+                report = await fresh.open()
+                took = time.perf_counter() - r0
+                if fresh.state_hashes() != seq.state_hashes():
+                    raise RuntimeError("the rebuilt shard differs from the original")
+                replayed = int(report["commands"])  # type: ignore[call-overload]
+                rebuild = {
+                    "rebuild_seconds": round(took, 3),
+                    "rebuild_commands": replayed,
+                    "rebuild_per_sec": round(replayed / took) if took > 0 else None,
+                }
         finally:
             if sub is not None:
                 await sub.unsubscribe()
@@ -252,6 +270,7 @@ async def node_throughput(
         "clients": clients,
         "chunk": chunk,
         "symbols": symbols,
+        **rebuild,
     }
 
 
@@ -441,6 +460,7 @@ async def _run(
         "acked_per_sec_r3_unbatched": None,
         "node_acked_per_sec": node["acked_per_sec"],
         "node_commands_per_cpu_second": node["commands_per_cpu_second"],
+        "rebuild_per_sec": node.get("rebuild_per_sec"),
         "request_acked_per_sec": request["acked_per_sec"],
         "ack_latency_ns": {"p50": latency["p50"], "p99": latency["p99"]},
         "failover_seconds": None,

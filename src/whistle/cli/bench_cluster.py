@@ -139,6 +139,7 @@ def cluster(
         f" ({result['node_commands_per_cpu_second']:,} per CPU-second)"
     )
     click.echo(f"node through NATS request/reply: {result['request_acked_per_sec']:,}/s")
+    click.echo(f"rebuild from the stream: {result['rebuild_per_sec']:,} commands/s")
     click.echo(
         f"ack latency at {offered_per_sec:,}/s offered: p50 {lat['p50'] / 1e6:.2f} ms,"
         f" p99 {lat['p99'] / 1e6:.2f} ms"
