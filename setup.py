@@ -1,18 +1,20 @@
 """Build hook: compile the matching hot path with mypyc.
 
 ``pip install .`` compiles ``whistle.book`` and ``whistle.engine.whistle`` to C extensions
-(about 2x the pure-Python matching rate; see docs/benchmarks.md). The extensions are
-optional: where no C compiler is available the build falls back to the pure-Python
-modules, which behave identically. Set ``WHISTLE_PURE=1`` to skip compilation on purpose,
-e.g. for an editable install you are going to edit (a compiled module next to its source
-would shadow your edits).
+(about 2x the pure-Python matching rate; see docs/benchmarks.md), and builds
+``whistle.journal._native`` (``src/whistle/journal/_native.c``: the journal's per-record
+append and read loops, which mypyc cannot make cheaper than the struct/zlib calls they
+are made of). The extensions are optional: where no C compiler is available the build
+falls back to the pure-Python modules, which behave identically. Set ``WHISTLE_PURE=1``
+to skip compilation on purpose, e.g. for an editable install you are going to edit (a
+compiled module next to its source would shadow your edits).
 """
 
 from __future__ import annotations
 
 import os
 
-from setuptools import setup
+from setuptools import Extension, setup
 
 COMPILED = [
     "src/whistle/book/orders.py",
@@ -34,10 +36,17 @@ def _extensions() -> list[object]:
         return []
     from mypyc.build import mypycify
 
-    extensions = mypycify(COMPILED, opt_level="3", debug_level="0")
+    extensions = list(mypycify(COMPILED, opt_level="3", debug_level="0"))
+    extensions.append(
+        Extension(
+            "whistle.journal._native",
+            ["src/whistle/journal/_native.c"],
+            extra_compile_args=["-O3"],
+        )
+    )
     for ext in extensions:
         ext.optional = True  # no compiler: install the pure-Python modules instead
-    return list(extensions)
+    return extensions
 
 
 setup(ext_modules=_extensions())

@@ -25,6 +25,7 @@ import os
 import struct
 import time
 import zlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Self, final
 
 import msgspec
@@ -63,9 +64,16 @@ from .segment import (
 from .verify import Layout, check_layout, with_seqs
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Iterator
 
 __all__ = ["ReadOnlyReader", "Record"]
+
+_ScanRecords = Callable[..., tuple[int, int]]
+_scan_records: _ScanRecords | None
+try:
+    from ._native import scan_records as _scan_records
+except ImportError:  # pure-Python install: the Python loops below read every record
+    _scan_records = None
 
 _LEN_SEQ = struct.Struct("<I4xQ")  # a record header's length and seq only
 _U64 = struct.Struct("<Q")
@@ -381,7 +389,19 @@ class ReadOnlyReader:
             buf, mv, seg_id = seg.mm, seg.mv, seg.segment_id
             limit = min(seal_end, seg.size) if sealed else seg.size
             off, expect, skip = self._off, self._next_seq, self._skip_below
-            if records:
+            if _scan_records is not None:  # the same loop in C (whistle.journal._native)
+                off, expect = _scan_records(
+                    buf,
+                    off,
+                    limit,
+                    expect,
+                    skip,
+                    max_n - len(out),
+                    out,
+                    Record if records else None,
+                    seg_id,
+                )
+            elif records:
                 while len(out) < max_n and off + header_size + 8 <= limit:
                     n, type_id, seq, ts = unpack_header(buf, off)
                     trailer = off + ((header_size + n + 3) & ~3)

@@ -1,11 +1,17 @@
 """The queue writer (publisher): recovery on open, the append hot path, rolling.
 
-Hot path: each record is encoded by two precompiled :class:`struct.Struct` objects
-cached per payload length -- ``pack`` builds ``header+payload`` as one bytes object,
-``zlib.crc32`` checksums it, and one ``pack_into`` stores ``header+payload, crc,
-commit-marker`` straight into the mmap (the marker is the last field stored).
-:meth:`QueueWriter.append_many` runs that loop with every attribute bound to a local
-and one timestamp per batch; it is the fast path.
+Hot path: with the optional C extension :mod:`._native` (built with the compiled
+install), :meth:`QueueWriter.append_many` and :meth:`QueueWriter.append` hand the whole
+batch to ``store_items``, one C loop that writes each record (header, payload, CRC, then
+the commit marker with a release store) with no Python call per record. It stops before
+an item it cannot take or a record that does not fit before the roll limit; the record
+loop below takes that item (it rolls, or raises the exact error) and the C loop goes on.
+
+Without the extension (``WHISTLE_PURE=1``, no compiler) the record loop does it all: each
+record is encoded by two precompiled :class:`struct.Struct` objects cached per payload
+length -- ``pack`` builds ``header+payload`` as one bytes object, ``zlib.crc32``
+checksums it, and one ``pack_into`` stores ``header+payload, crc, commit-marker``
+straight into the mmap (the marker is the last field stored). Both write the same bytes.
 
 Only one thread may call the append methods; the sidecar threads never touch the
 write position except under ``_io_lock`` (roll, interval msync, close).
@@ -42,6 +48,13 @@ from .verify import survey
 from .workers import PeriodicWorker, PreallocWorker, apply_retention
 
 __all__ = ["QueueWriter"]
+
+_StoreItems = Callable[..., tuple[int, int, int]]
+_store_items: _StoreItems | None
+try:
+    from ._native import store_items as _store_items
+except ImportError:  # pure-Python install: the record loop does everything
+    _store_items = None
 
 _Encoder = tuple[Callable[..., bytes], Callable[..., None], int]
 _MAX_CACHED_ENCODERS = 4096
@@ -246,6 +259,25 @@ class QueueWriter:
         """Append one record; return its sequence number."""
         if self._closed:
             raise JournalClosedError("writer is closed", path=self.path)
+        store_items = _store_items
+        if store_items is not None:
+            seq = self._seq
+            count, off, last = store_items(
+                self._mm,
+                self._off,
+                self._limit,
+                ((type_id, payload),),
+                0,
+                seq,
+                time.time_ns() if ts_ns is None else ts_ns,
+                self._last,
+            )
+            if count:
+                first = self._off
+                self._off, self._last, self._seq = off, last, seq + 1
+                if self._every:
+                    self._sync_range(first)
+                return seq
         n = len(payload)
         pack, store, size = self._enc.get(n) or self._encoder(n)
         off = self._off
@@ -275,6 +307,40 @@ class QueueWriter:
         if self._closed:
             raise JournalClosedError("writer is closed", path=self.path)
         ts = time.time_ns() if ts_ns is None else ts_ns
+        if _store_items is not None and isinstance(items, list | tuple):
+            return self._append_native(items, ts)
+        return self._append_loop(items, ts)
+
+    def _append_native(
+        self, items: list[tuple[int, bytes | bytearray]] | tuple[Any, ...], ts: int
+    ) -> range:
+        """``append_many`` by the C loop; the record loop takes each item it stops at."""
+        store_items = _store_items
+        assert store_items is not None
+        first_seq = self._seq
+        first_off = self._off
+        k = len(items)
+        pos = 0
+        while True:
+            count, off, last = store_items(
+                self._mm, self._off, self._limit, items, pos, self._seq, ts, self._last
+            )
+            self._off, self._last, self._seq = off, last, self._seq + count
+            pos += count
+            if pos >= k:
+                break
+            if self._every:  # what the C loop stored, before the loop rolls
+                self._sync_range(first_off)
+            self._append_loop(items[pos : pos + 1], ts)  # rolls, or raises the exact error
+            pos += 1
+            first_off = self._off
+        if self._every:
+            self._sync_range(first_off)
+        return range(first_seq, self._seq)
+
+    def _append_loop(self, items: Iterable[tuple[int, bytes | bytearray]], ts: int) -> range:
+        """``append_many`` one record at a time in Python (the pure path and the C
+        loop's fallback): rolls at the limit, raises on the first bad item."""
         mm, off, limit, seq = self._mm, self._off, self._limit, self._seq
         first_seq, first_off = seq, off
         crc32, mark, enc_get, encoder = zlib.crc32, COMMIT_MARK, self._enc.get, self._encoder
