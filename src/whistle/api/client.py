@@ -1066,7 +1066,10 @@ class _Stream:
 
 @final
 class OrderUpdateStream(_Stream):
-    """The account's order events, batch by batch (iterate); reopens after a restart."""
+    """The account's order events, batch by batch (iterate); reopens after a restart.
+
+    The call is made at once; ``wait_ready()`` returns when the server has registered it.
+    """
 
     def __init__(self, client: Client, account: int | None) -> None:
         super().__init__(client)

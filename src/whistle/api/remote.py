@@ -214,6 +214,8 @@ class _Orders:
         self._md_symbols: list[int] = []
         self.stream_errors: list[str] = []
         """Why a background stream ended (it reconnects by itself until it gives up)."""
+        self.updates_received = 0
+        """Events the order-update stream has brought so far (read by a waiting caller)."""
         self.closed = False
         self.unmatched_events = 0
         """Order events of the account about orders this adapter did not enter."""
@@ -222,7 +224,12 @@ class _Orders:
     # ------------------------------------------------------------------ background streams
 
     def _start_updates(self) -> None:
+        # Registered at the server before the first order goes out: no event of the
+        # adapter's orders can be published before the stream exists.
         stream = self.client.order_updates(self.account)
+        if not stream.wait_ready():
+            stream.close()
+            raise GatewayError("the server did not open the order-update stream")
         self._spawn(stream, False, "whistle-remote-updates")
 
     def _market_data_for(self, symbols: Iterable[int]) -> None:
@@ -259,7 +266,8 @@ class _Orders:
                 for batch in stream:
                     if batch:
                         inbox.append((market, batch))
-                        self._arrived()
+                        if not market:
+                            self.updates_received += len(batch)
             except ClientError as exc:
                 if not self.closed:
                     self.stream_errors.append(f"{name}: {exc}")
@@ -269,9 +277,6 @@ class _Orders:
         self._threads.append(thread)
         thread.start()
         return thread
-
-    def _arrived(self) -> None:
-        """Called on a stream thread after something was put in the inbox."""
 
     def _stop_streams(self) -> None:
         self.closed = True

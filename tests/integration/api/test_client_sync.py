@@ -25,9 +25,11 @@ from whistle.core.events import (
     DuplicateClientOrder,
     OrderAccepted,
     OrderCancelled,
+    OrderFilled,
     OrderModified,
     OrderRejected,
     OrderReplaced,
+    TradeOccurred,
     TradingStatusChanged,
 )
 from whistle.core.reasons import RejectReason
@@ -271,3 +273,22 @@ def test_requested_snapshot_arrives_on_the_live_stream(server: ServerThread) -> 
         again = next(batches)[0]
         assert isinstance(again, Snapshot)
         assert again.cause == SnapshotCause.REQUESTED
+
+
+def test_order_updates_stream_carries_fills_from_others_flow(server: ServerThread) -> None:
+    with (
+        client(server, "alice") as alice,
+        client(server, "bob") as bob,
+        alice.order_updates() as updates,
+    ):
+        assert updates.wait_ready()
+        batches = iter(updates)
+        order_id = alice.submit("AAPL", "buy", "10", "100.00")[0].order_id  # type: ignore[attr-defined]
+        bob.submit("AAPL", "sell", "10", "100.00")
+        got: list[object] = []
+        while not any(isinstance(e, OrderFilled) for e in got):
+            got += next(batches)
+        assert all(getattr(e, "account", 7) == 7 for e in got)  # never bob's side
+        fill = next(e for e in got if isinstance(e, OrderFilled))
+        assert fill.order_id == order_id
+        assert not any(isinstance(e, TradeOccurred) for e in got)
