@@ -553,14 +553,14 @@ class LocalCluster:
         return made_dir and self.dir.exists()
 
     def _start_node(
-        self, state: ClusterState, name: str, extra: Sequence[str] = ()
+        self, state: ClusterState, name: str, extra: Sequence[str] = (), *, db: str | None = None
     ) -> ProcessRecord:
         argv = [
             *(state.node_command or NODE_COMMAND),
             "--nats",
             ",".join(state.nats_urls),
             "--db",
-            state.db,
+            db or state.db,
             "--schema",
             state.schema,
             "--prefix",
@@ -578,14 +578,17 @@ class LocalCluster:
         ]
         return _spawn(name, argv, Path(state.dir) / f"{name}.log")
 
-    def start_node(self, name: str, node_args: Sequence[str] = ()) -> ProcessRecord:
+    def start_node(
+        self, name: str, node_args: Sequence[str] = (), *, db: str | None = None
+    ) -> ProcessRecord:
         """Start (or restart) node ``name`` of the running cluster with the cluster's node
-        arguments and ``node_args``; record it."""
+        arguments and ``node_args``; record it. ``db``: the node's own way to the control
+        plane's database (the failover tests put a proxy there), else the cluster's."""
         state = self.state()
         state.nodes = [n for n in state.nodes if n.name != name or process_alive(n)]
         if any(n.name == name for n in state.nodes):
             raise LocalClusterError(f"node {name} already runs")
-        record = self._start_node(state, name, node_args)
+        record = self._start_node(state, name, node_args, db=db)
         state.nodes.append(record)
         self._write(state)
         return record

@@ -295,3 +295,96 @@ async def audit(cluster: Cluster, backend: ClusterBackend, load: Load) -> Audit:
         events=total_events,
         tokens={s: sorted(set(t)) for s, t in tokens.items()},
     )
+
+
+# ---------------------------------------------------------------------- a partition
+
+
+class PgProxy:
+    """A TCP proxy between one node and PostgreSQL that the test can cut.
+
+    ``cut()`` is a partition that looks like a dead network, the hard kind: connections
+    stay open but nothing crosses in either direction (bytes wait in the kernel buffers,
+    so no error reaches either side) and new connections are accepted but never
+    connected through. ``heal()`` lets everything flow again.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 5432) -> None:
+        import socket
+        import threading
+
+        self.target = (host, port)
+        self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.port = int(self.listener.getsockname()[1])
+        self.cut_now = False
+        self.pairs: dict[Any, Any] = {}  # socket -> its peer, both directions
+        self.parked: list[Any] = []  # accepted while cut: connected through on heal
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="pg-proxy", daemon=True)
+        self._thread.start()
+
+    def url(self, database: str = "test") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def cut(self) -> None:
+        self.cut_now = True
+
+    def heal(self) -> None:
+        self.cut_now = False
+
+    def _connect(self, client: Any) -> None:
+        import socket
+
+        upstream = socket.create_connection(self.target, timeout=3)
+        upstream.settimeout(None)
+        self.pairs[client] = upstream
+        self.pairs[upstream] = client
+
+    def _close(self, sock: Any) -> None:
+        peer = self.pairs.pop(sock, None)
+        sock.close()
+        if peer is not None:
+            self.pairs.pop(peer, None)
+            peer.close()
+
+    def _run(self) -> None:
+        import select
+
+        while not self._stop.is_set():
+            if not self.cut_now:
+                for client in self.parked:
+                    self._connect(client)
+                self.parked.clear()
+            watched = [self.listener] + ([] if self.cut_now else list(self.pairs))
+            readable, _, _ = select.select(watched, [], [], 0.05)
+            for sock in readable:
+                if sock is self.listener:
+                    client, _ = self.listener.accept()
+                    if self.cut_now:
+                        self.parked.append(client)
+                    else:
+                        self._connect(client)
+                    continue
+                if sock not in self.pairs or self.cut_now:
+                    continue
+                try:
+                    data = sock.recv(65536)
+                    if data:
+                        self.pairs[sock].sendall(data)
+                        continue
+                except OSError:
+                    pass
+                self._close(sock)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        for sock in list(self.pairs):
+            if sock in self.pairs:
+                self._close(sock)
+        for sock in self.parked:
+            sock.close()
+        self.listener.close()
