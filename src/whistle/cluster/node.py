@@ -997,7 +997,9 @@ class VenueNode:
         self._loop: asyncio.AbstractEventLoop | None = None
         self.keeper: ShardKeeper | None = None
         self._ticker: asyncio.Task[None] | None = None
-        self._stopped = asyncio.Event()
+        self._stopping = False
+        self._restarts: set[asyncio.Task[None]] = set()
+        self._restart_count: dict[int, int] = {}
 
     # -------------------------------------------------------------- start / stop
 
@@ -1098,10 +1100,36 @@ class VenueNode:
         )
 
     def _sequencer_stopped(self, shard: int, why: str) -> None:
+        # A sequencer stopped on its own (a SequencerConflict: a record it did not know of
+        # landed on a subject, e.g. a fenced owner's append delayed in flight; or appends
+        # that stayed unacknowledged). While this node still holds the lease, rebuild the
+        # shard (the rebuild reads that record) and serve again.
         self.say(f"shard {shard}: stopped: {why}")
         seq = self.sequencers.get(shard)
-        if seq is not None and self._loop is not None:
-            self._loop.create_task(self._lose(shard, why))
+        if seq is not None and self._loop is not None and not self._stopping:
+            task = self._loop.create_task(self._restart(shard, seq.token, why, seq.acked))
+            self._restarts.add(task)
+            task.add_done_callback(self._restarts.discard)
+
+    async def _restart(self, shard: int, token: int, why: str, acked: int) -> None:
+        await self._lose(shard, why)
+        # Back off while restarts fail at once; a sequencer that worked resets it.
+        tries = 0 if acked else self._restart_count.get(shard, 0)
+        self._restart_count[shard] = tries + 1
+        await asyncio.sleep(min(5.0, 0.1 * 2**tries))
+        keeper = self.keeper
+        lease = keeper.lease(shard) if keeper is not None else None
+        if (
+            self._stopping
+            or lease is None
+            or lease.token != token
+            or not self.plane.valid(lease)
+            or shard in self.sequencers
+            or shard in self._opening
+        ):
+            return
+        self.say(f"shard {shard}: rebuilding under the same lease (token {token})")
+        self._open_soon(lease)
 
     async def _lose(self, shard: int, why: str) -> None:
         opening = self._opening.pop(shard, None)
@@ -1127,6 +1155,9 @@ class VenueNode:
 
     async def stop(self) -> None:
         """Stop serving (last snapshots), release the leases, leave, disconnect."""
+        self._stopping = True
+        for task in list(self._restarts):
+            task.cancel()
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -1147,4 +1178,3 @@ class VenueNode:
             await asyncio.to_thread(self.plane.shutdown)
         if self._nc is not None:
             await self._nc.close()
-        self._stopped.set()

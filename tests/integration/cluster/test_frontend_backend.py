@@ -10,8 +10,10 @@ shard map, and:
 - views (status, depth, book, order) answer from the owner;
 - a node stopped cleanly (snapshots, leases released) and a new node taking over give the
   same state hashes, and the front end's next commands reach the new owner;
-- a node whose lease ran out (its clock past the deadline: a partition from PostgreSQL)
-  logs and acknowledges nothing.
+- a node whose lease ran out (its keeper cut from PostgreSQL) logs and acknowledges
+  nothing;
+- a record the node did not write (a fenced owner's delayed append) makes its next
+  append fail; the node rebuilds the shard under the same lease and goes on after it.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from nats_support import NATS_URL, connect, purge, require_nats, run, unique_pre
 
 from whistle.api.backend import Backend
 from whistle.cluster.frontend import ClusterBackend
-from whistle.cluster.log import ClusterNames, CommandLog
+from whistle.cluster.log import Batch, ClusterNames, CommandLog
 from whistle.cluster.node import VenueNode
 from whistle.core.commands import CancelOrder, NewOrder
 from whistle.core.events import OrderAccepted, OrderRejected
@@ -197,6 +199,48 @@ def test_node_past_its_lease_logs_and_acknowledges_nothing(prefix: str) -> None:
             finally:
                 await backend.close()
                 await nc.close()
+                await node.stop()
+
+        run(go())
+
+
+def test_a_record_it_did_not_write_makes_the_node_rebuild_and_go_on(prefix: str) -> None:
+    (inst,) = instruments(1)
+    sid = inst.symbol_id
+
+    with plane_factory(shards=1, lease_s=2.0, safety_s=0.5) as make:
+        plane = make()
+
+        async def go() -> None:
+            node = VenueNode(NATS_URL, plane, node="r1", prefix=prefix, shards=[0], launch=False)
+            await node.start()
+            await _wait(lambda: 0 in node.sequencers, "r1 serving")
+            nc = await connect()
+            backend = ClusterBackend(nc, ClusterNames(prefix), plane.shard_map(), retry_s=10)
+            await backend.start()
+            try:
+                await backend.add_instrument(inst)
+                (ok,) = await backend.execute([NewOrder(sid, 1, 1, 1, 1, 1, 100, 1)])
+                assert ok.error is None
+                # A fenced owner's append that was still in flight lands now: the next
+                # record on the subject, written under another token.
+                log = CommandLog(nc.jetstream(), ClusterNames(prefix), 0)
+                head = await log.last_subject_seq(sid)
+                stale = Batch(2, time.time_ns(), [NewOrder(sid, 7, 2, 2, 1, 1, 105, 3)])
+                await log.append(sid, stale, expected_last=head, token=10_000)
+                first = node.sequencers[0]
+                (refused,) = await backend.execute([NewOrder(sid, 2, 1, 1, 1, 1, 100, 1)])
+                assert refused.error is not None  # its append was refused: not logged
+                await _wait(
+                    lambda: 0 in node.sequencers and node.sequencers[0] is not first,
+                    "r1 rebuilding the shard",
+                )
+                (again,) = await backend.execute([NewOrder(sid, 2, 1, 1, 1, 1, 100, 1)])
+                assert again.error is None
+                assert again.enq_seq == 3  # after the record it did not write
+                assert await backend.order(sid, 7) is not None  # applied on the rebuild
+            finally:
+                await backend.close()
                 await node.stop()
 
         run(go())
