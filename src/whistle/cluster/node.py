@@ -1086,6 +1086,12 @@ class VenueNode:
         except (LogError, nats.errors.Error, OSError, ValueError) as exc:
             self.errors.append(f"shard {shard}: rebuild failed: {exc}")
             self.say(f"shard {shard}: rebuild failed: {exc}")
+            if not self._stopping:  # try again while the lease holds (NATS back, ...)
+                task = asyncio.get_running_loop().create_task(
+                    self._reopen_later(shard, lease.token, 0)
+                )
+                self._restarts.add(task)
+                task.add_done_callback(self._restarts.discard)
             return
         finally:
             self._opening.pop(shard, None)
@@ -1113,6 +1119,9 @@ class VenueNode:
 
     async def _restart(self, shard: int, token: int, why: str, acked: int) -> None:
         await self._lose(shard, why)
+        await self._reopen_later(shard, token, acked)
+
+    async def _reopen_later(self, shard: int, token: int, acked: int) -> None:
         # Back off while restarts fail at once; a sequencer that worked resets it.
         tries = 0 if acked else self._restart_count.get(shard, 0)
         self._restart_count[shard] = tries + 1
