@@ -4,8 +4,10 @@ A venue runs a seeded command stream (the matching bench's mixes, one stream per
 interleaved, a tick every ``batch`` commands) and its events are recorded per tick. Then
 the recorded ticks are fed to a ``MarketDataHub`` with ``subscribers`` readers subscribed
 to every symbol; after each ``on_events`` every reader takes its chunks (as the gRPC
-handler does when it is woken) and, with ``encode``, serializes each chunk through the
-shared per-chunk cache (``Chunk.encoded``; JSON here, protobuf in the server).
+handler does when it is woken) and serializes each chunk through the shared per-chunk
+cache (``Chunk.encoded``): ``encode="proto"`` with the gRPC server's converter (a
+``MarketDataBatch`` fragment per chunk, decimal strings included), ``"json"`` as the web
+view does, ``"none"`` not at all.
 
 Timed with the thread's CPU clock (``time.thread_time_ns``): wall time on a shared
 machine is noise. ``delivered_per_cpu_sec`` is records handed to readers (summed over
@@ -27,10 +29,14 @@ from whistle.coord import Venue
 from whistle.core.instrument import Instrument
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from whistle.api.marketdata import Update
     from whistle.core.events import Event
 
-__all__ = ["run_marketdata_bench"]
+__all__ = ["ENCODINGS", "run_marketdata_bench"]
+
+ENCODINGS = ("proto", "json", "none")
 
 
 def _record(symbols: int, orders: int, batch: int, mix: str, seed: int) -> list[list[Event]]:
@@ -59,6 +65,31 @@ def _record(symbols: int, orders: int, batch: int, mix: str, seed: int) -> list[
     return ticks
 
 
+def _encoder(
+    encode: str, instruments: dict[int, Instrument]
+) -> Callable[[tuple[Update, ...]], bytes] | None:
+    if encode == "none":
+        return None
+    if encode == "json":
+        json_encoder = msgspec.json.Encoder()
+
+        def to_json(updates: tuple[Update, ...]) -> bytes:
+            return json_encoder.encode(updates)
+
+        return to_json
+    from whistle.api import convert
+    from whistle.api.v1 import market_data_pb2
+
+    def to_proto(updates: tuple[Update, ...]) -> bytes:
+        instrument = instruments.get(updates[0].symbol_id) if updates else None
+        batch = market_data_pb2.MarketDataBatch(
+            updates=convert.md_updates_to_proto(updates, instrument)
+        )
+        return batch.SerializeToString()
+
+    return to_proto
+
+
 def run_marketdata_bench(
     *,
     subscribers: int = 8,
@@ -68,9 +99,11 @@ def run_marketdata_bench(
     depth: int = 10,
     mix: str = "plain",
     seed: int = 1,
-    encode: bool = True,
+    encode: str = "proto",
 ) -> dict[str, Any]:
     """Run the hub fan-out bench; return the figures as a JSON-ready dict."""
+    if encode not in ENCODINGS:
+        raise ValueError(f"encode must be one of {', '.join(ENCODINGS)}, was {encode!r}")
     if min(subscribers, symbols, orders, batch) <= 0 or depth < 0:
         raise ValueError(
             "subscribers, symbols, orders and batch must be positive and depth >= 0, were"
@@ -84,11 +117,11 @@ def run_marketdata_bench(
     subs = [hub.subscribe(None, depth=depth) for _ in range(subscribers)]
     for sub in subs:
         sub.poll_chunks()  # the initial snapshots: readers connected before the flow
-    encoder = msgspec.json.Encoder()
-
-    def to_json(updates: tuple[Update, ...]) -> bytes:
-        return encoder.encode(updates)
-
+    instruments = {
+        10_000 + i: Instrument(symbol=f"SYM{i:04d}", symbol_id=10_000 + i, tick_size="0.01")
+        for i in range(symbols)
+    }
+    to_bytes = _encoder(encode, instruments)
     delivered = 0
     messages = 0
     nbytes = 0
@@ -107,8 +140,8 @@ def run_marketdata_bench(
             messages += 1
             for chunk in chunks:
                 delivered += len(chunk.updates)
-                if encode:
-                    nbytes += len(chunk.encoded(to_json))
+                if to_bytes is not None:
+                    nbytes += len(chunk.encoded(to_bytes))
     cpu_ns = clock() - cpu0
     stats = hub.stats()
     return {
@@ -120,14 +153,14 @@ def run_marketdata_bench(
         "depth": depth,
         "mix": mix,
         "seed": seed,
-        "encode": "json" if encode else "none",
+        "encode": encode,
         "ticks": len(ticks),
         "events": events,
         "updates_made": stats.updates,
         "chunks_made": stats.chunks,
         "delivered": delivered,
         "messages": messages,
-        "encoded_bytes": nbytes,
+        "delivered_bytes": nbytes,
         "cpu_seconds": round(cpu_ns / 1e9, 6),
         "delivered_per_cpu_sec": round(delivered / (cpu_ns / 1e9), 1),
         "hub_on_events_ns_per_event": round(hub_ns / max(1, events), 1),

@@ -32,7 +32,13 @@ __all__ = ["marketdata_cmd"]
 )
 @click.option("--mix", type=click.Choice(MIX_NAMES), default="plain", show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
-@click.option("--no-encode", is_flag=True, help="Do not serialize the chunks (JSON, cached).")
+@click.option(
+    "--encode",
+    type=click.Choice(["proto", "json", "none"]),
+    default="proto",
+    show_default=True,
+    help="Serialize each chunk once (shared cache) as the gRPC server (proto) or web view does.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def marketdata_cmd(
     subscribers: int,
@@ -42,7 +48,7 @@ def marketdata_cmd(
     depth: int,
     mix: str,
     seed: int,
-    no_encode: bool,
+    encode: str,
     as_json: bool,
 ) -> None:
     """Market-data hub: records delivered to N readers per CPU second, ns per event."""
@@ -56,7 +62,7 @@ def marketdata_cmd(
         depth=depth,
         mix=mix,
         seed=seed,
-        encode=not no_encode,
+        encode=encode,
     )
     if as_json:
         click.echo(json.dumps(result, sort_keys=False))
