@@ -25,7 +25,9 @@ What is measured (each a short run on its own stream, deleted afterwards):
     ``offered_per_sec``, so a stall counts for every request it delays) to its reply.
 ``acked_per_sec_r3`` / ``acked_per_sec_r3_unbatched``
     the append path on a 3-replica stream of a local 3-server JetStream cluster started for
-    the run (``whistle.cluster.local.NatsCluster``: loopback, temporary directory).
+    the run (``whistle.cluster.local.NatsCluster``: loopback, temporary directory);
+    ``acked_per_sec_r1_same_servers`` a 1-replica stream on those same servers (the
+    baseline for the cost of replication).
 ``failover_seconds``
     with a PostgreSQL URL (``--db``): ``whistle cluster up`` on loopback (one NATS server,
     three node processes, a fresh schema and prefix), SIGKILL the node owning a symbol's
@@ -486,12 +488,19 @@ async def _run(
             r3u = await log_throughput(
                 joined, prefix, replicas=3, batch=1, symbols=symbols, seconds=seconds
             )
+            # The same servers with one replica: the cost of replication alone (the shared
+            # server on 4222 carries other traffic too, so it is no fair baseline).
+            r1c = await log_throughput(
+                joined, prefix, replicas=1, batch=batch, symbols=symbols, seconds=seconds
+            )
         finally:
             await asyncio.to_thread(nats_cluster.stop)
         result["acked_per_sec_r3"] = r3b["acked_per_sec"]
         result["acked_per_sec_r3_unbatched"] = r3u["acked_per_sec"]
         result["runs"]["r3_batched"] = r3b
         result["runs"]["r3_unbatched"] = r3u
+        result["acked_per_sec_r1_same_servers"] = r1c["acked_per_sec"]
+        result["runs"]["r1_same_servers"] = r1c
     if db:
         fail = await failover(db, rounds=failover_rounds)
         result["failover_seconds"] = fail["failover_seconds"]
