@@ -14,6 +14,10 @@
  * leaves whole records and at most one record without its marker, as the Python path does.
  * scan_records reads the marker with an acquire load before it reads what it commits.
  *
+ * Every access is bounds-checked against the caller's limit, itself checked against the
+ * buffer's length; offsets must be 8-aligned (records always are), so the marker's u32
+ * is 4-aligned for the atomic load/store.
+ *
  * The CRC is the standard reflected CRC-32 (polynomial 0xEDB88320, the one zlib.crc32
  * computes), slice-by-8 with tables built at import; the tests check it against zlib.
  */
@@ -122,9 +126,9 @@ static PyObject *store_items(PyObject *Py_UNUSED(self), PyObject *args) {
         return Py_BuildValue("(nnn)", (Py_ssize_t)0, off, last);
     Py_buffer view;
     if (PyObject_GetBuffer(buf, &view, PyBUF_WRITABLE) < 0) return NULL;
-    if (off < 0 || limit > view.len || off > limit || start < 0) {
+    if (off < 0 || off % 8 || limit > view.len || off > limit || start < 0) {
         PyBuffer_Release(&view);
-        PyErr_SetString(PyExc_ValueError, "offset or limit outside the buffer");
+        PyErr_SetString(PyExc_ValueError, "offset (8-aligned) or limit outside the buffer");
         return NULL;
     }
     unsigned char *base = (unsigned char *)view.buf;
@@ -193,9 +197,9 @@ static PyObject *scan_records(PyObject *Py_UNUSED(self), PyObject *args) {
     }
     Py_buffer view;
     if (PyObject_GetBuffer(buf, &view, PyBUF_SIMPLE) < 0) return NULL;
-    if (off < 0 || limit > view.len) {
+    if (off < 0 || off % 8 || limit > view.len) {
         PyBuffer_Release(&view);
-        PyErr_SetString(PyExc_ValueError, "offset or limit outside the buffer");
+        PyErr_SetString(PyExc_ValueError, "offset (8-aligned) or limit outside the buffer");
         return NULL;
     }
     const unsigned char *base = (const unsigned char *)view.buf;

@@ -10,16 +10,19 @@ there is nothing to compare.
 from __future__ import annotations
 
 import os
+import struct
 import zlib
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from journal_helpers import seg_path, small_config
 
 import whistle.journal.readonly as readonly_mod
 import whistle.journal.writer as writer_mod
 from whistle.journal import CorruptRecord, Queue, ReadOnlyReader
-from whistle.journal.segment import HEADER_SIZE, record_size
+from whistle.journal.segment import COMMIT_MARK, HEADER_SIZE, record_size
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -180,3 +183,115 @@ def test_torn_tail_and_mid_segment_damage_read_the_same(
                 r.read_payloads(100)
             errors.append(str(info.value))
     assert errors[0] == errors[1]
+
+
+# -- hostile inputs: the C loops against the Python loops on random bytes -----------------
+
+_HDR = struct.Struct("<IIQQ")
+_U32 = struct.Struct("<I")
+
+
+def _scan_reference(
+    buf: bytes | bytearray, off: int, limit: int, expect: int, skip: int, max_n: int
+) -> tuple[list[bytes], int, int]:
+    """ReadOnlyReader's pure fast loop (payload form), as a function."""
+    out: list[bytes] = []
+    mv = memoryview(buf)
+    while len(out) < max_n and off + 24 + 8 <= limit:
+        n, _t, seq, _ts = _HDR.unpack_from(buf, off)
+        trailer = off + ((24 + n + 3) & ~3)
+        if trailer + 8 > limit:
+            break
+        crc, mark = struct.unpack_from("<II", buf, trailer)
+        if mark != COMMIT_MARK or seq != expect or zlib.crc32(mv[off : off + 24 + n]) != crc:
+            break
+        if seq >= skip:
+            out.append(bytes(buf[off + 24 : off + 24 + n]))
+        off += (trailer + 8 - off + 7) & ~7
+        expect = seq + 1
+    return out, off, expect
+
+
+def _valid_records(payloads: list[bytes], seq: int) -> bytearray:
+    buf = bytearray(8 + sum(record_size(len(p)) for p in payloads))
+    count, end, _ = native.store_items(buf, 8, len(buf), [(3, p) for p in payloads], 0, seq, 77, 0)
+    assert (count, end) == (len(payloads), len(buf))
+    return buf
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    payloads=st.lists(st.binary(max_size=40), max_size=6),
+    edits=st.lists(st.tuples(st.integers(0, 400), st.integers(0, 255)), max_size=4),
+    length_edit=st.one_of(
+        st.none(),
+        st.tuples(st.integers(0, 5), st.sampled_from([0, 1, 7, 2**31, 2**32 - 1, 2**32 - 24])),
+    ),
+    cut=st.integers(0, 64),
+    skip=st.integers(0, 12),
+    max_n=st.integers(0, 8),
+)
+def test_scan_matches_the_python_loop_on_damaged_bytes(
+    payloads: list[bytes],
+    edits: list[tuple[int, int]],
+    length_edit: tuple[int, int] | None,
+    cut: int,
+    skip: int,
+    max_n: int,
+) -> None:
+    buf = _valid_records(payloads, 10)
+    for pos, value in edits:
+        if pos < len(buf):
+            buf[pos] = value
+    if length_edit is not None:  # a hostile length field at some record start
+        at = 8 + 8 * length_edit[0]
+        if at + 4 <= len(buf):
+            _U32.pack_into(buf, at, length_edit[1])
+    limit = max(0, len(buf) - cut)
+    got: list[Any] = []
+    off, expect = native.scan_records(buf, 8, limit, 10, 10 + skip, max_n, got, None, 0)
+    assert (got, off, expect) == _scan_reference(buf, 8, limit, 10, 10 + skip, max_n)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lengths=st.lists(st.integers(0, 70), max_size=8),
+    room=st.integers(0, 900),
+    start=st.integers(0, 9),
+)
+def test_store_never_writes_past_its_limit(lengths: list[int], room: int, start: int) -> None:
+    buf = bytearray(1024)
+    guard = bytes(range(256)) * 4
+    buf[:] = guard
+    limit = 8 + room if 8 + room <= len(buf) else len(buf)
+    buf[8:limit] = bytes(limit - 8)
+    items = [(i, bytes([i]) * n) for i, n in enumerate(lengths)]
+    count, end, last = native.store_items(buf, 8, limit, items, start, 1, 2, -1)
+    # What fits, in order, from ``start``; nothing outside [8, end) touched.
+    expect_end, expect_count = 8, 0
+    for _, payload in items[start:]:
+        size = record_size(len(payload))
+        if expect_end + size > limit:
+            break
+        expect_end += size
+        expect_count += 1
+    assert (count, end) == (expect_count, expect_end)
+    assert buf[:8] == guard[:8]
+    assert buf[limit:] == guard[limit:]
+    assert bytes(buf[end:limit]) == bytes(limit - end)
+    assert last == (-1 if count == 0 else end - record_size(len(items[start + count - 1][1])))
+    got: list[Any] = []
+    native.scan_records(buf, 8, limit, 1, 0, 100, got, None, 0)
+    assert got == [p for _, p in items[start : start + count]]
+
+
+def test_bad_offsets_and_limits_are_refused() -> None:
+    buf = bytearray(64)
+    for off, limit in ((-8, 64), (4, 64), (8, 65), (16, 8)):
+        with pytest.raises(ValueError, match="outside the buffer"):
+            native.store_items(buf, off, limit, [], 0, 0, 0, 0)
+    for off, limit in ((-8, 64), (4, 64), (8, 65)):
+        with pytest.raises(ValueError, match="outside the buffer"):
+            native.scan_records(buf, off, limit, 0, 0, 1, [], None, 0)
+    with pytest.raises(BufferError):
+        native.store_items(b"read-only bytes", 0, 8, [], 0, 0, 0, 0)
