@@ -17,12 +17,14 @@ Errors (gRPC status codes; order-entry *values* are never statuses, see below):
   venue order ids on a unary call);
 - ``NOT_FOUND``: an unknown symbol on a view or admin call, an order or client order id
   the key's account does not have (another account's looks exactly like none);
-- ``INVALID_ARGUMENT``: a request the call cannot use (no symbol on Depth, a bad
-  instrument definition, the first market-data request not a subscribe, idle_ticks 0);
+- ``INVALID_ARGUMENT``: bytes that are no message of the call's request type ("malformed
+  whistle.v1.X: ..."; a stream ends with it); a request the call cannot use (no symbol on
+  Depth, a bad instrument definition, the first market-data request not a subscribe,
+  idle_ticks 0);
 - ``RESOURCE_EXHAUSTED``: too many open streams for the key; a market-data or order-update
   subscriber that fell behind and was dropped; a message over the size limit (gRPC);
 - ``UNAVAILABLE``: the server is shutting down, or the venue stopped (its journal failed);
-- ``INTERNAL``: a request gRPC could not decode (malformed bytes), or a bug.
+- ``UNIMPLEMENTED``: no such method; ``UNKNOWN``: a bug (the server logs it).
 
 Order entry answers values with the venue's documented rejects, status OK: an unknown
 symbol, a decimal off the grid, an int out of range, an unknown enum value, both forms of
@@ -48,6 +50,7 @@ from typing import TYPE_CHECKING, Any, Final, final
 
 import grpc
 import msgspec
+from google.protobuf.message import DecodeError
 from grpc import aio
 
 from whistle.api import convert
@@ -530,7 +533,7 @@ class WhistleServer:
 
     async def order_entry(
         self,
-        requests: AsyncIterator[order_entry_pb2.OrderEntryRequest],
+        requests: AsyncIterator[Any],
         context: aio.ServicerContext[Any, Any],
     ) -> AsyncIterator[order_entry_pb2.OrderEntryResponse]:
         """The OrderEntry stream: requests are read and submitted as they come (so they
@@ -540,8 +543,9 @@ class WhistleServer:
         queue: asyncio.Queue[tuple[list[Any], asyncio.Future[list[Outcome]] | None] | None] = (
             asyncio.Queue(maxsize=64)
         )
+        malformed: list[str] = []
         reader = asyncio.get_running_loop().create_task(
-            self._read_entries(requests, identity, queue)
+            self._read_entries(requests, identity, queue, malformed)
         )
         try:
             while True:
@@ -561,6 +565,8 @@ class WhistleServer:
                     replies.append(order_entry_pb2.OrderReply(request_id=request_id, result=result))
                 yield order_entry_pb2.OrderEntryResponse(replies=replies)
             await reader  # its exception (a broken request stream), if any
+            if malformed:
+                await context.abort(grpc.StatusCode.INVALID_ARGUMENT, malformed[0])
         finally:
             if not reader.done():
                 reader.cancel()
@@ -570,14 +576,18 @@ class WhistleServer:
 
     async def _read_entries(
         self,
-        requests: AsyncIterator[order_entry_pb2.OrderEntryRequest],
+        requests: AsyncIterator[Any],
         identity: Identity,
         queue: asyncio.Queue[tuple[list[Any], asyncio.Future[list[Outcome]] | None] | None],
+        malformed: list[str],
     ) -> None:
         own = identity.own_account
         lookup = self._lookup
         try:
             async for request in requests:
+                if type(request) is _Malformed:
+                    malformed.append(request.detail)
+                    return
                 slots: list[tuple[int, types_pb2.CommandResult | None]] = []
                 commands: list[Command] = []
                 for item in request.commands:
@@ -605,10 +615,12 @@ class WhistleServer:
 
     async def subscribe_order_updates(
         self,
-        request: order_entry_pb2.SubscribeOrderUpdatesRequest,
+        request: order_entry_pb2.SubscribeOrderUpdatesRequest | _Malformed,
         context: aio.ServicerContext[Any, Any],
     ) -> AsyncIterator[order_entry_pb2.OrderUpdateBatch]:
         """The account's order events, batched, until the client leaves or is dropped."""
+        if type(request) is _Malformed:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.detail)
         identity = await self._trader(context)
         own = identity.own_account
         given = request.HasField("account")
@@ -745,7 +757,7 @@ class WhistleServer:
 
     async def subscribe_market_data(
         self,
-        requests: AsyncIterator[market_data_pb2.MarketDataRequest],
+        requests: AsyncIterator[Any],
         context: aio.ServicerContext[Any, Any],
     ) -> AsyncIterator[bytes]:
         """Snapshot then deltas of many symbols on one stream; later requests ask for
@@ -758,6 +770,8 @@ class WhistleServer:
             first = await iterator.__anext__()
         except StopAsyncIteration:
             return
+        if type(first) is _Malformed:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, first.detail)
         if first.WhichOneof("request") != "subscribe":
             await context.abort(
                 grpc.StatusCode.INVALID_ARGUMENT,
@@ -786,7 +800,8 @@ class WhistleServer:
             )
             await context.abort(code, str(exc))
         self._md_subs.add(sub)
-        reader = asyncio.get_running_loop().create_task(self._read_md(iterator, sub))
+        malformed: list[str] = []
+        reader = asyncio.get_running_loop().create_task(self._read_md(iterator, sub, malformed))
         encode = self._encode
         try:
             await context.send_initial_metadata(_SUBSCRIBED)
@@ -794,6 +809,8 @@ class WhistleServer:
                 try:
                     chunks: list[Chunk] = await sub.next_chunks()
                 except SubscriptionClosed:
+                    if malformed:
+                        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, malformed[0])
                     return
                 except SubscriptionDropped as exc:
                     await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
@@ -812,10 +829,17 @@ class WhistleServer:
             self.streams.release(identity.name)
 
     async def _read_md(
-        self, iterator: AsyncIterator[market_data_pb2.MarketDataRequest], sub: Subscription
+        self,
+        iterator: AsyncIterator[Any],
+        sub: Subscription,
+        malformed: list[str],
     ) -> None:
         # Later requests on a market-data stream: snapshot requests (others are ignored).
         async for request in iterator:
+            if type(request) is _Malformed:
+                malformed.append(request.detail)
+                sub.close()
+                return
             if request.WhichOneof("request") != "snapshot":
                 continue
             wanted = request.snapshot
@@ -926,12 +950,12 @@ class WhistleServer:
                 "MassCancel": _unary(self.mass_cancel, pb.MassCancelRequest, unary),
                 "OrderEntry": grpc.stream_stream_rpc_method_handler(
                     self.order_entry,
-                    request_deserializer=pb.OrderEntryRequest.FromString,
+                    request_deserializer=_parser(pb.OrderEntryRequest),
                     response_serializer=pb.OrderEntryResponse.SerializeToString,
                 ),
                 "SubscribeOrderUpdates": grpc.unary_stream_rpc_method_handler(
                     self.subscribe_order_updates,
-                    request_deserializer=pb.SubscribeOrderUpdatesRequest.FromString,
+                    request_deserializer=_parser(pb.SubscribeOrderUpdatesRequest),
                     response_serializer=pb.OrderUpdateBatch.SerializeToString,
                 ),
                 "GetOrder": _unary(self.get_order, pb.GetOrderRequest, unary),
@@ -947,7 +971,7 @@ class WhistleServer:
             {
                 "SubscribeMarketData": grpc.stream_stream_rpc_method_handler(
                     self.subscribe_market_data,
-                    request_deserializer=pb.MarketDataRequest.FromString,
+                    request_deserializer=_parser(pb.MarketDataRequest),
                     response_serializer=_passthrough,
                 ),
                 "ListInstruments": _unary(
@@ -975,15 +999,45 @@ class WhistleServer:
         )
 
 
+@final
+class _Malformed:
+    """What a request deserializer gives for bytes that are no message of its type."""
+
+    __slots__ = ("detail",)
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+
+
+def _parser(request_type: Any) -> Callable[[bytes], Any]:
+    # gRPC answers an exception in a deserializer with UNKNOWN and logs a traceback; a
+    # marker lets the handler answer INVALID_ARGUMENT with the reason instead.
+    name = request_type.DESCRIPTOR.full_name
+    parse = request_type.FromString
+
+    def parser(data: bytes) -> Any:
+        try:
+            return parse(data)
+        except DecodeError as exc:
+            return _Malformed(f"malformed {name}: {exc}"[:200])
+
+    return parser
+
+
 def _passthrough(data: bytes) -> bytes:
     return data
 
 
 def _unary(handler: Any, request_type: Any, make: Any) -> grpc.RpcMethodHandler[Any, Any]:
     # A unary method: the request's parser, and the response's serializer (any message).
+    async def checked(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
+        if type(request) is _Malformed:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, request.detail)
+        return await handler(request, context)
+
     handler_: grpc.RpcMethodHandler[Any, Any] = make(
-        handler,
-        request_deserializer=request_type.FromString,
+        checked,
+        request_deserializer=_parser(request_type),
         response_serializer=_serialize,
     )
     return handler_
