@@ -169,8 +169,8 @@ def test_ladder_tape_and_status_follow_the_venue(server, browser, tmp_path):
     # The book that existed before the page: 4 bids and 4 asks from the snapshot.
     _wait(browser, lambda d: len(_ladder(d)) == 8, "the initial ladder")
     ladder = _ladder(browser)
-    assert ("B", "187", "10") in ladder
-    assert ("S", "187.1", "20") in ladder
+    assert ("B", "187.00", "10") in ladder
+    assert ("S", "187.10", "20") in ladder
     assert [s for s, _, _ in ladder] == ["S"] * 4 + ["B"] * 4  # asks above bids
 
     # A new best bid submitted through the backend appears in the ladder.
@@ -181,12 +181,12 @@ def test_ladder_tape_and_status_follow_the_venue(server, browser, tmp_path):
     # A sell that takes the best bid and part of the next: a trade on the tape, the level gone.
     server.order("AAPL", SELL, 18700, 38, account=3)
     _wait(browser, lambda d: _count(d, "#tape tbody tr") == 2, "two trades on the tape")
-    _wait(browser, lambda d: ("B", "187", "5") in _ladder(d), "the partly taken bid")
+    _wait(browser, lambda d: ("B", "187.00", "5") in _ladder(d), "the partly taken bid")
     assert not any(p == "187.05" for _, p, _ in _ladder(browser))
     tape = _texts(browser, "#tape tbody tr")
     assert "187.05" in tape[-1]
     assert "33" in tape[-1]
-    assert "187" in tape[0]
+    assert "187.00" in tape[0]
     assert "5" in tape[0]
 
     # Status: per-host load and symbol rows.
@@ -235,6 +235,6 @@ def test_gap_in_the_page_is_healed_by_a_snapshot(server, browser):
     server.order("AAPL", BUY, 18601, 9)  # the next record shows the gap
     _wait(browser, lambda d: ("B", "186.01", "9") in _ladder(d), "the healed ladder")
     ladder = _ladder(browser)
-    assert ("B", "186.9", "16") in ladder  # 12 + 4: the lost update is in the snapshot
+    assert ("B", "186.90", "16") in ladder  # 12 + 4: the lost update is in the snapshot
     assert browser.execute_script("return window.__whistleSnapshots") >= 1
     assert _texts(browser, "#conn") == ["live"]

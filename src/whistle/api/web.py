@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import itertools
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, final
 
@@ -67,6 +68,32 @@ def _state_name(state: int) -> str:
         return TradingState(state).name
     except ValueError:
         return str(state)
+
+
+def _fixed(step: str) -> Callable[[int], str]:
+    # Units -> decimal text with the step's number of places ("0.01": 18700 -> "187.00"),
+    # exact (Decimal), so a ladder's prices line up.
+    unit = Decimal(step)
+    exponent = unit.as_tuple().exponent
+    places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    spec = f".{places}f"
+
+    def text(units: int) -> str:
+        return format(units * unit, spec)
+
+    return text
+
+
+_FORMATS: dict[tuple[str, str], tuple[Callable[[int], str], Callable[[int], str]]] = {}
+
+
+def _formats(inst: Instrument) -> tuple[Callable[[int], str], Callable[[int], str]]:
+    """Return (price text of ticks, quantity text of lots) at the instrument's decimals."""
+    key = (inst.tick_size, inst.lot_size)
+    pair = _FORMATS.get(key)
+    if pair is None:
+        pair = _FORMATS[key] = (_fixed(inst.tick_size), _fixed(inst.lot_size))
+    return pair
 
 
 @final
@@ -163,8 +190,7 @@ class WebView:
     def _level_list(self, inst: Instrument | None, levels: Any) -> list[list[Any]]:
         if inst is None:
             return [[str(p), p, str(q), q, n] for p, q, n in levels]
-        price = inst.ticks_to_price
-        qty = inst.lots_to_qty
+        price, qty = _formats(inst)
         return [[price(p), p, qty(q), q, n] for p, q, n in levels]
 
     def _update_json(self, u: Update, inst: Instrument | None) -> dict[str, Any]:
@@ -172,7 +198,8 @@ class WebView:
         qty: Callable[[int], str] = str
         sym = str(u.symbol_id)
         if inst is not None:
-            price, qty, sym = inst.ticks_to_price, inst.lots_to_qty, inst.symbol
+            price, qty = _formats(inst)
+            sym = inst.symbol
         base: dict[str, Any] = {"sym": sym, "sid": u.symbol_id, "seq": u.md_seq, "ts": u.ts_ns}
         kind = type(u)
         if kind is Level:

@@ -98,16 +98,22 @@ def test_json_endpoints():
             assert msft["tick_size"] == "0.05"
             async with rig.http.get(rig.base + "/api/depth/AAPL?levels=5") as r:
                 depth = await r.json()
-            assert depth["bids"] == [["100", 10000, "5", 5, 1]]
-            assert depth["asks"] == [["101", 10100, "7", 7, 1]]
+            assert depth["bids"] == [["100.00", 10000, "5", 5, 1]]
+            assert depth["asks"] == [["101.00", 10100, "7", 7, 1]]
             assert depth["state"] == "ACTIVE"
+            # Prices at the instrument's decimals: MSFT's tick is 0.05 (2001 ticks: 100.05).
+            await rig.backend.execute([order(rig.msft, 2, 2001, 4), order(rig.msft, 1, 1980, 1)])
+            async with rig.http.get(rig.base + "/api/depth/MSFT") as r:
+                depth = await r.json()
+            assert depth["asks"] == [["100.05", 2001, "4", 4, 1]]
+            assert depth["bids"] == [["99.00", 1980, "1", 1, 1]]
             # By id too.
             async with rig.http.get(f"{rig.base}/api/depth/{rig.aapl}") as r:
                 assert (await r.json())["symbol"] == "AAPL"
             async with rig.http.get(rig.base + "/api/status") as r:
                 status = await r.json()
             assert status["hosts"][0]["host_id"] == 0
-            assert status["enq_seq"] == 2
+            assert status["enq_seq"] == 4
             assert {s["symbol"] for s in status["symbols"]} == {"AAPL", "MSFT"}
             async with rig.http.get(rig.base + "/") as r:
                 page = await r.text()
@@ -160,15 +166,15 @@ def test_stream_snapshot_deltas_status_and_requested_snapshot():
             assert [u["k"] for u in ups] == ["snapshot"]
             snap = ups[0]
             assert snap["sym"] == "AAPL"
-            assert snap["bids"] == [["100", 10000, "5", 5, 1]]
+            assert snap["bids"] == [["100.00", 10000, "5", 5, 1]]
             assert snap["seq"] == 0
             await rig.backend.execute([order(rig.aapl, 1, 10050, 3)])
             ups = await s.next_md()
             assert [u["seq"] for u in ups] == list(range(1, len(ups) + 1))
             level = next(u for u in ups if u["k"] == "level")
-            assert (level["side"], level["price"], level["qty"]) == ("B", "100.5", "3")
+            assert (level["side"], level["price"], level["qty"]) == ("B", "100.50", "3")
             bbo = next(u for u in ups if u["k"] == "bbo")
-            assert bbo["bid"] == ["100.5", "3"]
+            assert bbo["bid"] == ["100.50", "3"]
             # Status events arrive on their own while nothing trades.
             while (await s.next())[0] != "status":
                 pass
@@ -180,7 +186,7 @@ def test_stream_snapshot_deltas_status_and_requested_snapshot():
             ups = await s.next_md()
             assert ups[0]["k"] == "snapshot"
             assert ups[0]["cause"] == 2  # REQUESTED
-            assert [lv[0] for lv in ups[0]["bids"]] == ["100.5", "100"]
+            assert [lv[0] for lv in ups[0]["bids"]] == ["100.50", "100.00"]
             async with rig.http.post(
                 f"{rig.base}/api/snapshot?stream={stream}&symbol_id={rig.msft}"
             ) as p:

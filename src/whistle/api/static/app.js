@@ -11,7 +11,6 @@ let streamId = null;
 let selected = new URLSearchParams(location.search).get("symbol");
 let dirty = false;
 let lastHosts = null; // {t, commands: Map host_id -> n}
-let hostOf = new Map();
 
 function book(u) {
   let b = books.get(u.sid);
@@ -93,8 +92,7 @@ function renderSymbols() {
       el("td", {}, el("span", { class: "state " + b.state }, b.state)),
       el("td", { class: "num" }, b.bid ? `${b.bid[1]} @ ${b.bid[0]}` : "-"),
       el("td", { class: "num" }, b.ask ? `${b.ask[1]} @ ${b.ask[0]}` : "-"),
-      el("td", { class: "num" }, b.last ?? "-"),
-      el("td", { class: "num" }, hostOf.has(b.sid) ? String(hostOf.get(b.sid)) : "-"));
+      el("td", { class: "num" }, b.last ?? "-"));
     tr.addEventListener("click", () => { selected = b.sym; schedule(); });
     return tr;
   }));
@@ -159,12 +157,12 @@ function renderStatus(s) {
     if (prev && prev.commands.has(h.host_id) && now > prev.t) {
       rate = String(Math.round(((h.commands - prev.commands.get(h.host_id)) * 1000) / (now - prev.t)));
     }
+    const names = s.symbols.filter((x) => x.host_id === h.host_id).map((x) => x.symbol).sort();
     return el("tr", { "data-host": String(h.host_id) }, el("td", {}, String(h.host_id)),
       el("td", { class: "num" }, String(h.symbols)), el("td", { class: "num" }, String(h.commands)),
-      el("td", { class: "num" }, rate));
+      el("td", { class: "num" }, rate), el("td", { class: "names" }, names.join(" ")));
   }));
   lastHosts = { t: now, commands };
-  hostOf = new Map(s.symbols.map((x) => [x.symbol_id, x.host_id]));
   document.getElementById("md-stats").textContent =
     `market data: ${s.md.subscriptions} subscriptions, ${s.md.updates} updates, ` +
     `${s.md.conflations} conflations, ${s.md.dropped} dropped; enq_seq ${s.enq_seq}` +
