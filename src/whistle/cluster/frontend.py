@@ -1,7 +1,8 @@
 """A stateless front end: ``whistle.api``'s ``Backend`` over a cluster of venue nodes.
 
 ``ClusterBackend`` holds no book. It maps a command's symbol to its shard with the
-control plane's shard map (read once, refreshed when a symbol is added), sends each
+control plane's shard map (read once, refreshed when a symbol is added; symbols other
+front ends define arrive on ``<prefix>.def``), sends each
 shard's commands of a batch as one NATS request to ``<prefix>.req.<shard>`` (the shard's
 owner answers), and hands the engines' events to its listeners from
 ``<prefix>.evt.*`` (every node's events, in each symbol's ``seq`` order).
@@ -81,6 +82,7 @@ __all__ = ["ClusterBackend", "ClusterClient"]
 
 _UNKNOWN: Final = int(RejectReason.UNKNOWN_SYMBOL)
 _INSTRUMENTS: Final = msgspec.msgpack.Decoder(list[Instrument])
+_INSTRUMENT: Final = msgspec.msgpack.Decoder(Instrument)
 _STATUS: Final = msgspec.msgpack.Decoder(EngineStatus)
 _DEPTH: Final = msgspec.msgpack.Decoder(DepthSnapshot)
 _BOOK: Final = msgspec.msgpack.Decoder(tuple[EngineStatus, list[L3Order], str])
@@ -153,6 +155,7 @@ class ClusterBackend:
         self._by_name: dict[str, Instrument] = {}
         self._listeners: list[Callable[[list[Event]], None]] = []
         self._sub: Subscription | None = None
+        self._def_sub: Subscription | None = None
         self._closed = False
         self._refresh_map: Callable[[], ShardMap] | None = None
 
@@ -192,6 +195,7 @@ class ClusterBackend:
     async def start(self) -> None:
         """Subscribe to every symbol's events and learn the instruments of every shard."""
         self._sub = await self.nc.subscribe(self.names.evt_wildcard(), cb=self._on_events)
+        self._def_sub = await self.nc.subscribe(self.names.def_subject(), cb=self._on_define)
         await self.refresh_instruments()
 
     async def refresh_instruments(self) -> None:
@@ -217,6 +221,10 @@ class ClusterBackend:
     def _remember(self, inst: Instrument) -> None:
         self._by_id[inst.symbol_id] = inst
         self._by_name[inst.symbol] = inst
+
+    async def _on_define(self, msg: Msg) -> None:
+        with contextlib.suppress(msgspec.MsgspecError):
+            self._remember(_INSTRUMENT.decode(msg.data))
 
     async def _on_events(self, msg: Msg) -> None:
         events = decode_events(msg.data).events
@@ -439,9 +447,10 @@ class ClusterBackend:
         if self._closed:
             return
         self._closed = True
-        if self._sub is not None:
-            with contextlib.suppress(nats.errors.Error):
-                await self._sub.unsubscribe()
+        for sub in (self._sub, self._def_sub):
+            if sub is not None:
+                with contextlib.suppress(nats.errors.Error):
+                    await sub.unsubscribe()
         await self.nc.close()
         if self._plane_close is not None:
             self._plane_close()

@@ -131,6 +131,10 @@ class ClusterNames:
         """Return the name of the (optional) events stream."""
         return f"{self.upper}_EVT"
 
+    def def_subject(self) -> str:
+        """Return the subject a node announces each newly defined instrument on."""
+        return f"{self.prefix}.def"
+
     def req_subject(self, shard: int) -> str:
         """Return the subject front ends send shard ``shard``'s requests to."""
         return f"{self.prefix}.req.{shard}"

@@ -727,6 +727,9 @@ class ShardSequencer:
                 self._stop(f"shard {self.shard}: lease ended after a Define")
                 return Reply(UNAVAILABLE, self.stopped or "")
             self.symbols[sid] = probe
+            # Tell every front end (one that did not ask learns the symbol at once).
+            with contextlib.suppress(nats.errors.Error):
+                await self.nc.publish(self.names.def_subject(), _ENC.encode(instrument))
             return Reply(OK, "defined")
         finally:
             self._defining.discard(sid)

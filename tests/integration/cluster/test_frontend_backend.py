@@ -3,6 +3,7 @@
 A ``VenueNode`` holds every shard of a fresh control plane; the front end routes by the
 shard map, and:
 
+- a symbol defined through one front end is known at once to the others;
 - each command's outcome has its own events (enq_seq, automatic order id), unknown
   symbols are edge rejects (seq 0) that never reach a node;
 - the listeners get every engine event exactly once, in each symbol's seq order, equal to
@@ -89,9 +90,17 @@ def test_front_end_routes_reports_and_survives_a_handover(prefix: str) -> None:
             assert isinstance(backend, Backend)
             heard: list[Event] = []
             backend.add_listener(heard.extend)
+            other = ClusterBackend(await connect(), ClusterNames(prefix), plane.shard_map())
+            await other.start()
             try:
                 for inst in insts:
                     assert await backend.add_instrument(inst) == inst
+                # Another front end learns the new symbols without asking.
+                await _wait(
+                    lambda: all(other.instrument(i.symbol) == i for i in insts),
+                    "the other front end to hear of the symbols",
+                )
+                await other.close()
                 assert {i.symbol_id for i in backend.instruments()} == {i.symbol_id for i in insts}
                 acked: list[Event] = []
                 for i in range(0, len(commands), 25):
@@ -153,6 +162,7 @@ def test_front_end_routes_reports_and_survives_a_handover(prefix: str) -> None:
                 assert out.error is None
                 assert out.events[0].enq_seq == out.enq_seq
             finally:
+                await other.close()
                 await backend.close()
                 await nc.close()
                 await node.stop()
