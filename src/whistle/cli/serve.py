@@ -124,6 +124,12 @@ def _instrument_spec(
     show_default=True,
     help="The cluster's subject/stream prefix.",
 )
+@click.option(
+    "--cluster-schema",
+    default="whistle_cluster",
+    show_default=True,
+    help="The cluster control plane's database schema.",
+)
 @host_options
 def serve(
     port: int,
@@ -140,6 +146,7 @@ def serve(
     cluster_url: str | None,
     db_url: str | None,
     cluster_prefix: str,
+    cluster_schema: str,
     wait: str,
     queue_depth: int,
     heartbeat_s: float,
@@ -201,19 +208,25 @@ def serve(
             http,
             cluster_url,
             db_url,
-            cluster_prefix,
+            (cluster_prefix, cluster_schema),
         )
     )
 
 
 async def _backend(
-    options: dict[str, Any], cluster_url: str | None, db_url: str | None, prefix: str
+    options: dict[str, Any],
+    cluster_url: str | None,
+    db_url: str | None,
+    cluster: tuple[str, str],
 ) -> Backend:
     if cluster_url is not None:
         from whistle.cluster.frontend import ClusterBackend
 
         assert db_url is not None  # checked by serve()
-        backend: Backend = await ClusterBackend.connect(cluster_url, db_url, prefix=prefix)
+        prefix, schema = cluster
+        backend: Backend = await ClusterBackend.connect(
+            cluster_url, db_url, prefix=prefix, schema=schema
+        )
         return backend
     from whistle.api.backend import LocalBackend
     from whistle.coord import Venue
@@ -233,12 +246,12 @@ async def _serve(
     http: int | None,
     cluster_url: str | None,
     db_url: str | None,
-    prefix: str,
+    cluster: tuple[str, str],
 ) -> None:
     from whistle.api.server import WhistleServer
     from whistle.core.instrument import Instrument
 
-    backend = await _backend(options, cluster_url, db_url, prefix)
+    backend = await _backend(options, cluster_url, db_url, cluster)
     try:
         for symbol, tick, lot in instruments:
             if backend.instrument(symbol) is None:
