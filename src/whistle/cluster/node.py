@@ -619,6 +619,8 @@ class ShardSequencer:
                 sym.tick = False
                 if not self.fence():
                     self._stop(f"shard {self.shard}: lease of token {self.token} ended")
+                    for _, call, _ in items:  # taken from the queue: nothing was logged
+                        call.fail(NOT_OWNER, self.stopped or "")
                     break
                 ts = self.clock()
                 if ts < sym.last_ts:
@@ -855,6 +857,12 @@ class ShardSequencer:
                 for _, call, _ in sym.queue:
                     call.fail(NOT_OWNER, why)
                 sym.queue.clear()
+                # Repeats waiting for an original still in flight: it will not be applied
+                # here (its append's caller gets the outcome-unknown answer).
+                for entry in sym.client_orders.values():
+                    waiters, entry.waiters = entry.waiters, []
+                    for call, _ in waiters:
+                        call.fail(UNAVAILABLE, why)
             if self.on_stop is not None:
                 self.on_stop(self.shard, why)
 

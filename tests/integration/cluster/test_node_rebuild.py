@@ -199,6 +199,23 @@ def test_no_valid_lease_no_append_no_ack(prefix: str) -> None:
             assert await log.last_seq() == before
             await seq.close(snapshot=False)
 
+            # The lease ends between the request and the append: refused, nothing logged,
+            # and the request is answered (not left waiting).
+            once = [0]
+
+            def fence_once() -> bool:
+                once[0] += 1
+                return once[0] <= 1
+
+            seq1 = ShardSequencer(nc, names, SHARD, 5, fence=fence_once, clock=Clock())
+            await seq1.open()
+            reply = await asyncio.wait_for(
+                seq1.execute([NewOrder(sid, 1, 1, 1, 1, 1, 100, 1)]), timeout=10
+            )
+            assert reply.status == NOT_OWNER
+            assert await log.last_seq() == before
+            await seq1.close(snapshot=False)
+
             # The lease ends while the append is in flight: the command is in the log
             # (a rebuild applies it) but nothing is acknowledged or published.
             calls = [0]
