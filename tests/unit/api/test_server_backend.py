@@ -1,0 +1,84 @@
+"""LocalBackend: one tick per batch, events back to their commands, repeats after the tick."""
+
+from __future__ import annotations
+
+import asyncio
+
+from whistle.api.backend import Backend, LocalBackend
+from whistle.coord import Venue
+from whistle.core.commands import CancelOrder, MassCancel, NewOrder
+from whistle.core.events import (
+    DuplicateClientOrder,
+    Event,
+    OrderAccepted,
+    OrderCancelled,
+    OrderRejected,
+)
+from whistle.core.reasons import RejectReason
+
+
+def venue() -> tuple[Venue, int, int]:
+    v = Venue()
+    a = v.add_instrument("AAPL").symbol_id
+    b = v.add_instrument("MSFT").symbol_id
+    return v, a, b
+
+
+def test_a_batch_is_one_tick_and_each_command_gets_its_events() -> None:
+    v, a, b = venue()
+    backend = LocalBackend(v, clock=lambda: 1_000)
+    assert isinstance(backend, Backend)
+    heard: list[list[Event]] = []
+    backend.add_listener(heard.append)
+    commands = [
+        NewOrder(a, 0, 7, 1, 1, 1, 100, 5, client_order_id=1),
+        NewOrder(b, 0, 8, 2, 1, 1, 200, 5),
+        NewOrder(a, 0, 7, 1, 1, 1, 100, 5, client_order_id=1),  # a repeat inside the batch
+        NewOrder(999, 0, 7, 1, 1, 1, 100, 5),  # unknown symbol
+        NewOrder(a, 0, 7, 1, 1, 1, 101, 5, client_order_id=1),  # a different order, same key
+        CancelOrder(b, 1, 7),  # another account's order
+        MassCancel(0, 8),
+    ]
+    ticks_before = v.clock.tick_number
+    outcomes = asyncio.run(backend.execute(commands))
+    assert v.clock.tick_number == ticks_before + 1
+    first, second, repeat, unknown, different, cancel, mass = outcomes
+    assert (first.enq_seq, first.order_id) == (1, 1)
+    assert isinstance(first.events[0], OrderAccepted)
+    assert all(e.enq_seq == 1 for e in first.events)
+    assert (second.enq_seq, second.order_id) == (2, 1)
+    assert repeat.enq_seq == 0
+    assert isinstance(repeat.events[0], DuplicateClientOrder)
+    assert repeat.events[0].outcome == 1  # ACCEPTED: answered after the tick
+    assert repeat.order_id == 1
+    assert isinstance(unknown.events[0], OrderRejected)
+    assert unknown.events[0].reason == RejectReason.UNKNOWN_SYMBOL
+    assert unknown.detail
+    assert different.events[0].reason == RejectReason.DUPLICATE_CLIENT_ORDER_ID  # type: ignore[union-attr]
+    assert cancel.events[0].reason == RejectReason.ACCOUNT_MISMATCH  # type: ignore[union-attr]
+    assert [type(e) for e in mass.events if type(e) is OrderCancelled] == [OrderCancelled]
+    assert mass.order_id == 0
+    assert len(heard) == 1
+    assert sum(len(o.events) for o in outcomes if o.enq_seq) <= len(heard[0])
+    assert v.now_ns == 1_000
+
+
+def test_a_stopped_venue_refuses_and_close_is_idempotent() -> None:
+    v, a, _ = venue()
+    backend = LocalBackend(v)
+    asyncio.run(backend.close())
+    asyncio.run(backend.close())
+    (outcome,) = asyncio.run(backend.execute([NewOrder(a, 0, 7, 1, 1, 1, 100, 5)]))
+    assert outcome.error
+    assert outcome.enq_seq == 0
+
+
+def test_the_clock_never_goes_back() -> None:
+    v, a, _ = venue()
+    now = [5_000]
+    backend = LocalBackend(v, clock=lambda: now[0])
+    asyncio.run(backend.execute([NewOrder(a, 0, 7, 1, 1, 1, 100, 5)]))
+    now[0] = 10
+    asyncio.run(backend.advance())
+    assert v.now_ns == 5_000
+    asyncio.run(backend.close())
