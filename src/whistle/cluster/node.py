@@ -105,7 +105,8 @@ __all__ = [
 
 OK: Final = 0
 NOT_OWNER: Final = 1
-"""This node does not (or no longer) sequence the shard: nothing was logged; retry."""
+"""This node does not (or no longer) sequence the shard: nothing of the request was
+logged; send it again (to the shard's owner)."""
 UNAVAILABLE: Final = 2
 """The log did not answer or the lease ended after an append: the outcome is unknown."""
 BAD_REQUEST: Final = 3
@@ -264,7 +265,7 @@ _SNAP: Final = msgspec.msgpack.Decoder(ShardSnapshot)
 class _Call:
     """One Execute request waiting for its commands' acknowledgements."""
 
-    __slots__ = ("detail", "events", "future", "left", "status")
+    __slots__ = ("detail", "events", "future", "left", "logged", "status")
 
     def __init__(self, n: int, future: asyncio.Future[None]) -> None:
         # One shared empty list until a command's events are known: entries are only ever
@@ -274,6 +275,7 @@ class _Call:
         self.future = future
         self.status = OK
         self.detail = ""
+        self.logged = False  # one of its commands is in the log
 
     def done(self, count: int) -> None:
         self.left -= count
@@ -281,10 +283,20 @@ class _Call:
             self.future.set_result(None)
 
     def fail(self, status: int, detail: str) -> None:
+        """One of its commands was not applied (``status``): it counts as answered; the
+        call ends when every command is answered, so a command of another symbol still
+        in flight keeps its outcome."""
         if self.status == OK:
             self.status, self.detail = status, detail
-        if not self.future.done():
-            self.future.set_result(None)
+        self.done(1)
+
+    def reply(self) -> Reply:
+        status = self.status
+        # NOT_OWNER tells the front end to send the whole request again: only true when
+        # none of its commands was logged (those that were keep their events).
+        if status == NOT_OWNER and self.logged:
+            status = UNAVAILABLE
+        return Reply(status, self.detail, self.events)
 
 
 class _ClientOrder:
@@ -602,7 +614,7 @@ class ShardSequencer:
         call.done(len(commands) - queued)
         if queued:
             await call.future
-        return Reply(call.status, call.detail, call.events)
+        return call.reply()
 
     def _kick(self, sym: _Symbol) -> None:
         sym.busy = True
@@ -630,10 +642,15 @@ class ShardSequencer:
                 commands = [c for c, _, _ in items]
                 record = Batch(sym.next_enq, ts, commands)
                 seq = await self._append(sid, sym, record)
-                if seq == 0:
+                if seq <= 0:
+                    # -1: refused by the log (nothing stored: the front end may retry);
+                    # 0: no acknowledgement (it may be stored: the outcome is unknown).
+                    status = NOT_OWNER if seq < 0 else UNAVAILABLE
                     for _, call, _ in items:
-                        call.fail(UNAVAILABLE, self.stopped or "append failed")
+                        call.fail(status, self.stopped or "append failed")
                     break
+                for _, call, _ in items:
+                    call.logged = True
                 events = self._apply(sym, record, seq)
                 self.batches += 1
                 # Acknowledge and publish only under a valid lease (the fencing rule).
@@ -663,6 +680,8 @@ class ShardSequencer:
                 sym.queue.clear()
 
     async def _append(self, sid: int, sym: _Symbol, record: Batch | Define) -> int:
+        # The stream sequence; -1 when the log refused the record (not stored); 0 when no
+        # acknowledgement came (stored or not: unknown). Both stop the shard.
         for attempt in range(self.retries + 1):
             try:
                 seq, _ = await self.log.append(
@@ -671,7 +690,9 @@ class ShardSequencer:
                 return seq
             except SequencerConflict as exc:
                 self._stop(str(exc))
-                return 0
+                # A refused retry: its first try was not stored either (that one would
+                # have been the duplicate answer), unless the dedup window passed.
+                return -1 if attempt == 0 else 0
             except LogError as exc:
                 # The same message id and guard on every try: JetStream stores it once.
                 if attempt == self.retries or not self.fence():
@@ -722,8 +743,9 @@ class ShardSequencer:
         try:
             probe = _Symbol(Whistle(instrument), await self.log.last_subject_seq(sid))
             seq = await self._append(sid, probe, Define(instrument))
-            if seq == 0:
-                return Reply(UNAVAILABLE, self.stopped or "append failed")
+            if seq <= 0:
+                status = NOT_OWNER if seq < 0 else UNAVAILABLE
+                return Reply(status, self.stopped or "append failed")
             probe.head = seq
             if not self.fence():
                 self._stop(f"shard {self.shard}: lease ended after a Define")

@@ -16,13 +16,13 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from cluster_flow import flow, instruments, per_symbol
 from nats_support import connect, purge, require_nats, run, unique_prefix
 
-from whistle.cluster.log import ClusterNames, CommandLog, EventLog, decode_events
+from whistle.cluster.log import Batch, ClusterNames, CommandLog, EventLog, decode_events
 from whistle.cluster.node import NOT_OWNER, OK, UNAVAILABLE, ShardSequencer
 from whistle.core.commands import NewOrder
 from whistle.core.events import OrderAccepted, OrderExpired
@@ -263,7 +263,7 @@ def test_second_sequencer_stops_first_goes_on(prefix: str) -> None:
             ok = await a.execute([NewOrder(sid, 1, 1, 1, 1, 1, 100, 5)])
             assert ok.status == OK
             refused = await b.execute([NewOrder(sid, 1, 2, 2, 1, 1, 100, 5)])
-            assert refused.status == UNAVAILABLE
+            assert refused.status == NOT_OWNER  # refused by the log: nothing stored
             assert "another sequencer" in refused.detail
             assert b.stopped is not None
             again = await a.execute([NewOrder(sid, 2, 1, 1, 1, 1, 101, 5)])
@@ -376,6 +376,50 @@ def test_clock_ticks_expire_gtd_orders_without_order_flow(prefix: str) -> None:
             assert rebuilt.state_hashes() == hashes
             assert rebuilt.symbols[sid].engine.live_gtd == 0
             await rebuilt.close(snapshot=False)
+        finally:
+            await nc.close()
+
+    run(go())
+
+
+def test_a_request_partly_logged_is_never_answered_send_again(prefix: str) -> None:
+    names = ClusterNames(prefix)
+    a_inst, b_inst = instruments(2)
+    a, b = a_inst.symbol_id, b_inst.symbol_id
+
+    async def go() -> None:
+        nc = await connect()
+        try:
+            seq = ShardSequencer(nc, names, SHARD, 1, fence=lambda: True, clock=Clock())
+            await seq.open()
+            await seq.define(a_inst)
+            await seq.define(b_inst)
+            # Someone else writes B's subject: B's next append is refused, A's is stored.
+            log = CommandLog(nc.jetstream(), names, SHARD)
+            head = await log.last_subject_seq(b)
+            await log.append(
+                b, Batch(1, 5, [NewOrder(b, 9, 1, 1, 1, 1, 100, 1)]), expected_last=head, token=77
+            )
+            # A's append is slow: B's refusal (which stops the shard) comes first, while
+            # A's record is still on its way.
+            real_append = seq.log.append
+
+            async def slow_for_a(symbol_id: int, *args: Any, **kw: Any) -> tuple[int, bool]:
+                if symbol_id == a:
+                    await asyncio.sleep(0.3)
+                return await real_append(symbol_id, *args, **kw)
+
+            seq.log.append = slow_for_a  # type: ignore[method-assign]
+            reply = await seq.execute(
+                [NewOrder(a, 1, 1, 1, 1, 1, 100, 1), NewOrder(b, 1, 1, 1, 1, 1, 100, 1)]
+            )
+            assert seq.stopped is not None
+            # Not NOT_OWNER ("send it all again": A would be entered twice).
+            assert reply.status == UNAVAILABLE
+            assert reply.events[0]
+            assert type(reply.events[0][0]) is OrderAccepted
+            assert reply.events[1] == []
+            await seq.close(snapshot=False)
         finally:
             await nc.close()
 
