@@ -92,8 +92,9 @@ def write_config(directory: Path, key: str = BENCH_KEY, *, role: str = "admin") 
 
 @final
 class ServerProcess:
-    """A ``whistle serve`` subprocess on an ephemeral loopback port (``start`` / ``stop`` /
-    ``kill``); ``address`` once started, ``cpu_seconds()`` its CPU time so far."""
+    """A ``whistle serve`` subprocess on loopback (``port`` 0: an ephemeral one), with
+    ``start`` / ``stop`` / ``kill``; ``address`` once started, ``cpu_seconds()`` its CPU
+    time so far."""
 
     def __init__(
         self,
@@ -102,18 +103,11 @@ class ServerProcess:
         instruments: Sequence[str] = (),
         data_dir: Path | None = None,
         extra: Sequence[str] = (),
+        port: int = 0,
         start_timeout_s: float = 60.0,
     ) -> None:
-        self.args = [
-            sys.executable,
-            "-m",
-            "whistle",
-            "serve",
-            "--port",
-            "0",
-            "--tick-interval",
-            "0",
-        ]
+        self.args = [sys.executable, "-m", "whistle", "serve", "--port", str(port)]
+        self.args += ["--tick-interval", "0"]
         if config is not None:
             self.args += ["--config", str(config)]
         for spec in instruments:
