@@ -27,7 +27,8 @@ What is measured (each a short run on its own stream, deleted afterwards):
     the append path on a 3-replica stream of a local 3-server JetStream cluster started for
     the run (``whistle.cluster.local.NatsCluster``: loopback, temporary directory);
     ``acked_per_sec_r1_same_servers`` a 1-replica stream on those same servers (the
-    baseline for the cost of replication).
+    baseline for the cost of replication); ``node_acked_per_sec_r3`` the whole node path
+    on a 3-replica stream.
 ``failover_seconds``
     with a PostgreSQL URL (``--db``): ``whistle cluster up`` on loopback (one NATS server,
     three node processes, a fresh schema and prefix), SIGKILL the node owning a symbol's
@@ -192,6 +193,7 @@ async def node_throughput(
     chunk: int,
     seconds: float,
     through_nats: bool,
+    replicas: int = 1,
 ) -> dict[str, Any]:
     """Drive a ShardSequencer with ``clients`` concurrent requests of ``chunk`` commands."""
     names = ClusterNames(prefix)
@@ -199,7 +201,14 @@ async def node_throughput(
         js = nc.jetstream()
         await _purge(js, names, 0)
         seq = ShardSequencer(
-            nc, names, 0, 1, fence=lambda: True, max_batch=batch, snapshot_every=10**12
+            nc,
+            names,
+            0,
+            1,
+            fence=lambda: True,
+            max_batch=batch,
+            snapshot_every=10**12,
+            replicas=replicas,
         )
         await seq.open()
         sub = await serve_shard(seq) if through_nats else None
@@ -493,6 +502,17 @@ async def _run(
             r1c = await log_throughput(
                 joined, prefix, replicas=1, batch=batch, symbols=symbols, seconds=seconds
             )
+            node3 = await node_throughput(
+                joined,
+                prefix,
+                batch=max(batch, chunk),
+                symbols=symbols,
+                clients=clients,
+                chunk=chunk,
+                seconds=seconds,
+                through_nats=False,
+                replicas=3,
+            )
         finally:
             await asyncio.to_thread(nats_cluster.stop)
         result["acked_per_sec_r3"] = r3b["acked_per_sec"]
@@ -500,6 +520,8 @@ async def _run(
         result["runs"]["r3_batched"] = r3b
         result["runs"]["r3_unbatched"] = r3u
         result["acked_per_sec_r1_same_servers"] = r1c["acked_per_sec"]
+        result["node_acked_per_sec_r3"] = node3["acked_per_sec"]
+        result["runs"]["node_r3"] = node3
         result["runs"]["r1_same_servers"] = r1c
     if db:
         fail = await failover(db, rounds=failover_rounds)
