@@ -28,7 +28,8 @@ What is measured (each a short run on its own stream, deleted afterwards):
     the run (``whistle.cluster.local.NatsCluster``: loopback, temporary directory);
     ``acked_per_sec_r1_same_servers`` a 1-replica stream on those same servers (the
     baseline for the cost of replication); ``node_acked_per_sec_r3`` the whole node path
-    on a 3-replica stream.
+    on a 3-replica stream. Those runs also report the servers' CPU time
+    (``server_cpu_us_per_message``: the three processes together, from /proc).
 ``failover_seconds``
     with a PostgreSQL URL (``--db``): ``whistle cluster up`` on loopback (one NATS server,
     three node processes, a fresh schema and prefix), SIGKILL the node owning a symbol's
@@ -170,6 +171,27 @@ async def log_throughput(
         "batch": batch,
         "symbols": symbols,
     }
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    # utime + stime of processes we started (/proc/<pid>/stat fields 14 and 15).
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+async def _with_server_cpu(pids: list[int], run: Any) -> dict[str, Any]:
+    before = _cpu_seconds(pids)
+    result: dict[str, Any] = await run
+    used = _cpu_seconds(pids) - before
+    result["server_cpu_seconds"] = round(used, 3)
+    messages = result.get("messages") or result.get("commands")
+    if messages:
+        result["server_cpu_us_per_message"] = round(used / messages * 1e6, 1)
+    return result
 
 
 async def _define(seq: ShardSequencer, symbols: int) -> list[int]:
@@ -491,16 +513,32 @@ async def _run(
         await asyncio.to_thread(nats_cluster.start)
         try:
             joined = ",".join(nats_cluster.urls)
-            r3b = await log_throughput(
-                joined, prefix, replicas=3, batch=batch, symbols=symbols, seconds=seconds
+            pids = [p.pid for p in nats_cluster.processes()]
+            r3b = await _with_server_cpu(
+                pids,
+                log_throughput(
+                    joined, prefix, replicas=3, batch=batch, symbols=symbols, seconds=seconds
+                ),
             )
-            r3u = await log_throughput(
-                joined, prefix, replicas=3, batch=1, symbols=symbols, seconds=seconds
+            r3u = await _with_server_cpu(
+                pids,
+                log_throughput(
+                    joined, prefix, replicas=3, batch=1, symbols=symbols, seconds=seconds
+                ),
             )
             # The same servers with one replica: the cost of replication alone (the shared
             # server on 4222 carries other traffic too, so it is no fair baseline).
-            r1c = await log_throughput(
-                joined, prefix, replicas=1, batch=batch, symbols=symbols, seconds=seconds
+            r1c = await _with_server_cpu(
+                pids,
+                log_throughput(
+                    joined, prefix, replicas=1, batch=batch, symbols=symbols, seconds=seconds
+                ),
+            )
+            r1cu = await _with_server_cpu(
+                pids,
+                log_throughput(
+                    joined, prefix, replicas=1, batch=1, symbols=symbols, seconds=seconds
+                ),
             )
             node3 = await node_throughput(
                 joined,
@@ -523,6 +561,7 @@ async def _run(
         result["node_acked_per_sec_r3"] = node3["acked_per_sec"]
         result["runs"]["node_r3"] = node3
         result["runs"]["r1_same_servers"] = r1c
+        result["runs"]["r1_same_servers_unbatched"] = r1cu
     if db:
         fail = await failover(db, rounds=failover_rounds)
         result["failover_seconds"] = fail["failover_seconds"]
