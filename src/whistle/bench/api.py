@@ -21,10 +21,13 @@ and measures, each phase on its own symbol:
    send time (``whistle.metrics.FixedRateSchedule``, ``LatencyRecorder.record_from_intended``):
    a stall delays every order queued behind it and shows in the percentiles.
 
-What bounds each figure: every phase reports the server process's CPU seconds per wall
-second (``server_cpu``, from ``/proc``) and this process's (``client_cpu``): ~1.0 on the
-server side means the server's one event-loop thread is the limit; ~1.0 on the client side
-means the load generator is.
+What bounds each figure: every phase reports both processes' CPU seconds (``server_cpu_s``
+from ``/proc``, ``client_cpu_s``) and per wall second; ``<phase>_per_server_cpu_sec`` /
+``<phase>_per_client_cpu_sec`` are what one core each would sustain and ``<phase>_bound``
+names the side that binds (on a shared, loaded machine the wall-clock rate is noise; CPU
+seconds are not). ``grpc_unary_floor`` runs the unary load against a bare ``grpc.aio``
+echo server: the per-call cost of gRPC in Python itself on this machine, below which no
+whistle server or client can go.
 """
 
 from __future__ import annotations
@@ -167,9 +170,7 @@ class ServerProcess:
 
     def cpu_seconds(self) -> float:
         """The server's user + system CPU time so far."""
-        with open(f"/proc/{self.pid}/stat", encoding="ascii") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+        return _cpu_of(self.pid)
 
     def stop(self, timeout_s: float = 30.0) -> int:
         """SIGTERM (drain, checkpoint, stop) and wait; SIGKILL past ``timeout_s``."""
@@ -433,6 +434,79 @@ def _latency(address: str, symbol: str, rate: int, orders: int) -> dict[str, Any
     return out
 
 
+# ---------------------------------------------------------------------------- grpc's own floor
+
+_ECHO_SERVER: Final = """
+import asyncio, grpc
+from grpc import aio
+async def main():
+    async def echo(request, context):
+        return request
+    handler = grpc.method_handlers_generic_handler(
+        "bench.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(echo)}
+    )
+    server = aio.server()
+    server.add_generic_rpc_handlers((handler,))
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    print(port, flush=True)
+    await server.wait_for_termination()
+asyncio.run(main())
+"""
+
+
+def _cpu_of(pid: int) -> float:
+    with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+        fields = handle.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _CLK_TCK
+
+
+def grpc_floor(calls: int, concurrency: int) -> dict[str, Any]:
+    """The same unary load on a bare ``grpc.aio`` echo server (a 40-byte message, no
+    whistle code on either side): what gRPC in Python costs per call on this machine."""
+    import grpc.aio
+
+    proc = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed code
+        [sys.executable, "-c", _ECHO_SERVER], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline())
+
+        async def run() -> tuple[float, float, float]:
+            channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+            method: Any = channel.unary_unary("/bench.Echo/Echo")
+            payload = b"x" * 40
+            await method(payload, wait_for_ready=True)
+            numbers = iter(range(calls))
+
+            async def worker() -> None:
+                for _ in numbers:
+                    await method(payload)
+
+            t0 = time.perf_counter()
+            c0 = time.process_time()
+            s0 = _cpu_of(proc.pid)
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            wall = time.perf_counter() - t0
+            out = (wall, time.process_time() - c0, _cpu_of(proc.pid) - s0)
+            await channel.close()
+            return out
+
+        wall, client, server = asyncio.run(run())
+    finally:
+        proc.kill()
+        proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+    return {
+        "calls": calls,
+        "per_sec": round(calls / wall),
+        "server_cpu_us_per_call": round(server / calls * 1e6),
+        "client_cpu_us_per_call": round(client / calls * 1e6),
+    }
+
+
 # ---------------------------------------------------------------------------- the run
 
 
@@ -463,8 +537,11 @@ def run_api_bench(
             n = asyncio.run(_unary(address, "UNARY", unary_orders, concurrency))
             phase = meter.done()
             result["unary_per_sec"] = round(n / phase["seconds"])
+            phase["server_cpu_us_per_order"] = round(phase["server_cpu_s"] / n * 1e6)
+            phase["client_cpu_us_per_order"] = round(phase["client_cpu_s"] / n * 1e6)
             result["unary"] = {"orders": n, "concurrency": concurrency, **phase}
             _capacity(result, "unary", n, phase)
+            result["grpc_unary_floor"] = grpc_floor(unary_orders, concurrency)
 
             meter = _Meter(server)
             n, seconds = asyncio.run(_stream(address, "STREAM", stream_orders, window))
