@@ -264,6 +264,7 @@ class LocalBackend:
         self._clock = clock
         self._owns = owns_venue
         self._listeners: list[Callable[[list[Event]], None]] = []
+        self._known: dict[str | int, Instrument] = {}
         self._closed = False
         self.batches = 0
         """``execute`` calls so far."""
@@ -407,8 +408,16 @@ class LocalBackend:
 
     def instrument(self, symbol: str | int) -> Instrument | None:
         """Return the instrument of a name or id, or None."""
+        known = self._known.get(symbol)
+        if known is not None:
+            return known
         venue = self.venue
-        return venue.instrument(symbol) if venue.is_registered(symbol) else None
+        if not venue.is_registered(symbol):
+            return None
+        found = venue.instrument(symbol)
+        # Instruments are never removed or changed: remembered by name and by id.
+        self._known[found.symbol] = self._known[found.symbol_id] = found
+        return found
 
     async def add_instrument(self, instrument: Instrument) -> Instrument:
         """Define a symbol (journaled first with a data directory)."""

@@ -406,12 +406,15 @@ class WhistleServer:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"unknown symbol {str(value)[:80]!r}")
         return instrument
 
-    def _events_to_proto(
+    def _event_dicts(
         self, events: Sequence[Event], identity: Identity, detail: str | None
-    ) -> list[types_pb2.Event]:
+    ) -> list[dict[str, Any]]:
+        # What ``identity`` may see of ``events``, as message fields (convert.event_fields):
+        # responses are built from dicts in one go, never message by message (copies).
         own = identity.own_account
         shown = convert.for_trader(events, own) if own is not None else events
         lookup = self.backend.instrument
+        fields = convert.event_fields
         cache: dict[int, Instrument | None] = {}
         out = []
         for event in shown:
@@ -421,62 +424,71 @@ class WhistleServer:
             else:
                 instrument = cache[sid] = lookup(sid)
             words = detail if type(event) is OrderRejected and event.seq == 0 else None
-            out.append(convert.event_to_proto(event, instrument, words))
+            out.append(fields(event, instrument, words))
         return out
 
-    def _result(self, outcome: Outcome, identity: Identity) -> types_pb2.CommandResult:
+    def _events_to_proto(
+        self, events: Sequence[Event], identity: Identity, detail: str | None
+    ) -> list[types_pb2.Event]:
+        return [types_pb2.Event(**d) for d in self._event_dicts(events, identity, detail)]
+
+    def _result(self, outcome: Outcome, identity: Identity) -> dict[str, Any]:
+        # A CommandResult's fields.
         if outcome.error is not None:
-            return types_pb2.CommandResult(
-                api_error=_ApiError.API_ERROR_UNAVAILABLE, detail=outcome.error
-            )
-        events = self._events_to_proto(outcome.events, identity, outcome.detail)
+            return {"api_error": _ApiError.API_ERROR_UNAVAILABLE, "detail": outcome.error}
+        events = self._event_dicts(outcome.events, identity, outcome.detail)
         detail = outcome.detail
         if detail is None:
             # An engine reject: its words (the detail code's text, or the reason's).
             for event in events:
-                if event.WhichOneof("kind") == "order_rejected":
-                    detail = event.order_rejected.detail
+                rejected = event.get("order_rejected")
+                if rejected is not None:
+                    detail = rejected["detail"]
                     break
-        return types_pb2.CommandResult(
-            enq_seq=outcome.enq_seq,
-            order_id=outcome.order_id,
-            events=events,
-            detail=detail or "",
-        )
+        return {
+            "enq_seq": outcome.enq_seq,
+            "order_id": outcome.order_id,
+            "events": events,
+            "detail": detail or "",
+        }
 
-    def _refusal_result(self, refusal: Refusal, identity: Identity) -> types_pb2.CommandResult:
+    def _refusal_result(self, refusal: Refusal, identity: Identity) -> dict[str, Any]:
+        # A CommandResult's fields for a request that did not become a command.
         if refusal.reject is not None:
             instrument = self.backend.instrument(refusal.reject.symbol_id)
-            event = convert.event_to_proto(refusal.reject, instrument, refusal.detail)
-            return types_pb2.CommandResult(
-                order_id=refusal.reject.order_id, events=[event], detail=refusal.detail
-            )
-        return types_pb2.CommandResult(api_error=refusal.api_error, detail=refusal.detail)  # type: ignore[arg-type]
+            event = convert.event_fields(refusal.reject, instrument, refusal.detail)
+            return {
+                "order_id": refusal.reject.order_id,
+                "events": [event],
+                "detail": refusal.detail,
+            }
+        return {"api_error": refusal.api_error, "detail": refusal.detail}
 
-    def _gate(self, identity: Identity, count: int) -> tuple[int, types_pb2.CommandResult | None]:
+    def _gate(self, identity: Identity, count: int) -> tuple[int, dict[str, Any] | None]:
         # How many of ``count`` commands may go now, and the result for those that may not.
         if self._draining:
-            return 0, types_pb2.CommandResult(
-                api_error=_ApiError.API_ERROR_UNAVAILABLE, detail="the server is shutting down"
-            )
+            return 0, {
+                "api_error": _ApiError.API_ERROR_UNAVAILABLE,
+                "detail": "the server is shutting down",
+            }
         limits = self._limits(identity)
         granted = self.rates.take(identity.name, limits, count)
         if granted == count:
             return granted, None
-        return granted, types_pb2.CommandResult(
-            api_error=_ApiError.API_ERROR_RATE_LIMITED,
-            detail=(
+        return granted, {
+            "api_error": _ApiError.API_ERROR_RATE_LIMITED,
+            "detail": (
                 f"key {identity.name!r} may enter {limits.orders_per_sec:g} orders/s (burst"
                 f" {limits.burst}); not sequenced, retry later"
             ),
-        )
+        }
 
     async def _run_unary(
         self,
         command: Command | Refusal,
         identity: Identity,
         context: aio.ServicerContext[Any, Any],
-    ) -> types_pb2.CommandResult:
+    ) -> dict[str, Any]:
         if isinstance(command, Refusal):
             if command.api_error == _ApiError.API_ERROR_PERMISSION_DENIED:
                 await context.abort(grpc.StatusCode.PERMISSION_DENIED, command.detail)
@@ -562,7 +574,7 @@ class WhistleServer:
                         index += 1
                     else:
                         result = answer
-                    replies.append(order_entry_pb2.OrderReply(request_id=request_id, result=result))
+                    replies.append({"request_id": request_id, "result": result})
                 yield order_entry_pb2.OrderEntryResponse(replies=replies)
             await reader  # its exception (a broken request stream), if any
             if malformed:
@@ -588,7 +600,7 @@ class WhistleServer:
                 if type(request) is _Malformed:
                     malformed.append(request.detail)
                     return
-                slots: list[tuple[int, types_pb2.CommandResult | None]] = []
+                slots: list[tuple[int, dict[str, Any] | None]] = []
                 commands: list[Command] = []
                 for item in request.commands:
                     command = convert.command_of(item, lookup, own)
@@ -646,7 +658,7 @@ class WhistleServer:
                 except OrderUpdatesDropped as exc:
                     await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, str(exc))
                 yield order_entry_pb2.OrderUpdateBatch(
-                    events=self._events_to_proto(events, identity, None)
+                    events=self._event_dicts(events, identity, None)
                 )
         finally:
             sub.close()
