@@ -19,6 +19,8 @@ May import ``whistle.core``, ``whistle.book``, ``whistle.engine``, ``whistle.ipc
 ``whistle.journal``.
 """
 
+from whistle.coord.durability.client_orders import ClientOrderInfo
+from whistle.coord.durability.datadir import DataDirError, JournalUnavailable
 from whistle.coord.errors import (
     CoordError,
     HostDead,
@@ -51,7 +53,7 @@ from whistle.coord.runtime.placement import (
 )
 from whistle.coord.runtime.registry import DuplicateSymbol, SymbolEntry, SymbolRegistry
 from whistle.coord.runtime.router import Backpressure, OrderRouter
-from whistle.coord.venue.facade import PLACEMENTS, Venue
+from whistle.coord.venue.facade import PLACEMENTS, DurabilityStatus, RecoveryReport, Venue
 from whistle.coord.venue.service import (
     ChannelSendError,
     CloseOrderbookError,
@@ -69,11 +71,14 @@ __all__ = [
     "Backpressure",
     "BoundedQueue",
     "ChannelSendError",
+    "ClientOrderInfo",
     "ClockMode",
     "CloseOrderbookError",
     "CoordError",
     "CoordStats",
+    "DataDirError",
     "DuplicateSymbol",
+    "DurabilityStatus",
     "EngineHost",
     "HashBasedPolicy",
     "HostDead",
@@ -84,6 +89,7 @@ __all__ = [
     "InProcessHost",
     "InstrumentNotRegistered",
     "InvalidTransition",
+    "JournalUnavailable",
     "LeastLoadedPolicy",
     "OrderRouter",
     "OrderbookError",
@@ -94,6 +100,7 @@ __all__ = [
     "ProcessHost",
     "QueueAllocator",
     "ReadyAtTick",
+    "RecoveryReport",
     "RoundRobinPolicy",
     "SimulationClock",
     "SymbolCoordinator",

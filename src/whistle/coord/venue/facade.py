@@ -138,6 +138,7 @@ from whistle.core.limits import (
 )
 from whistle.core.reasons import RejectReason
 from whistle.core.validate import enum_error, enum_member, show
+from whistle.engine import detail_text
 from whistle.engine.snapshot import decode_snapshot
 from whistle.engine.whistle import Whistle
 from whistle.ipc import WaitStrategy
@@ -150,7 +151,7 @@ if TYPE_CHECKING:
     from whistle.coord.hosts.base import EngineHost
     from whistle.core.commands import Command
     from whistle.core.events import Event
-    from whistle.engine.status import DepthSnapshot, EngineStatus, L3Order
+    from whistle.engine.status import DepthSnapshot, EngineStatus, L3Order, OrderInfo
 
 __all__ = ["PLACEMENTS", "DurabilityStatus", "EdgeReject", "RecoveryReport", "Venue"]
 
@@ -2030,13 +2031,39 @@ class Venue:
             return host.engine(sid)
         return Whistle.restore(decode_snapshot(host.snapshot(sid)))
 
-    def depth(self, symbol: str | int, levels: int = 10) -> DepthSnapshot:
-        """Return the L2 depth of ``symbol``."""
+    def depth(self, symbol: str | int, levels: int | None = 10) -> DepthSnapshot:
+        """Return the L2 depth of ``symbol``: the best ``levels`` per side, None for all."""
         return self.engine_view(symbol).depth(levels)
 
     def status(self, symbol: str | int) -> EngineStatus:
-        """Return the status of ``symbol``'s engine."""
+        """Return the status of ``symbol``'s engine (``bid_orders``/``ask_orders`` per side)."""
         return self.engine_view(symbol).status()
+
+    def order(self, symbol: str | int, order_id: int) -> OrderInfo | None:
+        """Return one live order of ``symbol`` (resting or a parked stop), or None.
+
+        Price, side, leaves/displayed/hidden, filled and original quantity, queue position
+        (1 = front of its level, 0 = parked stop) and the quantity ahead, entry and expiry
+        time (``whistle.engine.OrderInfo``). None for an id that is not live (never
+        entered, filled, cancelled, expired). On a process host it is read from a snapshot
+        of the engine, taken between ticks.
+        """
+        if type(order_id) is not int:
+            raise TypeError(f"order_id must be an int, was {show(order_id)}")
+        return self.engine_view(symbol).order(order_id)
+
+    @staticmethod
+    def reject_text(event: OrderRejected) -> str:
+        """Return why ``event`` was refused, in words: its reason, then the engine's detail.
+
+        Engine rejects carry ``detail_code`` (``whistle.engine.detail_text``); a reject
+        refused at the edge (``seq == 0``) has its detail in ``last_reject_detail`` right
+        after the call that made it.
+        """
+        text = RejectReason.of(event.reason).description
+        if event.detail_code:
+            return f"{text}: {detail_text(event.detail_code)}"
+        return text
 
     def l3(self, symbol: str | int) -> list[L3Order]:
         """Return ``symbol``'s resting orders in priority order."""
