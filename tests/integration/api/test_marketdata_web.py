@@ -24,13 +24,16 @@ def order(sid, side, price, qty, account=1):
 
 
 class Rig:
+    def __init__(self, **hub_options):
+        self.hub_options = hub_options
+
     async def __aenter__(self):
         self.venue = Venue()
         self.backend = LocalBackend(self.venue)
         self.aapl = self.venue.add_instrument("AAPL").symbol_id
         self.msft = self.venue.add_instrument("MSFT", tick_size="0.05").symbol_id
         await self.backend.execute([order(self.aapl, 1, 10000, 5), order(self.aapl, 2, 10100, 7)])
-        self.hub = MarketDataHub()
+        self.hub = MarketDataHub(**self.hub_options)
         self.detach = await attach_backend(self.hub, self.backend)
         self.web = await start_web(
             self.hub, self.backend, port=0, status_interval_s=0.2, max_streams=3
@@ -244,3 +247,69 @@ def test_new_instrument_appears_on_an_open_stream():
             assert ups[0]["k"] == "snapshot"
 
     run(main())
+
+
+def test_a_client_that_never_reads_does_not_stop_the_venue():
+    """A raw socket asks for the stream with a tiny receive window and never reads: the
+    server's write blocks, the hub conflates that subscription (memory stays bounded), the
+    venue and a reading client go on."""
+    import socket
+
+    async def main():
+        async with Rig(max_pending=50) as rig:
+            loop = asyncio.get_running_loop()
+            raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+            raw.setblocking(False)
+            try:
+                await loop.sock_connect(raw, ("127.0.0.1", rig.web.port))
+                await loop.sock_sendall(raw, b"GET /api/stream?depth=0 HTTP/1.1\r\nHost: x\r\n\r\n")
+                for _ in range(200):
+                    if rig.hub.stats().subscriptions == 1:
+                        break
+                    await asyncio.sleep(0.01)
+                (stuck,) = rig.web._streams.values()
+                async with rig.http.get(rig.base + "/api/stream?symbols=AAPL&depth=0") as r:
+                    reader = Stream(r)
+                    assert (await reader.next())[0] == "hello"
+                    view = {}
+                    ups = await reader.next_md()
+                    for batch in range(400):
+                        commands = [
+                            order(rig.aapl, 1 + (i % 2), 5000 + batch * 40 + i, 1 + i)
+                            for i in range(40)
+                        ]
+                        outcomes = await rig.backend.execute(commands)
+                        assert all(o.enq_seq for o in outcomes)  # the venue never waited
+                        assert stuck.pending <= 50
+                        if stuck.conflations >= 3:
+                            break
+                        await asyncio.sleep(0)
+                    assert stuck.conflations >= 3, "the stuck client was never conflated"
+                    # The reading client still converges on the venue's book.
+                    want = truth_levels(rig.venue, rig.aapl)
+                    while True:
+                        for u in ups:
+                            if u["k"] == "snapshot":
+                                view = {("B", lv[1]): lv[3] for lv in u["bids"]}
+                                view |= {("S", lv[1]): lv[3] for lv in u["asks"]}
+                            elif u["k"] == "level":
+                                key = (u["side"], u["price_ticks"])
+                                if u["qty_lots"] or u["orders"]:
+                                    view[key] = u["qty_lots"]
+                                else:
+                                    view.pop(key, None)
+                        if view == want:
+                            break
+                        ups = await reader.next_md()
+            finally:
+                raw.close()
+
+    run(main())
+
+
+def truth_levels(venue, sid):
+    snap = venue.engine_view(sid).depth(None)
+    out = {("B", lv.price_ticks): lv.qty_lots for lv in snap.bids}
+    out |= {("S", lv.price_ticks): lv.qty_lots for lv in snap.asks}
+    return out
