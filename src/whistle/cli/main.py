@@ -7,8 +7,10 @@ import click
 from whistle import __version__
 from whistle.cli.backtest import backtest
 from whistle.cli.bench import bench
+from whistle.cli.bench_api import api_cmd
 from whistle.cli.bench_cluster import cluster as bench_cluster
 from whistle.cli.bench_marketdata import marketdata_cmd
+from whistle.cli.client import client
 from whistle.cli.cluster import cluster
 from whistle.cli.demo import demo
 from whistle.cli.errors import DEBUG_ENV, WhistleGroup
@@ -50,8 +52,10 @@ def main(debug: bool) -> None:
 
 main.add_command(backtest)
 main.add_command(bench)
+bench.add_command(api_cmd)
 bench.add_command(marketdata_cmd)
 bench.add_command(bench_cluster)
+main.add_command(client)
 main.add_command(cluster)
 main.add_command(demo)
 main.add_command(feed)
