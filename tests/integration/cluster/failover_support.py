@@ -24,6 +24,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import nats
@@ -41,7 +42,6 @@ from whistle.engine import Whistle
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
     from whistle.core.commands import Command
     from whistle.core.events import Event
@@ -92,6 +92,13 @@ def local_cluster(
     plane = ControlPlane.attach(PG_URL, schema=schema)
     try:
         yield Cluster(local, plane, state.nats_urls, state.prefix, schema)
+    except BaseException:
+        # down removes the logs: show what the nodes said first
+        for record in local.state().nodes:
+            with contextlib.suppress(OSError):
+                lines = Path(record.log).read_text().splitlines()
+                print(f"--- {record.name} (pid {record.pid}), last lines:", *lines[-25:], sep="\n")
+        raise
     finally:
         plane.close()
         local.down()
@@ -115,6 +122,7 @@ class Load:
     insts: list[Instrument]
     seed: int
     per_symbol: int = 100_000
+    pace_s: float = 0.003  # between a symbol's commands: a steady load, not a flood
     sent: list[Sent] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -134,8 +142,8 @@ class Load:
             record.done_at = time.monotonic()
             record.enq_seq = outcome.enq_seq
             record.error = outcome.error
-            if outcome.error:
-                await asyncio.sleep(0.02)  # a failover in progress: do not spin
+            # a failover in progress: do not spin
+            await asyncio.sleep(0.02 if outcome.error else self.pace_s)
 
     async def stop(self) -> None:
         self._stop.set()
@@ -280,10 +288,13 @@ async def audit(cluster: Cluster, backend: ClusterBackend, load: Load) -> Audit:
             )
         got = published.get(symbol_id, [])
         seqs = [e.seq for e in got]
-        assert seqs == list(range(1, len(seqs) + 1)), (
-            f"symbol {symbol_id}: event seqs not 1..N: first break at"
-            f" {next((i for i, s in enumerate(seqs) if s != i + 1), None)}"
-        )
+        if seqs != list(range(1, len(seqs) + 1)):
+            at = next((i for i, s in enumerate(seqs) if s != i + 1), len(seqs))
+            raise AssertionError(
+                f"symbol {symbol_id}: the events stream's seqs are not 1..N: after seq {at}"
+                f" come {seqs[at : at + 5]} ({len(seqs)} events stored, a replay of the log"
+                f" gives {len(replayed)})"
+            )
         assert got == replayed, f"symbol {symbol_id}: published events differ from a replay"
         view = await backend.snapshot(symbol_id)
         assert view.state_hash == engine.state_hash(), f"symbol {symbol_id}: state hash"
