@@ -320,3 +320,59 @@ def test_tls(tmp_path: Path) -> None:
             plain.close()
     finally:
         thread.close()
+
+
+def test_the_idle_clock_expires_gtd_orders() -> None:
+    import time
+
+    venue = Venue()
+    venue.add_instrument("AAPL")
+    thread = ServerThread(venue, config=ServerConfig(port=0, tick_interval_s=0.05))
+    stubs = Stubs(thread.address)
+    try:
+        updates = stubs.orders.SubscribeOrderUpdates(
+            pb.SubscribeOrderUpdatesRequest(), metadata=metadata("alice")
+        )
+        updates.initial_metadata()
+        expire = time.time_ns() + 300_000_000  # the server's clock is Unix-epoch ns
+        result = stubs.orders.SubmitOrder(
+            pb.SubmitOrderRequest(
+                symbol="AAPL", side=1, qty="1", price="1", tif=4, expire_ts_ns=expire
+            ),
+            metadata=metadata("alice"),
+        ).result
+        assert result.events[0].WhichOneof("kind") == "order_accepted"
+        kinds: list[str] = []
+        while "order_expired" not in kinds:
+            kinds += [e.WhichOneof("kind") for e in next(updates).events]
+        assert kinds == ["order_accepted", "order_expired"]
+        assert thread.run(lambda: venue.l3("AAPL")) == []
+        updates.cancel()
+    finally:
+        stubs.close()
+        thread.close()
+
+
+def test_serve_with_host_processes(tmp_path: Path) -> None:
+    proc, address = start_cli(
+        "--hosts", "1", "--instrument", "AAPL", "--data-dir", str(tmp_path / "v")
+    )
+    stubs = Stubs(address)
+    try:
+        for side, price in ((1, "10"), (2, "10")):
+            result = stubs.orders.SubmitOrder(
+                pb.SubmitOrderRequest(symbol="AAPL", side=side, qty="1", price=price, account=1),
+                metadata=(),
+            ).result
+            assert result.enq_seq
+        kinds = [e.WhichOneof("kind") for e in result.events]
+        assert "trade_occurred" in kinds
+        from server_harness import admin_pb2
+
+        status = stubs.admin.Status(admin_pb2.StatusRequest(), metadata=())
+        assert [h.host_id for h in status.hosts] == [0]
+        assert status.symbols[0].host_id == 0
+    finally:
+        stubs.close()
+        code, err = stop_cli(proc)
+    assert code == 0, err
