@@ -156,6 +156,11 @@ class ClusterBackend:
         self._listeners: list[Callable[[list[Event]], None]] = []
         self._sub: Subscription | None = None
         self._def_sub: Subscription | None = None
+        self._last_seq: dict[int, int] = {}
+        self.duplicates = 0
+        """Events heard twice (a new owner's re-published tail), not passed on."""
+        self.gaps = 0
+        """Jumps in a symbol's event seq (events no node published: no events stream)."""
         self._closed = False
         self._refresh_map: Callable[[], ShardMap] | None = None
 
@@ -227,9 +232,25 @@ class ClusterBackend:
             self._remember(_INSTRUMENT.decode(msg.data))
 
     async def _on_events(self, msg: Msg) -> None:
-        events = decode_events(msg.data).events
-        if events:
-            self._emit(events)
+        batch = decode_events(msg.data)
+        events = batch.events
+        if not events:
+            return
+        # A new owner publishes its rebuilt tail again: pass each seq on once. A jump
+        # past the next seq is a gap (events nobody published, with no events stream).
+        last = self._last_seq.get(batch.symbol_id)
+        if last is not None:
+            if events[-1].seq <= last:
+                self.duplicates += len(events)
+                return
+            if events[0].seq <= last:
+                fresh = [e for e in events if e.seq > last]
+                self.duplicates += len(events) - len(fresh)
+                events = fresh
+            elif events[0].seq > last + 1:
+                self.gaps += 1
+        self._last_seq[batch.symbol_id] = events[-1].seq
+        self._emit(events)
 
     def _emit(self, events: list[Event]) -> None:
         for listener in list(self._listeners):

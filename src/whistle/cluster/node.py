@@ -1115,7 +1115,9 @@ class VenueNode:
         )
         t0 = time.perf_counter()
         try:
-            report = await seq.open(publish_events=self.event_stream)
+            # The tail's events again: what the last owner may not have sent. The events
+            # stream keeps only those it lacks; front ends drop seqs they already had.
+            report = await seq.open(publish_events=True)
         except (LogError, nats.errors.Error, OSError, ValueError) as exc:
             self.errors.append(f"shard {shard}: rebuild failed: {exc}")
             self.say(f"shard {shard}: rebuild failed: {exc}")
