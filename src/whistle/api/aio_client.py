@@ -24,10 +24,9 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar, final
 import grpc
 import grpc.aio
 
-from whistle.api.backend import ClientOrderView
 from whistle.api.client import (
-    API_KEY_HEADER,
     RETRYABLE,
+    ChannelSettings,
     ClientError,
     CommandResult,
     ConnectionLost,
@@ -38,14 +37,18 @@ from whistle.api.client import (
     ServerStatus,
     add_instrument_request,
     cancel_request,
-    channel_options,
-    credentials,
+    client_order_of,
+    client_order_request,
     depth_of,
     error_of,
     events_of,
+    instruments_of,
     kinds_of,
+    l3_of,
     mass_cancel_request,
     modify_request,
+    open_orders_of,
+    open_orders_request,
     order_command,
     refused,
     replace_request,
@@ -62,17 +65,17 @@ from whistle.api.v1 import admin_pb2, market_data_pb2, order_entry_pb2
 from whistle.api.v1.admin_pb2_grpc import AdminServiceStub
 from whistle.api.v1.market_data_pb2_grpc import MarketDataServiceStub
 from whistle.api.v1.order_entry_pb2_grpc import OrderEntryServiceStub
-from whistle.engine.status import L3Order
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
     from pathlib import Path
 
+    from whistle.api.backend import ClientOrderView
     from whistle.api.marketdata import Kind, Update
     from whistle.core.enums import Side
     from whistle.core.events import Event
     from whistle.core.instrument import Instrument
-    from whistle.engine.status import DepthSnapshot, EngineStatus
+    from whistle.engine.status import DepthSnapshot, EngineStatus, L3Order
 
 __all__ = [
     "AsyncClient",
@@ -106,21 +109,18 @@ class AsyncClient:
         max_message_bytes: int = 16 << 20,
     ) -> None:
         """Open a channel to ``target`` (``host:port``); nothing is sent yet."""
-        if type(target) is not str or not target:
-            raise ValueError(f"target must be 'host:port', was {target!r}")
         self.target = target
         self.timeout_s = timeout_s
         self.retry = retry if retry is not None else Retry()
-        options = channel_options(max_message_bytes, self.retry)
-        if server_name is not None:
-            options.append(("grpc.ssl_target_name_override", server_name))
-        creds = credentials(tls, root_certificates)
-        self.channel: grpc.aio.Channel = (
-            grpc.aio.secure_channel(target, creds, options)
-            if creds is not None
-            else grpc.aio.insecure_channel(target, options)
+        settings = ChannelSettings.of(
+            target, api_key, tls, root_certificates, server_name, self.retry, max_message_bytes
         )
-        self.metadata: tuple[tuple[str, str], ...] = ((API_KEY_HEADER, api_key),) if api_key else ()
+        self.metadata = settings.metadata
+        self.channel: grpc.aio.Channel = (
+            grpc.aio.secure_channel(target, settings.credentials, settings.options)
+            if settings.credentials is not None
+            else grpc.aio.insecure_channel(target, settings.options)
+        )
         self.orders = OrderEntryServiceStub(self.channel)  # type: ignore[no-untyped-call]
         self.market = MarketDataServiceStub(self.channel)  # type: ignore[no-untyped-call]
         self.admin = AdminServiceStub(self.channel)  # type: ignore[no-untyped-call]
@@ -214,51 +214,26 @@ class AsyncClient:
         self, symbol: str | int | None = None, *, account: int | None = None
     ) -> list[OpenOrder]:
         """The account's resting orders (``Client.open_orders``)."""
-        request = order_entry_pb2.ListOpenOrdersRequest()
-        if symbol is not None:
-            symbol_ref(request, symbol)
-        if account is not None:
-            request.account = account
-        answer = await self.call(self.orders.ListOpenOrders, request)
-        return [
-            OpenOrder(
-                o.symbol_id, o.order_id, o.account, o.side, o.price_ticks, o.qty_lots, o.hidden_lots
-            )
-            for o in answer.orders
-        ]
+        request = open_orders_request(symbol, account)
+        return open_orders_of(await self.call(self.orders.ListOpenOrders, request))
 
     async def client_order(
         self, client_order_id: int, *, account: int | None = None
     ) -> ClientOrderView | None:
         """What the venue remembers of (account, client_order_id), or None."""
-        request = order_entry_pb2.GetClientOrderRequest(client_order_id=client_order_id)
-        if account is not None:
-            request.account = account
+        request = client_order_request(client_order_id, account)
         try:
             answer = await self.call(self.orders.GetClientOrder, request)
         except NotFound:
             return None
-        return ClientOrderView(
-            symbol_id=answer.symbol_id,
-            order_id=answer.order_id,
-            account=answer.account,
-            client_order_id=answer.client_order_id,
-            enq_seq=answer.enq_seq,
-            outcome=answer.outcome,
-            reason=answer.reason,
-            events=tuple(events_of(answer.events)),
-        )
+        return client_order_of(answer)
 
     # ------------------------------------------------------------------ instruments
 
     async def instruments(self) -> list[Instrument]:
         """Every defined instrument, in ``symbol_id`` order (refreshes the cache)."""
-        answer = await self.call(
-            self.market.ListInstruments, market_data_pb2.ListInstrumentsRequest()
-        )
-        found = sorted(
-            (instrument_from_proto(m) for m in answer.instruments), key=lambda i: i.symbol_id
-        )
+        request = market_data_pb2.ListInstrumentsRequest()
+        found = instruments_of(await self.call(self.market.ListInstruments, request))
         for inst in found:
             self._instruments[inst.symbol] = inst
             self._instruments[inst.symbol_id] = inst
@@ -322,13 +297,8 @@ class AsyncClient:
 
     async def l3(self, symbol: str | int) -> list[L3Order]:
         """``symbol``'s resting orders in priority order (admin)."""
-        answer = await self.call(
-            self.admin.Snapshot, symbol_ref(admin_pb2.SnapshotRequest(), symbol)
-        )
-        return [
-            L3Order(o.order_id, o.account, o.side, o.price_ticks, o.qty_lots, o.hidden_lots)
-            for o in answer.orders
-        ]
+        request = symbol_ref(admin_pb2.SnapshotRequest(), symbol)
+        return l3_of(await self.call(self.admin.Snapshot, request))
 
     async def release_idle(self, idle_ticks: int) -> list[int]:
         """Retire every symbol idle for ``idle_ticks`` ticks (admin); return their ids."""

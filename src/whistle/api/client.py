@@ -90,6 +90,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AuthenticationError",
+    "ChannelSettings",
     "ClientError",
     "CommandResult",
     "ConnectionLost",
@@ -563,6 +564,104 @@ def server_status_of(message: admin_pb2.StatusResponse) -> ServerStatus:
     )
 
 
+@final
+class ChannelSettings:
+    """What both clients open their channel with: options, credentials, call metadata."""
+
+    __slots__ = ("credentials", "metadata", "options")
+
+    def __init__(
+        self,
+        options: list[tuple[str, Any]],
+        creds: grpc.ChannelCredentials | None,
+        metadata: tuple[tuple[str, str], ...],
+    ) -> None:
+        self.options = options
+        self.credentials = creds
+        self.metadata = metadata
+
+    @classmethod
+    def of(
+        cls,
+        target: str,
+        api_key: str | None,
+        tls: bool,
+        root_certificates: bytes | str | Path | None,
+        server_name: str | None,
+        retry: Retry,
+        max_message_bytes: int,
+    ) -> ChannelSettings:
+        """Check ``target`` and build the settings (the key goes in ``x-api-key``)."""
+        if type(target) is not str or not target:
+            raise ValueError(f"target must be 'host:port', was {target!r}")
+        options = channel_options(max_message_bytes, retry)
+        if server_name is not None:
+            options.append(("grpc.ssl_target_name_override", server_name))
+        metadata = ((API_KEY_HEADER, api_key),) if api_key else ()
+        return cls(options, credentials(tls, root_certificates), metadata)
+
+
+def open_orders_request(
+    symbol: str | int | None, account: int | None
+) -> order_entry_pb2.ListOpenOrdersRequest:
+    """Build a ``ListOpenOrdersRequest`` (no symbol: every symbol)."""
+    request = order_entry_pb2.ListOpenOrdersRequest()
+    if symbol is not None:
+        _symbol(request, symbol)
+    if account is not None:
+        request.account = account
+    return request
+
+
+def open_orders_of(message: order_entry_pb2.ListOpenOrdersResponse) -> list[OpenOrder]:
+    """Return the ``OpenOrder`` s of a ``ListOpenOrdersResponse``."""
+    return [
+        OpenOrder(
+            o.symbol_id, o.order_id, o.account, o.side, o.price_ticks, o.qty_lots, o.hidden_lots
+        )
+        for o in message.orders
+    ]
+
+
+def client_order_request(
+    client_order_id: int, account: int | None
+) -> order_entry_pb2.GetClientOrderRequest:
+    """Build a ``GetClientOrderRequest``."""
+    request = order_entry_pb2.GetClientOrderRequest(client_order_id=client_order_id)
+    if account is not None:
+        request.account = account
+    return request
+
+
+def client_order_of(message: order_entry_pb2.GetClientOrderResponse) -> ClientOrderView:
+    """Return the ``ClientOrderView`` of a ``GetClientOrderResponse``."""
+    return ClientOrderView(
+        symbol_id=message.symbol_id,
+        order_id=message.order_id,
+        account=message.account,
+        client_order_id=message.client_order_id,
+        enq_seq=message.enq_seq,
+        outcome=message.outcome,
+        reason=message.reason,
+        events=tuple(events_of(message.events)),
+    )
+
+
+def l3_of(message: admin_pb2.SnapshotResponse) -> list[L3Order]:
+    """Return the resting orders of a ``SnapshotResponse``, in priority order."""
+    return [
+        L3Order(o.order_id, o.account, o.side, o.price_ticks, o.qty_lots, o.hidden_lots)
+        for o in message.orders
+    ]
+
+
+def instruments_of(message: market_data_pb2.ListInstrumentsResponse) -> list[Instrument]:
+    """Return the instruments of a ``ListInstrumentsResponse`` in ``symbol_id`` order."""
+    return sorted(
+        (instrument_from_proto(m) for m in message.instruments), key=lambda i: i.symbol_id
+    )
+
+
 # ---------------------------------------------------------------------------- market data
 
 
@@ -704,21 +803,18 @@ class Client:
         max_message_bytes: int = 16 << 20,
     ) -> None:
         """Open a channel to ``target`` (``host:port``); nothing is sent yet."""
-        if type(target) is not str or not target:
-            raise ValueError(f"target must be 'host:port', was {target!r}")
         self.target = target
         self.timeout_s = timeout_s
         self.retry = retry if retry is not None else Retry()
-        options = channel_options(max_message_bytes, self.retry)
-        if server_name is not None:
-            options.append(("grpc.ssl_target_name_override", server_name))
-        creds = credentials(tls, root_certificates)
-        self.channel: grpc.Channel = (
-            grpc.secure_channel(target, creds, options)
-            if creds is not None
-            else grpc.insecure_channel(target, options)
+        settings = ChannelSettings.of(
+            target, api_key, tls, root_certificates, server_name, self.retry, max_message_bytes
         )
-        self.metadata: tuple[tuple[str, str], ...] = ((API_KEY_HEADER, api_key),) if api_key else ()
+        self.metadata = settings.metadata
+        self.channel: grpc.Channel = (
+            grpc.secure_channel(target, settings.credentials, settings.options)
+            if settings.credentials is not None
+            else grpc.insecure_channel(target, settings.options)
+        )
         self.orders = OrderEntryServiceStub(self.channel)  # type: ignore[no-untyped-call]
         self.market = MarketDataServiceStub(self.channel)  # type: ignore[no-untyped-call]
         self.admin = AdminServiceStub(self.channel)  # type: ignore[no-untyped-call]
@@ -848,50 +944,27 @@ class Client:
     ) -> list[OpenOrder]:
         """The account's resting orders (an admin: ``account``'s, or everyone's), per
         symbol in id order, each in priority order."""
-        request = order_entry_pb2.ListOpenOrdersRequest()
-        if symbol is not None:
-            _symbol(request, symbol)
-        if account is not None:
-            request.account = account
-        answer = self.call(self.orders.ListOpenOrders, request)
-        return [
-            OpenOrder(
-                o.symbol_id, o.order_id, o.account, o.side, o.price_ticks, o.qty_lots, o.hidden_lots
-            )
-            for o in answer.orders
-        ]
+        request = open_orders_request(symbol, account)
+        return open_orders_of(self.call(self.orders.ListOpenOrders, request))
 
     def client_order(
         self, client_order_id: int, *, account: int | None = None
     ) -> ClientOrderView | None:
         """What the venue remembers of (account, client_order_id), or None (never taken,
         refused before sequencing, or let go at its session's end)."""
-        request = order_entry_pb2.GetClientOrderRequest(client_order_id=client_order_id)
-        if account is not None:
-            request.account = account
+        request = client_order_request(client_order_id, account)
         try:
             answer = self.call(self.orders.GetClientOrder, request)
         except NotFound:
             return None
-        return ClientOrderView(
-            symbol_id=answer.symbol_id,
-            order_id=answer.order_id,
-            account=answer.account,
-            client_order_id=answer.client_order_id,
-            enq_seq=answer.enq_seq,
-            outcome=answer.outcome,
-            reason=answer.reason,
-            events=tuple(events_of(answer.events)),
-        )
+        return client_order_of(answer)
 
     # ------------------------------------------------------------------ instruments
 
     def instruments(self) -> list[Instrument]:
         """Every defined instrument, in ``symbol_id`` order (refreshes the cache)."""
-        answer = self.call(self.market.ListInstruments, market_data_pb2.ListInstrumentsRequest())
-        found = sorted(
-            (instrument_from_proto(m) for m in answer.instruments), key=lambda i: i.symbol_id
-        )
+        request = market_data_pb2.ListInstrumentsRequest()
+        found = instruments_of(self.call(self.market.ListInstruments, request))
         for inst in found:
             self._instruments[inst.symbol] = inst
             self._instruments[inst.symbol_id] = inst
@@ -967,10 +1040,7 @@ class Client:
 
     def l3(self, symbol: str | int) -> list[L3Order]:
         """``symbol``'s resting orders in priority order (admin)."""
-        return [
-            L3Order(o.order_id, o.account, o.side, o.price_ticks, o.qty_lots, o.hidden_lots)
-            for o in self.snapshot(symbol).orders
-        ]
+        return l3_of(self.snapshot(symbol))
 
     def state_hash(self, symbol: str | int) -> str:
         """``symbol``'s engine state hash (admin)."""
