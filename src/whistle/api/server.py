@@ -91,6 +91,7 @@ SERVICE_NAMES: Final = (
     "whistle.v1.AdminService",
 )
 _ApiError = types_pb2.ApiError
+_ENCODED_MAX: Final = 1 << 16  # sequenced events kept encoded for their other receivers
 _SUBSCRIBED: Final = (("x-whistle-subscribed", "1"),)
 """Initial metadata of a subscription stream once it is registered (events from then on
 reach it): ``call.initial_metadata()`` on the client waits for it."""
@@ -238,6 +239,7 @@ class WhistleServer:
         self._encode = self._encode_chunk  # one bound method: the chunks' cache key
         self._stopped = asyncio.Event()
         self._detach_hub: Callable[[], None] | None = None
+        self._encoded: dict[tuple[int, int], dict[str, Any]] = {}
 
     # -------------------------------------------------------------- lifecycle
 
@@ -415,16 +417,33 @@ class WhistleServer:
         shown = convert.for_trader(events, own) if own is not None else events
         lookup = self.backend.instrument
         fields = convert.event_fields
+        encoded = self._encoded
         cache: dict[int, Instrument | None] = {}
         out = []
         for event in shown:
             sid = event.symbol_id
+            seq = event.seq
+            kind = type(event)
+            # A sequenced event is encoded once, whoever receives it (the command's result,
+            # the order-update subscribers): (symbol_id, seq) names it. Rejects are not
+            # shared (a trader's view of one may differ from an admin's).
+            key = (sid, seq) if seq and kind is not OrderRejected else None
+            if key is not None:
+                done = encoded.get(key)
+                if done is not None:
+                    out.append(done)
+                    continue
             if sid in cache:
                 instrument = cache[sid]
             else:
                 instrument = cache[sid] = lookup(sid)
-            words = detail if type(event) is OrderRejected and event.seq == 0 else None
-            out.append(fields(event, instrument, words))
+            words = detail if kind is OrderRejected and seq == 0 else None
+            value = fields(event, instrument, words)
+            if key is not None:
+                if len(encoded) >= _ENCODED_MAX:
+                    encoded.clear()
+                encoded[key] = value
+            out.append(value)
         return out
 
     def _events_to_proto(
