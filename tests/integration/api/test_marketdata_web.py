@@ -331,3 +331,53 @@ def truth_levels(venue, sid):
     out = {("B", lv.price_ticks): lv.qty_lots for lv in snap.bids}
     out |= {("S", lv.price_ticks): lv.qty_lots for lv in snap.asks}
     return out
+
+
+def test_a_dropped_client_is_told_so_and_the_stream_ends():
+    """Past drop_after discarded updates without a read the hub drops the subscription; when
+    the client reads again it gets ``event: dropped`` (the documented status), then EOF."""
+    import socket
+
+    async def main():
+        async with Rig(max_pending=5, drop_after=200) as rig:
+            await rig.backend.execute([order(rig.aapl, 1, 1000 + i, 1) for i in range(600)])
+            loop = asyncio.get_running_loop()
+            raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+            raw.setblocking(False)
+            try:
+                await loop.sock_connect(raw, ("127.0.0.1", rig.web.port))
+                await loop.sock_sendall(raw, b"GET /api/stream?depth=0 HTTP/1.1\r\nHost: x\r\n\r\n")
+                for _ in range(500):
+                    if rig.web._streams:
+                        break
+                    await asyncio.sleep(0.01)
+                (stuck,) = rig.web._streams.values()
+                for batch in range(3000):
+                    await rig.backend.execute(
+                        [order(rig.aapl, 1, 1000 + (batch * 5 + i) % 600, 1) for i in range(5)]
+                    )
+                    if stuck.dropped is not None:
+                        break
+                    await asyncio.sleep(0)
+                assert stuck.dropped is not None, "never dropped"
+                assert rig.hub.stats().dropped == 1
+                # Read what the server sends until the response ends (the last chunk of
+                # the chunked body; the connection itself may stay open for keep-alive).
+                received = bytearray()
+                while not received.endswith(b"\r\n0\r\n\r\n"):
+                    data = await asyncio.wait_for(loop.sock_recv(raw, 65536), WAIT_S)
+                    assert data, "the connection closed before the response ended"
+                    received += data
+                tail = bytes(received[-2000:])
+                assert b"event: dropped\n" in tail
+                assert b"too slow" in tail
+                for _ in range(500):
+                    if not rig.web._streams:
+                        break
+                    await asyncio.sleep(0.01)
+                assert rig.hub.stats().subscriptions == 0
+            finally:
+                raw.close()
+
+    run(main())
