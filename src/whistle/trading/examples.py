@@ -88,6 +88,9 @@ class MarketMaker(Strategy):
     out of the mid (``market``), so on a live venue it does not quote around itself, and
     a quote never reaches its own opposite order (risk would refuse a self-cross): when
     the mid jumps, the far quote moves first and the near one follows.
+
+    The market without its own quotes is read once per BBO change (``on_bbo``) and an
+    update of its own orders requotes against that reading (``requote`` says why).
     """
 
     Config = MarketMakerConfig
@@ -101,14 +104,27 @@ class MarketMaker(Strategy):
         """Client order id of the current ask quote (0: none)."""
         self._sent: dict[int, int] = {}
         # coid -> the price last asked for (a modify in flight has not changed order.price)
+        self._market: BookView | None = None
+        # The market without the maker's quotes, read at the last BBO change (see requote).
 
     def on_start(self, ctx: Context) -> None:
         """Start with no quotes."""
         self.bid_id = self.ask_id = 0
         self._sent = {}
+        self._market = None
 
     def on_bbo(self, ctx: Context, book: BookView) -> None:
-        """Requote against the new best bid and offer."""
+        """Read the market without the maker's own quotes, then requote against it."""
+        market = self.market(ctx, book)
+        # A copy: runtimes refresh ``book`` in place, and targets read the top only.
+        self._market = BookView(
+            market.symbol_id,
+            market.ts_ns,
+            market.best_bid,
+            market.bid_qty,
+            market.best_ask,
+            market.ask_qty,
+        )
         self.requote(ctx, book)
 
     def on_order_update(self, ctx: Context, update: OrderUpdate) -> None:
@@ -172,8 +188,24 @@ class MarketMaker(Strategy):
         return BookView(book.symbol_id, book.ts_ns, bid, bid_qty, ask, ask_qty)
 
     def requote(self, ctx: Context, book: BookView) -> None:
-        """Move the quotes to their targets (see the class docstring)."""
-        bid_px, bid_qty, ask_px, ask_qty = self.targets(ctx.position, self.market(ctx, book))
+        """Move the quotes to their targets (see the class docstring).
+
+        The targets come from the market read at the last BBO change (``on_bbo``), not from
+        ``market(ctx, book)`` afresh: an update of the maker's own order changes its open
+        orders but not ``book``, which may show the venue as it was before (order updates
+        often arrive ahead of the market data that shows them), its own old quote included.
+        Re-deriving "the book without my quotes" from that book and the new orders made the
+        targets depend on where the quote had just come to rest: a bid moved onto the stale
+        level took it for its own and stepped back, a bid moved off it took it for the
+        market's and stepped up, for ever (102 <-> 104 through a synchronous exchange).
+        Read once per BBO change, the targets between two changes depend on that market and
+        the position only, so an acknowledged quote is at its target or one step short of
+        it (held back by its own opposite quote): at most four orders per BBO change or fill.
+        """
+        market = self._market
+        if market is None:  # no BBO change seen yet (a runtime may call with updates first)
+            market = self.market(ctx, book)
+        bid_px, bid_qty, ask_px, ask_qty = self.targets(ctx.position, market)
         if self.config.post_only:
             # Clamped inside the whole book's touch too, own quotes included (a post-only
             # bid at the maker's own ask would be refused).

@@ -21,6 +21,7 @@ from whistle.trading.messages import (
     SignalKind,
     UpdateKind,
 )
+from whistle.trading.strategy import BookView
 
 NEW, CANCEL, MODIFY = OrderAction.NEW, OrderAction.CANCEL, OrderAction.MODIFY
 BUY, SELL = Side.BUY, Side.SELL
@@ -489,66 +490,246 @@ def test_exchange_status_unsubscribe_undelivered_and_raising_callbacks(venue):
         x.send(new(venue, 2, BUY, 100, 5))
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known bug (open): MarketMaker requotes on every ack against a BookView that only"
-    " market events refresh; in this synchronous harness (updates answered inside send) it"
-    " flips its bid 102 <-> 104 for ever: pure Python ends when the engine faults on the"
-    " RecursionError, the compiled build overflows in the harness. The runtimes bound it"
-    " (the pipeline's 100-round breaker, the backtest's livelock guard).",
-)
-def test_a_market_maker_trades_through_the_exchange(venue):
-    """Strategy -> context -> (no risk) -> exchange -> updates -> context, end to end."""
-    s = sid(venue)
-    x = VenueExchange(venue, ME)
-    mm = MarketMaker({"qty_lots": 2, "half_spread_ticks": 1, "skew_ticks": 0})
-    ctx = Context("BOB", s, account=ME)
-    mm.on_start(ctx)
-    from whistle.trading.strategy import BookView
+class SyncHarness:
+    """A MarketMaker on a VenueExchange, every order update answered inside ``send``.
 
-    view = BookView(s)
-    ctx.book = view
+    Market data arrives only at ``pump`` (or, with ``venue_book=False``, only what the test
+    hands to ``on_market``), so after a synchronous ack the strategy's book is older than its
+    orders, as when a venue's private order feed outruns its market data.
+    ``sent_per_stimulus`` counts the orders sent after each BBO change the strategy was
+    shown and after each fill (what moves its targets); more than ``limit`` on one fails
+    with an assertion instead of a RecursionError, and so do more than ``max_stimuli``
+    stimuli in one ``settle`` (the maker chasing its own quotes through the book).
+    """
 
-    def send_signals():
-        for sig in ctx.drain_signals():
+    def __init__(self, venue, config, *, venue_book=True, limit=50, max_stimuli=400):
+        self.s = s = sid(venue)
+        self.x = VenueExchange(venue, ME)
+        self.mm = MarketMaker(config)
+        self.ctx = Context("BOB", s, account=ME)
+        self.view = BookView(s)
+        self.ctx.book = self.view
+        self.mm.on_start(self.ctx)
+        self.venue_book = venue_book
+        self.limit = limit
+        self.max_stimuli = max_stimuli
+        self.budget = max_stimuli
+        self.sent_per_stimulus: list[int] = []
+        self.x.subscribe(s, self.venue_market, self.on_update)
+
+    def stimulus(self):
+        self.budget -= 1
+        assert self.budget >= 0, (
+            f"{self.max_stimuli} BBO changes and fills in one settle: the maker chases itself"
+        )
+        self.sent_per_stimulus.append(0)
+
+    def send_signals(self):
+        s = self.s
+        for sig in self.ctx.drain_signals():
+            self.sent_per_stimulus[-1] += 1
+            assert self.sent_per_stimulus[-1] <= self.limit, (
+                f"{self.limit} orders sent on one stimulus: the strategy loops"
+            )
             if sig.kind in (SignalKind.BUY, SignalKind.SELL):
                 side = BUY if sig.kind is SignalKind.BUY else SELL
-                order = Order(NEW, sig.client_order_id, ME, s, side, sig.price, sig.qty, sig.tif)
+                order = Order(
+                    NEW, sig.client_order_id, ME, s, side, sig.price, sig.qty, sig.tif,
+                    sig.post_only,
+                )  # fmt: skip
             elif sig.kind is SignalKind.CANCEL:
                 order = Order(CANCEL, sig.client_order_id, ME, s, BUY)
             else:
                 order = Order(MODIFY, sig.client_order_id, ME, s, BUY, sig.price, sig.qty)
-            for u in x.send(order):
-                on_update(u)
+            for u in self.x.send(order):
+                self.on_update(u)
 
-    def on_update(u):
-        ctx.apply_update(u)
-        mm.on_order_update(ctx, u)
-        send_signals()
+    def on_update(self, u):
+        if u.kind is UpdateKind.FILLED or not self.sent_per_stimulus:
+            self.stimulus()
+        self.ctx.apply_update(u)
+        self.mm.on_order_update(self.ctx, u)
+        self.send_signals()
 
-    def on_market(event):
-        if event.kind is MarketKind.BOOK:
-            before = view.top()
-            view.load_event(event)
-            if view.top() != before:
-                mm.on_bbo(ctx, view)
-                send_signals()
+    def venue_market(self, event):
+        if self.venue_book:
+            self.on_market(event)
 
-    x.subscribe(s, on_market, on_update)
+    def on_market(self, event):
+        if event.kind in (MarketKind.BOOK, MarketKind.BBO):
+            before = self.view.top()
+            self.view.load_event(event)
+            if self.view.top() != before:
+                self.stimulus()
+                self.mm.on_bbo(self.ctx, self.view)
+                self.send_signals()
+
+    def settle(self, rounds=20):
+        """Pump until nothing is waiting."""
+        self.budget = self.max_stimuli
+        for _ in range(rounds):
+            if self.x.pump(0) == 0:
+                return
+        raise AssertionError(f"still busy after {rounds} pumps: the maker chases itself")
+
+    def quotes(self):
+        return sorted((o.side, o.price, o.leaves_qty) for o in self.ctx.open_orders.values())
+
+    def check_quotes(self, config):
+        """At most one quote a side, never a bid at or above its own ask, inventory kept."""
+        bids = [o.price for o in self.ctx.open_orders.values() if o.side is BUY]
+        asks = [o.price for o in self.ctx.open_orders.values() if o.side is SELL]
+        assert len(bids) <= 1, bids
+        assert len(asks) <= 1, asks
+        assert not (bids and asks and bids[0] >= asks[0]), (bids, asks)
+        assert abs(self.ctx.position) <= config["max_inventory_lots"]
+
+
+def test_a_market_maker_trades_through_the_exchange(venue):
+    """Strategy -> context -> (no risk) -> exchange -> updates -> context, end to end.
+
+    Once a bug: after its bid filled, each ack of the new bid re-derived the market from a
+    book still showing the filled bid at 104 (its own, so left out, while the new bid rested
+    there; the market's once it did not): 102 <-> 104 for ever, inside ``send``.
+    """
+    h = SyncHarness(venue, {"qty_lots": 2, "half_spread_ticks": 1, "skew_ticks": 0})
     venue.submit("BOB", "buy", qty_lots=10, price_ticks=100, account=OTHER)
     venue.submit("BOB", "sell", qty_lots=10, price_ticks=110, account=OTHER)
-    for _ in range(5):
-        x.pump(0)
-    quotes = sorted((o.side, o.price, o.leaves_qty) for o in ctx.open_orders.values())
-    assert quotes == [(BUY, 104, 2), (SELL, 106, 2)]
-    # Someone sells into the bid: the maker is long 2 and requotes.
+    h.settle()
+    assert h.quotes() == [(BUY, 104, 2), (SELL, 106, 2)]
+    # Someone sells into the bid: the maker is long 2 and requotes, once.
     venue.submit("BOB", "sell", qty_lots=2, price_ticks=104, account=OTHER)
-    for _ in range(5):
-        x.pump(0)
-    assert ctx.position == 2
-    assert ctx.ledger.realised == 0
-    assert all(o.state is OrderState.OPEN for o in ctx.open_orders.values())
-    assert len(ctx.open_orders) == 2
+    h.settle()
+    assert h.ctx.position == 2
+    assert h.ctx.ledger.realised == 0
+    assert all(o.state is OrderState.OPEN for o in h.ctx.open_orders.values())
+    assert h.quotes() == [(BUY, 104, 2), (SELL, 106, 2)]  # skew 0: the same quotes
+    assert max(h.sent_per_stimulus) <= 2
+
+
+MM_ORDERS_PER_STIMULUS = 4
+"""Two quotes, each moved at most twice (once held short of its own opposite quote)."""
+
+
+def random_config(rng):
+    return {
+        "qty_lots": rng.randint(1, 3),
+        "half_spread_ticks": rng.randint(0, 2),
+        "skew_ticks": rng.randint(0, 2),
+        "max_inventory_lots": rng.randint(2, 8),
+        "post_only": rng.random() < 0.75,
+    }
+
+
+def bbo_event(bid, bid_qty, ask, ask_qty):
+    pad = (0,) * 9
+    return MarketEvent(
+        MarketKind.BBO,
+        1,
+        0,
+        n_bid=1 if bid else 0,
+        n_ask=1 if ask else 0,
+        bid_px=(bid, *pad),
+        bid_qty=(bid_qty, *pad),
+        ask_px=(ask, *pad),
+        ask_qty=(ask_qty, *pad),
+    )
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_market_maker_sends_a_bounded_number_of_orders_per_bbo_change(venue, seed):
+    """Seeded random BBO sequences (jumps, one side empty, the maker's own current or past
+    quotes shown at the touch as a book behind its orders would) through the synchronous
+    harness, with another account's IOCs filling the maker on the venue: after every BBO
+    change and every fill the maker sends at most MM_ORDERS_PER_STIMULUS orders, however
+    its acks come back; it never holds two quotes a side nor crosses itself."""
+    import random
+
+    rng = random.Random(seed)
+    config = random_config(rng)
+    h = SyncHarness(venue, config, venue_book=False)
+    past: list[tuple[int, int, int]] = []  # (side, price, qty) of the maker's quotes seen
+    mid = 1_000
+    for _ in range(250):
+        for o in h.ctx.open_orders.values():
+            past.append((o.side, o.price, o.leaves_qty))
+        del past[:-8]
+        roll = rng.random()
+        if roll < 0.15:  # another account hits a quote: fills arrive at the next pump
+            side = rng.choice(("buy", "sell"))
+            price = mid + 20 if side == "buy" else mid - 20
+            venue.submit(
+                "BOB", side, qty_lots=rng.randint(1, 3), price_ticks=price, account=OTHER,
+                tif="ioc",
+            )  # fmt: skip
+            h.settle()
+            continue
+        mid = max(30, mid + rng.choice((-8, -2, -1, 0, 0, 1, 2, 8)))
+        half = rng.randint(1, 4)
+        bid, bid_qty = mid - half, rng.randint(1, 6)
+        ask, ask_qty = mid + half, rng.randint(1, 6)
+        if roll < 0.4 and past:  # a touch that is (or was) the maker's own quote
+            side, price, qty = rng.choice(past)
+            if side is BUY and price < ask:
+                bid, bid_qty = price, qty
+            elif side is SELL and price > bid:
+                ask, ask_qty = price, qty
+        elif roll < 0.45:
+            bid = bid_qty = 0
+        h.budget = h.max_stimuli
+        h.on_market(bbo_event(bid, bid_qty, ask, ask_qty))
+        h.settle()
+        assert max(h.sent_per_stimulus, default=0) <= MM_ORDERS_PER_STIMULUS, (
+            config,
+            h.sent_per_stimulus,
+        )
+        h.check_quotes(config)
+    assert len(h.sent_per_stimulus) > 150
+    assert h.ctx.ledger.fills > 0  # the IOCs reached the maker
+    assert sum(h.sent_per_stimulus) > len(h.sent_per_stimulus)  # it did requote
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known open bug: with the venue's own book (the maker's quotes in it) delivered"
+    " after its synchronous acks, the maker can chase its own past quotes from one BBO"
+    " change to the next (each change bounded, their chain endless), e.g. an ask flipping"
+    " 1019 <-> 1020 beside another account's 1019 x 1: from price levels alone a book one"
+    " step behind cannot be told from a current one. Needs the venue event sequence on"
+    ' OrderUpdate (which placement a book shows); NOTES.md: "H9: MarketMaker".',
+)
+@pytest.mark.parametrize("seed", [1, 3])
+def test_a_market_maker_goes_quiet_on_the_venues_own_book(venue, seed):
+    """Another account's quotes, cancels and IOCs on the venue; the maker sees the venue's
+    book (its own quotes in it) after its acks: it must go quiet after each step."""
+    import random
+
+    rng = random.Random(seed)
+    config = random_config(rng)
+    h = SyncHarness(venue, config)
+    mid = 1_000
+    for _ in range(120):
+        mid = max(20, mid + rng.randint(-3, 3))
+        roll = rng.random()
+        if roll < 0.5:
+            side = rng.choice(("buy", "sell"))
+            offset = rng.randint(1, 6)
+            price = mid - offset if side == "buy" else mid + offset
+            venue.submit("BOB", side, qty_lots=rng.randint(1, 5), price_ticks=price, account=OTHER)
+        elif roll < 0.8:
+            others = [o for o in venue.l3("BOB") if o.account == OTHER]
+            if others:
+                venue.cancel("BOB", rng.choice(others).order_id, account=OTHER)
+        else:
+            side = rng.choice(("buy", "sell"))
+            price = mid + 8 if side == "buy" else mid - 8
+            venue.submit(
+                "BOB", side, qty_lots=rng.randint(1, 3), price_ticks=price, account=OTHER,
+                tif="ioc",
+            )  # fmt: skip
+        h.settle()
+        assert max(h.sent_per_stimulus, default=0) <= MM_ORDERS_PER_STIMULUS
+        h.check_quotes(config)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
