@@ -308,3 +308,26 @@ def move(shard: int, node: str, timeout_s: float, path: Path | None) -> None:
         f"shard {result.shard}: {result.from_node or '-'} -> {result.to_node}: {result.outcome}"
         f" (token {result.token})"
     )
+
+
+@cluster.command()
+@click.option("--timeout-s", type=click.FloatRange(1, 600), default=60.0, show_default=True)
+@_DIR
+def rebalance(timeout_s: float, path: Path | None) -> None:
+    """Even out the shards over the up nodes (after a killed node came back empty)."""
+    from whistle.cluster.control import ControlError
+    from whistle.cluster.local import LocalClusterError
+
+    try:
+        with _local(path).plane() as plane:
+            plan = plane.plan_rebalance()
+            if not plan:
+                click.echo("balanced: nothing to move")
+            for shard, node in plan:
+                result = plane.request_move(shard, node, timeout_s=timeout_s)
+                click.echo(
+                    f"shard {shard}: {result.from_node or '-'} -> {node}: {result.outcome}"
+                    f" (token {result.token})"
+                )
+    except (LocalClusterError, ControlError) as exc:
+        raise _fail(exc) from None

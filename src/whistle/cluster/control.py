@@ -730,6 +730,32 @@ class ControlPlane:
             raise ControlError(f"cannot move shard {shard} to {to_node!r}: it is not an up member")
         return self._start_move(shard, self.lease_info(shard).generation, to_node, reason)
 
+    def plan_rebalance(self) -> list[tuple[int, str]]:
+        """Moves (shard, to_node) that even out the shards over the up members.
+
+        Takes from the most loaded member and gives to the least loaded until they
+        differ by at most one (ties by name, the highest shard first), so the plan is
+        the same wherever it is computed. Shards of members that are down are left to
+        ``supervise``.
+        """
+        live = sorted(n.node for n in self.nodes() if n.up)
+        if not live:
+            return []
+        owned: dict[str, list[int]] = {n: [] for n in live}
+        for info in self.leases():
+            if info.assigned in owned:
+                owned[info.assigned].append(info.shard)
+        plan: list[tuple[int, str]] = []
+        while True:
+            most = max(live, key=lambda n: (len(owned[n]), n))
+            least = min(live, key=lambda n: (len(owned[n]), n))
+            if len(owned[most]) - len(owned[least]) <= 1:
+                return plan
+            shard = max(owned[most])
+            owned[most].remove(shard)
+            owned[least].append(shard)
+            plan.append((shard, least))
+
     def request_move(
         self, shard: int, to_node: str, *, timeout_s: float = 60.0, reason: str = "request"
     ) -> MoveResult:

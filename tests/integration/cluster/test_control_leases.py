@@ -8,6 +8,7 @@ concurrent schema creation, a shard count that does not match.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 import zlib
@@ -252,3 +253,101 @@ def test_attach_takes_the_shard_count_and_timings_of_the_cluster() -> None:
             attached.close()
         with pytest.raises(ControlError, match="no cluster in schema"):
             ControlPlane.attach(first.url, schema=first.schema + "_none")
+
+
+def test_random_contenders_and_moves_never_overlap() -> None:
+    """Seeded contenders acquire, renew, release and let leases lapse while a mover keeps
+    reassigning the shards (the move workflow's steps, called directly): for every shard
+    the tokens are unique and each lease's last moment of validity (its final deadline,
+    or its release) comes before the next token's holder got it. One process, one
+    monotonic clock, so the times compare; a stalled machine only makes the next
+    acquisition later, never earlier."""
+    import random
+
+    nodes = ["a", "b", "c"]
+    with plane_factory(shards=2, lease_s=0.6, safety_s=0.2) as make:
+        planes = {n: make() for n in nodes}
+        mover = make()
+        for n in nodes:
+            mover.join(n)
+        stop = threading.Event()
+        lock = threading.Lock()
+        # shard -> token -> [node, got_at, last_valid]
+        held: dict[int, dict[int, list[object]]] = {0: {}, 1: {}}
+        errors: list[BaseException] = []
+
+        def contender(node: str, seed: int) -> None:
+            rng = random.Random(seed)
+            cp = planes[node]
+            mine: dict[int, Lease] = {}
+            try:
+                while not stop.is_set():
+                    shard = rng.randrange(2)
+                    lease = mine.get(shard)
+                    if lease is None:
+                        got = cp.acquire(shard, node)
+                        if got is not None:
+                            now = time.monotonic()
+                            with lock:
+                                assert got.token not in held[shard], "a token given twice"
+                                held[shard][got.token] = [node, now, got.deadline]
+                            mine[shard] = got
+                    elif not cp.valid(lease):
+                        del mine[shard]  # lapsed: its last deadline is its end
+                    else:
+                        roll = rng.random()
+                        if roll < 0.7:
+                            renewed = cp.renew(lease)
+                            if renewed is None:
+                                del mine[shard]
+                            else:
+                                mine[shard] = renewed
+                                with lock:
+                                    held[shard][lease.token][2] = renewed.deadline
+                        elif roll < 0.85:
+                            with lock:  # it stops acting now, then releases
+                                entry = held[shard][lease.token]
+                                entry[2] = min(entry[2], time.monotonic())  # type: ignore[type-var]
+                            cp.release(lease)
+                            del mine[shard]
+                    time.sleep(rng.uniform(0.0, 0.05))
+            except BaseException as exc:
+                errors.append(exc)
+
+        def move_around(seed: int) -> None:
+            rng = random.Random(seed)
+            try:
+                while not stop.is_set():
+                    shard = rng.randrange(2)
+                    info = mover.lease_info(shard)
+                    target = rng.choice(nodes)
+                    wid = f"w-{shard}-{info.generation}"
+                    if mover._move_begin(wid, shard, info.generation, target, "test") is not None:
+                        mover._move_revoke(shard, target)
+                    time.sleep(rng.uniform(0.1, 0.4))
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [
+            threading.Thread(target=contender, args=(n, 100 + i)) for i, n in enumerate(nodes)
+        ]
+        threads.append(threading.Thread(target=move_around, args=(7,)))
+        for t in threads:
+            t.start()
+        time.sleep(5.0)
+        stop.set()
+        for t in threads:
+            t.join()
+        assert errors == []
+        for shard, tokens in held.items():
+            order = sorted(tokens)
+            assert len(order) > 5, f"shard {shard}: too few acquisitions to mean anything"
+            assert order == list(range(order[0], order[0] + len(order))), order
+            for prev, nxt in itertools.pairwise(order):
+                last_valid = tokens[prev][2]
+                got_at = tokens[nxt][1]
+                assert last_valid < got_at, (  # type: ignore[operator]
+                    f"shard {shard}: token {prev} ({tokens[prev][0]}) valid until"
+                    f" {last_valid}, token {nxt} ({tokens[nxt][0]}) taken at {got_at}"
+                )
+        assert {n for t in held.values() for n, _, _ in t.values()} == set(nodes)

@@ -256,3 +256,17 @@ def test_supervise_waits_for_a_node_that_has_not_joined_yet() -> None:
         moved = wait_for(lambda: (cp.heartbeat("b"), cp.supervise())[1], what="a move")
         assert moved == ["shard-0-move-0"]
         wait_for(lambda: cp.lease_info(0).assigned == "b", what="the reassignment")
+
+
+def test_plan_rebalance_evens_out_the_up_members() -> None:
+    with plane_factory(shards=7) as make:
+        cp = make()
+        for n in ("a", "b", "c"):
+            cp.join(n)
+        for shard in range(7):
+            cp.assign(shard, "a")
+        plan = cp.plan_rebalance()
+        assert plan == [(6, "b"), (5, "c"), (4, "b"), (3, "c")]
+        assert cp.plan_rebalance() == plan  # a plan, not a change
+        cp.leave("c")  # a down member gets nothing
+        assert cp.plan_rebalance() == [(6, "b"), (5, "b"), (4, "b")]
