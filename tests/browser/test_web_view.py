@@ -195,6 +195,13 @@ def test_ladder_tape_and_status_follow_the_venue(server, browser, tmp_path):
     server.halt("AAPL")
     _wait(browser, lambda d: _texts(d, "#ladder-state") == ["HALTED"], "HALTED")
 
+    # Another symbol's ladder, by clicking its row.
+    browser.execute_script("document.querySelector('#symbols tr[data-symbol=MSFT]').click()")
+    _wait(browser, lambda d: _ladder(d) == [("B", "410.00", "7")], "MSFT's ladder")
+    assert _texts(browser, "#ladder-symbol") == ["MSFT"]
+    browser.execute_script("document.querySelector('#symbols tr[data-symbol=AAPL]').click()")
+    _wait(browser, lambda d: len(_ladder(d)) == 8, "AAPL's ladder again")
+
     # The status stream caught up with every command (9 before, 2 orders, the halt).
     _wait(browser, lambda d: "enq_seq 12" in _texts(d, "#md-stats")[0], "the status")
 
