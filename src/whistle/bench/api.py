@@ -16,10 +16,11 @@ and measures, each phase on its own symbol:
    level update per order each way, a trade per fill, the BBO;
    counted from the first to the last batch a subscriber received (batches counted
    with ``len``, not converted); ``md_conflations`` says whether a subscriber fell behind;
-4. ``ack_latency_ns`` {p50, p99, p999, ...}: ``SubmitOrder`` at a fixed offered rate
-   (default 1,000/s) from the sync client's futures, each measured from its *intended*
-   send time (``whistle.metrics.FixedRateSchedule``, ``LatencyRecorder.record_from_intended``):
-   a stall delays every order queued behind it and shows in the percentiles.
+4. ``ack_latency_ns`` {p50, p99, p999, ...}: orders on one ``OrderEntry`` stream at a fixed
+   offered rate (default 1,000/s), each ack measured from its *intended* send time
+   (``whistle.metrics.FixedRateSchedule``, ``LatencyRecorder.record_from_intended``): a stall
+   delays every order queued behind it and shows in the percentiles;
+   ``unary_ack_latency_ns`` the same for ``SubmitOrder`` calls (the sync client's futures).
 
 What bounds each figure: every phase reports both processes' CPU seconds (``server_cpu_s``
 from ``/proc``, ``client_cpu_s``) and per wall second; ``<phase>_per_server_cpu_sec`` /
@@ -51,7 +52,7 @@ from whistle.metrics import FixedRateSchedule, LatencyRecorder, wait_until
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["DEFAULTS", "ServerProcess", "run_api_bench", "write_config"]
+__all__ = ["DEFAULTS", "PHASES", "ServerProcess", "grpc_floor", "run_api_bench", "write_config"]
 
 BENCH_KEY: Final = "whistle-bench-key-0123456789abcdef"
 DEFAULTS: Final = {
@@ -65,6 +66,7 @@ DEFAULTS: Final = {
     "rate": 1_000,
     "latency_orders": 5_000,
 }
+PHASES: Final = ("unary", "stream", "md", "latency")
 _LISTENING: Final = re.compile(r"listening on ([^ ]+):(\d+)")
 _CLK_TCK: Final = os.sysconf("SC_CLK_TCK")
 
@@ -383,11 +385,69 @@ def _copy(command: Any) -> Any:
     return clone
 
 
+async def _stream_latency(address: str, symbol: str, rate: int, orders: int) -> dict[str, Any]:
+    """Orders on one ``OrderEntry`` stream at a fixed offered rate, each ack measured from
+    its intended send time. A sender thread waits for each intended time (sleeping, then
+    spinning) and hands the command to the event loop, which sends it at once; the loop
+    stamps each reply as it reads it."""
+    from whistle.api.aio_client import AsyncClient
+    from whistle.api.client import order_command, submit_request
+
+    recorder = LatencyRecorder(("ack",))
+    clock = time.perf_counter_ns
+    async with AsyncClient(address, api_key=BENCH_KEY, timeout_s=60) as client:
+        sid = (await client.instrument(symbol)).symbol_id
+        entry = client.order_entry(max_batch=64)
+        commands = [
+            order_command(
+                "submit",
+                submit_request(
+                    sid,
+                    1 if i & 1 else 2,
+                    qty_lots=1,
+                    price_ticks=9_000 - i % 50 if i & 1 else 11_000 + i % 50,
+                ),
+            )
+            for i in range(orders)
+        ]
+        entry.send(_copy(commands[0]))
+        await entry.recv_raw()  # the stream is open
+        loop = asyncio.get_running_loop()
+        intended: dict[int, int] = {}
+        schedule = FixedRateSchedule(rate, clock() + 20_000_000)
+
+        def send(i: int, at: int) -> None:
+            intended[entry.send(commands[i])] = at
+
+        def sender() -> None:
+            for i in range(orders):
+                at = schedule.at(i)
+                wait_until(at)
+                loop.call_soon_threadsafe(send, i, at)
+
+        thread = threading.Thread(target=sender, name="whistle-bench-sender", daemon=True)
+        thread.start()
+        for _ in range(orders):
+            reply = await entry.recv_raw()
+            now = clock()
+            at = intended.pop(reply.request_id)
+            if reply.result.api_error:
+                recorder.count_error(0)
+            else:
+                recorder.record_from_intended(0, at, now)
+        thread.join(30)
+        await entry.aclose()
+    out: dict[str, Any] = dict(recorder.percentiles("ack"))
+    out["errors"] = recorder.counters("ack")["errors"]
+    return out
+
+
 def _latency(address: str, symbol: str, rate: int, orders: int) -> dict[str, Any]:
     from whistle.api.client import Client, submit_request
 
     recorder = LatencyRecorder(("ack",))
     results: list[tuple[int, int, bool]] = []
+    failures: list[str] = []
     with Client(address, api_key=BENCH_KEY, timeout_s=60) as client:
         sid = client.instrument(symbol).symbol_id
         requests = [
@@ -409,7 +469,10 @@ def _latency(address: str, symbol: str, rate: int, orders: int) -> dict[str, Any
 
         def finished(intended: int) -> Any:
             def callback(future: Any) -> None:
-                results.append((intended, clock(), future.exception() is None))
+                error = future.exception()
+                if error is not None:
+                    failures.append(repr(error)[:200])
+                results.append((intended, clock(), error is None))
                 with lock:
                     left[0] -= 1
                     if not left[0]:
@@ -431,6 +494,8 @@ def _latency(address: str, symbol: str, rate: int, orders: int) -> dict[str, Any
             recorder.count_error(0)
     out: dict[str, Any] = dict(recorder.percentiles("ack"))
     out["errors"] = recorder.counters("ack")["errors"]
+    if failures:
+        out["first_error"] = failures[0]
     return out
 
 
@@ -521,53 +586,91 @@ def run_api_bench(
     subscribers: int = DEFAULTS["subscribers"],
     rate: int = DEFAULTS["rate"],
     latency_orders: int = DEFAULTS["latency_orders"],
+    phases: Sequence[str] = PHASES,
     server_args: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Run the four phases against a fresh server subprocess; return the figures."""
+    """Run ``phases`` (all four by default) against a fresh server subprocess; return the
+    figures."""
+    unknown = set(phases) - set(PHASES)
+    if unknown:
+        raise ValueError(f"phases are {', '.join(PHASES)}, was {sorted(unknown)}")
     with tempfile.TemporaryDirectory(prefix="whistle-bench-api-") as raw:
         config = write_config(Path(raw))
-        instruments = ["UNARY:0.01:1", "STREAM:0.01:1", "MD1:0.01:1", "MD8:0.01:1", "LAT:0.01:1"]
+        instruments = ["UNARY:0.01:1", "STREAM:0.01:1", "MD1:0.01:1", "MD8:0.01:1"]
+        instruments += ["LAT:0.01:1", "LAT1:0.01:1"]
         server = ServerProcess(config, instruments=instruments, extra=server_args)
         server.start()
         try:
             address = server.address
             result: dict[str, Any] = {"bench": "api", "address": address, "cpus": os.cpu_count()}
 
-            meter = _Meter(server)
-            n = asyncio.run(_unary(address, "UNARY", unary_orders, concurrency))
-            phase = meter.done()
-            result["unary_per_sec"] = round(n / phase["seconds"])
-            phase["server_cpu_us_per_order"] = round(phase["server_cpu_s"] / n * 1e6)
-            phase["client_cpu_us_per_order"] = round(phase["client_cpu_s"] / n * 1e6)
-            result["unary"] = {"orders": n, "concurrency": concurrency, **phase}
-            _capacity(result, "unary", n, phase)
-            result["grpc_unary_floor"] = grpc_floor(unary_orders, concurrency)
-
-            meter = _Meter(server)
-            n, seconds = asyncio.run(_stream(address, "STREAM", stream_orders, window))
-            phase = meter.done()
-            result["stream_per_sec"] = round(n / seconds)
-            _capacity(result, "stream", n, phase)
-            result["stream"] = {
-                "orders": n,
-                "window": window,
-                "send_seconds": round(seconds, 4),
-                **phase,
-            }
-
-            for count, symbol in ((1, "MD1"), (subscribers, "MD8")):
+            if "unary" in phases:
+                _run_unary(result, server, unary_orders, concurrency)
+            if "stream" in phases:
+                _run_stream(result, server, stream_orders, window)
+            if "md" in phases:
+                _run_md(result, server, subscribers, md_cycles, sweep)
+            if "latency" in phases:
                 meter = _Meter(server)
-                md = asyncio.run(_market_data(address, symbol, count, md_cycles, sweep))
-                md.update(meter.done())
-                key = "md_updates_per_sec" if count == subscribers else "md_updates_per_sec_1"
-                result[key] = md["per_sec"]
-                result[f"md_{count}"] = {"subscribers": count, **md}
-                _capacity(result, f"md_{count}", md["updates"], md)
-            result["md_conflations"] = result[f"md_{subscribers}"]["conflations"]
-
-            meter = _Meter(server)
-            result["ack_latency_ns"] = _latency(address, "LAT", rate, latency_orders)
-            result["ack"] = {"rate_per_sec": rate, "orders": latency_orders, **meter.done()}
+                result["ack_latency_ns"] = asyncio.run(
+                    _stream_latency(address, "LAT", rate, latency_orders)
+                )
+                result["ack"] = {
+                    "path": "OrderEntry stream",
+                    "rate_per_sec": rate,
+                    "orders": latency_orders,
+                    **meter.done(),
+                }
+                meter = _Meter(server)
+                result["unary_ack_latency_ns"] = _latency(address, "LAT1", rate, latency_orders)
+                result["unary_ack"] = {
+                    "path": "SubmitOrder",
+                    "rate_per_sec": rate,
+                    "orders": latency_orders,
+                    **meter.done(),
+                }
         finally:
             server.stop()
     return result
+
+
+def _run_unary(
+    result: dict[str, Any], server: ServerProcess, orders: int, concurrency: int
+) -> None:
+    meter = _Meter(server)
+    n = asyncio.run(_unary(server.address, "UNARY", orders, concurrency))
+    phase = meter.done()
+    result["unary_per_sec"] = round(n / phase["seconds"])
+    phase["server_cpu_us_per_order"] = round(phase["server_cpu_s"] / n * 1e6)
+    phase["client_cpu_us_per_order"] = round(phase["client_cpu_s"] / n * 1e6)
+    result["unary"] = {"orders": n, "concurrency": concurrency, **phase}
+    _capacity(result, "unary", n, phase)
+    result["grpc_unary_floor"] = grpc_floor(orders, concurrency)
+
+
+def _run_stream(result: dict[str, Any], server: ServerProcess, orders: int, window: int) -> None:
+    meter = _Meter(server)
+    n, seconds = asyncio.run(_stream(server.address, "STREAM", orders, window))
+    phase = meter.done()
+    result["stream_per_sec"] = round(n / seconds)
+    _capacity(result, "stream", n, phase)
+    result["stream"] = {
+        "orders": n,
+        "window": window,
+        "send_seconds": round(seconds, 4),
+        **phase,
+    }
+
+
+def _run_md(
+    result: dict[str, Any], server: ServerProcess, subscribers: int, cycles: int, sweep: int
+) -> None:
+    for count, symbol in ((1, "MD1"), (subscribers, "MD8")):
+        meter = _Meter(server)
+        md = asyncio.run(_market_data(server.address, symbol, count, cycles, sweep))
+        md.update(meter.done())
+        key = "md_updates_per_sec" if count == subscribers else "md_updates_per_sec_1"
+        result[key] = md["per_sec"]
+        result[f"md_{count}"] = {"subscribers": count, **md}
+        _capacity(result, f"md_{count}", md["updates"], md)
+    result["md_conflations"] = result[f"md_{subscribers}"]["conflations"]

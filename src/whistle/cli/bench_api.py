@@ -6,7 +6,7 @@ import json
 
 import click
 
-from whistle.bench.api import DEFAULTS
+from whistle.bench.api import DEFAULTS, PHASES
 
 __all__ = ["api_cmd"]
 
@@ -71,6 +71,12 @@ __all__ = ["api_cmd"]
     default=DEFAULTS["latency_orders"],
     show_default=True,
 )
+@click.option(
+    "--phases",
+    default=",".join(PHASES),
+    show_default=True,
+    help="Which phases to run (comma-separated).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def api_cmd(
     unary_orders: int,
@@ -82,12 +88,19 @@ def api_cmd(
     subscribers: int,
     rate: int,
     latency_orders: int,
+    phases: str,
     as_json: bool,
 ) -> None:
     """Unary and streamed orders/s, market data to 1 and N subscribers, ack latency at a
     fixed rate: against a `whistle serve` subprocess on loopback (self-stopping)."""
     from whistle.bench.api import run_api_bench
 
+    chosen = [p.strip() for p in phases.split(",") if p.strip()]
+    unknown = sorted(set(chosen) - set(PHASES))
+    if unknown or not chosen:
+        raise click.BadParameter(
+            f"phases are {', '.join(PHASES)}, was {phases!r}", param_hint="--phases"
+        )
     result = run_api_bench(
         unary_orders=unary_orders,
         concurrency=concurrency,
@@ -98,6 +111,7 @@ def api_cmd(
         subscribers=subscribers,
         rate=rate,
         latency_orders=latency_orders,
+        phases=chosen,
     )
     if as_json:
         click.echo(json.dumps(result))

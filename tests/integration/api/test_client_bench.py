@@ -24,8 +24,21 @@ def test_bench_api_json_has_every_figure() -> None:
     # 20 cycles of 5 levels: each level comes and goes, every fill prints, to 3 readers.
     assert out["md_3"]["updates"] >= 3 * 20 * (5 + 5 + 5)
     assert out["md_conflations"] == 0
-    latency = out["ack_latency_ns"]
-    assert latency["count"] == 200
-    assert latency["errors"] == 0
-    assert 0 < latency["p50"] <= latency["p99"] <= latency["p999"]
+    for key in ("ack_latency_ns", "unary_ack_latency_ns"):
+        latency = out[key]
+        assert latency["count"] == 200
+        assert latency["errors"] == 0
+        assert 0 < latency["p50"] <= latency["p99"] <= latency["p999"]
     assert out["stream_bound"] in ("server", "client")
+
+
+def test_bench_api_runs_only_the_phases_asked_for() -> None:
+    result = CliRunner().invoke(api_cmd, ["--json", "--phases", "stream", "--stream-orders", "500"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["stream"]["orders"] == 500
+    assert "unary_per_sec" not in out
+    assert "ack_latency_ns" not in out
+    bad = CliRunner().invoke(api_cmd, ["--json", "--phases", "nope"])
+    assert bad.exit_code == 2  # a usage error, before any server starts
+    assert "phases are" in bad.output
