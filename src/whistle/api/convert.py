@@ -13,11 +13,12 @@ Both directions live here, so the server and the clients agree by construction:
   a decimal string of the event's instrument, and back (``event_from_proto``);
 - instruments, engine views and the market-data hub's records -> their messages.
 
-What a trader may see (``visible``): public events (trades, book levels, BBO, status,
+What a trader may see (``for_trader``): public events (trades, book levels, BBO, status,
 faults) and the events of its own account; a command on another account's order is
-answered like one on an order that does not exist (``for_trader`` turns
-``ACCOUNT_MISMATCH`` into ``UNKNOWN_ORDER_ID`` with detail code 0, the engine's own answer
-for an unknown order), so nothing tells a trader that another account's order exists.
+answered like one on an order that does not exist (``ACCOUNT_MISMATCH`` becomes
+``UNKNOWN_ORDER_ID`` with detail code 0, the engine's own answer for an unknown order),
+and a trade print names only the trader's own order (the other side's id is 0), so
+nothing tells a trader that another account's order exists or which one traded.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from whistle.api.v1 import admin_pb2, market_data_pb2, order_entry_pb2, types_pb
 from whistle.core.commands import CancelOrder, CancelReplace, MassCancel, ModifyOrder, NewOrder
 from whistle.core.enums import OrderType, TimeInForce
 from whistle.core.errors import ConversionError, PrecisionError
-from whistle.core.events import EVENT_TYPES, OrderRejected
+from whistle.core.events import EVENT_TYPES, OrderFilled, OrderRejected, TradeOccurred
 from whistle.core.fixed import from_units
 from whistle.core.instrument import Instrument
 from whistle.core.reasons import RejectReason
@@ -310,9 +311,14 @@ def visible(event: Event, account: int) -> bool:
 
 
 def for_trader(events: Sequence[Event], account: int) -> list[Event]:
-    """Return what a trader of ``account`` may see of ``events``, another account's order
-    answered as an unknown one."""
+    """Return what a trader of ``account`` may see of ``events``.
+
+    Another account's order events are left out; a command on another account's order is
+    answered as one on an unknown order; a trade print names only the trader's own order
+    (the other side's order id is 0), so a trader cannot follow another's orders.
+    """
     out: list[Event] = []
+    own_orders: set[int] | None = None
     for event in events:
         kind = type(event)
         if kind in _PRIVATE:
@@ -320,6 +326,19 @@ def for_trader(events: Sequence[Event], account: int) -> list[Event]:
                 continue
             if kind is OrderRejected and event.reason == _MISMATCH:  # type: ignore[union-attr]
                 event = msgspec.structs.replace(event, reason=_UNKNOWN_ORDER, detail_code=0)
+        elif kind is TradeOccurred:
+            if own_orders is None:
+                own_orders = {
+                    e.order_id for e in events if type(e) is OrderFilled and e.account == account
+                }
+            maker = event.maker_order_id  # type: ignore[union-attr]  # a TradeOccurred
+            taker = event.taker_order_id  # type: ignore[union-attr]
+            if maker not in own_orders or taker not in own_orders:
+                event = msgspec.structs.replace(
+                    event,
+                    maker_order_id=maker if maker in own_orders else 0,
+                    taker_order_id=taker if taker in own_orders else 0,
+                )
         out.append(event)
     return out
 

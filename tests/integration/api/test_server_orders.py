@@ -91,6 +91,9 @@ def test_the_taker_never_sees_the_makers_fill(stubs: Stubs) -> None:
     fills = [event_from_proto(e) for e in taker.events if e.WhichOneof("kind") == "order_filled"]
     assert [f.account for f in fills] == [8]  # type: ignore[union-attr]
     assert TradeOccurred in kinds(taker)
+    (trade,) = [e.trade_occurred for e in taker.events if e.WhichOneof("kind") == "trade_occurred"]
+    assert trade.maker_order_id == 0  # alice's order id is not bob's to know
+    assert trade.taker_order_id == taker.order_id
     for event in taker.events:
         core = event_from_proto(event)
         assert getattr(core, "account", 8) == 8

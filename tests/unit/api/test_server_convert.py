@@ -224,3 +224,18 @@ def test_instruments_round_trip() -> None:
         ),
     ):
         assert convert.instrument_from_proto(convert.instrument_to_proto(instrument)) == instrument
+
+
+def test_a_trader_sees_only_its_own_order_id_in_trade_prints() -> None:
+    events = [
+        OrderFilled(1, 3, 1, 5, 9, 7, 1, 2, 100, 3, 0, 11),  # maker: account 7, order 9
+        OrderFilled(1, 4, 1, 5, 10, 8, 2, 1, 100, 3, 0, 11),  # taker: account 8, order 10
+        TradeOccurred(1, 5, 1, 5, 11, 100, 3, 2, 9, 10),
+    ]
+    (fill, trade) = convert.for_trader(events, 8)
+    assert fill.order_id == 10  # type: ignore[union-attr]
+    assert (trade.maker_order_id, trade.taker_order_id) == (0, 10)  # type: ignore[union-attr]
+    (_, maker_view) = convert.for_trader(events, 7)
+    assert (maker_view.maker_order_id, maker_view.taker_order_id) == (9, 0)  # type: ignore[union-attr]
+    (nobody,) = convert.for_trader(events, 5)
+    assert (nobody.maker_order_id, nobody.taker_order_id) == (0, 0)  # type: ignore[union-attr]
