@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 
 import aiohttp
 import pytest
@@ -254,7 +255,6 @@ def test_a_client_that_never_reads_does_not_stop_the_venue():
     reads: the server's write blocks for good, the hub conflates that subscription and then
     queues nothing for it (memory bounded), the venue acks every batch, and a client that
     does read converges on the venue's book."""
-    import socket
 
     async def main():
         async with Rig(max_pending=50) as rig:
@@ -264,18 +264,8 @@ def test_a_client_that_never_reads_does_not_stop_the_venue():
                 [order(rig.aapl, 1, 1000 + i, 1) for i in range(600)]
                 + [order(rig.aapl, 2, 30000 + i, 1) for i in range(600)]
             )
-            loop = asyncio.get_running_loop()
-            raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
-            raw.setblocking(False)
+            raw, stuck = await stuck_stream(rig)
             try:
-                await loop.sock_connect(raw, ("127.0.0.1", rig.web.port))
-                await loop.sock_sendall(raw, b"GET /api/stream?depth=0 HTTP/1.1\r\nHost: x\r\n\r\n")
-                for _ in range(500):
-                    if rig.web._streams:
-                        break
-                    await asyncio.sleep(0.01)
-                (stuck,) = rig.web._streams.values()
                 # Flood until the stuck stream's handler has delivered nothing for 100
                 # ticks in a row (blocked on its socket), at most 3000 ticks.
                 quiet = 0
@@ -326,6 +316,27 @@ def test_a_client_that_never_reads_does_not_stop_the_venue():
     run(main())
 
 
+async def stuck_stream(rig):
+    """Open /api/stream on a raw socket with a 2 KiB receive window that nobody reads;
+    return the socket and the server's subscription for it."""
+    loop = asyncio.get_running_loop()
+    raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+    raw.setblocking(False)
+    try:
+        await loop.sock_connect(raw, ("127.0.0.1", rig.web.port))
+        await loop.sock_sendall(raw, b"GET /api/stream?depth=0 HTTP/1.1\r\nHost: x\r\n\r\n")
+        for _ in range(500):
+            if rig.web._streams:
+                break
+            await asyncio.sleep(0.01)
+        (sub,) = rig.web._streams.values()
+    except BaseException:
+        raw.close()
+        raise
+    return raw, sub
+
+
 def truth_levels(venue, sid):
     snap = venue.engine_view(sid).depth(None)
     out = {("B", lv.price_ticks): lv.qty_lots for lv in snap.bids}
@@ -336,23 +347,13 @@ def truth_levels(venue, sid):
 def test_a_dropped_client_is_told_so_and_the_stream_ends():
     """Past drop_after discarded updates without a read the hub drops the subscription; when
     the client reads again it gets ``event: dropped`` (the documented status), then EOF."""
-    import socket
 
     async def main():
         async with Rig(max_pending=5, drop_after=200) as rig:
             await rig.backend.execute([order(rig.aapl, 1, 1000 + i, 1) for i in range(600)])
             loop = asyncio.get_running_loop()
-            raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
-            raw.setblocking(False)
+            raw, stuck = await stuck_stream(rig)
             try:
-                await loop.sock_connect(raw, ("127.0.0.1", rig.web.port))
-                await loop.sock_sendall(raw, b"GET /api/stream?depth=0 HTTP/1.1\r\nHost: x\r\n\r\n")
-                for _ in range(500):
-                    if rig.web._streams:
-                        break
-                    await asyncio.sleep(0.01)
-                (stuck,) = rig.web._streams.values()
                 for batch in range(3000):
                     await rig.backend.execute(
                         [order(rig.aapl, 1, 1000 + (batch * 5 + i) % 600, 1) for i in range(5)]
