@@ -32,8 +32,11 @@ nothing twice.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
+import time
+from collections import deque
 from typing import TYPE_CHECKING, Final, final
 
 import msgspec
@@ -359,11 +362,37 @@ class CommandLog:
 
 @final
 class EventLog:
-    """Publish per-symbol events; optionally keep them in a deduplicating stream."""
+    """Publish per-symbol events; with ``stream``, keep them in the events stream gapless.
 
-    def __init__(self, nc: Client, names: ClusterNames) -> None:
+    Without the stream an event message is a core NATS publish (fire and forget: a front
+    end drops seqs it already had and counts a jump as a gap). With it, each symbol's
+    messages are published one after another with a JetStream acknowledgement, the next
+    only once the previous is stored (retried with its message id until it is, so a
+    NATS server's death or a stream leader change leaves no hole and no duplicate). That
+    runs beside sequencing: a command's acknowledgement never waits for it, but a symbol
+    whose unstored event messages pile up past ``max_pending`` waits (``room``).
+    """
+
+    def __init__(
+        self,
+        nc: Client,
+        names: ClusterNames,
+        *,
+        stream: bool = False,
+        max_pending: int = 10_000,
+        timeout_s: float = 5.0,
+    ) -> None:
         self.nc = nc
         self.names = names
+        self.stream = stream
+        self.max_pending = max_pending
+        self.timeout_s = timeout_s
+        self._queues: dict[int, deque[tuple[str, bytes, int]]] = {}
+        self._stored: dict[int, int] = {}  # symbol -> last event seq stored (this process)
+        self._writers: dict[int, asyncio.Task[None]] = {}
+        self._js: JetStreamContext | None = nc.jetstream() if stream else None
+        self.retries = 0
+        self.stopped = False
 
     async def ensure_stream(self, js: JetStreamContext, *, replicas: int = 1) -> None:
         """Create the events stream over every symbol's events subject, if missing."""
@@ -398,8 +427,91 @@ class EventLog:
 
     async def publish(self, symbol_id: int, events: list[Event]) -> None:
         """Publish ``events`` of one symbol (non-empty, in seq order) as one message."""
-        await self.nc.publish(
-            self.names.evt_subject(symbol_id),
-            encode_events(symbol_id, events),
-            headers={_MSG_ID: f"{symbol_id}:{events[0].seq}"},
-        )
+        ident = f"{symbol_id}:{events[0].seq}"
+        data = encode_events(symbol_id, events)
+        if not self.stream:
+            await self.nc.publish(self.names.evt_subject(symbol_id), data, headers={_MSG_ID: ident})
+            return
+        queue = self._queues.get(symbol_id)
+        if queue is None:
+            queue = self._queues[symbol_id] = deque()
+        queue.append((ident, data, events[-1].seq))
+        if symbol_id not in self._writers:
+            task = asyncio.get_running_loop().create_task(self._write(symbol_id, queue))
+            self._writers[symbol_id] = task
+
+    def pending(self) -> int:
+        """Return how many event messages are not stored yet."""
+        return sum(len(q) for q in self._queues.values())
+
+    async def room(self, symbol_id: int) -> None:
+        """Wait while ``symbol_id`` has ``max_pending`` event messages not stored."""
+        queue = self._queues.get(symbol_id)
+        while queue is not None and len(queue) >= self.max_pending and not self.stopped:
+            await asyncio.sleep(0.01)
+
+    async def drained(self, timeout_s: float | None = None) -> bool:
+        """Wait until every event message is stored (True) or ``timeout_s`` passed."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while self.pending() and not self.stopped:
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.01)
+        return not self.pending()
+
+    async def stored_through(self, marks: dict[int, int], timeout_s: float) -> bool:
+        """Wait until each symbol's events up to seq ``marks[symbol]`` are stored (True),
+        or ``timeout_s`` passed (False). Without the stream: True at once."""
+        if not self.stream:
+            return True
+        deadline = time.monotonic() + timeout_s
+        while not self.stopped:
+            if all(
+                not self._queues.get(sid) or self._queues[sid][0][2] > seq
+                for sid, seq in marks.items()
+            ):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            await asyncio.sleep(0.01)
+        return False
+
+    async def _write(self, symbol_id: int, queue: deque[tuple[str, bytes, int]]) -> None:
+        js = self._js
+        assert js is not None
+        subject = self.names.evt_subject(symbol_id)
+        stream = self.names.evt_stream()
+        pause = 0.02
+        try:
+            while queue and not self.stopped:
+                ident, data, last = queue[0]
+                try:
+                    await js.publish(
+                        subject,
+                        data,
+                        timeout=self.timeout_s,
+                        stream=stream,
+                        headers={_MSG_ID: ident},
+                    )
+                except (TimeoutError, nats.errors.Error):
+                    # Not stored, or stored without our hearing it: the same id again
+                    # (JetStream answers a stored one as a duplicate).
+                    self.retries += 1
+                    await asyncio.sleep(pause)
+                    pause = min(pause * 2, 1.0)
+                    continue
+                pause = 0.02
+                queue.popleft()
+                self._stored[symbol_id] = last
+        finally:
+            del self._writers[symbol_id]
+
+    async def close(self) -> None:
+        """Stop the writers (what is not stored stays unstored: a rebuild publishes it)."""
+        self.stopped = True
+        writers = list(self._writers.values())
+        for task in writers:
+            task.cancel()
+        for task in writers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

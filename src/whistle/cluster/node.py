@@ -398,6 +398,7 @@ class ShardSequencer:
         clock: Callable[[], int] = time.time_ns,
         retries: int = 3,
         on_stop: Callable[[int, str], None] | None = None,
+        event_stream: bool = False,
     ) -> None:
         if type(max_batch) is not int or max_batch < 1:
             raise ValueError(f"max_batch must be an int >= 1, was {max_batch!r}")
@@ -409,7 +410,7 @@ class ShardSequencer:
         self.fence = fence
         self.log = CommandLog(self.js, names, shard, replicas=replicas)
         self.replicas = replicas
-        self.events = EventLog(nc, names)
+        self.events = EventLog(nc, names, stream=event_stream)
         self.max_batch = max_batch
         self.snapshot_every = snapshot_every
         self.clock = clock
@@ -626,6 +627,7 @@ class ShardSequencer:
         sid = sym.engine.symbol_id
         try:
             while (sym.queue or sym.tick) and self.stopped is None:
+                await self.events.room(sid)  # events not stored yet: at most so many
                 items = sym.queue[: self.max_batch]
                 del sym.queue[: len(items)]
                 sym.tick = False
@@ -859,7 +861,13 @@ class ShardSequencer:
         """
         if self._defining:
             return 0
-        data = _ENC.encode(self.capture())
+        snap = self.capture()
+        # A rebuild from this snapshot re-publishes only later events: the events it
+        # covers must be in the events stream first (a no-op without the stream).
+        marks = {s.engine.instrument.symbol_id: s.engine.seq for s in snap.symbols}
+        if not await self.events.stored_through(marks, timeout_s=30.0):
+            return 0
+        data = _ENC.encode(snap)
         bucket = self.names.snap_bucket(self.shard)
         try:
             store = await self.js.object_store(bucket)
@@ -900,7 +908,9 @@ class ShardSequencer:
                 await self._snapshotting
         if snapshot and self.fence():
             with contextlib.suppress(LogError, nats.errors.Error, OSError):
+                await self.events.drained(timeout_s=10.0)
                 await self.snapshot()
+        await self.events.close()
 
     def state_hashes(self) -> dict[int, str]:
         """Return each symbol's engine state hash."""
@@ -1112,6 +1122,7 @@ class VenueNode:
             snapshot_every=self.snapshot_every,
             clock=self.clock,
             on_stop=self._sequencer_stopped,
+            event_stream=self.event_stream,
         )
         t0 = time.perf_counter()
         try:

@@ -293,7 +293,9 @@ def test_new_owner_fills_the_events_stream_without_gaps_or_duplicates(prefix: st
             js = nc.jetstream()
             events = EventLog(nc, names)
             await events.ensure_stream(js)
-            first = ShardSequencer(nc, names, SHARD, 1, fence=lambda: True, clock=Clock())
+            first = ShardSequencer(
+                nc, names, SHARD, 1, fence=lambda: True, clock=Clock(), event_stream=True
+            )
             await first.open()
             for inst in insts:
                 await first.define(inst)
@@ -312,11 +314,15 @@ def test_new_owner_fills_the_events_stream_without_gaps_or_duplicates(prefix: st
             await first.close(snapshot=False)
             await nc.flush()
 
-            second = ShardSequencer(nc, names, SHARD, 2, fence=lambda: True, clock=Clock())
+            second = ShardSequencer(
+                nc, names, SHARD, 2, fence=lambda: True, clock=Clock(), event_stream=True
+            )
             await second.open(publish_events=True)
             await nc.flush()
             # Twice: the second rebuild finds everything already there and adds nothing.
-            third = ShardSequencer(nc, names, SHARD, 3, fence=lambda: True, clock=Clock())
+            third = ShardSequencer(
+                nc, names, SHARD, 3, fence=lambda: True, clock=Clock(), event_stream=True
+            )
             await third.open(publish_events=True)
             await nc.flush()
             await asyncio.sleep(0.2)
