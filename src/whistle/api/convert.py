@@ -62,6 +62,8 @@ __all__ = [
     "instrument_from_proto",
     "instrument_to_proto",
     "mass_cancel_command",
+    "md_batch_bytes",
+    "md_update_fields",
     "md_updates_to_proto",
     "modify_command",
     "order_info_to_proto",
@@ -823,7 +825,33 @@ def md_updates_to_proto(
     updates: Sequence[Update], instrument: Instrument | None
 ) -> list[market_data_pb2.MarketDataUpdate]:
     """Return the hub's records of one symbol as ``MarketDataUpdate`` messages."""
-    from whistle.api.marketdata import Bbo, Level, Snapshot, Status, Trade
+    return [market_data_pb2.MarketDataUpdate(**u) for u in md_update_fields(updates, instrument)]
+
+
+def md_batch_bytes(updates: Sequence[Update], instrument: Instrument | None) -> bytes:
+    """Return the serialized ``MarketDataBatch`` of the hub's records of one symbol.
+
+    Built in one protobuf construction from plain fields (``md_update_fields``).
+    """
+    batch = market_data_pb2.MarketDataBatch(updates=md_update_fields(updates, instrument))
+    return batch.SerializeToString()
+
+
+def _level_fields(grid: _Grid, price: int, qty: int, count: int) -> dict[str, Any]:
+    return {
+        "price_ticks": price,
+        "price": grid.price(price),
+        "qty_lots": qty,
+        "qty": grid.qty(qty),
+        "order_count": count,
+    }
+
+
+def md_update_fields(
+    updates: Sequence[Update], instrument: Instrument | None
+) -> list[dict[str, Any]]:
+    """Return the fields of each record's ``MarketDataUpdate`` as plain dicts."""
+    from whistle.api.marketdata import Bbo, Level, Snapshot, Trade
 
     if instrument is not None:
         grid = _grid(instrument)
@@ -832,75 +860,57 @@ def md_updates_to_proto(
         grid = _Grid.__new__(_Grid)
         grid.price = grid.qty = _no_text
         symbol = ""
-    out: list[market_data_pb2.MarketDataUpdate] = []
-    Update_ = market_data_pb2.MarketDataUpdate
+    price, qty = grid.price, grid.qty
+    out: list[dict[str, Any]] = []
     for u in updates:
         kind = type(u)
-        head = {"symbol_id": u.symbol_id, "symbol": symbol, "md_seq": u.md_seq, "ts_ns": u.ts_ns}
+        head: dict[str, Any] = {
+            "symbol_id": u.symbol_id,
+            "symbol": symbol,
+            "md_seq": u.md_seq,
+            "ts_ns": u.ts_ns,
+        }
         if kind is Level:
             assert isinstance(u, Level)
-            out.append(
-                _msg(
-                    Update_,
-                    **head,
-                    level=_msg(
-                        market_data_pb2.LevelUpdate,
-                        side=u.side,
-                        level=_level(grid, u.price_ticks, u.qty_lots, u.order_count),
-                    ),
-                )
-            )
+            head["level"] = {
+                "side": u.side,
+                "level": _level_fields(grid, u.price_ticks, u.qty_lots, u.order_count),
+            }
         elif kind is Bbo:
             assert isinstance(u, Bbo)
-            out.append(
-                _msg(
-                    Update_,
-                    **head,
-                    bbo=market_data_pb2.BboUpdate(
-                        bid=_level(grid, u.bid_price_ticks, u.bid_qty_lots, 0),
-                        ask=_level(grid, u.ask_price_ticks, u.ask_qty_lots, 0),
-                    ),
-                )
-            )
+            head["bbo"] = {
+                "bid": _level_fields(grid, u.bid_price_ticks, u.bid_qty_lots, 0),
+                "ask": _level_fields(grid, u.ask_price_ticks, u.ask_qty_lots, 0),
+            }
         elif kind is Trade:
             assert isinstance(u, Trade)
-            out.append(
-                _msg(
-                    Update_,
-                    **head,
-                    trade=_msg(
-                        market_data_pb2.TradeUpdate,
-                        trade_id=u.trade_id,
-                        price_ticks=u.price_ticks,
-                        price=grid.price(u.price_ticks),
-                        qty_lots=u.qty_lots,
-                        qty=grid.qty(u.qty_lots),
-                        aggressor_side=u.aggressor_side,
-                    ),
-                )
-            )
+            head["trade"] = {
+                "trade_id": u.trade_id,
+                "price_ticks": u.price_ticks,
+                "price": price(u.price_ticks),
+                "qty_lots": u.qty_lots,
+                "qty": qty(u.qty_lots),
+                "aggressor_side": u.aggressor_side,
+            }
         elif kind is Snapshot:
             assert isinstance(u, Snapshot)
-            out.append(
-                _msg(
-                    Update_,
-                    **head,
-                    snapshot=_msg(
-                        market_data_pb2.BookSnapshot,
-                        cause=u.cause,
-                        state=u.state,
-                        bids=_levels(grid, u.bids),
-                        asks=_levels(grid, u.asks),
-                        bid=_level(grid, u.bid_price_ticks, u.bid_qty_lots, 0),
-                        ask=_level(grid, u.ask_price_ticks, u.ask_qty_lots, 0),
-                        last_trade_price_ticks=u.last_trade_price_ticks,
-                        last_trade_price=grid.price(u.last_trade_price_ticks),
-                    ),
-                )
-            )
+            head["snapshot"] = {
+                "cause": u.cause,
+                "state": u.state,
+                "bids": [
+                    _level_fields(grid, lv.price_ticks, lv.qty_lots, lv.order_count)
+                    for lv in u.bids
+                ],
+                "asks": [
+                    _level_fields(grid, lv.price_ticks, lv.qty_lots, lv.order_count)
+                    for lv in u.asks
+                ],
+                "bid": _level_fields(grid, u.bid_price_ticks, u.bid_qty_lots, 0),
+                "ask": _level_fields(grid, u.ask_price_ticks, u.ask_qty_lots, 0),
+                "last_trade_price_ticks": u.last_trade_price_ticks,
+                "last_trade_price": price(u.last_trade_price_ticks),
+            }
         else:
-            assert isinstance(u, Status)
-            out.append(
-                _msg(Update_, **head, status=_msg(market_data_pb2.StatusUpdate, state=u.state))
-            )
+            head["status"] = {"state": u.state}  # type: ignore[union-attr]  # a Status
+        out.append(head)
     return out

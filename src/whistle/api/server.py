@@ -766,10 +766,7 @@ class WhistleServer:
         # One chunk (one symbol) as the bytes of a MarketDataBatch holding its updates:
         # concatenated, such fragments are one valid MarketDataBatch (repeated fields append).
         instrument = self.backend.instrument(updates[0].symbol_id) if updates else None
-        batch = market_data_pb2.MarketDataBatch(
-            updates=convert.md_updates_to_proto(updates, instrument)
-        )
-        return batch.SerializeToString()
+        return convert.md_batch_bytes(updates, instrument)
 
     async def _md_symbols(
         self, names: Sequence[str], ids: Sequence[int], context: aio.ServicerContext[Any, Any]

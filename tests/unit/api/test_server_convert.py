@@ -239,3 +239,40 @@ def test_a_trader_sees_only_its_own_order_id_in_trade_prints() -> None:
     assert (maker_view.maker_order_id, maker_view.taker_order_id) == (9, 0)  # type: ignore[union-attr]
     (nobody,) = convert.for_trader(events, 5)
     assert (nobody.maker_order_id, nobody.taker_order_id) == (0, 0)  # type: ignore[union-attr]
+
+
+def test_market_data_records_become_updates() -> None:
+    from whistle.api.marketdata import Bbo, Level, PriceLevel, Snapshot, Status, Trade
+    from whistle.api.v1 import market_data_pb2
+
+    sid = AAPL.symbol_id
+    records = [
+        Snapshot(sid, 5, 9, 3, 2, (PriceLevel(18725, 3, 1),), (), 18725, 3, 0, 0, 18700),
+        Level(sid, 6, 9, 1, 18725, 0, 0),
+        Bbo(sid, 7, 9, 0, 0, 18800, 2),
+        Trade(sid, 8, 9, 11, 18800, 2, 1),
+        Status(sid, 9, 9, 1),
+    ]
+    batch = market_data_pb2.MarketDataBatch.FromString(convert.md_batch_bytes(records, AAPL))
+    assert batch.updates == convert.md_updates_to_proto(records, AAPL)
+    snap, level, bbo, trade, status = batch.updates
+    assert [u.md_seq for u in batch.updates] == [5, 6, 7, 8, 9]
+    assert {u.symbol for u in batch.updates} == {"AAPL"}
+    assert snap.snapshot.cause == market_data_pb2.SNAPSHOT_CAUSE_CONFLATED
+    assert [(lv.price, lv.qty, lv.order_count) for lv in snap.snapshot.bids] == [("187.25", "3", 1)]
+    assert (snap.snapshot.bid.price, snap.snapshot.ask.price, snap.snapshot.last_trade_price) == (
+        "187.25",
+        "0",
+        "187",
+    )
+    assert (level.level.side, level.level.level.price, level.level.level.qty_lots) == (
+        1,
+        "187.25",
+        0,
+    )
+    assert (bbo.bbo.ask.price, bbo.bbo.ask.qty) == ("188", "2")
+    assert (trade.trade.trade_id, trade.trade.price, trade.trade.aggressor_side) == (11, "188", 1)
+    assert status.status.state == types_pb2.TRADING_STATE_ACTIVE
+    # concatenated chunk encodings are one batch
+    two = convert.md_batch_bytes(records[:2], AAPL) + convert.md_batch_bytes(records[2:], AAPL)
+    assert market_data_pb2.MarketDataBatch.FromString(two) == batch
