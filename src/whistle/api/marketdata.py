@@ -105,6 +105,11 @@ __all__ = [
 
 _BUY = 1  # whistle.core.enums.Side.BUY
 _SELL = 2
+# Kind's bits as plain ints: IntFlag's & costs a Python call per test on the hot path.
+_K_LEVELS = int(Kind.LEVELS)
+_K_BBO = int(Kind.BBO)
+_K_TRADES = int(Kind.TRADES)
+_K_STATUS = int(Kind.STATUS)
 
 
 class UnknownSymbol(LookupError):
@@ -223,7 +228,7 @@ class _Book:
 
     def recompute_max_depth(self) -> None:
         self.max_depth = max(
-            (c.depth for c in self.channels.values() if c.kinds & Kind.LEVELS and c.depth),
+            (c.depth for c in self.channels.values() if c.kinds & _K_LEVELS and c.depth),
             default=0,
         )
 
@@ -459,7 +464,7 @@ class MarketDataHub:
         if cached is not None and cached[0] == channel.md_seq and cached[1] == cause:
             return cached[2]
         book = self._books[symbol_id]
-        if channel.kinds & Kind.LEVELS:
+        if channel.kinds & _K_LEVELS:
             bids = tuple(PriceLevel(*lv) for lv in book.top(_BUY, channel.depth))
             asks = tuple(PriceLevel(*lv) for lv in book.top(_SELL, channel.depth))
         else:
@@ -554,13 +559,13 @@ class MarketDataHub:
             seq = channel.md_seq
             out: list[Update] = []
             append = out.append
-            if kinds & Kind.TRADES:
+            if kinds & _K_TRADES:
                 for t in p.trades:
                     seq += 1
                     append(
                         Trade(sid, seq, ts, t.trade_id, t.price_ticks, t.qty_lots, t.aggressor_side)
                     )
-            if kinds & Kind.LEVELS and p.levels:
+            if kinds & _K_LEVELS and p.levels:
                 d = channel.depth
                 if d == 0:
                     for (side, price), (qty, count) in p.levels.items():
@@ -584,10 +589,10 @@ class MarketDataHub:
                             if old_map.get(lv[0]) != lv:
                                 seq += 1
                                 append(Level(sid, seq, ts, side, lv[0], lv[1], lv[2]))
-            if kinds & Kind.BBO and p.bbo is not None:
+            if kinds & _K_BBO and p.bbo is not None:
                 seq += 1
                 append(Bbo(sid, seq, ts, *book.bbo))
-            if kinds & Kind.STATUS:
+            if kinds & _K_STATUS:
                 for state in p.statuses:
                     seq += 1
                     append(Status(sid, seq, ts, state))
