@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import TYPE_CHECKING
 
 from whistle.api.backend import Backend, LocalBackend
 from whistle.coord import Venue
@@ -15,6 +16,9 @@ from whistle.core.events import (
     OrderRejected,
 )
 from whistle.core.reasons import RejectReason
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def venue() -> tuple[Venue, int, int]:
@@ -81,4 +85,55 @@ def test_the_clock_never_goes_back() -> None:
     now[0] = 10
     asyncio.run(backend.advance())
     assert v.now_ns == 5_000
+    asyncio.run(backend.close())
+
+
+def test_a_tick_that_cannot_be_journaled_leaves_the_commands_acknowledged(tmp_path: Path) -> None:
+    from whistle.coord import JournalUnavailable
+
+    v = Venue(data_dir=tmp_path / "v")
+    a = v.add_instrument("AAPL").symbol_id
+    backend = LocalBackend(v, clock=lambda: 1)
+    heard: list[Event] = []
+    backend.add_listener(heard.extend)
+    journal = v._journal
+    assert journal is not None
+    real = journal.ticked
+
+    def full(*args: object) -> None:
+        raise JournalUnavailable("disk full (test)", path=tmp_path, fatal=False)
+
+    journal.ticked = full  # type: ignore[method-assign]
+    (first,) = asyncio.run(backend.execute([NewOrder(a, 0, 7, 1, 1, 1, 100, 5)]))
+    assert first.enq_seq == 1  # journaled: acknowledged
+    assert first.events == []
+    assert first.detail is not None
+    assert "acknowledged" in first.detail
+    journal.ticked = real  # type: ignore[method-assign]
+    (second,) = asyncio.run(backend.execute([NewOrder(a, 0, 7, 1, 1, 1, 101, 5)]))
+    assert second.enq_seq == 2
+    assert isinstance(second.events[0], OrderAccepted)
+    # the first one ran in that tick: its events went to the listeners
+    assert [e.order_id for e in heard if isinstance(e, OrderAccepted)] == [1, 2]
+    asyncio.run(backend.close())
+
+
+def test_a_command_that_cannot_be_journaled_is_refused_unsequenced(tmp_path: Path) -> None:
+    from whistle.coord import JournalUnavailable
+
+    v = Venue(data_dir=tmp_path / "v")
+    a = v.add_instrument("AAPL").symbol_id
+    backend = LocalBackend(v, clock=lambda: 1)
+    real = v.router.journal
+
+    def full(*args: object) -> None:
+        raise JournalUnavailable("disk full (test)", path=tmp_path, fatal=False)
+
+    v.router.journal = full  # type: ignore[assignment]
+    refused = asyncio.run(backend.execute([NewOrder(a, 0, 7, 1, 1, 1, 100, 5)] * 2))
+    assert [o.enq_seq for o in refused] == [0, 0]
+    assert all(o.error and "disk full" in o.error for o in refused)
+    v.router.journal = real
+    (ok,) = asyncio.run(backend.execute([NewOrder(a, 0, 7, 1, 1, 1, 100, 5)]))
+    assert (ok.enq_seq, ok.order_id) == (1, 1)  # nothing was used up
     asyncio.run(backend.close())
