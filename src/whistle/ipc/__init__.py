@@ -1,5 +1,5 @@
-# Layer rule: whistle.ipc may import only the standard library and msgspec -- nothing else from
-# whistle.  It moves opaque byte records between processes and knows nothing about orders.
+# Layer rule: whistle.ipc may import only the standard library, msgspec and whistle.shm -- nothing
+# else from whistle.  It moves opaque byte records between processes and knows nothing about orders.
 """Shared-memory IPC: single-producer single-consumer byte rings between processes."""
 
 from __future__ import annotations

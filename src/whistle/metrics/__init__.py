@@ -1,5 +1,5 @@
-# Layer rule: whistle.metrics is layer 0. It imports the standard library, hdrhistogram and
-# prometheus-client only -- no whistle package -- so any layer may call it. Nothing here does
+# Layer rule: whistle.metrics is layer 0. It imports the standard library, hdrhistogram,
+# prometheus-client and the stdlib-only whistle.shm, so any layer may call it. Nothing here does
 # I/O on the hot path: recording and publishing are memory writes; the Prometheus exporter and
 # the `whistle metrics` reader run in other threads or processes.
 """Per-stage latency: HDR recorders, a shared-memory metrics block, Prometheus export.

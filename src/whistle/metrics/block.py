@@ -27,25 +27,20 @@ write or one memcpy issued by a separate interpreter step). A publisher killed m
 publishes (it steps over the odd value).
 
 Lifetime: the creator owns the block and unlinks it on ``close()`` (or at interpreter exit);
-attachers never unlink. Blocks are kept out of ``multiprocessing``'s resource tracker (see
-``whistle.ipc.shm`` for why; the same technique, repeated here because whistle.metrics imports
-no whistle package). Names from :func:`make_block_name` carry the creator pid, so
-``whistle.ipc.cleanup_stale()`` reclaims a block whose creator was SIGKILLed.
+attachers never unlink. Blocks are opened and unlinked through ``whistle.shm``, which keeps
+them out of ``multiprocessing``'s resource tracker (its docstring says why). Names from
+:func:`make_block_name` carry the creator pid, so ``whistle.ipc.cleanup_stale()`` reclaims a
+block whose creator was SIGKILLed.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import struct
-import sys
-import threading
 import time
 import weakref
 from array import array
-from multiprocessing import resource_tracker
-from multiprocessing.shared_memory import SharedMemory
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, final
 
@@ -53,9 +48,11 @@ from whistle.metrics.errors import BlockFormatError, BlockNotFound, SnapshotBusy
 from whistle.metrics.layout import HdrLayout
 from whistle.metrics.recorder import MAX_STAGE_NAME, LatencyRecorder, check_stages
 from whistle.metrics.snapshot import COUNTS_OFFSET, Snapshot, StageSnapshot
+from whistle.shm import SHM_DIR, make_name, open_block, pid_alive, unlink_block, unlink_name
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence, Sized
+    from collections.abc import Sequence
+    from multiprocessing.shared_memory import SharedMemory
     from types import TracebackType
 
 __all__ = [
@@ -82,9 +79,6 @@ _LINE_BYTES: Final = 64
 _LINE_SLOTS: Final = _LINE_BYTES // 8
 _SEQ, _PUBLISHED_NS, _WRITER_PID, _PUBLISHES = 0, 1, 2, 3  # int64 slots of a stage line
 _MAX_STAGES: Final = 4096
-_SHM_DIR: Final = Path("/dev/shm")  # noqa: S108 - the POSIX shm mount point, not a temp file
-_SHM_RTYPE: Final = "shared_memory"
-_TRACKER_LOCK = threading.Lock()
 
 
 def _align64(n: int) -> int:
@@ -95,12 +89,12 @@ def make_block_name(tag: str = "metrics") -> str:
     """A fresh block name ``whistle-<pid>-<tag>-<8 hex>`` (the form cleanup_stale parses)."""
     if "/" in tag or not tag:
         raise ValueError(f"tag must be non-empty without '/', was {tag!r}")
-    return f"whistle-{os.getpid()}-{tag}-{secrets.token_hex(4)}"
+    return make_name(tag)
 
 
 def _check_name(name: str) -> str:
-    if name.startswith(str(_SHM_DIR) + "/"):
-        name = name[len(str(_SHM_DIR)) + 1 :]
+    if name.startswith(str(SHM_DIR) + "/"):
+        name = name[len(str(SHM_DIR)) + 1 :]
     name = name.lstrip("/")
     if not name or "/" in name or "\0" in name or len(name.encode()) > 250:
         raise ValueError(f"a block name is 1..250 bytes without '/' or NUL, was {name!r}")
@@ -128,53 +122,9 @@ def read_name_file(directory: str | os.PathLike[str]) -> str:
 
 def resolve_block_name(name_or_dir: str) -> str:
     """A block name from a name, ``/dev/shm/NAME``, or a run directory holding metrics.block."""
-    if os.path.isdir(name_or_dir) and not name_or_dir.startswith(str(_SHM_DIR)):
+    if os.path.isdir(name_or_dir) and not name_or_dir.startswith(str(SHM_DIR)):
         return read_name_file(name_or_dir)
     return _check_name(name_or_dir)
-
-
-@contextlib.contextmanager
-def _untracked(name: str) -> Iterator[None]:
-    # Drop resource-tracker (un)registrations of exactly this block (whistle.ipc.shm explains).
-    key = "/" + name
-    with _TRACKER_LOCK:
-        original_register = resource_tracker.register
-        original_unregister = resource_tracker.unregister
-
-        def register(res: Sized, rtype: str) -> None:
-            if res != key or rtype != _SHM_RTYPE:
-                original_register(res, rtype)
-
-        def unregister(res: Sized, rtype: str) -> None:
-            if res != key or rtype != _SHM_RTYPE:
-                original_unregister(res, rtype)
-
-        resource_tracker.register = register  # type: ignore[assignment]
-        resource_tracker.unregister = unregister  # type: ignore[assignment]
-        try:
-            yield
-        finally:
-            resource_tracker.register = original_register
-            resource_tracker.unregister = original_unregister
-
-
-def _open(name: str, *, create: bool, size: int = 0) -> SharedMemory:
-    if sys.version_info >= (3, 13):
-        return SharedMemory(name, create=create, size=size, track=False)
-    with _untracked(name):
-        return SharedMemory(name, create=create, size=size)
-
-
-def _unlink_name(name: str) -> None:
-    # By name, so a finaliser needs no reference to the block object.
-    with contextlib.suppress(FileNotFoundError):
-        if sys.version_info >= (3, 13):
-            SharedMemory(name, track=False).unlink()
-        else:
-            with _untracked(name):
-                block = SharedMemory(name)
-                block.close()
-                block.unlink()
 
 
 def _buffer(shm: SharedMemory) -> memoryview:
@@ -182,16 +132,6 @@ def _buffer(shm: SharedMemory) -> memoryview:
     if buf is None:  # only after close()
         raise ValueError(f"shared memory {shm.name} is closed")
     return buf
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @final
@@ -310,7 +250,7 @@ class MetricsBlock:
         layout = HdrLayout(lowest_ns, highest_ns, significant_figures)
         header_size = _align64(_HEADER.size + len(names) * _NAME_BYTES)
         stride = _LINE_BYTES + 8 * (COUNTS_OFFSET + layout.counts_len)
-        shm = _open(name, create=True, size=header_size + len(names) * stride)
+        shm = open_block(name, create=True, size=header_size + len(names) * stride)
         try:
             buf = _buffer(shm)
             for i, stage in enumerate(names):
@@ -328,9 +268,9 @@ class MetricsBlock:
             block = cls(shm, name, owner=True)
         except BaseException:
             shm.close()
-            _unlink_name(name)
+            unlink_name(name)
             raise
-        block._finalizer = weakref.finalize(block, _unlink_name, name)
+        block._finalizer = weakref.finalize(block, unlink_name, name)
         return block
 
     @classmethod
@@ -338,10 +278,10 @@ class MetricsBlock:
         """Attach to a block by name, ``/dev/shm/NAME`` or run directory; never unlinks it."""
         name = resolve_block_name(name_or_dir)
         try:
-            shm = _open(name, create=False)
+            shm = open_block(name, create=False)
         except FileNotFoundError:
             raise BlockNotFound(
-                f"no metrics block named {name!r} in {_SHM_DIR} (is the pipeline running"
+                f"no metrics block named {name!r} in {SHM_DIR} (is the pipeline running"
                 " with metrics on?)"
             ) from None
         return cls(shm, name, owner=False)
@@ -381,7 +321,7 @@ class MetricsBlock:
             block_index = self.stages.index(stage)
             line = self._line_slot(block_index)
             holder = self._q[line + _WRITER_PID]
-            if holder not in (0, pid) and _pid_alive(holder):
+            if holder not in (0, pid) and pid_alive(holder):
                 raise StageClaimed(f"{self.name}: stage {stage!r} is published by pid {holder}")
             pairs.append((recorder.stage_index(stage), block_index))
         for _, block_index in pairs:
@@ -488,15 +428,7 @@ class MetricsBlock:
         """Remove the block's name now (mappings stay valid); False if it was already gone."""
         if self._finalizer is not None:
             self._finalizer.detach()
-        try:
-            if sys.version_info >= (3, 13):
-                self._shm.unlink()
-            else:
-                with _untracked(self.name):
-                    self._shm.unlink()
-        except FileNotFoundError:
-            return False
-        return True
+        return unlink_block(self._shm)
 
     def __enter__(self) -> MetricsBlock:
         return self
