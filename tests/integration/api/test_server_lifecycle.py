@@ -89,6 +89,9 @@ def write_config(path: Path) -> Path:
     return path
 
 
+LINES: dict[int, str] = {}  # pid -> the "listening on" line
+
+
 def start_cli(*args: str) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "whistle", "serve", "--port", "0", *args],
@@ -103,6 +106,7 @@ def start_cli(*args: str) -> tuple[subprocess.Popen[str], str]:
         proc.kill()
         out, err = proc.communicate(timeout=30)
         raise AssertionError(f"serve did not start: {line!r} {out!r} {err!r}")
+    LINES[proc.pid] = line
     return proc, f"127.0.0.1:{found.group(2)}"
 
 
@@ -374,5 +378,65 @@ def test_serve_with_host_processes(tmp_path: Path) -> None:
         assert status.symbols[0].host_id == 0
     finally:
         stubs.close()
+        code, err = stop_cli(proc)
+    assert code == 0, err
+
+
+def test_a_draining_server_refuses_new_commands_with_a_documented_error() -> None:
+    from whistle.api.v1 import types_pb2
+
+    venue = Venue()
+    venue.add_instrument("AAPL")
+    thread = ServerThread(venue)
+    stubs = Stubs(thread.address)
+    try:
+        server = thread.server
+        assert server is not None
+        thread.run(setattr, server, "_draining", True)  # what stop() sets first
+        unary = stubs.orders.SubmitOrder(
+            pb.SubmitOrderRequest(symbol="AAPL", side=1, qty="1", price="1"),
+            metadata=metadata("alice"),
+        ).result
+        assert unary.api_error == types_pb2.API_ERROR_UNAVAILABLE
+        command = pb.OrderCommand(
+            request_id=1, submit=pb.SubmitOrderRequest(symbol="AAPL", side=1, qty="1", price="1")
+        )
+        (reply,) = list(
+            stubs.orders.OrderEntry(
+                iter([pb.OrderEntryRequest(commands=[command])]), metadata=metadata("alice")
+            )
+        )
+        assert reply.replies[0].result.api_error == types_pb2.API_ERROR_UNAVAILABLE
+        assert thread.run(lambda: venue.enq_seq) == 0
+        thread.run(setattr, server, "_draining", False)
+    finally:
+        stubs.close()
+        thread.close()
+
+
+def test_serve_with_the_web_view() -> None:
+    import json
+    import urllib.request
+
+    proc, address = start_cli("--instrument", "AAPL", "--http", "0")
+    try:
+        found = re.search(r"web view on (http://\S+/)", LINES[proc.pid])
+        assert found is not None, LINES[proc.pid]
+        base = found.group(1)
+        stubs = Stubs(address)
+        try:
+            stubs.orders.SubmitOrder(
+                pb.SubmitOrderRequest(symbol="AAPL", side=1, qty="3", price="10", account=1),
+                metadata=(),
+            )
+        finally:
+            stubs.close()
+        with urllib.request.urlopen(base, timeout=30) as page:  # the page itself
+            assert page.status == 200
+        with urllib.request.urlopen(base + "api/depth/AAPL?levels=5", timeout=30) as reply:
+            depth = json.loads(reply.read())
+        # the order the gRPC call entered shows on the web view (same hub, same loop)
+        assert [row[1:4] for row in depth["bids"]] == [[1000, "3", 3]]
+    finally:
         code, err = stop_cli(proc)
     assert code == 0, err
