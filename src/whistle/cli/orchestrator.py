@@ -96,6 +96,15 @@ def orchestrator() -> None:
     help="Stop after this many seconds (default: until Ctrl-C or SIGTERM).",
 )
 @click.option("--venue", type=click.Choice(["inprocess"]), default="inprocess", show_default=True)
+@click.option(
+    "--remote",
+    default=None,
+    metavar="HOST:PORT",
+    help="Trade on a `whistle serve` process instead of the in-process venue (an admin key:"
+    " every pair trades its own account).",
+)
+@click.option("--api-key", envvar="WHISTLE_API_KEY", default=None, help="With --remote.")
+@click.option("--tls", is_flag=True, help="With --remote: connect with TLS.")
 def run_cmd(
     data_dir: Path,
     db: str | None,
@@ -104,18 +113,34 @@ def run_cmd(
     refresh: float,
     duration: float | None,
     venue: str,
+    remote: str | None,
+    api_key: str | None,
+    tls: bool,
 ) -> None:
     """Start the orchestrator: recover, trade every ACTIVE pair, show a live table."""
     from whistle.orchestrator import Orchestrator
 
-    orch = Orchestrator(data_dir, db=db, simulate=seed if simulate else None)
+    link_factory = None
+    if remote is not None:
+        from whistle.api.client import Client
+        from whistle.api.remote import RemoteLink
+        from whistle.orchestrator.simulator import SIM_ACCOUNT
+
+        def link_factory(_venue_dir: Path) -> RemoteLink:
+            client = Client(remote, api_key=api_key, tls=tls)
+            return RemoteLink(client, owns_client=True, ignore_accounts=frozenset((SIM_ACCOUNT,)))
+
+    orch = Orchestrator(
+        data_dir, db=db, simulate=seed if simulate else None, link_factory=link_factory
+    )
     stop = threading.Event()
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     console = Console()
     orch.start()
     try:
+        where = f"venue {remote}" if remote is not None else "in-process venue"
         console.print(
-            f"orchestrator on {data_dir} (boot {orch.boot}); Ctrl-C stops it",
+            f"orchestrator on {data_dir} (boot {orch.boot}, {where}); Ctrl-C stops it",
             highlight=False,
         )
         deadline = None if duration is None else time.monotonic() + duration

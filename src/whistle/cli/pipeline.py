@@ -52,6 +52,25 @@ def _read_feed(
     return events, ids
 
 
+def _remote_gateway(
+    remote: str | None, api_key: str | None, define: bool, tick_size: str
+) -> dict[str, Any]:
+    # PipelineConfig fields that send the orders to a remote server (none: the default).
+    if remote is None:
+        if define:
+            raise click.BadParameter("--define needs --remote", param_hint="--define")
+        return {}
+    return {
+        "gateway": "whistle.api.remote:remote_gateway",
+        "gateway_options": {
+            "target": remote,
+            "api_key": api_key,
+            "define": define,
+            "tick_size": tick_size,
+        },
+    }
+
+
 @pipeline.command("run")
 @click.option("--data", "path", type=click.Path(exists=True, dir_okay=False), required=True)
 @click.option(
@@ -71,6 +90,26 @@ def _read_feed(
 @click.option("--budget-ms", type=click.IntRange(min=0), default=0, help="Per-callback budget.")
 @click.option("--metrics", is_flag=True, help="Record per-stage latency.")
 @click.option("--metrics-block", is_flag=True, help="Publish it live (implies --processes).")
+@click.option(
+    "--remote",
+    default=None,
+    metavar="HOST:PORT",
+    help="Send the orders to a `whistle serve` process (whistle.api.remote.remote_gateway).",
+)
+@click.option("--api-key", envvar="WHISTLE_API_KEY", default=None, help="With --remote.")
+@click.option(
+    "--define",
+    is_flag=True,
+    help="With --remote: add the symbols the server lacks (an admin key), with the feed's ids.",
+)
+@click.option(
+    "--account",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="The orders' account (a trader key's own with --remote).",
+)
+@click.option("--tick-size", default="0.0001", show_default=True, help="With --define.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def run(
     path: str,
@@ -85,9 +124,14 @@ def run(
     budget_ms: int,
     metrics: bool,
     metrics_block: bool,
+    remote: str | None,
+    api_key: str | None,
+    define: bool,
+    account: int,
+    tick_size: str,
     as_json: bool,
 ) -> None:
-    """Run STRATEGY on recorded market data against a whistle venue."""
+    """Run STRATEGY on recorded market data against a whistle venue (or a remote one)."""
     from whistle.bench.report import key_value_table
     from whistle.metrics.block import MetricsBlock, make_block_name
     from whistle.trading.config import read_config
@@ -111,6 +155,8 @@ def run(
         risk=risk,
         callback_budget_ns=budget_ms * 1_000_000,
         record=False,
+        account=account,
+        **_remote_gateway(remote, api_key, define, tick_size),
     )
     config.check()
     if metrics_block:
