@@ -1,14 +1,16 @@
 """The process runtime: four pinned stage processes decide exactly what one process does;
 hostile strategies, dead stages and hung stages end the run with a cause, never a hang.
 
-The strategies and the risk-engine factory used here live in this module: the stage
-processes import it by name (the supervisor passes its ``sys.path`` on).
+The stage processes import strategies and the risk-engine factory by name (the supervisor
+passes its ``sys.path`` on): the hostile strategies shared with the in-process tests from
+tests/pipeline_strategies.py, the rest from this module.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -16,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from whistle.bench.pipeline import synthetic_events
 from whistle.ipc import list_blocks
 from whistle.metrics.block import MetricsBlock, make_block_name
 from whistle.trading.messages import MarketEvent, MarketKind, OrderUpdate, UpdateKind
@@ -24,13 +25,25 @@ from whistle.trading.pipeline import (
     STAGES,
     PipelineConfig,
     StageFailed,
-    StrategySpec,
     run_inprocess,
     run_processes,
     stage_cpus,
 )
 from whistle.trading.pipeline.wiring import risk_engine
 from whistle.trading.strategy import Strategy
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: pipeline_strategies
+from pipeline_strategies import (
+    CHASER,
+    MM,
+    SYMBOLS,
+    ExitAt,
+    RaiseAt,
+    SpinAt,
+    UnstoppableAt,
+    spec,
+)
+from pipeline_strategies import two_symbols as _two_symbols
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -41,49 +54,11 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="Linux only")
 
-CHASER = "whistle.bench.pipeline:QuoteChaser"
-MM = "whistle.trading.examples:MarketMaker"
-SYMBOLS = {"A": 1, "B": 2}
 DEADLINE_S = 60.0
 
 
-def name(cls: type[Any]) -> str:
-    return f"{cls.__module__}:{cls.__qualname__}"
-
-
 def two_symbols(n: int) -> list[MboEvent]:
-    a = synthetic_events(n, seed=3, instrument_id=1)
-    b = synthetic_events(n, seed=4, instrument_id=2)
-    out: list[MboEvent] = []
-    for x, y in zip(a, b, strict=True):
-        out += (x, y)
-    return out
-
-
-class RaiseLater(Strategy):
-    """Quotes, then raises on its 40th BBO change."""
-
-    def __init__(self, config: Any = None) -> None:
-        super().__init__(config)
-        self.n = 0
-
-    def on_bbo(self, ctx: Context, book: BookView) -> None:
-        if not (book.best_bid and book.best_ask):
-            return
-        self.n += 1
-        if self.n == 1:
-            ctx.buy(2, book.best_bid - 200)
-        if self.n == 40:
-            raise RuntimeError("strategy bug")
-
-
-class ExitLater(RaiseLater):
-    """Quotes, then calls sys.exit() (SystemExit) on its 30th BBO change."""
-
-    def on_bbo(self, ctx: Context, book: BookView) -> None:
-        if self.n == 29:
-            raise SystemExit(2)
-        super().on_bbo(ctx, book)
+    return _two_symbols(n, seeds=(3, 4))
 
 
 class TradeOnly(Strategy):
@@ -113,44 +88,6 @@ class Stubborn(Strategy):
     def on_order_update(self, ctx: Context, update: OrderUpdate) -> None:
         if update.kind in (UpdateKind.CANCELLED, UpdateKind.REJECTED):
             ctx.buy(1, update.price or 1)
-
-
-class SpinOnce(Strategy):
-    """Rests an order, then spins in its tenth callback until interrupted."""
-
-    def __init__(self, config: Any = None) -> None:
-        super().__init__(config)
-        self.n = 0
-
-    def on_bbo(self, ctx: Context, book: BookView) -> None:
-        if not (book.best_bid and book.best_ask):
-            return
-        self.n += 1
-        if self.n == 1:
-            ctx.buy(1, book.best_bid - 300)
-        if self.n == 10:
-            while True:
-                pass
-
-
-class Unstoppable(Strategy):
-    """Rests two orders, then blocks SIGALRM (the budget's timer) and spins forever."""
-
-    def __init__(self, config: Any = None) -> None:
-        super().__init__(config)
-        self.n = 0
-
-    def on_bbo(self, ctx: Context, book: BookView) -> None:
-        if not (book.best_bid and book.best_ask):
-            return
-        self.n += 1
-        if self.n == 1:
-            ctx.buy(1, book.best_bid - 300)
-            ctx.sell(1, book.best_ask + 300)
-        if self.n == 20:
-            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
-            while True:
-                pass
 
 
 class DyingRisk:
@@ -195,14 +132,14 @@ def test_stages_are_spread_over_the_cpus() -> None:
 
 def test_a_budget_longer_than_the_heartbeat_timeout_is_refused() -> None:
     cfg = PipelineConfig(
-        symbols=SYMBOLS, strategies=[StrategySpec(CHASER, "A")], callback_budget_ns=2_000_000_000
+        symbols=SYMBOLS, strategies=[spec(CHASER, "A")], callback_budget_ns=2_000_000_000
     )
     with pytest.raises(ValueError, match="must exceed the callback budget"):
         run_processes(cfg, two_symbols(10), dead_after_s=1.0)
 
 
 def test_a_bad_source_is_refused_before_anything_is_created() -> None:
-    cfg = PipelineConfig(symbols=SYMBOLS, strategies=[StrategySpec(CHASER, "A")])
+    cfg = PipelineConfig(symbols=SYMBOLS, strategies=[spec(CHASER, "A")])
     runs = Path(tempfile.gettempdir())
     before = set(runs.glob("whistle-pipeline-*"))
     blocks = our_blocks()
@@ -216,14 +153,14 @@ def test_processes_decide_exactly_what_one_process_decides() -> None:
     cfg = PipelineConfig(
         symbols=SYMBOLS,
         strategies=[
-            StrategySpec(name(RaiseLater), "A"),
-            StrategySpec(CHASER, "A"),
-            StrategySpec(MM, "B", config={"half_spread_ticks": 100}),
-            StrategySpec(name(Burst), "B"),
-            StrategySpec(name(SpinOnce), "B"),
-            StrategySpec(name(Stubborn), "A"),
-            StrategySpec(name(ExitLater), "A"),
-            StrategySpec(name(TradeOnly), "B"),
+            spec(RaiseAt, "A", config={"at": 40, "bid_qty": 2, "bid_below": 200}),
+            spec(CHASER, "A"),
+            spec(MM, "B", config={"half_spread_ticks": 100}),
+            spec(Burst, "B"),
+            spec(SpinAt, "B", config={"at": 10}),
+            spec(Stubborn, "A"),
+            spec(ExitAt, "A", config={"at": 30, "bid_qty": 2, "bid_below": 200}),
+            spec(TradeOnly, "B"),
         ],
         risk={"per_symbol": {"B": {"max_order_rate": 2000, "order_burst": 10}}},
         callback_budget_ns=50_000_000,
@@ -279,7 +216,10 @@ def test_processes_decide_exactly_what_one_process_decides() -> None:
 def test_a_hung_strategy_stage_is_killed_and_risk_cancels_every_open_order() -> None:
     cfg = PipelineConfig(
         symbols=SYMBOLS,
-        strategies=[StrategySpec(name(Unstoppable), "A"), StrategySpec(CHASER, "B")],
+        strategies=[
+            spec(UnstoppableAt, "A", config={"at": 20, "ask_above": 300}),
+            spec(CHASER, "B"),
+        ],
         callback_budget_ns=20_000_000,
     )
     t0 = time.monotonic()
@@ -304,7 +244,7 @@ def test_a_hung_strategy_stage_is_killed_and_risk_cancels_every_open_order() -> 
 def test_a_killed_stage_is_reported_and_nothing_is_left_running() -> None:
     cfg = PipelineConfig(
         symbols=SYMBOLS,
-        strategies=[StrategySpec(CHASER, "A")],
+        strategies=[spec(CHASER, "A")],
         risk_engine=f"{dying_risk.__module__}:dying_risk",
     )
     before = our_blocks()

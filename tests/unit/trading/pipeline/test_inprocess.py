@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from whistle.bench.pipeline import synthetic_events
 from whistle.core.events import BestBidOfferChanged
 from whistle.trading.messages import (
     MarketEvent,
@@ -17,75 +18,19 @@ from whistle.trading.messages import (
     SignalKind,
     UpdateKind,
 )
-from whistle.trading.pipeline import (
-    InProcessPipeline,
-    PipelineConfig,
-    StrategySpec,
-    run_inprocess,
-)
+from whistle.trading.pipeline import InProcessPipeline, PipelineConfig, run_inprocess
 from whistle.trading.strategy import BookView, Strategy
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # tests/: pipeline_strategies
+from pipeline_strategies import CHASER, MM, SYMBOLS, RaiseAt, SpinAt, spec, two_symbols
 
 if TYPE_CHECKING:
     from whistle.core.mbo import MboEvent
     from whistle.trading.context import Context
+    from whistle.trading.pipeline import StrategySpec
 
-CHASER = "whistle.bench.pipeline:QuoteChaser"
-MM = "whistle.trading.examples:MarketMaker"
-
-
-def spec(cls: type[Strategy] | str, symbol: str = "A", **kw: Any) -> StrategySpec:
-    name = cls if isinstance(cls, str) else f"{cls.__module__}:{cls.__qualname__}"
-    return StrategySpec(name, symbol, **kw)
-
-
-def two_symbols(n: int = 600) -> list[MboEvent]:
-    """Two interleaved synthetic symbols (ids 1 and 2)."""
-    a = synthetic_events(n, seed=1, instrument_id=1)
-    b = synthetic_events(n, seed=2, instrument_id=2)
-    out: list[MboEvent] = []
-    for x, y in zip(a, b, strict=True):
-        out += (x, y)
-    return out
-
-
-SYMBOLS = {"A": 1, "B": 2}
-
-
-class RaiseOnTenth(Strategy):
-    """Quotes, then raises on its tenth BBO change."""
-
-    def __init__(self, config: Any = None) -> None:
-        super().__init__(config)
-        self.n = 0
-
-    def on_bbo(self, ctx: Context, book: BookView) -> None:
-        if not (book.best_bid and book.best_ask):
-            return
-        self.n += 1
-        if self.n == 1:
-            ctx.buy(1, book.best_bid - 300)
-            ctx.sell(1, book.best_ask + 300)
-        if self.n == 10:
-            ctx.buy(1, book.best_bid - 400)  # done before it raised: kept, then cancelled
-            raise ValueError("boom on the tenth")
-
-
-class LoopForever(Strategy):
-    """Rests an order, then spins forever in a callback."""
-
-    def __init__(self, config: Any = None) -> None:
-        super().__init__(config)
-        self.n = 0
-
-    def on_bbo(self, ctx: Context, book: BookView) -> None:
-        if not (book.best_bid and book.best_ask):
-            return
-        self.n += 1
-        if self.n == 1:
-            ctx.buy(1, book.best_bid - 300)
-        if self.n == 5:
-            while True:
-                pass
+RAISE_ON_TENTH = {"at": 10, "ask_above": 300, "last_bid_below": 400, "message": "boom"}
+"""Quotes both sides, then on its tenth BBO change buys once more and raises."""
 
 
 class SleepForever(Strategy):
@@ -129,13 +74,18 @@ def test_a_clean_run_trades_and_ends_with_no_open_order() -> None:
 
 def test_a_raising_strategy_is_stopped_its_orders_cancelled_the_others_go_on() -> None:
     cfg = PipelineConfig(
-        symbols=SYMBOLS, strategies=[spec(RaiseOnTenth, "A"), spec(CHASER, "A"), spec(CHASER, "B")]
+        symbols=SYMBOLS,
+        strategies=[
+            spec(RaiseAt, "A", config=RAISE_ON_TENTH),
+            spec(CHASER, "A"),
+            spec(CHASER, "B"),
+        ],
     )
     result = run_inprocess(cfg, two_symbols())
     (failure,) = result.failures
     assert failure["strategy_id"] == 1
     assert failure["callback"] == "on_bbo"
-    assert "RaiseOnTenth.on_bbo raised ValueError: boom on the tenth" in failure["cause"]
+    assert "RaiseAt.on_bbo raised RuntimeError: boom" in failure["cause"]
     mine = {s.client_order_id for s in result.signals if s.strategy_id == 1}
     assert len(mine) == 3  # two quotes, and the order placed just before raising
     assert mine <= cancelled_coids(result)
@@ -148,11 +98,13 @@ def test_a_raising_strategy_is_stopped_its_orders_cancelled_the_others_go_on() -
     assert result.open_orders == 0
 
 
-@pytest.mark.parametrize("hostile", [LoopForever, SleepForever])
-def test_a_callback_over_its_budget_is_interrupted_and_stopped(hostile: type[Strategy]) -> None:
+@pytest.mark.parametrize(
+    "hostile", [spec(SpinAt, "A", config={"at": 5}), spec(SleepForever, "A")], ids=["spin", "sleep"]
+)
+def test_a_callback_over_its_budget_is_interrupted_and_stopped(hostile: StrategySpec) -> None:
     cfg = PipelineConfig(
         symbols=SYMBOLS,
-        strategies=[spec(hostile, "A"), spec(CHASER, "B")],
+        strategies=[hostile, spec(CHASER, "B")],
         callback_budget_ns=30_000_000,
     )
     result = run_inprocess(cfg, two_symbols(400))
