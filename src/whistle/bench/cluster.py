@@ -52,14 +52,8 @@ import nats.errors
 import nats.js.errors
 
 from whistle.cluster.log import Batch, ClusterNames, CommandLog
-from whistle.cluster.node import (
-    OK,
-    Execute,
-    ShardSequencer,
-    decode_reply,
-    encode_request,
-    serve_shard,
-)
+from whistle.cluster.sequencer import ShardSequencer, serve_shard
+from whistle.cluster.wire import OK, Execute, decode_reply, encode_request
 from whistle.core.commands import CancelOrder, Command, NewOrder
 from whistle.core.instrument import Instrument
 

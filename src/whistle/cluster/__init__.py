@@ -19,16 +19,9 @@ from whistle.cluster.log import (
     LogError,
     SequencerConflict,
 )
-from whistle.cluster.node import (
-    AddInstrument,
-    Execute,
-    Query,
-    Reply,
-    ShardSequencer,
-    ShardSnapshot,
-    VenueNode,
-    serve_shard,
-)
+from whistle.cluster.node import VenueNode
+from whistle.cluster.sequencer import ShardSequencer, ShardSnapshot, serve_shard
+from whistle.cluster.wire import AddInstrument, Execute, Query, Reply
 
 __all__ = [
     "DEFAULT_PREFIX",

@@ -43,7 +43,7 @@ from whistle.api.backend import (
     VenueStatus,
 )
 from whistle.cluster.log import ClusterNames, decode_events
-from whistle.cluster.node import (
+from whistle.cluster.wire import (
     BAD_REQUEST,
     NOT_OWNER,
     OK,
