@@ -8,7 +8,8 @@ every symbol, then:
 1. node kill rounds: the owner of a symbol's shard is SIGKILLed; the survivors'
    supervisors see its heartbeat stop, the DBOS move workflow hands its shards over once
    its leases expired, and the load goes on. Each round waits (bounded) until every moved
-   symbol has a command acknowledged again, then starts the killed node again;
+   symbol has a command acknowledged again, then starts the killed node again and
+   rebalances (moves on request, under load: the old owners hand their shards over);
 2. the NATS server that LEADS a busy command stream is SIGKILLed (the stream elects a
    new leader; nodes and the front end connected to it reconnect elsewhere): every symbol
    is acknowledged again, the server restarts and catches up.
@@ -120,6 +121,10 @@ async def kill_round(  # type: ignore[no-untyped-def]
         f"{victim} back",
         lambda: any(n.node == victim and n.up and n.age_s < 1.0 for n in plane.nodes()),
     )
+    # ...and gets its share back under load (moves on request: the old owners hand over)
+    for shard, node in await asyncio.to_thread(plane.plan_rebalance):
+        result = await asyncio.to_thread(plane.request_move, shard, node)
+        assert result.outcome == "taken", result
     return first - t_kill
 
 
