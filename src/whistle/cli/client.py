@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
 
 import click
@@ -24,13 +25,13 @@ import msgspec
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+    from enum import IntEnum
 
     from whistle.api.client import Client
     from whistle.core.instrument import Instrument
 
 __all__ = ["client"]
 
-_SIDES: Final = {1: "BUY", 2: "SELL"}
 _PRICE_FIELDS: Final = frozenset(
     {"price_ticks", "stop_price_ticks", "bid_price_ticks", "ask_price_ticks", "last_price_ticks"}
 )
@@ -78,12 +79,49 @@ class _Ctx:
             pass
 
 
-def _fields(event: Any, inst: Instrument | None) -> dict[str, Any]:
-    from whistle.api.convert import decimal_formatter
+def grid_formatter(step: str) -> Callable[[int], str]:
+    """Units -> a decimal string with the step's own places ("0.01": 18730 -> "187.30")."""
+    value = Decimal(step)
+    exponent = value.as_tuple().exponent
+    places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+    quantum = Decimal(1).scaleb(-places)
+    return lambda units: f"{(units * value).quantize(quantum):f}"
 
+
+def _enums() -> dict[str, type[IntEnum]]:
+    from whistle.core.enums import (
+        CancelCause,
+        ClientOrderOutcome,
+        Liquidity,
+        OrderType,
+        Side,
+        TimeInForce,
+        TradingState,
+    )
+    from whistle.core.reasons import RejectReason
+
+    return {
+        "side": Side,
+        "aggressor_side": Side,
+        "order_type": OrderType,
+        "tif": TimeInForce,
+        "liquidity": Liquidity,
+        "cause": CancelCause,
+        "state": TradingState,
+        "outcome": ClientOrderOutcome,
+        "reason": RejectReason,
+    }
+
+
+def _name(kind: type[IntEnum], value: object) -> object:
+    member = kind._value2member_map_.get(value)
+    return member.name if member is not None else value
+
+
+def _fields(event: Any, inst: Instrument | None) -> dict[str, Any]:
     data: dict[str, Any] = {"event": type(event).__name__}
-    price = decimal_formatter(inst.tick_size) if inst is not None else None
-    qty = decimal_formatter(inst.lot_size) if inst is not None else None
+    price = grid_formatter(inst.tick_size) if inst is not None else None
+    qty = grid_formatter(inst.lot_size) if inst is not None else None
     for name, value in msgspec.structs.asdict(event).items():
         data[name] = value
         if price is not None and name in _PRICE_FIELDS and value:
@@ -95,12 +133,14 @@ def _fields(event: Any, inst: Instrument | None) -> dict[str, Any]:
 
 def _line(data: dict[str, Any]) -> str:
     skip = {"event", "symbol_id", "ts_ns"}
+    enums = _enums()
     parts = []
     for key, value in data.items():
         if key in skip or key.endswith(("_ticks", "_lots")):
             continue
-        if key in ("side", "aggressor_side"):
-            value = _SIDES.get(value, value)
+        kind = enums.get(key)
+        if kind is not None:
+            value = _name(kind, value)
         parts.append(f"{key}={value}")
     return f"{data['event']:<20} " + " ".join(parts)
 
@@ -249,8 +289,6 @@ def _ladder_table(
 ) -> Any:
     from rich.table import Table
 
-    from whistle.api.convert import decimal_formatter
-
     table = Table(title=title, caption=caption or None)
     for name, style in (
         ("bid orders", "green"),
@@ -260,8 +298,8 @@ def _ladder_table(
         ("ask orders", "red"),
     ):
         table.add_column(name, justify="right", style=style)
-    price = decimal_formatter(inst.tick_size)
-    qty = decimal_formatter(inst.lot_size)
+    price = grid_formatter(inst.tick_size)
+    qty = grid_formatter(inst.lot_size)
     for row in ladder_rows(bids, asks, price, qty):
         table.add_row(*row)
     return table
@@ -315,9 +353,7 @@ def watch(obj: _Ctx, symbol: str, levels: int, once: bool, updates: int | None) 
             bids, asks = view.levels(sid)
             last = view.last_trade.get(sid, 0)
             state = {1: "ACTIVE", 2: "HALTED", 3: "FAULTED"}.get(view.state.get(sid, 1), "?")
-            from whistle.api.convert import decimal_formatter
-
-            trade = decimal_formatter(inst.tick_size)(last) if last else "-"
+            trade = grid_formatter(inst.tick_size)(last) if last else "-"
             caption = (
                 f"{state}  last {trade}  md_seq {view.md_seq.get(sid, 0)}  updates {seen}"
                 f"  gaps {stream.gaps}  reconnects {stream.reconnects}"
@@ -361,8 +397,6 @@ def orders(
     as_json: bool,
 ) -> None:
     """The account's resting orders (of SYMBOL, or all); --follow streams its updates."""
-    from whistle.api.convert import decimal_formatter
-
     with obj.connect() as c:
         stream = c.order_updates(account) if follow else None
         try:
@@ -374,8 +408,8 @@ def orders(
                     "event": "OpenOrder",
                     "symbol": inst.symbol,
                     **msgspec.structs.asdict(order),
-                    "price": decimal_formatter(inst.tick_size)(order.price_ticks),
-                    "qty": decimal_formatter(inst.lot_size)(order.qty_lots),
+                    "price": grid_formatter(inst.tick_size)(order.price_ticks),
+                    "qty": grid_formatter(inst.lot_size)(order.qty_lots),
                 }
                 click.echo(json.dumps(data) if as_json else _line(data))
             if stream is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -44,20 +45,20 @@ def test_submit_cancel_book_and_orders(server: ServerThread) -> None:
     assert (accepted["price"], accepted["qty"], accepted["account"]) == ("187.25", "100", 7)
     text = cli(server, "submit", "AAPL", "sell", "5", "190", "--client-order-id", "9")
     assert text[0].startswith("OrderAccepted")
-    assert "price=190" in text[0]
-    assert "side=SELL" in text[0]
+    # The instrument's decimals and enum names, as a person reads them.
+    for part in ("price=190.00", "qty=5", "side=SELL", "order_type=LIMIT", "tif=GTC"):
+        assert part in text[0], text[0]
     book = "\n".join(cli(server, "book", "AAPL"))
     assert "187.25" in book
-    assert "190" in book
+    assert "190.00" in book
     depth = json.loads(cli(server, "book", "AAPL", "--json")[0])
     assert depth["bids"] == [[18725, 100, 1]]
     listed = [json.loads(line) for line in cli(server, "orders", "--json")]
-    assert sorted((o["price"], o["qty"]) for o in listed) == [("187.25", "100"), ("190", "5")]
+    assert sorted((o["price"], o["qty"]) for o in listed) == [("187.25", "100"), ("190.00", "5")]
     cancelled = json.loads(cli(server, "cancel", "AAPL", str(accepted["order_id"]), "--json")[0])
     assert cancelled["event"] == "OrderCancelled"
-    assert [json.loads(line)["price"] for line in cli(server, "orders", "AAPL", "--json")] == [
-        "190"
-    ]
+    left = [json.loads(line)["price"] for line in cli(server, "orders", "AAPL", "--json")]
+    assert left == ["190.00"]
     rejected = json.loads(cli(server, "submit", "AAPL", "buy", "1.5", "10", "--json")[0])
     assert rejected["event"] == "OrderRejected"
     assert "1.5" in rejected["detail"]
@@ -81,7 +82,7 @@ def test_watch_once_prints_the_ladder(server: ServerThread) -> None:
     cli(server, "submit", "AAPL", "sell", "7", "187.30", who="bob")
     out = "\n".join(cli(server, "watch", "AAPL", "--once"))
     assert "187.25" in out
-    assert "187.3" in out
+    assert "187.30" in out
     assert "ACTIVE" in out
 
 
@@ -120,5 +121,5 @@ def test_watch_follows_live_updates_and_stops_after_n(server: ServerThread) -> N
                 proc.kill()
                 proc.communicate()
     assert proc.returncode == 0, err
-    assert "180." in out  # a level the orders made
+    assert re.search(r"180\.\d\d ", out), out  # levels the orders made, two decimals
     assert "updates" in out
