@@ -240,6 +240,14 @@ class WhistleServer:
         self._stopped = asyncio.Event()
         self._detach_hub: Callable[[], None] | None = None
         self._encoded: dict[tuple[int, int], dict[str, Any]] = {}
+        pb = order_entry_pb2
+        self.submit_order = self._order_call(convert.submit_command, pb.SubmitOrderResponse)
+        self.cancel_order = self._order_call(convert.cancel_command, pb.CancelOrderResponse)
+        self.modify_order = self._order_call(convert.modify_command, pb.ModifyOrderResponse)
+        self.cancel_replace = self._order_call(
+            convert.cancel_replace_command, pb.CancelReplaceResponse
+        )
+        self.mass_cancel = self._order_call(convert.mass_cancel_command, pb.MassCancelResponse)
 
     # -------------------------------------------------------------- lifecycle
 
@@ -520,47 +528,16 @@ class WhistleServer:
 
     # -------------------------------------------------------------- order entry
 
-    async def submit_order(
-        self, request: order_entry_pb2.SubmitOrderRequest, context: aio.ServicerContext[Any, Any]
-    ) -> order_entry_pb2.SubmitOrderResponse:
-        identity = await self._trader(context)
-        command = convert.submit_command(request, self._lookup, identity.own_account)
-        result = await self._run_unary(command, identity, context)
-        return order_entry_pb2.SubmitOrderResponse(result=result)
+    def _order_call(self, build: Callable[..., Command | Refusal], response: Any) -> Any:
+        # One unary order-entry method: the request becomes a command (convert.*_command,
+        # a trader bound to its account), the command runs in the next batch, the result
+        # goes back in the method's own response message.
+        async def handler(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
+            identity = await self._trader(context)
+            command = build(request, self._lookup, identity.own_account)
+            return response(result=await self._run_unary(command, identity, context))
 
-    async def cancel_order(
-        self, request: order_entry_pb2.CancelOrderRequest, context: aio.ServicerContext[Any, Any]
-    ) -> order_entry_pb2.CancelOrderResponse:
-        identity = await self._trader(context)
-        command = convert.cancel_command(request, self._lookup, identity.own_account)
-        result = await self._run_unary(command, identity, context)
-        return order_entry_pb2.CancelOrderResponse(result=result)
-
-    async def modify_order(
-        self, request: order_entry_pb2.ModifyOrderRequest, context: aio.ServicerContext[Any, Any]
-    ) -> order_entry_pb2.ModifyOrderResponse:
-        identity = await self._trader(context)
-        command = convert.modify_command(request, self._lookup, identity.own_account)
-        result = await self._run_unary(command, identity, context)
-        return order_entry_pb2.ModifyOrderResponse(result=result)
-
-    async def cancel_replace(
-        self,
-        request: order_entry_pb2.CancelReplaceRequest,
-        context: aio.ServicerContext[Any, Any],
-    ) -> order_entry_pb2.CancelReplaceResponse:
-        identity = await self._trader(context)
-        command = convert.cancel_replace_command(request, self._lookup, identity.own_account)
-        result = await self._run_unary(command, identity, context)
-        return order_entry_pb2.CancelReplaceResponse(result=result)
-
-    async def mass_cancel(
-        self, request: order_entry_pb2.MassCancelRequest, context: aio.ServicerContext[Any, Any]
-    ) -> order_entry_pb2.MassCancelResponse:
-        identity = await self._trader(context)
-        command = convert.mass_cancel_command(request, self._lookup, identity.own_account)
-        result = await self._run_unary(command, identity, context)
-        return order_entry_pb2.MassCancelResponse(result=result)
+        return handler
 
     async def order_entry(
         self,
