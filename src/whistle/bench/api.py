@@ -33,7 +33,6 @@ whistle server or client can go.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -46,8 +45,6 @@ import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, final
-
-from whistle.metrics import FixedRateSchedule, LatencyRecorder, wait_until
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -247,6 +244,8 @@ def _capacity(result: dict[str, Any], key: str, n: int, phase: dict[str, float])
 
 
 async def _unary(address: str, symbol: str, orders: int, concurrency: int) -> int:
+    import asyncio
+
     from whistle.api.aio_client import AsyncClient
 
     async with AsyncClient(address, api_key=BENCH_KEY, timeout_s=60) as client:
@@ -304,6 +303,8 @@ async def _stream(address: str, symbol: str, orders: int, window: int) -> tuple[
 async def _market_data(
     address: str, symbol: str, subscribers: int, cycles: int, sweep: int
 ) -> dict[str, Any]:
+    import asyncio
+
     from whistle.api.aio_client import AsyncClient
     from whistle.api.client import order_command, submit_request, subscribe_request
     from whistle.api.marketdata import ALL_KINDS
@@ -390,8 +391,11 @@ async def _stream_latency(address: str, symbol: str, rate: int, orders: int) -> 
     its intended send time. A sender thread waits for each intended time (sleeping, then
     spinning) and hands the command to the event loop, which sends it at once; the loop
     stamps each reply as it reads it."""
+    import asyncio
+
     from whistle.api.aio_client import AsyncClient
     from whistle.api.client import order_command, submit_request
+    from whistle.metrics import FixedRateSchedule, LatencyRecorder, wait_until
 
     recorder = LatencyRecorder(("ack",))
     clock = time.perf_counter_ns
@@ -444,6 +448,7 @@ async def _stream_latency(address: str, symbol: str, rate: int, orders: int) -> 
 
 def _latency(address: str, symbol: str, rate: int, orders: int) -> dict[str, Any]:
     from whistle.api.client import Client, submit_request
+    from whistle.metrics import FixedRateSchedule, LatencyRecorder, wait_until
 
     recorder = LatencyRecorder(("ack",))
     results: list[tuple[int, int, bool]] = []
@@ -529,6 +534,8 @@ def _cpu_of(pid: int) -> float:
 def grpc_floor(calls: int, concurrency: int) -> dict[str, Any]:
     """The same unary load on a bare ``grpc.aio`` echo server (a 40-byte message, no
     whistle code on either side): what gRPC in Python costs per call on this machine."""
+    import asyncio
+
     import grpc.aio
 
     proc = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed code
@@ -591,6 +598,8 @@ def run_api_bench(
 ) -> dict[str, Any]:
     """Run ``phases`` (all four by default) against a fresh server subprocess; return the
     figures."""
+    import asyncio
+
     unknown = set(phases) - set(PHASES)
     if unknown:
         raise ValueError(f"phases are {', '.join(PHASES)}, was {sorted(unknown)}")
@@ -637,6 +646,8 @@ def run_api_bench(
 def _run_unary(
     result: dict[str, Any], server: ServerProcess, orders: int, concurrency: int
 ) -> None:
+    import asyncio
+
     meter = _Meter(server)
     n = asyncio.run(_unary(server.address, "UNARY", orders, concurrency))
     phase = meter.done()
@@ -649,6 +660,8 @@ def _run_unary(
 
 
 def _run_stream(result: dict[str, Any], server: ServerProcess, orders: int, window: int) -> None:
+    import asyncio
+
     meter = _Meter(server)
     n, seconds = asyncio.run(_stream(server.address, "STREAM", orders, window))
     phase = meter.done()
@@ -665,6 +678,8 @@ def _run_stream(result: dict[str, Any], server: ServerProcess, orders: int, wind
 def _run_md(
     result: dict[str, Any], server: ServerProcess, subscribers: int, cycles: int, sweep: int
 ) -> None:
+    import asyncio
+
     for count, symbol in ((1, "MD1"), (subscribers, "MD8")):
         meter = _Meter(server)
         md = asyncio.run(_market_data(server.address, symbol, count, cycles, sweep))
