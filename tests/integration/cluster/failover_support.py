@@ -124,10 +124,12 @@ class Load:
     per_symbol: int = 100_000
     pace_s: float = 0.003  # between a symbol's commands: a steady load, not a flood
     sent: list[Sent] = field(default_factory=list)
+    heard: dict[int, list[Event]] = field(default_factory=dict)  # the front end's listener
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def start(self) -> None:
+        self.backend.add_listener(self._hear)
         for k, inst in enumerate(self.insts):
             commands = flow([inst.symbol_id], self.per_symbol, seed=self.seed * 1000 + k)
             self._tasks.append(asyncio.get_running_loop().create_task(self._run(commands)))
@@ -144,6 +146,11 @@ class Load:
             record.error = outcome.error
             # a failover in progress: do not spin
             await asyncio.sleep(0.02 if outcome.error else self.pace_s)
+
+    def _hear(self, events: list[Event]) -> None:
+        for e in events:
+            if e.seq:
+                self.heard.setdefault(e.symbol_id, []).append(e)
 
     async def stop(self) -> None:
         self._stop.set()
@@ -230,6 +237,7 @@ class Audit:
     acked: int
     events: int
     tokens: dict[int, list[int]]
+    unheard: dict[int, int]  # symbol -> events the front end's listener never got
 
 
 async def audit(cluster: Cluster, backend: ClusterBackend, load: Load) -> Audit:
@@ -277,6 +285,21 @@ async def audit(cluster: Cluster, backend: ClusterBackend, load: Load) -> Audit:
     for entry in await read_stream(js, names.evt_stream(), names.evt_wildcard()):
         batch = decode_events(entry.data)
         published.setdefault(batch.symbol_id, []).extend(batch.events)
+    # The front end's listeners: each event once, in seq order (late ones may still come).
+    deadline = time.monotonic() + 15.0
+    while time.monotonic() < deadline and any(
+        len(load.heard.get(sid, [])) < len(evs) for sid, evs in published.items()
+    ):
+        await asyncio.sleep(0.05)
+    unheard: dict[int, int] = {}
+    for sid, evs in published.items():
+        heard = [e.seq for e in load.heard.get(sid, [])]
+        assert heard == sorted(set(heard)), f"symbol {sid}: the listener got a seq twice or late"
+        missing = len(evs) - len(heard)
+        if missing:
+            unheard[sid] = missing
+        got = set(heard)
+        assert load.heard.get(sid, []) == [e for e in evs if e.seq in got], f"symbol {sid}"
     total_events = 0
     for symbol_id, instrument in defines.items():
         engine = Whistle(instrument)
@@ -305,6 +328,7 @@ async def audit(cluster: Cluster, backend: ClusterBackend, load: Load) -> Audit:
         acked=len(acked),
         events=total_events,
         tokens={s: sorted(set(t)) for s, t in tokens.items()},
+        unheard=unheard,
     )
 
 

@@ -69,6 +69,7 @@ def test_sigkill_nodes_and_a_nats_server_under_load_loses_nothing(tmp_path: Path
                 await load.stop()
                 print(f"phase: kills done {time.monotonic() - t0:.1f} s")
                 result = await audit(cluster, backend, load)
+                assert result.unheard == {}, f"the listener missed events: {result.unheard}"
                 print(f"phase: audit done {time.monotonic() - t0:.1f} s")
                 assert result.symbols == len(insts)
                 assert result.acked > 0

@@ -105,6 +105,7 @@ async def scenario(cluster, backend, proxy: PgProxy, n2_log: Path) -> None:  # t
         assert info.token == before[shard] + 1
     await load.stop()
     result = await audit(cluster, backend, load)
+    assert result.unheard == {}, f"the front end's listener missed events: {result.unheard}"
     shard_of = {i.symbol_id: plane.shard_of(i.symbol) for i in insts}
     for sid in victims:
         old = before[shard_of[sid]]
