@@ -21,7 +21,7 @@ import msgspec
 import pytest
 from server_harness import KEYS, auth_config
 
-from whistle.api.client import Client, Retry
+from whistle.api.client import Client, ConnectionLost, Retry
 from whistle.api.marketdata import Snapshot
 from whistle.bench.api import ServerProcess
 from whistle.core.events import DuplicateClientOrder, OrderAccepted, OrderFilled
@@ -181,4 +181,57 @@ def test_sigkill_restart_loses_nothing_acknowledged(tmp_path: Path) -> None:
         market.close()
         alice.close()
         bob.close()
+        server.stop()
+
+
+def test_an_order_entry_stream_cut_by_sigkill_resubmits_exactly_once(tmp_path: Path) -> None:
+    """Orders in flight on an ``OrderEntry`` stream when the server dies: the stream reports
+    which ones went unanswered; after the restart, resubmitting every one of them by its
+    client order id enters each order exactly once (a repeat answers with the original)."""
+    config = tmp_path / "keys.json"
+    config.write_bytes(msgspec.json.encode(auth_config()))
+    data_dir = tmp_path / "venue"
+    server = ServerProcess(config, instruments=["AAPL:0.01:1"], data_dir=data_dir)
+    address = server.start()
+    port = int(address.rsplit(":", 1)[1])
+    alice = Client(address, api_key=KEYS["alice"][0], retry=RETRY, timeout_s=90)
+    total = 3000
+    try:
+        entry = alice.order_entry()
+        for coid in range(1, total + 1):
+            entry.send_submit("AAPL", "buy", qty_lots=1, price_ticks=10_000, client_order_id=coid)
+        answered: dict[int, int] = {}  # client order id (= request id) -> venue order id
+        for _ in range(total // 10):
+            rid, result = entry.recv()
+            answered[rid] = result.order_id
+        server.kill()
+
+        def read_until_broken() -> None:
+            while True:
+                rid, result = entry.recv()
+                answered[rid] = result.order_id
+
+        with pytest.raises(ConnectionLost) as lost:
+            read_until_broken()
+        unanswered = set(lost.value.unanswered)
+        assert unanswered | set(answered) == set(range(1, total + 1))
+        assert not unanswered & set(answered)
+        entry.close()
+
+        server = ServerProcess(config, instruments=["AAPL:0.01:1"], data_dir=data_dir, port=port)
+        server.start()
+        for coid in range(1, total + 1):
+            events = alice.submit(
+                "AAPL", "buy", qty_lots=1, price_ticks=10_000, client_order_id=coid
+            )
+            if coid in answered:
+                assert isinstance(events[0], DuplicateClientOrder), coid
+                assert events[0].order_id == answered[coid]
+            else:  # never answered: taken before the kill (a repeat) or never taken (new)
+                assert isinstance(events[0], (DuplicateClientOrder, OrderAccepted)), events
+        # Each client order id is exactly one order at the venue.
+        assert alice.depth("AAPL").bids[0].qty_lots == total
+        assert len({o.order_id for o in alice.open_orders("AAPL")}) == total
+    finally:
+        alice.close()
         server.stop()
