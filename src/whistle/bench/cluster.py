@@ -378,6 +378,7 @@ async def failover(
     tag = f"f{os.getpid()}"
     cluster = LocalCluster(os.path.join(root, "cluster"))
     times: list[float] = []
+    seen: list[list[str]] = []  # per round: what the front end was told meanwhile
     try:
         state = await asyncio.to_thread(
             lambda: cluster.up(
@@ -392,8 +393,16 @@ async def failover(
                 node_timeout_s=lease_s,
             )
         )
+        # A 0.5 s request timeout: the first request after the kill can reach NATS before
+        # it dropped the dead node's subscription, and waits out the timeout (errors_seen
+        # shows it); the client then sends again, as a real one would.
         backend = await ClusterBackend.connect(
-            ",".join(state.nats_urls), db_url, prefix=tag, schema=f"wb_{tag}", retry_s=2.0
+            ",".join(state.nats_urls),
+            db_url,
+            prefix=tag,
+            schema=f"wb_{tag}",
+            retry_s=2.0,
+            timeout_s=0.5,
         )
         try:
             inst = await backend.add_instrument(Instrument(symbol="FAIL", symbol_id=77))
@@ -411,14 +420,17 @@ async def failover(
                 killed = owner.holder
                 t0 = time.perf_counter()
                 await asyncio.to_thread(cluster.kill_node, killed)
+                errors: list[str] = []
                 while True:
                     (out,) = await backend.execute([NewOrder(77, oid, 1, 1, 1, 1, 100, 1)])
                     oid += 1
                     if out.error is None:
                         break
+                    errors.append(f"{time.perf_counter() - t0:.2f} s: {out.error}")
                     if time.perf_counter() - t0 > 120:
                         raise RuntimeError("no failover within 120 s")
                 times.append(time.perf_counter() - t0)
+                seen.append(errors[:3] + errors[-2:] if len(errors) > 5 else errors)
                 await asyncio.to_thread(cluster.start_node, killed)
         finally:
             await backend.close()
@@ -428,6 +440,7 @@ async def failover(
     return {
         "failover_seconds": round(max(times), 3),
         "rounds": [round(t, 3) for t in times],
+        "errors_seen": seen,
         "lease_s": lease_s,
         "nodes": nodes,
         "shards": shards,

@@ -146,11 +146,17 @@ class ClusterBackend:
     """``whistle.api.backend.Backend`` over a cluster (see the module docstring)."""
 
     def __init__(
-        self, nc: Client, names: ClusterNames, shard_map: ShardMap, *, retry_s: float = 20.0
+        self,
+        nc: Client,
+        names: ClusterNames,
+        shard_map: ShardMap,
+        *,
+        retry_s: float = 20.0,
+        timeout_s: float = 10.0,
     ) -> None:
         self.nc = nc
         self.names = names
-        self.client = ClusterClient(nc, names, shard_map, retry_s=retry_s)
+        self.client = ClusterClient(nc, names, shard_map, retry_s=retry_s, timeout_s=timeout_s)
         self._by_id: dict[int, Instrument] = {}
         self._by_name: dict[str, Instrument] = {}
         self._listeners: list[Callable[[list[Event]], None]] = []
@@ -173,8 +179,12 @@ class ClusterBackend:
         prefix: str = "whistle",
         schema: str = "whistle_cluster",
         retry_s: float = 20.0,
+        timeout_s: float = 10.0,
     ) -> ClusterBackend:
-        """Connect to NATS and read the shard map from the control plane at ``db_url``."""
+        """Connect to NATS and read the shard map from the control plane at ``db_url``.
+
+        ``timeout_s``: how long a request waits for its node's answer (then its commands'
+        outcome is unknown); ``retry_s``: how long a request nobody answers is retried."""
         from whistle.cluster.control import ControlPlane
 
         # The cluster's own shard count (a plane built with defaults would hash wrongly).
@@ -189,7 +199,7 @@ class ClusterBackend:
             plane.close()
             raise
         nc = await nats.connect(nats_url.split(","), connect_timeout=5, max_reconnect_attempts=-1)
-        backend = cls(nc, ClusterNames(prefix), shard_map, retry_s=retry_s)
+        backend = cls(nc, ClusterNames(prefix), shard_map, retry_s=retry_s, timeout_s=timeout_s)
         backend._refresh_map = read_map
         backend._plane_close = plane.close
         await backend.start()
