@@ -292,3 +292,33 @@ def test_order_updates_stream_carries_fills_from_others_flow(server: ServerThrea
         fill = next(e for e in got if isinstance(e, OrderFilled))
         assert fill.order_id == order_id
         assert not any(isinstance(e, TradeOccurred) for e in got)
+
+
+def test_one_client_shared_by_threads(server: ServerThread) -> None:
+    """Calls from many threads on one Client: each thread's last_result is its own answer."""
+    import threading
+
+    mismatches: list[tuple[int, int]] = []
+    with client(server) as c:
+
+        def work(thread: int) -> None:
+            for i in range(40):
+                coid = thread * 1000 + i + 1
+                events = c.submit(
+                    "AAPL", "buy", qty_lots=1, price_ticks=9_000 + thread, client_order_id=coid
+                )
+                result = c.last_result
+                assert result is not None
+                if result.order_id != events[0].order_id:  # type: ignore[attr-defined]
+                    mismatches.append((thread, coid))
+
+        threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert mismatches == []
+        depth = c.depth("AAPL")
+        assert [(lv.price_ticks, lv.qty_lots) for lv in depth.bids] == [
+            (9_000 + t, 40) for t in reversed(range(8))
+        ]
