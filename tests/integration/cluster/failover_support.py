@@ -355,6 +355,7 @@ class PgProxy:
         self.listener.listen(64)
         self.port = int(self.listener.getsockname()[1])
         self.cut_now = False
+        self.reset = False
         self.pairs: dict[Any, Any] = {}  # socket -> its peer, both directions
         self.parked: list[Any] = []  # accepted while cut: connected through on heal
         self._stop = threading.Event()
@@ -364,7 +365,10 @@ class PgProxy:
     def url(self, database: str = "test") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
-    def cut(self) -> None:
+    def cut(self, *, reset: bool = False) -> None:
+        """Partition; ``reset``: the other kind, every connection closed and new ones
+        refused at once (the node's calls fail fast instead of hanging)."""
+        self.reset = reset
         self.cut_now = True
 
     def heal(self) -> None:
@@ -393,12 +397,18 @@ class PgProxy:
                 for client in self.parked:
                     self._connect(client)
                 self.parked.clear()
+            if self.cut_now and self.reset:
+                for sock in list(self.pairs):
+                    if sock in self.pairs:
+                        self._close(sock)
             watched = [self.listener] + ([] if self.cut_now else list(self.pairs))
             readable, _, _ = select.select(watched, [], [], 0.05)
             for sock in readable:
                 if sock is self.listener:
                     client, _ = self.listener.accept()
-                    if self.cut_now:
+                    if self.cut_now and self.reset:
+                        client.close()
+                    elif self.cut_now:
                         self.parked.append(client)
                     else:
                         self._connect(client)

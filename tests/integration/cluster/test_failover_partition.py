@@ -2,7 +2,8 @@
 
 Two node processes; n2 reaches PostgreSQL only through a proxy the test controls
 (``PgProxy``), n1 directly. Under a seeded load the proxy is cut the hard way: connections
-stay open and nothing crosses, so n2's control-plane calls hang instead of failing. n2
+stay open and nothing crosses, so n2's control-plane calls hang instead of failing (the
+full run, ``WHISTLE_CLUSTER_KILLS``, also cuts it the other way: connections reset). n2
 can no longer renew; its fence (the local lease deadline, shorter than the database
 expiry) ends its acknowledgements; n1's supervisor sees n2's heartbeat stop and moves
 n2's shards to n1, which acquires them with a higher fencing token once the database
@@ -21,12 +22,19 @@ import asyncio
 import time
 from pathlib import Path
 
-from failover_support import Load, PgProxy, audit, define, front_end, local_cluster
+import pytest
+from failover_support import KILLS, Load, PgProxy, audit, define, front_end, local_cluster
 
 PARTITIONED = "n2"
 
 
-def test_partitioned_node_is_fenced_and_its_shards_move(tmp_path: Path) -> None:
+# The hard partition (nothing crosses, calls hang) always; the other kind (connections
+# reset and refused, calls fail at once) in the full run.
+MODES = ["hang", "reset"] if KILLS else ["hang"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_partitioned_node_is_fenced_and_its_shards_move(tmp_path: Path, mode: str) -> None:
     proxy = PgProxy()
     try:
         with local_cluster(tmp_path, nodes=0, shards=4) as cluster:
@@ -45,7 +53,7 @@ def test_partitioned_node_is_fenced_and_its_shards_move(tmp_path: Path) -> None:
             async def main() -> None:
                 backend = await front_end(cluster)
                 try:
-                    await scenario(cluster, backend, proxy, Path(n2.log))
+                    await scenario(cluster, backend, proxy, Path(n2.log), reset=mode == "reset")
                 finally:
                     await backend.close()
 
@@ -54,7 +62,9 @@ def test_partitioned_node_is_fenced_and_its_shards_move(tmp_path: Path) -> None:
         proxy.close()
 
 
-async def scenario(cluster, backend, proxy: PgProxy, n2_log: Path) -> None:  # type: ignore[no-untyped-def]
+async def scenario(  # type: ignore[no-untyped-def]
+    cluster, backend, proxy: PgProxy, n2_log: Path, *, reset: bool
+) -> None:
     plane = cluster.plane
     insts = await define(backend, 8)
     cut_shards = {0, 1}
@@ -66,7 +76,7 @@ async def scenario(cluster, backend, proxy: PgProxy, n2_log: Path) -> None:  # t
     await load.wait("every symbol acked", lambda: {s.symbol_id for s in load.acked()} == everyone)
     before = {s: plane.lease_info(s).token for s in cut_shards}
 
-    proxy.cut()
+    proxy.cut(reset=reset)
     t_cut = time.monotonic()
     # n2 may go on acknowledging until its local deadline; then n1 takes over.
     await load.wait(
