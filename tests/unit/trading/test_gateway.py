@@ -621,6 +621,15 @@ def random_config(rng):
     }
 
 
+def other_ioc(venue, rng, mid, reach):
+    """Another account's IOC of 1-3 lots, ``reach`` ticks through ``mid`` (a random side)."""
+    side = rng.choice(("buy", "sell"))
+    price = mid + reach if side == "buy" else mid - reach
+    venue.submit(
+        "BOB", side, qty_lots=rng.randint(1, 3), price_ticks=price, account=OTHER, tif="ioc"
+    )
+
+
 def bbo_event(bid, bid_qty, ask, ask_qty):
     pad = (0,) * 9
     return MarketEvent(
@@ -656,12 +665,7 @@ def test_a_market_maker_sends_a_bounded_number_of_orders_per_bbo_change(venue, s
         del past[:-8]
         roll = rng.random()
         if roll < 0.15:  # another account hits a quote: fills arrive at the next pump
-            side = rng.choice(("buy", "sell"))
-            price = mid + 20 if side == "buy" else mid - 20
-            venue.submit(
-                "BOB", side, qty_lots=rng.randint(1, 3), price_ticks=price, account=OTHER,
-                tif="ioc",
-            )  # fmt: skip
+            other_ioc(venue, rng, mid, 20)
             h.settle()
             continue
         mid = max(30, mid + rng.choice((-8, -2, -1, 0, 0, 1, 2, 8)))
@@ -721,12 +725,7 @@ def test_a_market_maker_goes_quiet_on_the_venues_own_book(venue, seed):
             if others:
                 venue.cancel("BOB", rng.choice(others).order_id, account=OTHER)
         else:
-            side = rng.choice(("buy", "sell"))
-            price = mid + 8 if side == "buy" else mid - 8
-            venue.submit(
-                "BOB", side, qty_lots=rng.randint(1, 3), price_ticks=price, account=OTHER,
-                tif="ioc",
-            )  # fmt: skip
+            other_ioc(venue, rng, mid, 8)
         h.settle()
         assert max(h.sent_per_stimulus, default=0) <= MM_ORDERS_PER_STIMULUS
         h.check_quotes(config)
