@@ -34,7 +34,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, final
 
-from whistle.cluster.control import DEFAULT_SCHEMA, ControlError, ControlPlane
+from whistle.cluster.control import (
+    DEFAULT_SCHEMA,
+    ControlError,
+    ControlPlane,
+    ControlUnavailable,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -496,6 +501,29 @@ class LocalCluster:
                     f"a cluster already runs in {self.dir}: whistle cluster down --dir {self.dir}"
                 )
             self._clean(state)
+        # The database first: nothing is started (or dropped on failure) for a cluster whose
+        # control plane cannot be made, or whose schema belongs to another cluster.
+        probe = ControlPlane(
+            db,
+            schema=schema,
+            shards=shards,
+            lease_s=lease_s,
+            safety_s=safety_s,
+            node_timeout_s=node_timeout_s,
+        )
+        try:
+            taken = probe.exists()
+        except ControlUnavailable as exc:
+            raise LocalClusterError(
+                f"the control plane needs PostgreSQL and none answers ({exc}): start the"
+                " server, or give --db postgresql://USER@HOST:PORT/DB"
+            ) from None
+        finally:
+            probe.close()
+        if taken:
+            raise LocalClusterError(
+                f"schema {schema!r} already holds a cluster: pick another --schema or drop it"
+            )
         made_dir = not self.dir.exists()
         self.dir.mkdir(parents=True, exist_ok=True)
         nats_cluster = NatsCluster(nats_servers, self.dir / "nats", name=f"{prefix}-local")
@@ -525,10 +553,6 @@ class LocalCluster:
                 safety_s=safety_s,
                 node_timeout_s=node_timeout_s,
             )
-            if plane.exists():
-                raise LocalClusterError(
-                    f"schema {schema!r} already holds a cluster: pick another --schema or drop it"
-                )
             plane.create()
             names = [f"n{i + 1}" for i in range(nodes)]
             for shard in range(shards):

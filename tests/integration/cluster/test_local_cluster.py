@@ -125,7 +125,11 @@ def test_up_refuses_a_schema_in_use_and_cleans_up_after_itself(tmp_path: Path) -
         second = LocalCluster(tmp_path / "b")
         with pytest.raises(LocalClusterError, match="already holds a cluster"):
             second.up(nodes=0, nats_servers=1, shards=2, db=PG_URL, schema=schema)
-        assert not (tmp_path / "b").exists()  # the failed up removed its NATS and dir
+        assert not (tmp_path / "b").exists()  # the refused up started nothing
+        assert schemas_like(schema) == [schema]  # and left the other cluster's schema alone
+        with pytest.raises(LocalClusterError, match="needs PostgreSQL and none answers"):
+            second.up(nodes=0, db="postgresql://postgres@127.0.0.1:1/test", schema=schema)
+        assert not (tmp_path / "b").exists()
     finally:
         first.down()
     assert schemas_like(schema) == []
