@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import time
 from typing import TYPE_CHECKING, Any, Final, final
@@ -269,15 +270,24 @@ class WhistleServer:
         )
         self._add_health_and_reflection(server)
         address = f"{cfg.host}:{cfg.port}"
-        if cfg.tls_cert is not None or cfg.tls_key is not None:
-            if cfg.tls_cert is None or cfg.tls_key is None:
-                raise ValueError("TLS needs both a certificate and a key")
-            credentials = grpc.ssl_server_credentials([(cfg.tls_key, cfg.tls_cert)])
-            self.port = server.add_secure_port(address, credentials)
-        else:
-            self.port = server.add_insecure_port(address)
+        try:
+            if cfg.tls_cert is not None or cfg.tls_key is not None:
+                if cfg.tls_cert is None or cfg.tls_key is None:
+                    raise ValueError("TLS needs both a certificate and a key")
+                credentials = grpc.ssl_server_credentials([(cfg.tls_key, cfg.tls_cert)])
+                self.port = server.add_secure_port(address, credentials)
+            else:
+                self.port = server.add_insecure_port(address)
+        except RuntimeError as exc:
+            # grpc says "Failed to bind" (the port is taken, or the address is not ours);
+            # SO_REUSEPORT is off, so a second server never shares a port silently.
+            await server.stop(None)
+            raise OSError(
+                errno.EADDRINUSE, f"cannot listen on {address} (in use, or not a local address)"
+            ) from exc
         if self.port == 0:
-            raise OSError(f"cannot listen on {address}")
+            await server.stop(None)
+            raise OSError(errno.EADDRNOTAVAIL, f"cannot listen on {address}")
         await server.start()
         self._server = server
         if cfg.tick_interval_s > 0:

@@ -440,3 +440,21 @@ def test_serve_with_the_web_view() -> None:
     finally:
         code, err = stop_cli(proc)
     assert code == 0, err
+
+
+def test_a_port_in_use_is_refused_and_never_shared() -> None:
+    first, address = start_cli("--tick-interval", "0")
+    try:
+        port = address.rsplit(":", 1)[1]
+        second = subprocess.run(
+            [sys.executable, "-m", "whistle", "serve", "--port", port, "--tick-interval", "0"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert second.returncode == 74, second.stderr
+        assert f"cannot listen on 127.0.0.1:{port}" in second.stderr
+    finally:
+        code, err = stop_cli(first)
+    assert code == 0, err
