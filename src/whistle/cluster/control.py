@@ -39,6 +39,11 @@ was running on a killed node is finished by a survivor.
 
 Every table lives in the configurable schema ``schema`` and DBOS's own tables in
 ``<schema>_dbos``, so tests and clusters are isolated from each other.
+
+Why one long module: the lease rules, the move workflow's steps and the keeper that
+drives them are one protocol whose safety argument crosses all three (a step's
+conditional ``UPDATE`` is what makes ``acquire`` wait for a revoked lease; the keeper's
+release is what lets a move end early); reading them side by side is the point.
 """
 
 from __future__ import annotations
