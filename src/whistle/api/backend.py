@@ -31,17 +31,20 @@ the order-update fan-out hang off it. A listener must not block or raise.
 
 from __future__ import annotations
 
+import importlib
 import time
+from collections import deque
 from typing import TYPE_CHECKING, Protocol, final, runtime_checkable
 
 import msgspec
 
 from whistle.core.commands import CancelOrder, CancelReplace, MassCancel, ModifyOrder, NewOrder
 from whistle.core.errors import WhistleError
-from whistle.core.events import Event, OrderRejected
+from whistle.core.events import Event, OrderFilled, OrderRejected
 from whistle.engine.status import DepthSnapshot, EngineStatus, L3Order, OrderInfo
 
 if TYPE_CHECKING:
+    import os
     from collections.abc import Callable, Sequence
 
     from whistle.coord import Venue
@@ -49,6 +52,7 @@ if TYPE_CHECKING:
     from whistle.core.instrument import Instrument
 
 __all__ = [
+    "DEFAULT_MAX_FILLS",
     "Backend",
     "BackendUnavailable",
     "BookView",
@@ -79,6 +83,10 @@ class _ClientOrderInfo(Protocol):
     def reason(self) -> int: ...
     @property
     def events(self) -> tuple[Event, ...]: ...
+
+
+DEFAULT_MAX_FILLS = 1_000_000
+"""Fills a ``LocalBackend`` keeps for ``fills`` (about 100 bytes each)."""
 
 
 class BackendUnavailable(WhistleError):
@@ -250,7 +258,9 @@ class LocalBackend:
     ``clock`` gives the time of each tick (ns; default ``time.time_ns``, so GTD expiry
     times are Unix-epoch ns); the venue's clock never goes back (a tick at
     ``max(venue.now_ns, clock())``). ``owns_venue=False`` leaves the venue running on
-    ``close`` (a test that inspects it afterwards).
+    ``close`` (a test that inspects it afterwards). ``data_dir`` (the venue's) lets
+    ``fills`` start with the fills recorded before a restart; ``max_fills`` bounds the
+    fill history kept.
     """
 
     def __init__(
@@ -259,10 +269,19 @@ class LocalBackend:
         *,
         clock: Callable[[], int] = time.time_ns,
         owns_venue: bool = True,
+        data_dir: str | os.PathLike[str] | None = None,
+        max_fills: int = DEFAULT_MAX_FILLS,
     ) -> None:
+        if max_fills < 1:
+            raise ValueError(f"max_fills must be >= 1, was {max_fills}")
         self.venue = venue
         self._clock = clock
         self._owns = owns_venue
+        # Every fill since the venue began, oldest first (``fills``): bounded; once one is
+        # let go the history is no longer complete.
+        self._fills: deque[OrderFilled] = deque()
+        self._max_fills = max_fills
+        self._fills_complete = self._load_fills(venue, data_dir)
         self._listeners: list[Callable[[list[Event]], None]] = []
         self._known: dict[str | int, Instrument] = {}
         self._closed = False
@@ -396,8 +415,48 @@ class LocalBackend:
         ]
 
     def _emit(self, events: list[Event]) -> None:
+        fills = self._fills
+        for event in events:
+            if type(event) is OrderFilled:
+                fills.append(event)
+        if len(fills) > self._max_fills:
+            while len(fills) > self._max_fills:
+                fills.popleft()
+            self._fills_complete = False
         for listener in self._listeners:
             listener(events)
+
+    def _load_fills(self, venue: Venue, data_dir: str | os.PathLike[str] | None) -> bool:
+        # The fills of a recovered venue's past, from its event journal (whistle.coord's
+        # Playback, when it exports one); whether the history is complete.
+        if venue.recovery is None:
+            return True  # a new venue: nothing happened before us
+        playback = getattr(importlib.import_module("whistle.coord"), "Playback", None)
+        if playback is None or data_dir is None:
+            return False
+        fills = self._fills
+        complete = True
+        for event in playback(data_dir):
+            if type(event) is OrderFilled:
+                fills.append(event)
+                if len(fills) > self._max_fills:
+                    fills.popleft()
+                    complete = False
+        return complete
+
+    async def fills(
+        self, account: int | None, symbol_id: int | None, after_enq_seq: int
+    ) -> tuple[list[OrderFilled], bool]:
+        """Return the fills of ``account`` (None: all) on ``symbol_id`` (None: all) of
+        commands after ``after_enq_seq``, oldest first, and whether the history is whole."""
+        out = [
+            f
+            for f in self._fills
+            if f.enq_seq > after_enq_seq
+            and (account is None or f.account == account)
+            and (symbol_id is None or f.symbol_id == symbol_id)
+        ]
+        return out, self._fills_complete
 
     # ------------------------------------------------------------------ instruments
 

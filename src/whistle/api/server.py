@@ -737,6 +737,30 @@ class WhistleServer:
             answer.events.extend(self._events_to_proto(view.events, identity, None))
         return answer
 
+    async def list_fills(
+        self, request: order_entry_pb2.ListFillsRequest, context: aio.ServicerContext[Any, Any]
+    ) -> order_entry_pb2.ListFillsResponse:
+        identity = await self._trader(context)
+        own = identity.own_account
+        given = request.HasField("account")
+        if own is not None and given and request.account != own:
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED, f"this key reads account {own} only"
+            )
+        account = own if own is not None else (request.account if given else None)
+        instrument = await self._instrument(request, context, required=False)
+        fills = getattr(self.backend, "fills", None)
+        if fills is None:
+            await context.abort(
+                grpc.StatusCode.UNIMPLEMENTED, "this server's backend keeps no fill history"
+            )
+        found, complete = await fills(
+            account, instrument.symbol_id if instrument is not None else None, request.after_enq_seq
+        )
+        return order_entry_pb2.ListFillsResponse(
+            fills=self._event_dicts(found, identity, None), complete=complete
+        )
+
     # -------------------------------------------------------------- market data
 
     async def list_instruments(
@@ -976,6 +1000,7 @@ class WhistleServer:
                 "GetOrder": _unary(self.get_order, pb.GetOrderRequest, unary),
                 "ListOpenOrders": _unary(self.list_open_orders, pb.ListOpenOrdersRequest, unary),
                 "GetClientOrder": _unary(self.get_client_order, pb.GetClientOrderRequest, unary),
+                "ListFills": _unary(self.list_fills, pb.ListFillsRequest, unary),
             },
         )
 

@@ -235,7 +235,7 @@ async def _backend(
     recovery = venue.recovery
     if recovery is not None:
         click.echo(f"whistle serve: recovered {options['data_dir']}: {recovery}", err=True)
-    return LocalBackend(venue)
+    return LocalBackend(venue, data_dir=options["data_dir"])
 
 
 async def _serve(

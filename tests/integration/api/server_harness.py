@@ -56,10 +56,11 @@ class ServerThread:
         config: ServerConfig | None = None,
         auth: Authenticator | None = None,
         owns_venue: bool = True,
+        data_dir: Any = None,
     ) -> None:
         self.venue = venue
         self.loop = asyncio.new_event_loop()
-        self.backend = LocalBackend(venue, owns_venue=owns_venue)
+        self.backend = LocalBackend(venue, owns_venue=owns_venue, data_dir=data_dir)
         self.ready = threading.Event()
         self.error: BaseException | None = None
         cfg = config or ServerConfig(port=0, tick_interval_s=0)

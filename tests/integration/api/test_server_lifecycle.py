@@ -46,7 +46,7 @@ def test_acknowledged_orders_survive_a_graceful_restart(tmp_path: Path) -> None:
     again = Venue(data_dir=data)
     assert again.recovery is not None
     assert again.recovery.clean_stop
-    thread = ServerThread(again)
+    thread = ServerThread(again, data_dir=data)
     stubs = Stubs(thread.address)
     try:
         open_orders = stubs.orders.ListOpenOrders(
@@ -65,6 +65,15 @@ def test_acknowledged_orders_survive_a_graceful_restart(tmp_path: Path) -> None:
         ).result
         assert repeat.enq_seq == 0
         assert repeat.events[0].WhichOneof("kind") == "duplicate_client_order"
+        # the fill history: read back from the event journal (when whistle.coord exports
+        # its Playback), else honestly incomplete
+        import whistle.coord
+
+        history = stubs.orders.ListFills(pb.ListFillsRequest(), metadata=metadata("alice"))
+        if hasattr(whistle.coord, "Playback"):
+            assert history.complete
+        else:
+            assert not history.complete
         # new automatic order ids continue after the journaled ones
         fresh = stubs.orders.SubmitOrder(
             pb.SubmitOrderRequest(symbol="AAPL", side=1, qty="1", price="9"),

@@ -365,3 +365,29 @@ def test_batched_commands_get_their_own_events(server: ServerThread) -> None:
     assert seqs == set(range(1, 17))
     batcher = server.server.batcher  # type: ignore[union-attr]
     assert batcher.commands == 16
+
+
+def test_fills_per_account(stubs: Stubs) -> None:
+    submit(stubs, "alice", symbol="AAPL", side=1, qty="5", price="10")
+    first = submit(stubs, "bob", symbol="AAPL", side=2, qty="2", price="10")
+    second = submit(stubs, "bob", symbol="AAPL", side=2, qty="1", price="10")
+    mine = stubs.orders.ListFills(pb.ListFillsRequest(), metadata=metadata("alice"))
+    assert mine.complete
+    assert [(f.order_filled.account, f.order_filled.qty) for f in mine.fills] == [
+        (7, "2"),
+        (7, "1"),
+    ]
+    later = stubs.orders.ListFills(
+        pb.ListFillsRequest(symbol="AAPL", after_enq_seq=first.enq_seq), metadata=metadata("bob")
+    )
+    assert [(f.order_filled.account, f.enq_seq) for f in later.fills] == [(8, second.enq_seq)]
+    every = stubs.orders.ListFills(pb.ListFillsRequest(), metadata=metadata("root"))
+    assert sorted(f.order_filled.account for f in every.fills) == [7, 7, 8, 8]
+    with pytest.raises(grpc.RpcError) as err:
+        stubs.orders.ListFills(pb.ListFillsRequest(account=7), metadata=metadata("bob"))
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.RpcError) as err:
+        stubs.orders.ListFills(pb.ListFillsRequest(), metadata=metadata("md"))
+    assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    none = stubs.orders.ListFills(pb.ListFillsRequest(symbol="MSFT"), metadata=metadata("alice"))
+    assert list(none.fills) == []

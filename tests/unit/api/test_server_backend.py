@@ -137,3 +137,22 @@ def test_a_command_that_cannot_be_journaled_is_refused_unsequenced(tmp_path: Pat
     (ok,) = asyncio.run(backend.execute([NewOrder(a, 0, 7, 1, 1, 1, 100, 5)]))
     assert (ok.enq_seq, ok.order_id) == (1, 1)  # nothing was used up
     asyncio.run(backend.close())
+
+
+def test_the_fill_history_is_bounded_and_says_when_it_is_not_whole() -> None:
+    v, a, _ = venue()
+    backend = LocalBackend(v, clock=lambda: 1, max_fills=3)
+    for _ in range(2):
+        asyncio.run(
+            backend.execute(
+                [NewOrder(a, 0, 7, 1, 1, 1, 100, 1), NewOrder(a, 0, 8, 2, 1, 1, 100, 1)]
+            )
+        )
+    fills, complete = asyncio.run(backend.fills(None, None, 0))
+    assert len(fills) == 3  # 4 fills made, the oldest let go
+    assert not complete
+    mine, _ = asyncio.run(backend.fills(8, a, 0))
+    assert [f.account for f in mine] == [8, 8]
+    later, _ = asyncio.run(backend.fills(None, None, 3))
+    assert {f.enq_seq for f in later} == {4}
+    asyncio.run(backend.close())

@@ -328,3 +328,23 @@ class GetClientOrderResponse(_message.Message):
     reason: _types_pb2.RejectReason
     events: _containers.RepeatedCompositeFieldContainer[_types_pb2.Event]
     def __init__(self, symbol_id: _Optional[int] = ..., order_id: _Optional[int] = ..., account: _Optional[int] = ..., client_order_id: _Optional[int] = ..., enq_seq: _Optional[int] = ..., outcome: _Optional[_Union[_types_pb2.ClientOrderOutcome, str]] = ..., reason: _Optional[_Union[_types_pb2.RejectReason, str]] = ..., events: _Optional[_Iterable[_Union[_types_pb2.Event, _Mapping]]] = ...) -> None: ...
+
+class ListFillsRequest(_message.Message):
+    __slots__ = ("symbol", "symbol_id", "account", "after_enq_seq")
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    AFTER_ENQ_SEQ_FIELD_NUMBER: _ClassVar[int]
+    symbol: str
+    symbol_id: int
+    account: int
+    after_enq_seq: int
+    def __init__(self, symbol: _Optional[str] = ..., symbol_id: _Optional[int] = ..., account: _Optional[int] = ..., after_enq_seq: _Optional[int] = ...) -> None: ...
+
+class ListFillsResponse(_message.Message):
+    __slots__ = ("fills", "complete")
+    FILLS_FIELD_NUMBER: _ClassVar[int]
+    COMPLETE_FIELD_NUMBER: _ClassVar[int]
+    fills: _containers.RepeatedCompositeFieldContainer[_types_pb2.Event]
+    complete: bool
+    def __init__(self, fills: _Optional[_Iterable[_Union[_types_pb2.Event, _Mapping]]] = ..., complete: _Optional[bool] = ...) -> None: ...

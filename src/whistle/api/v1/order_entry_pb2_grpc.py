@@ -84,6 +84,11 @@ class OrderEntryServiceStub:
                 request_serializer=whistle_dot_v1_dot_order__entry__pb2.GetClientOrderRequest.SerializeToString,
                 response_deserializer=whistle_dot_v1_dot_order__entry__pb2.GetClientOrderResponse.FromString,
                 _registered_method=True)
+        self.ListFills = channel.unary_unary(
+                '/whistle.v1.OrderEntryService/ListFills',
+                request_serializer=whistle_dot_v1_dot_order__entry__pb2.ListFillsRequest.SerializeToString,
+                response_deserializer=whistle_dot_v1_dot_order__entry__pb2.ListFillsResponse.FromString,
+                _registered_method=True)
 
 
 class OrderEntryServiceServicer:
@@ -164,6 +169,14 @@ class OrderEntryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListFills(self, request, context):
+        """The account's fills (OrderFilled events, venue order) after an enq_seq: what a
+        restarted client needs to rebuild its positions.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OrderEntryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -216,6 +229,11 @@ def add_OrderEntryServiceServicer_to_server(servicer, server):
                     servicer.GetClientOrder,
                     request_deserializer=whistle_dot_v1_dot_order__entry__pb2.GetClientOrderRequest.FromString,
                     response_serializer=whistle_dot_v1_dot_order__entry__pb2.GetClientOrderResponse.SerializeToString,
+            ),
+            'ListFills': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListFills,
+                    request_deserializer=whistle_dot_v1_dot_order__entry__pb2.ListFillsRequest.FromString,
+                    response_serializer=whistle_dot_v1_dot_order__entry__pb2.ListFillsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -488,6 +506,33 @@ class OrderEntryService:
             '/whistle.v1.OrderEntryService/GetClientOrder',
             whistle_dot_v1_dot_order__entry__pb2.GetClientOrderRequest.SerializeToString,
             whistle_dot_v1_dot_order__entry__pb2.GetClientOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListFills(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/whistle.v1.OrderEntryService/ListFills',
+            whistle_dot_v1_dot_order__entry__pb2.ListFillsRequest.SerializeToString,
+            whistle_dot_v1_dot_order__entry__pb2.ListFillsResponse.FromString,
             options,
             channel_credentials,
             insecure,
