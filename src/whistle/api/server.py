@@ -601,6 +601,11 @@ class WhistleServer:
     ) -> None:
         own = identity.own_account
         lookup = self._lookup
+        too_many = {
+            "api_error": _ApiError.API_ERROR_INVALID_ARGUMENT,
+            "detail": f"at most max_batch={self.config.max_batch} commands per OrderEntryRequest;"
+            " not sequenced, send the rest in the next message",
+        }
         try:
             async for request in requests:
                 if type(request) is _Malformed:
@@ -608,7 +613,14 @@ class WhistleServer:
                     return
                 slots: list[tuple[int, dict[str, Any] | None]] = []
                 commands: list[Command] = []
-                for item in request.commands:
+                items = request.commands
+                limit = self.config.max_batch
+                for index, item in enumerate(items):
+                    if index >= limit:
+                        # One message may not hold the loop for long: past max_batch
+                        # commands, each is refused (send them in the next message).
+                        slots.append((item.request_id, too_many))
+                        continue
                     command = convert.command_of(item, lookup, own)
                     if isinstance(command, Refusal):
                         slots.append((item.request_id, self._refusal_result(command, identity)))

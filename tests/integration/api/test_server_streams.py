@@ -424,3 +424,24 @@ def test_a_subscriber_that_falls_behind_is_conflated_and_converges() -> None:
     finally:
         stubs.close()
         thread.close()
+
+
+def test_a_message_with_more_than_max_batch_commands_is_cut_not_run_whole() -> None:
+    thread = make_server(max_batch=5)
+    stubs = Stubs(thread.address)
+    try:
+        commands = [submit_cmd(i, symbol="AAPL", side=1, qty="1", price="1") for i in range(8)]
+        (response,) = list(
+            stubs.orders.OrderEntry(
+                iter([pb.OrderEntryRequest(commands=commands)]), metadata=metadata("alice")
+            )
+        )
+        results = [r.result for r in response.replies]
+        assert [r.request_id for r in response.replies] == list(range(8))
+        assert [bool(r.enq_seq) for r in results] == [True] * 5 + [False] * 3
+        assert {r.api_error for r in results[5:]} == {ApiError.API_ERROR_INVALID_ARGUMENT}
+        assert "max_batch=5" in results[5].detail
+        assert thread.run(lambda: thread.venue.enq_seq) == 5
+    finally:
+        stubs.close()
+        thread.close()
