@@ -321,8 +321,12 @@ class WhistleServer:
             await asyncio.sleep(interval)
             if self._draining:
                 break
-            with contextlib.suppress(BackendUnavailable):
+            try:
                 await self.backend.advance()
+            except BackendUnavailable:
+                continue  # a stopped venue: order entry says so; the clock just stays
+            except Exception:  # a bug: say it, keep the clock going
+                log.exception("the idle clock tick failed")
 
     async def stop(self, grace: float | None = None) -> None:
         """Drain and stop: see the module docstring. Idempotent."""
