@@ -44,6 +44,11 @@ Two ways to drive it: ``send``/``submit``/... sequence the command and tick at t
 time, returning the events; ``enqueue`` only sequences, and ``tick``/``advance`` process
 everything queued (the tick-bounded mode, and the fast one with host processes).
 
+An embedded venue (one in-process host, no data directory) answers ``submit``, ``cancel``,
+``modify``, ``send`` and ``send_many`` through its fast lane (``whistle.coord.venue.lane``,
+compiled): the same edge checks and the same events, with the router, host, coordinator
+and clock counters settled before any other method (``_settled``) or reader looks.
+
 Order entry is idempotent per account by ``client_order_id`` (``whistle.coord.
 client_orders``): a ``NewOrder``/``CancelReplace`` whose (account, client_order_id) was
 already taken is checked after the edge and before the router; an equal command changes
@@ -54,11 +59,12 @@ original's ``enq_seq``), a different one is refused (``DUPLICATE_CLIENT_ORDER_ID
 
 from __future__ import annotations
 
+import functools
 import operator
 import os
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, TypeVar, final
+from typing import TYPE_CHECKING, Concatenate, Final, ParamSpec, TypeVar, final
 
 import msgspec
 from msgspec.structs import astuple
@@ -109,6 +115,7 @@ from whistle.coord.runtime.placement import (
     RoundRobinPolicy,
 )
 from whistle.coord.runtime.router import Backpressure, DispatchError, OrderRouter
+from whistle.coord.venue.lane import Lane
 from whistle.core.commands import (
     CancelOrder,
     CancelReplace,
@@ -366,6 +373,24 @@ def _check_options(options: dict[str, object]) -> None:
         check_data_dir(options["data_dir"])
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _settled(method: Callable[Concatenate[Venue, P], R]) -> Callable[Concatenate[Venue, P], R]:
+    # Every Venue method but the lane's own calls first writes what the fast lane ran to
+    # the router, host, coordinator and clock (lane.py: the lane keeps only counters
+    # between its calls), so no method sees state the lane has not settled.
+    @functools.wraps(method)
+    def settled(self: Venue, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        lane = self._lane
+        if lane is not None and lane.open_sid >= 0:
+            lane.settle()
+        return method(self, *args, **kwargs)
+
+    return settled
+
+
 @final
 class RecoveryReport:
     """What a venue found and did when it opened an existing data directory."""
@@ -521,6 +546,7 @@ class Venue:
         one past it is refused with ``CLIENT_ORDER_IDS_FULL`` (0: every client order id is
         refused; orders without one are never affected).
         """
+        self._lane: Lane | None = None  # the embedded fast lane (bound at the end)
         _check_options(locals())
         if isinstance(placement, str):
             if placement not in PLACEMENTS:
@@ -530,7 +556,7 @@ class Venue:
             policy = PLACEMENTS[placement]()
         else:
             policy = placement
-        self.clock = SimulationClock(start_ns=start_ns, session_end_ns=session_end_ns)
+        self._clock = SimulationClock(start_ns=start_ns, session_end_ns=session_end_ns)
         self._hosts = _make_hosts(hosts, queue_depth, host_heartbeat_s, host_dead_after_s, wait)
         self.host_processes = hosts
         # The embedded fast path (send/submit/... without a data directory, one in-process
@@ -541,13 +567,13 @@ class Venue:
             first if data_dir is None and isinstance(first, InProcessHost) else None
         )
         self._fast_symbols: dict[str | int, Instrument] = {}
-        self.coordinator = SymbolCoordinator(self._hosts, policy)
+        self._coordinator = SymbolCoordinator(self._hosts, policy)
         if backpressure is None:
             backpressure = Backpressure.WAIT if hosts else Backpressure.REJECT
-        self.router = OrderRouter(
-            self.coordinator, backpressure=backpressure, wait_timeout_s=wait_timeout_s
+        self._router = OrderRouter(
+            self._coordinator, backpressure=backpressure, wait_timeout_s=wait_timeout_s
         )
-        self.router.now_ns = start_ns
+        self._router.now_ns = start_ns
         self._instruments: dict[int, Instrument] = {}
         self._by_symbol: dict[str, Instrument] = {}
         self._next_order_id: dict[int, int] = {}
@@ -599,13 +625,120 @@ class Venue:
                     )
                 for events, now in rederived:
                     self._journal.events(events, now)
-                self.router.journal = self._journal.sequenced
+                self._router.journal = self._journal.sequenced
             except BaseException:
                 if self._journal is not None:
                     self._journal.close()
                 for host in self._hosts:
                     host.stop()
                 raise
+        if self._fast_host is not None:
+            # Embedded: the lane's compiled calls stand in for these methods on this
+            # instance (lane.py); the class methods are the general path they fall back on.
+            lane = Lane(self)
+            self._lane = lane
+            vars(self).update(
+                submit=lane.submit,
+                cancel=lane.cancel,
+                modify=lane.modify,
+                send=lane.send,
+                send_many=lane.send_many,
+            )
+
+    # ------------------------------------------------------------------ the fast lane
+
+    def _lane_state(self, symbol_id: int) -> tuple[Whistle, int, int, int] | None:
+        # May the lane open on symbol_id? The state _embedded needs (the tick send() would
+        # run holds only the lane's command), and while the lane is open only lane calls
+        # run, so it holds: (engine, router.enq_seq, clock time, next automatic id) or None.
+        host = self._fast_host
+        coordinator = self._coordinator
+        clock = self._clock
+        if (
+            host is None
+            or self._subscribers
+            or self._refusal is not None
+            or symbol_id not in coordinator._ready  # ACTIVE and not faulted
+            or host._busy
+            or host._stopped
+            or clock.mode is not ClockMode.VIRTUAL
+            or coordinator._dead
+        ):
+            return None
+        slot = host._slots.get(symbol_id)
+        now = clock._now
+        end = clock.session_end_ns
+        enq_seq = self._router.enq_seq
+        if (
+            slot is None
+            or slot.pending
+            or slot.last_seq > enq_seq
+            or now < host._now_ns
+            or now < host._floor_ns
+            or (end is not None and not clock.session_ended and now >= end)
+        ):
+            return None
+        timed = host._timed
+        if timed:
+            slots = host._slots
+            for other in timed:
+                heap = slots[other].engine.book.gtd_heap
+                if other != symbol_id and heap and heap[0][0] <= now:
+                    return None  # its expiry belongs in the next tick
+        self.last_reject_detail = None  # as every accepted call of the fast API
+        return slot.engine, enq_seq, now, self._next_order_id.get(symbol_id, 1)
+
+    def _lane_commit(
+        self, symbol_id: int, engine: Whistle, enq_seq: int, done: int, next_id: int
+    ) -> None:
+        # The lane ran `done` commands of symbol_id, each its own tick at the clock's time,
+        # as enq_seqs up to enq_seq: the state changes of `done` _embedded calls (router,
+        # host slot and counters, one touch per command at the tick before its own, the
+        # clock's tick numbers, the next automatic id, the GTD index).
+        host = self._fast_host
+        assert host is not None
+        clock = self._clock
+        coordinator = self._coordinator
+        router = self._router
+        now = clock._now
+        router.enq_seq = enq_seq
+        host._slots[symbol_id].last_seq = enq_seq
+        host._commands += done
+        number = clock.tick_number + done
+        coordinator.update_tick(number - 1)
+        coordinator.touch(symbol_id)
+        coordinator._commands_on[host.host_id] += done - 1
+        clock.tick_number = number
+        coordinator.update_tick(number)
+        self._unticked = 0
+        router.now_ns = now
+        host._now_ns = now
+        host._ticks += done
+        host._next_tick_id += done
+        if next_id > self._next_order_id.get(symbol_id, 1):
+            self._next_order_id[symbol_id] = next_id
+        if engine.book.gtd_heap:
+            host._timed.add(symbol_id)
+        else:
+            host._timed.discard(symbol_id)
+
+    @property
+    @_settled
+    def router(self) -> OrderRouter:
+        """Return the venue's ``OrderRouter`` (the sequencer)."""
+        return self._router
+
+    @property
+    @_settled
+    def clock(self) -> SimulationClock:
+        """Return the venue's ``SimulationClock``."""
+        return self._clock
+
+    @property
+    @_settled
+    def coordinator(self) -> SymbolCoordinator:
+        """Return the venue's ``SymbolCoordinator`` (symbols, lifecycle, placement)."""
+        return self._coordinator
 
     def __enter__(self) -> Venue:
         return self
@@ -614,6 +747,7 @@ class Venue:
         if not self._stopped:
             self.stop()
 
+    @_settled
     def stop(self) -> None:
         """Drain, checkpoint and stop every host; a second call raises.
 
@@ -684,22 +818,26 @@ class Venue:
             ticks += 1
 
     @property
+    @_settled
     def now_ns(self) -> int:
         """Return the venue's current (simulation) time."""
-        return self.clock.now()
+        return self._clock.now()
 
     @property
+    @_settled
     def enq_seq(self) -> int:
         """Return the last ``enq_seq`` the router stamped."""
-        return self.router.enq_seq
+        return self._router.enq_seq
 
     @property
+    @_settled
     def hosts(self) -> list[EngineHost]:
         """Return the engine hosts (one in-process host when ``hosts=0``)."""
         return list(self._hosts)
 
     # ------------------------------------------------------------------ instruments
 
+    @_settled
     def add_instrument(
         self,
         symbol: str | Instrument,
@@ -774,7 +912,7 @@ class Venue:
         return instrument
 
     def _register(self, instrument: Instrument) -> None:
-        self.coordinator.register(instrument)
+        self._coordinator.register(instrument)
         self._instruments[instrument.symbol_id] = instrument
         self._by_symbol[instrument.symbol] = instrument
         self._next_order_id[instrument.symbol_id] = 1
@@ -840,6 +978,7 @@ class Venue:
 
     # ------------------------------------------------------------------ events
 
+    @_settled
     def subscribe(
         self, callback: Callable[[Event], None], symbols: Iterable[str | int] | None = None
     ) -> None:
@@ -877,7 +1016,7 @@ class Venue:
         # the return is the acknowledgement. Nothing runs before the next tick, and the
         # tick is journaled before it runs.
         try:
-            result = self.router.route(command)
+            result = self._router.route(command)
         except JournalUnavailable as exc:
             if exc.fatal:
                 self._halt(f"the venue stopped: {exc}")
@@ -926,6 +1065,7 @@ class Venue:
         if self._refusal is None:
             self._refusal = reason
 
+    @_settled
     def send(self, command: Command) -> list[Event]:
         """Sequence ``command`` and tick now; return the events of this tick.
 
@@ -1006,6 +1146,7 @@ class Venue:
                 accepted_enq_seq=result,
             ) from exc
 
+    @_settled
     def send_many(self, commands: Iterable[Command]) -> list[Event]:
         """``send`` every command in order; return all their events, in order.
 
@@ -1044,9 +1185,9 @@ class Venue:
         host = self._fast_host
         if i >= len(items) or host is None or self._subscribers or self._refusal is not None:
             return i
-        clock = self.clock
-        coordinator = self.coordinator
-        router = self.router
+        clock = self._clock
+        coordinator = self._coordinator
+        router = self._router
         now = clock._now
         end = clock.session_end_ns
         symbol_id = items[i - 1].symbol_id
@@ -1131,8 +1272,8 @@ class Venue:
         # compares events, that state and journals of both paths.
         host = self._fast_host
         symbol_id = command.symbol_id
-        coordinator = self.coordinator
-        clock = self.clock
+        coordinator = self._coordinator
+        clock = self._clock
         if (
             host is None
             or self._refusal is not None
@@ -1145,7 +1286,7 @@ class Venue:
         slot = host._slots.get(symbol_id)
         now = clock._now
         end = clock.session_end_ns
-        router = self.router
+        router = self._router
         enq_seq = router.enq_seq + 1
         if (
             slot is None
@@ -1203,6 +1344,7 @@ class Venue:
             self._publish(events)
         return events
 
+    @_settled
     def enqueue(self, command: Command) -> int | OrderRejected:
         """Sequence ``command`` for the next tick; return its ``enq_seq`` (or the reject).
 
@@ -1226,6 +1368,7 @@ class Venue:
             self._publish([result])
         return result
 
+    @_settled
     def tick(self, now_ns: int | None = None) -> list[Event]:
         """Move the clock to ``now_ns`` (default: stay) and tick every engine.
 
@@ -1236,7 +1379,7 @@ class Venue:
         """
         if self._refusal is not None:
             raise HostStateError(self._refusal)
-        clock = self.clock
+        clock = self._clock
         tick = clock.prepare(now_ns)
         if tick.session_ended:
             ended = self._session_ended_sent
@@ -1244,7 +1387,7 @@ class Venue:
             for symbol_id in sorted(self._instruments):
                 if (
                     symbol_id not in ended
-                    and self.coordinator.registry.state_of(symbol_id) is SymbolState.ACTIVE
+                    and self._coordinator.registry.state_of(symbol_id) is SymbolState.ACTIVE
                 ):
                     if isinstance(self._sequence(EndSession(symbol_id)), OrderRejected):
                         complete = False  # its queue is full: this tick drains it
@@ -1266,8 +1409,8 @@ class Venue:
         if tick.session_ended:
             self._session_ended_sent.clear()
         self._unticked = 0
-        self.router.now_ns = tick.now_ns
-        self.coordinator.update_tick(tick.number)
+        self._router.now_ns = tick.now_ns
+        self._coordinator.update_tick(tick.number)
         client_orders = self._client_orders
         if journal is None:
             events = self._run_tick(tick.now_ns)
@@ -1292,6 +1435,7 @@ class Venue:
             self._checkpoint_quietly()
         return self._publish(events)
 
+    @_settled
     def advance(self, delta_ns: int) -> list[Event]:
         """Advance the clock by ``delta_ns`` and tick every engine."""
         if type(delta_ns) is not int:
@@ -1303,7 +1447,7 @@ class Venue:
     def _run_tick(self, now_ns: int) -> list[Event]:
         # All hosts tick in parallel; their event lists (each in symbol_id order) are
         # merged in symbol_id order, the same order one in-process host produces.
-        dead = self.coordinator.dead_hosts()
+        dead = self._coordinator.dead_hosts()
         live = [h for h in self._hosts if h.host_id not in dead and h.symbols]
         if len(live) == 1:
             return self._collect(live[0], live[0].begin_tick(now_ns), now_ns)
@@ -1323,8 +1467,8 @@ class Venue:
             # A dead host: its symbols are faulted with the cause, the rest keep trading.
             # With a journal they are rebuilt and placed on a live host at once.
             cause = host.failure() or str(exc)
-            lost = self.coordinator.mark_host_dead(host.host_id, cause)
-            if self._journal is not None and self.coordinator.loads():
+            lost = self._coordinator.mark_host_dead(host.host_id, cause)
+            if self._journal is not None and self._coordinator.loads():
                 return self._restore_lost(sorted(lost))
             return [
                 EngineFaulted(sid, 0, 0, now_ns, f"host {host.host_id} failed: {cause}")
@@ -1368,13 +1512,14 @@ class Venue:
                 for symbol_id in lost:
                     replayed.extend(engines[symbol_id].tick(record.now_ns))
         for symbol_id in lost:
-            self.coordinator.clear_fault(symbol_id, engines[symbol_id].snapshot().encode())
-            self.coordinator.ensure_active(symbol_id)
+            self._coordinator.clear_fault(symbol_id, engines[symbol_id].snapshot().encode())
+            self._coordinator.ensure_active(symbol_id)
             self._dirty.add(symbol_id)
         return [e for e in events_after(replayed, journaled) if e.symbol_id in wanted]
 
     # ------------------------------------------------------------------ durability
 
+    @_settled
     def checkpoint(self) -> None:
         """Snapshot every symbol changed since the last checkpoint and journal the cut.
 
@@ -1417,7 +1562,7 @@ class Venue:
             # Events still waiting must be recorded before a cut: recovery re-derives only
             # the events of the commands after the cut.
             raise CheckpointError(f"not checkpointing while {journal.event_error}")
-        coordinator = self.coordinator
+        coordinator = self._coordinator
         registry = coordinator.registry
         now = self.now_ns
         done: list[int] = []
@@ -1447,7 +1592,7 @@ class Venue:
                 self._client_orders_anchor = -1
         journal.checkpoint(
             self.enq_seq,
-            self.clock.tick_number,
+            self._clock.tick_number,
             now,
             self._snapshots,
             self._next_order_id,
@@ -1463,6 +1608,7 @@ class Venue:
         del cuts[: -self.keep_checkpoints]
         journal.prune_snapshots({item for cut in cuts for item in cut.items()})
 
+    @_settled
     def durability(self) -> DurabilityStatus:
         """Return how the journals are doing: failures waiting for a retry, and why."""
         journal = self._journal
@@ -1478,7 +1624,7 @@ class Venue:
     def _healthy_hashes(self) -> dict[int, str]:
         out: dict[int, str] = {}
         for symbol_id in sorted(self._instruments):
-            if not self.coordinator.is_faulted(symbol_id):
+            if not self._coordinator.is_faulted(symbol_id):
                 out[symbol_id] = self.engine_view(symbol_id).state_hash()
         return out
 
@@ -1487,7 +1633,7 @@ class Venue:
         return {
             symbol_id: self.engine_view(symbol_id).state_hash()
             for symbol_id in sorted(symbols)
-            if not self.coordinator.is_faulted(symbol_id)
+            if not self._coordinator.is_faulted(symbol_id)
         }
 
     def _recover(
@@ -1502,7 +1648,7 @@ class Venue:
         # The chosen checkpoint's verified snapshots, then every record after it, in order.
         for instrument in found.instruments:
             self._register(instrument)
-        coordinator = self.coordinator
+        coordinator = self._coordinator
         registry = coordinator.registry
         report = RecoveryReport()
         report.fallbacks = list(choice.fallbacks)
@@ -1521,9 +1667,9 @@ class Venue:
                 self._snapshots[symbol_id] = enq_seq
                 produced[symbol_id] = found.snapshot_records[(symbol_id, enq_seq)].event_seq
                 report.restored += 1
-            self.router.enq_seq = checkpoint.enq_seq
-            self.clock.restore(checkpoint.now_ns, checkpoint.tick_number)
-            self.router.now_ns = checkpoint.now_ns
+            self._router.enq_seq = checkpoint.enq_seq
+            self._clock.restore(checkpoint.now_ns, checkpoint.tick_number)
+            self._router.now_ns = checkpoint.now_ns
             coordinator.update_tick(checkpoint.tick_number)
             for symbol_id, next_id in checkpoint.next_order_ids.items():
                 if next_id > self._next_order_id.get(symbol_id, 1):
@@ -1554,15 +1700,15 @@ class Venue:
                 coordinator.ensure_active(symbol_id)
                 if not coordinator.host_of(symbol_id).submit(record.enq_seq, command):
                     raise DataDirError(f"replaying enq_seq {record.enq_seq}: host queue full")
-                self.router.enq_seq = record.enq_seq
+                self._router.enq_seq = record.enq_seq
                 self._note_order_id(command)
                 self._client_orders.on_sequenced(record.enq_seq, command)
                 self._dirty.add(symbol_id)
                 report.commands += 1
                 pending.append(record.enq_seq)
             elif isinstance(record, Ticked):
-                self.clock.restore(record.now_ns, record.number)
-                self.router.now_ns = record.now_ns
+                self._clock.restore(record.now_ns, record.number)
+                self._router.now_ns = record.now_ns
                 coordinator.update_tick(record.number)
                 events = self._run_tick(record.now_ns)
                 self._client_orders.capture(events)
@@ -1609,7 +1755,7 @@ class Venue:
                 " hold acknowledged work"
             )
         report.clean_stop = found.stopped is not None
-        report.enq_seq = self.router.enq_seq
+        report.enq_seq = self._router.enq_seq
         self._since_checkpoint = report.commands
         report.pending = pending
         self._unticked = len(pending)
@@ -1617,13 +1763,14 @@ class Venue:
         report.client_orders = len(self._client_orders)
         return report
 
+    @_settled
     def release_idle(self, idle_ticks: int) -> list[int]:
         """Retire every symbol idle for ``idle_ticks`` ticks (kept as a snapshot).
 
         A symbol holding live GTD orders is kept however idle: eviction is not journaled,
         and an evicted book would not expire them while replay does.
         """
-        return self.coordinator.release_idle(idle_ticks)
+        return self._coordinator.release_idle(idle_ticks)
 
     def _edge_reject(
         self,
@@ -1695,6 +1842,7 @@ class Venue:
         except ConversionError as exc:
             raise EdgeReject(RejectReason.MALFORMED_COMMAND, f"{what}: {exc}") from None
 
+    @_settled
     def next_order_id(self, symbol: str | int) -> int:
         """Return the next unused automatic order id of ``symbol``."""
         return self._next_order_id[self.instrument(symbol).symbol_id]
@@ -1708,6 +1856,7 @@ class Venue:
         known = self._resolve(symbol)
         return self._next_order_id[known.symbol_id] if known is not None else 0
 
+    @_settled
     def submit(
         self,
         symbol: str | int,
@@ -1842,6 +1991,7 @@ class Venue:
             return self._client_orders.order_id_of(account, client_order_id)
         return None
 
+    @_settled
     def client_order(self, account: int, client_order_id: int) -> ClientOrderInfo | None:
         """Return what the venue remembers of (account, client_order_id), or None.
 
@@ -1853,10 +2003,12 @@ class Venue:
         return self._client_orders.info(account, client_order_id)
 
     @property
+    @_settled
     def client_orders(self) -> int:
         """Return how many (account, client_order_id) the venue remembers."""
         return len(self._client_orders)
 
+    @_settled
     def client_orders_hash(self) -> str:
         """Return a digest of the client-order table (equal after recovery and replay)."""
         return self._client_orders.state_hash()
@@ -1874,6 +2026,7 @@ class Venue:
             return 0
         return self._units(convert, value, what)
 
+    @_settled
     def cancel(
         self, symbol: str | int, order_id: int, *, account: int | None = None
     ) -> list[Event]:
@@ -1888,6 +2041,7 @@ class Venue:
             symbol, order_id, account or 0, lambda e: CancelOrder(e.symbol_id, order_id, account)
         )
 
+    @_settled
     def modify(
         self,
         symbol: str | int,
@@ -1926,6 +2080,7 @@ class Venue:
 
         return self._guard(symbol, order_id, account or 0, build)
 
+    @_settled
     def replace(
         self,
         symbol: str | int,
@@ -1977,6 +2132,7 @@ class Venue:
 
         return self._guard(symbol, order_id, account or 0, build)
 
+    @_settled
     def mass_cancel(
         self, symbol: str | int | None = None, *, account: int | None = None
     ) -> list[Event]:
@@ -2000,14 +2156,17 @@ class Venue:
                 return refused
         return refused + self.tick()
 
+    @_settled
     def halt(self, symbol: str | int) -> list[Event]:
         """Halt a symbol: new orders, modifies and replaces are rejected."""
         return self._guard(symbol, 0, 0, lambda e: HaltTrading(e.symbol_id))
 
+    @_settled
     def resume(self, symbol: str | int) -> list[Event]:
         """Resume a halted symbol."""
         return self._guard(symbol, 0, 0, lambda e: ResumeTrading(e.symbol_id))
 
+    @_settled
     def end_session(self, symbol: str | int | None = None) -> list[Event]:
         """End the trading session (every DAY order expires) on one symbol or all."""
         if symbol is not None:
@@ -2016,29 +2175,33 @@ class Venue:
 
     # ------------------------------------------------------------------ views
 
+    @_settled
     def engine_view(self, symbol: str | int) -> Whistle:
         """Return the symbol's engine (in-process) or a copy rebuilt from a snapshot."""
         instrument = self.instrument(symbol)
         sid = instrument.symbol_id
-        if self.coordinator.registry.state_of(sid) is not SymbolState.ACTIVE:
+        if self._coordinator.registry.state_of(sid) is not SymbolState.ACTIVE:
             # Never traded, or retired: a fresh engine, or the one in the kept snapshot.
-            entry = self.coordinator.registry.get(sid)
+            entry = self._coordinator.registry.get(sid)
             if entry.snapshot:
                 return Whistle.restore(decode_snapshot(entry.snapshot))
             return Whistle(instrument)
-        host = self.coordinator.host_of(sid)
+        host = self._coordinator.host_of(sid)
         if isinstance(host, InProcessHost):
             return host.engine(sid)
         return Whistle.restore(decode_snapshot(host.snapshot(sid)))
 
+    @_settled
     def depth(self, symbol: str | int, levels: int | None = 10) -> DepthSnapshot:
         """Return the L2 depth of ``symbol``: the best ``levels`` per side, None for all."""
         return self.engine_view(symbol).depth(levels)
 
+    @_settled
     def status(self, symbol: str | int) -> EngineStatus:
         """Return the status of ``symbol``'s engine (``bid_orders``/``ask_orders`` per side)."""
         return self.engine_view(symbol).status()
 
+    @_settled
     def order(self, symbol: str | int, order_id: int) -> OrderInfo | None:
         """Return one live order of ``symbol`` (resting or a parked stop), or None.
 
@@ -2065,13 +2228,23 @@ class Venue:
             return f"{text}: {detail_text(event.detail_code)}"
         return text
 
+    @_settled
     def l3(self, symbol: str | int) -> list[L3Order]:
         """Return ``symbol``'s resting orders in priority order."""
         return self.engine_view(symbol).l3()
 
+    @_settled
     def state_hashes(self) -> dict[str, str]:
         """Return every symbol's state hash, by symbol name."""
         return {
             self._instruments[k].symbol: self.engine_view(k).state_hash()
             for k in sorted(self._instruments)
         }
+
+    # The general path of the calls the fast lane stands in for (lane.py falls back on
+    # these; on an embedded venue ``venue.submit`` is the lane's).
+    _general_submit = submit
+    _general_cancel = cancel
+    _general_modify = modify
+    _general_send = send
+    _general_send_many = send_many
