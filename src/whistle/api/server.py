@@ -71,7 +71,7 @@ from whistle.api.marketdata import (
 from whistle.api.orders import OrderUpdates, OrderUpdatesClosed, OrderUpdatesDropped
 from whistle.api.v1 import admin_pb2, market_data_pb2, order_entry_pb2, types_pb2
 from whistle.core.errors import InstrumentError, WhistleError
-from whistle.core.events import OrderRejected
+from whistle.core.events import BestBidOfferChanged, BookLevelChanged, OrderRejected
 from whistle.core.instrument import Instrument
 
 if TYPE_CHECKING:
@@ -92,6 +92,9 @@ SERVICE_NAMES: Final = (
     "whistle.v1.AdminService",
 )
 _ApiError = types_pb2.ApiError
+_Entry = tuple[list[Any], "asyncio.Future[list[Outcome]] | None", bool]
+"""An OrderEntry request on its way: (reply slots, the batch's outcomes, omit_market_data)."""
+_MARKET_DATA_EVENTS: Final = frozenset({BookLevelChanged, BestBidOfferChanged})
 _ENCODED_MAX: Final = 1 << 16  # sequenced events kept encoded for their other receivers
 _SUBSCRIBED: Final = (("x-whistle-subscribed", "1"),)
 """Initial metadata of a subscription stream once it is registered (events from then on
@@ -473,11 +476,16 @@ class WhistleServer:
     ) -> list[types_pb2.Event]:
         return [types_pb2.Event(**d) for d in self._event_dicts(events, identity, detail)]
 
-    def _result(self, outcome: Outcome, identity: Identity) -> dict[str, Any]:
+    def _result(
+        self, outcome: Outcome, identity: Identity, omit_market_data: bool = False
+    ) -> dict[str, Any]:
         # A CommandResult's fields.
         if outcome.error is not None:
             return {"api_error": _ApiError.API_ERROR_UNAVAILABLE, "detail": outcome.error}
-        events = self._event_dicts(outcome.events, identity, outcome.detail)
+        shown = outcome.events
+        if omit_market_data:
+            shown = [e for e in shown if type(e) not in _MARKET_DATA_EVENTS]
+        events = self._event_dicts(shown, identity, outcome.detail)
         detail = outcome.detail
         if detail is None:
             # An engine reject: its words (the detail code's text, or the reason's).
@@ -562,9 +570,7 @@ class WhistleServer:
         batch with everything else), replies go out in request order."""
         identity = await self._trader(context)
         await self._open_stream(identity, context)
-        queue: asyncio.Queue[tuple[list[Any], asyncio.Future[list[Outcome]] | None] | None] = (
-            asyncio.Queue(maxsize=64)
-        )
+        queue: asyncio.Queue[_Entry | None] = asyncio.Queue(maxsize=64)
         malformed: list[str] = []
         reader = asyncio.get_running_loop().create_task(
             self._read_entries(requests, identity, queue, malformed)
@@ -574,13 +580,13 @@ class WhistleServer:
                 item = await queue.get()
                 if item is None:
                     break
-                slots, future = item
+                slots, future, omit = item
                 outcomes = await future if future is not None else []
                 replies = []
                 index = 0
                 for request_id, answer in slots:
                     if answer is None:
-                        result = self._result(outcomes[index], identity)
+                        result = self._result(outcomes[index], identity, omit)
                         index += 1
                     else:
                         result = answer
@@ -600,7 +606,7 @@ class WhistleServer:
         self,
         requests: AsyncIterator[Any],
         identity: Identity,
-        queue: asyncio.Queue[tuple[list[Any], asyncio.Future[list[Outcome]] | None] | None],
+        queue: asyncio.Queue[_Entry | None],
         malformed: list[str],
     ) -> None:
         own = identity.own_account
@@ -643,7 +649,7 @@ class WhistleServer:
                                 kept += 1
                         commands = commands[:granted]
                 future = self.batcher.submit(commands) if commands else None
-                await queue.put((slots, future))
+                await queue.put((slots, future, request.omit_market_data))
         finally:
             await queue.put(None)
 

@@ -445,3 +445,38 @@ def test_a_message_with_more_than_max_batch_commands_is_cut_not_run_whole() -> N
     finally:
         stubs.close()
         thread.close()
+
+
+def test_order_entry_can_leave_market_data_out_of_its_replies(stubs: Stubs) -> None:
+    commands = [
+        submit_cmd(1, symbol="AAPL", side=1, qty="2", price="10"),
+        submit_cmd(2, symbol="AAPL", side=2, qty="1", price="10"),
+    ]
+    (lean,) = list(
+        stubs.orders.OrderEntry(
+            iter([pb.OrderEntryRequest(commands=commands, omit_market_data=True)]),
+            metadata=metadata("alice"),
+        )
+    )
+    kinds = [[e.WhichOneof("kind") for e in r.result.events] for r in lean.replies]
+    assert kinds == [
+        ["order_accepted"],
+        ["order_accepted", "order_filled", "order_filled", "trade_occurred"],
+    ]
+    (full,) = list(
+        stubs.orders.OrderEntry(
+            iter(
+                [
+                    pb.OrderEntryRequest(
+                        commands=[submit_cmd(3, symbol="AAPL", side=1, qty="1", price="11")]
+                    )
+                ]
+            ),
+            metadata=metadata("alice"),
+        )
+    )
+    assert [e.WhichOneof("kind") for e in full.replies[0].result.events] == [
+        "order_accepted",
+        "book_level_changed",
+        "best_bid_offer_changed",
+    ]

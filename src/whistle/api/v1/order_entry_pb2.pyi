@@ -166,10 +166,12 @@ class OrderCommand(_message.Message):
     def __init__(self, request_id: _Optional[int] = ..., submit: _Optional[_Union[SubmitOrderRequest, _Mapping]] = ..., cancel: _Optional[_Union[CancelOrderRequest, _Mapping]] = ..., modify: _Optional[_Union[ModifyOrderRequest, _Mapping]] = ..., cancel_replace: _Optional[_Union[CancelReplaceRequest, _Mapping]] = ..., mass_cancel: _Optional[_Union[MassCancelRequest, _Mapping]] = ...) -> None: ...
 
 class OrderEntryRequest(_message.Message):
-    __slots__ = ("commands",)
+    __slots__ = ("commands", "omit_market_data")
     COMMANDS_FIELD_NUMBER: _ClassVar[int]
+    OMIT_MARKET_DATA_FIELD_NUMBER: _ClassVar[int]
     commands: _containers.RepeatedCompositeFieldContainer[OrderCommand]
-    def __init__(self, commands: _Optional[_Iterable[_Union[OrderCommand, _Mapping]]] = ...) -> None: ...
+    omit_market_data: bool
+    def __init__(self, commands: _Optional[_Iterable[_Union[OrderCommand, _Mapping]]] = ..., omit_market_data: _Optional[bool] = ...) -> None: ...
 
 class OrderReply(_message.Message):
     __slots__ = ("request_id", "result")
