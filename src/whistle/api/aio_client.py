@@ -42,6 +42,8 @@ from whistle.api.client import (
     depth_of,
     error_of,
     events_of,
+    fills_of,
+    fills_request,
     instruments_of,
     kinds_of,
     l3_of,
@@ -73,7 +75,7 @@ if TYPE_CHECKING:
     from whistle.api.backend import ClientOrderView
     from whistle.api.marketdata import Kind, Update
     from whistle.core.enums import Side
-    from whistle.core.events import Event
+    from whistle.core.events import Event, OrderFilled
     from whistle.core.instrument import Instrument
     from whistle.engine.status import DepthSnapshot, EngineStatus, L3Order
 
@@ -216,6 +218,17 @@ class AsyncClient:
         """The account's resting orders (``Client.open_orders``)."""
         request = open_orders_request(symbol, account)
         return open_orders_of(await self.call(self.orders.ListOpenOrders, request))
+
+    async def fills(
+        self,
+        symbol: str | int | None = None,
+        *,
+        account: int | None = None,
+        after_enq_seq: int = 0,
+    ) -> tuple[list[OrderFilled], bool]:
+        """The account's fills and whether they are all (``Client.fills``)."""
+        request = fills_request(symbol, account, after_enq_seq)
+        return fills_of(await self.call(self.orders.ListFills, request))
 
     async def client_order(
         self, client_order_id: int, *, account: int | None = None

@@ -80,12 +80,12 @@ from whistle.api.v1.admin_pb2_grpc import AdminServiceStub
 from whistle.api.v1.market_data_pb2_grpc import MarketDataServiceStub
 from whistle.api.v1.order_entry_pb2_grpc import OrderEntryServiceStub
 from whistle.core.enums import OrderType, Side, StpMode, TimeInForce, TradingState
+from whistle.core.events import Event, OrderFilled
 from whistle.engine.status import DepthLevel, DepthSnapshot, EngineStatus, L3Order, OrderInfo
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
 
-    from whistle.core.events import Event
     from whistle.core.instrument import Instrument
 
 __all__ = [
@@ -623,6 +623,24 @@ def open_orders_of(message: order_entry_pb2.ListOpenOrdersResponse) -> list[Open
     ]
 
 
+def fills_request(
+    symbol: str | int | None, account: int | None, after_enq_seq: int
+) -> order_entry_pb2.ListFillsRequest:
+    """Build a ``ListFillsRequest`` (no symbol: every symbol)."""
+    request = order_entry_pb2.ListFillsRequest(after_enq_seq=after_enq_seq)
+    if symbol is not None:
+        _symbol(request, symbol)
+    if account is not None:
+        request.account = account
+    return request
+
+
+def fills_of(message: order_entry_pb2.ListFillsResponse) -> tuple[list[OrderFilled], bool]:
+    """Return the fills of a ``ListFillsResponse`` (venue order) and whether they are all."""
+    fills = [e for e in events_of(message.fills) if isinstance(e, OrderFilled)]
+    return fills, message.complete
+
+
 def client_order_request(
     client_order_id: int, account: int | None
 ) -> order_entry_pb2.GetClientOrderRequest:
@@ -946,6 +964,19 @@ class Client:
         symbol in id order, each in priority order."""
         request = open_orders_request(symbol, account)
         return open_orders_of(self.call(self.orders.ListOpenOrders, request))
+
+    def fills(
+        self,
+        symbol: str | int | None = None,
+        *,
+        account: int | None = None,
+        after_enq_seq: int = 0,
+    ) -> tuple[list[OrderFilled], bool]:
+        """The account's fills (an admin: ``account``'s, or everyone's) on one symbol or
+        all, oldest first, and whether the server still holds every one since the venue
+        began (``complete``)."""
+        request = fills_request(symbol, account, after_enq_seq)
+        return fills_of(self.call(self.orders.ListFills, request))
 
     def client_order(
         self, client_order_id: int, *, account: int | None = None

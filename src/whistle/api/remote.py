@@ -41,9 +41,10 @@ holds a previous run's ids would answer with that run's outcomes.
 
 What a remote venue cannot give: the server does not replay the update stream after a
 reconnect, so events published while it was down reach an adapter only through later
-answers (``RemoteLink.open_orders`` asks the server afresh); ``RemoteLink.fills`` holds
-the fills seen since the link started (a local ``VenueLink`` reads its venue's whole
-event journal at start); a ``BOOK`` is conflated per stream message, not per command.
+answers (``RemoteLink.open_orders`` asks the server afresh); ``RemoteLink.fills`` starts
+from the server's fill history (``ListFills``: what a local ``VenueLink`` reads from its
+venue's event journal), which is bounded on the server (``fills_complete``); a ``BOOK`` is
+conflated per stream message, not per command.
 The interleaving of market data and order updates follows their arrival on two streams.
 """
 
@@ -933,11 +934,18 @@ class RemoteLink(_Orders):
         self._fills: dict[tuple[int, int], list[Fill]] = {}
         self.events_seen = 0
         self._start_updates()
+        # Every fill the server holds, once: read after the update stream is registered, so
+        # nothing falls between the two; the stream's copies of these are skipped (_fresh).
+        history, self.fills_complete = client.fills()
+        self._note_answer(list(history))
+        self._count_fills(history)
 
     # ------------------------------------------------------------------ recovery
 
     def fills(self, account: int, symbol_id: int) -> list[Fill]:
-        """Every fill of ``account`` in ``symbol_id`` seen since the link started (a copy)."""
+        """Every fill of ``account`` in ``symbol_id`` so far, oldest first (a copy): the
+        server's history (``ListFills``) at start, then the live ones (``fills_complete``
+        says whether the server still held its whole history)."""
         with self.lock:
             self._digest()
             return list(self._fills.get((account, symbol_id), ()))

@@ -105,3 +105,55 @@ def test_the_orchestrator_trades_through_a_remote_server(
     finally:
         orch.stop()
     assert links[0].closed
+
+
+def test_a_restarted_orchestrator_restores_positions_from_the_servers_fills(
+    server: ServerThread, tmp_path: Path
+) -> None:
+    """A new orchestrator life on a remote venue starts each pair from the server's fill
+    history (``ListFills``), as a local one does from its venue's event journal."""
+
+    def remote(_venue_dir: Path) -> RemoteLink:
+        client = Client(server.address, api_key=KEYS["root"][0], timeout_s=20)
+        return RemoteLink(client, owns_client=True, ignore_accounts=frozenset((SIM_ACCOUNT,)))
+
+    first = Orchestrator(tmp_path / "orch", simulate=3, backoff_s=0.02, link_factory=remote)
+    first.start()
+    try:
+        first.add_trading_pair("AAA", MM, {"qty_lots": 1})
+        wait_for(lambda: first.snapshot("AAA").fills >= 3, "fills of the AAA market maker")
+        first.pause("AAA")
+        wait_for(
+            lambda: first.link.open_orders(1, first.link.venue.instrument("AAA").symbol_id) == [],
+            "the paused pair's quotes gone",
+        )
+        link = first.link
+        sid = link.venue.instrument("AAA").symbol_id
+
+        def settled() -> bool:  # the actor has booked every fill the link saw
+            fills = link.fills(1, sid)
+            snap = first.snapshot("AAA")
+            return snap.fills == len(fills) and snap.bought == sum(
+                q for side, _p, q, _f in fills if side == 1
+            )
+
+        wait_for(settled, "the actor to book every fill")
+        before = first.snapshot("AAA")
+    finally:
+        first.stop()
+    assert before.fills >= 3
+
+    second = Orchestrator(tmp_path / "orch", backoff_s=0.02, link_factory=remote)
+    second.start()
+    try:
+        wait_for(lambda: "AAA" in second.managers, "the AAA actor's new life")
+        after = second.snapshot("AAA")
+        assert (after.position, after.bought, after.sold) == (
+            before.position,
+            before.bought,
+            before.sold,
+        )
+        assert isinstance(second.link, RemoteLink)
+        assert second.link.fills_complete
+    finally:
+        second.stop()
