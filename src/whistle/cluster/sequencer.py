@@ -286,7 +286,8 @@ class ShardSequencer:
         max_batch: int = 1024,
         snapshot_every: int = 50_000,
         clock: Callable[[], int] = time.time_ns,
-        retries: int = 3,
+        retries: int = 8,
+        append_timeout_s: float = 1.0,
         on_stop: Callable[[int, str], None] | None = None,
         event_stream: bool = False,
     ) -> None:
@@ -298,7 +299,9 @@ class ShardSequencer:
         self.shard = shard
         self.token = token
         self.fence = fence
-        self.log = CommandLog(self.js, names, shard, replicas=replicas)
+        # A short wait per try and several tries (the same message id each time: stored
+        # once): a stream leader's death costs about one election, not a long timeout.
+        self.log = CommandLog(self.js, names, shard, replicas=replicas, timeout_s=append_timeout_s)
         self.replicas = replicas
         self.events = EventLog(nc, names, stream=event_stream)
         self.max_batch = max_batch
@@ -590,7 +593,7 @@ class ShardSequencer:
                 if attempt == self.retries or not self.fence():
                     self._stop(f"shard {self.shard}: {exc}")
                     return 0
-                await asyncio.sleep(0.05 * (attempt + 1))
+                await asyncio.sleep(min(0.05 * (attempt + 1), 0.25))
         return 0
 
     @staticmethod
