@@ -25,6 +25,7 @@ import grpc
 import grpc.aio
 
 from whistle.api.client import (
+    MAX_COMMANDS_PER_MESSAGE,
     RETRYABLE,
     ChannelSettings,
     ClientError,
@@ -320,9 +321,12 @@ class AsyncClient:
 
     # ------------------------------------------------------------------ streams
 
-    def order_entry(self, max_batch: int = _MAX_BATCH) -> AsyncOrderEntryStream:
-        """An ``OrderEntry`` stream (opened by the first ``send``)."""
-        return AsyncOrderEntryStream(self, max_batch)
+    def order_entry(
+        self, max_batch: int = _MAX_BATCH, *, omit_market_data: bool = False
+    ) -> AsyncOrderEntryStream:
+        """An ``OrderEntry`` stream (opened by the first ``send``). ``omit_market_data``:
+        the replies leave out book-level and BBO events (they are on market data)."""
+        return AsyncOrderEntryStream(self, max_batch, omit_market_data=omit_market_data)
 
     def market_data(
         self,
@@ -497,9 +501,14 @@ class AsyncOrderEntryStream(_AsyncStream):
     the request ids left without an answer; the next ``send`` opens a new stream.
     """
 
-    def __init__(self, client: AsyncClient, max_batch: int = _MAX_BATCH) -> None:
+    def __init__(
+        self, client: AsyncClient, max_batch: int = _MAX_BATCH, *, omit_market_data: bool = False
+    ) -> None:
         super().__init__(client)
+        if not 1 <= max_batch <= MAX_COMMANDS_PER_MESSAGE:
+            raise ValueError(f"max_batch must be 1..{MAX_COMMANDS_PER_MESSAGE}, was {max_batch!r}")
         self.max_batch = max_batch
+        self.omit_market_data = omit_market_data
         self._next_id = 0
         self._unanswered: dict[int, None] = {}
         self._waiting: list[order_entry_pb2.OrderCommand] = []
@@ -527,6 +536,7 @@ class AsyncOrderEntryStream(_AsyncStream):
         waiting = self._waiting
         wake = self._wake
         max_batch = self.max_batch
+        omit = self.omit_market_data
         request_type = order_entry_pb2.OrderEntryRequest
         try:
             while True:
@@ -538,7 +548,7 @@ class AsyncOrderEntryStream(_AsyncStream):
                     continue
                 batch = waiting[:max_batch]
                 del waiting[:max_batch]
-                await call.write(request_type(commands=batch))
+                await call.write(request_type(commands=batch, omit_market_data=omit))
                 self.messages_sent += 1
         except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
             return  # the read side reports the broken stream

@@ -114,6 +114,8 @@ Number = str | int | Decimal
 T = TypeVar("T")
 
 API_KEY_HEADER: Final = "x-api-key"
+MAX_COMMANDS_PER_MESSAGE: Final = 4096
+"""The server's limit of commands per ``OrderEntryRequest`` (the ones past it are refused)."""
 _TRADES_KEPT: Final = 100  # recent trades a MarketDataStream's view keeps per symbol
 _E = TypeVar("_E", bound=IntEnum)
 
@@ -1084,9 +1086,11 @@ class Client:
 
     # ------------------------------------------------------------------ streams
 
-    def order_entry(self) -> OrderEntryStream:
+    def order_entry(
+        self, max_batch: int = 512, *, omit_market_data: bool = False
+    ) -> OrderEntryStream:
         """Open an ``OrderEntry`` stream (see ``OrderEntryStream``)."""
-        return OrderEntryStream(self)
+        return OrderEntryStream(self, max_batch, omit_market_data=omit_market_data)
 
     def market_data(
         self,
@@ -1331,7 +1335,9 @@ class MarketDataStream(_Stream, MarketDataState):
             call = self._connect()
 
 
-def feed_batches(requests: queue.SimpleQueue[Any], max_batch: int) -> Iterator[Any]:
+def feed_batches(
+    requests: queue.SimpleQueue[Any], max_batch: int, omit_market_data: bool = False
+) -> Iterator[Any]:
     """Group queued ``OrderCommand`` s into ``OrderEntryRequest`` s until ``_CLOSE``.
 
     Whatever waits when the transport asks for the next message goes in one message (at
@@ -1356,7 +1362,9 @@ def feed_batches(requests: queue.SimpleQueue[Any], max_batch: int) -> Iterator[A
                 closing = True
                 break
             commands.append(item)
-        yield order_entry_pb2.OrderEntryRequest(commands=commands)
+        yield order_entry_pb2.OrderEntryRequest(
+            commands=commands, omit_market_data=omit_market_data
+        )
         if closing:
             return
 
@@ -1382,9 +1390,14 @@ class OrderEntryStream(_Stream):
     ``send`` opens a new stream.
     """
 
-    def __init__(self, client: Client, max_batch: int = 512) -> None:
+    def __init__(
+        self, client: Client, max_batch: int = 512, *, omit_market_data: bool = False
+    ) -> None:
         super().__init__(client)
+        if not 1 <= max_batch <= MAX_COMMANDS_PER_MESSAGE:
+            raise ValueError(f"max_batch must be 1..{MAX_COMMANDS_PER_MESSAGE}, was {max_batch!r}")
         self.max_batch = max_batch
+        self.omit_market_data = omit_market_data
         self._next_id = 0
         self._unanswered: dict[int, None] = {}
         self._requests: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -1406,7 +1419,7 @@ class OrderEntryStream(_Stream):
         client = self.client
         self._responses = self._open(
             lambda: client.orders.OrderEntry(
-                feed_batches(requests, self.max_batch),
+                feed_batches(requests, self.max_batch, self.omit_market_data),
                 metadata=client.metadata,
                 wait_for_ready=True,
             )

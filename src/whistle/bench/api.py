@@ -8,7 +8,8 @@ and measures, each phase on its own symbol:
    calls in flight (resting limit orders, no trades; the client converts every answer);
 2. ``stream_per_sec``: orders/s through one ``OrderEntry`` stream (``AsyncOrderEntryStream``,
    many commands per message, at most ``window`` unanswered; replies counted, not
-   converted);
+   converted), replies without book-level/BBO events (``omit_market_data``: a high-rate
+   trader reads those from market data); ``stream_full_per_sec`` with every event;
 3. ``md_updates_per_sec`` (8 subscribers; ``md_updates_per_sec_1`` for 1): market-data
    updates/s delivered in total to that many ``SubscribeMarketData`` streams (every level)
    while one ``OrderEntry`` stream drives the book: cycles of ``sweep`` resting orders at
@@ -264,13 +265,15 @@ async def _unary(address: str, symbol: str, orders: int, concurrency: int) -> in
         return sum(await asyncio.gather(*(worker() for _ in range(concurrency))))
 
 
-async def _stream(address: str, symbol: str, orders: int, window: int) -> tuple[int, float]:
+async def _stream(
+    address: str, symbol: str, orders: int, window: int, omit_market_data: bool
+) -> tuple[int, float]:
     from whistle.api.aio_client import AsyncClient
     from whistle.api.client import order_command, submit_request
 
     async with AsyncClient(address, api_key=BENCH_KEY, timeout_s=60) as client:
         sid = (await client.instrument(symbol)).symbol_id
-        entry = client.order_entry(max_batch=1024)
+        entry = client.order_entry(max_batch=1024, omit_market_data=omit_market_data)
         # Commands built before the clock starts: the figure is the API's, not protobuf
         # construction in this process.
         commands = [
@@ -606,7 +609,7 @@ def run_api_bench(
     with tempfile.TemporaryDirectory(prefix="whistle-bench-api-") as raw:
         config = write_config(Path(raw))
         instruments = ["UNARY:0.01:1", "STREAM:0.01:1", "MD1:0.01:1", "MD8:0.01:1"]
-        instruments += ["LAT:0.01:1", "LAT1:0.01:1"]
+        instruments += ["LAT:0.01:1", "LAT1:0.01:1", "STREAM2:0.01:1"]
         server = ServerProcess(config, instruments=instruments, extra=server_args)
         server.start()
         try:
@@ -662,17 +665,21 @@ def _run_unary(
 def _run_stream(result: dict[str, Any], server: ServerProcess, orders: int, window: int) -> None:
     import asyncio
 
-    meter = _Meter(server)
-    n, seconds = asyncio.run(_stream(server.address, "STREAM", orders, window))
-    phase = meter.done()
-    result["stream_per_sec"] = round(n / seconds)
-    _capacity(result, "stream", n, phase)
-    result["stream"] = {
-        "orders": n,
-        "window": window,
-        "send_seconds": round(seconds, 4),
-        **phase,
-    }
+    # As a high-rate trader runs it: replies without the book's level/BBO events (those come
+    # on market data); and, for comparison, with every event of each command.
+    for key, omit, symbol in (("stream", True, "STREAM"), ("stream_full", False, "STREAM2")):
+        meter = _Meter(server)
+        n, seconds = asyncio.run(_stream(server.address, symbol, orders, window, omit))
+        phase = meter.done()
+        result[f"{key}_per_sec"] = round(n / seconds)
+        _capacity(result, key, n, phase)
+        result[key] = {
+            "orders": n,
+            "window": window,
+            "omit_market_data": omit,
+            "send_seconds": round(seconds, 4),
+            **phase,
+        }
 
 
 def _run_md(

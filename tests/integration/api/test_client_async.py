@@ -133,3 +133,22 @@ def test_market_data_and_order_updates_streams(server: ServerThread) -> None:
             await up_iter.aclose()
 
     run(main())
+
+
+def test_order_entry_stream_can_leave_book_events_out(server: ServerThread) -> None:
+    async def main() -> None:
+        async with make(server) as c:
+            lean = c.order_entry(omit_market_data=True)
+            lean.send_submit("AAPL", "buy", qty_lots=1, price_ticks=9_000)
+            _rid, result = await lean.recv()
+            assert [type(e).__name__ for e in result.events] == ["OrderAccepted"]
+            await lean.aclose()
+            full = c.order_entry()
+            full.send_submit("AAPL", "buy", qty_lots=1, price_ticks=9_001)
+            _rid, result = await full.recv()
+            assert "BookLevelChanged" in [type(e).__name__ for e in result.events]
+            await full.aclose()
+        with pytest.raises(ValueError, match="max_batch"):
+            c.order_entry(max_batch=5000)
+
+    run(main())

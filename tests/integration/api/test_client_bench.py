@@ -21,6 +21,8 @@ def test_bench_api_json_has_every_figure() -> None:
         assert out[key] > 0, key
     assert out["unary"]["orders"] == 200
     assert out["stream"]["orders"] == 2000
+    assert out["stream"]["omit_market_data"]
+    assert out["stream_full_per_sec"] > 0
     # 20 cycles of 5 levels: each level comes and goes, every fill prints, to 3 readers.
     assert out["md_3"]["updates"] >= 3 * 20 * (5 + 5 + 5)
     assert out["md_conflations"] == 0
