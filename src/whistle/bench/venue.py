@@ -24,10 +24,10 @@ import msgspec
 from hdrh.histogram import HdrHistogram
 
 from whistle.bench.mixes import generate_mix
-from whistle.coord.venue.facade import Venue
+from whistle.coord import Venue
 from whistle.core.instrument import Instrument
 
-__all__ = ["run_venue_bench"]
+__all__ = ["PeerSendMany", "peer_send_many", "run_venue_bench"]
 
 _MAX_LATENCY_NS = 60 * 1_000_000_000
 
@@ -178,3 +178,82 @@ def run_venue_bench(
         result["rate"] = rate
         result["latency_ns"] = _percentiles(hist)
     return result
+
+
+class PeerSendMany:
+    """A ``../shared/peers`` adapter: the harness's commands through ``Venue.send_many``.
+
+    Run it beside the harness's own whistle adapters, from the harness folder::
+
+        python run_peers.py --n 300000 --repeats 3 --mixes ecore,plain \\
+          --peers baseline,whistle,whistle-venue,whistle-send-many \\
+          --engine whistle=whistle_peer:engine --engine whistle-venue=whistle_peer:venue \\
+          --engine whistle-send-many=whistle.bench.venue:peer_send_many
+
+    The commands are built as the engine adapter builds them (untimed: 'L' GTC limit, 'I'
+    IOC limit, 'C' cancel, 'M' modify(price), account 1) and sent in batches of 1,000 (one
+    list of the events of every command would measure the allocator, not the venue).
+    """
+
+    kind = "match"
+    batch = 1_000
+
+    def version(self) -> str:
+        import importlib.metadata
+
+        from whistle.book import book
+
+        compiled = book.__file__ is not None and book.__file__.endswith(".so")
+        mode = "mypyc" if compiled else "pure"
+        return f"whistle {importlib.metadata.version('whistle')} ({mode}), Venue.send_many"
+
+    def _build(self, sid: int, cmds: list[tuple[str, int, int, int, int]]) -> list[Any]:
+        from whistle.core.commands import CancelOrder, ModifyOrder, NewOrder
+        from whistle.core.enums import OrderType, Side, TimeInForce
+
+        sides = (int(Side.BUY), int(Side.SELL))
+        lim, gtc, ioc = int(OrderType.LIMIT), int(TimeInForce.GTC), int(TimeInForce.IOC)
+        out: list[Any] = []
+        for kind, oid, side, price, qty in cmds:
+            if kind == "L":
+                out.append(NewOrder(sid, oid, 1, sides[side], lim, gtc, price, qty))
+            elif kind == "I":
+                out.append(NewOrder(sid, oid, 1, sides[side], lim, ioc, price, qty))
+            elif kind == "C":
+                out.append(CancelOrder(sid, oid))
+            else:
+                out.append(ModifyOrder(sid, oid, price))
+        return out
+
+    def prepare(self, data: dict[str, Any], opts: dict[str, Any]) -> None:
+        inst = Instrument(symbol="X", tick_size="1", lot_size="1", max_qty_lots=1 << 40)
+        self.venue = venue = Venue()
+        venue.add_instrument(inst)
+        venue.send_many(self._build(inst.symbol_id, data["prefill"]))
+        cmds = self._build(inst.symbol_id, data["commands"])
+        self.batches = [cmds[i : i + self.batch] for i in range(0, len(cmds), self.batch)]
+        self.trades0 = venue.status("X").trades
+
+    def run(self) -> None:
+        send_many = self.venue.send_many
+        for batch in self.batches:
+            send_many(batch)
+
+    def result(self) -> dict[str, Any]:
+        venue = self.venue
+        status = venue.status("X")
+        depth = venue.depth("X", None)
+        return {
+            "resting": status.resting_orders,
+            "best_bid": status.best_bid_ticks or None,
+            "best_ask": status.best_ask_ticks or None,
+            "levels": len(depth.bids) + len(depth.asks),
+            "bid_qty": sum(lv.qty_lots for lv in depth.bids),
+            "ask_qty": sum(lv.qty_lots for lv in depth.asks),
+            "fills": status.trades - self.trades0,
+        }
+
+
+def peer_send_many() -> PeerSendMany:
+    """Return the ``../shared/peers`` adapter of ``Venue.send_many`` (``PeerSendMany``)."""
+    return PeerSendMany()

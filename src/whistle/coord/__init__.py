@@ -21,6 +21,7 @@ May import ``whistle.core``, ``whistle.book``, ``whistle.engine``, ``whistle.ipc
 
 from whistle.coord.durability.client_orders import ClientOrderInfo
 from whistle.coord.durability.datadir import DataDirError, JournalUnavailable
+from whistle.coord.durability.playback import Playback
 from whistle.coord.errors import (
     CoordError,
     HostDead,
@@ -97,6 +98,7 @@ __all__ = [
     "OrderbookManagerError",
     "OrderbookManagerService",
     "PlacementPolicy",
+    "Playback",
     "ProcessHost",
     "QueueAllocator",
     "ReadyAtTick",
