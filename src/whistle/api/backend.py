@@ -41,6 +41,7 @@ import msgspec
 from whistle.core.commands import CancelOrder, CancelReplace, MassCancel, ModifyOrder, NewOrder
 from whistle.core.errors import WhistleError
 from whistle.core.events import Event, OrderFilled, OrderRejected
+from whistle.core.limits import MAX_ORDER_ID, MIN_ORDER_ID
 from whistle.engine.status import DepthSnapshot, EngineStatus, L3Order, OrderInfo
 
 if TYPE_CHECKING:
@@ -284,6 +285,7 @@ class LocalBackend:
         self._fills_complete = self._load_fills(venue, data_dir)
         self._listeners: list[Callable[[list[Event]], None]] = []
         self._known: dict[str | int, Instrument] = {}
+        self._spare: dict[int, int] = {}  # symbol_id -> where the search for a free id goes on
         self._closed = False
         self.batches = 0
         """``execute`` calls so far."""
@@ -406,7 +408,19 @@ class LocalBackend:
     def _next_id(self, symbol_id: int) -> int:
         # Unknown symbol: any valid id, so the router answers UNKNOWN_SYMBOL.
         venue = self.venue
-        return venue.next_order_id(symbol_id) if venue.is_registered(symbol_id) else 1
+        if not venue.is_registered(symbol_id):
+            return 1
+        next_id = venue.next_order_id(symbol_id)
+        if next_id <= MAX_ORDER_ID:
+            return next_id
+        # The venue's counter (the largest id used + 1) ran past the top: a caller chose an
+        # id near MAX_ORDER_ID. Rather than refuse every automatic order from then on, take
+        # the lowest id no live order holds (an id of an order long gone may come back).
+        candidate = self._spare.get(symbol_id, MIN_ORDER_ID)
+        while venue.order(symbol_id, candidate) is not None:
+            candidate += 1
+        self._spare[symbol_id] = candidate + 1  # the next one, even before this one is live
+        return candidate
 
     def _every_symbol(self, command: MassCancel) -> list[Command]:
         venue = self.venue

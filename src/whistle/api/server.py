@@ -822,10 +822,23 @@ class WhistleServer:
         context: aio.ServicerContext[Any, Any],
     ) -> AsyncIterator[bytes]:
         """Snapshot then deltas of many symbols on one stream; later requests ask for
-        fresh snapshots. Yields serialized ``MarketDataBatch`` bytes (shared per chunk)."""
+        fresh snapshots. Yields serialized ``MarketDataBatch`` bytes (shared per chunk).
+
+        The stream counts against the key's ``max_streams`` from the moment it opens, not
+        from its first request (a stream that never subscribes still holds resources)."""
         identity = await self._identify(context)
         if self._draining:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "the server is shutting down")
+        await self._open_stream(identity, context)
+        try:
+            async for data in self._market_data(requests, context):
+                yield data
+        finally:
+            self.streams.release(identity.name)
+
+    async def _market_data(
+        self, requests: AsyncIterator[Any], context: aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[bytes]:
         iterator = requests.__aiter__()
         try:
             first = await iterator.__anext__()
@@ -849,11 +862,9 @@ class WhistleServer:
                 await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"unknown kind {kind}")
             kinds |= flag
         depth = 0 if spec.all_levels else (spec.depth or 10)
-        await self._open_stream(identity, context)
         try:
             sub = self.hub.subscribe(ids or None, depth, kinds or ALL_KINDS)
         except (UnknownSymbol, ValueError) as exc:
-            self.streams.release(identity.name)
             code = (
                 grpc.StatusCode.NOT_FOUND
                 if isinstance(exc, UnknownSymbol)
@@ -887,7 +898,6 @@ class WhistleServer:
                 await reader
             sub.close()
             self._md_subs.discard(sub)
-            self.streams.release(identity.name)
 
     async def _read_md(
         self,

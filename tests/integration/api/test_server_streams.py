@@ -480,3 +480,21 @@ def test_order_entry_can_leave_market_data_out_of_its_replies(stubs: Stubs) -> N
         "book_level_changed",
         "best_bid_offer_changed",
     ]
+
+
+def test_a_market_data_stream_counts_from_the_moment_it_opens() -> None:
+    thread = make_server(max_streams=1)
+    stubs = Stubs(thread.address)
+    idle = Feeder()  # never sends its subscribe
+    try:
+        first = stubs.md.SubscribeMarketData(idle, metadata=metadata("md"))
+        wait_streams(thread, 1)
+        _, second = md_stream(stubs, "md", mdpb.MarketDataSubscribe())
+        with pytest.raises(grpc.RpcError) as err:
+            next(second)
+        assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        idle.put(None)
+        first.cancel()
+    finally:
+        stubs.close()
+        thread.close()

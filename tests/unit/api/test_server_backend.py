@@ -156,3 +156,21 @@ def test_the_fill_history_is_bounded_and_says_when_it_is_not_whole() -> None:
     later, _ = asyncio.run(backend.fills(None, None, 3))
     assert {f.enq_seq for f in later} == {4}
     asyncio.run(backend.close())
+
+
+def test_automatic_ids_survive_a_caller_choosing_the_largest_id() -> None:
+    from whistle.core.limits import MAX_ORDER_ID
+
+    v, a, _ = venue()
+    backend = LocalBackend(v, clock=lambda: 1)
+    first = asyncio.run(backend.execute([NewOrder(a, 0, 7, 1, 1, 1, 100, 1)]))[0]
+    assert first.order_id == 1
+    top = asyncio.run(backend.execute([NewOrder(a, MAX_ORDER_ID, 9, 1, 1, 1, 100, 1)]))[0]
+    assert isinstance(top.events[0], OrderAccepted)
+    # the venue's counter is now past the top: automatic ids take the lowest free ones
+    later = asyncio.run(
+        backend.execute([NewOrder(a, 0, 7, 1, 1, 1, 101, 1), NewOrder(a, 0, 8, 1, 1, 1, 102, 1)])
+    )
+    assert [o.order_id for o in later] == [2, 3]  # 1 is live; two in one batch never collide
+    assert all(isinstance(o.events[0], OrderAccepted) for o in later)
+    asyncio.run(backend.close())
