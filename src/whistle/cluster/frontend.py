@@ -198,7 +198,12 @@ class ClusterBackend:
         except Exception:
             plane.close()
             raise
-        nc = await nats.connect(nats_url.split(","), connect_timeout=5, max_reconnect_attempts=-1)
+        nc = await nats.connect(
+            nats_url.split(","),
+            connect_timeout=5,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.25,  # the next server at once when one dies
+        )
         backend = cls(nc, ClusterNames(prefix), shard_map, retry_s=retry_s, timeout_s=timeout_s)
         backend._refresh_map = read_map
         backend._plane_close = plane.close

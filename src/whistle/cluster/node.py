@@ -143,8 +143,12 @@ class VenueNode:
         from whistle.cluster.control import ControlError, ShardKeeper
 
         self._loop = asyncio.get_running_loop()
+        # Reconnect to the next server at once when one dies (nats-py waits 2 s by default).
         self._nc = await nats.connect(
-            self.nats_url.split(","), connect_timeout=5, max_reconnect_attempts=-1
+            self.nats_url.split(","),
+            connect_timeout=5,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.25,
         )
         if self.event_stream:
             await EventLog(self._nc, self.names).ensure_stream(
