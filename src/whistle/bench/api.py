@@ -308,6 +308,8 @@ async def _market_data(
 ) -> dict[str, Any]:
     import asyncio
 
+    import grpc.aio
+
     from whistle.api.aio_client import AsyncClient
     from whistle.api.client import order_command, submit_request, subscribe_request
     from whistle.api.marketdata import ALL_KINDS
@@ -318,7 +320,6 @@ async def _market_data(
     firsts = [0.0] * subscribers
     lasts = [0.0] * subscribers
     conflations = [0] * subscribers
-    generating = True
     try:
         sid = (await driver.instrument(symbol)).symbol_id
         calls = []
@@ -332,13 +333,11 @@ async def _market_data(
             call = calls[n]
             first = await call.read()  # the snapshot
             del first
+            # No timeout on read(): cancelling a grpc.aio read cancels the whole call.
             while True:
-                try:
-                    batch = await asyncio.wait_for(call.read(), 0.5)
-                except TimeoutError:
-                    if generating:
-                        continue
-                    return  # idle after the driver finished: everything was delivered
+                batch = await call.read()
+                if batch is grpc.aio.EOF:
+                    return
                 now = time.perf_counter()
                 if not counts[n]:
                     firsts[n] = now
@@ -365,11 +364,15 @@ async def _market_data(
                 await entry.recv_raw()
             entry.send(_copy(take))
             await entry.recv_raw()
-        generating = False
-        await asyncio.gather(*readers)
         await entry.aclose()
+        # Delivered when the readers' counts stop moving (everything sent has arrived).
+        seen = -1
+        while sum(counts) != seen:
+            seen = sum(counts)
+            await asyncio.sleep(1.0)
         for call in calls:
             call.cancel()
+        await asyncio.gather(*readers, return_exceptions=True)
     finally:
         for client in (*clients, driver):
             await client.close()
