@@ -33,7 +33,13 @@ from whistle.api.v1 import admin_pb2, market_data_pb2, order_entry_pb2, types_pb
 from whistle.core.commands import CancelOrder, CancelReplace, MassCancel, ModifyOrder, NewOrder
 from whistle.core.enums import OrderType, TimeInForce
 from whistle.core.errors import ConversionError, PrecisionError
-from whistle.core.events import EVENT_TYPES, OrderFilled, OrderRejected, TradeOccurred
+from whistle.core.events import (
+    EVENT_TYPES,
+    DuplicateClientOrder,
+    OrderFilled,
+    OrderRejected,
+    TradeOccurred,
+)
 from whistle.core.fixed import from_units
 from whistle.core.instrument import Instrument
 from whistle.core.reasons import RejectReason
@@ -328,6 +334,9 @@ def for_trader(events: Sequence[Event], account: int) -> list[Event]:
                 continue
             if kind is OrderRejected and event.reason == _MISMATCH:  # type: ignore[union-attr]
                 event = msgspec.structs.replace(event, reason=_UNKNOWN_ORDER, detail_code=0)
+            elif kind is DuplicateClientOrder and event.reason == _MISMATCH:  # type: ignore[union-attr]
+                # a repeat of a refused replace of another account's order: the same answer
+                event = msgspec.structs.replace(event, reason=_UNKNOWN_ORDER)
         elif kind is TradeOccurred:
             if own_orders is None:
                 own_orders = {

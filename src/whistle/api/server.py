@@ -611,6 +611,7 @@ class WhistleServer:
     ) -> None:
         own = identity.own_account
         lookup = self._lookup
+        cancelled = False
         too_many = {
             "api_error": _ApiError.API_ERROR_INVALID_ARGUMENT,
             "detail": f"at most max_batch={self.config.max_batch} commands per OrderEntryRequest;"
@@ -650,8 +651,14 @@ class WhistleServer:
                         commands = commands[:granted]
                 future = self.batcher.submit(commands) if commands else None
                 await queue.put((slots, future, request.omit_market_data))
+        except asyncio.CancelledError:
+            # The handler is gone (the client cancelled): nobody reads the queue any more,
+            # and a full one would keep this task (and the key's stream slot) forever.
+            cancelled = True
+            raise
         finally:
-            await queue.put(None)
+            if not cancelled:
+                await queue.put(None)  # the end: the handler drains what is queued first
 
     async def subscribe_order_updates(
         self,
@@ -757,6 +764,9 @@ class WhistleServer:
         if own is not None:
             del answer.events[:]
             answer.events.extend(self._events_to_proto(view.events, identity, None))
+            if answer.reason == types_pb2.REJECT_REASON_ACCOUNT_MISMATCH:
+                # A replace of another account's order looks like one of no order at all.
+                answer.reason = types_pb2.REJECT_REASON_UNKNOWN_ORDER_ID
         return answer
 
     async def list_fills(

@@ -276,3 +276,9 @@ def test_market_data_records_become_updates() -> None:
     # concatenated chunk encodings are one batch
     two = convert.md_batch_bytes(records[:2], AAPL) + convert.md_batch_bytes(records[2:], AAPL)
     assert market_data_pb2.MarketDataBatch.FromString(two) == batch
+
+
+def test_a_repeat_of_a_refused_replace_of_another_accounts_order_says_no_order() -> None:
+    repeat = DuplicateClientOrder(1, 0, 0, 5, 9, 8, 44, 3, 2, int(RejectReason.ACCOUNT_MISMATCH))
+    (shown,) = convert.for_trader([repeat], 8)
+    assert shown.reason == RejectReason.UNKNOWN_ORDER_ID  # type: ignore[union-attr]
