@@ -216,6 +216,17 @@ def test_sigterm_drains_checkpoints_and_stops_cleanly(tmp_path: Path) -> None:
     proc, address = start_cli("--data-dir", str(data), "--instrument", "AAPL:0.01:1")
     stubs = Stubs(address)
     try:
+        # a second server on the same port is refused (exit 74), never sharing it
+        port = address.rsplit(":", 1)[1]
+        second = subprocess.run(
+            [sys.executable, "-m", "whistle", "serve", "--port", port, "--tick-interval", "0"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert second.returncode == 74, second.stderr
+        assert f"cannot listen on 127.0.0.1:{port}" in second.stderr
         updates = stubs.orders.SubscribeOrderUpdates(
             pb.SubscribeOrderUpdatesRequest(account=3), metadata=()
         )
@@ -243,26 +254,19 @@ def test_sigterm_drains_checkpoints_and_stops_cleanly(tmp_path: Path) -> None:
 
 
 def test_open_mode_refuses_non_loopback_and_bad_configs(tmp_path: Path) -> None:
-    run = subprocess.run(
-        [sys.executable, "-m", "whistle", "serve", "--host", "0.0.0.0", "--port", "0"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert run.returncode == 2
-    assert "loopback" in run.stderr
+    from click.testing import CliRunner
+
+    from whistle.cli.main import main
+
+    runner = CliRunner()
+    run = runner.invoke(main, ["serve", "--host", "0.0.0.0", "--port", "0"])
+    assert run.exit_code == 2
+    assert "loopback" in run.output
     bad = tmp_path / "bad.toml"
     bad.write_text('[[keys]]\nname = "x"\nsha256 = "00"\nrole = "trader"\naccount = 1\n')
-    run = subprocess.run(
-        [sys.executable, "-m", "whistle", "serve", "--port", "0", "--config", str(bad)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert run.returncode != 0
-    assert "sha256 must be 64 hex digits" in run.stderr
+    run = runner.invoke(main, ["serve", "--port", "0", "--config", str(bad)])
+    assert run.exit_code == 65, run.output
+    assert "sha256 must be 64 hex digits" in run.output
 
 
 def make_cert(tmp_path: Path) -> tuple[bytes, bytes]:
@@ -448,22 +452,4 @@ def test_serve_with_the_web_view() -> None:
         assert [row[1:4] for row in depth["bids"]] == [[1000, "3", 3]]
     finally:
         code, err = stop_cli(proc)
-    assert code == 0, err
-
-
-def test_a_port_in_use_is_refused_and_never_shared() -> None:
-    first, address = start_cli("--tick-interval", "0")
-    try:
-        port = address.rsplit(":", 1)[1]
-        second = subprocess.run(
-            [sys.executable, "-m", "whistle", "serve", "--port", port, "--tick-interval", "0"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert second.returncode == 74, second.stderr
-        assert f"cannot listen on 127.0.0.1:{port}" in second.stderr
-    finally:
-        code, err = stop_cli(first)
     assert code == 0, err
