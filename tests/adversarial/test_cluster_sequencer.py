@@ -1,0 +1,360 @@
+"""Adversarial probes of a shard sequencer on a real JetStream (R2, issue 13).
+
+Findings (strict xfails, they fail on today's code):
+
+- finding 1: shards do not check symbol placement: one symbol id (or one symbol name)
+  is defined in two shards, so two sequencers sequence "the same symbol";
+- finding 2: a caller-chosen order id of MAX_ORDER_ID locks every automatic-id order of
+  the symbol out for good (the cluster twin of R1's finding 4, fixed only in LocalBackend);
+- finding 3: the log never checks the fencing token: a sequencer opened with an older
+  token appends after a newer one took over, and the new owner is the one that stops.
+
+Probes that hold: hostile bytes / oversized payloads / unknown symbols / out-of-range ints
+on ``<prefix>.req.<shard>`` get a documented reject, nothing logged, the shard serves on;
+a fenced sequencer appends nothing; a second sequencer behind the first is refused and the
+subject is never interleaved; a rebuild (snapshot + tail) after halts and clock-driven
+GTD expiries equals the live state hashes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "cluster"))
+
+from nats_support import connect, purge, require_nats, run, unique_prefix
+
+from whistle.cluster.log import ClusterNames, CommandLog
+from whistle.cluster.sequencer import ShardSequencer, serve_shard
+from whistle.cluster.wire import (
+    BAD_REQUEST,
+    OK,
+    Execute,
+    decode_reply,
+    encode_request,
+)
+from whistle.core.commands import (
+    MAX_ORDER_ID,
+    CancelOrder,
+    HaltTrading,
+    NewOrder,
+    ResumeTrading,
+)
+from whistle.core.events import OrderAccepted, OrderExpired, OrderRejected
+from whistle.core.instrument import Instrument
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from nats.aio.client import Client
+
+SID = 5
+
+
+@pytest.fixture(autouse=True)
+def _nats() -> None:
+    require_nats()
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    p = unique_prefix()
+    yield p
+    run(purge(p))
+
+
+class Clock:
+    """1 ms per reading, from a fixed start."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000_000
+
+    def __call__(self) -> int:
+        self.now += 1_000_000
+        return self.now
+
+
+def _buy(oid: int, price: int = 100, **kw: int) -> NewOrder:
+    return NewOrder(SID, oid, 1, 1, 1, 1, price, 1, **kw)
+
+
+async def _open(nc: Client, names: ClusterNames, shard: int, token: int) -> ShardSequencer:
+    seq = ShardSequencer(nc, names, shard, token, fence=lambda: True, clock=Clock())
+    await seq.open()
+    return seq
+
+
+# ------------------------------------------------------------------ findings
+
+
+@pytest.mark.xfail(strict=True, reason="finding 1: one symbol id is defined in two shards")
+def test_one_symbol_id_is_never_defined_in_two_shards(prefix: str) -> None:
+    names = ClusterNames(prefix)
+
+    async def go() -> tuple[int, int]:
+        nc = await connect()
+        try:
+            a = await _open(nc, names, 0, 1)
+            b = await _open(nc, names, 1, 1)
+            try:
+                assert (await a.define(Instrument(symbol="AAA", symbol_id=SID))).status == OK
+                # Another shard, the same id (a second front end racing, or a raw request).
+                same_id = await b.define(Instrument(symbol="CCC", symbol_id=SID))
+                # Another shard, the same name under another id.
+                same_name = await b.define(Instrument(symbol="AAA", symbol_id=SID + 1))
+                return same_id.status, same_name.status
+            finally:
+                await a.close(snapshot=False)
+                await b.close(snapshot=False)
+        finally:
+            await nc.close()
+
+    assert run(go()) == (BAD_REQUEST, BAD_REQUEST)
+
+
+@pytest.mark.xfail(
+    strict=True, reason="finding 2: an order id of MAX_ORDER_ID locks automatic ids out"
+)
+def test_a_caller_chosen_top_order_id_never_locks_automatic_ids_out(prefix: str) -> None:
+    names = ClusterNames(prefix)
+
+    async def go() -> list[object]:
+        nc = await connect()
+        try:
+            seq = await _open(nc, names, 0, 1)
+            try:
+                await seq.define(Instrument(symbol="AAA", symbol_id=SID))
+                (top,) = (await seq.execute([_buy(MAX_ORDER_ID)])).events
+                assert type(top[0]) is OrderAccepted
+                (auto,) = (await seq.execute([_buy(0, price=99)])).events
+                return auto
+            finally:
+                await seq.close(snapshot=False)
+        finally:
+            await nc.close()
+
+    auto = run(go())
+    # Today: OrderRejected order_id=2**63 reason 1024, and so for every later automatic id.
+    assert type(auto[0]) is OrderAccepted, auto
+
+
+@pytest.mark.xfail(
+    strict=True, reason="finding 3: an older token's append is stored after a newer owner opened"
+)
+def test_an_older_token_cannot_append_after_a_newer_owner_opened(prefix: str) -> None:
+    names = ClusterNames(prefix)
+
+    async def go() -> tuple[int, int, str | None]:
+        nc = await connect()
+        try:
+            first = await _open(nc, names, 0, 1)
+            await first.define(Instrument(symbol="AAA", symbol_id=SID))
+            assert (await first.execute([_buy(1)])).status == OK
+            # The old holder stalls believing its lease (its fence is its own view);
+            # token 2 takes over and rebuilds from the log.
+            newer = await _open(nc, names, 0, 2)
+            log_before = await newer.log.last_seq()
+            stale = await first.execute([_buy(2)])
+            log_after = await newer.log.last_seq()
+            fresh = await newer.execute([_buy(3)])
+            await first.close(snapshot=False)
+            await newer.close(snapshot=False)
+            assert stale.status == OK  # acknowledged by the stale holder
+            return log_after - log_before, fresh.status, newer.stopped
+        finally:
+            await nc.close()
+
+    stored, fresh_status, newer_stopped = run(go())
+    # Today: the stale record is stored (1), and the legitimate owner is refused and stops.
+    assert (stored, fresh_status, newer_stopped) == (0, OK, None)
+
+
+# ------------------------------------------------------------------ probes that hold
+
+
+def test_hostile_requests_are_rejected_unlogged_and_the_shard_serves_on(prefix: str) -> None:
+    names = ClusterNames(prefix)
+
+    async def go() -> None:
+        nc = await connect()
+        try:
+            seq = await _open(nc, names, 0, 1)
+            sub = await serve_shard(seq)
+            try:
+                await seq.define(Instrument(symbol="AAA", symbol_id=SID))
+                log = CommandLog(nc.jetstream(), names, 0)
+                before = await log.last_seq()
+                subject = names.req_subject(0)
+                garbage = [b"", b"\xff\x00garbage", b"\x93\x01\x02\x03" * 1000, b"\xc1" * 64]
+                for payload in garbage:
+                    reply = decode_reply((await nc.request(subject, payload, timeout=10)).data)
+                    assert reply.status == BAD_REQUEST
+                with pytest.raises(Exception, match="maximum payload"):
+                    await nc.request(subject, b"x" * (nc.max_payload + 1), timeout=10)
+                hostile = [
+                    NewOrder(999, 1, 1, 1, 1, 1, 100, 1),  # unknown symbol
+                    NewOrder(SID, -1, 1, 1, 1, 1, 100, 1),  # order id out of range
+                    NewOrder(SID, 2**64 - 1, 1, 1, 1, 1, 100, 1),
+                    NewOrder(SID, 1, -7, 1, 1, 1, 100, 1),  # account
+                    NewOrder(SID, 1, 1, 9, 1, 1, 100, 1),  # side
+                    NewOrder(SID, 1, 1, 1, 1, 1, 2**63 - 1, 1),  # price
+                    NewOrder(SID, 1, 1, 1, 1, 1, 100, 2**63),  # qty
+                    CancelOrder(SID, 0),
+                ]
+                data = encode_request(Execute(hostile))
+                reply = decode_reply((await nc.request(subject, data, timeout=10)).data)
+                assert reply.status == OK
+                assert len(reply.events) == len(hostile)
+                for events in reply.events:
+                    assert [type(e) for e in events] == [OrderRejected]
+                    assert events[0].seq == 0  # an edge reject, never sequenced
+                assert await log.last_seq() == before  # nothing logged
+                ok = encode_request(Execute([_buy(1)]))
+                reply = decode_reply((await nc.request(subject, ok, timeout=10)).data)
+                assert reply.status == OK
+                assert type(reply.events[0][0]) is OrderAccepted
+            finally:
+                await sub.unsubscribe()
+                await seq.close(snapshot=False)
+        finally:
+            await nc.close()
+
+    run(go())
+
+
+def test_a_fenced_sequencer_appends_nothing(prefix: str) -> None:
+    names = ClusterNames(prefix)
+
+    async def go() -> None:
+        nc = await connect()
+        try:
+            valid = [True]
+            seq = ShardSequencer(nc, names, 0, 1, fence=lambda: valid[0], clock=Clock())
+            await seq.open()
+            await seq.define(Instrument(symbol="AAA", symbol_id=SID))
+            before = await seq.log.last_seq()
+            valid[0] = False  # the lease expired
+            reply = await seq.execute([_buy(1)])
+            assert reply.status != OK
+            assert reply.events == [] or all(not e for e in reply.events)
+            assert await seq.log.last_seq() == before
+            assert seq.want_ticks() == 0
+            await seq.close(snapshot=False)
+        finally:
+            await nc.close()
+
+    run(go())
+
+
+def test_a_second_sequencer_behind_the_first_is_refused_never_interleaved(prefix: str) -> None:
+    names = ClusterNames(prefix)
+
+    async def go() -> None:
+        nc = await connect()
+        try:
+            first = await _open(nc, names, 0, 1)
+            await first.define(Instrument(symbol="AAA", symbol_id=SID))
+            late = await _open(nc, names, 0, 2)  # its head: after the Define
+            assert (await first.execute([_buy(1)])).status == OK
+            refused = await late.execute([_buy(2)])
+            assert refused.status != OK
+            assert late.stopped is not None
+            assert (await first.execute([_buy(3)])).status == OK
+            ids = [
+                c.order_id
+                async for _, _, rec in first.log.read()
+                for c in getattr(rec, "commands", [])
+            ]
+            assert ids == [1, 3]
+            await first.close(snapshot=False)
+            await late.close(snapshot=False)
+        finally:
+            await nc.close()
+
+    run(go())
+
+
+def test_rebuild_after_halts_and_gtd_expiries_equals_the_live_state(prefix: str) -> None:
+    names = ClusterNames(prefix)
+
+    async def go() -> None:
+        nc = await connect()
+        try:
+            clock = Clock()
+            seq = ShardSequencer(nc, names, 0, 1, fence=lambda: True, clock=clock, max_batch=4)
+            await seq.open()
+            await seq.define(Instrument(symbol="AAA", symbol_id=SID))
+            await seq.execute(
+                [NewOrder(SID, 1, 1, 1, 1, 4, 100, 5, expire_ts_ns=clock.now + 1_500_000)]
+            )
+            (flow,) = (await seq.execute([NewOrder(SID, 2, 2, 2, 1, 1, 101, 5)])).events
+            # Order 1 expired by the order flow's clock (the batch's clock events first).
+            assert [(type(e), e.order_id) for e in flow][:1] == [(OrderExpired, 1)], flow
+            assert await seq.snapshot() > 0
+            await seq.execute([HaltTrading(SID)])
+            halted = await seq.execute([NewOrder(SID, 3, 2, 2, 1, 1, 99, 2)])
+            await seq.execute([ResumeTrading(SID)])
+            gtd = NewOrder(SID, 4, 1, 1, 1, 4, 98, 5, expire_ts_ns=clock.now + 2_000_000)
+            await seq.execute([gtd, NewOrder(SID, 5, 2, 2, 1, 1, 100, 1)])
+            for _ in range(200):
+                if not seq.symbols[SID].engine.live_gtd:
+                    break
+                seq.want_ticks()
+                await asyncio.sleep(0.02)
+            assert seq.symbols[SID].engine.live_gtd == 0
+            assert halted.status == OK
+            hashes = seq.state_hashes()
+            await seq.close(snapshot=False)
+            rebuilt = await _open(nc, names, 0, 2)
+            assert rebuilt.rebuild_report["snapshot"] is not None
+            assert rebuilt.state_hashes() == hashes
+            await rebuilt.close(snapshot=False)
+            scratch = await _open(nc, names, 0, 3)  # the log alone: the same state
+            assert scratch.state_hashes() == hashes
+            await scratch.close(snapshot=False)
+        finally:
+            await nc.close()
+
+    run(go())
+
+
+def test_gtd_expiry_events_come_from_the_clock(prefix: str) -> None:
+    names = ClusterNames(prefix)
+
+    async def go() -> list[int]:
+        nc = await connect()
+        try:
+            clock = Clock()
+            seq = ShardSequencer(nc, names, 0, 1, fence=lambda: True, clock=clock)
+            await seq.open()
+            await seq.define(Instrument(symbol="AAA", symbol_id=SID))
+            got: list[int] = []
+
+            async def on_msg(msg: object) -> None:
+                from whistle.cluster.log import decode_events
+
+                for e in decode_events(msg.data).events:  # type: ignore[attr-defined]
+                    if type(e) is OrderExpired:
+                        got.append(e.order_id)
+
+            sub = await nc.subscribe(names.evt_wildcard(), cb=on_msg)
+            gtd = NewOrder(SID, 7, 1, 1, 1, 4, 100, 5, expire_ts_ns=clock.now + 2_500_000)
+            (accepted,) = (await seq.execute([gtd])).events
+            assert type(accepted[0]) is OrderAccepted
+            for _ in range(200):
+                if got:
+                    break
+                seq.want_ticks()
+                await asyncio.sleep(0.02)
+            await sub.unsubscribe()
+            await seq.close(snapshot=False)
+            return got
+        finally:
+            await nc.close()
+
+    assert run(go()) == [7]
