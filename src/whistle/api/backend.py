@@ -31,13 +31,13 @@ the order-update fan-out hang off it. A listener must not block or raise.
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections import deque
 from typing import TYPE_CHECKING, Protocol, final, runtime_checkable
 
 import msgspec
 
+from whistle.coord import Playback
 from whistle.core.commands import CancelOrder, CancelReplace, MassCancel, ModifyOrder, NewOrder
 from whistle.core.errors import WhistleError
 from whistle.core.events import Event, OrderFilled, OrderRejected
@@ -441,16 +441,15 @@ class LocalBackend:
             listener(events)
 
     def _load_fills(self, venue: Venue, data_dir: str | os.PathLike[str] | None) -> bool:
-        # The fills of a recovered venue's past, from its event journal (whistle.coord's
-        # Playback, when it exports one); whether the history is complete.
+        # The fills of a recovered venue's past, from its event journal; whether the
+        # history is complete (a recovered venue whose directory was not given: it is not).
         if venue.recovery is None:
             return True  # a new venue: nothing happened before us
-        playback = getattr(importlib.import_module("whistle.coord"), "Playback", None)
-        if playback is None or data_dir is None:
+        if data_dir is None:
             return False
         fills = self._fills
         complete = True
-        for event in playback(data_dir):
+        for event in Playback(data_dir):
             if type(event) is OrderFilled:
                 fills.append(event)
                 if len(fills) > self._max_fills:

@@ -27,10 +27,19 @@ def test_acknowledged_orders_survive_a_graceful_restart(tmp_path: Path) -> None:
     data = tmp_path / "venue"
     venue = Venue(data_dir=data)
     venue.add_instrument("AAPL", tick_size="0.01")
-    thread = ServerThread(venue)
+    venue.add_instrument("MSFT", tick_size="0.01")
+    thread = ServerThread(venue, data_dir=data)
     stubs = Stubs(thread.address)
     acked = []
     try:
+        # a trade on MSFT: its fills are history the restarted server must still give
+        for who, side in (("alice", 1), ("bob", 2)):
+            stubs.orders.SubmitOrder(
+                pb.SubmitOrderRequest(symbol="MSFT", side=side, qty="2", price="5"),
+                metadata=metadata(who),
+            )
+        fills_before = stubs.orders.ListFills(pb.ListFillsRequest(), metadata=metadata("alice"))
+        assert len(fills_before.fills) == 1
         for i in range(20):
             result = stubs.orders.SubmitOrder(
                 pb.SubmitOrderRequest(
@@ -65,15 +74,10 @@ def test_acknowledged_orders_survive_a_graceful_restart(tmp_path: Path) -> None:
         ).result
         assert repeat.enq_seq == 0
         assert repeat.events[0].WhichOneof("kind") == "duplicate_client_order"
-        # the fill history: read back from the event journal (when whistle.coord exports
-        # its Playback), else honestly incomplete
-        import whistle.coord
-
+        # the fill history is read back from the event journal
         history = stubs.orders.ListFills(pb.ListFillsRequest(), metadata=metadata("alice"))
-        if hasattr(whistle.coord, "Playback"):
-            assert history.complete
-        else:
-            assert not history.complete
+        assert history.complete
+        assert list(history.fills) == list(fills_before.fills)
         # new automatic order ids continue after the journaled ones
         fresh = stubs.orders.SubmitOrder(
             pb.SubmitOrderRequest(symbol="AAPL", side=1, qty="1", price="9"),
