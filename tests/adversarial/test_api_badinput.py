@@ -242,16 +242,7 @@ def fresh() -> Iterator[tuple[ServerThread, Stubs]]:
     "order_id",
     [
         pytest.param(1 << 62, id="2**62"),
-        pytest.param(
-            I64_MAX,
-            id="2**63-1",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="finding 4: one accepted admin order with the largest legal order id"
-                " (2**63-1) moves the symbol's automatic id to 2**63: every later automatic"
-                " submit and replace on it is refused VALUE_OUT_OF_RANGE, for every account",
-            ),
-        ),
+        pytest.param(I64_MAX, id="2**63-1"),  # finding 4, fixed in 4fa7c72
     ],
 )
 def test_an_admin_chosen_order_id_never_locks_traders_out(

@@ -294,15 +294,10 @@ def test_alice_never_reads_bobs_orders_or_updates(server: ServerThread, stubs: S
     assert err.value.code() == grpc.StatusCode.NOT_FOUND
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 3: a CancelReplace with a client_order_id on another account's order "
-    "is remembered with reason ACCOUNT_MISMATCH; GetClientOrder.reason and the "
-    "DuplicateClientOrder of a repeat show 3002 (an existence oracle; 3001 for no order)",
-)
 def test_a_refused_replace_remembered_by_client_order_id_says_nothing_of_bobs_order(
     stubs: Stubs,
 ) -> None:
+    """Finding 3 (fixed in 73406a7): GetClientOrder.reason, DuplicateClientOrder said 3002."""
     bob = bob_resting(stubs)
     before = state(stubs)
     o = stubs.orders
