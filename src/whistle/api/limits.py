@@ -2,7 +2,9 @@
 
 - **Order rate.** Each key has a token bucket of ``burst`` orders refilled at
   ``orders_per_sec`` (the config's ``[limits]`` defaults, or the key's own). Every
-  order-entry command takes one token, on unary calls and on the OrderEntry stream alike.
+  order-entry command takes one token before any work is done for it, on unary calls and
+  on the OrderEntry stream alike, so one the venue or the API refuses costs one as well
+  (refusing costs the venue's loop too).
   A command that finds the bucket empty is *refused, not dropped*: its result carries
   ``ApiError.API_ERROR_RATE_LIMITED`` with the key's rate in words, nothing is sequenced,
   the call or stream goes on, and the client may retry later.

@@ -542,9 +542,6 @@ class WhistleServer:
             if command.api_error == _ApiError.API_ERROR_PERMISSION_DENIED:
                 await context.abort(grpc.StatusCode.PERMISSION_DENIED, command.detail)
             return self._refusal_result(command, identity)
-        _granted, refused = self._gate(identity, 1)
-        if refused is not None:
-            return refused
         outcomes = await self.batcher.submit((command,))
         return self._result(outcomes[0], identity)
 
@@ -556,6 +553,11 @@ class WhistleServer:
         # goes back in the method's own response message.
         async def handler(request: Any, context: aio.ServicerContext[Any, Any]) -> Any:
             identity = await self._trader(context)
+            # The rate is taken before any work: a command refused later (a bad value,
+            # another account) costs the venue loop too, so it costs a token too.
+            _granted, refused = self._gate(identity, 1)
+            if refused is not None:
+                return response(result=refused)
             command = build(request, self._lookup, identity.own_account)
             return response(result=await self._run_unary(command, identity, context))
 
@@ -626,11 +628,18 @@ class WhistleServer:
                 commands: list[Command] = []
                 items = request.commands
                 limit = self.config.max_batch
+                # The rate is taken before any work, one token per command (refused ones
+                # too: converting them costs the venue loop as well).
+                wanted = min(len(items), limit)
+                granted, refused = self._gate(identity, wanted) if wanted else (0, None)
                 for index, item in enumerate(items):
                     if index >= limit:
                         # One message may not hold the loop for long: past max_batch
                         # commands, each is refused (send them in the next message).
                         slots.append((item.request_id, too_many))
+                        continue
+                    if index >= granted:
+                        slots.append((item.request_id, refused))
                         continue
                     command = convert.command_of(item, lookup, own)
                     if isinstance(command, Refusal):
@@ -638,17 +647,6 @@ class WhistleServer:
                     else:
                         slots.append((item.request_id, None))
                         commands.append(command)
-                if commands:
-                    granted, refused = self._gate(identity, len(commands))
-                    if refused is not None:
-                        # The first `granted` commands go; the rest are answered refused.
-                        kept = 0
-                        for i, (request_id, answer) in enumerate(slots):
-                            if answer is None:
-                                if kept >= granted:
-                                    slots[i] = (request_id, refused)
-                                kept += 1
-                        commands = commands[:granted]
                 future = self.batcher.submit(commands) if commands else None
                 await queue.put((slots, future, request.omit_market_data))
         except asyncio.CancelledError:

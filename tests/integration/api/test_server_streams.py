@@ -498,3 +498,23 @@ def test_a_market_data_stream_counts_from_the_moment_it_opens() -> None:
     finally:
         stubs.close()
         thread.close()
+
+
+def test_refused_commands_take_rate_tokens_too() -> None:
+    thread = make_server(orders_per_sec=0.001, burst=3)
+    stubs = Stubs(thread.address)
+    try:
+        bad = pb.SubmitOrderRequest(symbol="NOPE", side=1, qty="1", price="1")
+        first = [stubs.orders.SubmitOrder(bad, metadata=metadata("alice")).result for _ in range(5)]
+        assert [r.events[0].order_rejected.reason for r in first[:3]] == [1001] * 3
+        assert [r.api_error for r in first[3:]] == [ApiError.API_ERROR_RATE_LIMITED] * 2
+        commands = [pb.OrderCommand(request_id=i, submit=bad) for i in range(4)]
+        (reply,) = list(
+            stubs.orders.OrderEntry(
+                iter([pb.OrderEntryRequest(commands=commands)]), metadata=metadata("alice")
+            )
+        )
+        assert {r.result.api_error for r in reply.replies} == {ApiError.API_ERROR_RATE_LIMITED}
+    finally:
+        stubs.close()
+        thread.close()
