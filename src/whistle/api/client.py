@@ -229,9 +229,9 @@ def channel_options(max_message_bytes: int, retry: Retry) -> list[tuple[str, Any
         ("grpc.min_reconnect_backoff_ms", max(1, int(retry.backoff_s * 1000))),
         ("grpc.max_reconnect_backoff_ms", max(1, int(retry.max_backoff_s * 1000))),
         ("grpc.enable_retries", 0),
-        ("grpc.keepalive_time_ms", 10_000),
-        ("grpc.keepalive_timeout_ms", 5_000),
-        ("grpc.keepalive_permit_without_calls", 1),
+        # No keepalive pings: a server's default policy answers a client that pings an idle
+        # connection more often than every 5 minutes with GOAWAY (too_many_pings), which
+        # fails the calls in flight. A dead server on loopback resets the connection anyway.
     ]
 
 
