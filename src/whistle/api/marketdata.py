@@ -46,7 +46,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 from collections import deque
-from typing import TYPE_CHECKING, cast, final
+from typing import TYPE_CHECKING, final
 
 import msgspec
 
@@ -192,8 +192,11 @@ class _Book:
     def __init__(self, symbol_id: int) -> None:
         self.symbol_id = symbol_id
         # price -> (qty, count); *_keys sorted best first (bids by negated price).
-        self.bids: dict[int, tuple[int, int]] = {}
-        self.asks: dict[int, tuple[int, int]] = {}
+        # sort key -> (price, qty, count), the level as views hand it out (never rebuilt);
+        # the sort key is the price for asks and -price for bids, so *_keys (sorted
+        # ascending) are best first on both sides.
+        self.bids: dict[int, tuple[int, int, int]] = {}
+        self.asks: dict[int, tuple[int, int, int]] = {}
         self.bid_keys: list[int] = []
         self.ask_keys: list[int] = []
         self.bbo = (0, 0, 0, 0)
@@ -206,12 +209,10 @@ class _Book:
     def top(self, side: int, n: int) -> list[tuple[int, int, int]]:
         """Return the best ``n`` levels of ``side`` (0: all) as (price, qty, count)."""
         if side == _BUY:
-            keys = self.bid_keys if n == 0 else self.bid_keys[:n]
-            bids = self.bids
-            return [(-k, *bids[-k]) for k in keys]
-        keys = self.ask_keys if n == 0 else self.ask_keys[:n]
-        asks = self.asks
-        return [(k, *asks[k]) for k in keys]
+            levels, keys = self.bids, self.bid_keys
+        else:
+            levels, keys = self.asks, self.ask_keys
+        return [levels[k] for k in (keys[:n] if n else keys)]
 
     def set_level(self, side: int, price: int, qty: int, count: int) -> None:
         if side == _BUY:
@@ -219,12 +220,12 @@ class _Book:
         else:
             levels, keys, key = self.asks, self.ask_keys, price
         if qty == 0 and count == 0:
-            if levels.pop(price, None) is not None:
+            if levels.pop(key, None) is not None:
                 del keys[bisect.bisect_left(keys, key)]
         else:
-            if price not in levels:
+            if key not in levels:
                 bisect.insort(keys, key)
-            levels[price] = (qty, count)
+            levels[key] = (price, qty, count)
 
     def recompute_max_depth(self) -> None:
         self.max_depth = max(
@@ -248,6 +249,7 @@ class _Pending:
 
 # Event type -> what the hub does with it (anything else is not market data).
 _LEVEL, _BBO, _TRADE, _STATUS, _FAULT = 1, 2, 3, 4, 5
+_FAULTED = int(TradingState.FAULTED)
 _DISPATCH: dict[type, int] = {
     BookLevelChanged: _LEVEL,
     BestBidOfferChanged: _BBO,
@@ -509,17 +511,18 @@ class MarketDataHub:
                     p = pending[sid] = _Pending()
                 last_sid = sid
             p.ts_ns = e.ts_ns
+            # (no typing.cast here: it is a real call per event; the dispatch table
+            # says what e is)
             if what == _LEVEL:
-                lv = cast("BookLevelChanged", e)
-                p.levels[lv.side, lv.price_ticks] = (lv.qty_lots, lv.order_count)
+                p.levels[e.side, e.price_ticks] = (e.qty_lots, e.order_count)  # type: ignore[union-attr]
             elif what == _BBO:
-                p.bbo = cast("BestBidOfferChanged", e)
+                p.bbo = e  # type: ignore[assignment]
             elif what == _TRADE:
-                p.trades.append(cast("TradeOccurred", e))
+                p.trades.append(e)  # type: ignore[arg-type]
             elif what == _STATUS:
-                p.statuses.append(cast("TradingStatusChanged", e).state)
+                p.statuses.append(e.state)  # type: ignore[union-attr]
             else:
-                p.statuses.append(int(TradingState.FAULTED))
+                p.statuses.append(_FAULTED)
         for sid, pend in pending.items():
             self._apply(sid, pend)
         if self._doomed:
