@@ -203,3 +203,69 @@ def test_an_event_stream_that_never_reads_costs_a_bounded_queue(web: Web) -> Non
     finally:
         stubs.close()
         sock.close()
+
+
+_LIMITED_SERVE = (
+    "import os, resource, sys;"
+    " resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256));"
+    " os.execv(sys.executable, [sys.executable, '-m', 'whistle', 'serve', *sys.argv[1:]])"
+)
+
+
+_SERVE_ARGS = ("--port", "0", "--instrument", "AAPL", "--http", "0", "--tick-interval", "0")
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 8: idle TCP connections to the web view are never capped: they use up"
+    " the process's file descriptors and then no new gRPC client can connect (order entry"
+    " is down for everyone; the web view too); shown here with a 256-descriptor limit",
+)
+def test_idle_web_connections_cannot_take_order_entry_down() -> None:
+    import re
+    import signal
+    import subprocess
+
+    import grpc
+
+    from whistle.api.v1 import order_entry_pb2_grpc
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _LIMITED_SERVE, *_SERVE_ARGS],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    socks: list[socket.socket] = []
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        grpc_port = re.search(r"listening on \S+?:(\d+)", line)
+        web_port = re.search(r"web view on http://[^:/]+:(\d+)/", line)
+        assert grpc_port is not None, line
+        assert web_port is not None, line
+        for _ in range(400):  # more than the process may hold
+            try:
+                socks.append(socket.create_connection(("127.0.0.1", int(web_port.group(1))), 1))
+            except OSError:
+                break  # the server stopped accepting: its descriptors are gone
+        channel = grpc.insecure_channel(f"127.0.0.1:{grpc_port.group(1)}")
+        try:
+            stub = order_entry_pb2_grpc.OrderEntryServiceStub(channel)
+            result = stub.SubmitOrder(
+                pb.SubmitOrderRequest(symbol="AAPL", side=1, qty="1", price="1", account=1),
+                timeout=5,
+            ).result
+            assert result.enq_seq
+        finally:
+            channel.close()
+    finally:
+        for s in socks:
+            s.close()
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate(timeout=30)
