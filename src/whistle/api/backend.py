@@ -40,7 +40,16 @@ import msgspec
 from whistle.coord import Playback
 from whistle.core.commands import CancelOrder, CancelReplace, MassCancel, ModifyOrder, NewOrder
 from whistle.core.errors import WhistleError
-from whistle.core.events import Event, OrderFilled, OrderRejected
+from whistle.core.events import (
+    Event,
+    OrderAccepted,
+    OrderCancelled,
+    OrderExpired,
+    OrderFilled,
+    OrderRejected,
+    OrderReplaced,
+    StopTriggered,
+)
 from whistle.core.limits import MAX_ORDER_ID, MIN_ORDER_ID
 from whistle.engine.status import DepthSnapshot, EngineStatus, L3Order, OrderInfo
 
@@ -283,6 +292,13 @@ class LocalBackend:
         self._fills: deque[OrderFilled] = deque()
         self._max_fills = max_fills
         self._fills_complete = self._load_fills(venue, data_dir)
+        # Each account's live order ids (symbol_id, order_id), kept from the events, so
+        # one account's open orders are listed without walking every book (open_orders).
+        self._live: dict[int, set[tuple[int, int]]] = {}
+        for name in venue.symbols:
+            for order in venue.l3(name):
+                sid = venue.instrument(name).symbol_id
+                self._live.setdefault(order.account, set()).add((sid, order.order_id))
         self._listeners: list[Callable[[list[Event]], None]] = []
         self._known: dict[str | int, Instrument] = {}
         self._spare: dict[int, int] = {}  # symbol_id -> where the search for a free id goes on
@@ -430,9 +446,28 @@ class LocalBackend:
 
     def _emit(self, events: list[Event]) -> None:
         fills = self._fills
+        live = self._live
         for event in events:
-            if type(event) is OrderFilled:
-                fills.append(event)
+            kind = type(event)
+            if kind is OrderFilled:
+                fills.append(event)  # type: ignore[arg-type]  # checked: an OrderFilled
+                if not event.leaves_qty_lots:  # type: ignore[union-attr]  # an OrderFilled
+                    _forget(live, event)
+            elif kind is OrderAccepted or kind is StopTriggered:
+                if event.seq:
+                    live.setdefault(event.account, set()).add(  # type: ignore[union-attr]
+                        (event.symbol_id, event.order_id)  # type: ignore[union-attr]
+                    )
+            elif kind is OrderCancelled:
+                if not event.leaves_qty_lots:  # type: ignore[union-attr]  # an OrderCancelled
+                    _forget(live, event)
+            elif kind is OrderExpired:
+                _forget(live, event)
+            elif kind is OrderReplaced:
+                _forget(live, event)
+                live.setdefault(event.account, set()).add(  # type: ignore[union-attr]
+                    (event.symbol_id, event.new_order_id)  # type: ignore[union-attr]
+                )
         if len(fills) > self._max_fills:
             while len(fills) > self._max_fills:
                 fills.popleft()
@@ -456,6 +491,40 @@ class LocalBackend:
                     fills.popleft()
                     complete = False
         return complete
+
+    async def open_orders(
+        self, account: int, symbol_id: int | None = None
+    ) -> list[tuple[int, OrderInfo]]:
+        """Return ``account``'s resting orders (symbol_id, info) on one symbol or all:
+        symbols in id order, bids best first then asks, each level in queue order.
+
+        Read from the account's live ids (kept from the events) and ``Venue.order``: the
+        cost is the account's orders, never every book. Parked stops are not listed.
+        """
+        venue = self.venue
+        ids = self._live.get(account)
+        if not ids:
+            return []
+        found: list[tuple[int, OrderInfo]] = []
+        gone: list[tuple[int, int]] = []
+        for sid, oid in ids:
+            if symbol_id is not None and sid != symbol_id:
+                continue
+            info = venue.order(sid, oid)
+            if info is None:
+                gone.append((sid, oid))  # left by a path that told no listener
+            elif not info.parked:
+                found.append((sid, info))
+        ids.difference_update(gone)
+        found.sort(
+            key=lambda item: (
+                item[0],
+                item[1].side,
+                -item[1].price_ticks if item[1].side == 1 else item[1].price_ticks,
+                item[1].queue_position,
+            )
+        )
+        return found
 
     async def fills(
         self, account: int | None, symbol_id: int | None, after_enq_seq: int
@@ -624,3 +693,12 @@ def _order_id_of(command: Command) -> int:
     if isinstance(command, (NewOrder, CancelOrder, ModifyOrder)):
         return command.order_id
     return 0
+
+
+def _forget(live: dict[int, set[tuple[int, int]]], event: Event) -> None:
+    # The order of an event (it has an account and an order id) is no longer live.
+    ids = live.get(event.account)  # type: ignore[union-attr]  # an order event
+    if ids is not None:
+        ids.discard((event.symbol_id, event.order_id))  # type: ignore[union-attr]
+        if not ids:
+            del live[event.account]  # type: ignore[union-attr]

@@ -72,6 +72,7 @@ __all__ = [
     "md_update_fields",
     "md_updates_to_proto",
     "modify_command",
+    "open_order_fields",
     "order_info_to_proto",
     "status_to_proto",
     "submit_command",
@@ -774,6 +775,22 @@ def open_orders_to_proto(
         for o in view.orders
         if account is None or o.account == account
     ]
+
+
+def open_order_fields(symbol_id: int, info: OrderInfo, instrument: Instrument) -> dict[str, Any]:
+    """Return an ``OpenOrder``'s fields for one live order (displayed and hidden quantity)."""
+    grid = _grid(instrument)
+    return {
+        "symbol_id": symbol_id,
+        "order_id": info.order_id,
+        "account": info.account,
+        "side": info.side,
+        "price_ticks": info.price_ticks,
+        "price": grid.price(info.price_ticks),
+        "qty_lots": info.displayed_qty_lots,
+        "qty": grid.qty(info.displayed_qty_lots),
+        "hidden_lots": info.hidden_qty_lots,
+    }
 
 
 def order_info_to_proto(info: OrderInfo, instrument: Instrument) -> order_entry_pb2.OrderInfo:

@@ -728,8 +728,19 @@ class WhistleServer:
             own if own is not None else (request.account if request.HasField("account") else None)
         )
         instrument = await self._instrument(request, context, required=False)
+        orders: list[Any] = []
+        listing = getattr(self.backend, "open_orders", None)
+        if account is not None and listing is not None:
+            # One account's orders, from the backend's per-account index: never a walk of
+            # every book (which a trader could otherwise make the venue loop do at will).
+            sid = instrument.symbol_id if instrument is not None else None
+            lookup = self.backend.instrument
+            for symbol_id, info in await listing(account, sid):
+                inst = lookup(symbol_id)
+                if inst is not None:
+                    orders.append(convert.open_order_fields(symbol_id, info, inst))
+            return order_entry_pb2.ListOpenOrdersResponse(orders=orders)
         chosen = [instrument] if instrument is not None else self.backend.instruments()
-        orders: list[order_entry_pb2.OpenOrder] = []
         for inst in chosen:
             view = await self.backend.snapshot(inst.symbol_id)
             orders += convert.open_orders_to_proto(view, inst, account)

@@ -174,3 +174,54 @@ def test_automatic_ids_survive_a_caller_choosing_the_largest_id() -> None:
     assert [o.order_id for o in later] == [2, 3]  # 1 is live; two in one batch never collide
     assert all(isinstance(o.events[0], OrderAccepted) for o in later)
     asyncio.run(backend.close())
+
+
+def test_open_orders_of_an_account_agree_with_the_books() -> None:
+    import random
+
+    from whistle.core.commands import CancelReplace, ModifyOrder
+
+    v, a, b = venue()
+    backend = LocalBackend(v, clock=lambda: 1)
+    rng = random.Random(7)
+    ids: list[tuple[int, int]] = []
+    for _ in range(60):
+        batch = []
+        for _ in range(rng.randint(1, 8)):
+            sid = rng.choice((a, b))
+            acct = rng.choice((1, 2, 3))
+            roll = rng.random()
+            if roll < 0.55 or not ids:
+                side = rng.choice((1, 2))
+                tif = rng.choice((1, 1, 1, 2))  # mostly GTC, some IOC
+                price = 100 + rng.randint(-3, 3)
+                batch.append(NewOrder(sid, 0, acct, side, 1, tif, price, rng.randint(1, 4)))
+            elif roll < 0.65:
+                sid, oid = rng.choice(ids)
+                batch.append(CancelOrder(sid, oid, None))
+            elif roll < 0.75:
+                sid, oid = rng.choice(ids)
+                batch.append(ModifyOrder(sid, oid, 0, rng.randint(1, 3), None))
+            elif roll < 0.85:
+                sid, oid = rng.choice(ids)
+                batch.append(CancelReplace(sid, oid, 0, 100 + rng.randint(-3, 3), 2, None))
+            elif roll < 0.9:
+                batch.append(MassCancel(sid, acct))
+            else:
+                batch.append(NewOrder(sid, 0, acct, rng.choice((1, 2)), 2, 2, 0, rng.randint(1, 6)))
+        for outcome, command in zip(asyncio.run(backend.execute(batch)), batch, strict=True):
+            if outcome.order_id and not isinstance(command, MassCancel):
+                ids.append((command.symbol_id, outcome.order_id))
+        for acct in (1, 2, 3):
+            listed = [
+                (sid, i.order_id, i.displayed_qty_lots)
+                for sid, i in asyncio.run(backend.open_orders(acct))
+            ]
+            books = [
+                (sid, o.order_id, o.qty_lots)
+                for sid in sorted((a, b))
+                for o in v.l3(sid)
+                if o.account == acct
+            ]
+            assert listed == books, acct
+    asyncio.run(backend.close())
