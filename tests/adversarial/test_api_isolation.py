@@ -315,3 +315,30 @@ def test_a_refused_replace_remembered_by_client_order_id_says_nothing_of_bobs_or
         seen.append((shape(first), held.reason, held.outcome, dup.reason, dup.outcome))
     assert state(stubs) == before
     assert seen[0] == seen[1]
+
+
+def test_alice_lists_only_her_own_fills(stubs: Stubs) -> None:
+    bob_resting(stubs)
+    mine = stubs.orders.SubmitOrder(
+        pb.SubmitOrderRequest(symbol="AAPL", side=1, qty="2", price="100"),
+        metadata=metadata("alice"),
+    ).result
+    assert mine.enq_seq
+    o = stubs.orders
+    for request in (
+        pb.ListFillsRequest(),
+        pb.ListFillsRequest(symbol="AAPL"),
+        pb.ListFillsRequest(account=7),
+    ):
+        fills = o.ListFills(request, metadata=metadata("alice")).fills
+        assert fills
+        for event in fills:
+            sub = getattr(event, event.WhichOneof("kind"))
+            assert sub.account == 7, event
+    bobs = o.ListFills(pb.ListFillsRequest(), metadata=metadata("bob")).fills
+    assert bobs
+    assert {getattr(e, e.WhichOneof("kind")).account for e in bobs} == {8}
+    for who, request in (("alice", pb.ListFillsRequest(account=8)), ("md", pb.ListFillsRequest())):
+        with pytest.raises(grpc.RpcError) as err:
+            o.ListFills(request, metadata=metadata(who))
+        assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
