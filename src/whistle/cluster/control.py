@@ -49,6 +49,8 @@ release is what lets a move end early); reading them side by side is the point.
 from __future__ import annotations
 
 import contextlib
+import functools
+import queue
 import re
 import threading
 import time
@@ -967,16 +969,24 @@ class ControlPlane:
 
 @final
 class ShardKeeper:
-    """A node's membership thread: heartbeat, take assigned shards, renew, supervise.
+    """A node's membership: heartbeat, take assigned shards, renew, supervise.
 
-    Every ``interval_s``: heartbeat (which returns the node's assigned shards), drop the
-    leases that are lost (renew refused, deadline passed, or the shard assigned away),
-    renew the others, acquire the assigned shards not held, then ``plane.supervise()``
-    when ``supervise`` and the plane is launched. ``on_acquired(lease)`` and
-    ``on_lost(shard)`` run on this thread; ``on_lost`` must return only once the node has
-    stopped acknowledging the shard, because the keeper then releases the lease so a move
-    finishes without waiting for the expiry. A database that does not answer costs
-    nothing but time: held leases stay until their deadline (then ``on_lost``).
+    Three threads, so that nothing slow delays a heartbeat (a late heartbeat makes the
+    others move this node's shards away, and on a loaded machine that cascades):
+
+    - the keeper, every ``interval_s``: heartbeat (which returns the node's assigned
+      shards), drop the leases that are lost (renew refused, deadline passed, or the
+      shard assigned away), renew the others, acquire the assigned shards not held;
+      only these short database calls run here;
+    - the callbacks, in order: ``on_acquired(lease)``, ``on_lost(shard)``. ``on_lost``
+      must return only once the node has stopped acknowledging the shard, because the
+      keeper then releases the lease so a move finishes without waiting for the expiry;
+      ``lease(shard)`` is already ``None`` before ``on_lost`` runs;
+    - the supervisor, every ``interval_s``: ``plane.supervise()`` when ``supervise`` and
+      the plane is launched (DBOS calls, moves).
+
+    A database that does not answer costs nothing but time: held leases stay until their
+    deadline (then ``on_lost``).
     """
 
     def __init__(
@@ -1007,7 +1017,9 @@ class ShardKeeper:
         self.last_error: str | None = None
         self._held: dict[int, Lease] = {}
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
+        self._calls: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._calling = False
 
     def lease(self, shard: int) -> Lease | None:
         """The current lease of ``shard`` (check ``plane.valid`` on it before acting)."""
@@ -1018,20 +1030,28 @@ class ShardKeeper:
         return dict(self._held)
 
     def start(self) -> None:
-        """Join, take the first leases at once, then keep going on a thread."""
+        """Join, take the first leases at once, then keep going on the threads."""
         self.plane.join(self.node, self.address)
+        self._start_thread("calls", self._run_calls)
+        self._calling = True
         self.tick()
-        self._thread = threading.Thread(
-            target=self._run, name=f"whistle-shard-keeper-{self.node}", daemon=True
-        )
-        self._thread.start()
+        self._start_thread("keeper", self._run)
+        self._start_thread("supervisor", self._run_supervisor)
+
+    def _start_thread(self, what: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=f"whistle-{what}-{self.node}", daemon=True)
+        thread.start()
+        self._threads.append(thread)
 
     def stop(self, *, release: bool = True, timeout_s: float = 10.0) -> None:
-        """Stop the thread; with ``release``, release every lease and leave the cluster."""
+        """Stop the threads (callbacks queued so far still run); with ``release``, release
+        every lease and leave the cluster."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-            self._thread = None
+        self._calls.put(None)
+        for thread in self._threads:
+            thread.join(timeout_s)
+        self._threads = []
+        self._calling = False
         if not release:
             return
         held, self._held = self._held, {}
@@ -1044,13 +1064,34 @@ class ShardKeeper:
         while not self._stop.wait(self.interval_s):
             self.tick()
 
-    def tick(self) -> None:
-        """One round (see the class docstring); errors are counted, never raised."""
+    def _run_supervisor(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            if self.supervise and self.plane.launched:
+                self._guard(self.plane.supervise)
+
+    def _run_calls(self) -> None:
+        while True:
+            call = self._calls.get()
+            if call is None:
+                return
+            self._guard(call)
+
+    def _post(self, call: Callable[[], None]) -> None:
+        if self._calling:
+            self._calls.put(call)
+        else:
+            self._guard(call)
+
+    def _guard(self, call: Callable[[], object]) -> None:
         try:
-            self._tick()
+            call()
         except Exception as exc:  # the keeper must outlive any one failure
             self.errors += 1
             self.last_error = f"{type(exc).__name__}: {_line(exc)}"
+
+    def tick(self) -> None:
+        """One keeper round (see the class docstring); errors are counted, never raised."""
+        self._guard(self._tick)
 
     def _tick(self) -> None:
         plane = self.plane
@@ -1073,10 +1114,7 @@ class ShardKeeper:
                 continue
             del self._held[shard]
             plane._mark_ended(lease)
-            if self.on_lost is not None:
-                self.on_lost(shard)
-            with contextlib.suppress(ControlUnavailable):
-                plane.release(lease)
+            self._post(functools.partial(self._lost, shard, lease))
         if assigned is None:
             return
         for shard in sorted(assigned - self._held.keys()):
@@ -1084,9 +1122,13 @@ class ShardKeeper:
             if acquired is not None:
                 self._held[shard] = acquired
                 if self.on_acquired is not None:
-                    self.on_acquired(acquired)
-        if self.supervise and plane.launched:
-            plane.supervise()
+                    self._post(functools.partial(self.on_acquired, acquired))
+
+    def _lost(self, shard: int, lease: Lease) -> None:
+        if self.on_lost is not None:
+            self.on_lost(shard)
+        with contextlib.suppress(ControlUnavailable):
+            self.plane.release(lease)
 
 
 class _Interrupted(BaseException):
