@@ -342,3 +342,113 @@ def test_alice_lists_only_her_own_fills(stubs: Stubs) -> None:
         with pytest.raises(grpc.RpcError) as err:
             o.ListFills(request, metadata=metadata(who))
         assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def _mine_per_books(stubs: Stubs, account: int) -> set[tuple[int, int]]:
+    out = set()
+    for symbol in ("AAPL", "MSFT"):
+        snap = stubs.admin.Snapshot(
+            admin_pb2.SnapshotRequest(symbol=symbol), metadata=metadata("root")
+        )
+        out |= {(snap.status.symbol_id, o.order_id) for o in snap.orders if o.account == account}
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_open_order_lists_agree_with_the_books_under_random_traffic(
+    server: ServerThread, stubs: Stubs, seed: int
+) -> None:
+    """The per-account index behind ListOpenOrders (088cc6b) against the books, under
+    fills, IOC/FOK/market, stops, icebergs, STP, replaces that cross, mass cancels,
+    expiry, halts and idle release, from both accounts and an admin acting for alice."""
+    import random
+
+    rng = random.Random(seed)
+    o = stubs.orders
+    who_acct = {"alice": 7, "bob": 8}
+    for step in range(250):
+        who = rng.choice(["alice", "bob", "root"])
+        acct = {"account": 7} if who == "root" else {}
+        symbol = rng.choice(["AAPL", "MSFT"])
+        price = str(rng.randint(95, 105))
+        roll = rng.random()
+        if roll < 0.45:
+            fields: dict[str, Any] = {
+                "symbol": symbol,
+                "side": rng.choice([1, 2]),
+                "qty": str(rng.randint(1, 6)),
+                "price": price,
+                **acct,
+            }
+            extra = rng.random()
+            if extra < 0.1:
+                fields["tif"] = rng.choice([2, 3])  # IOC / FOK
+            elif extra < 0.15:
+                del fields["price"]  # market
+            elif extra < 0.25:
+                fields.update(order_type=4, stop_price=str(rng.randint(95, 105)))  # stop limit
+            elif extra < 0.32:
+                fields["display_qty"] = "1"
+                fields["qty"] = "6"
+            elif extra < 0.4:
+                fields["stp"] = rng.choice([1, 2, 3, 4])
+            elif extra < 0.45:
+                fields.update(tif=4, expire_ts_ns=server.venue.now_ns + 1)
+            o.SubmitOrder(pb.SubmitOrderRequest(**fields), metadata=metadata(who))
+        else:
+            acct_no = 7 if who == "root" else who_acct[who]
+            live = sorted(_mine_per_books(stubs, acct_no))
+            sid = {
+                i.symbol: i.symbol_id
+                for i in stubs.md.ListInstruments(
+                    market_data_pb2.ListInstrumentsRequest(), metadata=metadata("md")
+                ).instruments
+            }
+            if live and roll < 0.65:
+                s_id, oid = rng.choice(live)
+                o.CancelReplace(
+                    pb.CancelReplaceRequest(
+                        symbol_id=s_id,
+                        order_id=oid,
+                        price=price,
+                        qty=str(rng.randint(1, 5)),
+                        **acct,
+                    ),
+                    metadata=metadata(who),
+                )
+            elif live and roll < 0.8:
+                s_id, oid = rng.choice(live)
+                o.ModifyOrder(
+                    pb.ModifyOrderRequest(
+                        symbol_id=s_id, order_id=oid, qty=str(rng.randint(1, 3)), **acct
+                    ),
+                    metadata=metadata(who),
+                )
+            elif live and roll < 0.88:
+                s_id, oid = rng.choice(live)
+                o.CancelOrder(
+                    pb.CancelOrderRequest(symbol_id=s_id, order_id=oid, **acct),
+                    metadata=metadata(who),
+                )
+            elif roll < 0.91:
+                o.MassCancel(
+                    pb.MassCancelRequest(symbol_id=sid[symbol], **acct), metadata=metadata(who)
+                )
+            elif roll < 0.95:
+                server.call(server.backend.advance())  # the clock: GTD expiry
+                stubs.admin.ReleaseIdle(
+                    admin_pb2.ReleaseIdleRequest(idle_ticks=1), metadata=metadata("root")
+                )
+            else:
+                stubs.admin.Halt(admin_pb2.HaltRequest(symbol=symbol), metadata=metadata("root"))
+                stubs.admin.Resume(
+                    admin_pb2.ResumeRequest(symbol=symbol), metadata=metadata("root")
+                )
+        if step % 10 == 9 or step == 249:
+            for name, account in (("alice", 7), ("bob", 8)):
+                listed = o.ListOpenOrders(
+                    pb.ListOpenOrdersRequest(), metadata=metadata(name)
+                ).orders
+                assert {x.account for x in listed} <= {account}
+                got = {(x.symbol_id, x.order_id) for x in listed}
+                assert got == _mine_per_books(stubs, account), (seed, step, name)
