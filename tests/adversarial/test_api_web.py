@@ -83,22 +83,13 @@ BAD = [
     ("/api/nothing", (404,)),
     ("/static/../../../../etc/passwd", (403, 404)),
 ]
-FINDING_1 = pytest.mark.xfail(
-    strict=True,
-    reason="finding 1: web view answers 500 (and logs a traceback) for a digit str.isdigit"
-    " accepts but int() refuses: unicode digits ('²') or more than 4300 digits",
-)
 BAD_500 = [
-    pytest.param("/api/depth/AAPL?levels=%C2%B2", (400,), marks=FINDING_1, id="levels=²"),
-    pytest.param("/api/depth/%C2%B2", (404,), marks=FINDING_1, id="symbol ²"),
-    pytest.param("/api/stream?depth=%C2%B2", (400,), marks=FINDING_1, id="depth=²"),
-    pytest.param(
-        "/api/depth/AAPL?levels=" + "9" * 5000, (400,), marks=FINDING_1, id="levels 5000 digits"
-    ),
-    pytest.param("/api/depth/" + "1" * 5000, (404,), marks=FINDING_1, id="symbol 5000 digits"),
-    pytest.param(
-        "/api/snapshot?stream=%C2%B2&symbol_id=1", (400,), marks=FINDING_1, id="snapshot stream=²"
-    ),
+    pytest.param("/api/depth/AAPL?levels=%C2%B2", (400,), id="levels=²"),
+    pytest.param("/api/depth/%C2%B2", (404,), id="symbol ²"),
+    pytest.param("/api/stream?depth=%C2%B2", (400,), id="depth=²"),
+    pytest.param("/api/depth/AAPL?levels=" + "9" * 5000, (400,), id="levels 5000 digits"),
+    pytest.param("/api/depth/" + "1" * 5000, (404,), id="symbol 5000 digits"),
+    pytest.param("/api/snapshot?stream=%C2%B2&symbol_id=1", (400,), id="snapshot stream=²"),
 ]
 
 
@@ -215,12 +206,6 @@ _LIMITED_SERVE = (
 _SERVE_ARGS = ("--port", "0", "--instrument", "AAPL", "--http", "0", "--tick-interval", "0")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding 8: idle TCP connections to the web view are never capped: they use up"
-    " the process's file descriptors and then no new gRPC client can connect (order entry"
-    " is down for everyone; the web view too); shown here with a 256-descriptor limit",
-)
 def test_idle_web_connections_cannot_take_order_entry_down() -> None:
     import re
     import signal

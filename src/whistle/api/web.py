@@ -63,6 +63,20 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 _SIDE = {1: "B", 2: "S"}
 
 
+def _is_uint(text: str, max_digits: int) -> bool:
+    # ASCII digits only and few of them: str.isdigit() also takes '²' (int() refuses it)
+    # and int() refuses more than 4300 digits.
+    return 0 < len(text) <= max_digits and text.isascii() and text.isdigit()
+
+
+def _unavailable(text: str) -> web.HTTPServiceUnavailable:
+    # A refused stream also gives its connection back (no keep-alive): a client that
+    # opens streams in a loop cannot fill max_connections with refused ones.
+    refusal = web.HTTPServiceUnavailable(text=text)
+    refusal.force_close()
+    return refusal
+
+
 def _state_name(state: int) -> str:
     try:
         return TradingState(state).name
@@ -96,6 +110,18 @@ def _formats(inst: Instrument) -> tuple[Callable[[int], str], Callable[[int], st
     return pair
 
 
+class _Refuse(asyncio.Protocol):
+    """A connection past ``max_connections``: 503, then closed."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.WriteTransport)
+        transport.write(
+            b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+            b"Content-Length: 25\r\nConnection: close\r\n\r\ntoo many web connections\n"
+        )
+        transport.close()
+
+
 @final
 class WebView:
     """The web app over one hub and one backend (``start_web`` makes and starts one)."""
@@ -106,12 +132,31 @@ class WebView:
         backend: Backend,
         *,
         max_streams: int = 64,
+        max_connections: int = 128,
+        keepalive_s: float = 15.0,
         status_interval_s: float = 1.0,
         stream_depth: int = 10,
     ) -> None:
-        """Build the app. At most ``max_streams`` event streams at once (more: 503)."""
+        """Build the app. At most ``max_streams`` event streams at once (more: 503).
+
+        At most ``max_connections`` TCP connections at once: one more is answered 503 and
+        closed at once, so idle or hostile web clients can never take the file descriptors
+        the gRPC server shares with this process; an idle keep-alive connection is closed
+        after ``keepalive_s``.
+        """
         if max_streams < 1:
             raise ValueError(f"max_streams must be >= 1, was {max_streams}")
+        if max_connections < max_streams:
+            raise ValueError(
+                f"max_connections must be >= max_streams ({max_streams}), was {max_connections}"
+            )
+        if keepalive_s <= 0:
+            raise ValueError(f"keepalive_s must be > 0, was {keepalive_s}")
+        self.max_connections = max_connections
+        self.keepalive_s = keepalive_s
+        self.refused_connections = 0
+        """Connections answered 503 because ``max_connections`` were open."""
+        self._listener: asyncio.Server | None = None
         if status_interval_s <= 0:
             raise ValueError(f"status_interval_s must be > 0, was {status_interval_s}")
         self.hub = hub
@@ -144,29 +189,50 @@ class WebView:
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Listen on ``host:port`` (0: an ephemeral port); return the bound port."""
         runner = web.AppRunner(
-            self.app, access_log=None, handle_signals=False, shutdown_timeout=1.0
+            self.app,
+            access_log=None,
+            handle_signals=False,
+            shutdown_timeout=1.0,
+            keepalive_timeout=self.keepalive_s,
         )
         await runner.setup()
-        site = web.TCPSite(runner, host, port)
+        server = runner.server
+        assert server is not None  # set by setup()
+        limit = self.max_connections
+
+        def protocol() -> asyncio.BaseProtocol:
+            # aiohttp's Server is the protocol factory; past the cap, a protocol that
+            # answers 503 and closes (the descriptor is given back at once).
+            if len(server.connections) >= limit:
+                self.refused_connections += 1
+                return _Refuse()
+            return server()
+
         try:
-            await site.start()
+            self._listener = await asyncio.get_running_loop().create_server(
+                protocol, host, port, backlog=128
+            )
         except BaseException:
             await runner.cleanup()
             raise
         self._runner = runner
-        server = site._server  # aiohttp keeps the asyncio server here; no public accessor
-        sockets = getattr(server, "sockets", None) or []
+        sockets = self._listener.sockets or ()
         self.port = int(sockets[0].getsockname()[1]) if sockets else port
         return self.port
 
     async def close(self) -> None:
-        """End every stream and stop listening (idempotent)."""
+        """End every stream, stop listening and close every connection (idempotent)."""
         self._closing = True
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
         for sub in list(self._streams.values()):
             sub.close()
         runner, self._runner = self._runner, None
         if runner is not None:
             await runner.cleanup()
+        if listener is not None:
+            await listener.wait_closed()
 
     # ------------------------------------------------------------------ helpers
 
@@ -179,8 +245,8 @@ class WebView:
         return inst
 
     def _resolve(self, text: str) -> Instrument:
-        inst = self.backend.instrument(text)
-        if inst is None and text.isdigit():
+        inst = self.backend.instrument(text) if len(text) <= 200 else None
+        if inst is None and _is_uint(text, 20):
             inst = self.backend.instrument(int(text))
         if inst is None:
             raise web.HTTPNotFound(text=f"unknown symbol {text!r}")
@@ -326,7 +392,7 @@ class WebView:
         text = request.query.get(name)
         if text is None:
             return default
-        if not text.isdigit() or int(text) > high:
+        if not _is_uint(text, 20) or int(text) > high:
             raise web.HTTPBadRequest(text=f"{name} must be an integer 0..{high}, was {text!r}")
         return int(text)
 
@@ -365,9 +431,9 @@ class WebView:
 
     async def _stream(self, request: web.Request) -> web.StreamResponse:
         if self._closing:
-            raise web.HTTPServiceUnavailable(text="shutting down")
+            raise _unavailable("shutting down")
         if len(self._streams) >= self.max_streams:
-            raise web.HTTPServiceUnavailable(text=f"at most {self.max_streams} streams")
+            raise _unavailable(f"at most {self.max_streams} event streams")
         names = request.query.get("symbols")
         ids = None
         if names:

@@ -25,8 +25,9 @@ def order(sid, side, price, qty, account=1):
 
 
 class Rig:
-    def __init__(self, **hub_options):
+    def __init__(self, web_options=None, **hub_options):
         self.hub_options = hub_options
+        self.web_options = web_options or {}
 
     async def __aenter__(self):
         self.venue = Venue()
@@ -36,9 +37,8 @@ class Rig:
         await self.backend.execute([order(self.aapl, 1, 10000, 5), order(self.aapl, 2, 10100, 7)])
         self.hub = MarketDataHub(**self.hub_options)
         self.detach = await attach_backend(self.hub, self.backend)
-        self.web = await start_web(
-            self.hub, self.backend, port=0, status_interval_s=0.2, max_streams=3
-        )
+        options = {"status_interval_s": 0.2, "max_streams": 3} | self.web_options
+        self.web = await start_web(self.hub, self.backend, port=0, **options)
         self.base = f"http://127.0.0.1:{self.web.port}"
         self.http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WAIT_S))
         return self
@@ -380,5 +380,35 @@ def test_a_dropped_client_is_told_so_and_the_stream_ends():
                 assert rig.hub.stats().subscriptions == 0
             finally:
                 raw.close()
+
+    run(main())
+
+
+def test_connections_past_the_cap_get_503_and_are_closed():
+    """Idle connections cannot pile up: past max_connections a new one is answered 503 and
+    closed at once (its descriptor given back); once the others go, service is back."""
+
+    async def main():
+        async with Rig(web_options={"max_connections": 6, "max_streams": 2}) as rig:
+            idle = []
+            for _ in range(6):
+                idle.append(await asyncio.open_connection("127.0.0.1", rig.web.port))
+            for _ in range(200):
+                if len(rig.web._runner.server.connections) == 6:
+                    break
+                await asyncio.sleep(0.01)
+            reader, writer = await asyncio.open_connection("127.0.0.1", rig.web.port)
+            answer = await asyncio.wait_for(reader.read(), WAIT_S)  # until the server closes
+            writer.close()
+            assert answer.startswith(b"HTTP/1.1 503 ")
+            assert rig.web.refused_connections == 1
+            for _, w in idle:
+                w.close()
+            for _ in range(500):
+                if not rig.web._runner.server.connections:
+                    break
+                await asyncio.sleep(0.01)
+            async with rig.http.get(rig.base + "/api/depth/AAPL") as r:
+                assert r.status == 200
 
     run(main())
