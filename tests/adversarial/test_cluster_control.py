@@ -9,11 +9,14 @@ Probes (all hold today):
   and renew leave the new one alone;
 - the holder's own clock fences it: past its deadline ``valid`` is False while the
   database still counts the lease live (the deadline is taken before the query);
-- a move to a node that never joined, or that left, is refused and changes nothing.
+- a move to a node that never joined, or that left, is refused and changes nothing;
+- a sequencer fenced by a real lease whose holder was paused past its deadline (the
+  plane's clock) appends and acknowledges nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import threading
 from pathlib import Path
@@ -23,8 +26,14 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "cluster"))
 
 from control_support import plane_factory, wait_for
+from nats_support import connect, purge, require_nats, unique_prefix
 
 from whistle.cluster.control import ControlError, Lease
+from whistle.cluster.log import ClusterNames
+from whistle.cluster.sequencer import ShardSequencer
+from whistle.cluster.wire import NOT_OWNER, OK
+from whistle.core.commands import NewOrder
+from whistle.core.instrument import Instrument
 
 SHARDS = 8
 
@@ -117,3 +126,37 @@ def test_a_move_to_a_node_that_is_not_an_up_member_is_refused(target: str) -> No
             before.revoked,
         )
         assert plane.renew(lease) is not None
+
+
+def test_a_sequencer_fenced_by_a_real_lease_stops_appending_when_its_holder_stalls() -> None:
+    require_nats()
+    now = [1000.0]
+    prefix = unique_prefix()
+    with plane_factory(shards=1, lease_s=30.0, safety_s=1.0, clock=lambda: now[0]) as make:
+        plane = make()
+        plane.join("a")
+        lease = plane.acquire(0, "a")
+        assert lease is not None
+
+        async def go() -> tuple[int, int, int, int]:
+            nc = await connect()
+            try:
+                seq = ShardSequencer(
+                    nc, ClusterNames(prefix), 0, lease.token, fence=lambda: plane.valid(lease)
+                )
+                await seq.open()
+                await seq.define(Instrument(symbol="AAA", symbol_id=5))
+                ok = await seq.execute([NewOrder(5, 1, 1, 1, 1, 1, 100, 1)])
+                before = await seq.log.last_seq()
+                now[0] += 60.0  # the holder was paused past its lease
+                late = await seq.execute([NewOrder(5, 2, 1, 1, 1, 1, 100, 1)])
+                after = await seq.log.last_seq()
+                await seq.close()  # no last snapshot either: the fence refuses
+                return ok.status, late.status, before, after
+            finally:
+                await nc.close()
+                await purge(prefix)
+
+        ok, late, before, after = asyncio.run(go())
+        assert (ok, late) == (OK, NOT_OWNER)
+        assert after == before

@@ -192,9 +192,12 @@ def test_hostile_requests_are_rejected_unlogged_and_the_shard_serves_on(prefix: 
         nc = await connect()
         try:
             seq = await _open(nc, names, 0, 1)
+            other = await _open(nc, names, 1, 1)  # shard 1 holds symbol 6
             sub = await serve_shard(seq)
             try:
                 await seq.define(Instrument(symbol="AAA", symbol_id=SID))
+                await other.define(Instrument(symbol="BBB", symbol_id=SID + 1))
+                other_before = await other.log.last_seq()
                 log = CommandLog(nc.jetstream(), names, 0)
                 before = await log.last_seq()
                 subject = names.req_subject(0)
@@ -206,6 +209,7 @@ def test_hostile_requests_are_rejected_unlogged_and_the_shard_serves_on(prefix: 
                     await nc.request(subject, b"x" * (nc.max_payload + 1), timeout=10)
                 hostile = [
                     NewOrder(999, 1, 1, 1, 1, 1, 100, 1),  # unknown symbol
+                    NewOrder(SID + 1, 1, 1, 1, 1, 1, 100, 1),  # another shard's symbol
                     NewOrder(SID, -1, 1, 1, 1, 1, 100, 1),  # order id out of range
                     NewOrder(SID, 2**64 - 1, 1, 1, 1, 1, 100, 1),
                     NewOrder(SID, 1, -7, 1, 1, 1, 100, 1),  # account
@@ -222,6 +226,7 @@ def test_hostile_requests_are_rejected_unlogged_and_the_shard_serves_on(prefix: 
                     assert [type(e) for e in events] == [OrderRejected]
                     assert events[0].seq == 0  # an edge reject, never sequenced
                 assert await log.last_seq() == before  # nothing logged
+                assert await other.log.last_seq() == other_before
                 ok = encode_request(Execute([_buy(1)]))
                 reply = decode_reply((await nc.request(subject, ok, timeout=10)).data)
                 assert reply.status == OK
@@ -229,6 +234,7 @@ def test_hostile_requests_are_rejected_unlogged_and_the_shard_serves_on(prefix: 
             finally:
                 await sub.unsubscribe()
                 await seq.close(snapshot=False)
+                await other.close(snapshot=False)
         finally:
             await nc.close()
 
