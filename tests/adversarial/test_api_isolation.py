@@ -8,6 +8,7 @@ timestamps aside), and bob's book must be untouched (its state hash).
 
 from __future__ import annotations
 
+import itertools
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -115,10 +116,28 @@ def test_every_unary_command_on_bobs_order_looks_like_one_on_no_order(stubs: Stu
     stop = bob_stop(stubs)
     before = state(stubs)
     o = stubs.orders
+    aapl = sid(stubs, "AAPL")
+    coids = itertools.count(5000)  # a fresh client order id per replace
     for target in (bob, stop):
         for call, make in (
             (o.CancelOrder, lambda i: pb.CancelOrderRequest(symbol="AAPL", order_id=i)),
             (o.CancelOrder, lambda i: pb.CancelOrderRequest(symbol_id=0, order_id=i)),
+            (o.CancelOrder, lambda i: pb.CancelOrderRequest(symbol_id=aapl, order_id=i)),
+            (o.GetOrder, lambda i: pb.GetOrderRequest(symbol_id=aapl, order_id=i)),
+            (
+                o.ModifyOrder,
+                lambda i: pb.ModifyOrderRequest(symbol_id=aapl, order_id=i, price_ticks=9900),
+            ),
+            (
+                o.CancelReplace,
+                lambda i: pb.CancelReplaceRequest(
+                    symbol_id=aapl,
+                    order_id=i,
+                    price_ticks=9900,
+                    qty_lots=1,
+                    client_order_id=next(coids),
+                ),
+            ),
             (o.ModifyOrder, lambda i: pb.ModifyOrderRequest(symbol="AAPL", order_id=i, price="99")),
             (o.ModifyOrder, lambda i: pb.ModifyOrderRequest(symbol="AAPL", order_id=i, qty="5")),
             (o.ModifyOrder, lambda i: pb.ModifyOrderRequest(symbol="AAPL", order_id=i)),
