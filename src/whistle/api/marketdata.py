@@ -784,9 +784,18 @@ class Subscription:
         """Return the ready records (see ``poll_chunks``), flattened."""
         return [u for chunk in self.poll_chunks(max_updates) for u in chunk.updates]
 
-    async def next_chunks(self, max_updates: int = 8192) -> list[Chunk]:
-        """Wait until something is ready and return it (at least one chunk)."""
+    async def next_chunks(self, max_updates: int = 8192, linger_s: float = 0.0) -> list[Chunk]:
+        """Wait until something is ready and return it (at least one chunk).
+
+        ``linger_s`` > 0: once something is ready, wait that long more (unless
+        ``max_updates`` are already pending) so that later ticks ride in the same read:
+        fewer, larger messages for the price of at most ``linger_s`` of latency.
+        """
         while True:
+            if linger_s > 0 and (self._pending or self._stale):
+                if self._pending < max_updates:
+                    await asyncio.sleep(linger_s)
+                linger_s = 0.0
             out = self.poll_chunks(max_updates)
             if out:
                 return out
@@ -798,9 +807,9 @@ class Subscription:
                 if self._waiter is waiter:
                     self._waiter = None
 
-    async def next(self, max_updates: int = 8192) -> list[Update]:
-        """Wait until something is ready and return its records (at least one)."""
-        chunks = await self.next_chunks(max_updates)
+    async def next(self, max_updates: int = 8192, linger_s: float = 0.0) -> list[Update]:
+        """Wait until something is ready and return its records (see ``next_chunks``)."""
+        chunks = await self.next_chunks(max_updates, linger_s)
         return [u for chunk in chunks for u in chunk.updates]
 
     def __aiter__(self) -> Subscription:

@@ -517,3 +517,48 @@ def test_engine_fault_is_a_status(venue):
     rig.hub.on_events([EngineFaulted(aapl, 9, 0, 0, "boom")])
     got = sub.poll()
     assert [(type(u), u.state) for u in got] == [(Status, TradingState.FAULTED)]
+
+
+def test_linger_gathers_later_ticks_into_one_read(monkeypatch):
+    """next_chunks(linger_s=...) waits once more after the first tick is ready, so the ticks
+    that come meanwhile ride in the same read (the lingering is made deterministic here)."""
+    import whistle.api.marketdata as md
+
+    async def main():
+        with Venue() as venue:
+            venue.add_instrument("AAPL")
+            rig = make_rig(venue)
+            sub = rig.hub.subscribe(None, depth=10)
+            await sub.next()
+            lingering = asyncio.Event()
+            release = asyncio.Event()
+            slept = []
+
+            async def controlled_sleep(seconds):
+                slept.append(seconds)
+                lingering.set()
+                await release.wait()
+
+            reader = asyncio.ensure_future(sub.next_chunks(linger_s=0.25))
+            await asyncio.sleep(0)  # the reader waits for its first tick
+            monkeypatch.setattr(md.asyncio, "sleep", controlled_sleep)
+            venue.submit("AAPL", "buy", "1", "10")
+            rig.flush()  # the first tick: the reader wakes and lingers
+            await asyncio.wait_for(lingering.wait(), 10)
+            venue.submit("AAPL", "buy", "1", "11")
+            rig.flush()  # a second tick while it lingers
+            release.set()
+            chunks = await asyncio.wait_for(reader, 10)
+            assert slept == [0.25]
+            assert len(chunks) == 2
+            assert [u.md_seq for c in chunks for u in c.updates] == list(range(1, 5))
+            # Already max_updates pending: no lingering at all.
+            venue.submit("AAPL", "buy", "1", "12")
+            rig.flush()
+            release.clear()
+            got = await asyncio.wait_for(sub.next_chunks(max_updates=1, linger_s=0.25), 10)
+            assert slept == [0.25]
+            assert len(got) == 1
+            sub.close()
+
+    asyncio.run(main())
