@@ -452,3 +452,72 @@ def test_a_traders_open_order_list_does_not_walk_every_book(server: ServerThread
     finally:
         server.run(delattr, backend, "snapshot")
         stubs.close()
+
+
+_LIMITED_SERVE = (
+    "import os, resource, sys;"
+    " resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256));"
+    " os.execv(sys.executable, [sys.executable, '-m', 'whistle', 'serve', *sys.argv[1:]])"
+)
+_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding 9: the gRPC listener takes any number of idle, unauthenticated TCP"
+    " connections: they use up the process's file descriptors and then no new client can"
+    " connect (order entry down); shown with a 256-descriptor limit",
+)
+@pytest.mark.parametrize("preface", [False, True], ids=["raw TCP", "HTTP/2 preface"])
+def test_idle_grpc_connections_cannot_take_order_entry_down(preface: bool) -> None:
+    import re
+    import signal
+    import socket
+    import subprocess
+
+    from whistle.api.v1 import order_entry_pb2_grpc
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _LIMITED_SERVE, "--port", "0", "--instrument", "AAPL"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    socks: list[socket.socket] = []
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        found = re.search(r"listening on \S+?:(\d+)", line)
+        assert found is not None, line
+        port = int(found.group(1))
+        for _ in range(400):  # more than the process may hold
+            try:
+                sock = socket.create_connection(("127.0.0.1", port), 1)
+            except OSError:
+                break  # the server stopped accepting: its descriptors are gone
+            socks.append(sock)
+            if preface:
+                sock.sendall(_H2_PREFACE)
+        channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+        try:
+            result = (
+                order_entry_pb2_grpc.OrderEntryServiceStub(channel)
+                .SubmitOrder(
+                    pb.SubmitOrderRequest(symbol="AAPL", side=1, qty="1", price="1", account=1),
+                    timeout=5,
+                )
+                .result
+            )
+            assert result.enq_seq
+        finally:
+            channel.close()
+    finally:
+        for sock in socks:
+            sock.close()
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate(timeout=30)
