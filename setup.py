@@ -20,6 +20,7 @@ COMPILED = [
     "src/whistle/book/orders.py",
     "src/whistle/book/book.py",
     "src/whistle/engine/whistle.py",
+    "src/whistle/coord/venue/lane.py",  # the embedded Venue fast lane (issue 8 item 2)
     "src/whistle/book/mbo.py",  # market-by-order book builder
     "src/whistle/feed/itch.py",  # ITCH 5.0 decoder hot loop
     "src/whistle/feed/mbp.py",  # MBP-10 rows from the book (the figures were measured so)
