@@ -8,6 +8,8 @@ measures, single-threaded on the calling core:
 * ``append_interval_per_sec``  ``append_many``, fsync INTERVAL (sidecar msync every 10 ms)
 * ``append_every_per_sec``     ``append`` + msync per record, fsync EVERY (fewer records)
 * ``read_per_sec``             ``QueueReader.read_batch`` over the NONE queue
+* ``native``                   1 if the C loops of ``whistle.journal._native`` ran (the
+  compiled install), 0 for the pure-Python loops
 
 Rates are wall-clock; the ``*_cpu_per_sec`` fields divide by the CPU time of the
 measuring thread (``time.thread_time``), which is what one core can do when the
@@ -22,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from whistle.journal import FsyncPolicy, Queue, QueueConfig
+from whistle.journal import NATIVE, FsyncPolicy, Queue, QueueConfig
 
 __all__ = ["run_journal_bench"]
 
@@ -100,4 +102,5 @@ def run_journal_bench(records: int, payload_size: int = 64) -> dict[str, float |
         "records": records,
         "every_records": every_records,
         "payload_bytes": payload_size,
+        "native": int(NATIVE),
     }

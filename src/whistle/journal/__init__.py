@@ -108,9 +108,10 @@ from .repair import (
     truncate_after,
 )
 from .verify import QueueReport, SegmentReport, verify
-from .writer import QueueWriter
+from .writer import NATIVE, QueueWriter
 
 __all__ = [
+    "NATIVE",
     "BadSegmentError",
     "CorruptCursor",
     "CorruptManifest",

@@ -47,7 +47,7 @@ from .segment import (
 from .verify import survey
 from .workers import PeriodicWorker, PreallocWorker, apply_retention
 
-__all__ = ["QueueWriter"]
+__all__ = ["NATIVE", "QueueWriter"]
 
 _StoreItems = Callable[..., tuple[int, int, int]]
 _store_items: _StoreItems | None
@@ -55,6 +55,9 @@ try:
     from ._native import store_items as _store_items
 except ImportError:  # pure-Python install: the record loop does everything
     _store_items = None
+
+NATIVE = _store_items is not None
+"""Whether this install appends and reads through the C loops of ``._native``."""
 
 _Encoder = tuple[Callable[..., bytes], Callable[..., None], int]
 _MAX_CACHED_ENCODERS = 4096
