@@ -122,7 +122,7 @@ class Load:
     insts: list[Instrument]
     seed: int
     per_symbol: int = 100_000
-    pace_s: float = 0.003  # between a symbol's commands: a steady load, not a flood
+    pace_s: float = 0.01  # between a symbol's commands: a steady load, not a flood
     sent: list[Sent] = field(default_factory=list)
     heard: dict[int, list[Event]] = field(default_factory=dict)  # the front end's listener
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
