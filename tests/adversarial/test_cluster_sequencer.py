@@ -125,9 +125,6 @@ def test_one_symbol_id_is_never_defined_in_two_shards(prefix: str) -> None:
     assert run(go()) == (BAD_REQUEST, BAD_REQUEST)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="finding 2: an order id of MAX_ORDER_ID locks automatic ids out"
-)
 def test_a_caller_chosen_top_order_id_never_locks_automatic_ids_out(prefix: str) -> None:
     names = ClusterNames(prefix)
 
@@ -375,9 +372,6 @@ def test_gtd_expiry_events_come_from_the_clock(prefix: str) -> None:
     assert run(go()) == [7]
 
 
-@pytest.mark.xfail(
-    strict=True, reason="finding 5: a reply past max_payload is dropped, its commands applied"
-)
 def test_a_request_whose_reply_is_too_big_is_answered_or_not_applied(prefix: str) -> None:
     names = ClusterNames(prefix)
 

@@ -20,6 +20,11 @@ node answers ``NOT_OWNER`` (nothing was logged) is sent again until ``retry_s``.
 ``Execute`` that timed out or came back ``UNAVAILABLE`` is *not* sent again: its commands
 may be in the log, so the outcome carries ``error`` (the API says UNAVAILABLE) and the
 client decides (a ``client_order_id`` lets it ask).
+
+Replies of any size: requests go out on the client's own inbox (``ClusterClient.ask``),
+so a reply a node split into ``PART`` messages (past NATS's ``max_payload``, see
+``whistle.cluster.wire``) is read whole; a split reply that does not add up is an unknown
+outcome, like a timeout.
 """
 
 from __future__ import annotations
@@ -52,7 +57,7 @@ from whistle.cluster.wire import (
     Execute,
     Query,
     Reply,
-    decode_reply,
+    ReplyParts,
     encode_request,
 )
 from whistle.core.commands import (
@@ -109,10 +114,53 @@ class ClusterClient:
         self.timeout_s = timeout_s
         self.retry_s = retry_s
         self.retries = 0
+        self._inbox = ""
+        self._inbox_sub: Subscription | None = None
+        self._waiting: dict[str, asyncio.Queue[Msg]] = {}
+        self._next_token = 0
 
     def shard_of(self, symbol: str) -> int:
         """Return the shard of ``symbol`` (the control plane's map)."""
         return self.shard_map.shard_of(symbol)
+
+    async def ask(self, subject: str, payload: bytes, timeout: float) -> Reply:
+        """Send one request and wait ``timeout`` for its whole reply (every ``PART`` of a
+        split one, ``whistle.cluster.wire``). Raises ``nats.errors.NoRespondersError`` /
+        ``nats.errors.TimeoutError`` like ``nc.request``."""
+        if self._inbox_sub is None:
+            self._inbox = self.nc.new_inbox()
+            self._inbox_sub = await self.nc.subscribe(self._inbox + ".*", cb=self._on_reply)
+        self._next_token += 1
+        token = str(self._next_token)
+        queue: asyncio.Queue[Msg] = asyncio.Queue()
+        self._waiting[token] = queue
+        try:
+            await self.nc.publish(subject, payload, reply=f"{self._inbox}.{token}")
+            parts = ReplyParts()
+            async with asyncio.timeout(timeout):
+                while True:
+                    msg = await queue.get()
+                    if msg.headers and msg.headers.get("Status") == "503":
+                        raise nats.errors.NoRespondersError
+                    reply = parts.add(msg.data)
+                    if reply is not None:
+                        return reply
+        except TimeoutError:
+            raise nats.errors.TimeoutError from None
+        finally:
+            del self._waiting[token]
+
+    async def _on_reply(self, msg: Msg) -> None:
+        queue = self._waiting.get(msg.subject.rpartition(".")[2])
+        if queue is not None:  # else: late, its request gave up
+            queue.put_nowait(msg)
+
+    async def close(self) -> None:
+        """Drop the reply subscription (a second call does nothing)."""
+        sub, self._inbox_sub = self._inbox_sub, None
+        if sub is not None:
+            with contextlib.suppress(nats.errors.Error):
+                await sub.unsubscribe()
 
     async def request(self, shard: int, request: Execute | AddInstrument | Query) -> Reply:
         """Send ``request`` to ``shard``'s owner; retry while no owner answers or it says
@@ -123,7 +171,7 @@ class ClusterClient:
         pause = 0.02
         while True:
             try:
-                msg = await self.nc.request(subject, payload, timeout=self.timeout_s)
+                reply = await self.ask(subject, payload, self.timeout_s)
             except nats.errors.NoRespondersError:
                 reply = Reply(NOT_OWNER, f"shard {shard}: no node serves it now")
             except nats.errors.TimeoutError:
@@ -132,8 +180,8 @@ class ClusterClient:
                         2, f"shard {shard}: no answer within {self.timeout_s} s (outcome unknown)"
                     )
                 reply = Reply(NOT_OWNER, f"shard {shard}: no answer within {self.timeout_s} s")
-            else:
-                reply = decode_reply(msg.data)
+            except ValueError as exc:  # a split reply that does not add up
+                return Reply(2, f"shard {shard}: a broken reply ({exc}; outcome unknown)")
             if reply.status != NOT_OWNER or time.monotonic() + pause > deadline:
                 return reply
             self.retries += 1
@@ -231,12 +279,11 @@ class ClusterBackend:
 
     async def _query_quick(self, shard: int, query: Query) -> Reply | None:
         try:
-            msg = await self.nc.request(
+            return await self.client.ask(
                 self.names.req_subject(shard), encode_request(query), timeout=2
             )
-        except (nats.errors.NoRespondersError, nats.errors.TimeoutError):
+        except (nats.errors.NoRespondersError, nats.errors.TimeoutError, ValueError):
             return None
-        return decode_reply(msg.data)
 
     def _remember(self, inst: Instrument) -> None:
         self._by_id[inst.symbol_id] = inst
@@ -487,6 +534,7 @@ class ClusterBackend:
             if sub is not None:
                 with contextlib.suppress(nats.errors.Error):
                     await sub.unsubscribe()
+        await self.client.close()
         await self.nc.close()
         if self._plane_close is not None:
             self._plane_close()

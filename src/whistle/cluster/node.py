@@ -201,6 +201,15 @@ class VenueNode:
 
         return fence
 
+    async def _placement(self, symbol: str) -> int | None:
+        # Read at each AddInstrument (rare): an override set since is seen at once.
+        from whistle.cluster.control import ControlError
+
+        try:
+            return await asyncio.to_thread(self.plane.shard_of, symbol)
+        except ControlError:
+            return None
+
     async def _open(self, lease: Lease) -> None:
         shard = lease.shard
         assert self._nc is not None
@@ -219,6 +228,7 @@ class VenueNode:
             clock=self.clock,
             on_stop=self._sequencer_stopped,
             event_stream=self.event_stream,
+            placement=self._placement,
         )
         t0 = time.perf_counter()
         try:

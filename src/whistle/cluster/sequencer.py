@@ -10,10 +10,12 @@ what arrives meanwhile is the next batch (group commit). A batch is stamped once
 (``ts_ns`` from the node's clock, never backwards per symbol; ``enq_seq`` counts the
 symbol's commands), appended with both guards (``whistle.cluster.log``), applied to the
 symbol's engine on the publish acknowledgement (one ``process_many``), its events
-published on ``<prefix>.evt.<symbol_id>``, and only then acknowledged. ``fence()`` (the
-lease's validity, no I/O) is checked before every append, every acknowledgement and
-every event publish; a ``SequencerConflict`` (someone else wrote a subject) or an append
-that stays unacknowledged stops the shard (``on_stop``). Every ``snapshot_every`` applied
+published on ``<prefix>.evt.<symbol_id>``, and only then acknowledged (``serve_shard``
+sends a reply of any size: one message, or ``PART`` messages past NATS's ``max_payload``,
+see ``whistle.cluster.wire``). ``fence()`` (the lease's validity, no I/O) is checked
+before every append, every acknowledgement and every event publish; a
+``SequencerConflict`` (someone else wrote a subject) or an append that stays
+unacknowledged stops the shard (``on_stop``). Every ``snapshot_every`` applied
 commands (and at a clean close) the shard is snapshotted.
 
 Determinism: a symbol's events and state are a pure function of its records in the log
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from typing import TYPE_CHECKING, Final, final
 
@@ -59,7 +62,7 @@ from whistle.cluster.wire import (
     Reply,
     Request,
     decode_request,
-    encode_reply,
+    reply_messages,
 )
 from whistle.core.commands import (
     CancelOrder,
@@ -77,11 +80,12 @@ from whistle.core.events import (
     OrderRejected,
     OrderReplaced,
 )
+from whistle.core.limits import MAX_ORDER_ID, MIN_ORDER_ID
 from whistle.core.reasons import RejectReason
 from whistle.engine import EngineSnapshot, Whistle
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
     from nats.aio.client import Client
     from nats.aio.msg import Msg
@@ -100,6 +104,7 @@ __all__ = [
 ]
 
 SNAPSHOT_VERSION: Final = 1
+_LOG: Final = logging.getLogger(__name__)
 _ENC: Final = msgspec.msgpack.Encoder()
 _SNAPSHOT_NAME: Final = "latest"
 _NO_EVENTS: Final[list[Event]] = []
@@ -255,6 +260,7 @@ class _Symbol:
         "next_enq",
         "next_oid",
         "queue",
+        "spare",
         "tick",
     )
 
@@ -264,6 +270,7 @@ class _Symbol:
         self.next_enq = 1
         self.last_ts = 0
         self.next_oid = 1
+        self.spare = MIN_ORDER_ID  # where the search for a free id starts (see _free_id)
         self.queue: list[tuple[Command, _Call, int]] = []
         self.busy = False
         self.tick = False  # an empty batch is wanted (advance the clock: GTD expiry)
@@ -290,6 +297,7 @@ class ShardSequencer:
         append_timeout_s: float = 1.0,
         on_stop: Callable[[int, str], None] | None = None,
         event_stream: bool = False,
+        placement: Callable[[str], Awaitable[int | None]] | None = None,
     ) -> None:
         if type(max_batch) is not int or max_batch < 1:
             raise ValueError(f"max_batch must be an int >= 1, was {max_batch!r}")
@@ -318,6 +326,12 @@ class ShardSequencer:
         self._defining: set[int] = set()
         self.acked = 0
         self.batches = 0
+        self.placement = placement
+        """The shard map's ``shard_of`` (None: unreadable now): ``define`` refuses a symbol
+        the map puts in another shard. None: no check (a sequencer outside a cluster)."""
+        self.replies_failed = 0
+        """Replies that could not be sent (the connection failed under them); each is
+        logged. A reply is never too big: ``reply_messages`` splits it."""
 
     # -------------------------------------------------------------- rebuild
 
@@ -623,7 +637,10 @@ class ShardSequencer:
             last.done(count)
 
     async def define(self, instrument: Instrument) -> Reply:
-        """Define ``instrument`` in this shard (idempotent for an equal definition)."""
+        """Define ``instrument`` in this shard (idempotent for an equal definition).
+
+        Refused ``BAD_REQUEST`` when ``placement`` puts its symbol in another shard;
+        ``UNAVAILABLE`` when the map cannot be read (nothing logged either way)."""
         if self.stopped is not None or not self.fence():
             return Reply(NOT_OWNER, self.stopped or f"shard {self.shard}: lease not valid")
         sid = instrument.symbol_id
@@ -636,6 +653,18 @@ class ShardSequencer:
             return Reply(UNAVAILABLE, f"symbol id {sid} is being defined")
         self._defining.add(sid)
         try:
+            if self.placement is not None:
+                # The front ends route by the same map: a symbol defined elsewhere would
+                # get a second sequencer (R2 finding 1).
+                home = await self.placement(instrument.symbol)
+                if home is None:
+                    return Reply(UNAVAILABLE, "the shard map cannot be read now")
+                if home != self.shard:
+                    return Reply(
+                        BAD_REQUEST,
+                        f"symbol {instrument.symbol!r} is in shard {home} by the shard map,"
+                        f" not {self.shard}",
+                    )
             probe = _Symbol(Whistle(instrument), await self.log.last_subject_seq(sid))
             seq = await self._append(sid, probe, Define(instrument))
             if seq <= 0:
@@ -828,10 +857,29 @@ def _with_ids(sym: _Symbol, command: Command) -> Command:
     # are in the same order in the log, so the ids are those a rebuild sees.
     kind = type(command)
     if kind is NewOrder and command.order_id == 0:  # type: ignore[union-attr]
-        return msgspec.structs.replace(command, order_id=sym.next_oid)
+        return msgspec.structs.replace(command, order_id=_free_id(sym))
     if kind is CancelReplace and command.new_order_id == 0:  # type: ignore[union-attr]
-        return msgspec.structs.replace(command, new_order_id=sym.next_oid)
+        return msgspec.structs.replace(command, new_order_id=_free_id(sym))
     return command
+
+
+def _free_id(sym: _Symbol) -> int:
+    # The venue front end's rule (whistle.api.backend.LocalBackend._next_id): one past the
+    # highest id used while that is a valid id. Once a caller chose an id near
+    # MAX_ORDER_ID the counter runs past the top; rather than refuse every automatic order
+    # from then on, take the lowest id no live order of the symbol holds (an id of an
+    # order long gone may come back). ``spare`` moves on past each id handed out, so two
+    # queued before either is applied never collide; it is not in snapshots (a rebuild
+    # has nothing queued: the search starts again at the bottom). The ids are in the
+    # logged commands, so a rebuild replays exactly the ids handed out.
+    if sym.next_oid <= MAX_ORDER_ID:
+        return sym.next_oid
+    candidate = sym.spare
+    engine = sym.engine
+    while engine.order(candidate) is not None:
+        candidate += 1
+    sym.spare = candidate + 1
+    return candidate
 
 
 def _same_order(original: Command, asked: Command) -> bool:
@@ -869,9 +917,20 @@ async def serve_shard(seq: ShardSequencer, *, queue: str = "sequencer") -> Subsc
             reply = Reply(BAD_REQUEST, f"undecodable request: {exc}")
         else:
             reply = await seq.handle(request)
-        if msg.reply:
-            with contextlib.suppress(nats.errors.Error):
-                await msg.respond(encode_reply(reply))
+        if not msg.reply:
+            return
+        try:
+            for data in reply_messages(reply, seq.nc.max_payload):
+                await seq.nc.publish(msg.reply, data)
+        except nats.errors.Error as exc:
+            seq.replies_failed += 1
+            _LOG.warning(
+                "shard %d: reply (status %d) to %s not sent: %r",
+                seq.shard,
+                reply.status,
+                msg.reply,
+                exc,
+            )
 
     async def on_request(msg: Msg) -> None:
         # nats-py runs a subscription's callbacks one after another: answer each request

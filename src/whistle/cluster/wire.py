@@ -4,6 +4,18 @@ A front end sends one msgpack ``Request`` to ``<prefix>.req.<shard>`` (the shard
 answers, one queue group): ``Execute`` (commands of that shard's symbols), ``AddInstrument``
 or ``Query`` (a read of the owner's engines); the node answers a ``Reply``: a status and,
 per command, its events (or a msgpack ``value``).
+
+Replies of any size: a request's reply is not bounded by the request (one command's
+events grow with the orders it trades against, a ``snapshot`` with the book), and NATS
+refuses a message past the server's ``max_payload``. So a node never sends one:
+``reply_messages`` cuts an encoded reply longer than ``max_payload - PART_HEADROOM``
+into ``PART`` replies (``detail`` ``"<index> <count>"``, ``value`` the next slice of the
+whole reply's bytes), published in order on the request's reply subject (NATS keeps the
+order of one publisher's messages to one subscriber); ``ReplyParts`` puts them back
+together (a gap, a repeat or a count that changes is an error, never a wrong reply).
+Splitting was chosen over a cap on commands per request because no command count bounds
+the reply: a single market order sweeping the book has one fill event per order it meets.
+A small reply is one plain message, as before (``nc.request`` still reads it).
 """
 
 from __future__ import annotations
@@ -20,6 +32,8 @@ __all__ = [
     "BAD_REQUEST",
     "NOT_OWNER",
     "OK",
+    "PART",
+    "PART_HEADROOM",
     "QUERIES",
     "UNAVAILABLE",
     "AddInstrument",
@@ -27,11 +41,13 @@ __all__ = [
     "Execute",
     "Query",
     "Reply",
+    "ReplyParts",
     "Request",
     "decode_reply",
     "decode_request",
     "encode_reply",
     "encode_request",
+    "reply_messages",
 ]
 
 OK: Final = 0
@@ -41,6 +57,10 @@ logged; send it again (to the shard's owner)."""
 UNAVAILABLE: Final = 2
 """The log did not answer or the lease ended after an append: the outcome is unknown."""
 BAD_REQUEST: Final = 3
+PART: Final = 4
+"""One part of a reply too big for one NATS message (see the module docstring)."""
+PART_HEADROOM: Final = 256
+"""Bytes of a message left for a ``PART`` reply's own fields (status, detail, lengths)."""
 # ------------------------------------------------------------------ wire records
 
 
@@ -58,7 +78,12 @@ class Execute(_Req, frozen=True, array_like=True, tag=1):
 
 @final
 class AddInstrument(_Req, frozen=True, array_like=True, tag=2):
-    """Define a symbol in this shard (its ``Define`` record is logged first)."""
+    """Define a symbol in this shard (its ``Define`` record is logged first).
+
+    A node refuses, before logging anything, a symbol the control plane's shard map puts
+    in another shard: ``BAD_REQUEST``, detail ``"symbol 'X' is in shard M by the shard map,
+    not N"`` (``UNAVAILABLE`` when the map cannot be read). Not checked here: that no
+    other shard already uses the symbol *id* (that needs a cluster-wide registry)."""
 
     instrument: Instrument
 
@@ -139,3 +164,48 @@ def encode_reply(reply: Reply) -> bytes:
 def decode_reply(data: bytes) -> Reply:
     """Decode a node's reply."""
     return _REPLY.decode(data)
+
+
+def reply_messages(reply: Reply, max_payload: int) -> list[bytes]:
+    """Return the messages that carry ``reply``: itself, or ``PART`` replies of at most
+    ``max_payload`` bytes each when it is longer (``max_payload`` > ``PART_HEADROOM``)."""
+    data = _ENC.encode(reply)
+    if len(data) <= max_payload:
+        return [data]
+    size = max_payload - PART_HEADROOM
+    if size <= 0:
+        raise ValueError(f"max_payload {max_payload} leaves no room for a reply part")
+    count = -(-len(data) // size)
+    return [
+        _ENC.encode(Reply(PART, f"{i} {count}", value=data[i * size : (i + 1) * size]))
+        for i in range(count)
+    ]
+
+
+@final
+class ReplyParts:
+    """Reassemble one request's reply from its messages, in arrival order.
+
+    ``add(data)`` returns the whole ``Reply`` once it is complete, else None; raises
+    ``ValueError`` on a part out of order or a count that changes."""
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+        self._count = 0
+
+    def add(self, data: bytes) -> Reply | None:
+        """Take the next message; return the reply when it is complete."""
+        reply = _REPLY.decode(data)
+        if reply.status != PART:
+            if self._chunks:
+                raise ValueError("a whole reply in the middle of a split one")
+            return reply
+        index_text, _, count_text = reply.detail.partition(" ")
+        index, count = int(index_text), int(count_text)
+        if index != len(self._chunks) or count < 1 or (self._count and count != self._count):
+            raise ValueError(f"reply part {reply.detail} after {len(self._chunks)} parts")
+        self._count = count
+        self._chunks.append(reply.value)
+        if len(self._chunks) < count:
+            return None
+        return _REPLY.decode(b"".join(self._chunks))
