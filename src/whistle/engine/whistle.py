@@ -41,6 +41,7 @@ from whistle.engine.status import DepthLevel, DepthSnapshot, EngineStatus, L3Ord
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from whistle.book.orders import Order
     from whistle.core.commands import Command
     from whistle.core.events import Event
     from whistle.core.instrument import Instrument
@@ -357,25 +358,36 @@ class Whistle:
                 ahead += node.qty
                 position += 1
                 node = node.next
-        return OrderInfo(
-            order_id=o.order_id,
-            account=o.account,
-            side=o.side,
-            order_type=o.order_type,
-            tif=o.tif,
-            price_ticks=o.price,
-            stop_price_ticks=o.stop_price,
-            leaves_qty_lots=o.qty + o.hidden,
-            displayed_qty_lots=o.qty,
-            hidden_qty_lots=o.hidden,
-            filled_qty_lots=o.filled,
-            original_qty_lots=o.orig_qty,
-            queue_position=position,
-            queue_ahead_lots=ahead,
-            entry_ts_ns=o.entry_ts,
-            expire_ts_ns=o.expire_ts,
-            parked=o.stop_pending,
-        )
+        return _order_info(o, position, ahead)
+
+    def account_orders(self, account: int) -> list[OrderInfo]:
+        """Return the live orders of ``account``, as ``order`` reports each one.
+
+        Resting orders first, bids then asks, best price first and in time priority
+        within a level, then the account's parked stops in arrival order. One walk over
+        the live orders: no snapshot, no state hash, an ``OrderInfo`` only per match.
+        """
+        book = self.book
+        out: list[OrderInfo] = []
+        for side in (book.bids, book.asks):
+            levels = side.levels
+            for key in side.sorted_keys():
+                node = levels[key].head
+                position = 0
+                ahead = 0
+                while node is not None:
+                    position += 1
+                    if node.account == account:
+                        out.append(_order_info(node, position, ahead))
+                    ahead += node.qty
+                    node = node.next
+        parked: list[tuple[int, Order]] = [
+            (o.arrival, o) for o in book.orders.values() if o.stop_pending and o.account == account
+        ]
+        parked.sort(key=_first)
+        for _, o in parked:
+            out.append(_order_info(o, 0, 0))
+        return out
 
     def l3(self) -> list[L3Order]:
         """Return every resting order, bids best first then asks, each level in priority."""
@@ -427,6 +439,34 @@ class Whistle:
             )
         engine.validate_internal_state()
         return engine
+
+
+def _first(item: tuple[int, Order]) -> int:
+    return item[0]
+
+
+def _order_info(o: Order, position: int, ahead: int) -> OrderInfo:
+    # What ``Whistle.order`` reports for ``o``: ``position`` 1 = the front of its level
+    # (0: a parked stop), ``ahead`` the displayed lots in front of it.
+    return OrderInfo(
+        order_id=o.order_id,
+        account=o.account,
+        side=o.side,
+        order_type=o.order_type,
+        tif=o.tif,
+        price_ticks=o.price,
+        stop_price_ticks=o.stop_price,
+        leaves_qty_lots=o.qty + o.hidden,
+        displayed_qty_lots=o.qty,
+        hidden_qty_lots=o.hidden,
+        filled_qty_lots=o.filled,
+        original_qty_lots=o.orig_qty,
+        queue_position=position,
+        queue_ahead_lots=ahead,
+        entry_ts_ns=o.entry_ts,
+        expire_ts_ns=o.expire_ts,
+        parked=o.stop_pending,
+    )
 
 
 # One table for every engine (bound methods per instance would make each engine a

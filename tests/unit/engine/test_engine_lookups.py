@@ -317,3 +317,32 @@ def test_reject_detail_round_trips_and_old_rejects_decode():
     tagged = msgspec.msgpack.encode([2, 1, 2, 3, 4, 5, 6, 1004])
     old = dec.decode(tagged)
     assert (old.reason, old.detail_code) == (1004, 0)
+
+
+# ---------------------------------------------------------------------- account_orders()
+
+
+def test_account_orders_lists_one_accounts_live_orders_in_book_order():
+    h = Harness()
+    h.setup(
+        buy(1, 99, 3, acct=7),
+        buy(2, 99, 2, acct=8),
+        buy(3, 99, 4, acct=7),
+        buy(4, 100, 1, acct=7),
+        sell(5, 105, 6, acct=7),
+        sell(6, 104, 1, acct=8),
+        stop(9, SELL, 90, 1, acct=7),
+        stop(10, BUY, 120, 1, acct=7),
+        stop(11, BUY, 110, 1, acct=8),
+    )
+    got = h.eng.account_orders(7)
+    # Bids best first, time priority in a level, then asks, then parked stops by arrival.
+    assert [o.order_id for o in got] == [4, 1, 3, 5, 9, 10]
+    # Each entry is exactly what order(id) says (positions count every account's orders).
+    assert got == [info(h, o.order_id) for o in got]
+    assert (got[2].queue_position, got[2].queue_ahead_lots) == (3, 5)
+    assert [o.order_id for o in h.eng.account_orders(8)] == [2, 6, 11]
+    assert h.eng.account_orders(99) == []
+    h.send(cancel(1))
+    assert [o.order_id for o in h.eng.account_orders(7)] == [4, 3, 5, 9, 10]
+    assert pos(h, 3) == (2, 2)
