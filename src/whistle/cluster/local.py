@@ -503,7 +503,7 @@ class LocalCluster:
             self._clean(state)
         # The database first: nothing is started (or dropped on failure) for a cluster whose
         # control plane cannot be made, or whose schema belongs to another cluster.
-        probe = ControlPlane(
+        plane = ControlPlane(
             db,
             schema=schema,
             shards=shards,
@@ -512,15 +512,15 @@ class LocalCluster:
             node_timeout_s=node_timeout_s,
         )
         try:
-            taken = probe.exists()
+            taken = plane.exists()
         except ControlUnavailable as exc:
+            plane.close()
             raise LocalClusterError(
                 f"the control plane needs PostgreSQL and none answers ({exc}): start the"
                 " server, or give --db postgresql://USER@HOST:PORT/DB"
             ) from None
-        finally:
-            probe.close()
         if taken:
+            plane.close()
             raise LocalClusterError(
                 f"schema {schema!r} already holds a cluster: pick another --schema or drop it"
             )
@@ -540,19 +540,10 @@ class LocalCluster:
             node_command=list(node_command or NODE_COMMAND),
             node_args=list(node_args),
         )
-        plane: ControlPlane | None = None
         try:
             nats_cluster.start()
             state.nats = nats_cluster.state()
             self._write(state)
-            plane = ControlPlane(
-                db,
-                schema=schema,
-                shards=shards,
-                lease_s=lease_s,
-                safety_s=safety_s,
-                node_timeout_s=node_timeout_s,
-            )
             plane.create()
             names = [f"n{i + 1}" for i in range(nodes)]
             for shard in range(shards):
@@ -569,8 +560,7 @@ class LocalCluster:
                 shutil.rmtree(self.dir, ignore_errors=True)
             raise
         finally:
-            if plane is not None:
-                plane.close()
+            plane.close()
         return state
 
     def _own_leftovers(self, made_dir: bool) -> bool:
