@@ -132,6 +132,14 @@ class ServerConfig(msgspec.Struct, frozen=True, kw_only=True):
     tls_key: bytes | None = None
     grace_s: float = 5.0
     """How long ``stop`` lets in-flight calls finish."""
+    max_connections: int = 0
+    """Open client connections at most (0: half the process's file-descriptor limit less
+    256 for the journal and the web view, between 16 and 4096); more are refused."""
+    handshake_timeout_s: float = 2.0
+    """A connection that has not completed its handshake by then is closed."""
+    connection_idle_s: float = 3.0
+    """A connection with no call for this long is closed (clients reconnect on their next
+    call, transparently); subscription streams keep theirs open."""
 
 
 # ---------------------------------------------------------------------------- batching
@@ -266,6 +274,13 @@ class WhistleServer:
                 ("grpc.max_receive_message_length", cfg.max_message_bytes),
                 ("grpc.max_send_message_length", -1),
                 ("grpc.so_reuseport", 0),
+                # Connections cost file descriptors before any key is checked: bounded
+                # (well below the process's limit, so the journal and the web view keep
+                # theirs), a connection that never completes its handshake is closed
+                # after handshake_timeout_s, one with no call for connection_idle_s too.
+                ("grpc.max_allowed_incoming_connections", _connection_quota(cfg)),
+                ("grpc.server_handshake_timeout_ms", int(cfg.handshake_timeout_s * 1000)),
+                ("grpc.max_connection_idle_ms", int(cfg.connection_idle_s * 1000)),
             ]
         )
         server.add_generic_rpc_handlers(
@@ -1113,6 +1128,17 @@ def _parser(request_type: Any) -> Callable[[bytes], Any]:
             return _Malformed(f"malformed {name}: {exc}"[:200])
 
     return parser
+
+
+def _connection_quota(cfg: ServerConfig) -> int:
+    if cfg.max_connections > 0:
+        return cfg.max_connections
+    import resource
+
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 4096
+    return max(16, min(4096, (soft - 256) // 2))
 
 
 def _passthrough(data: bytes) -> bytes:

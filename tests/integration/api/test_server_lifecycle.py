@@ -457,3 +457,61 @@ def test_serve_with_the_web_view() -> None:
     finally:
         code, err = stop_cli(proc)
     assert code == 0, err
+
+
+def test_idle_connections_never_use_up_the_servers_descriptors() -> None:
+    # 300 idle connections (HTTP/2 preface, no call, no key) against a server limited to
+    # 256 file descriptors: the connection quota keeps its descriptors, the idle ones are
+    # closed, and a new client gets in (waiting for the channel to be ready).
+    import socket
+
+    limited = (
+        "import os, resource, sys;"
+        " resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256));"
+        " os.execv(sys.executable, [sys.executable, '-m', 'whistle', 'serve', *sys.argv[1:]])"
+    )
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            limited,
+            "--port",
+            "0",
+            "--instrument",
+            "AAPL",
+            "--tick-interval",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    socks: list[socket.socket] = []
+    try:
+        assert proc.stdout is not None
+        found = re.search(r"listening on \S+?:(\d+)", proc.stdout.readline())
+        assert found is not None
+        port = int(found.group(1))
+        preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+        for _ in range(300):
+            try:
+                sock = socket.create_connection(("127.0.0.1", port), 1)
+                sock.sendall(preface)
+            except OSError:
+                break
+            socks.append(sock)
+        stubs = Stubs(f"127.0.0.1:{port}")
+        try:
+            result = stubs.orders.SubmitOrder(
+                pb.SubmitOrderRequest(symbol="AAPL", side=1, qty="1", price="1", account=1),
+                timeout=30,
+                wait_for_ready=True,
+            ).result
+            assert result.enq_seq == 1
+        finally:
+            stubs.close()
+    finally:
+        for sock in socks:
+            sock.close()
+        code, err = stop_cli(proc)
+    assert code == 0, err
