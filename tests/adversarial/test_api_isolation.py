@@ -471,3 +471,28 @@ def test_open_order_lists_agree_with_the_books_under_random_traffic(
                 assert {x.account for x in listed} <= {account}
                 got = {(x.symbol_id, x.order_id) for x in listed}
                 assert got == _mine_per_books(stubs, account), (seed, step, name)
+
+
+def test_a_stream_without_market_data_still_hides_the_other_side(stubs: Stubs) -> None:
+    bob_resting(stubs)
+    command = pb.OrderCommand(
+        request_id=1, submit=pb.SubmitOrderRequest(symbol="AAPL", side=1, qty="2", price="100")
+    )
+    replies = list(
+        stubs.orders.OrderEntry(
+            iter([pb.OrderEntryRequest(commands=[command], omit_market_data=True)]),
+            metadata=metadata("alice"),
+        )
+    )
+    result = replies[0].replies[0].result
+    kinds = [e.WhichOneof("kind") for e in result.events]
+    assert "trade_occurred" in kinds
+    assert "book_level_changed" not in kinds
+    assert "best_bid_offer_changed" not in kinds
+    for event in result.events:
+        sub = getattr(event, event.WhichOneof("kind"))
+        if "account" in sub.DESCRIPTOR.fields_by_name:
+            assert sub.account == 7
+        if event.WhichOneof("kind") == "trade_occurred":
+            assert sub.maker_order_id == 0
+            assert sub.taker_order_id == result.order_id
