@@ -121,6 +121,9 @@ class ServerConfig(msgspec.Struct, frozen=True, kw_only=True):
     max_streams: int = 64
     order_update_queue: int = 100_000
     md_max_pending: int = 50_000
+    md_linger_s: float = 0.0
+    """Once a market-data update is ready, wait this long for more before writing (fewer,
+    bigger messages: a gRPC write costs ~45 us per subscriber; at most this much later)."""
     md_drop_after: int = 1_000_000
     """A market-data subscriber that reads nothing while this many updates are discarded
     for it is dropped (RESOURCE_EXHAUSTED)."""
@@ -909,11 +912,12 @@ class WhistleServer:
         malformed: list[str] = []
         reader = asyncio.get_running_loop().create_task(self._read_md(iterator, sub, malformed))
         encode = self._encode
+        linger = self.config.md_linger_s
         try:
             await context.send_initial_metadata(_SUBSCRIBED)
             while True:
                 try:
-                    chunks: list[Chunk] = await sub.next_chunks()
+                    chunks: list[Chunk] = await sub.next_chunks(linger_s=linger)
                 except SubscriptionClosed:
                     if malformed:
                         await context.abort(grpc.StatusCode.INVALID_ARGUMENT, malformed[0])
