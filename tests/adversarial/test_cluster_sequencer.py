@@ -100,7 +100,6 @@ async def _open(nc: Client, names: ClusterNames, shard: int, token: int) -> Shar
 # ------------------------------------------------------------------ findings
 
 
-@pytest.mark.xfail(strict=True, reason="finding 1: one symbol id is defined in two shards")
 def test_one_symbol_id_is_never_defined_in_two_shards(prefix: str) -> None:
     names = ClusterNames(prefix)
 

@@ -91,7 +91,12 @@ def _orders(symbol_id: int, first_oid: int, n: int) -> list[Command]:
 
 
 async def _purge(js: Any, names: ClusterNames, shard: int) -> None:
-    for stream in (names.cmd_stream(shard), "OBJ_" + names.snap_bucket(shard)):
+    streams = (
+        names.cmd_stream(shard),
+        "OBJ_" + names.snap_bucket(shard),
+        "KV_" + names.symbols_bucket(),  # the symbol claims of whistle.cluster.log
+    )
+    for stream in streams:
         with contextlib.suppress(nats.js.errors.NotFoundError):
             await js.delete_stream(stream)
 

@@ -23,6 +23,10 @@ array-like structs, encoded exactly as the venue journals them). Every append ca
   sequencer knows on that subject: JetStream refuses the append when anyone else wrote
   there since, so two sequencers of one symbol can never interleave (``SequencerConflict``).
 
+Symbol ids and names are claimed cluster-wide before a shard logs their ``Define``
+(``SymbolRegistry``: create-only keys of the KV bucket ``<PREFIX>_SYMBOLS``), so one id
+is one name in one shard for every shard.
+
 A command counts as acknowledged only once its append's publish acknowledgement arrived
 (the caller awaits ``append``). Events go out on ``<prefix>.evt.<symbol_id>`` as msgpack
 lists (``EventBatch``); an optional events stream captures them, deduplicated by
@@ -53,6 +57,7 @@ if TYPE_CHECKING:
 
     from nats.aio.client import Client
     from nats.js import JetStreamContext
+    from nats.js.kv import KeyValue
 
 __all__ = [
     "DEFAULT_PREFIX",
@@ -66,6 +71,7 @@ __all__ = [
     "LogError",
     "LogRecord",
     "SequencerConflict",
+    "SymbolRegistry",
     "decode_events",
     "decode_record",
     "encode_events",
@@ -145,6 +151,10 @@ class ClusterNames:
     def snap_bucket(self, shard: int) -> str:
         """Return the object store bucket of shard ``shard``'s snapshots."""
         return f"{self.upper}_SNAP_{shard}"
+
+    def symbols_bucket(self) -> str:
+        """Return the key-value bucket of the cluster's symbol claims (``SymbolRegistry``)."""
+        return f"{self.upper}_SYMBOLS"
 
 
 class _Record(msgspec.Struct, frozen=True, array_like=True, tag_field="r"):
@@ -515,3 +525,73 @@ class EventLog:
         for task in writers:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+_CLAIM: Final = msgspec.msgpack.Decoder(tuple[int, int, str])
+
+
+@final
+class SymbolRegistry:
+    """Cluster-wide claims of symbol ids and names: one id is one name in one shard.
+
+    The JetStream key-value bucket ``<PREFIX>_SYMBOLS`` holds create-only keys
+    ``id.<symbol_id>`` and ``name.<hex of the symbol's UTF-8>``, each valued
+    ``(shard, symbol_id, symbol)`` (msgpack). ``claim`` creates both before a shard logs
+    a ``Define``; JetStream's expected-last-sequence check on create makes two racing
+    claims of one key one winner. A claim that meets an equal value is granted (a define
+    sent again, or a rebuilt owner); a different one is refused. A claim whose second key
+    is refused takes its first key back. Not covered: symbols defined before the bucket
+    existed (their ids are not in it), and a claim granted whose ``Define`` append then
+    failed (the key stays: that id can then be defined only as that name in that shard).
+    """
+
+    def __init__(self, js: JetStreamContext, names: ClusterNames, *, replicas: int = 1) -> None:
+        self.js = js
+        self.bucket = names.symbols_bucket()
+        self.replicas = replicas
+        self._kv: KeyValue | None = None
+
+    async def _store(self) -> KeyValue:
+        if self._kv is None:
+            try:
+                self._kv = await self.js.key_value(self.bucket)
+            except nats.js.errors.BucketNotFoundError:
+                self._kv = await self.js.create_key_value(
+                    bucket=self.bucket, history=1, replicas=self.replicas
+                )
+        return self._kv
+
+    async def claim(self, instrument: Instrument, shard: int) -> str | None:
+        """Claim ``instrument``'s id and name for ``shard``: None when granted, else why
+        not (whose they are). Raises ``nats.errors.Error`` when NATS does not answer."""
+        kv = await self._store()
+        value = _ENCODER.encode((shard, instrument.symbol_id, instrument.symbol))
+        made: list[tuple[str, int]] = []
+        keys = (f"id.{instrument.symbol_id}", "name." + instrument.symbol.encode().hex())
+        for key in keys:
+            refused = await self._claim_key(kv, key, value, made)
+            if refused is not None:
+                for k, revision in made:  # give back what this claim took
+                    with contextlib.suppress(nats.errors.Error):
+                        await kv.delete(k, last=revision)
+                return refused
+        return None
+
+    async def _claim_key(
+        self, kv: KeyValue, key: str, value: bytes, made: list[tuple[str, int]]
+    ) -> str | None:
+        for _ in range(3):  # a key deleted under us (a refused claim giving it back)
+            try:
+                made.append((key, await kv.create(key, value)))
+                return None
+            except nats.js.errors.KeyWrongLastSequenceError:
+                pass
+            try:
+                entry = await kv.get(key)
+            except (nats.js.errors.KeyNotFoundError, nats.js.errors.KeyDeletedError):
+                continue
+            if entry.value == value:
+                return None
+            held_shard, held_id, held_symbol = _CLAIM.decode(entry.value or b"")
+            return f"symbol id {held_id} is {held_symbol!r} in shard {held_shard}"
+        raise nats.errors.Error(f"symbol registry: key {key} keeps changing")

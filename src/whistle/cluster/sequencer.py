@@ -48,6 +48,7 @@ from whistle.cluster.log import (
     EventLog,
     LogError,
     SequencerConflict,
+    SymbolRegistry,
 )
 from whistle.cluster.wire import (
     BAD_REQUEST,
@@ -327,6 +328,7 @@ class ShardSequencer:
         self.acked = 0
         self.batches = 0
         self.placement = placement
+        self.registry = SymbolRegistry(self.js, names, replicas=replicas)
         """The shard map's ``shard_of`` (None: unreadable now): ``define`` refuses a symbol
         the map puts in another shard. None: no check (a sequencer outside a cluster)."""
         self.replies_failed = 0
@@ -639,8 +641,10 @@ class ShardSequencer:
     async def define(self, instrument: Instrument) -> Reply:
         """Define ``instrument`` in this shard (idempotent for an equal definition).
 
-        Refused ``BAD_REQUEST`` when ``placement`` puts its symbol in another shard;
-        ``UNAVAILABLE`` when the map cannot be read (nothing logged either way)."""
+        Refused ``BAD_REQUEST`` when ``placement`` puts its symbol in another shard, or
+        when the cluster's ``SymbolRegistry`` has its id or name as another instrument or
+        in another shard; ``UNAVAILABLE`` when the map or the registry cannot be read
+        (nothing logged in any of these cases)."""
         if self.stopped is not None or not self.fence():
             return Reply(NOT_OWNER, self.stopped or f"shard {self.shard}: lease not valid")
         sid = instrument.symbol_id
@@ -665,6 +669,13 @@ class ShardSequencer:
                         f"symbol {instrument.symbol!r} is in shard {home} by the shard map,"
                         f" not {self.shard}",
                     )
+            # One id is one name in one shard, cluster-wide (claimed before the Define).
+            try:
+                taken = await self.registry.claim(instrument, self.shard)
+            except nats.errors.Error as exc:
+                return Reply(UNAVAILABLE, f"the symbol registry did not answer: {exc!r}")
+            if taken is not None:
+                return Reply(BAD_REQUEST, taken)
             probe = _Symbol(Whistle(instrument), await self.log.last_subject_seq(sid))
             seq = await self._append(sid, probe, Define(instrument))
             if seq <= 0:

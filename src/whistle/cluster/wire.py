@@ -82,8 +82,10 @@ class AddInstrument(_Req, frozen=True, array_like=True, tag=2):
 
     A node refuses, before logging anything, a symbol the control plane's shard map puts
     in another shard: ``BAD_REQUEST``, detail ``"symbol 'X' is in shard M by the shard map,
-    not N"`` (``UNAVAILABLE`` when the map cannot be read). Not checked here: that no
-    other shard already uses the symbol *id* (that needs a cluster-wide registry)."""
+    not N"``; and one whose id or name the cluster's symbol registry
+    (``whistle.cluster.log.SymbolRegistry``) holds as another instrument or in another
+    shard: ``BAD_REQUEST``, detail ``"symbol id I is 'X' in shard M"``. ``UNAVAILABLE``
+    when the map or the registry cannot be read."""
 
     instrument: Instrument
 

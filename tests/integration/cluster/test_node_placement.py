@@ -1,7 +1,11 @@
-"""A node defines a symbol only in the shard the control plane's map puts it in (R2
-finding 1, the node's half): an AddInstrument sent to another shard's subject is refused
-BAD_REQUEST before anything is logged; the right shard (and one an override names) takes
-it; the front end routes by the same map."""
+"""One symbol, one shard (R2 finding 1).
+
+A node defines a symbol only in the shard the control plane's map puts it in: an
+AddInstrument sent to another shard's subject is refused BAD_REQUEST before anything is
+logged; the right shard (and one an override names) takes it; the front end routes by the
+same map. And one symbol id is one name in one shard cluster-wide (``SymbolRegistry``):
+shards racing to define one id under different names have one winner, the others log
+nothing; a refused claim gives back what it took."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from nats_support import NATS_URL, connect, purge, require_nats, run, unique_pre
 from whistle.cluster.frontend import ClusterBackend
 from whistle.cluster.log import ClusterNames
 from whistle.cluster.node import VenueNode
+from whistle.cluster.sequencer import ShardSequencer
 from whistle.cluster.wire import BAD_REQUEST, OK, AddInstrument, decode_reply, encode_request
 from whistle.core.instrument import Instrument
 
@@ -82,3 +87,46 @@ def test_a_symbol_is_defined_only_in_its_shard_by_the_map(prefix: str) -> None:
                 await node.stop()
 
         run(go())
+
+
+def test_one_symbol_id_is_one_name_in_one_shard_even_when_shards_race(prefix: str) -> None:
+    require_nats()
+    names = ClusterNames(prefix)
+
+    async def go() -> None:
+        nc = await connect()
+        seqs = [ShardSequencer(nc, names, shard, 1, fence=lambda: True) for shard in range(4)]
+        try:
+            for seq in seqs:
+                await seq.open()
+            # Four shards define id 9 at once, each under its own name: one wins.
+            replies = await asyncio.gather(
+                *(s.define(Instrument(symbol=f"R{s.shard}", symbol_id=9)) for s in seqs)
+            )
+            winners = [s.shard for s, r in zip(seqs, replies, strict=True) if r.status == OK]
+            assert len(winners) == 1, [(r.status, r.detail) for r in replies]
+            (won,) = winners
+            for s, r in zip(seqs, replies, strict=True):
+                if s.shard != won:
+                    assert r.status == BAD_REQUEST
+                    assert r.detail == f"symbol id 9 is 'R{won}' in shard {won}"
+                    assert 9 not in s.symbols
+                    assert await s.log.last_subject_seq(9) == 0  # nothing logged
+            # The same instrument again is granted (idempotent); the winner's name under
+            # another id is refused, and that refusal gives its id claim back.
+            again = await seqs[won].define(Instrument(symbol=f"R{won}", symbol_id=9))
+            assert again.status == OK
+            other = seqs[(won + 1) % 4]
+            refused = await other.define(Instrument(symbol=f"R{won}", symbol_id=10))
+            assert (refused.status, refused.detail) == (
+                BAD_REQUEST,
+                f"symbol id 9 is 'R{won}' in shard {won}",
+            )
+            fresh = await other.define(Instrument(symbol="FRESH", symbol_id=10))
+            assert fresh.status == OK, fresh.detail
+        finally:
+            for seq in seqs:
+                await seq.close(snapshot=False)
+            await nc.close()
+
+    run(go())
