@@ -116,6 +116,7 @@ class ClusterClient:
         self.retries = 0
         self._inbox = ""
         self._inbox_sub: Subscription | None = None
+        self._inbox_lock = asyncio.Lock()
         self._waiting: dict[str, asyncio.Queue[Msg]] = {}
         self._next_token = 0
 
@@ -128,8 +129,11 @@ class ClusterClient:
         split one, ``whistle.cluster.wire``). Raises ``nats.errors.NoRespondersError`` /
         ``nats.errors.TimeoutError`` like ``nc.request``."""
         if self._inbox_sub is None:
-            self._inbox = self.nc.new_inbox()
-            self._inbox_sub = await self.nc.subscribe(self._inbox + ".*", cb=self._on_reply)
+            async with self._inbox_lock:  # requests started together share one inbox
+                if self._inbox_sub is None:
+                    inbox = self.nc.new_inbox()
+                    self._inbox_sub = await self.nc.subscribe(inbox + ".*", cb=self._on_reply)
+                    self._inbox = inbox
         self._next_token += 1
         token = str(self._next_token)
         queue: asyncio.Queue[Msg] = asyncio.Queue()

@@ -4,6 +4,7 @@ checked (order, count), and a shard nobody serves is still "no responders"."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 import pytest
@@ -76,7 +77,12 @@ def test_a_reply_past_max_payload_reaches_the_front_end_whole(prefix: str) -> No
             try:
                 await seq.define(Instrument(symbol="AAA", symbol_id=SID))
                 commands = [CancelOrder(SID, 100 + i) for i in range(50_000)]
-                big = await client.request(0, Execute(commands))
+                # Started together on a fresh client (one reply inbox made for both).
+                big, small = await asyncio.gather(
+                    client.request(0, Execute(commands)), client.request(0, Execute(commands[:2]))
+                )
+                assert small.status == OK
+                assert len(small.events) == 2
                 nobody = await client.request(1, Execute(commands[:1]))
                 return big, nobody, nc.max_payload, seq.replies_failed
             finally:
