@@ -115,7 +115,7 @@ from whistle.coord.runtime.placement import (
     RoundRobinPolicy,
 )
 from whistle.coord.runtime.router import Backpressure, DispatchError, OrderRouter
-from whistle.coord.venue.lane import Lane
+from whistle.coord.venue.lane import Lane, member_table
 from whistle.core.commands import (
     CancelOrder,
     CancelReplace,
@@ -197,23 +197,11 @@ def _int_or_zero(value: object) -> int:
     return 0
 
 
-def _member_table(kind: type[E]) -> dict[object, int]:
-    # The values enum_member accepts that the fast path resolves by one dict lookup: the
-    # members, their exact int values and the NAME in lower, upper and title case. Looked
-    # up only for a value whose type is exactly str, int or the enum (a bool or a float
-    # would hash like an int); anything else takes _enum, which has the final word.
-    table: dict[object, int] = {}
-    for member in kind:
-        for key in (member, int(member), member.name, member.name.lower(), member.name.title()):
-            table[key] = int(member)
-    return table
-
-
 _STOP_DRAIN_TICKS: Final = 64  # stop() ticks at most this often to drain the queues
-_SIDE_OF: Final = _member_table(Side)
-_TYPE_OF: Final = _member_table(OrderType)
-_TIF_OF: Final = _member_table(TimeInForce)
-_STP_OF: Final = _member_table(StpMode)
+_SIDE_OF: Final = member_table(Side)
+_TYPE_OF: Final = member_table(OrderType)
+_TIF_OF: Final = member_table(TimeInForce)
+_STP_OF: Final = member_table(StpMode)
 _FAST_KINDS: Final = frozenset({NewOrder, CancelOrder, ModifyOrder, CancelReplace})
 _LIMIT: Final = int(OrderType.LIMIT)
 _MARKET: Final = int(OrderType.MARKET)

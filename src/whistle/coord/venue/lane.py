@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from whistle.core.commands import Command
     from whistle.core.events import Event
 
-__all__ = ["Lane", "edge_ok"]
+__all__ = ["Lane", "edge_ok", "member_table"]
 
 # Module-level Finals: C statics once compiled.
 _MIN_SID: Final = MIN_SYMBOL_ID
@@ -76,12 +76,16 @@ _IOC: Final = int(TimeInForce.IOC)
 _STP_NONE: Final = StpMode.NONE
 
 
-def _table(
+def member_table(
     kind: type[Side] | type[OrderType] | type[TimeInForce] | type[StpMode],
 ) -> dict[object, int]:
-    # What the venue's fast path resolves by one lookup (facade._member_table): members,
-    # their int values, NAME in lower/upper/title case; looked up only for a str, an int or
-    # the enum itself (a bool or a float would hash like an int).
+    """Return the values a fast path resolves by one lookup: member -> its int.
+
+    The members, their exact int values and the NAME in lower, upper and title case;
+    looked up only for a value whose type is exactly str, int or the enum (a bool or a
+    float would hash like an int); anything else takes the general path's ``enum_member``,
+    which has the final word.
+    """
     table: dict[object, int] = {}
     for member in kind:
         for key in (member, int(member), member.name, member.name.lower(), member.name.title()):
@@ -89,10 +93,10 @@ def _table(
     return table
 
 
-_SIDE_OF: Final = _table(Side)
-_TYPE_OF: Final = _table(OrderType)
-_TIF_OF: Final = _table(TimeInForce)
-_STP_OF: Final = _table(StpMode)
+_SIDE_OF: Final = member_table(Side)
+_TYPE_OF: Final = member_table(OrderType)
+_TIF_OF: Final = member_table(TimeInForce)
+_STP_OF: Final = member_table(StpMode)
 
 
 def _span(kind: type[Side] | type[OrderType] | type[TimeInForce] | type[StpMode]) -> int:
