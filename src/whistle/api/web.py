@@ -199,18 +199,38 @@ class WebView:
         server = runner.server
         assert server is not None  # set by setup()
         limit = self.max_connections
+        live: set[object] = set()
+        # Counted here, in the factory, not from server.connections: asyncio accepts a
+        # whole burst (up to the backlog) and calls the factory for each before any
+        # connection_made runs, so server.connections lags by a burst (R1 finding 8: 128
+        # handlers past the cap). A handler leaves the count when aiohttp's manager hears
+        # its connection_lost. (A handler whose transport asyncio fails to build after the
+        # factory ran never hears either and stays counted: one slot lost per such
+        # failure, never a connection past the cap.)
+        lost = server.connection_lost
+
+        def connection_lost(handler: Any, exc: BaseException | None = None) -> None:
+            live.discard(handler)
+            lost(handler, exc)
+
+        server.connection_lost = connection_lost  # type: ignore[method-assign]
 
         def protocol() -> asyncio.BaseProtocol:
             # aiohttp's Server is the protocol factory; past the cap, a protocol that
             # answers 503 and closes (the descriptor is given back at once).
-            if len(server.connections) >= limit:
+            if len(live) >= limit:
                 self.refused_connections += 1
                 return _Refuse()
-            return server()
+            handler = server()
+            live.add(handler)
+            return handler
 
         try:
+            # backlog 16: asyncio accepts up to `backlog` sockets per wake-up before any
+            # factory call, so a burst holds that many descriptors beyond the cap (with 128,
+            # a flood hit EMFILE under a 256-descriptor limit and starved gRPC's accepts).
             self._listener = await asyncio.get_running_loop().create_server(
-                protocol, host, port, backlog=128
+                protocol, host, port, backlog=16
             )
         except BaseException:
             await runner.cleanup()
