@@ -1,23 +1,26 @@
 """Adversarial probes of a shard sequencer on a real JetStream (R2, issue 13).
 
-Findings (strict xfails, they fail on today's code):
+Findings (each test below failed on the code it was found on; all are fixed now):
 
 - finding 1: shards do not check symbol placement: one symbol id (or one symbol name)
   is defined in two shards, so two sequencers sequence "the same symbol";
 - finding 2: a caller-chosen order id of MAX_ORDER_ID locks every automatic-id order of
   the symbol out for good (the cluster twin of R1's finding 4, fixed only in LocalBackend);
 - finding 3: the log never checks the fencing token: a sequencer opened with an older
-  token appends after a newer one took over, and the new owner is the one that stops;
+  token appends after a newer one took over, and the new owner is the one that stops
+  (fixed: a new owner writes ``Fenced`` after every symbol's last record at open, so the
+  older one's next append is refused by JetStream);
 - finding 5: a request under max_payload whose reply is over it is logged and applied,
   and its reply is dropped without a word (``msg.respond`` raises, suppressed): the
   caller hears nothing, the front end reports every command's outcome unknown;
 - finding 6: a client_order_id repeat queued behind its symbol's EndSession is answered
   from the ended session (DuplicateClientOrder, not sequenced); the venue sequences it as
-  a command of the new session: the same command stream gives other events.
+  a command of the new session: the same command stream gives other events (fixed: a
+  key's session is counted when its command is queued).
 
 Probes that hold: hostile bytes / oversized payloads / unknown symbols / out-of-range ints
 on ``<prefix>.req.<shard>`` get a documented reject, nothing logged, the shard serves on;
-a fenced sequencer appends nothing; a second sequencer behind the first is refused and the
+a fenced sequencer appends nothing; a sequencer opened later fences the first and the
 subject is never interleaved; a rebuild (snapshot + tail) after halts and clock-driven
 GTD expiries equals the live state hashes.
 """
@@ -39,6 +42,7 @@ from whistle.cluster.log import ClusterNames, CommandLog
 from whistle.cluster.sequencer import ShardSequencer, serve_shard
 from whistle.cluster.wire import (
     BAD_REQUEST,
+    NOT_OWNER,
     OK,
     Execute,
     decode_reply,
@@ -147,13 +151,12 @@ def test_a_caller_chosen_top_order_id_never_locks_automatic_ids_out(prefix: str)
     assert type(auto[0]) is OrderAccepted, auto
 
 
-@pytest.mark.xfail(
-    strict=True, reason="finding 3: an older token's append is stored after a newer owner opened"
-)
 def test_an_older_token_cannot_append_after_a_newer_owner_opened(prefix: str) -> None:
+    # Finding 3 (fixed by the take-over fence): the older owner's append used to be
+    # stored and acknowledged, and the legitimate owner's next one refused.
     names = ClusterNames(prefix)
 
-    async def go() -> tuple[int, int, str | None]:
+    async def go() -> tuple[int, int, str | None, int, str | None, int]:
         nc = await connect()
         try:
             first = await _open(nc, names, 0, 1)
@@ -162,20 +165,39 @@ def test_an_older_token_cannot_append_after_a_newer_owner_opened(prefix: str) ->
             # The old holder stalls believing its lease (its fence is its own view);
             # token 2 takes over and rebuilds from the log.
             newer = await _open(nc, names, 0, 2)
+            assert newer.rebuild_report["fenced"] == 1
             log_before = await newer.log.last_seq()
             stale = await first.execute([_buy(2)])
             log_after = await newer.log.last_seq()
             fresh = await newer.execute([_buy(3)])
+            first_stopped, newer_stopped = first.stopped, newer.stopped
             await first.close(snapshot=False)
             await newer.close(snapshot=False)
-            assert stale.status == OK  # acknowledged by the stale holder
-            return log_after - log_before, fresh.status, newer.stopped
+            # a third owner rebuilds both orders of the log, and not the refused one
+            third = await _open(nc, names, 0, 3)
+            try:
+                engine = third.symbols[SID].engine
+                orders = [i for i in (1, 2, 3) if engine.order(i) is not None]
+            finally:
+                await third.close(snapshot=False)
+            assert orders == [1, 3]
+            return (
+                log_after - log_before,
+                stale.status,
+                first_stopped,
+                fresh.status,
+                newer_stopped,
+                third.rebuild_report["fenced"],
+            )
         finally:
             await nc.close()
 
-    stored, fresh_status, newer_stopped = run(go())
-    # Today: the stale record is stored (1), and the legitimate owner is refused and stops.
-    assert (stored, fresh_status, newer_stopped) == (0, OK, None)
+    stored, stale_status, first_stopped, fresh_status, newer_stopped, fenced = run(go())
+    assert stored == 0  # nothing of the older owner's reached the log
+    assert stale_status == NOT_OWNER  # and it acknowledged nothing
+    assert first_stopped is not None
+    assert "refused" in first_stopped
+    assert (fresh_status, newer_stopped, fenced) == (OK, None, 1)
 
 
 # ------------------------------------------------------------------ probes that hold
@@ -261,7 +283,7 @@ def test_a_fenced_sequencer_appends_nothing(prefix: str) -> None:
     run(go())
 
 
-def test_a_second_sequencer_behind_the_first_is_refused_never_interleaved(prefix: str) -> None:
+def test_a_sequencer_opened_later_fences_the_first_never_interleaved(prefix: str) -> None:
     names = ClusterNames(prefix)
 
     async def go() -> None:
@@ -269,18 +291,17 @@ def test_a_second_sequencer_behind_the_first_is_refused_never_interleaved(prefix
         try:
             first = await _open(nc, names, 0, 1)
             await first.define(Instrument(symbol="AAA", symbol_id=SID))
-            late = await _open(nc, names, 0, 2)  # its head: after the Define
-            assert (await first.execute([_buy(1)])).status == OK
-            refused = await late.execute([_buy(2)])
-            assert refused.status != OK
-            assert late.stopped is not None
-            assert (await first.execute([_buy(3)])).status == OK
-            ids = [
-                c.order_id
-                async for _, _, rec in first.log.read()
-                for c in getattr(rec, "commands", [])
-            ]
-            assert ids == [1, 3]
+            late = await _open(nc, names, 0, 2)  # fences AAA after the Define
+            refused = await first.execute([_buy(1)])
+            assert refused.status == NOT_OWNER  # nothing of it logged: a front end may resend
+            assert first.stopped is not None
+            assert (await late.execute([_buy(2)])).status == OK
+            assert (await late.execute([_buy(3)])).status == OK
+            assert late.stopped is None
+            records = [rec async for _, _, rec in late.log.read()]
+            ids = [c.order_id for rec in records for c in getattr(rec, "commands", [])]
+            assert ids == [2, 3]
+            assert [type(r).__name__ for r in records[:2]] == ["Define", "Fenced"]
             await first.close(snapshot=False)
             await late.close(snapshot=False)
         finally:
@@ -413,10 +434,8 @@ def test_a_request_whose_reply_is_too_big_is_answered_or_not_applied(prefix: str
     assert answered or applied == 0, (answered, applied, sent)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="finding 6: a coid repeat queued behind EndSession is answered as old"
-)
 def test_a_client_order_id_repeat_after_end_session_is_what_the_venue_does(prefix: str) -> None:
+    # Finding 6 (fixed: a key's session is counted at queue time, not at apply time).
     names = ClusterNames(prefix)
     inst = Instrument(symbol="AAA", symbol_id=SID)
     order = _buy(1, client_order_id=77)
@@ -444,6 +463,66 @@ def test_a_client_order_id_repeat_after_end_session_is_what_the_venue_does(prefi
         finally:
             await nc.close()
 
-    # The venue: [("OrderRejected", 3)] (a new session's command: order id 1 is live).
-    # Today the cluster: [("DuplicateClientOrder", 0), ("OrderAccepted", 1)].
+    # The venue: [("OrderRejected", 3)] (a new session's command: order id 1 is live);
+    # the cluster used to answer [("DuplicateClientOrder", 0), ("OrderAccepted", 1)].
+    assert expected == [("OrderRejected", 3)]
     assert run(go()) == expected
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_client_order_ids_across_sessions_match_the_venue_under_group_commit(
+    prefix: str, seed: int
+) -> None:
+    # Repeats, mismatched repeats and EndSessions in random order, sent to the shard as
+    # overlapping requests (the later ones queue behind entries still in flight): every
+    # command's events are the venue's for the same stream, and a rebuild agrees.
+    import random
+
+    rng = random.Random(seed)
+    names = ClusterNames(prefix)
+    inst = Instrument(symbol="AAA", symbol_id=SID)
+    commands: list[NewOrder | EndSession] = []
+    for oid in range(1, 61):
+        if rng.random() < 0.12:
+            commands.append(EndSession(SID))
+        coid = rng.choice([0, 11, 12, 13])
+        price = 100 + rng.choice([0, 0, 1])  # a mismatched repeat now and then
+        commands.append(_buy(oid, price=price, client_order_id=coid))
+    venue = Venue()
+    try:
+        venue.add_instrument(inst)
+        expected = [[(type(e).__name__, e.enq_seq) for e in venue.send(c)] for c in commands]
+        venue_hash = venue.state_hashes()["AAA"]
+    finally:
+        venue.stop()
+    cuts = sorted(rng.sample(range(1, len(commands)), 8))
+    chunks = [commands[a:b] for a, b in zip([0, *cuts], [*cuts, len(commands)], strict=True)]
+
+    async def go() -> tuple[list[list[tuple[str, int]]], str, str]:
+        nc = await connect()
+        try:
+            seq = await _open(nc, names, 0, 1)
+            try:
+                await seq.define(inst)
+                replies = await asyncio.gather(*(seq.execute(list(c)) for c in chunks))
+                assert all(r.status == OK for r in replies)
+                got = [
+                    [(type(e).__name__, e.enq_seq) for e in events]
+                    for r in replies
+                    for events in r.events
+                ]
+                live = seq.state_hashes()[SID]
+            finally:
+                await seq.close(snapshot=False)
+            again = await _open(nc, names, 0, 2)
+            try:
+                rebuilt = again.state_hashes()[SID]
+            finally:
+                await again.close(snapshot=False)
+            return got, live, rebuilt
+        finally:
+            await nc.close()
+
+    got, live, rebuilt = run(go())
+    assert got == expected
+    assert live == rebuilt == venue_hash

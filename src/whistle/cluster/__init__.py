@@ -16,6 +16,7 @@ from whistle.cluster.log import (
     Define,
     EventBatch,
     EventLog,
+    Fenced,
     LogError,
     SequencerConflict,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "EventBatch",
     "EventLog",
     "Execute",
+    "Fenced",
     "LogError",
     "Query",
     "Reply",

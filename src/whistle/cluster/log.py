@@ -9,6 +9,10 @@ One stream per shard (``<PREFIX>_CMD_<shard>``) holds one subject per symbol
              (the rest follow one by one; ``enq_seq`` counts the symbol's commands), all
              stamped once with ``ts_ns`` at sequencing. An empty batch only advances the
              symbol's clock (GTD expiry with no order flow).
+``Fenced``   a new owner (lease ``token``) took the symbol over after the record before it:
+             written once per symbol when a sequencer opens, it moves the subject's last
+             sequence, so an older owner that still believes its lease has every later
+             append refused (no command, no event).
 
 Records are msgpack of the tagged structs below (the commands are ``whistle.core``'s own
 array-like structs, encoded exactly as the venue journals them). Every append carries
@@ -68,6 +72,7 @@ __all__ = [
     "Define",
     "EventBatch",
     "EventLog",
+    "Fenced",
     "LogError",
     "LogRecord",
     "SequencerConflict",
@@ -177,7 +182,14 @@ class Batch(_Record, frozen=True, gc=False, array_like=True, tag=2):
     commands: list[Command]
 
 
-LogRecord = Define | Batch
+@final
+class Fenced(_Record, frozen=True, array_like=True, tag=3):
+    """The owner with lease ``token`` took the symbol over here (no command, no event)."""
+
+    token: int
+
+
+LogRecord = Define | Batch | Fenced
 
 
 @final

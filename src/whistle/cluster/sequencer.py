@@ -13,7 +13,11 @@ symbol's engine on the publish acknowledgement (one ``process_many``), its event
 published on ``<prefix>.evt.<symbol_id>``, and only then acknowledged (``serve_shard``
 sends a reply of any size: one message, or ``PART`` messages past NATS's ``max_payload``,
 see ``whistle.cluster.wire``). ``fence()`` (the lease's validity, no I/O) is checked
-before every append, every acknowledgement and every event publish; a
+before every append, every acknowledgement and every event publish, and that view can
+be wrong (a paused process, a clock, a partition not noticed yet), so ``open`` also
+fences the log itself: a ``Fenced`` record after each symbol's last record, which makes
+JetStream refuse any later append of an older owner (not covered: a symbol an older owner
+defines after the take-over, which the new owner learns at its next rebuild). A
 ``SequencerConflict`` (someone else wrote a subject) or an append that stays
 unacknowledged stops the shard (``on_stop``). Every ``snapshot_every`` applied
 commands (and at a clean close) the shard is snapshotted.
@@ -46,6 +50,7 @@ from whistle.cluster.log import (
     CommandLog,
     Define,
     EventLog,
+    Fenced,
     LogError,
     SequencerConflict,
     SymbolRegistry,
@@ -198,10 +203,11 @@ class _Call:
 class _ClientOrder:
     """The first command a shard took for (symbol, account, client_order_id)."""
 
-    __slots__ = ("command", "enq_seq", "events", "outcome", "reason", "waiters")
+    __slots__ = ("command", "enq_seq", "events", "outcome", "reason", "session", "waiters")
 
-    def __init__(self, command: NewOrder | CancelReplace) -> None:
+    def __init__(self, command: NewOrder | CancelReplace, session: int = 0) -> None:
         self.command = command
+        self.session = session  # the symbol's EndSessions queued before it (live only)
         self.enq_seq = 0  # 0: queued, not applied yet
         self.events: list[Event] = []
         self.outcome = int(ClientOrderOutcome.PENDING)
@@ -261,7 +267,9 @@ class _Symbol:
         "next_enq",
         "next_oid",
         "queue",
+        "sessions",
         "spare",
+        "superseded",
         "tick",
     )
 
@@ -276,6 +284,11 @@ class _Symbol:
         self.busy = False
         self.tick = False  # an empty batch is wanted (advance the clock: GTD expiry)
         self.client_orders: dict[tuple[int, int], _ClientOrder] = {}
+        # EndSessions queued so far (live); an entry of an earlier session is superseded
+        # by a repeat queued after the EndSession (the venue's rule: a new session's
+        # command), and kept here, by its command's id, until its own command is applied.
+        self.sessions = 0
+        self.superseded: dict[int, _ClientOrder] = {}
 
 
 @final
@@ -341,7 +354,9 @@ class ShardSequencer:
         """Create the stream if needed and rebuild every engine: the latest snapshot
         (hashes checked), then the stream's tail. ``publish_events``: publish the tail's
         events the events stream does not hold yet (a new owner filling in what a dead one
-        may not have published). Return a report (snapshot, records, fallbacks)."""
+        may not have published). Then, under a valid lease, take every symbol over
+        (``Fenced``: an older owner's later appends are refused by the log). Return a
+        report (snapshot, records, fenced, fallbacks)."""
         await self.log.ensure()
         fallbacks: list[str] = []
         snap, restored = await self._load_snapshot(fallbacks)
@@ -359,11 +374,31 @@ class ShardSequencer:
                     known.client_orders[key] = entry
                 self.symbols[engine.symbol_id] = known
             start = snap.read_from
-        records = 0
-        replayed = 0
         # What the events stream already holds per symbol: a new owner publishes only the
         # events after it (the dead owner may have published some, or none, of its last).
         published: dict[int, int] = {}
+        records, replayed = await self._read_tail(start, publish_events, published)
+        fenced = 0
+        if self.fence():  # a rebuild without a lease (a check, a reader) writes nothing
+            more, fenced = await self._take_over(publish_events, published)
+            records += more[0]
+            replayed += more[1]
+        self.rebuild_report = {
+            "snapshot": None if snap is None else snap.read_from - 1,
+            "records": records,
+            "commands": replayed,
+            "symbols": len(self.symbols),
+            "fallbacks": fallbacks,
+            "fenced": fenced,
+        }
+        return self.rebuild_report
+
+    async def _read_tail(
+        self, start: int, publish_events: bool, published: dict[int, int]
+    ) -> tuple[int, int]:
+        # Apply the stream from ``start`` on; return (records read, commands replayed).
+        records = 0
+        replayed = 0
         async for seq, symbol_id, record in self.log.read(start):
             records += 1
             sym = self.symbols.get(symbol_id)
@@ -375,11 +410,14 @@ class ShardSequencer:
                 continue
             if sym is None:
                 raise LogError(
-                    f"stream {self.log.stream} sequence {seq}: commands for symbol"
+                    f"stream {self.log.stream} sequence {seq}: a record for symbol"
                     f" {symbol_id} before its Define record"
                 )
             if seq <= sym.head:
-                continue  # already in the snapshot
+                continue  # already in the snapshot (or read before a take-over retry)
+            if type(record) is Fenced:
+                sym.head = seq  # an owner took over here: nothing to apply
+                continue
             assert type(record) is Batch
             events = self._apply(sym, record, seq)
             replayed += len(record.commands)
@@ -389,14 +427,43 @@ class ShardSequencer:
                 fresh = [e for e in events if e.seq > published[symbol_id]]
                 if fresh:
                     await self.events.publish(symbol_id, fresh)
-        self.rebuild_report = {
-            "snapshot": None if snap is None else snap.read_from - 1,
-            "records": records,
-            "commands": replayed,
-            "symbols": len(self.symbols),
-            "fallbacks": fallbacks,
-        }
-        return self.rebuild_report
+        return records, replayed
+
+    async def _take_over(
+        self, publish_events: bool, published: dict[int, int]
+    ) -> tuple[tuple[int, int], int]:
+        # Fence every symbol: a ``Fenced`` record right after the last record this rebuild
+        # applied (expected-last-subject-sequence = its head). From then on an older owner
+        # that still believes its lease (a pause, a clock, a partition it has not noticed)
+        # is refused by JetStream itself on its next append to any of these subjects, so
+        # it acknowledges nothing more (R2 finding 3: its append used to be stored, and the
+        # new owner's next one refused). A fence refused means that owner appended after
+        # our read: read from there, apply, and fence again. Return ((records, commands)
+        # read while retrying, symbols fenced).
+        more = [0, 0]
+        for _ in range(self.retries + 1):
+            syms = list(self.symbols.items())
+            done = await asyncio.gather(*(self._fence_symbol(sid, sym) for sid, sym in syms))
+            behind = [sym.head for (_, sym), ok in zip(syms, done, strict=True) if not ok]
+            if not behind:
+                return (more[0], more[1]), len(syms)
+            records, replayed = await self._read_tail(min(behind) + 1, publish_events, published)
+            more[0] += records
+            more[1] += replayed
+        raise LogError(
+            f"shard {self.shard}: the log kept moving under the take-over of token"
+            f" {self.token} (another owner still appends)"
+        )
+
+    async def _fence_symbol(self, sid: int, sym: _Symbol) -> bool:
+        try:
+            seq, _ = await self.log.append(
+                sid, Fenced(self.token), expected_last=sym.head, token=self.token
+            )
+        except SequencerConflict:
+            return False
+        sym.head = seq
+        return True
 
     async def _load_snapshot(
         self, fallbacks: list[str]
@@ -443,6 +510,8 @@ class ShardSequencer:
                     entry = table.get(key)
                     if entry is None:  # a rebuild (live, execute made it when queued)
                         entry = table[key] = _ClientOrder(c)  # type: ignore[arg-type]
+                    elif entry.command is not c:  # superseded by a later session's repeat
+                        entry = sym.superseded.pop(id(c), None) or _ClientOrder(c)  # type: ignore[arg-type]
                     enq = first + k
                     entry.applied(enq, [e for e in events if e.enq_seq == enq])
             elif kind is EndSession:
@@ -506,6 +575,11 @@ class ShardSequencer:
             if coid:
                 key = (command.account or 0, coid)  # type: ignore[union-attr]
                 entry = sym.client_orders.get(key)
+                if entry is not None and entry.session != sym.sessions:
+                    # An EndSession is queued between the two: that session's keys end
+                    # with it, so this is a new session's command (sequenced).
+                    sym.superseded[id(entry.command)] = entry
+                    entry = None
                 if entry is not None:
                     if not _same_order(entry.command, asked):
                         call.events[i] = [_reject(command, _REJECT_DUPLICATE_COID)]
@@ -515,7 +589,9 @@ class ShardSequencer:
                         entry.waiters.append((call, i))
                         queued += 1
                     continue
-                sym.client_orders[key] = _ClientOrder(command)  # type: ignore[arg-type]
+                sym.client_orders[key] = _ClientOrder(command, sym.sessions)  # type: ignore[arg-type]
+            elif kind is EndSession:
+                sym.sessions += 1
             _note_order_id(sym, command)  # an id is used up only by a command that is queued
             sym.queue.append((command, call, i))
             queued += 1

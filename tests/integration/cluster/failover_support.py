@@ -37,7 +37,14 @@ from nats.js import api
 from whistle.cluster.control import ControlPlane
 from whistle.cluster.frontend import ClusterBackend
 from whistle.cluster.local import LocalCluster
-from whistle.cluster.log import Batch, ClusterNames, Define, decode_events, decode_record
+from whistle.cluster.log import (
+    Batch,
+    ClusterNames,
+    Define,
+    Fenced,
+    decode_events,
+    decode_record,
+)
 from whistle.engine import Whistle
 
 if TYPE_CHECKING:
@@ -262,6 +269,9 @@ async def audit(cluster: Cluster, backend: ClusterBackend, load: Load) -> Audit:
             seen.append(token)
             if type(record) is Define:
                 defines[symbol_id] = record.instrument
+                continue
+            if type(record) is Fenced:  # an owner took the symbol over here
+                assert record.token == token, (symbol_id, entry.stream_seq, record, token)
                 continue
             assert type(record) is Batch
             mine = logged.setdefault(symbol_id, {})

@@ -205,10 +205,12 @@ def test_no_valid_lease_no_append_no_ack(prefix: str) -> None:
 
             def fence_once() -> bool:
                 once[0] += 1
-                return once[0] <= 1
+                return once[0] <= 2  # the take-over at open and execute's check
 
             seq1 = ShardSequencer(nc, names, SHARD, 5, fence=fence_once, clock=Clock())
             await seq1.open()
+            assert seq1.rebuild_report["fenced"] == 1  # the take-over is logged
+            before = await log.last_seq()
             reply = await asyncio.wait_for(
                 seq1.execute([NewOrder(sid, 1, 1, 1, 1, 1, 100, 1)]), timeout=10
             )
@@ -222,12 +224,13 @@ def test_no_valid_lease_no_append_no_ack(prefix: str) -> None:
 
             def fence() -> bool:
                 calls[0] += 1
-                return calls[0] <= 2  # execute's check and the pre-append check
+                return calls[0] <= 3  # the take-over, execute's check, the pre-append check
 
             published: list[Event] = []
             sub = await _collect_events(nc, names, published)
             seq2 = ShardSequencer(nc, names, SHARD, 2, fence=fence, clock=Clock())
             await seq2.open()
+            before = await log.last_seq()
             reply = await seq2.execute([NewOrder(sid, 2, 1, 1, 1, 1, 100, 1)])
             assert reply.status == UNAVAILABLE
             assert "not acknowledged" in reply.detail
@@ -246,7 +249,7 @@ def test_no_valid_lease_no_append_no_ack(prefix: str) -> None:
     run(go())
 
 
-def test_second_sequencer_stops_first_goes_on(prefix: str) -> None:
+def test_second_sequencer_fences_the_first(prefix: str) -> None:
     names = ClusterNames(prefix)
     (inst,) = instruments(1)
     sid = inst.symbol_id
@@ -258,22 +261,24 @@ def test_second_sequencer_stops_first_goes_on(prefix: str) -> None:
             a = ShardSequencer(a_nc, names, SHARD, 1, fence=lambda: True, clock=Clock())
             await a.open()
             await a.define(inst)
+            assert (await a.execute([NewOrder(sid, 1, 1, 1, 1, 1, 100, 5)])).status == OK
             b = ShardSequencer(b_nc, names, SHARD, 2, fence=lambda: True, clock=Clock())
-            await b.open()  # sees the Define
-            ok = await a.execute([NewOrder(sid, 1, 1, 1, 1, 1, 100, 5)])
-            assert ok.status == OK
-            refused = await b.execute([NewOrder(sid, 1, 2, 2, 1, 1, 100, 5)])
+            await b.open()  # rebuilds order 1, then fences the symbol
+            refused = await a.execute([NewOrder(sid, 2, 2, 2, 1, 1, 100, 5)])
             assert refused.status == NOT_OWNER  # refused by the log: nothing stored
             assert "another sequencer" in refused.detail
-            assert b.stopped is not None
-            again = await a.execute([NewOrder(sid, 2, 1, 1, 1, 1, 101, 5)])
+            assert a.stopped is not None
+            again = await b.execute([NewOrder(sid, 3, 1, 1, 1, 1, 101, 5)])
             assert again.status == OK
-            hashes = a.state_hashes()
+            assert b.stopped is None
+            hashes = b.state_hashes()
             await a.close(snapshot=False)
             await b.close(snapshot=False)
             c = ShardSequencer(a_nc, names, SHARD, 3, fence=lambda: True, clock=Clock())
             await c.open()
-            assert c.state_hashes() == hashes  # B's command is nowhere
+            assert c.state_hashes() == hashes  # A's late command is nowhere
+            engine = c.symbols[sid].engine
+            assert [i for i in (1, 2, 3) if engine.order(i) is not None] == [1, 3]
             await c.close(snapshot=False)
         finally:
             await a_nc.close()
