@@ -526,3 +526,92 @@ def test_client_order_ids_across_sessions_match_the_venue_under_group_commit(
     got, live, rebuilt = run(go())
     assert got == expected
     assert live == rebuilt == venue_hash
+
+
+def test_a_symbol_an_older_owner_defines_after_the_take_over_is_adopted(prefix: str) -> None:
+    # The take-over fences the symbols the new owner knows. A symbol the older owner
+    # defines afterwards is a fresh subject: its commands are stored and acknowledged.
+    # They must not be lost: the new owner adopts the symbol (reads its records, fences
+    # it) when asked to define it, and a rebuild from a snapshot that does not cover it
+    # falls back to a full replay instead of failing.
+    names = ClusterNames(prefix)
+    aaa = Instrument(symbol="AAA", symbol_id=SID)
+    bbb = Instrument(symbol="BBB", symbol_id=SID + 1)
+
+    def bbb_buy(oid: int) -> NewOrder:
+        return NewOrder(SID + 1, oid, 1, 1, 1, 1, 100, 1)
+
+    async def go() -> None:
+        nc = await connect()
+        try:
+            old = await _open(nc, names, 0, 1)
+            await old.define(aaa)
+            new = await _open(nc, names, 0, 2)
+            assert (await old.define(bbb)).status == OK  # a fresh subject: not fenced
+            assert (await old.execute([bbb_buy(1)])).status == OK  # acknowledged
+            # the new owner does not know BBB yet: its orders are refused, nothing logged
+            (unknown,) = (await new.execute([bbb_buy(7)])).events
+            assert type(unknown[0]) is OrderRejected
+            for oid in range(1, 6):  # its heads move past BBB's Define
+                assert (await new.execute([_buy(oid)])).status == OK
+            assert await new.snapshot() > 0  # a snapshot that does not cover BBB
+            assert (await old.execute([bbb_buy(2)])).status == OK  # still unfenced
+            # a rebuild from that snapshot meets BBB's orders without their Define
+            third = ShardSequencer(nc, names, 0, 3, fence=lambda: False, clock=Clock())
+            await third.open()
+            assert any("full replay" in f for f in third.rebuild_report["fallbacks"])  # type: ignore[attr-defined]
+            assert third.rebuild_report["snapshot"] is None
+            engine = third.symbols[SID + 1].engine
+            assert [i for i in (1, 2) if engine.order(i) is not None] == [1, 2]
+            await third.close(snapshot=False)
+            # the new owner adopts BBB: both acknowledged orders, then a fence
+            adopted = await new.define(bbb)
+            assert (adopted.status, adopted.detail) == (OK, "exists")
+            engine = new.symbols[SID + 1].engine
+            assert [i for i in (1, 2) if engine.order(i) is not None] == [1, 2]
+            refused = await old.execute([bbb_buy(3)])
+            assert refused.status == NOT_OWNER
+            assert (await new.execute([bbb_buy(4)])).status == OK
+            hashes = new.state_hashes()
+            await new.close(snapshot=False)
+            await old.close(snapshot=False)
+            last = await _open(nc, names, 0, 4)
+            try:
+                assert last.state_hashes() == hashes
+            finally:
+                await last.close(snapshot=False)
+        finally:
+            await nc.close()
+
+    run(go())
+
+
+def test_an_older_owner_never_adopts_a_symbol_a_newer_one_defined(prefix: str) -> None:
+    names = ClusterNames(prefix)
+    aaa = Instrument(symbol="AAA", symbol_id=SID)
+    bbb = Instrument(symbol="BBB", symbol_id=SID + 1)
+
+    async def go() -> tuple[int, str | None, int, str | None]:
+        nc = await connect()
+        try:
+            old = await _open(nc, names, 0, 5)
+            await old.define(aaa)
+            new = await _open(nc, names, 0, 6)
+            assert (await new.define(bbb)).status == OK
+            # the older owner sees BBB's subject written under token 6: it stops, and
+            # fences nothing (the newer owner goes on)
+            refused = await old.define(bbb)
+            old_stopped = old.stopped
+            fresh = await new.execute([NewOrder(SID + 1, 1, 1, 1, 1, 1, 100, 1)])
+            new_stopped = new.stopped
+            await old.close(snapshot=False)
+            await new.close(snapshot=False)
+            return refused.status, old_stopped, fresh.status, new_stopped
+        finally:
+            await nc.close()
+
+    refused, old_stopped, fresh, new_stopped = run(go())
+    assert refused == NOT_OWNER
+    assert old_stopped is not None
+    assert "newer" in old_stopped
+    assert (fresh, new_stopped) == (OK, None)

@@ -300,6 +300,27 @@ class CommandLog:
             return 0
         return int(msg.seq or 0)
 
+    async def first_subject_seq(self, symbol_id: int) -> int:
+        """Return the stream sequence of the first record on ``symbol_id``'s subject (0: none)."""
+        try:
+            msg = await self.js.get_msg(
+                self.stream, seq=1, subject=self.subject(symbol_id), next=True
+            )
+        except nats.js.errors.NotFoundError:
+            return 0
+        return int(msg.seq or 0)
+
+    async def last_subject_token(self, symbol_id: int) -> tuple[int, int]:
+        """Return (stream sequence, lease token) of the last record on ``symbol_id``'s
+        subject, the token read from its ``Nats-Msg-Id``; (0, 0) when there is none."""
+        try:
+            msg = await self.js.get_last_msg(self.stream, self.subject(symbol_id))
+        except nats.js.errors.NotFoundError:
+            return 0, 0
+        ident = (msg.headers or {}).get(_MSG_ID, "")
+        token = ident.rsplit(":", 1)[-1]
+        return int(msg.seq or 0), int(token) if token.isdigit() else 0
+
     async def append(
         self, symbol_id: int, record: LogRecord, *, expected_last: int, token: int
     ) -> tuple[int, bool]:

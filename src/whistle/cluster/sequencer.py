@@ -16,8 +16,9 @@ see ``whistle.cluster.wire``). ``fence()`` (the lease's validity, no I/O) is che
 before every append, every acknowledgement and every event publish, and that view can
 be wrong (a paused process, a clock, a partition not noticed yet), so ``open`` also
 fences the log itself: a ``Fenced`` record after each symbol's last record, which makes
-JetStream refuse any later append of an older owner (not covered: a symbol an older owner
-defines after the take-over, which the new owner learns at its next rebuild). A
+JetStream refuse any later append of an older owner (a symbol an older owner defines
+after the take-over, a fresh subject, is adopted by ``define``, and a rebuild whose
+snapshot does not cover it replays the whole stream). A
 ``SequencerConflict`` (someone else wrote a subject) or an append that stays
 unacknowledged stops the shard (``on_stop``). Every ``snapshot_every`` applied
 commands (and at a clean close) the shard is snapshotted.
@@ -158,6 +159,14 @@ class ShardSnapshot(msgspec.Struct, frozen=True, kw_only=True):
 
 
 _SNAP: Final = msgspec.msgpack.Decoder(ShardSnapshot)
+
+
+class _UnknownSymbol(LogError):
+    """A record of a symbol whose Define the rebuild has not read."""
+
+    def __init__(self, message: str, symbol_id: int) -> None:
+        super().__init__(message)
+        self.symbol_id = symbol_id
 
 
 # ------------------------------------------------------------------ the sequencer
@@ -338,6 +347,7 @@ class ShardSequencer:
         self._snapshotting: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._defining: set[int] = set()
+        self._publish_events = False  # open's: a rebuild publishes what the stream lacks
         self.acked = 0
         self.batches = 0
         self.placement = placement
@@ -377,7 +387,22 @@ class ShardSequencer:
         # What the events stream already holds per symbol: a new owner publishes only the
         # events after it (the dead owner may have published some, or none, of its last).
         published: dict[int, int] = {}
-        records, replayed = await self._read_tail(start, publish_events, published)
+        self._publish_events = publish_events
+        try:
+            records, replayed = await self._read_tail(start, publish_events, published)
+        except _UnknownSymbol as exc:
+            if snap is None:
+                raise
+            # A symbol defined below every head of the snapshot, by an older owner after
+            # the snapshot's owner took over (it did not know the symbol): its Define is
+            # where a rebuild from the snapshot does not read. Replay the whole stream.
+            fallbacks.append(
+                f"snapshot of shard {self.shard} does not cover symbol {exc.symbol_id}"
+                " (defined below its heads): full replay"
+            )
+            snap = None
+            self.symbols = {}
+            records, replayed = await self._read_tail(1, publish_events, published)
         fenced = 0
         if self.fence():  # a rebuild without a lease (a check, a reader) writes nothing
             more, fenced = await self._take_over(publish_events, published)
@@ -394,12 +419,19 @@ class ShardSequencer:
         return self.rebuild_report
 
     async def _read_tail(
-        self, start: int, publish_events: bool, published: dict[int, int]
+        self,
+        start: int,
+        publish_events: bool,
+        published: dict[int, int],
+        only: int | None = None,
     ) -> tuple[int, int]:
-        # Apply the stream from ``start`` on; return (records read, commands replayed).
+        # Apply the stream from ``start`` on (``only``: that symbol's records alone);
+        # return (records read, commands replayed).
         records = 0
         replayed = 0
         async for seq, symbol_id, record in self.log.read(start):
+            if only is not None and symbol_id != only:
+                continue
             records += 1
             sym = self.symbols.get(symbol_id)
             if type(record) is Define:
@@ -409,9 +441,10 @@ class ShardSequencer:
                     sym.head = seq
                 continue
             if sym is None:
-                raise LogError(
+                raise _UnknownSymbol(
                     f"stream {self.log.stream} sequence {seq}: a record for symbol"
-                    f" {symbol_id} before its Define record"
+                    f" {symbol_id} before its Define record",
+                    symbol_id,
                 )
             if seq <= sym.head:
                 continue  # already in the snapshot (or read before a take-over retry)
@@ -752,7 +785,11 @@ class ShardSequencer:
                 return Reply(UNAVAILABLE, f"the symbol registry did not answer: {exc!r}")
             if taken is not None:
                 return Reply(BAD_REQUEST, taken)
-            probe = _Symbol(Whistle(instrument), await self.log.last_subject_seq(sid))
+            last, token = await self.log.last_subject_token(sid)
+            if last:
+                # The log holds records of a symbol this sequencer does not know.
+                return await self._adopt(instrument, token)
+            probe = _Symbol(Whistle(instrument), last)
             seq = await self._append(sid, probe, Define(instrument))
             if seq <= 0:
                 status = NOT_OWNER if seq < 0 else UNAVAILABLE
@@ -768,6 +805,41 @@ class ShardSequencer:
             return Reply(OK, "defined")
         finally:
             self._defining.discard(sid)
+
+    async def _adopt(self, instrument: Instrument, token: int) -> Reply:
+        # The symbol's subject has records this sequencer never read. Written under a
+        # newer lease: this one is the older owner, and stops. Under an older one: that
+        # owner defined the symbol after this one's take-over fenced the symbols it knew.
+        # Its records are acknowledged commands: read them from the subject's first
+        # record, apply them, and fence the subject like the others.
+        sid = instrument.symbol_id
+        if token > self.token:
+            self._stop(
+                f"shard {self.shard}: symbol {sid} is written under token {token}, newer"
+                f" than this sequencer's {self.token}"
+            )
+            return Reply(NOT_OWNER, self.stopped or "")
+        publish = self._publish_events
+        try:
+            first = await self.log.first_subject_seq(sid)
+            await self._read_tail(first, publish, {}, only=sid)
+            sym = self.symbols.get(sid)
+            if sym is None:
+                raise LogError(f"symbol {sid}: its subject does not start with a Define record")
+            for _ in range(self.retries + 1):
+                if await self._fence_symbol(sid, sym):
+                    break
+                await self._read_tail(sym.head + 1, publish, {}, only=sid)
+            else:
+                raise LogError(f"symbol {sid}: its subject kept moving while being taken over")
+        except (LogError, nats.errors.Error) as exc:
+            self._stop(f"shard {self.shard}: cannot take symbol {sid} over: {exc}")
+            return Reply(UNAVAILABLE, self.stopped or "")
+        if sym.engine.instrument != instrument:
+            return Reply(BAD_REQUEST, f"symbol id {sid} is already {sym.engine.instrument!r}")
+        with contextlib.suppress(nats.errors.Error):
+            await self.nc.publish(self.names.def_subject(), _ENC.encode(instrument))
+        return Reply(OK, "exists")
 
     def query(self, q: Query) -> Reply:
         """Answer a read of the engines (``QUERIES``)."""
