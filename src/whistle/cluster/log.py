@@ -17,12 +17,15 @@ One stream per shard (``<PREFIX>_CMD_<shard>``) holds one subject per symbol
 Records are msgpack of the tagged structs below (the commands are ``whistle.core``'s own
 array-like structs, encoded exactly as the venue journals them). Every append carries
 
-- ``Nats-Msg-Id`` = ``<symbol_id>:<expected last subject seq>:<fencing token>``: the
-  record that follows stream sequence X on the symbol's subject, from one lease. A
-  sequencer that retries an append whose acknowledgement it missed gets JetStream's
-  duplicate answer instead of a second copy (within the stream's duplicate window); two
-  different records of one sequencer never share an id (each follows another record:
-  an id built from ``enq_seq`` would make two clock-only batches one);
+- ``Nats-Msg-Id`` = ``<symbol_id>:<expected last subject seq>:<fencing token>:<instance>``:
+  the record that follows stream sequence X on the symbol's subject, from one
+  ``CommandLog`` object (``instance``: random, one per sequencer). A sequencer that
+  retries an append whose acknowledgement it missed gets JetStream's duplicate answer
+  instead of a second copy (within the stream's duplicate window); two different records
+  never share an id: not two of one sequencer (each follows another record: an id built
+  from ``enq_seq`` would make two clock-only batches one), and not those of two
+  sequencers of one lease (a node rebuilding a shard under the same token: without the
+  instance, its predecessor's append landing late would be taken as its own);
 - ``Nats-Expected-Last-Subject-Sequence`` = the stream sequence of the last record the
   sequencer knows on that subject: JetStream refuses the append when anyone else wrote
   there since, so two sequencers of one symbol can never interleave (``SequencerConflict``).
@@ -43,6 +46,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import secrets
 import time
 from collections import deque
 from typing import TYPE_CHECKING, Final, final
@@ -82,6 +86,7 @@ __all__ = [
     "encode_events",
     "encode_record",
     "msg_id",
+    "msg_id_token",
 ]
 
 DEFAULT_PREFIX: Final = "whistle"
@@ -228,9 +233,15 @@ def decode_events(data: bytes) -> EventBatch:
     return _EVENTS.decode(data)
 
 
-def msg_id(symbol_id: int, expected_last: int, token: int) -> str:
+def msg_id(symbol_id: int, expected_last: int, token: int, instance: str) -> str:
     """Return the ``Nats-Msg-Id`` of a sequencer's append (see the module docstring)."""
-    return f"{symbol_id}:{expected_last}:{token}"
+    return f"{symbol_id}:{expected_last}:{token}:{instance}"
+
+
+def msg_id_token(ident: str) -> int:
+    """Return the lease token a ``Nats-Msg-Id`` names (0: not one of ``msg_id``'s)."""
+    parts = ident.split(":")
+    return int(parts[2]) if len(parts) >= 3 and parts[2].isdigit() else 0
 
 
 @final
@@ -258,6 +269,8 @@ class CommandLog:
         self.stream = names.cmd_stream(shard)
         self.duplicate_window_s = duplicate_window_s
         self.timeout_s = timeout_s
+        self.instance = secrets.token_hex(6)
+        """This object's part of every message id it appends (see the module docstring)."""
 
     async def ensure(self) -> None:
         """Create the stream if it is missing (an existing one is kept as it is)."""
@@ -317,9 +330,15 @@ class CommandLog:
             msg = await self.js.get_last_msg(self.stream, self.subject(symbol_id))
         except nats.js.errors.NotFoundError:
             return 0, 0
-        ident = (msg.headers or {}).get(_MSG_ID, "")
-        token = ident.rsplit(":", 1)[-1]
-        return int(msg.seq or 0), int(token) if token.isdigit() else 0
+        return int(msg.seq or 0), msg_id_token((msg.headers or {}).get(_MSG_ID, ""))
+
+    async def subject_ids(self) -> list[int]:
+        """Return the symbol ids of every subject the stream holds a record on."""
+        info = await self.js.stream_info(
+            self.stream, subjects_filter=self.names.cmd_wildcard(self.shard)
+        )
+        prefix_len = len(self.names.cmd_subject(self.shard, 0)) - 1
+        return sorted(int(subject[prefix_len:]) for subject in (info.state.subjects or {}))
 
     async def append(
         self, symbol_id: int, record: LogRecord, *, expected_last: int, token: int
@@ -332,7 +351,7 @@ class CommandLog:
         acknowledgement (the record may or may not be stored: retry with the same token).
         """
         headers = {
-            _MSG_ID: msg_id(symbol_id, expected_last, token),
+            _MSG_ID: msg_id(symbol_id, expected_last, token, self.instance),
             _EXPECTED_LAST_SUBJECT_SEQ: str(expected_last),
         }
         try:

@@ -15,10 +15,11 @@ sends a reply of any size: one message, or ``PART`` messages past NATS's ``max_p
 see ``whistle.cluster.wire``). ``fence()`` (the lease's validity, no I/O) is checked
 before every append, every acknowledgement and every event publish, and that view can
 be wrong (a paused process, a clock, a partition not noticed yet), so ``open`` also
-fences the log itself: a ``Fenced`` record after each symbol's last record, which makes
-JetStream refuse any later append of an older owner (a symbol an older owner defines
-after the take-over, a fresh subject, is adopted by ``define``, and a rebuild whose
-snapshot does not cover it replays the whole stream). A
+seals the log itself: a ``Fenced`` record after each symbol's last record, which makes
+JetStream refuse any later append of an older owner (its records before the seal are
+read after it; the symbols come from the stream's subject list as well as the snapshot;
+a symbol an older owner defines after the take-over, a fresh subject, is adopted by
+``define``). A
 ``SequencerConflict`` (someone else wrote a subject) or an append that stays
 unacknowledged stops the shard (``on_stop``). Every ``snapshot_every`` applied
 commands (and at a clean close) the shard is snapshotted.
@@ -159,6 +160,10 @@ class ShardSnapshot(msgspec.Struct, frozen=True, kw_only=True):
 
 
 _SNAP: Final = msgspec.msgpack.Decoder(ShardSnapshot)
+
+
+_CONFLICT: Final = -2
+"""``_append``: refused at the first try, nothing stored, the shard not stopped."""
 
 
 class _UnknownSymbol(LogError):
@@ -362,11 +367,12 @@ class ShardSequencer:
 
     async def open(self, *, publish_events: bool = False) -> dict[str, object]:
         """Create the stream if needed and rebuild every engine: the latest snapshot
-        (hashes checked), then the stream's tail. ``publish_events``: publish the tail's
-        events the events stream does not hold yet (a new owner filling in what a dead one
-        may not have published). Then, under a valid lease, take every symbol over
-        (``Fenced``: an older owner's later appends are refused by the log). Return a
-        report (snapshot, records, fenced, fallbacks)."""
+        (hashes checked), the symbols the snapshot does not know of (each read from its
+        subject's first record), then the stream's tail. ``publish_events``: publish the
+        tail's events the events stream does not hold yet (a new owner filling in what a
+        dead one may not have published). Then, under a valid lease, take every symbol
+        over (``Fenced``: an older owner's later appends are refused by the log). Return
+        a report (snapshot, records, fenced, fallbacks)."""
         await self.log.ensure()
         fallbacks: list[str] = []
         snap, restored = await self._load_snapshot(fallbacks)
@@ -388,21 +394,28 @@ class ShardSequencer:
         # events after it (the dead owner may have published some, or none, of its last).
         published: dict[int, int] = {}
         self._publish_events = publish_events
+        records = replayed = 0
+        if snap is not None:
+            # A symbol defined by an older owner after the snapshot's owner took over
+            # (which did not know it) may lie wholly below the snapshot's heads, where
+            # the tail read does not reach: the stream's subject list names it.
+            records, replayed = await self._read_unread(publish_events, published)
         try:
-            records, replayed = await self._read_tail(start, publish_events, published)
+            more = await self._read_tail(start, publish_events, published)
         except _UnknownSymbol as exc:
             if snap is None:
                 raise
-            # A symbol defined below every head of the snapshot, by an older owner after
-            # the snapshot's owner took over (it did not know the symbol): its Define is
-            # where a rebuild from the snapshot does not read. Replay the whole stream.
+            # Defined below the snapshot's heads after the subject list was read: replay
+            # the whole stream.
             fallbacks.append(
                 f"snapshot of shard {self.shard} does not cover symbol {exc.symbol_id}"
                 " (defined below its heads): full replay"
             )
             snap = None
             self.symbols = {}
-            records, replayed = await self._read_tail(1, publish_events, published)
+            more = await self._read_tail(1, publish_events, published)
+        records += more[0]
+        replayed += more[1]
         fenced = 0
         if self.fence():  # a rebuild without a lease (a check, a reader) writes nothing
             more, fenced = await self._take_over(publish_events, published)
@@ -462,41 +475,81 @@ class ShardSequencer:
                     await self.events.publish(symbol_id, fresh)
         return records, replayed
 
+    async def _read_unread(
+        self, publish_events: bool, published: dict[int, int]
+    ) -> tuple[int, int]:
+        # Read every symbol the stream has a subject for and this sequencer does not
+        # know, each from its subject's first record (a Define).
+        records = replayed = 0
+        for sid in await self.log.subject_ids():
+            if sid in self.symbols:
+                continue
+            first = await self.log.first_subject_seq(sid)
+            r, c = await self._read_tail(first, publish_events, published, only=sid)
+            records += r
+            replayed += c
+        return records, replayed
+
     async def _take_over(
         self, publish_events: bool, published: dict[int, int]
     ) -> tuple[tuple[int, int], int]:
-        # Fence every symbol: a ``Fenced`` record right after the last record this rebuild
-        # applied (expected-last-subject-sequence = its head). From then on an older owner
-        # that still believes its lease (a pause, a clock, a partition it has not noticed)
-        # is refused by JetStream itself on its next append to any of these subjects, so
-        # it acknowledges nothing more (R2 finding 3: its append used to be stored, and the
-        # new owner's next one refused). A fence refused means that owner appended after
-        # our read: read from there, apply, and fence again. Return ((records, commands)
-        # read while retrying, symbols fenced).
+        # Seal every symbol's subject, then read up to the seals. The seal is a
+        # ``Fenced`` record appended after the subject's last record *now* (not after the
+        # last one this rebuild read): from then on an older owner that still believes
+        # its lease (a pause, a clock, a partition it has not noticed) is refused by
+        # JetStream itself on its next append, so it acknowledges nothing more (R2
+        # finding 3). What it appended before the seal is read and applied after, so an
+        # owner that keeps appending cannot keep this one from opening. A symbol that
+        # appears meanwhile (an older owner's Define) is sealed in the next round.
+        # Return ((records, commands) read, symbols sealed).
         more = [0, 0]
+        sealed: dict[int, int] = {}
         for _ in range(self.retries + 1):
-            syms = list(self.symbols.items())
-            done = await asyncio.gather(*(self._fence_symbol(sid, sym) for sid, sym in syms))
-            behind = [sym.head for (_, sym), ok in zip(syms, done, strict=True) if not ok]
-            if not behind:
-                return (more[0], more[1]), len(syms)
-            records, replayed = await self._read_tail(min(behind) + 1, publish_events, published)
-            more[0] += records
-            more[1] += replayed
+            r, c = await self._read_unread(publish_events, published)
+            more[0] += r
+            more[1] += c
+            todo = [sid for sid in self.symbols if sid not in sealed]
+            if not todo:
+                return (more[0], more[1]), len(sealed)
+            seals = await asyncio.gather(*(self._seal(sid) for sid in todo))
+            sealed.update(zip(todo, seals, strict=True))
+            start = min(self.symbols[sid].head for sid in todo) + 1
+            r, c = await self._read_tail(start, publish_events, published)
+            more[0] += r
+            more[1] += c
+            for sid in todo:
+                if self.symbols[sid].head != sealed[sid]:
+                    raise LogError(
+                        f"shard {self.shard}: symbol {sid} read up to stream sequence"
+                        f" {self.symbols[sid].head}, not to its seal at {sealed[sid]}"
+                    )
         raise LogError(
-            f"shard {self.shard}: the log kept moving under the take-over of token"
-            f" {self.token} (another owner still appends)"
+            f"shard {self.shard}: symbols kept appearing under the take-over of token"
+            f" {self.token} (another owner still defines them)"
         )
 
-    async def _fence_symbol(self, sid: int, sym: _Symbol) -> bool:
-        try:
-            seq, _ = await self.log.append(
-                sid, Fenced(self.token), expected_last=sym.head, token=self.token
-            )
-        except SequencerConflict:
-            return False
-        sym.head = seq
-        return True
+    async def _seal(self, sid: int) -> int:
+        # Append ``Fenced`` after the subject's last record; return its stream sequence.
+        # A refusal (someone appended in between) reads the last record again; a missing
+        # acknowledgement is retried with the same message id (stored once), so a stream
+        # whose leader is being elected costs one election, not a failed open.
+        record = Fenced(self.token)
+        last = await self.log.last_subject_seq(sid)
+        conflicts = unanswered = 0
+        while True:
+            try:
+                seq, _ = await self.log.append(sid, record, expected_last=last, token=self.token)
+                return seq
+            except SequencerConflict:
+                conflicts += 1
+                if conflicts > 10 * (self.retries + 1):
+                    raise
+                last = await self.log.last_subject_seq(sid)
+            except LogError:
+                unanswered += 1
+                if unanswered > self.retries:
+                    raise
+                await asyncio.sleep(min(0.05 * unanswered, 0.25))
 
     async def _load_snapshot(
         self, fallbacks: list[str]
@@ -610,12 +663,17 @@ class ShardSequencer:
                 entry = sym.client_orders.get(key)
                 if entry is not None and entry.session != sym.sessions:
                     # An EndSession is queued between the two: that session's keys end
-                    # with it, so this is a new session's command (sequenced).
-                    sym.superseded[id(entry.command)] = entry
+                    # with it, so this is a new session's command (sequenced). An entry
+                    # still on its way is kept aside until its command is applied.
+                    if not entry.enq_seq:
+                        sym.superseded[id(entry.command)] = entry
                     entry = None
                 if entry is not None:
                     if not _same_order(entry.command, asked):
-                        call.events[i] = [_reject(command, _REJECT_DUPLICATE_COID)]
+                        # The venue's reject names the command's own order id (a
+                        # CancelReplace's new one: whistle.coord.durability.client_orders).
+                        own = command.new_order_id if kind is CancelReplace else command.order_id  # type: ignore[union-attr]
+                        call.events[i] = [_reject(command, _REJECT_DUPLICATE_COID, own)]
                     elif entry.enq_seq:
                         call.events[i] = entry.answer()
                     else:  # the original is still on its way: answer once it is applied
@@ -699,9 +757,12 @@ class ShardSequencer:
                     call.fail(NOT_OWNER, self.stopped)
                 sym.queue.clear()
 
-    async def _append(self, sid: int, sym: _Symbol, record: Batch | Define) -> int:
+    async def _append(
+        self, sid: int, sym: _Symbol, record: Batch | Define, *, conflict_stops: bool = True
+    ) -> int:
         # The stream sequence; -1 when the log refused the record (not stored); 0 when no
-        # acknowledgement came (stored or not: unknown). Both stop the shard.
+        # acknowledgement came (stored or not: unknown). Both stop the shard, except a
+        # first-try refusal with ``conflict_stops=False``: ``_CONFLICT``, nothing stored.
         for attempt in range(self.retries + 1):
             try:
                 seq, _ = await self.log.append(
@@ -709,6 +770,8 @@ class ShardSequencer:
                 )
                 return seq
             except SequencerConflict as exc:
+                if attempt == 0 and not conflict_stops:
+                    return _CONFLICT
                 self._stop(str(exc))
                 # A refused retry: its first try was not stored either (that one would
                 # have been the duplicate answer), unless the dedup window passed.
@@ -790,7 +853,12 @@ class ShardSequencer:
                 # The log holds records of a symbol this sequencer does not know.
                 return await self._adopt(instrument, token)
             probe = _Symbol(Whistle(instrument), last)
-            seq = await self._append(sid, probe, Define(instrument))
+            seq = await self._append(sid, probe, Define(instrument), conflict_stops=False)
+            if seq == _CONFLICT:
+                # Another sequencer defined it first (an older owner, racing this one):
+                # adopt it, or stop if that one is newer.
+                _, token = await self.log.last_subject_token(sid)
+                return await self._adopt(instrument, token)
             if seq <= 0:
                 status = NOT_OWNER if seq < 0 else UNAVAILABLE
                 return Reply(status, self.stopped or "append failed")
@@ -822,16 +890,13 @@ class ShardSequencer:
         publish = self._publish_events
         try:
             first = await self.log.first_subject_seq(sid)
+            head = await self._seal(sid)
             await self._read_tail(first, publish, {}, only=sid)
             sym = self.symbols.get(sid)
             if sym is None:
                 raise LogError(f"symbol {sid}: its subject does not start with a Define record")
-            for _ in range(self.retries + 1):
-                if await self._fence_symbol(sid, sym):
-                    break
-                await self._read_tail(sym.head + 1, publish, {}, only=sid)
-            else:
-                raise LogError(f"symbol {sid}: its subject kept moving while being taken over")
+            if sym.head != head:
+                raise LogError(f"symbol {sid}: read up to {sym.head}, not to its seal at {head}")
         except (LogError, nats.errors.Error) as exc:
             self._stop(f"shard {self.shard}: cannot take symbol {sid} over: {exc}")
             return Reply(UNAVAILABLE, self.stopped or "")
@@ -970,7 +1035,7 @@ class ShardSequencer:
                 sym.queue.clear()
                 # Repeats waiting for an original still in flight: it will not be applied
                 # here (its append's caller gets the outcome-unknown answer).
-                for entry in sym.client_orders.values():
+                for entry in [*sym.client_orders.values(), *sym.superseded.values()]:
                     waiters, entry.waiters = entry.waiters, []
                     for call, _ in waiters:
                         call.fail(UNAVAILABLE, why)
@@ -1053,14 +1118,16 @@ def _same_order(original: Command, asked: Command) -> bool:
     return asked == original
 
 
-def _reject(command: object, reason: int) -> OrderRejected:
+def _reject(command: object, reason: int, order_id: int | None = None) -> OrderRejected:
     account = getattr(command, "account", 0)
+    if order_id is None:
+        order_id = getattr(command, "order_id", 0)
     return OrderRejected(
         getattr(command, "symbol_id", 0) if type(getattr(command, "symbol_id", 0)) is int else 0,
         0,
         0,
         0,
-        getattr(command, "order_id", 0) if type(getattr(command, "order_id", 0)) is int else 0,
+        order_id if type(order_id) is int else 0,
         account if type(account) is int else 0,
         reason,
     )

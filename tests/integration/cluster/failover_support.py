@@ -44,6 +44,7 @@ from whistle.cluster.log import (
     Fenced,
     decode_events,
     decode_record,
+    msg_id_token,
 )
 from whistle.engine import Whistle
 
@@ -260,7 +261,7 @@ async def audit(cluster: Cluster, backend: ClusterBackend, load: Load) -> Audit:
         for entry in entries:
             symbol_id = int(entry.subject.rsplit(".", 1)[1])
             record = decode_record(entry.data)
-            token = int(entry.msg_id.rsplit(":", 1)[1])
+            token = msg_id_token(entry.msg_id)
             seen = tokens.setdefault(symbol_id, [])
             assert not seen or token >= seen[-1], (
                 f"symbol {symbol_id}: token {token} written after token {seen[-1]}"
