@@ -36,7 +36,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration" / "cluster"))
 
-from nats_support import connect, purge, require_nats, run, unique_prefix
+from nats_support import Clock, connect, purge, require_nats, run, unique_prefix
 
 from whistle.cluster.log import ClusterNames, CommandLog
 from whistle.cluster.sequencer import ShardSequencer, serve_shard
@@ -78,17 +78,6 @@ def prefix() -> Iterator[str]:
     p = unique_prefix()
     yield p
     run(purge(p))
-
-
-class Clock:
-    """1 ms per reading, from a fixed start."""
-
-    def __init__(self) -> None:
-        self.now = 1_000_000_000
-
-    def __call__(self) -> int:
-        self.now += 1_000_000
-        return self.now
 
 
 def _buy(oid: int, price: int = 100, **kw: int) -> NewOrder:

@@ -88,3 +88,14 @@ async def purge(prefix: str) -> None:
                     await js.delete_stream(name)
     finally:
         await nc.close()
+
+
+class Clock:
+    """A deterministic clock for sequencers: 1 ms per reading, from a fixed start."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000_000
+
+    def __call__(self) -> int:
+        self.now += 1_000_000
+        return self.now

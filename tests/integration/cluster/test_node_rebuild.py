@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from cluster_flow import flow, instruments, per_symbol
-from nats_support import connect, purge, require_nats, run, unique_prefix
+from nats_support import Clock, connect, purge, require_nats, run, unique_prefix
 
 from whistle.cluster.log import Batch, ClusterNames, CommandLog, EventLog, decode_events
 from whistle.cluster.node import NOT_OWNER, OK, UNAVAILABLE, ShardSequencer
@@ -46,17 +46,6 @@ def prefix() -> Iterator[str]:
     p = unique_prefix()
     yield p
     run(purge(p))
-
-
-class Clock:
-    """A deterministic clock: 1 ms per reading."""
-
-    def __init__(self) -> None:
-        self.now = 1_000_000_000
-
-    def __call__(self) -> int:
-        self.now += 1_000_000
-        return self.now
 
 
 async def _drive(seq: ShardSequencer, commands: list[Command], chunk: int = 7) -> list[Event]:
