@@ -387,12 +387,17 @@ class CommandLog:
         end = await self.last_seq()
         if end < start_seq:
             return
+        # A reader's consumer lives for one read: one replica in memory, not a raft group
+        # of the stream's replicas on disk (a rebuild retried through a stream leader's
+        # election would otherwise pile up replicated consumers on the servers electing).
         config = api.ConsumerConfig(
             deliver_policy=api.DeliverPolicy.BY_START_SEQUENCE,
             opt_start_seq=max(1, start_seq),
             ack_policy=api.AckPolicy.NONE,
             inactive_threshold=30.0,
             max_waiting=1,
+            num_replicas=1,
+            mem_storage=True,
         )
         sub = await self.js.pull_subscribe(
             self.names.cmd_wildcard(self.shard), stream=self.stream, config=config
