@@ -53,6 +53,7 @@ from whistle.cluster.log import (
     LogError,
     LogRecord,
     decode_record,
+    msg_id_token,
 )
 from whistle.cluster.sequencer import ShardSequencer
 from whistle.cluster.wire import NOT_OWNER, OK, UNAVAILABLE, ClientOrderAnswer, Query
@@ -122,10 +123,13 @@ async def _close(*seqs: ShardSequencer) -> None:
         await asyncio.wait_for(seq.close(snapshot=False), WAIT_S)
 
 
-def _token(ident: str) -> int:
-    # ``<symbol_id>:<expected_last>:<token>[:...]``: only the third field is relied on.
-    parts = ident.split(":")
-    return int(parts[2]) if len(parts) >= 3 and parts[2].isdigit() else 0
+async def _rebuilt_hashes(nc: Client, names: ClusterNames, token: int) -> dict[int, str]:
+    """The state hashes a read-only rebuild of the log alone reaches."""
+    reader = await _open(nc, names, token, fence=False)
+    try:
+        return reader.state_hashes()
+    finally:
+        await _close(reader)
 
 
 async def _records(log: CommandLog) -> list[tuple[int, int, LogRecord, int]]:
@@ -136,7 +140,7 @@ async def _records(log: CommandLog) -> list[tuple[int, int, LogRecord, int]]:
         msg = await asyncio.wait_for(log.js.get_msg(log.stream, seq), WAIT_S)
         ident = (msg.headers or {}).get("Nats-Msg-Id", "")
         sid = int((msg.subject or "").rsplit(".", 1)[-1])
-        out.append((seq, sid, decode_record(msg.data or b""), _token(ident)))
+        out.append((seq, sid, decode_record(msg.data or b""), msg_id_token(ident)))
     return out
 
 
@@ -230,11 +234,7 @@ def test_a_rebuild_from_a_snapshot_keeps_a_symbol_an_older_owner_defined(prefix:
                 hashes = third.state_hashes()
             finally:
                 await _close(third, old)
-            reader = await _open(nc, names, 4, fence=False)
-            try:
-                assert reader.state_hashes() == hashes
-            finally:
-                await _close(reader)
+            assert await _rebuilt_hashes(nc, names, 4) == hashes
         finally:
             await nc.close()
 
@@ -286,11 +286,7 @@ def test_an_older_owners_define_in_the_newer_owners_define_window_is_adopted(
                 hashes = new.state_hashes()
             finally:
                 await _close(old, new)
-            reader = await _open(nc, names, 3, fence=False)
-            try:
-                assert reader.state_hashes() == hashes
-            finally:
-                await _close(reader)
+            assert await _rebuilt_hashes(nc, names, 3) == hashes
         finally:
             await nc.close()
 
@@ -432,11 +428,7 @@ def test_an_older_owner_appending_before_every_fence_cannot_keep_a_newer_one_out
                 hashes = new.state_hashes()
             finally:
                 await _close(old, new)
-            reader = await _open(nc, names, 3, fence=False)
-            try:
-                assert reader.state_hashes() == hashes
-            finally:
-                await _close(reader)
+            assert await _rebuilt_hashes(nc, names, 3) == hashes
         finally:
             await nc.close()
             await nc2.close()
@@ -496,11 +488,7 @@ def test_a_newer_owner_opens_while_an_older_one_appends_concurrently(prefix: str
                 hashes = new.state_hashes()
             finally:
                 await _close(old, new)
-            reader = await _open(nc, names, 3, fence=False)
-            try:
-                assert reader.state_hashes() == hashes
-            finally:
-                await _close(reader)
+            assert await _rebuilt_hashes(nc, names, 3) == hashes
         finally:
             await nc.close()
             await nc2.close()

@@ -307,11 +307,7 @@ class CommandLog:
 
     async def last_subject_seq(self, symbol_id: int) -> int:
         """Return the stream sequence of the last record on ``symbol_id``'s subject (0: none)."""
-        try:
-            msg = await self.js.get_last_msg(self.stream, self.subject(symbol_id))
-        except nats.js.errors.NotFoundError:
-            return 0
-        return int(msg.seq or 0)
+        return (await self.last_subject_token(symbol_id))[0]
 
     async def first_subject_seq(self, symbol_id: int) -> int:
         """Return the stream sequence of the first record on ``symbol_id``'s subject (0: none)."""

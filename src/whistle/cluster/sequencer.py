@@ -500,14 +500,12 @@ class ShardSequencer:
         # JetStream itself on its next append, so it acknowledges nothing more (R2
         # finding 3). What it appended before the seal is read and applied after, so an
         # owner that keeps appending cannot keep this one from opening. A symbol that
-        # appears meanwhile (an older owner's Define) is sealed in the next round.
+        # appears meanwhile (an older owner's Define, after what open read: the read
+        # after the seals starts below it) is sealed in the next round.
         # Return ((records, commands) read, symbols sealed).
         more = [0, 0]
         sealed: dict[int, int] = {}
         for _ in range(self.retries + 1):
-            r, c = await self._read_unread(publish_events, published)
-            more[0] += r
-            more[1] += c
             todo = [sid for sid in self.symbols if sid not in sealed]
             if not todo:
                 return (more[0], more[1]), len(sealed)
